@@ -1,0 +1,58 @@
+"""The block cutter: when a batch of pending events becomes a block.
+
+Fabric's rules, which operators already know: cut when the count limit is reached; cut
+before an event that would overflow the preferred size; an event larger than that goes
+alone; the timer starts at the first pending event (the caller owns the clock).
+GovChain adds one: an event that changes keys or policy flushes the pending batch first,
+so a block's earlier events are never judged by a rule that arrives after them in time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    max_count: int = 500
+    preferred_bytes: int = 2 * 1024 * 1024
+    max_wait_s: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.max_count < 1 or self.preferred_bytes < 1 or self.max_wait_s <= 0:
+            raise ValueError("batch limits must be positive")
+
+
+@dataclass
+class BlockCutter(Generic[Item]):
+    limits: BatchLimits
+    _pending: list[Item] = field(default_factory=list)
+    _pending_bytes: int = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def add(self, item: Item, size: int, *, flush_before: bool = False) -> list[list[Item]]:
+        """Queue ``item``; return the batches that are now complete, oldest first."""
+        batches: list[list[Item]] = []
+        if self._pending and (
+            flush_before or self._pending_bytes + size > self.limits.preferred_bytes
+        ):
+            batches.append(self.cut())
+        if size > self.limits.preferred_bytes:
+            batches.append([item])
+            return batches
+        self._pending.append(item)
+        self._pending_bytes += size
+        if len(self._pending) >= self.limits.max_count:
+            batches.append(self.cut())
+        return batches
+
+    def cut(self) -> list[Item]:
+        """Take the pending batch (on timer expiry, or when a rule above says so)."""
+        batch, self._pending, self._pending_bytes = self._pending, [], 0
+        return batch

@@ -1,0 +1,158 @@
+"""The signed event envelope: CloudEvents 1.0 attributes plus ``signer`` and ``signature``.
+
+The signature is Ed25519 over the RFC 8785 bytes of the envelope without ``signature``;
+the Merkle leaf of an event is the RFC 8785 bytes of the whole signed envelope.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from govchain.protocol.canonical import canonical_bytes
+from govchain.protocol.errors import EventRejected, RejectionReason
+from govchain.protocol.keys import PublicKey, SigningKey
+
+# Ids, sources and type names travel inside NATS subjects and message ids, so they are
+# restricted to subject-safe tokens.
+EVENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+PRINCIPAL_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+HEX64_PATTERN = r"^[0-9a-f]{64}$"
+
+MAX_EVENT_BYTES = 256 * 1024
+
+
+def utc_now() -> str:
+    """The current time as an RFC 3339 UTC timestamp with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Envelope(BaseModel):
+    """A signed GovChain event. Frozen: a signed value must not change after signing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(pattern=EVENT_ID_PATTERN)
+    source: str = Field(pattern=PRINCIPAL_PATTERN, description="publishing department or authority")
+    type: str = Field(pattern=TYPE_PATTERN)
+    schemaversion: int = Field(ge=1, le=1000)
+    subject: str | None = Field(default=None, max_length=256)
+    time: str
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: dict[str, Any]
+    signer: str = Field(pattern=HEX64_PATTERN, description="key id of the signing key")
+    signature: str | None = Field(default=None, pattern=r"^[0-9a-f]{128}$")
+
+    @field_validator("time")
+    @classmethod
+    def _rfc3339(cls, value: str) -> str:
+        if not value.endswith("Z"):
+            raise ValueError("time must be an RFC 3339 UTC timestamp ending in Z")
+        datetime.fromisoformat(value)
+        return value
+
+    def unsigned_dict(self) -> dict[str, Any]:
+        """The envelope as the JSON object the signature covers (absent optionals omitted)."""
+        body = self.model_dump(exclude={"signature"})
+        if body["subject"] is None:
+            del body["subject"]
+        return body
+
+    def signing_bytes(self) -> bytes:
+        return canonical_bytes(self.unsigned_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The signed envelope as a JSON object: what a block stores and a leaf hashes."""
+        if self.signature is None:
+            raise ValueError("envelope is not signed")
+        return {**self.unsigned_dict(), "signature": self.signature}
+
+    def to_bytes(self) -> bytes:
+        """Wire and leaf bytes: RFC 8785 of the signed envelope."""
+        return canonical_bytes(self.to_dict())
+
+    def signed_by(self, key: SigningKey) -> Envelope:
+        unsigned = self.model_copy(update={"signer": key.key_id, "signature": None})
+        return unsigned.model_copy(update={"signature": key.sign(unsigned.signing_bytes()).hex()})
+
+    def has_valid_signature(self, public_key: PublicKey) -> bool:
+        if self.signature is None or public_key.key_id != self.signer:
+            return False
+        return public_key.verify(bytes.fromhex(self.signature), self.signing_bytes())
+
+
+def make_event(
+    key: SigningKey,
+    *,
+    source: str,
+    type: str,
+    data: dict[str, Any],
+    schemaversion: int = 1,
+    subject: str | None = None,
+    event_id: str | None = None,
+    time: str | None = None,
+) -> Envelope:
+    """Build and sign an event: what a department's SDK does before publishing."""
+    return Envelope(
+        id=event_id or new_event_id(),
+        source=source,
+        type=type,
+        schemaversion=schemaversion,
+        subject=subject,
+        time=time or utc_now(),
+        data=data,
+        signer=key.key_id,
+    ).signed_by(key)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate JSON key {key!r}")
+        result[key] = value
+    return result
+
+
+def parse_json_object(raw: bytes, *, what: str) -> dict[str, Any]:
+    """Strict JSON: one object, UTF-8, no duplicate keys (they would make signatures ambiguous)."""
+    try:
+        value = json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{what} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    return value
+
+
+def parse_envelope(raw: bytes) -> Envelope:
+    """Parse wire bytes into a signed envelope, or raise :class:`EventRejected`."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise EventRejected(
+            RejectionReason.OVERSIZED, f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}"
+        )
+    try:
+        envelope = Envelope.model_validate(parse_json_object(raw, what="event"))
+    except (ValueError, ValidationError) as exc:
+        raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, _short(exc)) from exc
+    if envelope.signature is None:
+        raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, "event is not signed")
+    return envelope
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "envelope"
+        return f"{where}: {first['msg']} ({exc.error_count()} error(s))"
+    return str(exc)
