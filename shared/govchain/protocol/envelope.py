@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from govchain.protocol.canonical import canonical_bytes
-from govchain.protocol.errors import EventRejected, RejectionReason
+from govchain.protocol.errors import CanonicalizationError, EventRejected, RejectionReason
 from govchain.protocol.keys import PublicKey, SigningKey
 
 # Ids, sources and type names travel inside NATS subjects and message ids, so they are
@@ -128,7 +128,7 @@ def parse_json_object(raw: bytes, *, what: str) -> dict[str, Any]:
     """Strict JSON: one object, UTF-8, no duplicate keys (they would make signatures ambiguous)."""
     try:
         value = json.loads(raw, object_pairs_hook=_no_duplicate_keys)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"{what} is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise ValueError(f"{what} must be a JSON object")
@@ -147,6 +147,10 @@ def parse_envelope(raw: bytes) -> Envelope:
         raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, _short(exc)) from exc
     if envelope.signature is None:
         raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, "event is not signed")
+    try:  # NaN, Infinity, integers beyond 2**53, lone surrogates: nothing could sign or hash it
+        envelope.to_bytes()
+    except CanonicalizationError as exc:
+        raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, str(exc)) from exc
     return envelope
 
 

@@ -76,6 +76,10 @@ class EventTypeRegistry:
         event_type = self._types.get((name, version))
         return event_type is not None and event_type.changes_state
 
+    def any_version_changes_state(self, name: str) -> bool:
+        """Judged from the type name alone, as the block cutter must before parsing."""
+        return any(t.changes_state for (n, _), t in self._types.items() if n == name)
+
     def __iter__(self) -> Iterator[EventType]:
         return iter(sorted(self._types.values(), key=lambda t: (t.name, t.version)))
 

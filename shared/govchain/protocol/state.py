@@ -62,8 +62,8 @@ class ChainState:
     def to_json(self) -> dict[str, Any]:
         return {
             "chain_id": self.chain_id,
-            "principals": self.principals,
-            "policy": self.policy,
+            "principals": dict(self.principals),
+            "policy": dict(self.policy),
             "keys": [
                 {"public_key": r.public_key.hex, "owner": r.owner, "revoked": r.revoked}
                 for r in self.keys.values()

@@ -22,7 +22,7 @@ from govchain.protocol.errors import (
     CanonicalizationError,
     EventRejected,
 )
-from govchain.protocol.merkle import Frontier, leaf_hash, root_from_leaf_hashes
+from govchain.protocol.merkle import Frontier, Node, leaf_hash, root_from_leaf_hashes
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState, apply_event
 from govchain.protocol.validation import validate_event
@@ -37,6 +37,8 @@ class VerifiedBlock:
     leaf_hashes: list[bytes]
     first_leaf_index: int
     state_changed: bool
+    new_nodes: list[Node]
+    """Perfect-subtree nodes the block's leaves completed: what a proof store persists."""
 
 
 @dataclass(slots=True)
@@ -101,24 +103,33 @@ class ChainVerifier:
         if root_from_leaf_hashes(leaves).hex() != block.header.events_root:
             raise fail("events Merkle root does not match the events (events altered)")
 
+        new_ids: set[str] = set()
         if self.checkpoint is None:
             checkpoint = self._begin(block, envelopes, fail)
+            state = checkpoint.state
+            self._check_signature(block, state, fail)
             state_changed = True
         else:
             checkpoint = self.checkpoint
             self._check_link(block.header, checkpoint, fail)
-            state_changed = self._apply_events(checkpoint.state, envelopes, height, fail)
+            # The orderer key must be valid as of the chain before this block (so a revoked
+            # key signs nothing more), and a block that fails leaves the verifier unchanged:
+            # its events are applied to a copy of the state.
+            self._check_signature(block, checkpoint.state, fail)
+            state = checkpoint.state
+            if any(EVENT_TYPES.changes_state(e.type, e.schemaversion) for e in envelopes):
+                state = ChainState.from_json(state.to_json())
+            state_changed = self._apply_events(state, envelopes, new_ids, fail)
 
         first_leaf = checkpoint.log.size if self.checkpoint is not None else 0
         log = checkpoint.log.copy() if self.checkpoint is not None else Frontier()
-        for leaf in leaves:
-            log.append(leaf)
+        new_nodes = [node for leaf in leaves for node in log.append(leaf)]
         if log.size != block.header.log_size or log.root().hex() != block.header.log_root:
             raise fail("log root does not match the log after this block")
-        self._check_signature(block, checkpoint.state, fail)
 
-        self.checkpoint = Checkpoint(height, block.hash, log, checkpoint.state)
-        return VerifiedBlock(block, envelopes, leaves, first_leaf, state_changed)
+        self._seen_ids |= new_ids
+        self.checkpoint = Checkpoint(height, block.hash, log, state)
+        return VerifiedBlock(block, envelopes, leaves, first_leaf, state_changed, new_nodes)
 
     def _begin(self, block: Block, envelopes: list[Envelope], fail: _Fail) -> Checkpoint:
         header = block.header
@@ -154,11 +165,13 @@ class ChainVerifier:
         record = state.keys.get(block.header.orderer)
         if record is None or record.owner != ev.LEDGER:
             raise fail(f"block signed by {block.header.orderer}, which is no orderer key")
+        if record.revoked:
+            raise fail(f"block signed by {block.header.orderer}, a revoked orderer key")
         if not block.has_valid_signature(record.public_key):
             raise fail("orderer signature does not verify")
 
     def _apply_events(
-        self, state: ChainState, envelopes: list[Envelope], height: int, fail: _Fail
+        self, state: ChainState, envelopes: list[Envelope], new_ids: set[str], fail: _Fail
     ) -> bool:
         changed = False
         for index, envelope in enumerate(envelopes):
@@ -170,9 +183,9 @@ class ChainVerifier:
             except EventRejected as exc:
                 raise fail(f"event {index} ({envelope.id}) is invalid: {exc}") from exc
             if self.check_events:
-                if envelope.id in self._seen_ids:
+                if envelope.id in self._seen_ids or envelope.id in new_ids:
                     raise fail(f"event id {envelope.id} is included twice")
-                self._seen_ids.add(envelope.id)
+                new_ids.add(envelope.id)
             if stateful:
                 apply_event(state, envelope, payload)
                 changed = True

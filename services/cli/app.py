@@ -1,0 +1,298 @@
+"""The ``govchain`` command line: run a node, publish signed events, follow and verify the chain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import uuid
+from pathlib import Path
+from typing import Any
+
+import typer
+from nats.aio.client import Client
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from govchain.audit import verify_chain
+from govchain.bus.blocks import follow_blocks, last_height
+from govchain.client import LedgerClient
+from govchain.datadir import DataDir
+from govchain.logs import configure_logging
+from govchain.protocol.block import Block
+from govchain.protocol.envelope import make_event, parse_json_object
+from govchain.protocol.errors import GovChainError
+from govchain.protocol.keys import SigningKey
+from govchain.protocol.proofs import inclusion_problem
+from govchain.services.cli.common import (
+    DATA_OPTION,
+    JSON_OPTION,
+    NATS_OPTION,
+    emit,
+    err_console,
+    run,
+    settings_from,
+    trusted_orderer_keys,
+    with_connection,
+)
+from govchain.services.platform import run_platform
+
+app = typer.Typer(
+    name="govchain",
+    help=(
+        "GovChain: a permissioned, verifiable event ledger for government departments.\n\n"
+        "Start a node with `govchain up` (it creates keys and genesis on first run), publish "
+        "signed events with `govchain publish`, and check everything with `govchain verify`."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def main() -> None:
+    app()
+
+
+@app.callback()
+def _configure(
+    log_level: str = typer.Option("INFO", envvar="GOVCHAIN_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR."),
+    log_format: str = typer.Option(
+        "console", envvar="GOVCHAIN_LOG_FORMAT", help="console (readable) or json (one object per line)."
+    ),
+) -> None:
+    """Logs go to stderr, so --json output on stdout stays clean."""
+    configure_logging(log_level, log_format)
+
+
+@app.command()
+def init(
+    data: Path = DATA_OPTION,
+    chain_id: str = typer.Option(None, help="Chain id (lowercase letters, digits, - and _). Default: random."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create a new chain: root authority key, orderer key and the signed genesis event."""
+    settings = settings_from(data)
+    chain = chain_id or f"govchain-{uuid.uuid4().hex[:8]}"
+    try:
+        info = DataDir(settings.data_dir).init(chain)
+    except GovChainError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    emit(
+        {**info, "data_dir": str(settings.data_dir)},
+        as_json,
+        f"initialised chain {info['chain_id']} in {settings.data_dir}\n"
+        f"  genesis hash:   {info['genesis_hash']}  (pin it: GOVCHAIN_GENESIS_HASH)\n"
+        f"  root key id:    {info['root_key_id']}\n"
+        f"  orderer key id: {info['orderer_key_id']}",
+    )
+
+
+@app.command()
+def up(
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    nats_port: int = typer.Option(None, help="Preferred port of the embedded NATS server (a free one is used if taken)."),
+) -> None:
+    """Run the platform: embedded NATS with JetStream (unless --nats-url) and the ledger, until Ctrl-C."""
+    settings = settings_from(data, nats_url, nats_port=nats_port)
+    data_dir = DataDir(settings.data_dir)
+    if not data_dir.is_initialised():
+        info = data_dir.init(f"govchain-{uuid.uuid4().hex[:8]}")
+        err_console.print(f"initialised a new chain {info['chain_id']} in {settings.data_dir}")
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+
+        def announce(url: str) -> None:
+            err_console.print(
+                f"[bold green]GovChain is up.[/] NATS: {url}   data: {settings.data_dir}\n"
+                "Press Ctrl-C to stop."
+            )
+
+        await run_platform(settings, stop, on_ready=announce)
+
+    run(serve())
+
+
+@app.command()
+def keygen(
+    out: Path = typer.Argument(..., help="Where to write the private key (PEM, mode 0600; never overwritten)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create an Ed25519 signing key for a department or official."""
+    key = SigningKey.generate()
+    try:
+        key.save(out)
+    except GovChainError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    emit(
+        {"key_file": str(out), "key_id": key.key_id, "public_key": key.public.hex},
+        as_json,
+        f"wrote {out}\n  key id:     {key.key_id}\n  public key: {key.public.hex}",
+    )
+
+
+@app.command()
+def publish(
+    event_file: Path = typer.Argument(..., help='JSON file: {"source": dept, "type": ..., "data": {...}} (optional "id", "subject", "schemaversion").'),
+    key: Path = typer.Option(..., "--key", "-k", help="The signer's private key (PEM)."),
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    timeout: float = typer.Option(30.0, help="Seconds to wait for the receipt."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Sign an event with KEY, publish it, and print its receipt: block and position, or why it was rejected."""
+    settings = settings_from(data, nats_url)
+    try:
+        spec = parse_json_object(event_file.read_bytes(), what=str(event_file))
+    except (OSError, ValueError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        envelope = make_event(
+            SigningKey.load(key),
+            source=spec["source"],
+            type=spec["type"],
+            data=spec["data"],
+            schemaversion=spec.get("schemaversion", 1),
+            subject=spec.get("subject"),
+            event_id=spec.get("id"),
+        )
+    except KeyError as exc:
+        err_console.print(f"[bold red]error:[/] {event_file} lacks the field {exc}")
+        raise typer.Exit(2) from None
+    except (GovChainError, ValueError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+    async def send(nc: Client) -> dict[str, Any]:
+        client = LedgerClient(nc)
+        await client.publish(envelope)
+        return await client.wait_receipt(envelope.id, envelope.source, timeout)
+
+    receipt = run(with_connection(settings, send))
+    if receipt["status"] == "committed":
+        text = f"committed: event {receipt['event_id']} in block {receipt['height']} at position {receipt['position']}"
+    else:
+        text = f"rejected: event {receipt['event_id']}: {receipt['reason']}: {receipt['detail']}"
+    emit(receipt, as_json, text)
+    if receipt["status"] != "committed":
+        raise typer.Exit(1)
+
+
+@app.command()
+def tail(
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    from_height: int = typer.Option(None, "--from", help="First height to show (default: the newest block)."),
+    count: int = typer.Option(None, help="Stop after this many blocks (default: follow forever)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON header per line."),
+) -> None:
+    """Follow the block stream, printing each block's header as it is appended."""
+    settings = settings_from(data, nats_url)
+
+    async def follow(nc: Client) -> None:
+        js = nc.jetstream()
+        start = from_height if from_height is not None else max(0, await last_height(js))
+        end = None if count is None else start + count - 1
+        async for height, raw in follow_blocks(js, start, to_height=end):
+            block = Block.from_bytes(raw, height_hint=height)
+            header = block.header
+            if as_json:
+                typer.echo(json.dumps({"hash": block.hash, **header.model_dump()}))
+            else:
+                typer.echo(
+                    f"#{header.height:<7} {header.time}  events={header.event_count:<4} "
+                    f"log={header.log_size:<8} hash={block.hash[:16]}…"
+                )
+
+    try:
+        run(with_connection(settings, follow))
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def verify(
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Re-verify the whole chain: links, Merkle roots, orderer signatures, and every event
+    against the chain state before it. Exits 1 if anything fails."""
+    settings = settings_from(data, nats_url)
+
+    async def check(nc: Client) -> dict[str, Any]:
+        with Progress(
+            TextColumn("verifying"), BarColumn(), MofNCompleteColumn(),
+            console=err_console, transient=True, disable=as_json,
+        ) as progress:
+            task = progress.add_task("blocks", total=None)
+
+            def advance(height: int, newest: int) -> None:
+                progress.update(task, completed=height + 1, total=newest + 1)
+
+            report = await verify_chain(nc.jetstream(), genesis_hash=settings.genesis_hash, on_block=advance)
+        return report.to_json()
+
+    report = run(with_connection(settings, check))
+    summary = {k: report[k] for k in ("ok", "height", "events", "first_bad_height")}
+    if as_json:
+        emit(summary, True)
+    elif report["ok"]:
+        typer.echo(f"chain OK: {report['height'] + 1} blocks, {report['events']} events verified")
+    else:
+        typer.echo(f"chain BROKEN at height {report['first_bad_height']}: {report['detail']}")
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def proof(
+    event_id: str = typer.Argument(..., help="The event's id."),
+    at_height: int = typer.Option(None, help="Prove against the signed head of this later block (default: the event's block)."),
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Print an RFC 9162 inclusion proof of an event, checked here against the orderer-signed head."""
+    settings = settings_from(data, nats_url)
+    orderer_keys = trusted_orderer_keys(settings)
+
+    async def fetch(nc: Client) -> dict[str, Any]:
+        return await LedgerClient(nc).inclusion_proof(event_id, at_height)
+
+    answer = run(with_connection(settings, fetch))
+    problem = inclusion_problem(answer, orderer_keys)
+    if problem:
+        err_console.print(f"[bold red]proof does not verify:[/] {problem}")
+        raise typer.Exit(1)
+    fields = ("event_id", "leaf_hash", "leaf_index", "tree_size", "path", "root", "block_height")
+    result = {k: answer[k] for k in fields}
+    emit(
+        result,
+        as_json,
+        f"event {event_id} is leaf {answer['leaf_index']} of {answer['tree_size']}; "
+        f"proof of {len(answer['path'])} hashes verified against the signed head of block {answer['block_height']}",
+    )
+
+
+@app.command()
+def demo(
+    data: Path = typer.Option(None, "--data", "-d", help="Run in this folder instead of a temporary one."),
+    keep: bool = typer.Option(False, help="Leave the platform running after the scenario (needs --data)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Start a throw-away platform, run a scripted scenario, verify the chain, print a summary."""
+    from govchain.services.cli.demo import run_demo
+
+    if keep and data is None:
+        err_console.print("[bold red]error:[/] --keep needs --data (a temporary folder is deleted on exit)")
+        raise typer.Exit(2)
+    summary = run(run_demo(data, keep=keep, quiet=as_json, on_summary=lambda s: emit(s, as_json)))
+    if not summary["ok"]:
+        raise typer.Exit(1)

@@ -1,0 +1,92 @@
+"""What every command needs: settings from flags and environment, a NATS connection,
+and readable errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from nats.aio.client import Client
+from rich.console import Console
+
+from govchain.bus.connect import connect
+from govchain.config import Settings
+from govchain.datadir import DataDir
+from govchain.protocol.errors import GovChainError
+from govchain.protocol.keys import PublicKey
+from govchain.protocol.state import ChainState
+from govchain.protocol.genesis import genesis_payload
+
+T = TypeVar("T")
+
+err_console = Console(stderr=True)
+
+DATA_OPTION = typer.Option(
+    None, "--data", "-d", help="Data folder (keys, genesis, NATS store). Env: GOVCHAIN_DATA_DIR.",
+    show_default=".govchain",
+)
+NATS_OPTION = typer.Option(
+    None, "--nats-url", help="Use this NATS server instead of the one `govchain up` started. Env: GOVCHAIN_NATS_URL."
+)
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object (for scripts) instead of text.")
+
+
+def settings_from(data: Path | None, nats_url: str | None = None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    if data is not None:
+        values["data_dir"] = data
+    if nats_url is not None:
+        values["nats_url"] = nats_url
+    return Settings(**values)
+
+
+def running_nats_url(settings: Settings) -> str:
+    """The NATS URL to talk to: the configured one, or the one the running platform wrote."""
+    if settings.nats_url:
+        return settings.nats_url
+    info = DataDir(settings.data_dir).run_info()
+    if info is None:
+        raise GovChainError(
+            f"no running platform found for {settings.data_dir}: start it with "
+            f"`govchain up --data {settings.data_dir}` or pass --nats-url"
+        )
+    return str(info["nats_url"])
+
+
+def trusted_orderer_keys(settings: Settings) -> dict[str, PublicKey]:
+    """Orderer keys named by this node's genesis: the anchor proofs are checked against."""
+    genesis = genesis_payload(DataDir(settings.data_dir).genesis())
+    state = ChainState.from_genesis(genesis)
+    return {r.key_id: r.public_key for r in state.keys.values() if r.owner == "ledger"}
+
+
+async def with_connection(settings: Settings, work: Callable[[Client], Awaitable[T]]) -> T:
+    nc = await connect(running_nats_url(settings), settings, name="govchain-cli")
+    try:
+        return await work(nc)
+    finally:
+        await nc.drain()
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; turn expected failures into a one-line error and exit 2."""
+    try:
+        return asyncio.run(coro)
+    except GovChainError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except (ConnectionRefusedError, OSError) as exc:
+        err_console.print(f"[bold red]error:[/] cannot reach NATS: {exc}")
+        raise typer.Exit(2) from None
+
+
+def emit(value: dict[str, Any], as_json: bool, text: str | None = None) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(value) + "\n")
+    else:
+        typer.echo(text if text is not None else json.dumps(value, indent=2))

@@ -1,0 +1,248 @@
+"""The orderer: takes signed events from stream EVENTS, cuts them into blocks, appends each
+block to stream BLOCKS, and only then acknowledges the events.
+
+Exactly-once, end to end:
+- a block is appended with ``Nats-Expected-Last-Sequence``: a second orderer working from a
+  stale view is refused by the server, so the chain never forks;
+- events are acked only after their block is appended and indexed; a crash in between
+  redelivers them, and the orderer, having replayed BLOCKS on start, knows they are already
+  on chain and acks them without ordering them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError
+
+from govchain.bus import subjects
+from govchain.bus.blocks import follow_blocks, last_height
+from govchain.bus.streams import ensure_streams
+from govchain.logs import get_logger
+from govchain.protocol.block import Block, block_msg_id, seal_block
+from govchain.protocol.cutter import BatchLimits, BlockCutter
+from govchain.protocol.envelope import Envelope, utc_now
+from govchain.protocol.errors import GovChainError
+from govchain.protocol.genesis import make_genesis_block
+from govchain.protocol.keys import SigningKey
+from govchain.protocol.registry import EVENT_TYPES
+from govchain.protocol.verify import ChainVerifier, Checkpoint, VerifiedBlock
+from govchain.services.ledger.sequencer import Batch, Intake, preparse, sequence
+from govchain.services.ledger.store import LedgerStore
+
+log = get_logger("govchain.ledger.orderer")
+
+WRONG_LAST_SEQUENCE = 10071
+ACK_WAIT_S = 60.0
+MAX_ACK_PENDING = 20_000
+IDLE_POLL_S = 1.0
+
+
+class OrdererFenced(GovChainError):
+    """Another orderer appended first: this one's view of the chain is stale."""
+
+
+@dataclass
+class BatchReport:
+    height: int | None
+    committed: int
+    rejected: int
+    duplicates: int
+
+
+class Orderer:
+    def __init__(
+        self,
+        nc: Client,
+        store: LedgerStore,
+        key: SigningKey,
+        genesis: Envelope,
+        limits: BatchLimits,
+        *,
+        genesis_hash: str | None = None,
+    ) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.store = store
+        self.key = key
+        self.genesis = genesis
+        self.limits = limits
+        self.genesis_hash = genesis_hash
+        self.checkpoint: Checkpoint | None = None
+        self._last_time = ""
+
+    @property
+    def height(self) -> int:
+        return -1 if self.checkpoint is None else self.checkpoint.height
+
+    # -- start-up: catch up with the stream, the source of truth
+
+    async def recover(self) -> None:
+        """Bring the store up to the last block on stream BLOCKS (publishing genesis if none)."""
+        await ensure_streams(self.js)
+        if await last_height(self.js) < 0:
+            try:
+                await self._append(make_genesis_block(self.genesis, self.key))
+            except OrdererFenced:
+                log.info("genesis already appended by another orderer")
+        checkpoint = await asyncio.to_thread(self.store.checkpoint)
+        verifier = ChainVerifier(genesis_hash=self.genesis_hash, checkpoint=checkpoint)
+        newest = await last_height(self.js)
+        async for height, raw in follow_blocks(self.js, verifier.height + 1, to_height=newest):
+            applied = verifier.verify(Block.from_bytes(raw, height_hint=height))
+            assert verifier.checkpoint is not None
+            await asyncio.to_thread(self.store.record, applied, verifier.checkpoint)
+        self.checkpoint = verifier.checkpoint
+        header = await asyncio.to_thread(self.store.header, self.height)
+        self._last_time = header[0].time if header else ""
+        log.info("orderer caught up", height=self.height, log_size=self.checkpoint.log.size if self.checkpoint else 0)
+
+    # -- the loop
+
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        await self.recover()
+        psub = await self.js.pull_subscribe(
+            subjects.EVENTS_SUBJECTS,
+            durable=subjects.ORDERER_CONSUMER,
+            stream=subjects.EVENTS_STREAM,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=ACK_WAIT_S,
+                max_ack_pending=MAX_ACK_PENDING,
+            ),
+        )
+        cutter: BlockCutter[Msg] = BlockCutter(self.limits)
+        pending_since: float | None = None
+        log.info("orderer ordering", height=self.height, limits=str(self.limits))
+        if ready is not None:
+            ready.set()
+        try:
+            while not stop.is_set():
+                wait = IDLE_POLL_S
+                if pending_since is not None:
+                    wait = max(0.001, self.limits.max_wait_s - (time.monotonic() - pending_since))
+                try:
+                    msgs = await psub.fetch(batch=self.limits.max_count, timeout=wait)
+                except TimeoutError:
+                    msgs = []
+                for msg in msgs:
+                    flush = _changes_state(msg.subject)
+                    for batch in cutter.add(msg, len(msg.data), flush_before=flush):
+                        await self.commit(batch)
+                if cutter.pending and pending_since is None:
+                    pending_since = time.monotonic()
+                if pending_since is not None and (
+                    time.monotonic() - pending_since >= self.limits.max_wait_s
+                ):
+                    await self.commit(cutter.cut())
+                if not cutter.pending:
+                    pending_since = None
+        finally:
+            await psub.unsubscribe()
+
+    # -- one batch
+
+    async def commit(self, msgs: list[Msg]) -> BatchReport:
+        """Order one batch: judge, append the block, index it, then ack the events."""
+        try:
+            return await self._commit(msgs)
+        except OrdererFenced as exc:
+            log.warning("orderer fenced; catching up", reason=str(exc))
+        except Exception:
+            log.exception("batch failed; catching up before retrying its events")
+        # The in-memory state may have seen events the chain did not: reload it from the
+        # store and the stream. Unacked events come back and are judged again.
+        for msg in msgs:
+            await msg.nak()
+        await self.recover()
+        return BatchReport(None, 0, 0, 0)
+
+    async def _commit(self, msgs: list[Msg]) -> BatchReport:
+        assert self.checkpoint is not None, "recover() first"
+        intakes = [
+            Intake(m.subject, m.data, (m.headers or {}).get("Nats-Msg-Id"), m.metadata.sequence.stream)
+            for m in msgs
+        ]
+        parsed = [preparse(intake) for intake in intakes]
+        ids = [p.envelope.id for p in parsed if p.envelope is not None]
+        on_chain = await asyncio.to_thread(self.store.included, ids)
+        batch = sequence(self.checkpoint.state, parsed, on_chain)
+        await self._publish_rejections(batch)
+        height = await self._append_batch(batch) if batch.envelopes else None
+        for msg in msgs:
+            await msg.ack()
+        if batch.rejections:
+            log.info("events rejected", count=len(batch.rejections),
+                     reasons=sorted({r.reason.value for r in batch.rejections}))
+        return BatchReport(height, len(batch.envelopes), len(batch.rejections), batch.duplicates)
+
+    async def _publish_rejections(self, batch: Batch) -> None:
+        for rejection in batch.rejections:
+            await self.js.publish(
+                subjects.rejected_subject(rejection.source, rejection.event_id),
+                json.dumps(rejection.record()).encode(),
+                stream=subjects.REJECTED_STREAM,
+                headers={"Nats-Msg-Id": rejection.msg_id},
+            )
+
+    async def _append_batch(self, batch: Batch) -> int:
+        assert self.checkpoint is not None
+        checkpoint = self.checkpoint
+        log_after = checkpoint.log.copy()
+        new_nodes = [node for leaf in batch.leaves for node in log_after.append(leaf)]
+        now = utc_now()
+        block_time = max(now, self._last_time)  # block time never runs backwards
+        block = seal_block(
+            chain_id=checkpoint.state.chain_id,
+            height=checkpoint.height + 1,
+            prev_hash=checkpoint.block_hash,
+            events=[e.to_dict() for e in batch.envelopes],
+            leaf_hashes=batch.leaves,
+            log=checkpoint.log.copy(),
+            time=block_time,
+            orderer_key=self.key,
+        )
+        await self._append(block)
+        new_checkpoint = Checkpoint(block.height, block.hash, log_after, checkpoint.state)
+        applied = VerifiedBlock(
+            block, batch.envelopes, batch.leaves, checkpoint.log.size, batch.state_changed, new_nodes
+        )
+        await asyncio.to_thread(self.store.record, applied, new_checkpoint)
+        self.checkpoint = new_checkpoint
+        self._last_time = block_time
+        return block.height
+
+    async def _append(self, block: Block) -> None:
+        """Append one block at exactly its height, or raise :class:`OrdererFenced`."""
+        expected_last = subjects.block_sequence(block.height) - 1
+        try:
+            ack = await self.js.publish(
+                subjects.BLOCKS_SUBJECT,
+                block.to_bytes(),
+                stream=subjects.BLOCKS_STREAM,
+                headers={
+                    "Nats-Msg-Id": block_msg_id(block),
+                    "Nats-Expected-Last-Sequence": str(expected_last),
+                },
+            )
+        except APIError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                raise OrdererFenced(f"block {block.height} refused: {exc.description}") from exc
+            raise
+        if ack.seq != subjects.block_sequence(block.height):
+            raise OrdererFenced(f"block {block.height} landed at sequence {ack.seq}")
+
+
+def _changes_state(subject: str) -> bool:
+    try:
+        return EVENT_TYPES.any_version_changes_state(subjects.split_event_subject(subject)[1])
+    except ValueError:
+        return False

@@ -1,0 +1,155 @@
+"""The orderer's decisions for one batch, free of I/O: what goes into the block, what is
+refused and why, what is a harmless re-send.
+
+Two steps. :func:`preparse` needs no chain state (parse, subject check, leaf hash), so it
+can run in parallel. :func:`sequence` walks the batch in order against the chain state,
+applying each accepted event before judging the next: a key registered earlier in the
+block can sign later in it, a key revoked earlier cannot.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from govchain.bus.subjects import split_event_subject
+from govchain.protocol.envelope import EVENT_ID_PATTERN, Envelope, parse_envelope, utc_now
+from govchain.protocol.errors import CanonicalizationError, EventRejected, RejectionReason
+from govchain.protocol.merkle import leaf_hash
+from govchain.protocol.registry import EVENT_TYPES
+from govchain.protocol.state import ChainState, apply_event
+from govchain.protocol.validation import validate_event
+
+_SAFE_ID = re.compile(EVENT_ID_PATTERN)
+_SAFE_TOKEN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """One message as taken from stream EVENTS."""
+
+    subject: str
+    data: bytes
+    msg_id: str | None
+    stream_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    intake: Intake
+    source: str
+    event_id: str
+    reason: RejectionReason
+    detail: str
+
+    def record(self) -> dict[str, Any]:
+        """What stream REJECTED keeps: the reason and the original bytes, so nothing is lost."""
+        return {
+            "event_id": self.event_id,
+            "source": self.source,
+            "subject": self.intake.subject,
+            "reason": self.reason.value,
+            "detail": self.detail,
+            "intake_seq": self.intake.stream_seq,
+            "rejected_at": utc_now(),
+            "original_b64": base64.b64encode(self.intake.data).decode(),
+        }
+
+    @property
+    def msg_id(self) -> str:
+        # Tied to the intake position, so a redelivered message re-rejects idempotently.
+        return f"rej.{self.event_id}.{self.intake.stream_seq}"
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    intake: Intake
+    envelope: Envelope | None = None
+    leaf: bytes = b""
+    rejection: Rejection | None = None
+
+
+@dataclass
+class Batch:
+    envelopes: list[Envelope] = field(default_factory=list)
+    leaves: list[bytes] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    duplicates: int = 0
+    state_changed: bool = False
+
+
+def _reject(intake: Intake, envelope: Envelope | None, error: EventRejected) -> Rejection:
+    try:
+        source = split_event_subject(intake.subject)[0]
+    except ValueError:
+        source = "unknown"
+    if not _SAFE_TOKEN.match(source):
+        source = "unknown"
+    if envelope is not None:
+        event_id = envelope.id
+    elif intake.msg_id and _SAFE_ID.match(intake.msg_id):
+        event_id = intake.msg_id
+    else:
+        event_id = f"seq-{intake.stream_seq}"
+    return Rejection(intake, source, event_id, error.reason, error.detail)
+
+
+def preparse(intake: Intake) -> Parsed:
+    """Stateless checks: well-formed envelope, subject matching it, canonical leaf."""
+    envelope: Envelope | None = None
+    try:
+        envelope = parse_envelope(intake.data)
+        try:
+            source, event_type = split_event_subject(intake.subject)
+        except ValueError as exc:
+            raise EventRejected(RejectionReason.SUBJECT_MISMATCH, str(exc)) from exc
+        if (source, event_type) != (envelope.source, envelope.type):
+            raise EventRejected(
+                RejectionReason.SUBJECT_MISMATCH,
+                f"published on {intake.subject} but the event is {envelope.type} from {envelope.source}",
+            )
+        try:
+            leaf = leaf_hash(envelope.to_bytes())
+        except CanonicalizationError as exc:
+            raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, str(exc)) from exc
+    except EventRejected as error:
+        return Parsed(intake, envelope, rejection=_reject(intake, envelope, error))
+    return Parsed(intake, envelope, leaf)
+
+
+def sequence(state: ChainState, parsed: list[Parsed], on_chain: dict[str, bytes]) -> Batch:
+    """Judge a batch in order. ``state`` is advanced by every accepted state-changing event.
+
+    ``on_chain`` maps ids already in earlier blocks to their leaf hash: the same event again
+    is a silent duplicate (already committed); another event under a used id is refused.
+    """
+    batch = Batch()
+    seen = dict(on_chain)
+    for item in parsed:
+        if item.rejection is not None:
+            batch.rejections.append(item.rejection)
+            continue
+        envelope = item.envelope
+        assert envelope is not None
+        try:
+            earlier = seen.get(envelope.id)
+            if earlier == item.leaf:
+                batch.duplicates += 1
+                continue
+            if earlier is not None:
+                raise EventRejected(
+                    RejectionReason.CONFLICTING_ID, f"id {envelope.id} is already used by another event"
+                )
+            payload = validate_event(state, envelope)
+        except EventRejected as error:
+            batch.rejections.append(_reject(item.intake, envelope, error))
+            continue
+        if EVENT_TYPES.changes_state(envelope.type, envelope.schemaversion):
+            apply_event(state, envelope, payload)
+            batch.state_changed = True
+        seen[envelope.id] = item.leaf
+        batch.envelopes.append(envelope)
+        batch.leaves.append(item.leaf)
+    return batch

@@ -1,0 +1,178 @@
+"""The ledger's own store: which events are on chain, where, and the Merkle nodes for proofs.
+
+It is written by the orderer right after it appends a block, and by replay from the BLOCKS
+stream (after a crash, or on a standby), always in one transaction with the checkpoint.
+The stream stays the source of truth; this store is an index of it that can be rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+)
+
+from govchain.projection.checkpoint import load_checkpoint, metadata as checkpoint_metadata, save_checkpoint
+from govchain.protocol.block import BlockHeader
+from govchain.protocol.verify import Checkpoint, VerifiedBlock
+
+CHECKPOINT_NAME = "ledger"
+_ID_CHUNK = 500
+
+metadata = MetaData()
+
+blocks = Table(
+    "ledger_blocks",
+    metadata,
+    Column("height", Integer, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("header_json", Text, nullable=False),
+    Column("signature", String(128), nullable=False),
+)
+
+events = Table(
+    "ledger_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("height", Integer, nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("leaf_index", Integer, nullable=False, unique=True),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("type", String(128), nullable=False),
+    Column("source", String(64), nullable=False),
+)
+
+nodes = Table(
+    "ledger_merkle_nodes",
+    metadata,
+    Column("level", Integer, nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    PrimaryKeyConstraint("level", "idx"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventLocation:
+    event_id: str
+    height: int
+    position: int
+    leaf_index: int
+    leaf_hash: bytes
+
+
+class StoredNodes:
+    """A :class:`govchain.protocol.merkle.NodeSource` over the nodes table of one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def perfect_node(self, level: int, index: int) -> bytes:
+        value = self._conn.execute(
+            select(nodes.c.hash).where(nodes.c.level == level, nodes.c.idx == index)
+        ).scalar_one_or_none()
+        if value is None:
+            raise KeyError((level, index))
+        return bytes(value)
+
+
+class LedgerStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        checkpoint_metadata.create_all(engine)
+        metadata.create_all(engine)
+
+    def checkpoint(self) -> Checkpoint | None:
+        with self.engine.connect() as conn:
+            return load_checkpoint(conn, CHECKPOINT_NAME)
+
+    def record(self, applied: VerifiedBlock, checkpoint: Checkpoint) -> None:
+        """Index one block and move the checkpoint to it, atomically."""
+        block = applied.block
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(blocks).values(
+                    height=block.height,
+                    hash=block.hash,
+                    header_json=json.dumps(block.header.model_dump()),
+                    signature=block.signature,
+                )
+            )
+            if applied.envelopes:
+                conn.execute(
+                    insert(events),
+                    [
+                        {
+                            "event_id": envelope.id,
+                            "height": block.height,
+                            "position": position,
+                            "leaf_index": applied.first_leaf_index + position,
+                            "leaf_hash": leaf,
+                            "type": envelope.type,
+                            "source": envelope.source,
+                        }
+                        for position, (envelope, leaf) in enumerate(
+                            zip(applied.envelopes, applied.leaf_hashes, strict=True)
+                        )
+                    ],
+                )
+            if applied.new_nodes:
+                conn.execute(
+                    insert(nodes),
+                    [{"level": n.level, "idx": n.index, "hash": n.hash} for n in applied.new_nodes],
+                )
+            save_checkpoint(conn, CHECKPOINT_NAME, checkpoint, state_changed=applied.state_changed)
+
+    def included(self, event_ids: Iterable[str]) -> dict[str, bytes]:
+        """event id → leaf hash, for those of ``event_ids`` already on chain."""
+        wanted = list(dict.fromkeys(event_ids))
+        found: dict[str, bytes] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _ID_CHUNK):
+                chunk = wanted[start : start + _ID_CHUNK]
+                rows = conn.execute(
+                    select(events.c.event_id, events.c.leaf_hash).where(events.c.event_id.in_(chunk))
+                )
+                found.update((row.event_id, bytes(row.leaf_hash)) for row in rows)
+        return found
+
+    def locate(self, event_id: str) -> EventLocation | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(events).where(events.c.event_id == event_id)).one_or_none()
+        if row is None:
+            return None
+        return EventLocation(row.event_id, row.height, row.position, row.leaf_index, bytes(row.leaf_hash))
+
+    def header(self, height: int) -> tuple[BlockHeader, str, str] | None:
+        """(header, block hash, orderer signature) of block ``height``."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(blocks).where(blocks.c.height == height)).one_or_none()
+        if row is None:
+            return None
+        return BlockHeader.model_validate(json.loads(row.header_json)), row.hash, row.signature
+
+    def head_height(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.max(blocks.c.height))).scalar_one_or_none()
+        return -1 if value is None else int(value)
+
+    def with_nodes(self, work: Any) -> Any:
+        """Run ``work(node_source)`` on one consistent connection (proof generation)."""
+        with self.engine.connect() as conn:
+            return work(StoredNodes(conn))

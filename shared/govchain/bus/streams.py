@@ -1,0 +1,59 @@
+"""JetStream stream definitions and their idempotent creation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from govchain.bus import subjects
+
+DUPLICATE_WINDOW = timedelta(minutes=10)
+
+
+def stream_configs(replicas: int = 1) -> list[StreamConfig]:
+    """EVENTS is an intake queue (the chain is the record, so acked events leave it);
+    BLOCKS is append-only: no deletes, no purges; REJECTED keeps every refusal."""
+    window = DUPLICATE_WINDOW.total_seconds()
+    return [
+        StreamConfig(
+            name=subjects.EVENTS_STREAM,
+            subjects=[subjects.EVENTS_SUBJECTS],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=window,
+            num_replicas=replicas,
+        ),
+        StreamConfig(
+            name=subjects.REJECTED_STREAM,
+            subjects=[subjects.REJECTED_SUBJECTS],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            duplicate_window=window,
+            allow_direct=True,
+            num_replicas=replicas,
+        ),
+        StreamConfig(
+            name=subjects.BLOCKS_STREAM,
+            subjects=[subjects.BLOCKS_SUBJECT],
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.NEW,
+            storage=StorageType.FILE,
+            duplicate_window=window,
+            deny_delete=True,
+            deny_purge=True,
+            allow_direct=True,
+            num_replicas=replicas,
+        ),
+    ]
+
+
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create the streams if missing; leave existing ones as they are."""
+    for config in stream_configs(replicas):
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            await js.add_stream(config)

@@ -1,0 +1,41 @@
+"""NATS subjects and stream names: the wire contract every service and client shares."""
+
+from __future__ import annotations
+
+EVENTS_STREAM = "EVENTS"
+REJECTED_STREAM = "REJECTED"
+BLOCKS_STREAM = "BLOCKS"
+
+EVENTS_SUBJECTS = "gov.events.>"
+REJECTED_SUBJECTS = "gov.rejected.>"
+BLOCKS_SUBJECT = "gov.blocks"
+
+LEDGER_RECEIPT = "gov.ledger.receipt"
+LEDGER_PROOF = "gov.ledger.proof"
+LEDGER_CONSISTENCY = "gov.ledger.consistency"
+LEDGER_HEAD = "gov.ledger.head"
+
+ORDERER_CONSUMER = "ledger-orderer"
+
+
+def event_subject(source: str, event_type: str) -> str:
+    """``gov.events.<dept>.<type>``: NATS permissions can pin each department to its own prefix."""
+    return f"gov.events.{source}.{event_type}"
+
+
+def rejected_subject(source: str, event_id: str) -> str:
+    """``gov.rejected.<dept>.<event id>``: one subject per event, so a receipt is one direct get."""
+    return f"gov.rejected.{source}.{event_id}"
+
+
+def split_event_subject(subject: str) -> tuple[str, str]:
+    """The (department, type) an intake subject names; raises ValueError on another shape."""
+    parts = subject.split(".", 3)
+    if len(parts) != 4 or parts[:2] != ["gov", "events"] or not parts[2] or not parts[3]:
+        raise ValueError(f"{subject!r} is not gov.events.<dept>.<type>")
+    return parts[2], parts[3]
+
+
+def block_sequence(height: int) -> int:
+    """Block ``height`` is stream sequence ``height + 1`` of BLOCKS (the design card fixes this)."""
+    return height + 1

@@ -1,0 +1,74 @@
+"""The client a department's system, the CLI or a downstream service uses to talk to the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from nats.aio.client import Client
+from nats.js.api import PubAck
+
+from govchain.bus import subjects
+from govchain.protocol.envelope import Envelope
+from govchain.protocol.errors import GovChainError
+
+REQUEST_TIMEOUT_S = 5.0
+
+
+class LedgerQueryError(GovChainError):
+    """The ledger answered a query with an error (unknown event, bad heights, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class LedgerClient:
+    def __init__(self, nc: Client) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+
+    async def publish(self, envelope: Envelope) -> PubAck:
+        """Publish a signed event; the event id doubles as ``Nats-Msg-Id`` so re-sends de-duplicate."""
+        return await self.js.publish(
+            subjects.event_subject(envelope.source, envelope.type),
+            envelope.to_bytes(),
+            stream=subjects.EVENTS_STREAM,
+            headers={"Nats-Msg-Id": envelope.id},
+        )
+
+    async def request(self, subject: str, payload: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.nc.request(subject, json.dumps(payload).encode(), timeout=REQUEST_TIMEOUT_S)
+        answer = json.loads(reply.data)
+        if isinstance(answer, dict) and "error" in answer and "code" in answer:
+            raise LedgerQueryError(answer["code"], answer["error"])
+        return dict(answer)
+
+    async def receipt(self, event_id: str, source: str | None = None) -> dict[str, Any]:
+        return await self.request(subjects.LEDGER_RECEIPT, {"event_id": event_id, "source": source})
+
+    async def wait_receipt(self, event_id: str, source: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Poll until the event is committed or rejected; raise TimeoutError if it stays pending."""
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while True:
+            receipt = await self.receipt(event_id, source)
+            if receipt["status"] != "pending":
+                return receipt
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"event {event_id} still pending after {timeout}s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    async def inclusion_proof(self, event_id: str, at_height: int | None = None) -> dict[str, Any]:
+        return await self.request(subjects.LEDGER_PROOF, {"event_id": event_id, "at_height": at_height})
+
+    async def consistency_proof(self, first_height: int, second_height: int) -> dict[str, Any]:
+        return await self.request(
+            subjects.LEDGER_CONSISTENCY, {"first_height": first_height, "second_height": second_height}
+        )
+
+    async def head(self) -> dict[str, Any]:
+        return await self.request(subjects.LEDGER_HEAD, {})

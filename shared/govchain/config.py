@@ -1,0 +1,45 @@
+"""Settings: every tunable and every secret comes from here (``GOVCHAIN_*`` environment
+variables or command-line flags), never from code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from govchain.protocol.cutter import BatchLimits
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOVCHAIN_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".govchain"), description="keys, genesis, NATS and SQLite data")
+    nats_url: str | None = Field(
+        default=None, description="external NATS server; when unset, an embedded one is started"
+    )
+    nats_port: int = Field(default=4222, ge=0, le=65535, description="preferred embedded NATS port")
+    nats_user: str | None = None
+    nats_password: str | None = Field(default=None, repr=False)
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the service's store; default SQLite in data_dir"
+    )
+    genesis_hash: str | None = Field(default=None, description="pin of block 0's hash (trust anchor)")
+    batch_max_count: int = Field(default=500, ge=1)
+    batch_preferred_bytes: int = Field(default=512 * 1024, ge=1024)
+    batch_max_wait_ms: int = Field(default=200, ge=1)
+
+    @property
+    def batch_limits(self) -> BatchLimits:
+        return BatchLimits(
+            max_count=self.batch_max_count,
+            preferred_bytes=self.batch_preferred_bytes,
+            max_wait_s=self.batch_max_wait_ms / 1000,
+        )
+
+    def database_url_for(self, service: str) -> str:
+        if self.database_url:
+            return self.database_url
+        db_dir = self.data_dir / "db"
+        db_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{db_dir / service}.db"

@@ -1,0 +1,82 @@
+"""The data folder of one GovChain node: keys, genesis, NATS store, databases, run file."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from govchain.protocol.envelope import Envelope
+from govchain.protocol.errors import GovChainError
+from govchain.protocol.genesis import make_genesis_block, make_genesis_event
+from govchain.protocol.keys import SigningKey
+
+
+class DataDirError(GovChainError):
+    """The data folder is missing something it needs (say, run ``govchain init``)."""
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def genesis_file(self) -> Path:
+        return self.root / "genesis.json"
+
+    @property
+    def nats_store(self) -> Path:
+        return self.root / "nats"
+
+    @property
+    def run_file(self) -> Path:
+        return self.root / "run.json"
+
+    def key_file(self, name: str) -> Path:
+        return self.keys / f"{name}.pem"
+
+    def is_initialised(self) -> bool:
+        return self.genesis_file.exists()
+
+    def init(self, chain_id: str) -> dict[str, str]:
+        """Create the root and orderer keys and the signed genesis event; refuse to overwrite."""
+        if self.is_initialised():
+            raise DataDirError(f"{self.root} already holds a chain (genesis.json exists)")
+        self.keys.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.keys, 0o700)
+        root, orderer = SigningKey.generate(), SigningKey.generate()
+        root.save(self.key_file("root"))
+        orderer.save(self.key_file("orderer"))
+        genesis = make_genesis_event(chain_id, [root], [orderer])
+        self.genesis_file.write_text(json.dumps(genesis.to_dict(), indent=2) + "\n")
+        return {
+            "chain_id": chain_id,
+            "genesis_hash": make_genesis_block(genesis, orderer).hash,
+            "root_key_id": root.key_id,
+            "orderer_key_id": orderer.key_id,
+        }
+
+    def genesis(self) -> Envelope:
+        if not self.is_initialised():
+            raise DataDirError(f"{self.root} has no genesis.json: run `govchain init --data {self.root}`")
+        return Envelope.model_validate(json.loads(self.genesis_file.read_text()))
+
+    def signing_key(self, name: str) -> SigningKey:
+        return SigningKey.load(self.key_file(name))
+
+    def write_run_info(self, info: dict[str, Any]) -> None:
+        self.run_file.write_text(json.dumps(info, indent=2) + "\n")
+
+    def run_info(self) -> dict[str, Any] | None:
+        if not self.run_file.exists():
+            return None
+        return dict(json.loads(self.run_file.read_text()))
+
+    def clear_run_info(self) -> None:
+        self.run_file.unlink(missing_ok=True)

@@ -1,0 +1,56 @@
+"""Where a projection stands: its last applied height, stored with the rows it changes.
+
+A projection writes its rows and this checkpoint in one transaction, so after a crash it
+resumes exactly after the last block it applied: never skipping, never applying twice.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, insert, select, update
+
+from govchain.protocol.merkle import Frontier
+from govchain.protocol.state import ChainState
+from govchain.protocol.verify import Checkpoint
+
+metadata = MetaData()
+
+checkpoints = Table(
+    "govchain_checkpoints",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("height", Integer, nullable=False),
+    Column("block_hash", String(64), nullable=False),
+    Column("log_size", Integer, nullable=False),
+    Column("log_json", Text, nullable=False),
+    Column("state_json", Text, nullable=False),
+)
+
+
+def load_checkpoint(conn: Connection, name: str) -> Checkpoint | None:
+    row = conn.execute(select(checkpoints).where(checkpoints.c.name == name)).one_or_none()
+    if row is None:
+        return None
+    return Checkpoint(
+        height=row.height,
+        block_hash=row.block_hash,
+        log=Frontier.from_json(row.log_size, json.loads(row.log_json)),
+        state=ChainState.from_json(json.loads(row.state_json)),
+    )
+
+
+def save_checkpoint(conn: Connection, name: str, checkpoint: Checkpoint, *, state_changed: bool) -> None:
+    """Upsert the checkpoint; the (possibly large) chain state is rewritten only when it changed."""
+    values = {
+        "height": checkpoint.height,
+        "block_hash": checkpoint.block_hash,
+        "log_size": checkpoint.log.size,
+        "log_json": json.dumps(checkpoint.log.to_json()),
+    }
+    if state_changed:
+        values["state_json"] = json.dumps(checkpoint.state.to_json())
+    updated = conn.execute(update(checkpoints).where(checkpoints.c.name == name).values(**values))
+    if updated.rowcount == 0:
+        values.setdefault("state_json", json.dumps(checkpoint.state.to_json()))
+        conn.execute(insert(checkpoints).values(name=name, **values))
