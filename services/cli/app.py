@@ -170,9 +170,7 @@ def publish(
         raise typer.Exit(2) from None
 
     async def send(nc: Client) -> dict[str, Any]:
-        client = LedgerClient(nc)
-        await client.publish(envelope)
-        return await client.wait_receipt(envelope.id, envelope.source, timeout)
+        return await LedgerClient(nc).submit(envelope, timeout)
 
     receipt = run(with_connection(settings, send))
     if receipt["status"] == "committed":

@@ -93,8 +93,7 @@ async def _scenario(settings: Settings, data_dir: DataDir, nats_url: str, *, qui
             steps = progress.add_task("demo scenario", total=5)
 
             async def submit(envelope: Envelope) -> dict[str, Any]:
-                await client.publish(envelope)
-                receipt = await client.wait_receipt(envelope.id, envelope.source)
+                receipt = await client.submit(envelope)
                 if receipt["status"] == "committed":
                     committed.append(envelope.id)
                 else:

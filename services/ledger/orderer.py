@@ -40,7 +40,6 @@ from govchain.services.ledger.store import LedgerStore
 log = get_logger("govchain.ledger.orderer")
 
 WRONG_LAST_SEQUENCE = 10071
-ACK_WAIT_S = 60.0
 MAX_ACK_PENDING = 20_000
 IDLE_POLL_S = 1.0
 
@@ -67,6 +66,7 @@ class Orderer:
         limits: BatchLimits,
         *,
         genesis_hash: str | None = None,
+        ack_wait_s: float = 30.0,
     ) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
@@ -75,6 +75,7 @@ class Orderer:
         self.genesis = genesis
         self.limits = limits
         self.genesis_hash = genesis_hash
+        self.ack_wait_s = ack_wait_s
         self.checkpoint: Checkpoint | None = None
         self._last_time = ""
 
@@ -89,7 +90,7 @@ class Orderer:
         await ensure_streams(self.js)
         if await last_height(self.js) < 0:
             try:
-                await self._append(make_genesis_block(self.genesis, self.key))
+                await self.append_block(make_genesis_block(self.genesis, self.key))
             except OrdererFenced:
                 log.info("genesis already appended by another orderer")
         checkpoint = await asyncio.to_thread(self.store.checkpoint)
@@ -115,7 +116,7 @@ class Orderer:
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
-                ack_wait=ACK_WAIT_S,
+                ack_wait=self.ack_wait_s,
                 max_ack_pending=MAX_ACK_PENDING,
             ),
         )
@@ -210,7 +211,7 @@ class Orderer:
             time=block_time,
             orderer_key=self.key,
         )
-        await self._append(block)
+        await self.append_block(block)
         new_checkpoint = Checkpoint(block.height, block.hash, log_after, checkpoint.state)
         applied = VerifiedBlock(
             block, batch.envelopes, batch.leaves, checkpoint.log.size, batch.state_changed, new_nodes
@@ -220,7 +221,7 @@ class Orderer:
         self._last_time = block_time
         return block.height
 
-    async def _append(self, block: Block) -> None:
+    async def append_block(self, block: Block) -> None:
         """Append one block at exactly its height, or raise :class:`OrdererFenced`."""
         expected_last = subjects.block_sequence(block.height) - 1
         try:

@@ -40,6 +40,7 @@ class Receipt(BaseModel):
     height: int | None = None
     position: int | None = None
     leaf_index: int | None = None
+    leaf_hash: str | None = None
     block_hash: str | None = None
     reason: str | None = None
     detail: str | None = None
@@ -134,6 +135,7 @@ async def answer_receipt(store: LedgerStore, js: JetStreamContext, request: Rece
             height=location.height,
             position=location.position,
             leaf_index=location.leaf_index,
+            leaf_hash=location.leaf_hash.hex(),
             block_hash=head.hash if head else None,
         )
     if request.source is not None:

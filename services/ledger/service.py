@@ -29,6 +29,7 @@ async def run_ledger(
             data.genesis(),
             settings.batch_limits,
             genesis_hash=settings.genesis_hash,
+            ack_wait_s=settings.ack_wait_s,
         )
         await orderer.run(stop, ready=ready)
     finally:

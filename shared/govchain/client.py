@@ -12,7 +12,8 @@ from nats.js.api import PubAck
 
 from govchain.bus import subjects
 from govchain.protocol.envelope import Envelope
-from govchain.protocol.errors import GovChainError
+from govchain.protocol.errors import GovChainError, RejectionReason
+from govchain.protocol.merkle import leaf_hash
 
 REQUEST_TIMEOUT_S = 5.0
 
@@ -61,6 +62,24 @@ class LedgerClient:
                 raise TimeoutError(f"event {event_id} still pending after {timeout}s")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+    async def submit(self, envelope: Envelope, timeout: float = 30.0) -> dict[str, Any]:
+        """Publish and wait for the receipt of *this* event.
+
+        A committed receipt whose leaf differs from this event's means its id was already
+        used by another event (JetStream de-duplicated ours): that is a refusal, not a success.
+        """
+        await self.publish(envelope)
+        receipt = await self.wait_receipt(envelope.id, envelope.source, timeout)
+        ours = leaf_hash(envelope.to_bytes()).hex()
+        if receipt["status"] == "committed" and receipt["leaf_hash"] != ours:
+            return {
+                "event_id": envelope.id,
+                "status": "rejected",
+                "reason": RejectionReason.CONFLICTING_ID.value,
+                "detail": f"id {envelope.id} is already used by another event on chain",
+            }
+        return receipt
 
     async def inclusion_proof(self, event_id: str, at_height: int | None = None) -> dict[str, Any]:
         return await self.request(subjects.LEDGER_PROOF, {"event_id": event_id, "at_height": at_height})

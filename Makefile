@@ -1,0 +1,36 @@
+# GovChain — the two commands a newcomer needs: `make up` and `make test`.
+# Both create the virtual environment and install on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DATA   ?= .govchain
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install up test test-fast demo clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install GovChain with its test tools
+
+up: $(STAMP)  ## run the platform on this machine (embedded NATS + SQLite in $(DATA)/)
+	$(BIN)/govchain up --data $(DATA)
+
+test: $(STAMP)  ## run the whole test suite against real NATS (and PostgreSQL where it answers)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## unit tests only
+	$(BIN)/python -m pytest tests/unit -q
+
+demo: $(STAMP)  ## run the scripted demo on a throw-away platform and print its summary
+	$(BIN)/govchain demo
+
+clean:  ## remove the virtual environment and local data
+	rm -rf $(VENV) $(DATA) .pytest_cache .hypothesis

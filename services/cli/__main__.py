@@ -1,0 +1,3 @@
+from govchain.services.cli.app import main
+
+main()

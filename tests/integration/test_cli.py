@@ -1,0 +1,172 @@
+"""The ``govchain`` command line, run as a user would, against a platform started by ``govchain up``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govchain.bus.blocks import follow_blocks
+from govchain.bus.connect import connect
+from govchain.bus.embedded import EmbeddedNats
+from govchain.protocol.block import Block
+from govchain.protocol.canonical import canonical_bytes
+
+GOVCHAIN = [sys.executable, "-m", "govchain.services.cli"]
+
+
+def govchain(*args: str, check: bool = True, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*GOVCHAIN, *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"govchain {' '.join(args)} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port some other program already listens on (as 4222 often is)."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+@pytest.fixture
+def platform(tmp_path: Path, busy_port: int) -> Iterator[Path]:
+    """``govchain up`` in a subprocess, its preferred NATS port taken; yields the data folder."""
+    data = tmp_path / "node"
+    govchain("init", "--data", str(data), "--chain-id", "cli-test")
+    env = {**os.environ, "GOVCHAIN_BATCH_MAX_WAIT_MS": "50"}
+    process = subprocess.Popen(
+        [*GOVCHAIN, "up", "--data", str(data), "--nats-port", str(busy_port)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    )
+    assert process.stderr is not None
+    deadline = time.monotonic() + 60
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        seen.append(line)
+        if "GovChain is up" in line:
+            break
+        if not line and process.poll() is not None:
+            raise AssertionError("govchain up exited: " + "".join(seen))
+    else:
+        process.kill()
+        raise AssertionError("govchain up did not come up: " + "".join(seen))
+    try:
+        yield data
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        assert not (data / "run.json").exists()
+
+
+def write_json(path: Path, value: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(value))
+    return path
+
+
+def test_a_taken_port_falls_back_to_a_free_one(tmp_path: Path, busy_port: int) -> None:
+    with EmbeddedNats(tmp_path / "nats", port=busy_port) as server:
+        assert server.port != busy_port
+        assert server.running
+
+
+def test_publish_verify_proof_and_tail_from_the_command_line(platform: Path, tmp_path: Path, busy_port: int) -> None:
+    data = str(platform)
+    run_info = json.loads((platform / "run.json").read_text())
+    assert not run_info["nats_url"].endswith(f":{busy_port}")
+
+    dept_key = tmp_path / "tax.pem"
+    key_info = json.loads(govchain("keygen", str(dept_key), "--json").stdout)
+    assert oct(dept_key.stat().st_mode & 0o777) == "0o600"
+
+    register = write_json(tmp_path / "register.json", {
+        "source": "root", "type": "department.registered",
+        "data": {"department_id": "tax", "name": "Tax Bureau", "public_key": key_info["public_key"]},
+    })
+    receipt = json.loads(govchain("publish", str(register), "--key", f"{data}/keys/root.pem", "--data", data, "--json").stdout)
+    assert receipt["status"] == "committed" and receipt["height"] >= 1
+
+    document = write_json(tmp_path / "doc.json", {
+        "source": "tax", "type": "document.registered", "id": "tax-doc-1",
+        "data": {"document_id": "T-1", "sha256": "ab" * 32, "title": "Tax clearance"},
+    })
+    receipt = json.loads(govchain("publish", str(document), "--key", str(dept_key), "--data", data, "--json").stdout)
+    assert receipt["status"] == "committed"
+
+    reused = govchain("publish", str(write_json(tmp_path / "reuse.json", {
+        "source": "tax", "type": "document.registered", "id": "tax-doc-1",
+        "data": {"document_id": "T-2", "sha256": "cd" * 32, "title": "Another record"},
+    })), "--key", str(dept_key), "--data", data, check=False)
+    assert reused.returncode == 1 and "conflicting_id" in reused.stdout
+
+    stranger = write_json(tmp_path / "stranger.json", {
+        "source": "tax", "type": "document.registered",
+        "data": {"document_id": "T-3", "sha256": "ef" * 32, "title": "Signed by the wrong key"},
+    })
+    wrong = govchain("publish", str(stranger), "--key", f"{data}/keys/root.pem", "--data", data, check=False)
+    assert wrong.returncode == 1 and "signer_not_of_source" in wrong.stdout
+
+    proof = json.loads(govchain("proof", "tax-doc-1", "--data", data, "--json").stdout)
+    assert set(proof) == {"event_id", "leaf_hash", "leaf_index", "tree_size", "path", "root", "block_height"}
+    assert proof["block_height"] == receipt["height"] and proof["leaf_index"] == receipt["leaf_index"]
+    check_with_independent_verifier(proof, data)
+
+    verify = json.loads(govchain("verify", "--data", data, "--json").stdout)
+    assert verify == {"ok": True, "height": receipt["height"], "events": 3, "first_bad_height": None}
+
+    tail = govchain("tail", "--data", data, "--from", "0", "--count", str(receipt["height"] + 1), "--json")
+    heights = [json.loads(line)["height"] for line in tail.stdout.splitlines()]
+    assert heights == list(range(receipt["height"] + 1))
+
+
+def check_with_independent_verifier(proof: dict[str, Any], data: str) -> None:
+    """pymerkle, rebuilt from the chain's own leaves, must produce the same root and path and accept it."""
+    pymerkle = pytest.importorskip("pymerkle")
+
+    async def leaves() -> list[bytes]:
+        nc = await connect(json.loads((Path(data) / "run.json").read_text())["nats_url"])
+        blocks = [Block.from_bytes(raw) async for _, raw in follow_blocks(nc.jetstream(), 0, to_height=proof["block_height"])]
+        await nc.drain()
+        return [canonical_bytes(event) for block in blocks for event in block.events]
+
+    entries = asyncio.run(leaves())
+    assert len(entries) == proof["tree_size"]
+    tree = pymerkle.InmemoryTree(algorithm="sha256")
+    tree.append_entries(entries)
+    size, index = proof["tree_size"], proof["leaf_index"] + 1  # pymerkle counts from 1
+    assert tree.get_root(size).hex() == proof["root"]
+    theirs = tree.prove_inclusion(index, size)
+    ours = [bytes.fromhex(proof["leaf_hash"]), *(bytes.fromhex(p) for p in proof["path"])]
+    assert theirs.path == ours
+    pymerkle.verify_inclusion(ours[0], bytes.fromhex(proof["root"]), theirs)
+
+
+def test_demo_runs_a_scenario_and_verifies_it() -> None:
+    summary = json.loads(govchain("demo", "--json", timeout=120).stdout)
+    assert summary["ok"] is True
+    assert summary["proof_verified"] is True
+    assert summary["rejected"] == 3
+    assert summary["rejection_reasons"] == ["bad_signature", "invalid_payload", "unknown_key"]
+    assert summary["duplicates_ordered"] == 0
+    assert summary["events"] == 1 + 2 + 10
+    assert len(summary["committed_event_ids"]) == 12
+    assert summary["blocks"] >= 2 and summary["nats_url"].startswith("nats://127.0.0.1:")
+
+
+def test_commands_fail_readably_without_a_running_platform(tmp_path: Path) -> None:
+    result = govchain("verify", "--data", str(tmp_path / "nowhere"), check=False)
+    assert result.returncode == 2
+    assert "no running platform" in result.stderr and "Traceback" not in result.stderr
