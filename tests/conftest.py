@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -23,7 +24,8 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
         yield server
 
 
-def _postgres_answers() -> bool:
+@functools.cache
+def postgres_answers() -> bool:
     try:
         engine = create_engine(PG_URL, connect_args={"connect_timeout": 2})
         with engine.connect() as conn:
@@ -34,16 +36,13 @@ def _postgres_answers() -> bool:
     return True
 
 
-POSTGRES_AVAILABLE = _postgres_answers()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A projection database: SQLite always; PostgreSQL (own schema per test) where it answers."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'projection.db'}"
         return
-    if not POSTGRES_AVAILABLE:
+    if not postgres_answers():
         pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)

@@ -26,6 +26,7 @@ from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
 from govchain.bus.streams import ensure_streams
 from govchain.logs import get_logger
+from govchain.protocol import events as ev
 from govchain.protocol.block import Block, block_msg_id, seal_block
 from govchain.protocol.cutter import BatchLimits, BlockCutter
 from govchain.protocol.envelope import Envelope, utc_now
@@ -46,6 +47,10 @@ IDLE_POLL_S = 1.0
 
 class OrdererFenced(GovChainError):
     """Another orderer appended first: this one's view of the chain is stale."""
+
+
+class OrdererKeyRevoked(GovChainError):
+    """This orderer's key is revoked on chain: any block it signed would fail verification."""
 
 
 @dataclass
@@ -155,6 +160,8 @@ class Orderer:
         """Order one batch: judge, append the block, index it, then ack the events."""
         try:
             return await self._commit(msgs)
+        except OrdererKeyRevoked:
+            raise
         except OrdererFenced as exc:
             log.warning("orderer fenced; catching up", reason=str(exc))
         except Exception:
@@ -168,6 +175,9 @@ class Orderer:
 
     async def _commit(self, msgs: list[Msg]) -> BatchReport:
         assert self.checkpoint is not None, "recover() first"
+        own = self.checkpoint.state.keys.get(self.key.key_id)
+        if own is None or own.revoked or own.owner != ev.LEDGER:
+            raise OrdererKeyRevoked(f"orderer key {self.key.key_id} is not an active orderer key on chain")
         intakes = [
             Intake(m.subject, m.data, (m.headers or {}).get("Nats-Msg-Id"), m.metadata.sequence.stream)
             for m in msgs

@@ -25,7 +25,7 @@ from govchain.datadir import DataDir
 from govchain.projection.runner import ProjectionHalted, ProjectionRunner
 from govchain.protocol.block import Block, block_msg_id, seal_block
 from govchain.protocol.verify import VerifiedBlock
-from govchain.services.ledger.orderer import Orderer, OrdererFenced
+from govchain.services.ledger.orderer import Orderer, OrdererFenced, OrdererKeyRevoked
 from govchain.services.ledger.store import LedgerStore
 from govchain.storage.engine import make_engine
 
@@ -236,3 +236,19 @@ async def test_a_tampered_block_halts_a_projection_and_fails_verify(ledger: Ledg
     # The orderer itself refuses to resume on a broken chain.
     with pytest.raises(Exception, match="fails verification"):
         await ledger.start()
+
+
+async def test_an_orderer_whose_key_is_revoked_stops_instead_of_signing(ledger: Ledger) -> None:
+    orderer_key = ledger.data.signing_key("orderer")
+    revoke = make_event(ledger.root, source=ev.ROOT, type="key.revoked",
+                        data={"key_id": orderer_key.key_id, "reason": "compromised"})
+    assert (await ledger.submit(revoke))["status"] == "committed"  # signed by the key as of before
+    await ledger.client.publish(make_event(
+        ledger.root, source=ev.ROOT, type="department.registered",
+        data={"department_id": "late", "name": "Late", "public_key": SigningKey.generate().public.hex},
+    ))
+    assert ledger.task is not None
+    with pytest.raises(OrdererKeyRevoked):
+        await asyncio.wait_for(ledger.task, 20)
+    ledger.task = None
+    assert (await verify_chain(ledger.nc.jetstream())).ok

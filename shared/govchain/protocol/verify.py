@@ -203,10 +203,15 @@ class _Fail:
 
 
 def _parse_events(block: Block, fail: _Fail) -> list[Envelope]:
+    """Parse the block's events, which must be stored exactly in their signed normal form:
+    otherwise a leaf would commit to bytes other than the ones the signature covers."""
     envelopes = []
     for index, event in enumerate(block.events):
         try:
-            envelopes.append(Envelope.model_validate(event))
+            envelope = Envelope.model_validate(event)
         except ValidationError as exc:
             raise fail(f"event {index} is not a well-formed envelope") from exc
+        if envelope.signature is None or envelope.to_dict() != event:
+            raise fail(f"event {index} is not stored in its signed normal form")
+        envelopes.append(envelope)
     return envelopes

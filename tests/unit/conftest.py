@@ -1,0 +1,100 @@
+"""Shared unit-test fixtures: keys and a small in-memory chain builder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from govchain.protocol.block import Block, seal_block
+from govchain.protocol.canonical import canonical_bytes
+from govchain.protocol.envelope import Envelope, make_event
+from govchain.protocol.genesis import genesis_payload, make_genesis_block, make_genesis_event
+from govchain.protocol.keys import SigningKey
+from govchain.protocol.merkle import Frontier, leaf_hash
+from govchain.protocol.state import ChainState
+
+CHAIN_ID = "testchain"
+BLOCK_TIME = "2025-01-02T03:04:05.000000Z"
+
+
+class ChainBuilder:
+    """Seals blocks the way the orderer does: genesis, then blocks that carry a Frontier along."""
+
+    def __init__(self, chain_id: str = CHAIN_ID) -> None:
+        self.chain_id = chain_id
+        self.root = SigningKey.generate()
+        self.orderer = SigningKey.generate()
+        self.genesis_event = make_genesis_event(chain_id, [self.root], [self.orderer])
+        self.blocks: list[Block] = [make_genesis_block(self.genesis_event, self.orderer)]
+        self.log = Frontier()
+        self.log.append(leaf_hash(self.genesis_event.to_bytes()))
+        self.dept_keys: dict[str, SigningKey] = {}
+        self._doc = 0
+
+    def genesis_state(self) -> ChainState:
+        return ChainState.from_genesis(genesis_payload(self.genesis_event))
+
+    def register(self, dept: str, key: SigningKey | None = None) -> Envelope:
+        key = key or SigningKey.generate()
+        self.dept_keys[dept] = key
+        return make_event(
+            self.root,
+            source="root",
+            type="department.registered",
+            data={"department_id": dept, "name": dept.title(), "public_key": key.public.hex},
+        )
+
+    def document(self, dept: str, key: SigningKey | None = None, **overrides: Any) -> Envelope:
+        self._doc += 1
+        data = {"document_id": f"doc-{self._doc}", "sha256": "ab" * 32, "title": f"Doc {self._doc}"}
+        return make_event(
+            key or self.dept_keys[dept],
+            source=dept,
+            type="document.registered",
+            data={**data, **overrides},
+        )
+
+    def seal(
+        self,
+        events: list[Envelope | dict[str, Any]],
+        *,
+        key: SigningKey | None = None,
+        height: int | None = None,
+        prev_hash: str | None = None,
+        commit: bool = True,
+    ) -> Block:
+        """Seal the next block; with ``commit=False`` the builder's chain and log stay as they were."""
+        dicts = [e.to_dict() if isinstance(e, Envelope) else e for e in events]
+        block = seal_block(
+            chain_id=self.chain_id,
+            height=len(self.blocks) if height is None else height,
+            prev_hash=self.blocks[-1].hash if prev_hash is None else prev_hash,
+            events=dicts,
+            leaf_hashes=[leaf_hash(canonical_bytes(d)) for d in dicts],
+            log=self.log if commit else self.log.copy(),
+            time=BLOCK_TIME,
+            orderer_key=key or self.orderer,
+        )
+        if commit:
+            self.blocks.append(block)
+        return block
+
+
+@pytest.fixture(scope="session")
+def chain_factory() -> type[ChainBuilder]:
+    """The builder class itself, for tests that need a second, independent chain."""
+    return ChainBuilder
+
+
+@pytest.fixture
+def builder() -> ChainBuilder:
+    return ChainBuilder()
+
+
+@pytest.fixture
+def chain(builder: ChainBuilder) -> ChainBuilder:
+    """Genesis; block 1 registers departments tax and land; block 2 holds their documents."""
+    builder.seal([builder.register("tax"), builder.register("land")])
+    builder.seal([builder.document("tax"), builder.document("land"), builder.document("tax")])
+    return builder
