@@ -217,7 +217,7 @@ class Orderer:
             prev_hash=checkpoint.block_hash,
             events=[e.to_dict() for e in batch.envelopes],
             leaf_hashes=batch.leaves,
-            log=checkpoint.log.copy(),
+            log_after=log_after,
             time=block_time,
             orderer_key=self.key,
         )

@@ -78,7 +78,7 @@ async def test_a_second_orderer_with_a_stale_view_is_refused(ledger: Ledger, tmp
     log.append(leaf)
     rival = seal_block(
         chain_id="test-chain", height=stale_height + 1, prev_hash=standby.checkpoint.block_hash,
-        events=[envelope.to_dict()], leaf_hashes=[leaf], log=standby.checkpoint.log.copy(),
+        events=[envelope.to_dict()], leaf_hashes=[leaf], log_after=log,
         time="2030-01-01T00:00:00.000000Z", orderer_key=ledger.data.signing_key("orderer"),
     )
     with pytest.raises(OrdererFenced):
@@ -190,15 +190,15 @@ async def publish_tampered_block(ledger: Ledger) -> int:
     await ledger.shutdown()
     blocks = await read_chain(ledger)
     last = blocks[-1]
-    log = Frontier()
-    leaves = [leaf for block in blocks for leaf in block.leaf_hashes()]
-    for leaf in leaves:
-        log.append(leaf)
     envelope = ledger.document("tax", 99)
+    new_leaf = leaf_hash(envelope.to_bytes())
+    log = Frontier()
+    for leaf in [*(leaf for block in blocks for leaf in block.leaf_hashes()), new_leaf]:
+        log.append(leaf)
     block = seal_block(
         chain_id=last.header.chain_id, height=last.height + 1, prev_hash=last.hash,
-        events=[envelope.to_dict()], leaf_hashes=Block.model_construct(events=[envelope.to_dict()]).leaf_hashes(),
-        log=log, time="2030-01-01T00:00:00.000000Z", orderer_key=ledger.data.signing_key("orderer"),
+        events=[envelope.to_dict()], leaf_hashes=[new_leaf],
+        log_after=log, time="2030-01-01T00:00:00.000000Z", orderer_key=ledger.data.signing_key("orderer"),
     )
     altered = dict(envelope.to_dict(), data={**envelope.data, "title": "Tampered"})
     tampered = block.model_copy(update={"events": [altered]})

@@ -66,13 +66,17 @@ class ChainBuilder:
     ) -> Block:
         """Seal the next block; with ``commit=False`` the builder's chain and log stay as they were."""
         dicts = [e.to_dict() if isinstance(e, Envelope) else e for e in events]
+        leaves = [leaf_hash(canonical_bytes(d)) for d in dicts]
+        log = self.log if commit else self.log.copy()
+        for leaf in leaves:
+            log.append(leaf)
         block = seal_block(
             chain_id=self.chain_id,
             height=len(self.blocks) if height is None else height,
             prev_hash=self.blocks[-1].hash if prev_hash is None else prev_hash,
             events=dicts,
-            leaf_hashes=[leaf_hash(canonical_bytes(d)) for d in dicts],
-            log=self.log if commit else self.log.copy(),
+            leaf_hashes=leaves,
+            log_after=log,
             time=BLOCK_TIME,
             orderer_key=key or self.orderer,
         )

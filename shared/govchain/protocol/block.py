@@ -82,20 +82,18 @@ def seal_block(
     prev_hash: str,
     events: list[dict[str, Any]],
     leaf_hashes: list[bytes],
-    log: Frontier,
+    log_after: Frontier,
     time: str,
     orderer_key: SigningKey,
 ) -> Block:
-    """Build and sign the next block. ``log`` is advanced by the block's leaves."""
-    for leaf in leaf_hashes:
-        log.append(leaf)
+    """Build and sign the next block; ``log_after`` is the event log including its leaves."""
     header = BlockHeader(
         chain_id=chain_id,
         height=height,
         prev_hash=prev_hash,
         events_root=root_from_leaf_hashes(leaf_hashes).hex(),
-        log_root=log.root().hex(),
-        log_size=log.size,
+        log_root=log_after.root().hex(),
+        log_size=log_after.size,
         event_count=len(events),
         time=time,
         orderer=orderer_key.key_id,

@@ -39,13 +39,16 @@ def genesis_payload(genesis_event: Envelope) -> ev.ChainGenesis:
 def make_genesis_block(genesis_event: Envelope, orderer_key: SigningKey) -> Block:
     """Block 0. Its time is the genesis event's, so every orderer seals the same block."""
     payload = genesis_payload(genesis_event)
+    leaf = leaf_hash(genesis_event.to_bytes())
+    log = Frontier()
+    log.append(leaf)
     return seal_block(
         chain_id=payload.chain_id,
         height=0,
         prev_hash=ZERO_HASH,
         events=[genesis_event.to_dict()],
-        leaf_hashes=[leaf_hash(genesis_event.to_bytes())],
-        log=Frontier(),
+        leaf_hashes=[leaf],
+        log_after=log,
         time=genesis_event.time,
         orderer_key=orderer_key,
     )
