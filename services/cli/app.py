@@ -34,6 +34,7 @@ from govchain.services.cli.common import (
     trusted_orderer_keys,
     with_connection,
 )
+from govchain.services.ledger.service import run_ledger
 from govchain.services.platform import run_platform
 
 app = typer.Typer(
@@ -67,11 +68,15 @@ def _configure(
 def init(
     data: Path = DATA_OPTION,
     chain_id: str = typer.Option(None, help="Chain id (lowercase letters, digits, - and _). Default: random."),
+    exist_ok: bool = typer.Option(False, "--exist-ok", help="Succeed without change if the folder already holds a chain."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a new chain: root authority key, orderer key and the signed genesis event."""
     settings = settings_from(data)
     chain = chain_id or f"govchain-{uuid.uuid4().hex[:8]}"
+    if exist_ok and DataDir(settings.data_dir).is_initialised():
+        typer.echo(f"{settings.data_dir} already holds a chain; nothing to do")
+        return
     try:
         info = DataDir(settings.data_dir).init(chain)
     except GovChainError as exc:
@@ -115,6 +120,50 @@ def up(
         await run_platform(settings, stop, on_ready=announce)
 
     run(serve())
+
+
+@app.command()
+def serve(
+    service: str = typer.Argument(..., help="The service to run: ledger."),
+    data: Path = DATA_OPTION,
+    nats_url: str = typer.Option(..., "--nats-url", envvar="GOVCHAIN_NATS_URL", help="The NATS server (required: a deployment runs its own)."),
+) -> None:
+    """Run one service against an external NATS server (one container per service in a deployment)."""
+    settings = settings_from(data, nats_url)
+    runners = {"ledger": run_ledger}
+    if service not in runners:
+        err_console.print(f"[bold red]error:[/] unknown service {service!r}; choose from {', '.join(runners)}")
+        raise typer.Exit(2)
+
+    async def serve_one() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await runners[service](settings, nats_url, stop)
+
+    run(serve_one())
+
+
+@app.command()
+def status(
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show the newest signed block head; exits non-zero if the ledger does not answer (a health check)."""
+    settings = settings_from(data, nats_url)
+
+    async def ask(nc: Client) -> dict[str, Any]:
+        return await LedgerClient(nc).head()
+
+    head = run(with_connection(settings, ask))
+    header = head["header"]
+    emit(
+        {"height": header["height"], "log_size": header["log_size"], "hash": head["hash"], "time": header["time"]},
+        as_json,
+        f"chain {header['chain_id']}: height {header['height']}, {header['log_size']} events, head {head['hash']}",
+    )
 
 
 @app.command()

@@ -170,3 +170,27 @@ def test_commands_fail_readably_without_a_running_platform(tmp_path: Path) -> No
     result = govchain("verify", "--data", str(tmp_path / "nowhere"), check=False)
     assert result.returncode == 2
     assert "no running platform" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_runs_one_service_against_external_nats_and_status_reports_it(
+    tmp_path: Path, nats_server: EmbeddedNats
+) -> None:
+    data = str(tmp_path / "node")
+    govchain("init", "--data", data, "--chain-id", "served")
+    assert "nothing to do" in govchain("init", "--data", data, "--exist-ok").stdout
+    service = subprocess.Popen(
+        [*GOVCHAIN, "serve", "ledger", "--data", data, "--nats-url", nats_server.url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            status = govchain("status", "--json", "--data", data, "--nats-url", nats_server.url, check=False, timeout=30)
+            if status.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["height"] == 0  # genesis, published by the served ledger
+    finally:
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(timeout=30) == 0
