@@ -24,13 +24,15 @@ async def nats_server(settings: Settings) -> AsyncIterator[str]:
         yield settings.nats_url
         return
     server = EmbeddedNats(DataDir(settings.data_dir).nats_store, port=settings.nats_port)
-    await asyncio.to_thread(server.start)
+    # Started from this (main) thread on purpose: the server is tied to the thread that forks
+    # it (it stops if that thread dies), and a pool thread may end before we do.
+    server.start()
     if server.port != settings.nats_port and settings.nats_port != 0:
         log.warning("preferred NATS port taken; using another", preferred=settings.nats_port, port=server.port)
     try:
         yield server.url
     finally:
-        await asyncio.to_thread(server.stop)
+        server.stop()
 
 
 async def run_platform(

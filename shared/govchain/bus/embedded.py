@@ -7,7 +7,10 @@ JetStream store in the data folder. Another NATS may already hold the preferred 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +22,7 @@ from pathlib import Path
 from govchain.protocol.errors import GovChainError
 
 MAX_PAYLOAD = 4 * 1024 * 1024
+PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedNatsError(GovChainError):
@@ -55,6 +59,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to stop the server if its parent dies without stopping it (say, SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @dataclass
 class EmbeddedNats:
     """A nats-server child process; use as a context manager or call start/stop."""
@@ -88,6 +99,10 @@ class EmbeddedNats:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # Its own session: a Ctrl-C in the terminal reaches only us, and we stop the server
+            # after the services have drained, not before.
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._wait_until_ready()
         return self
