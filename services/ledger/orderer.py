@@ -175,8 +175,9 @@ class Orderer:
 
     async def _commit(self, msgs: list[Msg]) -> BatchReport:
         assert self.checkpoint is not None, "recover() first"
+        self.checkpoint.state.height = self.checkpoint.height + 1
         own = self.checkpoint.state.keys.get(self.key.key_id)
-        if own is None or own.revoked or own.owner != ev.LEDGER:
+        if own is None or own.owner != ev.LEDGER or not own.usable_at(self.checkpoint.state.height):
             raise OrdererKeyRevoked(f"orderer key {self.key.key_id} is not an active orderer key on chain")
         intakes = [
             Intake(m.subject, m.data, (m.headers or {}).get("Nats-Msg-Id"), m.metadata.sequence.stream)
@@ -224,7 +225,8 @@ class Orderer:
         await self.append_block(block)
         new_checkpoint = Checkpoint(block.height, block.hash, log_after, checkpoint.state)
         applied = VerifiedBlock(
-            block, batch.envelopes, batch.leaves, checkpoint.log.size, batch.state_changed, new_nodes
+            block, batch.envelopes, batch.leaves, checkpoint.log.size, batch.state_changed, new_nodes,
+            checkpoint.state,
         )
         await asyncio.to_thread(self.store.record, applied, new_checkpoint)
         self.checkpoint = new_checkpoint

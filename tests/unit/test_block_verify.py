@@ -279,8 +279,8 @@ def test_orderer_key_rotation_and_revocation(chain: ChainBuilder) -> None:
     chain.seal([chain.document("land")], key=new)
     assert verified(chain.blocks, check_events=True).height == 6
     late = chain.seal([chain.document("tax")], key=old, commit=False)
-    fails_at([*chain.blocks, late], 7, "revoked orderer key")
-    fails_at([*chain.blocks, late], 7, "revoked orderer key", check_events=False)
+    fails_at([*chain.blocks, late], 7, "revoked or rotated-out orderer key")
+    fails_at([*chain.blocks, late], 7, "revoked or rotated-out orderer key", check_events=False)
 
 
 def test_a_key_added_in_a_block_cannot_sign_that_block(chain: ChainBuilder) -> None:

@@ -15,7 +15,7 @@ from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.envelope import Envelope, make_event, parse_envelope
 from govchain.protocol.errors import BlockVerificationError, EventRejected
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.state import ChainState
+from govchain.protocol.state import ChainState, Principal
 from govchain.protocol.validation import validate_event
 from govchain.protocol.verify import ChainVerifier
 
@@ -153,8 +153,8 @@ def tax_state(chain_factory: type[ChainBuilder]) -> ChainState:
     """A chain state in which KEY is the registered key of department tax."""
     builder = chain_factory()
     state = builder.genesis_state()
+    state.add_principal(Principal("tax", "department", "Tax", "tax"))
     state.add_key(KEY.public, "tax")
-    state.principals["tax"] = "Tax"
     validate_event(state, EVENT)  # the unmutated event is valid
     return state
 

@@ -7,6 +7,7 @@ from govchain.protocol.block import ZERO_HASH, Block, seal_block
 from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import Frontier, leaf_hash
+from govchain.protocol.policy import DEFAULT_POLICY, Policy
 
 
 def make_genesis_event(
@@ -14,14 +15,14 @@ def make_genesis_event(
     root_keys: list[SigningKey],
     orderer_keys: list[SigningKey],
     *,
-    policy: dict[str, object] | None = None,
+    policy: Policy = DEFAULT_POLICY,
 ) -> Envelope:
     """The founding event, signed by the first root key."""
     payload = ev.ChainGenesis(
         chain_id=chain_id,
         root_keys=[k.public.hex for k in root_keys],
         orderer_keys=[k.public.hex for k in orderer_keys],
-        policy=dict(policy or {}),
+        policy=policy.model_dump(mode="json"),
     )
     return make_event(
         root_keys[0],

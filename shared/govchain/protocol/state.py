@@ -1,7 +1,8 @@
-"""Chain state and its reducer: which principals and keys exist, as of a point in the chain.
+"""Chain state and its reducer: principals, keys, roles and policy, as of a point in the chain.
 
-This is the one reducer the ledger (to validate) and every verifier (to re-check) share.
-It is deterministic: it reads nothing but the events applied to it, in chain order.
+This is the one reducer the ledger (to validate), the identity service (to answer) and
+every verifier (to re-check) share. It is deterministic: it reads nothing but the events
+applied to it, in chain order, and the height of the block being applied.
 """
 
 from __future__ import annotations
@@ -14,84 +15,186 @@ from pydantic import BaseModel
 from govchain.protocol import events as ev
 from govchain.protocol.envelope import Envelope
 from govchain.protocol.keys import PublicKey
+from govchain.protocol.policy import ADMIN_ROLE, Policy, PrincipalKind
+
+
+@dataclass(slots=True)
+class Principal:
+    id: str
+    kind: PrincipalKind
+    name: str
+    department: str | None = None
+    """The department an official belongs to (a department is its own)."""
+    roles: set[str] = field(default_factory=set)
+    registered_height: int = 0
+    updated_height: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "name": self.name, "department": self.department,
+            "roles": sorted(self.roles), "registered_height": self.registered_height,
+            "updated_height": self.updated_height,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Principal:
+        return cls(**{**value, "roles": set(value["roles"])})
 
 
 @dataclass(slots=True)
 class KeyRecord:
     public_key: PublicKey
     owner: str
-    revoked: bool = False
+    added_height: int = 0
+    revoked_height: int | None = None
+    revocation_reason: str | None = None
+    valid_until: int | None = None
+    """Last height at which a rotated-out key may still sign."""
 
     @property
     def key_id(self) -> str:
         return self.public_key.key_id
 
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_height is not None
+
+    def usable_at(self, height: int) -> bool:
+        return not self.revoked and (self.valid_until is None or height <= self.valid_until)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "public_key": self.public_key.hex, "owner": self.owner, "added_height": self.added_height,
+            "revoked_height": self.revoked_height, "revocation_reason": self.revocation_reason,
+            "valid_until": self.valid_until,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> KeyRecord:
+        return cls(**{**value, "public_key": PublicKey.from_hex(value["public_key"])})
+
 
 @dataclass(slots=True)
 class ChainState:
-    """What validation needs to know: principals (root, ledger, departments) and their keys."""
+    """What validation needs to know, as of the event being judged."""
 
     chain_id: str
+    height: int = 0
+    """Height of the block whose events are being applied."""
     keys: dict[str, KeyRecord] = field(default_factory=dict)
-    principals: dict[str, str] = field(default_factory=dict)
-    """principal id → display name; ``root`` and ``ledger`` are always present."""
-    policy: dict[str, Any] = field(default_factory=dict)
+    principals: dict[str, Principal] = field(default_factory=dict)
+    policy: Policy = field(default_factory=Policy)
 
     @classmethod
     def from_genesis(cls, genesis: ev.ChainGenesis) -> ChainState:
-        state = cls(chain_id=genesis.chain_id, policy=dict(genesis.policy))
-        state.principals[ev.ROOT] = "Root authority"
-        state.principals[ev.LEDGER] = "Ledger (orderer)"
+        state = cls(chain_id=genesis.chain_id, policy=Policy.model_validate(genesis.policy))
+        state.add_principal(Principal(ev.ROOT, "root", "Root authority"))
+        state.add_principal(Principal(ev.LEDGER, "service", "Ledger (orderer)"))
         for public_hex in genesis.root_keys:
             state.add_key(PublicKey.from_hex(public_hex), ev.ROOT)
         for public_hex in genesis.orderer_keys:
             state.add_key(PublicKey.from_hex(public_hex), ev.LEDGER)
         return state
 
+    def add_principal(self, principal: Principal) -> None:
+        principal.registered_height = principal.updated_height = self.height
+        self.principals[principal.id] = principal
+
     def add_key(self, public_key: PublicKey, owner: str) -> None:
-        self.keys[public_key.key_id] = KeyRecord(public_key, owner)
+        self.keys[public_key.key_id] = KeyRecord(public_key, owner, added_height=self.height)
+
+    def touch(self, principal_id: str) -> None:
+        self.principals[principal_id].updated_height = self.height
 
     def active_keys_of(self, owner: str) -> list[PublicKey]:
-        return [r.public_key for r in self.keys.values() if r.owner == owner and not r.revoked]
+        return [r.public_key for r in self.keys.values() if r.owner == owner and r.usable_at(self.height)]
 
-    def is_department(self, principal: str) -> bool:
-        return principal in self.principals and principal not in (ev.ROOT, ev.LEDGER)
+    def kind_of(self, principal_id: str) -> PrincipalKind | None:
+        principal = self.principals.get(principal_id)
+        return None if principal is None else principal.kind
 
-    # -- snapshots: the orderer persists state so it need not replay the chain on start
+    def is_department(self, principal_id: str) -> bool:
+        return self.kind_of(principal_id) == "department"
+
+    def department_of(self, principal_id: str) -> str | None:
+        principal = self.principals.get(principal_id)
+        return None if principal is None else principal.department
+
+    def has_role(self, principal_id: str, role: str) -> bool:
+        """Explicit roles, plus ``admin`` for a department acting through its own keys."""
+        principal = self.principals.get(principal_id)
+        if principal is None:
+            return False
+        return role in principal.roles or (role == ADMIN_ROLE and principal.kind == "department")
+
+    def is_admin_of(self, principal_id: str, department: str | None) -> bool:
+        return (
+            department is not None
+            and self.department_of(principal_id) == department
+            and self.has_role(principal_id, ADMIN_ROLE)
+        )
+
+    # -- snapshots: the orderer and projections persist state so they need not replay the chain
 
     def to_json(self) -> dict[str, Any]:
         return {
             "chain_id": self.chain_id,
-            "principals": dict(self.principals),
-            "policy": dict(self.policy),
-            "keys": [
-                {"public_key": r.public_key.hex, "owner": r.owner, "revoked": r.revoked}
-                for r in self.keys.values()
-            ],
+            "height": self.height,
+            "policy": self.policy.model_dump(mode="json"),
+            "principals": [p.to_json() for p in self.principals.values()],
+            "keys": [r.to_json() for r in self.keys.values()],
         }
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> ChainState:
-        state = cls(
-            chain_id=value["chain_id"],
-            principals=dict(value["principals"]),
-            policy=dict(value["policy"]),
-        )
+        state = cls(chain_id=value["chain_id"], height=value["height"], policy=Policy.model_validate(value["policy"]))
+        state.principals = {p["id"]: Principal.from_json(p) for p in value["principals"]}
         for entry in value["keys"]:
-            record = KeyRecord(PublicKey.from_hex(entry["public_key"]), entry["owner"], entry["revoked"])
+            record = KeyRecord.from_json(entry)
             state.keys[record.key_id] = record
         return state
+
+    def copy(self) -> ChainState:
+        return ChainState.from_json(self.to_json())
 
 
 def apply_event(state: ChainState, envelope: Envelope, payload: BaseModel) -> None:
     """Apply one validated event to the state (events that change nothing are ignored)."""
     match payload:
         case ev.DepartmentRegistered():
-            state.principals[payload.department_id] = payload.name
+            state.add_principal(Principal(payload.department_id, "department", payload.name, payload.department_id))
             state.add_key(PublicKey.from_hex(payload.public_key), payload.department_id)
+        case ev.ServiceRegistered():
+            state.add_principal(Principal(payload.service_id, "service", payload.name))
+            state.add_key(PublicKey.from_hex(payload.public_key), payload.service_id)
+        case ev.OfficialRegistered():
+            state.add_principal(
+                Principal(payload.official_id, "official", payload.name, payload.department_id, set(payload.roles))
+            )
+            state.add_key(PublicKey.from_hex(payload.public_key), payload.official_id)
+        case ev.CitizenEnrolled():
+            state.add_principal(Principal(payload.citizen_id, "citizen", "citizen"))
+            if payload.public_key is not None:
+                state.add_key(PublicKey.from_hex(payload.public_key), payload.citizen_id)
         case ev.KeyAdded():
             state.add_key(PublicKey.from_hex(payload.public_key), payload.owner)
+            state.touch(payload.owner)
+        case ev.KeyRotated():
+            state.keys[payload.old_key_id].valid_until = state.height + payload.grace_blocks
+            state.add_key(PublicKey.from_hex(payload.public_key), payload.owner)
+            state.touch(payload.owner)
         case ev.KeyRevoked():
-            state.keys[payload.key_id].revoked = True
+            record = state.keys[payload.key_id]
+            record.revoked_height = state.height
+            record.revocation_reason = payload.reason
+            state.touch(record.owner)
+        case ev.RoleGranted():
+            state.principals[payload.principal].roles.add(payload.role)
+            state.touch(payload.principal)
+        case ev.RoleRevoked():
+            state.principals[payload.principal].roles.discard(payload.role)
+            state.touch(payload.principal)
+        case ev.PolicyRuleSet():
+            state.policy.publish[payload.event_type] = list(payload.grants)
         case _:
             pass

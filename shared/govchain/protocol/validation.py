@@ -1,7 +1,8 @@
 """Deterministic validation of an event against the chain state before it.
 
 Whether an event is valid depends only on the chain before it, so the orderer and any
-auditor re-checking a block reach the same verdict.
+auditor re-checking a block reach the same verdict. Identity events follow the structural
+rules below; every other type must be allowed by the on-chain policy.
 """
 
 from __future__ import annotations
@@ -15,35 +16,67 @@ from govchain.protocol.envelope import Envelope
 from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.keys import PublicKey
 from govchain.protocol.registry import EVENT_TYPES
-from govchain.protocol.state import ChainState
+from govchain.protocol.state import ChainState, KeyRecord
 
-Rule = Callable[[ChainState, Envelope, BaseModel], None]
+Rule = Callable[[ChainState, Envelope, BaseModel, str], None]
+"""A structural rule: (state, envelope, payload, signing principal) → raise if not allowed."""
 
 
 def validate_event(state: ChainState, envelope: Envelope) -> BaseModel:
     """Return the parsed payload of a valid event, or raise :class:`EventRejected`."""
     payload = EVENT_TYPES.parse_data(envelope.type, envelope.schemaversion, envelope.data)
-    check_signer(state, envelope)
+    signer = check_signer(state, envelope)
     rule = _RULES.get(type(payload))
     if rule is not None:
-        rule(state, envelope, payload)
+        rule(state, envelope, payload, signer)
+    else:
+        check_policy(state, envelope, signer)
     return payload
 
 
-def check_signer(state: ChainState, envelope: Envelope) -> None:
-    """The signer must be a known, unrevoked key of the event's source, and the signature good."""
+def check_signer(state: ChainState, envelope: Envelope) -> str:
+    """The signer must be a usable key of the source (or of an official of the source
+    department), and the signature good. Returns the principal owning the key."""
     record = state.keys.get(envelope.signer)
     if record is None:
         raise EventRejected(RejectionReason.UNKNOWN_KEY, f"key {envelope.signer} is not on chain")
-    if record.owner != envelope.source:
+    if record.owner != envelope.source and state.department_of(record.owner) != envelope.source:
         raise EventRejected(
             RejectionReason.SIGNER_NOT_OF_SOURCE,
-            f"key {envelope.signer} belongs to {record.owner}, not to {envelope.source}",
+            f"key {envelope.signer} belongs to {record.owner}, who does not act for {envelope.source}",
         )
     if not envelope.has_valid_signature(record.public_key):
         raise EventRejected(RejectionReason.BAD_SIGNATURE, "signature does not verify")
+    _check_usable(state, record)
+    return record.owner
+
+
+def _check_usable(state: ChainState, record: KeyRecord) -> None:
     if record.revoked:
-        raise EventRejected(RejectionReason.KEY_REVOKED, f"key {envelope.signer} is revoked")
+        raise EventRejected(
+            RejectionReason.KEY_REVOKED, f"key {record.key_id} was revoked at height {record.revoked_height}"
+        )
+    if not record.usable_at(state.height):
+        raise EventRejected(
+            RejectionReason.KEY_REVOKED, f"key {record.key_id} was rotated out after height {record.valid_until}"
+        )
+
+
+def check_policy(state: ChainState, envelope: Envelope, signer: str) -> None:
+    """The on-chain policy must grant the signer this event type in the source department."""
+    grants = state.policy.publish.get(envelope.type)
+    if not grants:
+        raise _unauthorized(f"the policy allows nobody to publish {envelope.type}")
+    principal = state.principals[signer]
+    department = principal.department
+    for grant in grants:
+        if grant.kind is not None and grant.kind != principal.kind:
+            continue
+        if grant.role is not None and not state.has_role(signer, grant.role):
+            continue
+        if grant.covers_department(department):
+            return
+    raise _unauthorized(f"{signer} ({principal.kind}) holds no grant for {envelope.type}")
 
 
 def _unauthorized(detail: str) -> EventRejected:
@@ -54,53 +87,123 @@ def _conflict(detail: str) -> EventRejected:
     return EventRejected(RejectionReason.STATE_CONFLICT, detail)
 
 
+def _require_root(envelope: Envelope, what: str) -> None:
+    if envelope.source != ev.ROOT:
+        raise _unauthorized(f"only the root authority {what}")
+
+
+def _require_new_principal(state: ChainState, principal_id: str) -> None:
+    if principal_id in state.principals:
+        raise _conflict(f"principal {principal_id} already exists")
+
+
 def _require_new_key(state: ChainState, public_hex: str) -> None:
     if PublicKey.from_hex(public_hex).key_id in state.keys:
         raise _conflict("this public key is already registered")
 
 
-def _genesis(state: ChainState, envelope: Envelope, payload: BaseModel) -> None:
+def _require_authority_over(state: ChainState, signer: str, subject: str, what: str) -> None:
+    """Root, the subject itself, or an admin of the subject's department may act on it."""
+    if signer == ev.ROOT or signer == subject:
+        return
+    if state.kind_of(subject) in ("official", "citizen") and state.is_admin_of(signer, state.department_of(subject)):
+        return
+    raise _unauthorized(f"{signer} may not {what} for {subject}")
+
+
+def _genesis(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
     raise _unauthorized("chain.genesis is only valid as the genesis block")
 
 
-def _department_registered(state: ChainState, envelope: Envelope, payload: BaseModel) -> None:
+def _department_registered(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
     assert isinstance(payload, ev.DepartmentRegistered)
-    if envelope.source != ev.ROOT:
-        raise _unauthorized("only the root authority registers departments")
-    if payload.department_id in state.principals:
-        raise _conflict(f"principal {payload.department_id} already exists")
+    _require_root(envelope, "registers departments")
+    _require_new_principal(state, payload.department_id)
     _require_new_key(state, payload.public_key)
 
 
-def _key_added(state: ChainState, envelope: Envelope, payload: BaseModel) -> None:
+def _service_registered(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
+    assert isinstance(payload, ev.ServiceRegistered)
+    _require_root(envelope, "registers services")
+    _require_new_principal(state, payload.service_id)
+    _require_new_key(state, payload.public_key)
+
+
+def _official_registered(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
+    assert isinstance(payload, ev.OfficialRegistered)
+    if envelope.source != payload.department_id or not state.is_admin_of(signer, payload.department_id):
+        raise _unauthorized(f"officials of {payload.department_id} are registered by its admin")
+    _require_new_principal(state, payload.official_id)
+    _require_new_key(state, payload.public_key)
+
+
+def _citizen_enrolled(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
+    assert isinstance(payload, ev.CitizenEnrolled)
+    if not state.is_department(envelope.source) or not (
+        state.has_role(signer, "enrollment") or state.is_admin_of(signer, envelope.source)
+    ):
+        raise _unauthorized("citizens are enrolled by a department's admin or enrollment officer")
+    _require_new_principal(state, payload.citizen_id)
+    if payload.public_key is not None:
+        _require_new_key(state, payload.public_key)
+
+
+def _key_added(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
     assert isinstance(payload, ev.KeyAdded)
-    if envelope.source not in (ev.ROOT, payload.owner):
-        raise _unauthorized("a key is added by the root authority or by its owner")
     if payload.owner not in state.principals:
         raise _conflict(f"principal {payload.owner} does not exist")
+    _require_authority_over(state, signer, payload.owner, "add a key")
     _require_new_key(state, payload.public_key)
 
 
-def _key_revoked(state: ChainState, envelope: Envelope, payload: BaseModel) -> None:
+def _key_rotated(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
+    assert isinstance(payload, ev.KeyRotated)
+    old = state.keys.get(payload.old_key_id)
+    if old is None or old.owner != payload.owner:
+        raise _conflict(f"key {payload.old_key_id} is not a key of {payload.owner}")
+    if not old.usable_at(state.height):
+        raise _conflict(f"key {payload.old_key_id} is already revoked or rotated out")
+    _require_authority_over(state, signer, payload.owner, "rotate a key")
+    _require_new_key(state, payload.public_key)
+
+
+def _key_revoked(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
     assert isinstance(payload, ev.KeyRevoked)
     record = state.keys.get(payload.key_id)
     if record is None:
         raise _conflict(f"key {payload.key_id} is not on chain")
-    if envelope.source not in (ev.ROOT, record.owner):
-        raise _unauthorized("a key is revoked by the root authority or by its owner")
+    _require_authority_over(state, signer, record.owner, "revoke a key")
     if record.revoked:
         raise _conflict(f"key {payload.key_id} is already revoked")
 
 
-def _department_only(state: ChainState, envelope: Envelope, payload: BaseModel) -> None:
-    if not state.is_department(envelope.source):
-        raise _unauthorized(f"{envelope.type} is published by a department")
+def _role_changed(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
+    assert isinstance(payload, ev.RoleGranted | ev.RoleRevoked)
+    if payload.principal not in state.principals:
+        raise _conflict(f"principal {payload.principal} does not exist")
+    if signer == ev.ROOT:
+        return
+    if state.kind_of(payload.principal) == "official" and state.is_admin_of(
+        signer, state.department_of(payload.principal)
+    ):
+        return
+    raise _unauthorized(f"{signer} may not change the roles of {payload.principal}")
+
+
+def _policy_rule_set(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
+    _require_root(envelope, "changes the policy")
 
 
 _RULES: dict[type[BaseModel], Rule] = {
     ev.ChainGenesis: _genesis,
     ev.DepartmentRegistered: _department_registered,
+    ev.ServiceRegistered: _service_registered,
+    ev.OfficialRegistered: _official_registered,
+    ev.CitizenEnrolled: _citizen_enrolled,
     ev.KeyAdded: _key_added,
+    ev.KeyRotated: _key_rotated,
     ev.KeyRevoked: _key_revoked,
-    ev.DocumentRegistered: _department_only,
+    ev.RoleGranted: _role_changed,
+    ev.RoleRevoked: _role_changed,
+    ev.PolicyRuleSet: _policy_rule_set,
 }

@@ -39,6 +39,8 @@ class VerifiedBlock:
     state_changed: bool
     new_nodes: list[Node]
     """Perfect-subtree nodes the block's leaves completed: what a proof store persists."""
+    state: ChainState
+    """The chain state after this block (read-only for projections: the verifier owns it)."""
 
 
 @dataclass(slots=True)
@@ -103,35 +105,42 @@ class ChainVerifier:
         if root_from_leaf_hashes(leaves).hex() != block.header.events_root:
             raise fail("events Merkle root does not match the events (events altered)")
 
-        new_ids: set[str] = set()
-        if self.checkpoint is None:
-            checkpoint = self._begin(block, envelopes, fail)
-            state = checkpoint.state
-            self._check_signature(block, state, fail)
-            state_changed = True
+        previous = self.checkpoint
+        if previous is None:
+            genesis_state = self._begin(block, envelopes, fail)
         else:
-            checkpoint = self.checkpoint
-            self._check_link(block.header, checkpoint, fail)
-            # The orderer key must be valid as of the chain before this block (so a revoked
-            # key signs nothing more), and a block that fails leaves the verifier unchanged:
-            # its events are applied to a copy of the state.
-            self._check_signature(block, checkpoint.state, fail)
-            state = checkpoint.state
-            if any(EVENT_TYPES.changes_state(e.type, e.schemaversion) for e in envelopes):
-                state = ChainState.from_json(state.to_json())
-            state_changed = self._apply_events(state, envelopes, new_ids, fail)
-
-        first_leaf = checkpoint.log.size if self.checkpoint is not None else 0
-        log = checkpoint.log.copy() if self.checkpoint is not None else Frontier()
+            self._check_link(block.header, previous, fail)
+        log = previous.log.copy() if previous is not None else Frontier()
+        first_leaf = log.size
         new_nodes = [node for leaf in leaves for node in log.append(leaf)]
         if log.size != block.header.log_size or log.root().hex() != block.header.log_root:
             raise fail("log root does not match the log after this block")
 
+        new_ids: set[str] = set()
+        if previous is None:
+            state = genesis_state
+            self._check_signature(block, state, fail)
+            state_changed = True
+        else:
+            # The orderer key must be valid as of the chain before this block (so a revoked
+            # key signs nothing more), and a block that fails leaves the verifier unchanged:
+            # state-changing events are applied to a copy of the state.
+            state = previous.state
+            earlier_height, state.height = state.height, height
+            try:
+                self._check_signature(block, state, fail)
+                if any(EVENT_TYPES.changes_state(e.type, e.schemaversion) for e in envelopes):
+                    state = state.copy()
+                state_changed = self._apply_events(state, envelopes, new_ids, fail)
+            except BlockVerificationError:
+                previous.state.height = earlier_height
+                raise
+
         self._seen_ids |= new_ids
         self.checkpoint = Checkpoint(height, block.hash, log, state)
-        return VerifiedBlock(block, envelopes, leaves, first_leaf, state_changed, new_nodes)
+        return VerifiedBlock(block, envelopes, leaves, first_leaf, state_changed, new_nodes, state)
 
-    def _begin(self, block: Block, envelopes: list[Envelope], fail: _Fail) -> Checkpoint:
+    def _begin(self, block: Block, envelopes: list[Envelope], fail: _Fail) -> ChainState:
         header = block.header
         if self.genesis_hash is not None and block.hash != self.genesis_hash:
             raise fail(f"genesis hash {block.hash} is not the pinned {self.genesis_hash}")
@@ -151,7 +160,7 @@ class ChainVerifier:
         if root is None or root.owner != ev.ROOT or not genesis.has_valid_signature(root.public_key):
             raise fail("genesis event is not signed by a root key it names")
         self._seen_ids.add(genesis.id)
-        return Checkpoint(-1, ZERO_HASH, Frontier(), state)
+        return state
 
     @staticmethod
     def _check_link(header: BlockHeader, checkpoint: Checkpoint, fail: _Fail) -> None:
@@ -165,8 +174,8 @@ class ChainVerifier:
         record = state.keys.get(block.header.orderer)
         if record is None or record.owner != ev.LEDGER:
             raise fail(f"block signed by {block.header.orderer}, which is no orderer key")
-        if record.revoked:
-            raise fail(f"block signed by {block.header.orderer}, a revoked orderer key")
+        if not record.usable_at(block.header.height):
+            raise fail(f"block signed by {block.header.orderer}, a revoked or rotated-out orderer key")
         if not block.has_valid_signature(record.public_key):
             raise fail("orderer signature does not verify")
 

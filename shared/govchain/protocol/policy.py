@@ -1,0 +1,47 @@
+"""Who may publish which event type: the authorization policy, kept on chain.
+
+The policy starts in genesis and changes only by ``policy.rule_set`` events from the root
+authority, so whether an event was authorized is decided by the chain before it alone.
+Identity events (principals, keys, roles) follow fixed structural rules in
+:mod:`govchain.protocol.validation`; every other type needs a grant here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PrincipalKind = Literal["root", "service", "department", "official", "citizen"]
+ROLE_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
+ADMIN_ROLE = "admin"
+"""A department's own keys act with this role inside the department."""
+
+
+class Grant(BaseModel):
+    """One way to be allowed: by kind of principal and/or by role, within some departments."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: PrincipalKind | None = None
+    role: str | None = Field(default=None, pattern=ROLE_PATTERN)
+    departments: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+
+    def covers_department(self, department: str | None) -> bool:
+        return "*" in self.departments or department in self.departments
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    publish: dict[str, list[Grant]] = Field(default_factory=dict)
+    """event type → the grants that allow publishing it; a type with no entry is refused."""
+
+
+DEFAULT_POLICY = Policy(
+    publish={
+        "document.registered": [Grant(kind="department"), Grant(role="registrar")],
+        "credential.revoked": [Grant(kind="department"), Grant(role="issuer")],
+    }
+)
+"""What ``govchain init`` writes into genesis; later changed on chain by the root authority."""
