@@ -17,7 +17,7 @@ from govchain.protocol.merkle import leaf_hash, root_from_leaf_hashes
 from govchain.protocol.verify import ChainVerifier, Checkpoint
 
 if TYPE_CHECKING:
-    from conftest import ChainBuilder
+    from .conftest import ChainBuilder
 
 
 def verified(blocks: list[Block], **options: Any) -> ChainVerifier:

@@ -20,7 +20,7 @@ from govchain.protocol.validation import validate_event
 from govchain.protocol.verify import ChainVerifier
 
 if TYPE_CHECKING:
-    from conftest import ChainBuilder
+    from .conftest import ChainBuilder
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -17,7 +17,7 @@ from govchain.protocol.state import ChainState, apply_event
 from govchain.protocol.validation import validate_event
 
 if TYPE_CHECKING:
-    from conftest import ChainBuilder
+    from .conftest import ChainBuilder
 
 R = RejectionReason
 
