@@ -12,7 +12,11 @@ from govchain.bus.embedded import EmbeddedNats
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.logs import get_logger
+from govchain.services.identity.service import run_identity
 from govchain.services.ledger.service import run_ledger
+
+SERVICES = (("ledger", run_ledger), ("identity", run_identity))
+"""Every service of the platform, in start order."""
 
 log = get_logger("govchain.platform")
 
@@ -45,16 +49,21 @@ async def run_platform(
     data = DataDir(settings.data_dir)
     async with nats_server(settings) as url:
         data.write_run_info({"nats_url": url, "pid": os.getpid()})
-        ready = asyncio.Event()
-        services = [asyncio.create_task(run_ledger(settings, url, stop, ready), name="ledger")]
-        waiter = asyncio.create_task(ready.wait())
+        services: list[asyncio.Task[None]] = []
         try:
-            done, _ = await asyncio.wait({waiter, *services}, return_when=asyncio.FIRST_COMPLETED)
-            if waiter in done and on_ready is not None:
-                on_ready(url)
+            for name, service in SERVICES:  # in order: the ledger creates the streams
+                ready = asyncio.Event()
+                services.append(asyncio.create_task(service(settings, url, stop, ready), name=name))
+                waiter = asyncio.create_task(ready.wait())
+                done, _ = await asyncio.wait({waiter, *services}, return_when=asyncio.FIRST_COMPLETED)
+                if waiter not in done:
+                    waiter.cancel()
+                    break
+            else:
+                if on_ready is not None:
+                    on_ready(url)
             await asyncio.gather(*services)
         finally:
-            waiter.cancel()
             stop.set()
             for task in services:
                 if not task.done():

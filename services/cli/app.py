@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from govchain.audit import verify_chain
 from govchain.bus.blocks import follow_blocks, last_height
-from govchain.client import LedgerClient
+from govchain.client import GovChainClient
 from govchain.datadir import DataDir
 from govchain.logs import configure_logging
 from govchain.protocol.block import Block
@@ -29,13 +29,15 @@ from govchain.services.cli.common import (
     NATS_OPTION,
     emit,
     err_console,
+    fail,
     run,
     settings_from,
+    sign_and_submit,
     trusted_orderer_keys,
     with_connection,
 )
-from govchain.services.ledger.service import run_ledger
-from govchain.services.platform import run_platform
+from govchain.services.cli.identity import credential_app, did_app, identity_app
+from govchain.services.platform import SERVICES, run_platform
 
 app = typer.Typer(
     name="govchain",
@@ -47,6 +49,11 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+app.add_typer(did_app, name="did")
+app.add_typer(credential_app, name="credential")
+app.add_typer(identity_app, name="identity")
 
 
 def main() -> None:
@@ -98,7 +105,7 @@ def up(
     nats_url: str = NATS_OPTION,
     nats_port: int = typer.Option(None, help="Preferred port of the embedded NATS server (a free one is used if taken)."),
 ) -> None:
-    """Run the platform: embedded NATS with JetStream (unless --nats-url) and the ledger, until Ctrl-C."""
+    """Run the platform: embedded NATS with JetStream (unless --nats-url) and every service, until Ctrl-C."""
     settings = settings_from(data, nats_url, nats_port=nats_port)
     data_dir = DataDir(settings.data_dir)
     if not data_dir.is_initialised():
@@ -124,13 +131,13 @@ def up(
 
 @app.command()
 def serve(
-    service: str = typer.Argument(..., help="The service to run: ledger."),
+    service: str = typer.Argument(..., help="The service to run: ledger or identity."),
     data: Path = DATA_OPTION,
     nats_url: str = typer.Option(..., "--nats-url", envvar="GOVCHAIN_NATS_URL", help="The NATS server (required: a deployment runs its own)."),
 ) -> None:
     """Run one service against an external NATS server (one container per service in a deployment)."""
     settings = settings_from(data, nats_url)
-    runners = {"ledger": run_ledger}
+    runners = dict(SERVICES)
     if service not in runners:
         err_console.print(f"[bold red]error:[/] unknown service {service!r}; choose from {', '.join(runners)}")
         raise typer.Exit(2)
@@ -155,7 +162,7 @@ def status(
     settings = settings_from(data, nats_url)
 
     async def ask(nc: Client) -> dict[str, Any]:
-        return await LedgerClient(nc).head()
+        return await GovChainClient(nc).head()
 
     head = run(with_connection(settings, ask))
     header = head["header"]
@@ -198,37 +205,15 @@ def publish(
     settings = settings_from(data, nats_url)
     try:
         spec = parse_json_object(event_file.read_bytes(), what=str(event_file))
+        source, event_type, payload = spec["source"], spec["type"], spec["data"]
     except (OSError, ValueError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    try:
-        envelope = make_event(
-            SigningKey.load(key),
-            source=spec["source"],
-            type=spec["type"],
-            data=spec["data"],
-            schemaversion=spec.get("schemaversion", 1),
-            subject=spec.get("subject"),
-            event_id=spec.get("id"),
-        )
+        fail(str(exc))
     except KeyError as exc:
-        err_console.print(f"[bold red]error:[/] {event_file} lacks the field {exc}")
-        raise typer.Exit(2) from None
-    except (GovChainError, ValueError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-
-    async def send(nc: Client) -> dict[str, Any]:
-        return await LedgerClient(nc).submit(envelope, timeout)
-
-    receipt = run(with_connection(settings, send))
-    if receipt["status"] == "committed":
-        text = f"committed: event {receipt['event_id']} in block {receipt['height']} at position {receipt['position']}"
-    else:
-        text = f"rejected: event {receipt['event_id']}: {receipt['reason']}: {receipt['detail']}"
-    emit(receipt, as_json, text)
-    if receipt["status"] != "committed":
-        raise typer.Exit(1)
+        fail(f"{event_file} lacks the field {exc}")
+    sign_and_submit(
+        settings, key, source=source, type=event_type, data=payload, as_json=as_json, timeout=timeout,
+        subject=spec.get("subject"), event_id=spec.get("id"), schemaversion=spec.get("schemaversion", 1),
+    )
 
 
 @app.command()
@@ -311,7 +296,7 @@ def proof(
     orderer_keys = trusted_orderer_keys(settings)
 
     async def fetch(nc: Client) -> dict[str, Any]:
-        return await LedgerClient(nc).inclusion_proof(event_id, at_height)
+        return await GovChainClient(nc).inclusion_proof(event_id, at_height)
 
     answer = run(with_connection(settings, fetch))
     problem = inclusion_problem(answer, orderer_keys)

@@ -8,17 +8,19 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from nats.aio.client import Client
 from rich.console import Console
 
 from govchain.bus.connect import connect
+from govchain.client import GovChainClient
 from govchain.config import Settings
 from govchain.datadir import DataDir
+from govchain.protocol.envelope import make_event
 from govchain.protocol.errors import GovChainError
-from govchain.protocol.keys import PublicKey
+from govchain.protocol.keys import PublicKey, SigningKey
 from govchain.protocol.state import ChainState
 from govchain.protocol.genesis import genesis_payload
 
@@ -83,6 +85,48 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     except (ConnectionRefusedError, OSError) as exc:
         err_console.print(f"[bold red]error:[/] cannot reach NATS: {exc}")
         raise typer.Exit(2) from None
+
+
+def fail(message: str) -> NoReturn:
+    """A readable one-line error and exit code 2 (bad input or set-up), never a traceback."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def sign_and_submit(
+    settings: Settings,
+    key_file: Path,
+    *,
+    source: str,
+    type: str,
+    data: dict[str, Any],
+    as_json: bool,
+    timeout: float = 30.0,
+    subject: str | None = None,
+    event_id: str | None = None,
+    schemaversion: int = 1,
+) -> dict[str, Any]:
+    """Sign an event, publish it, print its receipt; exit 1 if it was rejected."""
+    try:
+        envelope = make_event(
+            SigningKey.load(key_file), source=source, type=type, data=data,
+            schemaversion=schemaversion, subject=subject, event_id=event_id,
+        )
+    except (GovChainError, ValueError) as exc:
+        fail(str(exc))
+
+    async def send(nc: Client) -> dict[str, Any]:
+        return await GovChainClient(nc).submit(envelope, timeout)
+
+    receipt = run(with_connection(settings, send))
+    if receipt["status"] == "committed":
+        text = f"committed: event {receipt['event_id']} in block {receipt['height']} at position {receipt['position']}"
+    else:
+        text = f"rejected: event {receipt['event_id']}: {receipt['reason']}: {receipt['detail']}"
+    emit(receipt, as_json, text)
+    if receipt["status"] != "committed":
+        raise typer.Exit(1)
+    return receipt
 
 
 def emit(value: dict[str, Any], as_json: bool, text: str | None = None) -> None:

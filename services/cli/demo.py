@@ -20,18 +20,22 @@ from rich.progress import Progress
 from govchain.audit import verify_chain
 from govchain.bus.blocks import last_height
 from govchain.bus.connect import connect
-from govchain.client import LedgerClient
+from govchain.client import GovChainClient
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.protocol import events as ev
 from govchain.protocol.envelope import Envelope, make_event
+from govchain.protocol.credentials import add_proof, make_credential
+from govchain.protocol.did import did_for, verification_method_id
 from govchain.protocol.keys import SigningKey
+from govchain.pseudonym import pseudonym
 from govchain.protocol.proofs import inclusion_problem
 from govchain.services.cli.common import err_console, trusted_orderer_keys
 from govchain.services.platform import run_platform
 
 DEPARTMENTS = {"market-regulator": "Market Regulation Bureau", "land-bureau": "Land and Resources Bureau"}
 DOCUMENTS_PER_DEPARTMENT = 5
+DEMO_NATIONAL_ID = "110101199003074512"  # a made-up national id; only its pseudonym reaches the chain
 
 
 async def run_demo(
@@ -72,8 +76,9 @@ async def _demo_in(
         await asyncio.gather(platform, return_exceptions=True)
 
 
-def _department_key(data_dir: DataDir, department: str) -> SigningKey:
-    path = data_dir.key_file(department)
+def _stored_key(data_dir: DataDir, name: str) -> SigningKey:
+    """A key kept in the demo's data folder, so a --keep run can be driven by hand afterwards."""
+    path = data_dir.key_file(name)
     if path.exists():
         return SigningKey.load(path)
     key = SigningKey.generate()
@@ -81,88 +86,159 @@ def _department_key(data_dir: DataDir, department: str) -> SigningKey:
     return key
 
 
+class Scenario:
+    """The demo's stages; each publishes through the real client and notes what it saw."""
+
+    def __init__(self, client: GovChainClient, data_dir: DataDir) -> None:
+        self.client = client
+        self.data_dir = data_dir
+        self.root = data_dir.signing_key("root")
+        self.keys = {dept: _stored_key(data_dir, dept) for dept in DEPARTMENTS}
+        self.committed: list[str] = []
+        self.rejected: dict[str, str] = {}
+        self.summary: dict[str, Any] = {}
+
+    async def submit(self, envelope: Envelope) -> dict[str, Any]:
+        receipt = await self.client.submit(envelope)
+        if receipt["status"] == "committed":
+            self.committed.append(envelope.id)
+        else:
+            self.rejected[envelope.id] = receipt["reason"]
+        return receipt
+
+    async def admit_departments(self) -> None:
+        """The root authority admits the departments."""
+        for dept, name in DEPARTMENTS.items():
+            await self.submit(make_event(
+                self.root, source=ev.ROOT, type="department.registered",
+                data={"department_id": dept, "name": name, "public_key": self.keys[dept].public.hex},
+            ))
+
+    async def register_documents(self) -> None:
+        """Departments register document hashes, published together so they share blocks."""
+        self.documents = [
+            make_event(
+                self.keys[dept], source=dept, type="document.registered",
+                data={
+                    "document_id": f"{dept}-{n}",
+                    "sha256": hashlib.sha256(f"{dept} document {n}".encode()).hexdigest(),
+                    "title": f"{DEPARTMENTS[dept]} record {n}",
+                },
+            )
+            for dept in DEPARTMENTS
+            for n in range(DOCUMENTS_PER_DEPARTMENT)
+        ]
+        await asyncio.gather(*(self.submit(doc) for doc in self.documents))
+
+    async def refuse_bad_events(self) -> None:
+        """A forged signature, a key not on chain, an invalid payload: each refused with a reason."""
+        land = "land-bureau"
+        genuine = make_event(self.keys[land], source=land, type="document.registered",
+                             data={"document_id": "forged", "sha256": "0" * 64, "title": "Forged deed"})
+        forged = genuine.model_copy(update={"data": {**genuine.data, "title": "Altered deed"}})
+        stranger = make_event(SigningKey.generate(), source=land, type="document.registered",
+                              data={"document_id": "x", "sha256": "1" * 64, "title": "Unknown signer"})
+        invalid = make_event(self.keys[land], source=land, type="document.registered",
+                             data={"document_id": "no-hash", "title": "Missing hash"})
+        for bad in (forged, stranger, invalid):
+            await self.submit(bad)
+
+    async def resend(self) -> None:
+        """A re-sent event is de-duplicated, never ordered twice."""
+        again = self.documents[0]
+        await self.client.publish(again)
+        await self.client.wait_receipt(again.id, again.source)
+
+    async def identities(self) -> None:
+        """An official, a citizen under a pseudonym, a credential issued, verified and revoked."""
+        land, market = "land-bureau", "market-regulator"
+        registrar = _stored_key(self.data_dir, "land-registrar")
+        await self.submit(make_event(self.keys[land], source=land, type="official.registered", data={
+            "official_id": "land-registrar", "department_id": land, "name": "Land registrar",
+            "public_key": registrar.public.hex, "roles": ["registrar"],
+        }))
+        await self.submit(make_event(registrar, source=land, type="document.registered", data={
+            "document_id": "deed-1", "sha256": hashlib.sha256(b"deed 1").hexdigest(), "title": "Title deed 1",
+        }))
+        citizen_id = pseudonym(DEMO_NATIONAL_ID, self.data_dir.pseudonym_key())
+        citizen_key = _stored_key(self.data_dir, "citizen")
+        await self.submit(make_event(self.keys[market], source=market, type="citizen.enrolled",
+                                     data={"citizen_id": citizen_id, "public_key": citizen_key.public.hex}))
+
+        # Unauthorized: an official without the admin role registers a colleague; a
+        # department tries to admit another department.
+        unauthorized = [
+            make_event(registrar, source=land, type="official.registered", data={
+                "official_id": "land-intruder", "department_id": land, "name": "Intruder",
+                "public_key": SigningKey.generate().public.hex}),
+            make_event(self.keys[market], source=market, type="department.registered", data={
+                "department_id": "shadow-office", "name": "Shadow office",
+                "public_key": SigningKey.generate().public.hex}),
+        ]
+        reasons = [(await self.submit(event)).get("reason") for event in unauthorized]
+
+        credential = add_proof(
+            make_credential(did_for(market), {"id": did_for(citizen_id), "licence": "street-vendor"},
+                            ["BusinessOperatorCredential"], credential_id=f"urn:govchain:demo:{citizen_id}"),
+            self.keys[market], verification_method_id(market, self.keys[market].key_id),
+        )
+        head = await self.client.head_height()
+        valid = await self.client.verify_credential(credential, min_height=head)
+        receipt = await self.submit(make_event(self.keys[market], source=market, type="credential.revoked",
+                                               data={"credential_id": credential["id"], "reason": "demo"}))
+        revoked = await self.client.verify_credential(credential, min_height=receipt["height"])
+        dids = [did_for(p) for p in (*DEPARTMENTS, "land-registrar", citizen_id)]
+        resolved = [await self.client.resolve_did(did, min_height=receipt["height"]) for did in dids]
+        self.summary.update({
+            "identities": sum(r["didDocument"] is not None for r in resolved),
+            "citizen_id": citizen_id,
+            "credential_valid": valid["valid"],
+            "credential_revoked_detected": not revoked["valid"] and "revoked" in (revoked["reason"] or ""),
+            "unauthorized_rejected": reasons.count("unauthorized"),
+        })
+
+    async def verify(self, settings: Settings) -> None:
+        """Verify the whole chain and one inclusion proof against the signed head."""
+        js = self.client.nc.jetstream()
+        report = await verify_chain(js, genesis_hash=settings.genesis_hash)
+        answer = await self.client.inclusion_proof(self.documents[-1].id)
+        proof_problem = inclusion_problem(answer, trusted_orderer_keys(settings))
+        unique = list(dict.fromkeys(self.committed))
+        self.summary.update({
+            "chain_ok": report.ok,
+            "blocks": await last_height(js) + 1,
+            "events": report.events,
+            "rejected": len(self.rejected),
+            "rejection_reasons": sorted(set(self.rejected.values())),
+            "duplicates_ordered": len(self.committed) - len(unique),
+            "proof_verified": proof_problem is None,
+            "committed_event_ids": unique,
+        })
+
+
 async def _scenario(settings: Settings, data_dir: DataDir, nats_url: str, *, quiet: bool) -> dict[str, Any]:
     nc = await connect(nats_url, settings, name="govchain-demo")
-    client = LedgerClient(nc)
-    root = data_dir.signing_key("root")
-    keys = {dept: _department_key(data_dir, dept) for dept in DEPARTMENTS}
-    committed: list[str] = []
-    rejected: dict[str, str] = {}
+    scenario = Scenario(GovChainClient(nc), data_dir)
+    stages = [scenario.admit_departments, scenario.register_documents, scenario.refuse_bad_events,
+              scenario.resend, scenario.identities]
     try:
         with Progress(console=err_console, transient=True, disable=quiet) as progress:
-            steps = progress.add_task("demo scenario", total=5)
-
-            async def submit(envelope: Envelope) -> dict[str, Any]:
-                receipt = await client.submit(envelope)
-                if receipt["status"] == "committed":
-                    committed.append(envelope.id)
-                else:
-                    rejected[envelope.id] = receipt["reason"]
-                return receipt
-
-            # 1. The root authority admits the departments.
-            for dept, name in DEPARTMENTS.items():
-                await submit(make_event(
-                    root, source=ev.ROOT, type="department.registered",
-                    data={"department_id": dept, "name": name, "public_key": keys[dept].public.hex},
-                ))
-            progress.advance(steps)
-
-            # 2. Departments register document hashes, published together so they share blocks.
-            documents = [
-                make_event(
-                    keys[dept], source=dept, type="document.registered",
-                    data={
-                        "document_id": f"{dept}-{n}",
-                        "sha256": hashlib.sha256(f"{dept} document {n}".encode()).hexdigest(),
-                        "title": f"{DEPARTMENTS[dept]} record {n}",
-                    },
-                )
-                for dept in DEPARTMENTS
-                for n in range(DOCUMENTS_PER_DEPARTMENT)
-            ]
-            await asyncio.gather(*(submit(doc) for doc in documents))
-            progress.advance(steps)
-
-            # 3. Bad events: a forged signature, a key not on chain, an invalid payload.
-            land = "land-bureau"
-            genuine = make_event(keys[land], source=land, type="document.registered",
-                                 data={"document_id": "forged", "sha256": "0" * 64, "title": "Forged deed"})
-            forged = genuine.model_copy(update={"data": {**genuine.data, "title": "Altered deed"}})
-            stranger = make_event(SigningKey.generate(), source=land, type="document.registered",
-                                  data={"document_id": "x", "sha256": "1" * 64, "title": "Unknown signer"})
-            invalid = make_event(keys[land], source=land, type="document.registered",
-                                 data={"document_id": "no-hash", "title": "Missing hash"})
-            for bad in (forged, stranger, invalid):
-                await submit(bad)
-            progress.advance(steps)
-
-            # 4. A re-sent event is de-duplicated, never ordered twice.
-            resend = documents[0]
-            await client.publish(resend)
-            await client.wait_receipt(resend.id, resend.source)
-            progress.advance(steps)
-
-            # 5. Verify the whole chain and one inclusion proof against the signed head.
-            report = await verify_chain(nc.jetstream(), genesis_hash=settings.genesis_hash)
-            answer = await client.inclusion_proof(documents[-1].id)
-            proof_problem = inclusion_problem(answer, trusted_orderer_keys(settings))
-            height = await last_height(nc.jetstream())
-            progress.advance(steps)
+            task = progress.add_task("demo scenario", total=len(stages) + 1)
+            for stage in stages:
+                progress.update(task, description=(stage.__doc__ or stage.__name__).split(",")[0][:50])
+                await stage()
+                progress.advance(task)
+            await scenario.verify(settings)
+            progress.advance(task)
     finally:
         await nc.drain()
-
-    committed_unique = list(dict.fromkeys(committed))
+    summary = scenario.summary
+    checks = ("chain_ok", "proof_verified", "credential_valid", "credential_revoked_detected")
+    ok = all(summary[c] for c in checks) and summary["duplicates_ordered"] == 0
     return {
-        "ok": report.ok and proof_problem is None and len(committed_unique) == len(committed),
-        "chain_id": (data_dir.genesis().data["chain_id"]),
-        "blocks": height + 1,
-        "events": report.events,
-        "rejected": len(rejected),
-        "rejection_reasons": sorted(set(rejected.values())),
-        "duplicates_ordered": len(committed) - len(committed_unique),
-        "proof_verified": proof_problem is None,
+        "ok": ok,
+        "chain_id": data_dir.genesis().data["chain_id"],
         "nats_url": nats_url,
         "data_dir": str(data_dir.root),
-        "committed_event_ids": committed_unique,
+        **summary,
     }

@@ -1,4 +1,4 @@
-"""The client a department's system, the CLI or a downstream service uses to talk to the ledger."""
+"""The client a department's system, the CLI or a downstream service uses to talk to GovChain."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class LedgerQueryError(GovChainError):
         self.code = code
 
 
-class LedgerClient:
+class GovChainClient:
     def __init__(self, nc: Client) -> None:
         self.nc = nc
         self.js = nc.jetstream()
@@ -91,3 +91,19 @@ class LedgerClient:
 
     async def head(self) -> dict[str, Any]:
         return await self.request(subjects.LEDGER_HEAD, {})
+
+    async def head_height(self) -> int:
+        """Height of the newest block the ledger has indexed."""
+        return int((await self.head())["header"]["height"])
+
+    async def resolve_did(self, did: str, *, min_height: int | None = None) -> dict[str, Any]:
+        """A DID resolution result: ``didDocument``, ``didDocumentMetadata``, ``didResolutionMetadata``.
+
+        ``min_height`` asks for an answer that includes that block (read your own writes)."""
+        return await self.request(subjects.IDENTITY_RESOLVE, {"did": did, "min_height": min_height})
+
+    async def verify_credential(self, credential: dict[str, Any], *, min_height: int | None = None) -> dict[str, Any]:
+        """``{"valid", "reason", ...}``: proof, issuer authority and revocations as of the chain."""
+        return await self.request(
+            subjects.IDENTITY_VERIFY_CREDENTIAL, {"credential": credential, "min_height": min_height}
+        )

@@ -12,6 +12,7 @@ from govchain.protocol.envelope import Envelope
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.genesis import make_genesis_block, make_genesis_event
 from govchain.protocol.keys import SigningKey
+from govchain.pseudonym import create_pseudonym_key, load_pseudonym_key
 
 
 class DataDirError(GovChainError):
@@ -38,6 +39,13 @@ class DataDir:
     def run_file(self) -> Path:
         return self.root / "run.json"
 
+    @property
+    def pseudonym_key_file(self) -> Path:
+        return self.keys / "pseudonym.key"
+
+    def pseudonym_key(self) -> bytes:
+        return load_pseudonym_key(self.pseudonym_key_file)
+
     def key_file(self, name: str) -> Path:
         return self.keys / f"{name}.pem"
 
@@ -53,6 +61,7 @@ class DataDir:
         root, orderer = SigningKey.generate(), SigningKey.generate()
         root.save(self.key_file("root"))
         orderer.save(self.key_file("orderer"))
+        create_pseudonym_key(self.pseudonym_key_file)
         genesis = make_genesis_event(chain_id, [root], [orderer])
         self.genesis_file.write_text(json.dumps(genesis.to_dict(), indent=2) + "\n")
         return {

@@ -14,7 +14,7 @@ from nats.aio.client import Client
 
 from govchain.bus.connect import connect
 from govchain.bus.embedded import EmbeddedNats
-from govchain.client import LedgerClient
+from govchain.client import GovChainClient
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.protocol import events as ev
@@ -31,7 +31,7 @@ class Ledger:
     data: DataDir
     nats_url: str
     nc: Client
-    client: LedgerClient
+    client: GovChainClient
     task: asyncio.Task[None] | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     department_keys: dict[str, SigningKey] = field(default_factory=dict)
@@ -100,7 +100,7 @@ async def ledger(chain_dir: DataDir, nats_server: EmbeddedNats, request: pytest.
     overrides = getattr(request, "param", {}) or {}
     settings = ledger_settings(chain_dir.root, **overrides)
     nc = await connect(nats_server.url, name="test-client")
-    handle = Ledger(settings, chain_dir, nats_server.url, nc, LedgerClient(nc))
+    handle = Ledger(settings, chain_dir, nats_server.url, nc, GovChainClient(nc))
     await handle.start()
     try:
         yield handle

@@ -157,12 +157,17 @@ def check_with_independent_verifier(proof: dict[str, Any], data: str) -> None:
 def test_demo_runs_a_scenario_and_verifies_it() -> None:
     summary = json.loads(govchain("demo", "--json", timeout=120).stdout)
     assert summary["ok"] is True
-    assert summary["proof_verified"] is True
-    assert summary["rejected"] == 3
-    assert summary["rejection_reasons"] == ["bad_signature", "invalid_payload", "unknown_key"]
+    assert summary["proof_verified"] is True and summary["chain_ok"] is True
+    assert summary["rejected"] == 5
+    assert summary["rejection_reasons"] == ["bad_signature", "invalid_payload", "unauthorized", "unknown_key"]
     assert summary["duplicates_ordered"] == 0
-    assert summary["events"] == 1 + 2 + 10
-    assert len(summary["committed_event_ids"]) == 12
+    # genesis, 2 departments, 10 documents, an official, its document, a citizen, a revocation
+    assert summary["events"] == 1 + 2 + 10 + 4
+    assert len(summary["committed_event_ids"]) == 16
+    assert summary["identities"] == 4
+    assert summary["credential_valid"] is True and summary["credential_revoked_detected"] is True
+    assert summary["unauthorized_rejected"] == 2
+    assert summary["citizen_id"].startswith("c-") and "110101199003074512" not in json.dumps(summary)
     assert summary["blocks"] >= 2 and summary["nats_url"].startswith("nats://127.0.0.1:")
 
 

@@ -16,7 +16,7 @@ from govchain.bus import subjects
 from govchain.bus.connect import connect
 from govchain.bus.embedded import EmbeddedNats
 from govchain.bus.blocks import follow_blocks, last_height
-from govchain.client import LedgerClient
+from govchain.client import GovChainClient
 from govchain.protocol import events as ev
 from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
@@ -96,7 +96,7 @@ async def test_a_crash_mid_commit_loses_no_event_and_doubles_none(
     settings = ledger_settings(chain_dir.root, batch_max_count=5, ack_wait_s=1.0)
     db_url = settings.database_url_for("ledger")
     nc = await connect(nats_server.url)
-    client = LedgerClient(nc)
+    client = GovChainClient(nc)
 
     async def start(kind: type[Orderer], store: LedgerStore) -> tuple[asyncio.Task[None], asyncio.Event]:
         orderer = kind(nc, store, chain_dir.signing_key("orderer"), chain_dir.genesis(),

@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from govchain.bus import subjects
 
 IDLE_TIMEOUT_S = 1.0
+STREAM_WAIT_S = 0.5
 
 
 async def last_height(js: JetStreamContext) -> int:
@@ -33,15 +35,22 @@ async def follow_blocks(
     """
     if to_height is not None and to_height < from_height:
         return
-    sub = await js.subscribe(
-        subjects.BLOCKS_SUBJECT,
-        stream=subjects.BLOCKS_STREAM,
-        ordered_consumer=True,
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=subjects.block_sequence(from_height),
-        ),
-    )
+    while True:  # a reader may start before the ledger has created the stream
+        try:
+            sub = await js.subscribe(
+                subjects.BLOCKS_SUBJECT,
+                stream=subjects.BLOCKS_STREAM,
+                ordered_consumer=True,
+                config=ConsumerConfig(
+                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                    opt_start_seq=subjects.block_sequence(from_height),
+                ),
+            )
+            break
+        except NotFoundError:
+            if stop is not None and stop.is_set():
+                return
+            await asyncio.sleep(STREAM_WAIT_S)
     try:
         while stop is None or not stop.is_set():
             try:

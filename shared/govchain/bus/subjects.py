@@ -15,6 +15,9 @@ LEDGER_PROOF = "gov.ledger.proof"
 LEDGER_CONSISTENCY = "gov.ledger.consistency"
 LEDGER_HEAD = "gov.ledger.head"
 
+IDENTITY_RESOLVE = "gov.identity.did.resolve"
+IDENTITY_VERIFY_CREDENTIAL = "gov.identity.credential.verify"
+
 ORDERER_CONSUMER = "ledger-orderer"
 
 

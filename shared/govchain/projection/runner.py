@@ -8,6 +8,8 @@ it verifies every block before applying it and halts loudly on one that does not
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from nats.js import JetStreamContext
@@ -30,6 +32,18 @@ class Projection(Protocol):
     metadata: MetaData
 
     def apply(self, conn: Connection, block: VerifiedBlock) -> None: ...
+
+
+async def wait_for_height(current: Callable[[], int], min_height: int | None, timeout: float = 10.0) -> bool:
+    """Read-your-writes: wait (bounded) until a projection has applied ``min_height``."""
+    if min_height is None:
+        return True
+    deadline = time.monotonic() + timeout
+    while current() < min_height:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 class ProjectionHalted(BlockVerificationError):

@@ -1,0 +1,64 @@
+"""The identity service's API over NATS request/reply: DID resolution, credential checks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from faststream.nats import NatsRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from govchain.bus import subjects
+from govchain.projection.runner import wait_for_height
+from govchain.protocol.envelope import utc_now
+from govchain.services.identity.projection import SqlDirectory
+from govchain.services.identity.verification import resolve_did, verify_credential
+
+
+class ResolveRequest(BaseModel):
+    did: str = Field(max_length=200)
+    min_height: int | None = Field(default=None, description="answer only once this block is applied")
+
+
+class VerifyRequest(BaseModel):
+    credential: dict[str, Any]
+    min_height: int | None = Field(default=None, description="answer only once this block is applied")
+
+
+class VerifyAnswer(BaseModel):
+    valid: bool
+    reason: str | None
+    issuer: str | None
+    verification_method: str | None
+    checked_at: str
+    as_of_height: int
+
+
+BEHIND = {"error": "the identity projection has not reached the requested height yet", "code": "not_ready"}
+
+
+def identity_router(engine: Engine, height: Callable[[], int]) -> NatsRouter:
+    """``height`` gives the last block the projection applied (for ``min_height`` requests)."""
+    router = NatsRouter()
+
+    def with_directory(work: Any) -> Any:
+        with engine.connect() as conn:
+            return work(SqlDirectory(conn))
+
+    @router.subscriber(subjects.IDENTITY_RESOLVE)
+    async def resolve(request: ResolveRequest) -> dict[str, Any]:
+        if not await wait_for_height(height, request.min_height):
+            return BEHIND
+        return await asyncio.to_thread(with_directory, lambda d: resolve_did(request.did, d))
+
+    @router.subscriber(subjects.IDENTITY_VERIFY_CREDENTIAL)
+    async def verify(request: VerifyRequest) -> VerifyAnswer | dict[str, str]:
+        if not await wait_for_height(height, request.min_height):
+            return BEHIND
+        now, as_of = utc_now(), height()
+        verdict = await asyncio.to_thread(with_directory, lambda d: verify_credential(request.credential, d, now))
+        return VerifyAnswer(**verdict.to_json(), checked_at=now, as_of_height=as_of)
+
+    return router

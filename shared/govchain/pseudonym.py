@@ -1,0 +1,51 @@
+"""Citizens' pseudonymous ids: a keyed HMAC of the national id.
+
+The national id never reaches the chain. Without the pseudonym key nobody can test a
+guessed national id against the chain (a plain hash could be brute-forced over the small
+space of national ids); with it, every department maps one citizen to one id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from govchain.protocol.errors import KeyFileError
+
+PSEUDONYM_BYTES = 16
+
+
+def pseudonym(national_id: str, key: bytes) -> str:
+    """``c-`` + 128 bits of HMAC-SHA256(key, normalised national id), as on chain."""
+    normalised = "".join(national_id.split()).upper().encode()
+    if not normalised:
+        raise ValueError("a national id is required")
+    digest = hmac.new(key, normalised, hashlib.sha256).digest()[:PSEUDONYM_BYTES]
+    return "c-" + digest.hex()
+
+
+def create_pseudonym_key(path: Path) -> None:
+    """Write a fresh random key (hex), readable by the owner only; never overwrite one."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+
+
+def load_pseudonym_key(path: Path) -> bytes:
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise KeyFileError(f"cannot read pseudonym key {path}: {exc.strerror}") from exc
+    if mode & 0o077:
+        raise KeyFileError(f"pseudonym key {path} is readable by others; run chmod 600")
+    try:
+        key = bytes.fromhex(text)
+    except ValueError as exc:
+        raise KeyFileError(f"pseudonym key {path} is not hex") from exc
+    if len(key) < 32:
+        raise KeyFileError(f"pseudonym key {path} is shorter than 32 bytes")
+    return key
