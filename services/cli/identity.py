@@ -11,6 +11,7 @@ import typer
 from nats.aio.client import Client
 
 from govchain.client import GovChainClient
+from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.protocol.credentials import add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
@@ -40,6 +41,10 @@ credential_app = typer.Typer(
 identity_app = typer.Typer(
     help="Publish identity events: officials, citizens, keys and roles.", no_args_is_help=True
 )
+
+
+def _pseudonym_key(settings: Settings) -> bytes:
+    return DataDir(settings.data_dir).pseudonym_key(settings.pseudonym_key)
 
 
 @did_app.command("resolve")
@@ -140,7 +145,7 @@ def identity_pseudonym(
 ) -> None:
     """Print the pseudonymous id a citizen has on chain (keyed HMAC of the national id)."""
     try:
-        typer.echo(pseudonym(national_id, DataDir(settings_from(data).data_dir).pseudonym_key()))
+        typer.echo(pseudonym(national_id, _pseudonym_key(settings_from(data))))
     except (GovChainError, ValueError) as exc:
         fail(str(exc))
 
@@ -158,7 +163,7 @@ def identity_enroll(
     """Enroll a citizen under their pseudonym (needs a department admin or enrollment officer key)."""
     settings = settings_from(data, nats_url)
     try:
-        citizen_id = pseudonym(national_id, DataDir(settings.data_dir).pseudonym_key())
+        citizen_id = pseudonym(national_id, _pseudonym_key(settings))
         payload: dict[str, Any] = {"citizen_id": citizen_id}
         if citizen_key is not None:
             new_key = SigningKey.generate()

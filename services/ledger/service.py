@@ -25,7 +25,7 @@ async def run_ledger(
         orderer = Orderer(
             broker.connection,
             store,
-            data.signing_key("orderer"),
+            data.signing_key("orderer", settings.orderer_key),
             data.genesis(),
             settings.batch_limits,
             genesis_hash=settings.genesis_hash,

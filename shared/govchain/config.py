@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from govchain.protocol.cutter import BatchLimits
@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     nats_password: str | None = Field(default=None, repr=False)
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the service's store; default SQLite in data_dir"
+    )
+    orderer_key: SecretStr | None = Field(
+        default=None, description="the orderer's private key (PEM) instead of keys/orderer.pem, e.g. from a secret store"
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None, description="the citizens' pseudonym HMAC key (hex) instead of keys/pseudonym.key"
     )
     genesis_hash: str | None = Field(default=None, description="pin of block 0's hash (trust anchor)")
     batch_max_count: int = Field(default=500, ge=1)

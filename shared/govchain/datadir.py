@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from govchain.protocol.envelope import Envelope
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.genesis import make_genesis_block, make_genesis_event
@@ -43,7 +45,10 @@ class DataDir:
     def pseudonym_key_file(self) -> Path:
         return self.keys / "pseudonym.key"
 
-    def pseudonym_key(self) -> bytes:
+    def pseudonym_key(self, secret: SecretStr | None = None) -> bytes:
+        """The pseudonym HMAC key: from ``secret`` (hex, from settings) when given, else its file."""
+        if secret is not None:
+            return bytes.fromhex(secret.get_secret_value())
         return load_pseudonym_key(self.pseudonym_key_file)
 
     def key_file(self, name: str) -> Path:
@@ -76,7 +81,10 @@ class DataDir:
             raise DataDirError(f"{self.root} has no genesis.json: run `govchain init --data {self.root}`")
         return Envelope.model_validate(json.loads(self.genesis_file.read_text()))
 
-    def signing_key(self, name: str) -> SigningKey:
+    def signing_key(self, name: str, pem: SecretStr | None = None) -> SigningKey:
+        """The named key: from ``pem`` when given (a secret from settings), else its 0600 file."""
+        if pem is not None:
+            return SigningKey.from_pem(pem.get_secret_value().encode())
         return SigningKey.load(self.key_file(name))
 
     def write_run_info(self, info: dict[str, Any]) -> None:

@@ -1,0 +1,167 @@
+"""The identity service against real NATS and real databases: DIDs, keys over time, credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govchain.protocol.credentials import add_proof, make_credential
+from govchain.protocol.did import did_for, verification_method_id
+from govchain.protocol.envelope import make_event
+from govchain.protocol.keys import SigningKey
+from govchain.services.identity.service import run_identity
+
+from .conftest import Ledger
+
+CITIZEN = "c-" + "5e" * 16
+
+
+@pytest.fixture
+async def identity(ledger: Ledger, db_url: str) -> AsyncIterator[Ledger]:
+    """The identity service, its projection on SQLite or PostgreSQL, next to the running ledger."""
+    settings = ledger.settings.model_copy(update={"database_url": db_url})
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(run_identity(settings, ledger.nats_url, stop, ready))
+    await asyncio.wait_for(ready.wait(), 20)
+    yield ledger
+    stop.set()
+    await asyncio.wait_for(task, 20)
+
+
+async def committed(ledger: Ledger, signer: SigningKey, source: str, type: str, data: dict[str, Any]) -> int:
+    receipt = await ledger.submit(make_event(signer, source=source, type=type, data=data))
+    assert receipt["status"] == "committed", receipt
+    return int(receipt["height"])
+
+
+async def resolve(ledger: Ledger, did: str, height: int) -> dict[str, Any]:
+    return await ledger.client.resolve_did(did, min_height=height)
+
+
+def credential_for(issuer: str, key: SigningKey, *, signer: str | None = None, cid: str = "urn:test:1") -> dict[str, Any]:
+    document = make_credential(did_for(issuer), {"id": did_for(CITIZEN), "clearance": "tax paid"},
+                               ["TaxClearanceCredential"], credential_id=cid)
+    return add_proof(document, key, verification_method_id(signer or issuer, key.key_id))
+
+
+async def test_dids_resolve_with_their_current_keys_and_revocations(identity: Ledger) -> None:
+    tax = await identity.register_department("tax")
+    alice = SigningKey.generate()
+    height = await committed(identity, tax, "tax", "official.registered", {
+        "official_id": "tax-alice", "department_id": "tax", "name": "Alice", "public_key": alice.public.hex,
+        "roles": ["issuer"]})
+    official = await resolve(identity, "did:govchain:tax-alice", height)
+    document = official["didDocument"]
+    assert document["id"] == "did:govchain:tax-alice" and document["controller"] == "did:govchain:tax"
+    assert [m["id"] for m in document["verificationMethod"]] == [f"did:govchain:tax-alice#{alice.key_id}"]
+    assert document["assertionMethod"] == [f"did:govchain:tax-alice#{alice.key_id}"]
+
+    height = await committed(identity, tax, "tax", "key.revoked", {"key_id": alice.key_id, "reason": "left office"})
+    after = await resolve(identity, "did:govchain:tax-alice", height)
+    assert after["didDocument"]["verificationMethod"] == []
+    assert after["didDocumentMetadata"]["deactivated"] is True
+    assert after["didDocumentMetadata"]["revokedKeys"] == [{"key_id": alice.key_id, "height": height, "reason": "left office"}]
+    missing = await resolve(identity, "did:govchain:nobody", height)
+    assert missing["didDocument"] is None and missing["didResolutionMetadata"]["error"] == "notFound"
+    assert (await resolve(identity, "did:web:example.org", height))["didResolutionMetadata"]["error"] == "invalidDid"
+
+
+async def test_a_key_revoked_in_one_block_cannot_sign_in_the_next(identity: Ledger) -> None:
+    await identity.register_department("tax")
+    spare = SigningKey.generate()
+    await committed(identity, identity.department_keys["tax"], "tax", "key.added", {"owner": "tax", "public_key": spare.public.hex})
+    await committed(identity, identity.department_keys["tax"], "tax", "key.revoked", {"key_id": spare.key_id, "reason": "test"})
+    receipt = await identity.submit(make_event(
+        spare, source="tax", type="document.registered",
+        data={"document_id": "late", "sha256": "a" * 64, "title": "Too late"}))
+    assert (receipt["status"], receipt["reason"]) == ("rejected", "key_revoked")
+
+
+async def test_a_rotated_key_signs_through_its_grace_blocks_then_stops(identity: Ledger) -> None:
+    old = await identity.register_department("tax")
+    new = SigningKey.generate()
+    rotated_at = await committed(identity, old, "tax", "key.rotated", {
+        "owner": "tax", "old_key_id": old.key_id, "public_key": new.public.hex, "grace_blocks": 2})
+    identity.department_keys["tax"] = new
+    assert (await identity.submit(identity.document("tax", 1)))["status"] == "committed"  # new key at once
+    identity.department_keys["tax"] = old
+    heights = []
+    while True:  # each document lands in its own block; the old key works up to rotated_at + 2
+        receipt = await identity.submit(identity.document("tax", len(heights) + 2))
+        if receipt["status"] == "rejected":
+            assert receipt["reason"] == "key_revoked"
+            break
+        heights.append(receipt["height"])
+    assert max(heights) <= rotated_at + 2 and heights
+    doc = await resolve(identity, did_for("tax"), rotated_at)
+    assert {m["id"].split("#")[1] for m in doc["didDocument"]["verificationMethod"]} == {old.key_id, new.key_id}
+
+
+async def test_credentials_verify_against_the_chain_with_reasons(identity: Ledger) -> None:
+    tax = await identity.register_department("tax")
+    land = await identity.register_department("land")
+    clerk = SigningKey.generate()
+    height = await committed(identity, tax, "tax", "official.registered", {
+        "official_id": "tax-clerk", "department_id": "tax", "name": "Clerk", "public_key": clerk.public.hex})
+
+    async def verdict(credential: dict[str, Any], at: int) -> tuple[bool, str | None]:
+        answer = await identity.client.verify_credential(credential, min_height=at)
+        return answer["valid"], answer["reason"]
+
+    issued = credential_for("tax", tax)
+    assert await verdict(issued, height) == (True, None)
+    by_official = credential_for("tax", clerk, signer="tax-clerk", cid="urn:test:2")
+    assert await verdict(by_official, height) == (True, None)
+
+    tampered = json.loads(json.dumps(issued))
+    tampered["credentialSubject"]["clearance"] = "tax evaded"
+    assert await verdict(tampered, height) == (False, "signature does not verify")
+    impostor = credential_for("tax", land, signer="land", cid="urn:test:3")
+    valid, reason = await verdict(impostor, height)
+    assert not valid and "does not act for did:govchain:tax" in (reason or "")
+    unknown = credential_for("tax", SigningKey.generate(), cid="urn:test:4")
+    assert await verdict(unknown, height) == (False, "unknown verification method")
+
+    height = await committed(identity, tax, "tax", "credential.revoked", {"credential_id": "urn:test:1", "reason": "paid late"})
+    valid, reason = await verdict(issued, height)
+    assert not valid and reason == f"credential revoked at height {height} (paid late)"
+    assert (await verdict(by_official, height))[0] is True  # only the revoked credential is affected
+
+    height = await committed(identity, tax, "tax", "key.revoked", {"key_id": clerk.key_id, "reason": "compromised"})
+    valid, reason = await verdict(by_official, height)
+    assert not valid and reason == f"issuer key {clerk.key_id} was revoked at height {height} (compromised)"
+
+
+async def test_the_credential_commands(identity: Ledger, tmp_path: Path) -> None:
+    tax = await identity.register_department("tax")
+    key_file = tmp_path / "tax.pem"
+    tax.save(key_file)
+    subject = json.dumps({"id": did_for(CITIZEN), "clearance": "ok"})
+    cli = [sys.executable, "-m", "govchain.services.cli"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cli, *args], capture_output=True, text=True, timeout=60)
+
+    out = tmp_path / "vc.json"
+    issued = run("credential", "issue", "--key", str(key_file), "--issuer", "tax", "--subject", subject,
+                 "--type", "TaxClearanceCredential", "--id", "urn:cli:1", "--out", str(out))
+    assert issued.returncode == 0, issued.stderr
+    verify = await asyncio.to_thread(run, "credential", "verify", str(out), "--json", "--nats-url", identity.nats_url)
+    assert json.loads(verify.stdout) == {"valid": True, "reason": None}
+
+    credential = json.loads(out.read_text())
+    credential["validUntil"] = "2000-01-01T00:00:00Z"
+    out.write_text(json.dumps(credential))
+    tampered = await asyncio.to_thread(run, "credential", "verify", str(out), "--json", "--nats-url", identity.nats_url)
+    assert tampered.returncode == 1
+    assert json.loads(tampered.stdout) == {"valid": False, "reason": "signature does not verify"}
+
+    resolved = await asyncio.to_thread(run, "did", "resolve", "did:govchain:tax", "--json", "--nats-url", identity.nats_url)
+    assert json.loads(resolved.stdout)["didDocument"]["id"] == "did:govchain:tax"
