@@ -14,8 +14,9 @@ from govchain.datadir import DataDir
 from govchain.logs import get_logger
 from govchain.services.identity.service import run_identity
 from govchain.services.ledger.service import run_ledger
+from govchain.services.registry.service import run_registry
 
-SERVICES = (("ledger", run_ledger), ("identity", run_identity))
+SERVICES = (("ledger", run_ledger), ("identity", run_identity), ("registry", run_registry))
 """Every service of the platform, in start order."""
 
 log = get_logger("govchain.platform")

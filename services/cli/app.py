@@ -131,7 +131,7 @@ def up(
 
 @app.command()
 def serve(
-    service: str = typer.Argument(..., help="The service to run: ledger or identity."),
+    service: str = typer.Argument(..., help="The service to run: ledger, identity or registry."),
     data: Path = DATA_OPTION,
     nats_url: str = typer.Option(..., "--nats-url", envvar="GOVCHAIN_NATS_URL", help="The NATS server (required: a deployment runs its own)."),
 ) -> None:

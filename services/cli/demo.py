@@ -18,6 +18,7 @@ from typing import Any
 from rich.progress import Progress
 
 from govchain.audit import verify_chain
+from govchain.bus import subjects
 from govchain.bus.blocks import last_height
 from govchain.bus.connect import connect
 from govchain.client import GovChainClient
@@ -35,7 +36,8 @@ from govchain.services.platform import run_platform
 
 DEPARTMENTS = {"market-regulator": "Market Regulation Bureau", "land-bureau": "Land and Resources Bureau"}
 DOCUMENTS_PER_DEPARTMENT = 5
-DEMO_NATIONAL_ID = "110101199003074512"  # a made-up national id; only its pseudonym reaches the chain
+DEMO_NATIONAL_ID = "110101199003074512"  # made-up national ids; only their pseudonyms reach the chain
+DEMO_BUYER_NATIONAL_ID = "310104198807153021"
 
 
 async def run_demo(
@@ -197,6 +199,69 @@ class Scenario:
             "unauthorized_rejected": reasons.count("unauthorized"),
         })
 
+    async def registry(self) -> None:
+        """A business and a parcel with sealed owner details, a transfer, an official's read, an erasure."""
+        land, market = "land-bureau", "market-regulator"
+        first_owner = self.summary["citizen_id"]
+        buyer_key = _stored_key(self.data_dir, "buyer")
+        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key())
+        await self.submit(make_event(self.keys[market], source=market, type="citizen.enrolled",
+                                     data={"citizen_id": buyer, "public_key": buyer_key.public.hex}))
+
+        async def sealed(dept: str, subject: str, record: str, details: dict[str, str]) -> dict[str, Any]:
+            answer = await self.client.query(subjects.REGISTRY_SEAL, {
+                "subject": subject, "record": record, "fields": {"owner_details": details},
+            }, as_principal=(self.keys[dept], dept))
+            return dict(answer["sealed"]["owner_details"])
+
+        business = {
+            "business_id": "B-0001", "name": "Harbour Noodle House", "registration_no": "91310000MA1K00001X",
+            "address": "12 Harbour Road", "activity": "catering", "owner": first_owner,
+            "owner_details": await sealed(market, first_owner, "business.registered/B-0001",
+                                          {"legal_name": "Li Ming", "phone": "+86 138 0000 0000"}),
+        }
+        await self.submit(make_event(self.keys[market], source=market, type="business.registered", data=business))
+        await self.submit(make_event(self.keys[market], source=market, type="license.issued", data={
+            "license_id": "L-0001", "business_id": "B-0001", "kind": "food service",
+            "valid_from": "2026-01-01", "valid_until": "2028-12-31"}))
+        await self.submit(make_event(self.keys[land], source=land, type="land.parcel_registered", data={
+            "parcel_id": "P-0001", "location": "Lot 7, Riverside District", "area_m2": "532.50",
+            "land_use": "residential", "owner": first_owner,
+            "owner_details": await sealed(land, first_owner, "land/P-0001", {"legal_name": "Li Ming"})}))
+        receipt = await self.submit(make_event(self.keys[land], source=land, type="land.transferred", data={
+            "transfer_id": "T-0001", "parcel_id": "P-0001", "from_owner": first_owner, "to_owner": buyer,
+            "consideration": "1850000.00",
+            "to_owner_details": await sealed(land, buyer, "land/P-0001", {"legal_name": "Zhao Hua"})}))
+        at = receipt["height"]
+
+        parcel = await self.client.query(subjects.REGISTRY_PARCEL, {"id": "P-0001", "min_height": at})
+        document = await self.client.query(subjects.REGISTRY_DOCUMENT, {
+            "sha256": self.documents[0].data["sha256"], "with_proofs": True})
+        unknown = await self.client.query(subjects.REGISTRY_DOCUMENT, {"sha256": "f" * 64})
+
+        # The land registrar reads the new owner's details, stating why: the read goes on chain.
+        registrar = (_stored_key(self.data_dir, "land-registrar"), "land-registrar")
+        read = await self.client.query(subjects.REGISTRY_PARCEL, {
+            "id": "P-0001", "purpose": "verify the transfer deed"}, as_principal=registrar)
+        head = await self.client.head_height()
+        log = await self.client.query(subjects.REGISTRY_ACCESS_LOG, {"subject": buyer, "min_height": head},
+                                      as_principal=(buyer_key, buyer))
+
+        # The buyer asks to be forgotten: their data key is destroyed; the chain still verifies.
+        erased = await self.submit(make_event(buyer_key, source=buyer, type="personal_data.erased",
+                                              data={"subject": buyer, "reason": "right to erasure"}))
+        after = await self.client.query(subjects.REGISTRY_PARCEL, {
+            "id": "P-0001", "purpose": "verify the transfer deed", "min_height": erased["height"]},
+            as_principal=registrar)
+        self.summary.update({
+            "land_transfers": len(parcel["history"]),
+            "document_verified": document["registered"] and not unknown["registered"]
+                                 and all(p["event_id"] for p in document["proofs"]),
+            "official_read_owner": read["personal"]["owner_details"] == {"legal_name": "Zhao Hua"},
+            "access_log_entries": len(log["entries"]),
+            "erased_unreadable": after["personal"]["owner_details"] == {"erased": True},
+        })
+
     async def verify(self, settings: Settings) -> None:
         """Verify the whole chain and one inclusion proof against the signed head."""
         js = self.client.nc.jetstream()
@@ -220,7 +285,7 @@ async def _scenario(settings: Settings, data_dir: DataDir, nats_url: str, *, qui
     nc = await connect(nats_url, settings, name="govchain-demo")
     scenario = Scenario(GovChainClient(nc), data_dir)
     stages = [scenario.admit_departments, scenario.register_documents, scenario.refuse_bad_events,
-              scenario.resend, scenario.identities]
+              scenario.resend, scenario.identities, scenario.registry]
     try:
         with Progress(console=err_console, transient=True, disable=quiet) as progress:
             task = progress.add_task("demo scenario", total=len(stages) + 1)
@@ -233,7 +298,8 @@ async def _scenario(settings: Settings, data_dir: DataDir, nats_url: str, *, qui
     finally:
         await nc.drain()
     summary = scenario.summary
-    checks = ("chain_ok", "proof_verified", "credential_valid", "credential_revoked_detected")
+    checks = ("chain_ok", "proof_verified", "credential_valid", "credential_revoked_detected",
+              "document_verified", "official_read_owner", "erased_unreadable")
     ok = all(summary[c] for c in checks) and summary["duplicates_ordered"] == 0
     return {
         "ok": ok,

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, delete, insert, select
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, Text, delete, insert, select
 
 from govchain.protocol import events as ev
 from govchain.protocol.envelope import Envelope
@@ -82,7 +82,9 @@ def touched_by(envelopes: Iterable[Envelope]) -> Touched:
 
 class IdentityProjection:
     name = "identity"
-    metadata = metadata
+
+    def prepare(self, engine: Engine) -> None:
+        metadata.create_all(engine)
 
     def apply(self, conn: Connection, block: VerifiedBlock) -> None:
         state = block.state

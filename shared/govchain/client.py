@@ -13,7 +13,9 @@ from nats.js.api import PubAck
 from govchain.bus import subjects
 from govchain.protocol.envelope import Envelope
 from govchain.protocol.errors import GovChainError, RejectionReason
+from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import leaf_hash
+from govchain.protocol.requests import sign_request
 
 REQUEST_TIMEOUT_S = 5.0
 
@@ -95,6 +97,17 @@ class GovChainClient:
     async def head_height(self) -> int:
         """Height of the newest block the ledger has indexed."""
         return int((await self.head())["header"]["height"])
+
+    async def query(
+        self, subject: str, params: dict[str, Any], *, as_principal: tuple[SigningKey, str] | None = None
+    ) -> dict[str, Any]:
+        """Ask a service; with ``as_principal`` (key, principal id) the request is signed, which
+        is what any answer beyond public data needs."""
+        body = dict(params)
+        if as_principal is not None:
+            key, principal = as_principal
+            body["auth"] = sign_request(key, principal, subject, params).model_dump()
+        return await self.request(subject, body)
 
     async def resolve_did(self, did: str, *, min_height: int | None = None) -> dict[str, Any]:
         """A DID resolution result: ``didDocument``, ``didDocumentMetadata``, ``didResolutionMetadata``.

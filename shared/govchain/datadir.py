@@ -17,6 +17,10 @@ from govchain.protocol.keys import SigningKey
 from govchain.pseudonym import create_pseudonym_key, load_pseudonym_key
 
 
+PLATFORM_SERVICES = ("registry", "contract-engine", "gateway")
+"""Services that sign events of their own; each gets a key and a principal in genesis."""
+
+
 class DataDirError(GovChainError):
     """The data folder is missing something it needs (say, run ``govchain init``)."""
 
@@ -64,10 +68,13 @@ class DataDir:
         self.keys.mkdir(parents=True, exist_ok=True)
         os.chmod(self.keys, 0o700)
         root, orderer = SigningKey.generate(), SigningKey.generate()
+        services = {name: SigningKey.generate() for name in PLATFORM_SERVICES}
         root.save(self.key_file("root"))
         orderer.save(self.key_file("orderer"))
+        for name, key in services.items():
+            key.save(self.key_file(name))
         create_pseudonym_key(self.pseudonym_key_file)
-        genesis = make_genesis_event(chain_id, [root], [orderer])
+        genesis = make_genesis_event(chain_id, [root], [orderer], services=services)
         self.genesis_file.write_text(json.dumps(genesis.to_dict(), indent=2) + "\n")
         return {
             "chain_id": chain_id,

@@ -161,12 +161,16 @@ def test_demo_runs_a_scenario_and_verifies_it() -> None:
     assert summary["rejected"] == 5
     assert summary["rejection_reasons"] == ["bad_signature", "invalid_payload", "unauthorized", "unknown_key"]
     assert summary["duplicates_ordered"] == 0
-    # genesis, 2 departments, 10 documents, an official, its document, a citizen, a revocation
-    assert summary["events"] == 1 + 2 + 10 + 4
-    assert len(summary["committed_event_ids"]) == 16
+    # genesis, 2 departments, 10 documents, an official, its document, a citizen, a revocation;
+    # a second citizen, a business, a licence, a parcel, a transfer, an access record, an erasure
+    assert summary["events"] == 1 + 2 + 10 + 4 + 7
+    assert len(summary["committed_event_ids"]) == summary["events"] - 1
     assert summary["identities"] == 4
     assert summary["credential_valid"] is True and summary["credential_revoked_detected"] is True
     assert summary["unauthorized_rejected"] == 2
+    assert summary["land_transfers"] == 1 and summary["document_verified"] is True
+    assert summary["access_log_entries"] == 1 and summary["official_read_owner"] is True
+    assert summary["erased_unreadable"] is True
     assert summary["citizen_id"].startswith("c-") and "110101199003074512" not in json.dumps(summary)
     assert summary["blocks"] >= 2 and summary["nats_url"].startswith("nats://127.0.0.1:")
 

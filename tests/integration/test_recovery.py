@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, select
 
 from govchain.audit import verify_chain
 from govchain.bus import subjects
@@ -151,6 +151,9 @@ class CountBySource:
     name = "count_by_source"
     metadata = MetaData()
     counts = Table("test_counts", metadata, Column("source", String(64), primary_key=True), Column("n", Integer))
+
+    def prepare(self, engine: Engine) -> None:
+        self.metadata.create_all(engine)
 
     def apply(self, conn: Connection, block: VerifiedBlock) -> None:
         for envelope in block.envelopes:

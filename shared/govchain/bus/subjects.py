@@ -18,6 +18,15 @@ LEDGER_HEAD = "gov.ledger.head"
 IDENTITY_RESOLVE = "gov.identity.did.resolve"
 IDENTITY_VERIFY_CREDENTIAL = "gov.identity.credential.verify"
 
+REGISTRY_BUSINESS = "gov.registry.business"
+REGISTRY_BUSINESSES = "gov.registry.businesses"
+REGISTRY_PARCEL = "gov.registry.parcel"
+REGISTRY_DOCUMENT = "gov.registry.document"
+REGISTRY_DEPARTMENTS = "gov.registry.departments"
+REGISTRY_CATALOG = "gov.registry.catalog"
+REGISTRY_ACCESS_LOG = "gov.registry.access_log"
+REGISTRY_SEAL = "gov.registry.seal"
+
 ORDERER_CONSUMER = "ledger-orderer"
 
 

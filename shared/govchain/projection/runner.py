@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from nats.js import JetStreamContext
-from sqlalchemy import Connection, Engine, MetaData
+from sqlalchemy import Connection, Engine
 
 from govchain.bus.blocks import follow_blocks
 from govchain.logs import get_logger
@@ -29,7 +29,10 @@ class Projection(Protocol):
     """A read model built from blocks. ``apply`` runs inside the checkpoint's transaction."""
 
     name: str
-    metadata: MetaData
+
+    def prepare(self, engine: Engine) -> None:
+        """Create or migrate the projection's tables."""
+        ...
 
     def apply(self, conn: Connection, block: VerifiedBlock) -> None: ...
 
@@ -64,7 +67,7 @@ class ProjectionRunner:
         self.engine = engine
         self.projection = projection
         checkpoint_metadata.create_all(engine)
-        projection.metadata.create_all(engine)
+        projection.prepare(engine)
         with engine.connect() as conn:
             checkpoint = load_checkpoint(conn, projection.name)
         self.verifier = ChainVerifier(

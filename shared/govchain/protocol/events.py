@@ -39,6 +39,9 @@ class ChainGenesis(Payload):
     chain_id: str = Field(pattern=PRINCIPAL_PATTERN)
     root_keys: list[str] = Field(min_length=1, description="hex Ed25519 public keys")
     orderer_keys: list[str] = Field(min_length=1, description="hex Ed25519 public keys")
+    services: dict[str, str] = Field(
+        default_factory=dict, description="platform services (registry, contract engine, gateway) → public key"
+    )
     policy: dict[str, Any] = Field(default_factory=dict)
 
 

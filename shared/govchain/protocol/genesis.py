@@ -15,6 +15,7 @@ def make_genesis_event(
     root_keys: list[SigningKey],
     orderer_keys: list[SigningKey],
     *,
+    services: dict[str, SigningKey] | None = None,
     policy: Policy = DEFAULT_POLICY,
 ) -> Envelope:
     """The founding event, signed by the first root key."""
@@ -22,6 +23,7 @@ def make_genesis_event(
         chain_id=chain_id,
         root_keys=[k.public.hex for k in root_keys],
         orderer_keys=[k.public.hex for k in orderer_keys],
+        services={name: key.public.hex for name, key in (services or {}).items()},
         policy=policy.model_dump(mode="json"),
     )
     return make_event(

@@ -38,10 +38,20 @@ class Policy(BaseModel):
     """event type → the grants that allow publishing it; a type with no entry is refused."""
 
 
+_REGISTRARS = [Grant(kind="department"), Grant(role="registrar")]
+
 DEFAULT_POLICY = Policy(
     publish={
-        "document.registered": [Grant(kind="department"), Grant(role="registrar")],
+        "document.registered": _REGISTRARS,
         "credential.revoked": [Grant(kind="department"), Grant(role="issuer")],
+        "business.registered": _REGISTRARS,
+        "license.issued": _REGISTRARS,
+        "license.revoked": _REGISTRARS,
+        "land.parcel_registered": _REGISTRARS,
+        "land.transferred": _REGISTRARS,
+        "dataset.published": [Grant(kind="department"), Grant(role="data-steward")],
+        "personal_data.accessed": [Grant(kind="service")],
+        "personal_data.erased": [Grant(kind="citizen"), Grant(kind="root")],
     }
 )
 """What ``govchain init`` writes into genesis; later changed on chain by the root authority."""

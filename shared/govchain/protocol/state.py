@@ -94,6 +94,9 @@ class ChainState:
             state.add_key(PublicKey.from_hex(public_hex), ev.ROOT)
         for public_hex in genesis.orderer_keys:
             state.add_key(PublicKey.from_hex(public_hex), ev.LEDGER)
+        for service_id, public_hex in genesis.services.items():
+            state.add_principal(Principal(service_id, "service", service_id))
+            state.add_key(PublicKey.from_hex(public_hex), service_id)
         return state
 
     def add_principal(self, principal: Principal) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from govchain.protocol import catalog  # noqa: F401  (registers every event type)
 from govchain.protocol import events as ev
 from govchain.protocol.envelope import Envelope
 from govchain.protocol.errors import EventRejected, RejectionReason

@@ -1,0 +1,284 @@
+"""The registry's query API over NATS request/reply, with field-level visibility.
+
+Public questions need no identity. Anything beyond public fields needs a signed request
+(:mod:`govchain.protocol.requests`); an officer's read of personal data is recorded on chain
+(``personal_data.accessed``, signed by the registry service) before the data is returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from faststream.nats import NatsRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, select
+
+from govchain.bus import subjects
+from govchain.client import GovChainClient
+from govchain.privacy.fields import SealedField
+from govchain.privacy.vault import KeyVault, SubjectErased, UnknownSubjectKey
+from govchain.projection.runner import wait_for_height
+from govchain.protocol.envelope import make_event
+from govchain.protocol.keys import SigningKey
+from govchain.protocol.requests import AccessDenied, ReplayGuard, RequestSignature, authenticate
+from govchain.protocol.state import ChainState
+from govchain.services.registry import tables as t
+from govchain.services.registry.access import Viewer, may_read_access_log, personal_access, view
+
+REGISTRY_SERVICE = "registry"
+
+
+class Request(BaseModel):
+    auth: RequestSignature | None = None
+    min_height: int | None = Field(default=None, description="answer only once this block is applied")
+    with_proofs: bool = Field(default=False, description="attach inclusion proofs of the events the answer rests on")
+
+
+class RecordRequest(Request):
+    id: str = Field(max_length=64)
+    purpose: str | None = Field(default=None, max_length=300, description="why personal data is read (recorded)")
+
+
+class SearchRequest(Request):
+    text: str = Field(default="", max_length=100)
+
+
+class DocumentRequest(Request):
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class SubjectRequest(Request):
+    subject: str = Field(max_length=64)
+
+
+class SealRequest(Request):
+    subject: str = Field(max_length=64)
+    record: str = Field(max_length=200, description="e.g. business.registered/B-001: binds the ciphertext to it")
+    fields: dict[str, Any]
+
+
+def denied(exc: AccessDenied) -> dict[str, str]:
+    return {"error": exc.detail, "code": exc.code}
+
+
+NOT_READY = {"error": "the registry has not reached the requested height yet", "code": "not_ready"}
+
+
+class RegistryQueries:
+    def __init__(
+        self,
+        engine: Engine,
+        vault: KeyVault,
+        client: Callable[[], GovChainClient],
+        state: Callable[[], ChainState | None],
+        height: Callable[[], int],
+        key: SigningKey,
+    ) -> None:
+        self.engine = engine
+        self.vault = vault
+        self.client = client
+        self.state = state
+        self.height = height
+        self.key = key
+        self.replays = ReplayGuard()
+
+    # -- plumbing shared by every query
+
+    def viewer(self, query: str, request: Request) -> Viewer:
+        state = self.state()
+        if request.auth is None or state is None:
+            return Viewer()
+        params = request.model_dump(mode="json", exclude={"auth"}, exclude_unset=True)  # as the client signed it
+        principal = authenticate(state, query, params, request.auth)
+        self.replays.check(request.auth.nonce)
+        return Viewer.of(state, principal)
+
+    def rows(self, statement: Any) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(statement)]
+
+    async def proofs(self, event_ids: list[str]) -> list[dict[str, Any]]:
+        client = self.client()
+        return [await client.inclusion_proof(event_id) for event_id in event_ids]
+
+    async def answer(self, query: str, request: Request, work: Callable[[Viewer], Any]) -> dict[str, Any]:
+        """Wait for ``min_height``, authenticate (the subject is the signed query name), run ``work``."""
+        if not await wait_for_height(self.height, request.min_height):
+            return NOT_READY
+        try:
+            viewer = self.viewer(query, request)
+            result = work(viewer)
+            if asyncio.iscoroutine(result):
+                result = await result
+        except AccessDenied as exc:
+            return denied(exc)
+        return {"visibility": viewer.label, "as_of_height": self.height(), **result}
+
+    # -- personal fields
+
+    async def personal(
+        self, viewer: Viewer, *, subject: str, department: str, sealed: str | None, record: str, field: str,
+        purpose: str | None,
+    ) -> Any:
+        """Open a sealed field for ``viewer``: recorded on chain first when an officer reads it."""
+        if sealed is None:
+            return None
+        if await asyncio.to_thread(self.vault.is_erased, subject):
+            return {"erased": True}
+        must_record = personal_access(viewer, subject=subject, department=department, purpose=purpose)
+        if must_record:
+            assert viewer.principal is not None and purpose is not None
+            await self.record_access(subject, viewer.principal, purpose, record, [field])
+        try:
+            return await asyncio.to_thread(self.vault.open_for, SealedField.model_validate_json(sealed), record_context(record, field))
+        except (SubjectErased, UnknownSubjectKey):
+            return {"erased": True}
+
+    async def record_access(self, subject: str, reader: str, purpose: str, record: str, fields: list[str]) -> None:
+        event = make_event(self.key, source=REGISTRY_SERVICE, type="personal_data.accessed", data={
+            "subject": subject, "reader": reader, "purpose": purpose, "record": record, "fields": fields,
+        })
+        receipt = await self.client().submit(event)
+        if receipt["status"] != "committed":
+            raise AccessDenied("not_recorded", f"the access could not be recorded on chain: {receipt.get('reason')}")
+
+    # -- the queries
+
+    async def business(self, request: RecordRequest) -> dict[str, Any]:
+        async def work(viewer: Viewer) -> dict[str, Any]:
+            found = self.rows(select(t.businesses).where(t.businesses.c.business_id == request.id))
+            if not found:
+                raise AccessDenied("not_found", f"business {request.id} is not registered")
+            row = found[0]
+            licenses = self.rows(select(t.licenses).where(t.licenses.c.business_id == request.id))
+            result: dict[str, Any] = {
+                "record": view("business", _decoded(row), viewer, subject=row["owner"]),
+                "licenses": [view("license", _decoded(lic), viewer) for lic in licenses],
+            }
+            if request.purpose is not None or viewer.principal == row["owner"]:
+                result["personal"] = {"owner_details": await self.personal(
+                    viewer, subject=row["owner"], department=row["department"], sealed=row["owner_details"],
+                    record=f"business.registered/{request.id}", field="owner_details", purpose=request.purpose,
+                )}
+            if request.with_proofs:
+                result["proofs"] = await self.proofs(json.loads(row["event_ids"]))
+            return result
+
+        return await self.answer(subjects.REGISTRY_BUSINESS, request, work)
+
+    async def search_businesses(self, request: SearchRequest) -> dict[str, Any]:
+        def work(viewer: Viewer) -> dict[str, Any]:
+            pattern = f"%{request.text}%"
+            rows = self.rows(select(t.businesses).where(t.businesses.c.name.ilike(pattern)).limit(100))
+            return {"records": [view("business", _decoded(row), viewer, subject=row["owner"]) for row in rows]}
+
+        return await self.answer(subjects.REGISTRY_BUSINESSES, request, work)
+
+    async def parcel(self, request: RecordRequest) -> dict[str, Any]:
+        async def work(viewer: Viewer) -> dict[str, Any]:
+            found = self.rows(select(t.parcels).where(t.parcels.c.parcel_id == request.id))
+            if not found:
+                raise AccessDenied("not_found", f"parcel {request.id} is not registered")
+            row = found[0]
+            history = self.rows(
+                select(t.land_transactions).where(t.land_transactions.c.parcel_id == request.id)
+                .order_by(t.land_transactions.c.height, t.land_transactions.c.position)
+            )
+            result: dict[str, Any] = {
+                "record": view("parcel", _decoded(row), viewer, subject=row["owner"]),
+                "history": [view("transaction", tx, viewer) for tx in history],
+            }
+            if request.purpose is not None or viewer.principal == row["owner"]:
+                result["personal"] = {"owner_details": await self.personal(
+                    viewer, subject=row["owner"], department=row["department"], sealed=row["owner_details"],
+                    record=f"land/{request.id}", field="owner_details", purpose=request.purpose,
+                )}
+            if request.with_proofs:
+                result["proofs"] = await self.proofs(json.loads(row["event_ids"]))
+            return result
+
+        return await self.answer(subjects.REGISTRY_PARCEL, request, work)
+
+    async def verify_document(self, request: DocumentRequest) -> dict[str, Any]:
+        async def work(viewer: Viewer) -> dict[str, Any]:
+            rows = self.rows(select(t.documents).where(t.documents.c.sha256 == request.sha256))
+            result: dict[str, Any] = {"registered": bool(rows), "registrations": rows}
+            if request.with_proofs:
+                result["proofs"] = await self.proofs([row["event_id"] for row in rows])
+            return result
+
+        return await self.answer(subjects.REGISTRY_DOCUMENT, request, work)
+
+    async def departments(self, request: Request) -> dict[str, Any]:
+        def work(viewer: Viewer) -> dict[str, Any]:
+            return {"departments": self.rows(select(t.departments).order_by(t.departments.c.department_id))}
+
+        return await self.answer(subjects.REGISTRY_DEPARTMENTS, request, work)
+
+    async def catalog(self, request: Request) -> dict[str, Any]:
+        def work(viewer: Viewer) -> dict[str, Any]:
+            rows = [_decoded(row) for row in self.rows(select(t.datasets).order_by(t.datasets.c.dataset_id))]
+            return {"datasets": [row for row in rows if _may_read_dataset(viewer, row)]}
+
+        return await self.answer(subjects.REGISTRY_CATALOG, request, work)
+
+    async def seal(self, request: SealRequest) -> dict[str, Any]:
+        """Encrypt personal fields under the subject's data key, for a department about to publish."""
+        def work(viewer: Viewer) -> dict[str, Any]:
+            if not viewer.is_officer:
+                raise AccessDenied("forbidden", "only departments and their officials seal personal data")
+            try:
+                sealed = {
+                    name: self.vault.seal_for(request.subject, value, record_context(request.record, name)).model_dump()
+                    for name, value in request.fields.items()
+                }
+            except SubjectErased as exc:
+                raise AccessDenied("erased", str(exc)) from exc
+            return {"sealed": sealed}
+
+        return await self.answer(subjects.REGISTRY_SEAL, request, work)
+
+    async def access_log(self, request: SubjectRequest) -> dict[str, Any]:
+        def work(viewer: Viewer) -> dict[str, Any]:
+            may_read_access_log(viewer, request.subject)
+            rows = self.rows(
+                select(t.access_log).where(t.access_log.c.subject == request.subject).order_by(t.access_log.c.height)
+            )
+            return {"subject": request.subject, "entries": [_decoded(row) for row in rows]}
+
+        return await self.answer(subjects.REGISTRY_ACCESS_LOG, request, work)
+
+
+def record_context(record: str, field: str) -> str:
+    """The AES-GCM associated data of a sealed field: it cannot be moved to another record."""
+    return f"{record}/{field}"
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    """JSON columns back to values."""
+    return {
+        key: json.loads(value) if key in ("event_ids", "fields", "readers") and isinstance(value, str) else value
+        for key, value in row.items()
+    }
+
+
+def _may_read_dataset(viewer: Viewer, row: dict[str, Any]) -> bool:
+    if row["access"] == "public" or viewer.auditor or viewer.department == row["department"]:
+        return True
+    return row["access"] == "departments" and viewer.department in row["readers"]
+
+
+def registry_router(queries: RegistryQueries) -> NatsRouter:
+    router = NatsRouter()
+    router.subscriber(subjects.REGISTRY_BUSINESS)(queries.business)
+    router.subscriber(subjects.REGISTRY_BUSINESSES)(queries.search_businesses)
+    router.subscriber(subjects.REGISTRY_PARCEL)(queries.parcel)
+    router.subscriber(subjects.REGISTRY_DOCUMENT)(queries.verify_document)
+    router.subscriber(subjects.REGISTRY_DEPARTMENTS)(queries.departments)
+    router.subscriber(subjects.REGISTRY_CATALOG)(queries.catalog)
+    router.subscriber(subjects.REGISTRY_ACCESS_LOG)(queries.access_log)
+    router.subscriber(subjects.REGISTRY_SEAL)(queries.seal)
+    return router

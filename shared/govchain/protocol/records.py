@@ -1,0 +1,112 @@
+"""The registry's event types: businesses and licenses, land, data catalog, personal data.
+
+Personal fields travel as :class:`~govchain.privacy.fields.SealedField` ciphertexts under the
+data key of the person they concern, so no personal data is in clear on chain. Whether an
+event is *authorized* is the ledger's call (on-chain policy); whether it is *consistent*
+with the registry (say, a transfer from the parcel's current owner) is decided by the
+registry projection, deterministically, and an inconsistent event is recorded as void.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from govchain.privacy.fields import SealedField
+from govchain.protocol.envelope import HEX64_PATTERN, PRINCIPAL_PATTERN
+from govchain.protocol.registry import EVENT_TYPES
+
+RECORD_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+DECIMAL = r"^\d{1,15}(\.\d{1,4})?$"
+DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@EVENT_TYPES.register("business.registered", 1)
+class BusinessRegistered(Record):
+    """A business enters the register; its owner's personal details are sealed."""
+
+    business_id: str = Field(pattern=RECORD_ID)
+    name: str = Field(min_length=1, max_length=200)
+    registration_no: str = Field(min_length=1, max_length=64)
+    address: str = Field(min_length=1, max_length=300)
+    activity: str = Field(min_length=1, max_length=200)
+    owner: str = Field(pattern=PRINCIPAL_PATTERN, description="the owner's principal (a citizen's pseudonym)")
+    owner_details: SealedField | None = None
+
+
+@EVENT_TYPES.register("license.issued", 1)
+class LicenseIssued(Record):
+    """A department licenses a registered business for an activity, for a period."""
+
+    license_id: str = Field(pattern=RECORD_ID)
+    business_id: str = Field(pattern=RECORD_ID)
+    kind: str = Field(min_length=1, max_length=100)
+    valid_from: str = Field(pattern=DATE)
+    valid_until: str = Field(pattern=DATE)
+
+
+@EVENT_TYPES.register("license.revoked", 1)
+class LicenseRevoked(Record):
+    license_id: str = Field(pattern=RECORD_ID)
+    reason: str = Field(min_length=1, max_length=300)
+
+
+@EVENT_TYPES.register("land.parcel_registered", 1)
+class ParcelRegistered(Record):
+    """A land parcel enters the register with its first owner."""
+
+    parcel_id: str = Field(pattern=RECORD_ID)
+    location: str = Field(min_length=1, max_length=300)
+    area_m2: str = Field(pattern=DECIMAL, description="decimal string: no binary floats in a land register")
+    land_use: str = Field(min_length=1, max_length=100)
+    owner: str = Field(pattern=PRINCIPAL_PATTERN)
+    owner_details: SealedField | None = None
+
+
+@EVENT_TYPES.register("land.transferred", 1)
+class LandTransferred(Record):
+    """Ownership of a parcel passes from its current owner to another."""
+
+    transfer_id: str = Field(pattern=RECORD_ID)
+    parcel_id: str = Field(pattern=RECORD_ID)
+    from_owner: str = Field(pattern=PRINCIPAL_PATTERN)
+    to_owner: str = Field(pattern=PRINCIPAL_PATTERN)
+    consideration: str = Field(pattern=DECIMAL, description="price in CNY, decimal string")
+    contract_sha256: str | None = Field(default=None, pattern=HEX64_PATTERN)
+    to_owner_details: SealedField | None = None
+
+
+@EVENT_TYPES.register("dataset.published", 1)
+class DatasetPublished(Record):
+    """A department lists a data set it shares, and who may read it."""
+
+    dataset_id: str = Field(pattern=RECORD_ID)
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(max_length=2000)
+    fields: list[str] = Field(max_length=200)
+    access: Literal["public", "departments", "auditors"]
+    readers: list[str] = Field(default_factory=list, max_length=100, description="departments, when access is 'departments'")
+
+
+@EVENT_TYPES.register("personal_data.accessed", 1)
+class PersonalDataAccessed(Record):
+    """An official read someone's personal data: who, why, what (written by the registry service)."""
+
+    subject: str = Field(pattern=PRINCIPAL_PATTERN)
+    reader: str = Field(pattern=PRINCIPAL_PATTERN)
+    purpose: str = Field(min_length=3, max_length=300)
+    record: str = Field(max_length=200)
+    fields: list[str] = Field(min_length=1, max_length=50)
+
+
+@EVENT_TYPES.register("personal_data.erased", 1)
+class PersonalDataErased(Record):
+    """A subject's data key is destroyed: all their sealed fields become unreadable (crypto-shredding)."""
+
+    subject: str = Field(pattern=PRINCIPAL_PATTERN)
+    reason: str = Field(min_length=1, max_length=300)

@@ -1,0 +1,98 @@
+"""Signed requests: how a principal proves who is asking when it queries a service.
+
+A query for personal or restricted data carries the requester's principal id, a fresh
+timestamp and nonce, and an Ed25519 signature by one of the requester's keys on chain.
+The service checks it against the chain state it has verified, so access decisions rest
+on the same keys and roles as everything else.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time as _time
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from govchain.protocol.canonical import canonical_bytes
+from govchain.protocol.envelope import HEX64_PATTERN, PRINCIPAL_PATTERN, utc_now
+from govchain.protocol.errors import GovChainError
+from govchain.protocol.keys import SigningKey
+from govchain.protocol.state import ChainState
+
+MAX_CLOCK_SKEW_S = 300
+
+
+class AccessDenied(GovChainError):
+    """A request is refused: unauthenticated, or the requester may not see what it asked for."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class RequestSignature(BaseModel):
+    """Who asks, proven: attached to a query's parameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requester: str = Field(pattern=PRINCIPAL_PATTERN)
+    signer: str = Field(pattern=HEX64_PATTERN)
+    time: str
+    nonce: str = Field(pattern=r"^[0-9a-f]{32}$")
+    signature: str = Field(pattern=r"^[0-9a-f]{128}$")
+
+
+def _signed_bytes(query: str, params: dict[str, Any], requester: str, signer: str, time: str, nonce: str) -> bytes:
+    return canonical_bytes(
+        {"query": query, "params": params, "requester": requester, "signer": signer, "time": time, "nonce": nonce}
+    )
+
+
+def sign_request(key: SigningKey, requester: str, query: str, params: dict[str, Any]) -> RequestSignature:
+    """Sign ``params`` of ``query`` as ``requester`` (the principal owning ``key``)."""
+    when, nonce = utc_now(), secrets.token_hex(16)
+    signature = key.sign(_signed_bytes(query, params, requester, key.key_id, when, nonce)).hex()
+    return RequestSignature(requester=requester, signer=key.key_id, time=when, nonce=nonce, signature=signature)
+
+
+def authenticate(
+    state: ChainState, query: str, params: dict[str, Any], proof: RequestSignature, *, now: datetime | None = None
+) -> str:
+    """The requester's principal id, if ``proof`` is its valid, fresh signature of this query."""
+    record = state.keys.get(proof.signer)
+    if record is None or record.owner != proof.requester:
+        raise AccessDenied("unauthenticated", f"key {proof.signer} is not a key of {proof.requester} on chain")
+    if not record.usable_at(state.height):
+        raise AccessDenied("unauthenticated", f"key {proof.signer} is revoked or rotated out")
+    try:
+        sent = datetime.fromisoformat(proof.time)
+    except ValueError:
+        raise AccessDenied("unauthenticated", "request time is not an RFC 3339 timestamp") from None
+    skew = abs(((now or datetime.now(UTC)) - sent).total_seconds())
+    if skew > MAX_CLOCK_SKEW_S:
+        raise AccessDenied("unauthenticated", f"request time is {skew:.0f}s off; sign a fresh request")
+    message = _signed_bytes(query, params, proof.requester, proof.signer, proof.time, proof.nonce)
+    if not record.public_key.verify(bytes.fromhex(proof.signature), message):
+        raise AccessDenied("unauthenticated", "request signature does not verify")
+    return proof.requester
+
+
+class ReplayGuard:
+    """Refuses a nonce seen within the clock-skew window (bounded memory)."""
+
+    def __init__(self, capacity: int = 100_000, ttl_s: float = 2 * MAX_CLOCK_SKEW_S) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._capacity = capacity
+        self._ttl = ttl_s
+
+    def check(self, nonce: str) -> None:
+        now = _time.monotonic()
+        while self._seen and (next(iter(self._seen.values())) < now - self._ttl or len(self._seen) >= self._capacity):
+            self._seen.popitem(last=False)
+        if nonce in self._seen:
+            raise AccessDenied("replayed", "this signed request was already used")
+        self._seen[nonce] = now
