@@ -37,6 +37,7 @@ from govchain.services.cli.common import (
     with_connection,
 )
 from govchain.services.cli.identity import credential_app, did_app, identity_app
+from govchain.services.cli.registry import registry_app
 from govchain.services.platform import SERVICES, run_platform
 
 app = typer.Typer(
@@ -54,6 +55,7 @@ app = typer.Typer(
 app.add_typer(did_app, name="did")
 app.add_typer(credential_app, name="credential")
 app.add_typer(identity_app, name="identity")
+app.add_typer(registry_app, name="registry")
 
 
 def main() -> None:

@@ -82,7 +82,8 @@ class Viewer:
 def view(record_type: str, row: dict[str, Any], viewer: Viewer, *, subject: str | None = None) -> dict[str, Any]:
     """The record with only the fields ``viewer`` may see (personal fields are handled apart)."""
     levels = FIELDS[record_type]
-    shown = {Level.PUBLIC} | ({Level.INTERNAL} if viewer.sees_internal() or viewer.principal == subject else set())
+    own = subject is not None and viewer.principal == subject
+    shown = {Level.PUBLIC} | ({Level.INTERNAL} if viewer.sees_internal() or own else set())
     return {name: value for name, value in row.items() if levels.get(name) in shown}
 
 

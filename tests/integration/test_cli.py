@@ -127,6 +127,14 @@ def test_publish_verify_proof_and_tail_from_the_command_line(platform: Path, tmp
     verify = json.loads(govchain("verify", "--data", data, "--json").stdout)
     assert verify == {"ok": True, "height": receipt["height"], "events": 3, "first_bad_height": None}
 
+    registered = json.loads(govchain("registry", "document", "--sha256", "ab" * 32, "--data", data, "--json").stdout)
+    assert registered["registered"] and registered["registrations"][0]["document_id"] == "T-1"
+    unknown_file = tmp_path / "unknown.pdf"
+    unknown_file.write_bytes(b"never registered")
+    assert govchain("registry", "document", str(unknown_file), "--data", data, check=False).returncode == 1
+    directory = json.loads(govchain("registry", "departments", "--data", data, "--json").stdout)
+    assert [d["department_id"] for d in directory["departments"]] == ["tax"]
+
     tail = govchain("tail", "--data", data, "--from", "0", "--count", str(receipt["height"] + 1), "--json")
     heights = [json.loads(line)["height"] for line in tail.stdout.splitlines()]
     assert heights == list(range(receipt["height"] + 1))

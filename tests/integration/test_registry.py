@@ -1,0 +1,242 @@
+"""The registry against real NATS and databases: queries, visibility by role, access log, erasure."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from govchain.audit import verify_chain
+from govchain.bus import subjects
+from govchain.client import LedgerQueryError
+from govchain.privacy.vault import subject_keys
+from govchain.protocol.envelope import make_event
+from govchain.protocol.genesis import genesis_payload
+from govchain.protocol.keys import SigningKey
+from govchain.protocol.proofs import inclusion_problem
+from govchain.protocol.requests import sign_request
+from govchain.protocol.state import ChainState
+from govchain.services.registry.service import run_registry
+from govchain.services.registry.tables import void_events
+from govchain.storage.engine import make_engine
+
+from .conftest import Ledger
+
+OWNER = "c-" + "01" * 16
+BUYER = "c-" + "02" * 16
+STRANGER = "c-" + "03" * 16
+
+
+class Registry:
+    """A running registry next to the ledger, with departments, officials and citizens."""
+
+    def __init__(self, ledger: Ledger, db_url: str) -> None:
+        self.ledger = ledger
+        self.db_url = db_url
+        self.keys: dict[str, SigningKey] = {}
+        self.height = 0
+
+    async def commit(self, signer: str, source: str, type: str, data: dict[str, Any]) -> dict[str, Any]:
+        receipt = await self.ledger.submit(make_event(self.keys[signer], source=source, type=type, data=data))
+        if receipt["status"] == "committed":
+            self.height = receipt["height"]
+        return receipt
+
+    async def ask(self, subject: str, params: dict[str, Any], as_: str | None = None) -> dict[str, Any]:
+        signer = None if as_ is None else (self.keys[as_], as_)
+        return await self.ledger.client.query(subject, {**params, "min_height": self.height}, as_principal=signer)
+
+    async def denied(self, subject: str, params: dict[str, Any], as_: str | None = None) -> str:
+        with pytest.raises(LedgerQueryError) as info:
+            await self.ask(subject, params, as_)
+        return info.value.code
+
+    async def seal(self, dept: str, subject: str, record: str, details: dict[str, str]) -> dict[str, Any]:
+        answer = await self.ask(subjects.REGISTRY_SEAL, {"subject": subject, "record": record,
+                                                         "fields": {"owner_details": details}}, as_=dept)
+        return dict(answer["sealed"]["owner_details"])
+
+    async def populate(self) -> None:
+        self.keys["root"] = self.ledger.root
+        for dept in ("market", "land", "audit"):
+            self.keys[dept] = await self.ledger.register_department(dept)
+        for official, dept, roles in (("market-clerk", "market", ["registrar"]), ("land-clerk", "land", []),
+                                      ("auditor-1", "audit", [])):
+            self.keys[official] = SigningKey.generate()
+            await self.commit(dept, dept, "official.registered", {
+                "official_id": official, "department_id": dept, "name": official,
+                "public_key": self.keys[official].public.hex, "roles": roles})
+        await self.commit("root", "root", "role.granted", {"principal": "auditor-1", "role": "auditor"})
+        for citizen in (OWNER, BUYER, STRANGER):
+            self.keys[citizen] = SigningKey.generate()
+            await self.commit("market", "market", "citizen.enrolled",
+                              {"citizen_id": citizen, "public_key": self.keys[citizen].public.hex})
+        await self.commit("market", "market", "business.registered", {
+            "business_id": "B-1", "name": "Harbour Noodle House", "registration_no": "913100001",
+            "address": "12 Harbour Road", "activity": "catering", "owner": OWNER,
+            "owner_details": await self.seal("market", OWNER, "business.registered/B-1", {"legal_name": "Li Ming"})})
+        await self.commit("market-clerk", "market", "license.issued", {
+            "license_id": "L-1", "business_id": "B-1", "kind": "food service",
+            "valid_from": "2026-01-01", "valid_until": "2027-12-31"})
+        await self.commit("land", "land", "land.parcel_registered", {
+            "parcel_id": "P-1", "location": "Lot 7", "area_m2": "532.50", "land_use": "residential", "owner": OWNER,
+            "owner_details": await self.seal("land", OWNER, "land/P-1", {"legal_name": "Li Ming"})})
+
+
+@pytest.fixture
+async def registry(ledger: Ledger, db_url: str) -> AsyncIterator[Registry]:
+    settings = ledger.settings.model_copy(update={"database_url": db_url})
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(run_registry(settings, ledger.nats_url, stop, ready))
+    await asyncio.wait_for(ready.wait(), 20)
+    handle = Registry(ledger, db_url)
+    await handle.populate()
+    yield handle
+    stop.set()
+    await asyncio.wait_for(task, 20)
+
+
+async def test_the_public_sees_public_fields_and_proofs_tied_to_signed_heads(registry: Registry) -> None:
+    answer = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", "with_proofs": True})
+    assert answer["visibility"] == "public"
+    assert answer["record"] == {"business_id": "B-1", "name": "Harbour Noodle House", "registration_no": "913100001",
+                                "address": "12 Harbour Road", "activity": "catering", "department": "market"}
+    assert [lic["license_id"] for lic in answer["licenses"]] == ["L-1"]
+    assert "personal" not in answer and "owner" not in answer["record"]
+    genesis = genesis_payload(registry.ledger.data.genesis())
+    orderer = {r.key_id: r.public_key for r in ChainState.from_genesis(genesis).keys.values() if r.owner == "ledger"}
+    assert len(answer["proofs"]) == 1 and inclusion_problem(answer["proofs"][0], orderer) is None
+
+    found = await registry.ask(subjects.REGISTRY_BUSINESSES, {"text": "noodle"})
+    assert [r["business_id"] for r in found["records"]] == ["B-1"]
+    assert await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-404"}) == "not_found"
+    directory = await registry.ask(subjects.REGISTRY_DEPARTMENTS, {})
+    assert [d["department_id"] for d in directory["departments"]] == ["audit", "land", "market"]
+
+
+async def test_each_role_sees_its_own_layer_of_a_record(registry: Registry) -> None:
+    auditor = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"}, as_="auditor-1")
+    assert auditor["visibility"] == "auditor" and auditor["record"]["owner"] == OWNER
+    assert "event_ids" in auditor["record"] and "owner_details" not in auditor["record"]
+
+    owner = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"}, as_=OWNER)
+    assert owner["personal"] == {"owner_details": {"legal_name": "Li Ming"}}
+
+    # Personal data beyond the person: officers of the holding department, with a stated purpose.
+    assert await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "curious"}) == "forbidden"
+    assert await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "audit"}, as_="auditor-1") == "forbidden"
+    assert await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "check"}, as_="land-clerk") == "forbidden"
+    assert await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": " "}, as_="market-clerk") == "purpose_required"
+    clerk = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "licence renewal"}, as_="market-clerk")
+    assert clerk["visibility"] == "officer"
+    assert clerk["personal"] == {"owner_details": {"legal_name": "Li Ming"}}
+
+
+async def test_every_official_read_is_on_chain_and_listed_for_the_person(registry: Registry) -> None:
+    await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"}, as_=OWNER)  # one's own read is not logged
+    await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "licence renewal"}, as_="market-clerk")
+    registry.height = await registry.ledger.client.head_height()
+    log = await registry.ask(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}, as_=OWNER)
+    assert [(e["reader"], e["reader_department"], e["purpose"], e["record"], e["fields"]) for e in log["entries"]] == [
+        ("market-clerk", "market", "licence renewal", "business.registered/B-1", ["owner_details"])
+    ]
+    receipt = await registry.ledger.client.receipt(log["entries"][0]["event_id"])
+    assert receipt["status"] == "committed"  # the read itself is an event on chain
+    assert (await registry.ask(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}, as_="auditor-1"))["entries"]
+    assert await registry.denied(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}, as_=STRANGER) == "forbidden"
+    assert await registry.denied(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}) == "forbidden"
+
+
+async def test_requests_must_be_signed_by_the_claimed_principal_and_used_once(registry: Registry) -> None:
+    client = registry.ledger.client
+    params = {"subject": OWNER}
+    forged = await asyncio.gather(client.query(subjects.REGISTRY_ACCESS_LOG, params,
+                                               as_principal=(registry.keys[STRANGER], OWNER)), return_exceptions=True)
+    assert isinstance(forged[0], LedgerQueryError) and forged[0].code == "unauthenticated"
+    auth = sign_request(registry.keys[OWNER], OWNER, subjects.REGISTRY_ACCESS_LOG, params).model_dump()
+    assert (await client.request(subjects.REGISTRY_ACCESS_LOG, {**params, "auth": auth}))["subject"] == OWNER
+    with pytest.raises(LedgerQueryError) as replay:
+        await client.request(subjects.REGISTRY_ACCESS_LOG, {**params, "auth": auth})
+    assert replay.value.code == "replayed"
+    with pytest.raises(LedgerQueryError) as altered:
+        await client.request(subjects.REGISTRY_ACCESS_LOG, {"subject": BUYER, "auth": auth})
+    assert altered.value.code == "unauthenticated"
+
+
+async def test_land_history_is_ordered_and_transfers_from_non_owners_are_void(registry: Registry) -> None:
+    first = await registry.commit("land", "land", "land.transferred", {
+        "transfer_id": "T-1", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": BUYER, "consideration": "1000000.00"})
+    bogus = await registry.commit("land", "land", "land.transferred", {
+        "transfer_id": "T-2", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": STRANGER, "consideration": "1.00"})
+    assert bogus["status"] == "committed"  # authorized, so on chain; inconsistent, so void in the registry
+    await registry.commit("land", "land", "land.transferred", {
+        "transfer_id": "T-3", "parcel_id": "P-1", "from_owner": BUYER, "to_owner": STRANGER, "consideration": "1200000.00"})
+    public = await registry.ask(subjects.REGISTRY_PARCEL, {"id": "P-1"})
+    assert [tx["transfer_id"] for tx in public["history"]] == ["T-1", "T-3"]
+    assert "from_owner" not in public["history"][0] and public["history"][0]["height"] == first["height"]
+    officer = await registry.ask(subjects.REGISTRY_PARCEL, {"id": "P-1"}, as_="land-clerk")
+    assert officer["record"]["owner"] == STRANGER
+    assert [(tx["from_owner"], tx["to_owner"]) for tx in officer["history"]] == [(OWNER, BUYER), (BUYER, STRANGER)]
+    engine = make_engine(registry.db_url)
+    with engine.connect() as conn:
+        void = conn.execute(select(void_events.c.reason)).scalars().all()
+    engine.dispose()
+    assert void == [f"{OWNER} is not the current owner of parcel P-1"]
+
+
+async def test_documents_verify_by_hash_alone(registry: Registry) -> None:
+    receipt = await registry.commit("land", "land", "document.registered",
+                                    {"document_id": "deed-1", "sha256": "ab" * 32, "title": "Deed"})
+    known = await registry.ask(subjects.REGISTRY_DOCUMENT, {"sha256": "ab" * 32, "with_proofs": True})
+    assert known["registered"] and known["registrations"][0]["department"] == "land"
+    assert known["proofs"][0]["event_height"] == receipt["height"]
+    assert (await registry.ask(subjects.REGISTRY_DOCUMENT, {"sha256": "cd" * 32}))["registered"] is False
+
+
+async def test_the_catalog_shows_each_reader_what_it_may_read(registry: Registry) -> None:
+    for dataset_id, access, readers in (("open-permits", "public", []), ("tax-arrears", "departments", ["land"]),
+                                        ("audit-trail", "auditors", [])):
+        await registry.commit("market", "market", "dataset.published", {
+            "dataset_id": dataset_id, "title": dataset_id, "description": "", "fields": ["a"],
+            "access": access, "readers": readers})
+
+    async def ids(as_: str | None) -> list[str]:
+        return [d["dataset_id"] for d in (await registry.ask(subjects.REGISTRY_CATALOG, {}, as_=as_))["datasets"]]
+
+    assert await ids(None) == ["open-permits"]
+    assert await ids("land-clerk") == ["open-permits", "tax-arrears"]
+    assert await ids("auditor-1") == ["audit-trail", "open-permits", "tax-arrears"]
+    assert await ids("market-clerk") == ["audit-trail", "open-permits", "tax-arrears"]
+
+
+async def test_erasure_shreds_the_key_and_the_chain_still_verifies(registry: Registry) -> None:
+    other = await registry.commit(STRANGER, STRANGER, "personal_data.erased", {"subject": OWNER, "reason": "prank"})
+    assert other["status"] == "committed"  # the ledger allows citizens to erase; the registry voids it
+    assert (await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"}, as_=OWNER))["personal"]["owner_details"] == {
+        "legal_name": "Li Ming"}
+
+    await registry.commit(OWNER, OWNER, "personal_data.erased", {"subject": OWNER, "reason": "right to erasure"})
+    for who, params in ((OWNER, {}), ("market-clerk", {"purpose": "licence renewal"})):
+        answer = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", **params}, as_=who)
+        assert answer["personal"]["owner_details"] == {"erased": True}
+    assert (await registry.ask(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}, as_=OWNER))["entries"] == []
+    assert await registry.denied(subjects.REGISTRY_SEAL, {
+        "subject": OWNER, "record": "x/1", "fields": {"owner_details": {"a": 1}}}, as_="market") == "erased"
+    engine = make_engine(registry.db_url)
+    with engine.connect() as conn:
+        row = conn.execute(select(subject_keys).where(subject_keys.c.subject == OWNER)).one()
+    engine.dispose()
+    assert row.data_key is None and row.erasure_reason == "right to erasure"
+    assert (await verify_chain(registry.ledger.nc.jetstream())).ok
+
+
+async def test_only_officers_seal_personal_data(registry: Registry) -> None:
+    params = {"subject": BUYER, "record": "x/1", "fields": {"owner_details": {"a": 1}}}
+    assert await registry.denied(subjects.REGISTRY_SEAL, params, as_=BUYER) == "forbidden"
+    assert await registry.denied(subjects.REGISTRY_SEAL, params) == "forbidden"
+    sealed = await registry.ask(subjects.REGISTRY_SEAL, params, as_="land-clerk")
+    field = sealed["sealed"]["owner_details"]
+    assert set(field) == {"enc", "subject", "key_version", "nonce", "ct"} and field["subject"] == BUYER
