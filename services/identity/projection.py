@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from dataclasses import dataclass
 
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, Text, delete, insert, select
@@ -18,6 +19,7 @@ from govchain.protocol.keys import PublicKey
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import KeyRecord, Principal
 from govchain.protocol.verify import VerifiedBlock
+from govchain.storage.migrations import upgrade_to_head
 
 metadata = MetaData()
 
@@ -84,7 +86,7 @@ class IdentityProjection:
     name = "identity"
 
     def prepare(self, engine: Engine) -> None:
-        metadata.create_all(engine)
+        upgrade_to_head(engine, Path(__file__).with_name("migrations"))
 
     def apply(self, conn: Connection, block: VerifiedBlock) -> None:
         state = block.state

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +32,10 @@ from sqlalchemy import (
 from govchain.projection.checkpoint import load_checkpoint, metadata as checkpoint_metadata, save_checkpoint
 from govchain.protocol.block import BlockHeader
 from govchain.protocol.verify import Checkpoint, VerifiedBlock
+from govchain.storage.migrations import upgrade_to_head
 
 CHECKPOINT_NAME = "ledger"
+MIGRATIONS = Path(__file__).with_name("migrations")
 _ID_CHUNK = 500
 
 metadata = MetaData()
@@ -96,7 +99,7 @@ class LedgerStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         checkpoint_metadata.create_all(engine)
-        metadata.create_all(engine)
+        upgrade_to_head(engine, MIGRATIONS)
 
     def checkpoint(self) -> Checkpoint | None:
         with self.engine.connect() as conn:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, MetaData, create_engine
 
 
 def alembic_config(scripts: Path, engine: Engine | None = None) -> Config:
@@ -24,3 +24,29 @@ def upgrade_to_head(engine: Engine, scripts: Path) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def run_migrations(metadata: MetaData) -> None:
+    """The body of every service's ``migrations/env.py``: migrate the connection we were given
+    (or, from the alembic command line, the URL in ``sqlalchemy.url``)."""
+    config = context.config
+    version_table = config.get_main_option("version_table") or "alembic_version"
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _migrate(connection, metadata, version_table)
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+    with engine.begin() as own:
+        _migrate(own, metadata, version_table)
+
+
+def _migrate(connection: Connection, metadata: MetaData, version_table: str) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table=version_table,
+        render_as_batch=True,  # SQLite alters tables by copying them
+        include_name=lambda name, type_, _: type_ != "table" or name in metadata.tables,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,13 @@
+"""Package layout: the kernel lives in shared/govchain, the services in services/, both under
+the one import package ``govchain`` (metadata and dependencies are in pyproject.toml)."""
+
+from setuptools import find_packages, setup
+
+KERNEL = ["govchain", *(f"govchain.{name}" for name in find_packages("shared/govchain"))]
+SERVICES = ["govchain.services", *(f"govchain.services.{name}" for name in find_packages("services"))]
+
+setup(
+    packages=KERNEL + SERVICES,
+    package_dir={"govchain": "shared/govchain", "govchain.services": "services"},
+    package_data={"govchain.services": ["*/migrations/*.py", "*/migrations/*.mako", "*/migrations/versions/*.py"]},
+)
