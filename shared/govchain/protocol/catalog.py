@@ -1,3 +1,3 @@
 """Importing this module registers every event type of the platform in ``EVENT_TYPES``."""
 
-from govchain.protocol import events, records  # noqa: F401  (imported for their registrations)
+from govchain.protocol import contracts, events, records  # noqa: F401  (imported for their registrations)

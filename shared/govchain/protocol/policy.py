@@ -19,10 +19,11 @@ ADMIN_ROLE = "admin"
 
 
 class Grant(BaseModel):
-    """One way to be allowed: by kind of principal and/or by role, within some departments."""
+    """One way to be allowed: by named principals, by kind and/or by role, within some departments."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    principals: list[str] | None = Field(default=None, description="only these principal ids")
     kind: PrincipalKind | None = None
     role: str | None = Field(default=None, pattern=ROLE_PATTERN)
     departments: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
@@ -39,19 +40,28 @@ class Policy(BaseModel):
 
 
 _REGISTRARS = [Grant(kind="department"), Grant(role="registrar")]
+CONTRACT_ENGINE = "contract-engine"
+_ENGINE = Grant(principals=[CONTRACT_ENGINE])
 
 DEFAULT_POLICY = Policy(
     publish={
         "document.registered": _REGISTRARS,
         "credential.revoked": [Grant(kind="department"), Grant(role="issuer")],
         "business.registered": _REGISTRARS,
-        "license.issued": _REGISTRARS,
+        "license.issued": [*_REGISTRARS, _ENGINE],
         "license.revoked": _REGISTRARS,
         "land.parcel_registered": _REGISTRARS,
-        "land.transferred": _REGISTRARS,
+        "land.transferred": [*_REGISTRARS, _ENGINE],
         "dataset.published": [Grant(kind="department"), Grant(role="data-steward")],
         "personal_data.accessed": [Grant(kind="service")],
         "personal_data.erased": [Grant(kind="citizen"), Grant(kind="root")],
+        "contract.deployed": [Grant(kind="root"), Grant(role="contract-admin")],
+        "license.applied": [Grant(kind="citizen")],
+        "license.application_rejected": [_ENGINE],
+        "land.transfer_requested": _REGISTRARS,
+        "land.transfer_approved": [Grant(kind="department"), Grant(role="approver")],
+        "land.transfer_expired": [_ENGINE],
+        "clock.tick": [_ENGINE],
     }
 )
 """What ``govchain init`` writes into genesis; later changed on chain by the root authority."""

@@ -110,3 +110,46 @@ class PersonalDataErased(Record):
 
     subject: str = Field(pattern=PRINCIPAL_PATTERN)
     reason: str = Field(min_length=1, max_length=300)
+
+
+@EVENT_TYPES.register("license.applied", 1)
+class LicenseApplied(Record):
+    """A citizen applies for a business licence, naming the registered documents it rests on."""
+
+    application_id: str = Field(pattern=RECORD_ID)
+    applicant: str = Field(pattern=PRINCIPAL_PATTERN)
+    business_id: str = Field(pattern=RECORD_ID)
+    kind: str = Field(min_length=1, max_length=100)
+    documents: list[str] = Field(min_length=1, max_length=20, description="SHA-256 of each supporting document")
+
+
+@EVENT_TYPES.register("license.application_rejected", 1)
+class LicenseApplicationRejected(Record):
+    """The licence contract refused an application: which condition failed."""
+
+    application_id: str = Field(pattern=RECORD_ID)
+    failed_condition: str = Field(max_length=500)
+
+
+@EVENT_TYPES.register("land.transfer_requested", 1)
+class LandTransferRequested(Record):
+    """A transfer awaiting approval by ``required`` of the named departments before a deadline."""
+
+    request_id: str = Field(pattern=RECORD_ID)
+    parcel_id: str = Field(pattern=RECORD_ID)
+    from_owner: str = Field(pattern=PRINCIPAL_PATTERN)
+    to_owner: str = Field(pattern=PRINCIPAL_PATTERN)
+    consideration: str = Field(pattern=DECIMAL)
+    approvers: list[str] = Field(min_length=1, max_length=10)
+    required: int = Field(ge=1, le=10)
+
+
+@EVENT_TYPES.register("land.transfer_approved", 1)
+class LandTransferApproved(Record):
+    request_id: str = Field(pattern=RECORD_ID)
+
+
+@EVENT_TYPES.register("land.transfer_expired", 1)
+class LandTransferExpired(Record):
+    request_id: str = Field(pattern=RECORD_ID)
+    approvals: list[str]

@@ -71,6 +71,8 @@ def check_policy(state: ChainState, envelope: Envelope, signer: str) -> None:
     principal = state.principals[signer]
     department = principal.department
     for grant in grants:
+        if grant.principals is not None and signer not in grant.principals:
+            continue
         if grant.kind is not None and grant.kind != principal.kind:
             continue
         if grant.role is not None and not state.has_role(signer, grant.role):
