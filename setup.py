@@ -9,5 +9,9 @@ SERVICES = ["govchain.services", *(f"govchain.services.{name}" for name in find_
 setup(
     packages=KERNEL + SERVICES,
     package_dir={"govchain": "shared/govchain", "govchain.services": "services"},
-    package_data={"govchain.services": ["*/migrations/*.py", "*/migrations/*.mako", "*/migrations/versions/*.py"]},
+    package_data={
+        "govchain.services": [
+            "*/migrations/*.py", "*/migrations/*.mako", "*/migrations/versions/*.py", "*/definitions/*.json",
+        ]
+    },
 )

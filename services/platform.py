@@ -12,11 +12,17 @@ from govchain.bus.embedded import EmbeddedNats
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.logs import get_logger
+from govchain.services.contract.service import run_contract_engine
 from govchain.services.identity.service import run_identity
 from govchain.services.ledger.service import run_ledger
 from govchain.services.registry.service import run_registry
 
-SERVICES = (("ledger", run_ledger), ("identity", run_identity), ("registry", run_registry))
+SERVICES = (
+    ("ledger", run_ledger),
+    ("identity", run_identity),
+    ("registry", run_registry),
+    ("contract", run_contract_engine),
+)
 """Every service of the platform, in start order."""
 
 log = get_logger("govchain.platform")

@@ -36,6 +36,7 @@ from govchain.services.cli.common import (
     trusted_orderer_keys,
     with_connection,
 )
+from govchain.services.cli.contract import audit_app, contract_app
 from govchain.services.cli.identity import credential_app, did_app, identity_app
 from govchain.services.cli.registry import registry_app
 from govchain.services.platform import SERVICES, run_platform
@@ -56,6 +57,8 @@ app.add_typer(did_app, name="did")
 app.add_typer(credential_app, name="credential")
 app.add_typer(identity_app, name="identity")
 app.add_typer(registry_app, name="registry")
+app.add_typer(contract_app, name="contract")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:
@@ -133,7 +136,7 @@ def up(
 
 @app.command()
 def serve(
-    service: str = typer.Argument(..., help="The service to run: ledger, identity or registry."),
+    service: str = typer.Argument(..., help="The service to run: ledger, identity, registry or contract."),
     data: Path = DATA_OPTION,
     nats_url: str = typer.Option(..., "--nats-url", envvar="GOVCHAIN_NATS_URL", help="The NATS server (required: a deployment runs its own)."),
 ) -> None:

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     batch_max_count: int = Field(default=500, ge=1)
     batch_preferred_bytes: int = Field(default=512 * 1024, ge=1024)
     batch_max_wait_ms: int = Field(default=200, ge=1)
+    contract_tick_s: float = Field(
+        default=30.0, gt=0, description="how often the contract engine ticks the clock while deadlines wait"
+    )
     ack_wait_s: float = Field(
         default=30.0, gt=0, description="how long an event taken by a crashed orderer waits to be redelivered"
     )

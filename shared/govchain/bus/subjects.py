@@ -27,6 +27,9 @@ REGISTRY_CATALOG = "gov.registry.catalog"
 REGISTRY_ACCESS_LOG = "gov.registry.access_log"
 REGISTRY_SEAL = "gov.registry.seal"
 
+CONTRACT_CASE = "gov.contract.case"
+CONTRACT_LIST = "gov.contract.list"
+
 ORDERER_CONSUMER = "ledger-orderer"
 
 

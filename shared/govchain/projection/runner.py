@@ -79,8 +79,16 @@ class ProjectionRunner:
         """The last height applied (and checkpointed); -1 before genesis."""
         return self.verifier.height
 
-    async def run(self, stop: asyncio.Event | None = None, *, until_height: int | None = None) -> int:
-        """Apply blocks until ``stop`` is set or ``until_height`` is applied; return the height."""
+    async def run(
+        self,
+        stop: asyncio.Event | None = None,
+        *,
+        until_height: int | None = None,
+        on_block: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Apply blocks until ``stop`` is set or ``until_height`` is applied; return the height.
+
+        ``on_block(height, until_height)`` is called after each block (for progress bars)."""
         stop = stop or asyncio.Event()
         if until_height is not None and self.height >= until_height:
             return self.height
@@ -89,6 +97,8 @@ class ProjectionRunner:
             self.js, self.height + 1, to_height=until_height, stop=stop
         ):
             await self._apply(raw, height)
+            if on_block is not None:
+                on_block(height, until_height if until_height is not None else height)
         return self.height
 
     async def _apply(self, raw: bytes, height: int) -> None:

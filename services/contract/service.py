@@ -1,0 +1,158 @@
+"""The contract engine process: its projection, the outbox publisher, the clock and its API.
+
+Results are signed by the engine's own key only when they leave the outbox; their ids and
+times come from the chain, and Ed25519 is deterministic, so a result published twice is the
+same event twice, which the ledger orders once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from faststream.nats import NatsRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, select, update
+
+from govchain.bus import subjects
+from govchain.bus.connect import make_broker
+from govchain.client import GovChainClient
+from govchain.config import Settings
+from govchain.datadir import DataDir
+from govchain.logs import get_logger
+from govchain.projection.runner import ProjectionRunner, wait_for_height
+from govchain.protocol.envelope import make_event
+from govchain.protocol.keys import SigningKey
+from govchain.protocol.policy import CONTRACT_ENGINE
+from govchain.services.contract import tables as t
+from govchain.services.contract.engine import ContractEngineProjection, all_definitions
+from govchain.storage.engine import make_engine
+
+log = get_logger("govchain.contract")
+
+PUBLISH_POLL_S = 0.1
+
+
+class Publisher:
+    """Drains the outbox: signs each result with the engine's key and publishes it."""
+
+    def __init__(self, engine: Engine, client: GovChainClient, key: SigningKey) -> None:
+        self.engine = engine
+        self.client = client
+        self.key = key
+
+    def pending(self) -> list[Any]:
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.outbox).where(t.outbox.c.published == 0).order_by(t.outbox.c.height)).all()
+
+    async def drain(self) -> int:
+        rows = await asyncio.to_thread(self.pending)
+        for row in rows:
+            event = make_event(self.key, source=CONTRACT_ENGINE, type=row.type, data=json.loads(row.data),
+                               event_id=row.event_id, time=row.time)
+            await self.client.publish(event)
+            await asyncio.to_thread(self._mark, row.event_id)
+        return len(rows)
+
+    def _mark(self, event_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(t.outbox).where(t.outbox.c.event_id == event_id).values(published=1))
+
+    def open_deadline_cases(self) -> bool:
+        """Whether some case waits on a deadline (then the clock must keep ticking)."""
+        with self.engine.connect() as conn:
+            for definition in all_definitions(conn):
+                states = [d.state for d in definition.deadlines]
+                if states and conn.execute(select(t.cases.c.case_key).where(
+                    t.cases.c.contract_id == definition.contract_id, t.cases.c.state.in_(states)).limit(1)).first():
+                    return True
+        return False
+
+
+class CaseRequest(BaseModel):
+    contract_id: str = Field(max_length=64)
+    case_key: str = Field(max_length=128)
+    min_height: int | None = None
+
+
+def contract_router(engine: Engine, height: Any) -> NatsRouter:
+    router = NatsRouter()
+
+    def read_case(request: CaseRequest) -> dict[str, Any]:
+        with engine.connect() as conn:
+            row = conn.execute(select(t.cases).where(
+                t.cases.c.contract_id == request.contract_id, t.cases.c.case_key == request.case_key)).one_or_none()
+            if row is None:
+                return {"error": f"no case {request.case_key} of {request.contract_id}", "code": "not_found"}
+            steps = conn.execute(select(t.history).where(
+                t.history.c.contract_id == request.contract_id, t.history.c.case_key == request.case_key,
+            ).order_by(t.history.c.id)).all()
+            results = conn.execute(select(t.outbox.c.event_id, t.outbox.c.type).where(
+                t.outbox.c.contract_id == request.contract_id, t.outbox.c.case_key == request.case_key)).all()
+        return {
+            "contract_id": row.contract_id, "case_key": row.case_key, "version": row.version, "state": row.state,
+            "vars": json.loads(row.vars), "entered_at": row.entered_at, "updated_height": row.updated_height,
+            "history": [{"height": s.height, "step": s.step, "state": s.state, "failed": s.failed,
+                         "trigger_event_id": s.trigger_event_id} for s in steps],
+            "results": [{"event_id": r.event_id, "type": r.type} for r in results],
+        }
+
+    def read_contracts() -> dict[str, Any]:
+        with engine.connect() as conn:
+            rows = conn.execute(select(t.definitions).order_by(t.definitions.c.contract_id, t.definitions.c.version)).all()
+        return {"contracts": [{"contract_id": r.contract_id, "version": r.version, "deployed_height": r.deployed_height,
+                               "definition": json.loads(r.definition)} for r in rows]}
+
+    @router.subscriber(subjects.CONTRACT_CASE)
+    async def case(request: CaseRequest) -> dict[str, Any]:
+        if not await wait_for_height(height, request.min_height):
+            return {"error": "the contract engine has not reached that height yet", "code": "not_ready"}
+        return await asyncio.to_thread(read_case, request)
+
+    @router.subscriber(subjects.CONTRACT_LIST)
+    async def contracts() -> dict[str, Any]:
+        return await asyncio.to_thread(read_contracts)
+
+    return router
+
+
+async def run_contract_engine(
+    settings: Settings, nats_url: str, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
+    engine = make_engine(settings.database_url_for("contract"))
+    broker = make_broker(nats_url, settings, name="govchain-contract-engine")
+    runner: ProjectionRunner | None = None
+    broker.include_router(contract_router(engine, lambda: -1 if runner is None else runner.height))
+    await broker.start()
+    try:
+        runner = ProjectionRunner(broker.connection.jetstream(), engine, ContractEngineProjection(),
+                                  genesis_hash=settings.genesis_hash)
+        publisher = Publisher(engine, GovChainClient(broker.connection),
+                              DataDir(settings.data_dir).signing_key(CONTRACT_ENGINE))
+        if ready is not None:
+            ready.set()
+        await asyncio.gather(runner.run(stop), _publish_loop(publisher, stop, settings.contract_tick_s))
+    finally:
+        await broker.stop()
+        engine.dispose()
+
+
+async def _publish_loop(publisher: Publisher, stop: asyncio.Event, tick_s: float) -> None:
+    """Publish results as they appear; tick the clock while deadlines are pending."""
+    last_tick = time.monotonic()
+    while not stop.is_set():
+        try:
+            await publisher.drain()
+            if time.monotonic() - last_tick >= tick_s:
+                last_tick = time.monotonic()
+                if await asyncio.to_thread(publisher.open_deadline_cases):
+                    await publisher.client.publish(
+                        make_event(publisher.key, source=CONTRACT_ENGINE, type="clock.tick", data={}))
+        except Exception:  # NATS hiccups: results stay in the outbox and go out next round
+            log.exception("publishing contract results failed; retrying")
+        try:
+            await asyncio.wait_for(stop.wait(), PUBLISH_POLL_S)
+        except TimeoutError:
+            pass
