@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import signal
 import tempfile
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from govchain.audit import verify_chain
 from govchain.bus import subjects
 from govchain.bus.blocks import last_height
 from govchain.bus.connect import connect
-from govchain.client import GovChainClient
+from govchain.client import GovChainClient, LedgerQueryError
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.protocol import events as ev
@@ -32,6 +33,8 @@ from govchain.protocol.keys import SigningKey
 from govchain.pseudonym import pseudonym
 from govchain.protocol.proofs import inclusion_problem
 from govchain.services.cli.common import err_console, trusted_orderer_keys
+from govchain.services.contract import BUILTIN_CONTRACTS
+from govchain.services.contract.audit import audit_contracts
 from govchain.services.platform import run_platform
 
 DEPARTMENTS = {"market-regulator": "Market Regulation Bureau", "land-bureau": "Land and Resources Bureau"}
@@ -262,6 +265,51 @@ class Scenario:
             "erased_unreadable": after["personal"]["owner_details"] == {"erased": True},
         })
 
+    async def contracts(self) -> None:
+        """Both shipped contracts: a licence issued automatically, a land transfer approved 2 of 2."""
+        land, market = "land-bureau", "market-regulator"
+        for name in ("business-license", "land-transfer"):
+            definition = json.loads(BUILTIN_CONTRACTS[name].read_text())
+            await self.submit(make_event(self.root, source=ev.ROOT, type="contract.deployed",
+                                         data={"definition": definition}))
+        owner = self.summary["citizen_id"]
+        owner_key = _stored_key(self.data_dir, "citizen")
+        await self.submit(make_event(owner_key, source=owner, type="license.applied", data={
+            "application_id": "APP-0001", "applicant": owner, "business_id": "B-0001", "kind": "food service",
+            "documents": [self.documents[0].data["sha256"], self.documents[1].data["sha256"]]}))
+        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key())
+        await self.submit(make_event(self.keys[land], source=land, type="land.transfer_requested", data={
+            "request_id": "REQ-0001", "parcel_id": "P-0001", "from_owner": buyer, "to_owner": owner,
+            "consideration": "1900000.00", "approvers": [land, market], "required": 2}))
+        for dept in (land, market):
+            await self.submit(make_event(self.keys[dept], source=dept, type="land.transfer_approved",
+                                         data={"request_id": "REQ-0001"}))
+        licence = await self._settled("business-license", "APP-0001", {"issued", "rejected"})
+        transfer = await self._settled("land-transfer", "REQ-0001", {"recorded", "expired", "refused"})
+        for case in (licence, transfer):
+            for result in case["results"]:
+                await self.client.wait_receipt(result["event_id"], "contract-engine")
+        audit = await audit_contracts(self.client.nc.jetstream())
+        self.summary.update({
+            "licenses_issued": int(licence["state"] == "issued"),
+            "land_transfers_approved": int(transfer["state"] == "recorded"),
+            "contracts_audit_ok": audit.ok and audit.checked >= 2,
+        })
+
+    async def _settled(self, contract_id: str, key: str, final: set[str], timeout: float = 30) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                case = await self.client.request(subjects.CONTRACT_CASE, {
+                    "contract_id": contract_id, "case_key": key, "min_height": await self.client.head_height()})
+                if case["state"] in final:
+                    return case
+            except LedgerQueryError:
+                pass  # not opened yet
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"case {key} of {contract_id} did not settle")
+            await asyncio.sleep(0.1)
+
     async def verify(self, settings: Settings) -> None:
         """Verify the whole chain and one inclusion proof against the signed head."""
         js = self.client.nc.jetstream()
@@ -285,7 +333,7 @@ async def _scenario(settings: Settings, data_dir: DataDir, nats_url: str, *, qui
     nc = await connect(nats_url, settings, name="govchain-demo")
     scenario = Scenario(GovChainClient(nc), data_dir)
     stages = [scenario.admit_departments, scenario.register_documents, scenario.refuse_bad_events,
-              scenario.resend, scenario.identities, scenario.registry]
+              scenario.resend, scenario.identities, scenario.registry, scenario.contracts]
     try:
         with Progress(console=err_console, transient=True, disable=quiet) as progress:
             task = progress.add_task("demo scenario", total=len(stages) + 1)
@@ -299,7 +347,7 @@ async def _scenario(settings: Settings, data_dir: DataDir, nats_url: str, *, qui
         await nc.drain()
     summary = scenario.summary
     checks = ("chain_ok", "proof_verified", "credential_valid", "credential_revoked_detected",
-              "document_verified", "official_read_owner", "erased_unreadable")
+              "document_verified", "official_read_owner", "erased_unreadable", "contracts_audit_ok")
     ok = all(summary[c] for c in checks) and summary["duplicates_ordered"] == 0
     return {
         "ok": ok,

@@ -170,16 +170,20 @@ def test_demo_runs_a_scenario_and_verifies_it() -> None:
     assert summary["rejection_reasons"] == ["bad_signature", "invalid_payload", "unauthorized", "unknown_key"]
     assert summary["duplicates_ordered"] == 0
     # genesis, 2 departments, 10 documents, an official, its document, a citizen, a revocation;
-    # a second citizen, a business, a licence, a parcel, a transfer, an access record, an erasure
-    assert summary["events"] == 1 + 2 + 10 + 4 + 7
-    # the demo published all but genesis and the access record (the registry service wrote that)
-    assert len(summary["committed_event_ids"]) == summary["events"] - 2
+    # a second citizen, a business, a licence, a parcel, a transfer, an access record, an erasure;
+    # two contract deployments, an application, a transfer request, two approvals, two results
+    assert summary["events"] == 1 + 2 + 10 + 4 + 7 + 8
+    # the demo published all but genesis, the access record (by the registry) and the two
+    # contract results (by the contract engine)
+    assert len(summary["committed_event_ids"]) == summary["events"] - 4
     assert summary["identities"] == 4
     assert summary["credential_valid"] is True and summary["credential_revoked_detected"] is True
     assert summary["unauthorized_rejected"] == 2
     assert summary["land_transfers"] == 1 and summary["document_verified"] is True
     assert summary["access_log_entries"] == 1 and summary["official_read_owner"] is True
     assert summary["erased_unreadable"] is True
+    assert summary["licenses_issued"] == 1 and summary["land_transfers_approved"] == 1
+    assert summary["contracts_audit_ok"] is True
     assert summary["citizen_id"].startswith("c-") and "110101199003074512" not in json.dumps(summary)
     assert summary["blocks"] >= 2 and summary["nats_url"].startswith("nats://127.0.0.1:")
 
