@@ -12,6 +12,7 @@ setup(
     package_data={
         "govchain.services": [
             "*/migrations/*.py", "*/migrations/*.mako", "*/migrations/versions/*.py", "*/definitions/*.json",
+            "*/templates/*.html", "*/static/*",
         ]
     },
 )

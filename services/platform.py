@@ -13,6 +13,7 @@ from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.logs import get_logger
 from govchain.services.contract.service import run_contract_engine
+from govchain.services.gateway.service import run_gateway
 from govchain.services.identity.service import run_identity
 from govchain.services.ledger.service import run_ledger
 from govchain.services.registry.service import run_registry
@@ -22,6 +23,7 @@ SERVICES = (
     ("identity", run_identity),
     ("registry", run_registry),
     ("contract", run_contract_engine),
+    ("gateway", run_gateway),
 )
 """Every service of the platform, in start order."""
 

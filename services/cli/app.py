@@ -124,9 +124,10 @@ def up(
             loop.add_signal_handler(sig, stop.set)
 
         def announce(url: str) -> None:
+            portal = (data_dir.run_info() or {}).get("gateway_url", "?")
             err_console.print(
-                f"[bold green]GovChain is up.[/] NATS: {url}   data: {settings.data_dir}\n"
-                "Press Ctrl-C to stop."
+                f"[bold green]GovChain is up.[/] Portal: {portal}   API docs: {portal}/docs\n"
+                f"NATS: {url}   data: {settings.data_dir}\nPress Ctrl-C to stop."
             )
 
         await run_platform(settings, stop, on_ready=announce)
@@ -136,7 +137,7 @@ def up(
 
 @app.command()
 def serve(
-    service: str = typer.Argument(..., help="The service to run: ledger, identity, registry or contract."),
+    service: str = typer.Argument(..., help="The service to run: ledger, identity, registry, contract or gateway."),
     data: Path = DATA_OPTION,
     nats_url: str = typer.Option(..., "--nats-url", envvar="GOVCHAIN_NATS_URL", help="The NATS server (required: a deployment runs its own)."),
 ) -> None:

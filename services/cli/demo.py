@@ -55,7 +55,7 @@ async def run_demo(
 async def _demo_in(
     data: Path, *, keep: bool, quiet: bool, on_summary: Callable[[dict[str, Any]], None]
 ) -> dict[str, Any]:
-    settings = Settings(data_dir=data, nats_port=0)
+    settings = Settings(data_dir=data, nats_port=0, gateway_port=0)
     data_dir = DataDir(data)
     if not data_dir.is_initialised():
         data_dir.init("govchain-demo")
@@ -68,6 +68,7 @@ async def _demo_in(
             platform.result()  # raises the start-up failure
         nats_url = ready.result()
         summary = await _scenario(settings, data_dir, nats_url, quiet=quiet)
+        summary["portal_url"] = (data_dir.run_info() or {}).get("gateway_url")
         on_summary(summary)
         if keep:
             err_console.print(f"platform left running (NATS {nats_url}); press Ctrl-C to stop")

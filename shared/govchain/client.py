@@ -99,14 +99,22 @@ class GovChainClient:
         return int((await self.head())["header"]["height"])
 
     async def query(
-        self, subject: str, params: dict[str, Any], *, as_principal: tuple[SigningKey, str] | None = None
+        self,
+        subject: str,
+        params: dict[str, Any],
+        *,
+        as_principal: tuple[SigningKey, str] | None = None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         """Ask a service; with ``as_principal`` (key, principal id) the request is signed, which
-        is what any answer beyond public data needs."""
+        is what any answer beyond public data needs. A delegate service (the gateway) adds
+        ``on_behalf_of`` for a principal it authenticated."""
         body = dict(params)
         if as_principal is not None:
             key, principal = as_principal
-            body["auth"] = sign_request(key, principal, subject, params).model_dump()
+            body["auth"] = sign_request(key, principal, subject, params, on_behalf_of=on_behalf_of).model_dump(
+                exclude_none=True
+            )
         return await self.request(subject, body)
 
     async def resolve_did(self, did: str, *, min_height: int | None = None) -> dict[str, Any]:

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     batch_max_count: int = Field(default=500, ge=1)
     batch_preferred_bytes: int = Field(default=512 * 1024, ge=1024)
     batch_max_wait_ms: int = Field(default=200, ge=1)
+    gateway_host: str = Field(default="127.0.0.1", description="address the HTTP gateway listens on")
+    gateway_port: int = Field(default=8080, ge=0, le=65535, description="preferred gateway port (a free one if taken)")
+    gateway_secret: SecretStr | None = Field(
+        default=None, description="HMAC secret for gateway sessions (32+ bytes; share it between replicas)"
+    )
     contract_tick_s: float = Field(
         default=30.0, gt=0, description="how often the contract engine ticks the clock while deadlines wait"
     )

@@ -97,6 +97,9 @@ class DataDir:
     def write_run_info(self, info: dict[str, Any]) -> None:
         self.run_file.write_text(json.dumps(info, indent=2) + "\n")
 
+    def update_run_info(self, **values: Any) -> None:
+        self.write_run_info({**(self.run_info() or {}), **values})
+
     def run_info(self) -> dict[str, Any] | None:
         if not self.run_file.exists():
             return None

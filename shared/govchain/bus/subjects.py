@@ -30,6 +30,9 @@ REGISTRY_SEAL = "gov.registry.seal"
 CONTRACT_CASE = "gov.contract.case"
 CONTRACT_LIST = "gov.contract.list"
 
+ANALYTICS_SUMMARY = "gov.analytics.summary"
+ANALYTICS_CHART = "gov.analytics.chart"
+
 ORDERER_CONSUMER = "ledger-orderer"
 
 

@@ -48,6 +48,7 @@ class LicenseIssued(Record):
     kind: str = Field(min_length=1, max_length=100)
     valid_from: str = Field(pattern=DATE)
     valid_until: str = Field(pattern=DATE)
+    application_id: str | None = Field(default=None, pattern=RECORD_ID, description="the application it decides")
 
 
 @EVENT_TYPES.register("license.revoked", 1)
@@ -79,6 +80,7 @@ class LandTransferred(Record):
     consideration: str = Field(pattern=DECIMAL, description="price in CNY, decimal string")
     contract_sha256: str | None = Field(default=None, pattern=HEX64_PATTERN)
     to_owner_details: SealedField | None = None
+    request_id: str | None = Field(default=None, pattern=RECORD_ID, description="the approved request it records")
 
 
 @EVENT_TYPES.register("dataset.published", 1)

@@ -23,6 +23,9 @@ from govchain.protocol.keys import SigningKey
 from govchain.protocol.state import ChainState
 
 MAX_CLOCK_SKEW_S = 300
+DELEGATES = frozenset({"gateway"})
+"""Services trusted to sign for a principal they authenticated themselves (the HTTP gateway
+checks a signed challenge, then asks on the person's behalf)."""
 
 
 class AccessDenied(GovChainError):
@@ -44,25 +47,31 @@ class RequestSignature(BaseModel):
     time: str
     nonce: str = Field(pattern=r"^[0-9a-f]{32}$")
     signature: str = Field(pattern=r"^[0-9a-f]{128}$")
+    on_behalf_of: str | None = Field(default=None, pattern=PRINCIPAL_PATTERN)
 
 
-def _signed_bytes(query: str, params: dict[str, Any], requester: str, signer: str, time: str, nonce: str) -> bytes:
-    return canonical_bytes(
-        {"query": query, "params": params, "requester": requester, "signer": signer, "time": time, "nonce": nonce}
-    )
+def _signed_bytes(query: str, params: dict[str, Any], proof: dict[str, Any]) -> bytes:
+    return canonical_bytes({"query": query, "params": params, **proof})
 
 
-def sign_request(key: SigningKey, requester: str, query: str, params: dict[str, Any]) -> RequestSignature:
-    """Sign ``params`` of ``query`` as ``requester`` (the principal owning ``key``)."""
-    when, nonce = utc_now(), secrets.token_hex(16)
-    signature = key.sign(_signed_bytes(query, params, requester, key.key_id, when, nonce)).hex()
-    return RequestSignature(requester=requester, signer=key.key_id, time=when, nonce=nonce, signature=signature)
+def sign_request(
+    key: SigningKey, requester: str, query: str, params: dict[str, Any], *, on_behalf_of: str | None = None
+) -> RequestSignature:
+    """Sign ``params`` of ``query`` as ``requester`` (the principal owning ``key``), optionally
+    for a principal it authenticated (only a delegate service may)."""
+    proof: dict[str, Any] = {"requester": requester, "signer": key.key_id, "time": utc_now(),
+                             "nonce": secrets.token_hex(16)}
+    if on_behalf_of is not None:
+        proof["on_behalf_of"] = on_behalf_of
+    signature = key.sign(_signed_bytes(query, params, proof)).hex()
+    return RequestSignature(**proof, signature=signature)
 
 
 def authenticate(
     state: ChainState, query: str, params: dict[str, Any], proof: RequestSignature, *, now: datetime | None = None
 ) -> str:
-    """The requester's principal id, if ``proof`` is its valid, fresh signature of this query."""
+    """The principal asking, if ``proof`` is a valid, fresh signature of this query: the
+    requester itself, or the principal a delegate service vouches for."""
     record = state.keys.get(proof.signer)
     if record is None or record.owner != proof.requester:
         raise AccessDenied("unauthenticated", f"key {proof.signer} is not a key of {proof.requester} on chain")
@@ -75,10 +84,16 @@ def authenticate(
     skew = abs(((now or datetime.now(UTC)) - sent).total_seconds())
     if skew > MAX_CLOCK_SKEW_S:
         raise AccessDenied("unauthenticated", f"request time is {skew:.0f}s off; sign a fresh request")
-    message = _signed_bytes(query, params, proof.requester, proof.signer, proof.time, proof.nonce)
+    message = _signed_bytes(query, params, proof.model_dump(exclude={"signature"}, exclude_none=True))
     if not record.public_key.verify(bytes.fromhex(proof.signature), message):
         raise AccessDenied("unauthenticated", "request signature does not verify")
-    return proof.requester
+    if proof.on_behalf_of is None:
+        return proof.requester
+    if proof.requester not in DELEGATES or state.kind_of(proof.requester) != "service":
+        raise AccessDenied("unauthenticated", f"{proof.requester} may not act on behalf of others")
+    if proof.on_behalf_of not in state.principals:
+        raise AccessDenied("unauthenticated", f"{proof.on_behalf_of} is not a principal on chain")
+    return proof.on_behalf_of
 
 
 class ReplayGuard:

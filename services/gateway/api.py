@@ -1,0 +1,278 @@
+"""The gateway's JSON API (OpenAPI at /docs): chain and proofs, submitting signed events,
+application status, registry queries, document and credential checks, and a person's own
+data and access log after they prove control of their key."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from govchain.bus import subjects
+from govchain.protocol.envelope import EVENT_ID_PATTERN, PRINCIPAL_PATTERN, parse_envelope
+from govchain.protocol.errors import EventRejected
+from govchain.protocol.multikey import public_key_from_multibase
+from govchain.protocol.proofs import consistency_problem, inclusion_problem
+from govchain.protocol.requests import AccessDenied
+from govchain.services.gateway.context import Gateway, api_error, denied, gateway_of
+from govchain.services.gateway.limits import limiter, public_limit
+from govchain.services.gateway.sessions import Session
+
+router = APIRouter(prefix="/api/v1")
+SHA256 = r"^[0-9a-f]{64}$"
+
+
+def _gateway(request: Request) -> Gateway:
+    return gateway_of(request)
+
+
+GatewayDep = Annotated[Gateway, Depends(_gateway)]
+
+
+def _session(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session | None:
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise api_error(401, "unauthenticated", "use 'Authorization: Bearer <token>' from POST /api/v1/auth/session")
+    try:
+        return gateway_of(request).sessions.session(token)
+    except AccessDenied as exc:
+        raise denied(exc) from None
+
+
+def _required_session(session: Annotated[Session | None, Depends(_session)]) -> Session:
+    if session is None:
+        raise api_error(401, "unauthenticated", "sign in first: POST /api/v1/auth/challenge, then /auth/session")
+    return session
+
+
+OptionalSession = Annotated[Session | None, Depends(_session)]
+RequiredSession = Annotated[Session, Depends(_required_session)]
+
+
+# -- chain and proofs
+
+
+@router.get("/chain/head", tags=["chain"], summary="The newest block's signed header")
+@limiter.limit(public_limit)
+async def head(request: Request, gateway: GatewayDep) -> dict[str, Any]:
+    return await gateway.ask(subjects.LEDGER_HEAD, {})
+
+
+@router.get("/blocks", tags=["chain"], summary="Block headers, newest first")
+@limiter.limit(public_limit)
+async def blocks(
+    request: Request, gateway: GatewayDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[int | None, Query(ge=0, description="only blocks below this height")] = None,
+) -> dict[str, Any]:
+    newest = await gateway.head_height()
+    top = newest if before is None else min(newest, before - 1)
+    heights = range(top, max(top - limit, -1), -1)
+    found = await asyncio.gather(*(gateway.block(h) for h in heights))
+    return {"blocks": [{"hash": b.hash, **b.header.model_dump()} for b in found], "newest": newest}
+
+
+@router.get("/blocks/{height}", tags=["chain"], summary="A block: its signed header and its events")
+@limiter.limit(public_limit)
+async def block(request: Request, gateway: GatewayDep, height: int) -> dict[str, Any]:
+    found = await gateway.block(height)
+    return {"hash": found.hash, "signature": found.signature, "header": found.header.model_dump(),
+            "events": found.events}
+
+
+@router.get("/events/{event_id}", tags=["chain"], summary="An event, its receipt and its inclusion proof, checked")
+@limiter.limit(public_limit)
+async def event(request: Request, gateway: GatewayDep, event_id: str) -> dict[str, Any]:
+    receipt = await gateway.ask(subjects.LEDGER_RECEIPT, {"event_id": _event_id(event_id)})
+    if receipt["status"] != "committed":
+        raise api_error(404, "not_found", f"event {event_id} is not on chain")
+    found = await gateway.block(receipt["height"])
+    proof = await gateway.ask(subjects.LEDGER_PROOF, {"event_id": event_id})
+    problem = inclusion_problem(proof, gateway.orderer_keys)
+    return {"event": found.events[receipt["position"]], "receipt": receipt, "proof": proof,
+            "proof_verified": problem is None, "proof_problem": problem}
+
+
+@router.get("/events/{event_id}/proof", tags=["chain"], summary="RFC 9162 inclusion proof against a signed head")
+@limiter.limit(public_limit)
+async def proof(
+    request: Request, gateway: GatewayDep, event_id: str,
+    at_height: Annotated[int | None, Query(ge=0)] = None,
+) -> dict[str, Any]:
+    answer = await gateway.ask(subjects.LEDGER_PROOF, {"event_id": _event_id(event_id), "at_height": at_height})
+    return {**answer, "verified": inclusion_problem(answer, gateway.orderer_keys) is None}
+
+
+@router.get("/consistency", tags=["chain"], summary="RFC 9162 consistency proof between two signed heads")
+@limiter.limit(public_limit)
+async def consistency(
+    request: Request, gateway: GatewayDep,
+    first: Annotated[int, Query(ge=0)], second: Annotated[int, Query(ge=0)],
+) -> dict[str, Any]:
+    answer = await gateway.ask(subjects.LEDGER_CONSISTENCY, {"first_height": first, "second_height": second})
+    return {**answer, "verified": consistency_problem(answer, gateway.orderer_keys) is None}
+
+
+def _event_id(value: str) -> str:
+    if not re.fullmatch(EVENT_ID_PATTERN, value):
+        raise api_error(400, "bad_request", "an event id is 1-64 letters, digits, '_' or '-'")
+    return value
+
+
+# -- submitting
+
+
+@router.post("/events", tags=["submit"], status_code=201,
+             summary="Submit a signed event (a department's record, a citizen's application)",
+             responses={202: {"description": "accepted, not yet ordered"},
+                        422: {"description": "refused by the ledger, with its reason code"}})
+async def submit(
+    gateway: GatewayDep,
+    envelope: Annotated[dict[str, Any], Body(description="the signed envelope, as the SDK produces it")],
+    wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the block")] = 20,
+) -> Any:
+    try:
+        signed = parse_envelope(json.dumps(envelope).encode())
+    except EventRejected as exc:
+        raise api_error(400, exc.reason.value, exc.detail) from None
+    await gateway.client.publish(signed)
+    try:
+        receipt = await gateway.client.wait_receipt(signed.id, signed.source, wait)
+    except TimeoutError:
+        return JSONResponse({"event_id": signed.id, "status": "pending"}, status_code=202)
+    if receipt["status"] == "rejected":
+        raise api_error(422, receipt["reason"], receipt["detail"])
+    return receipt
+
+
+@router.get("/applications/{contract_id}/{case_key}", tags=["submit"], summary="Status of an application (a contract case)")
+async def application(gateway: GatewayDep, contract_id: str, case_key: str) -> dict[str, Any]:
+    return await gateway.ask(subjects.CONTRACT_CASE, {"contract_id": contract_id, "case_key": case_key})
+
+
+# -- registry, documents, credentials
+
+
+@router.get("/registry/businesses", tags=["registry"], summary="Search businesses by name (public fields)")
+@limiter.limit(public_limit)
+async def businesses(request: Request, gateway: GatewayDep, q: Annotated[str, Query(max_length=100)] = "") -> dict[str, Any]:
+    return await gateway.ask(subjects.REGISTRY_BUSINESSES, {"text": q})
+
+
+@router.get("/registry/businesses/{business_id}", tags=["registry"],
+            summary="A business; signed in, its owner sees their details, an officer too with a purpose (recorded)")
+@limiter.limit(public_limit)
+async def business(
+    request: Request, gateway: GatewayDep, business_id: str, session: OptionalSession,
+    purpose: Annotated[str | None, Query(max_length=300)] = None, proofs: bool = False,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"id": business_id, "with_proofs": proofs}
+    if purpose is not None:
+        params["purpose"] = purpose
+    return await gateway.ask(subjects.REGISTRY_BUSINESS, params, session)
+
+
+@router.get("/registry/parcels/{parcel_id}", tags=["registry"], summary="A land parcel and its ordered history")
+@limiter.limit(public_limit)
+async def parcel(
+    request: Request, gateway: GatewayDep, parcel_id: str, session: OptionalSession,
+    purpose: Annotated[str | None, Query(max_length=300)] = None, proofs: bool = False,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"id": parcel_id, "with_proofs": proofs}
+    if purpose is not None:
+        params["purpose"] = purpose
+    return await gateway.ask(subjects.REGISTRY_PARCEL, params, session)
+
+
+@router.get("/registry/departments", tags=["registry"], summary="The department directory")
+@limiter.limit(public_limit)
+async def departments(request: Request, gateway: GatewayDep) -> dict[str, Any]:
+    return await gateway.ask(subjects.REGISTRY_DEPARTMENTS, {})
+
+
+@router.get("/registry/catalog", tags=["registry"], summary="Data sets shared by departments, as you may read them")
+@limiter.limit(public_limit)
+async def catalog(request: Request, gateway: GatewayDep, session: OptionalSession) -> dict[str, Any]:
+    return await gateway.ask(subjects.REGISTRY_CATALOG, {}, session)
+
+
+@router.get("/documents/{sha256}", tags=["registry"], summary="Is a document (by its SHA-256) registered, by whom?")
+@limiter.limit(public_limit)
+async def document(
+    request: Request, gateway: GatewayDep, sha256: Annotated[str, Path(pattern=SHA256)], proofs: bool = True,
+) -> dict[str, Any]:
+    return await gateway.ask(subjects.REGISTRY_DOCUMENT, {"sha256": sha256, "with_proofs": proofs})
+
+
+@router.post("/documents/verify", tags=["registry"], summary="Upload a document; only its hash is looked up")
+@limiter.limit(public_limit)
+async def verify_upload(request: Request, gateway: GatewayDep, file: UploadFile) -> dict[str, Any]:
+    digest = hashlib.sha256(await file.read()).hexdigest()
+    answer = await gateway.ask(subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": True})
+    return {"sha256": digest, **answer}
+
+
+@router.post("/credentials/verify", tags=["registry"], summary="Verify a W3C verifiable credential against the chain")
+@limiter.limit(public_limit)
+async def verify_credential(
+    request: Request, gateway: GatewayDep, credential: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
+    head_height = await gateway.head_height()
+    return await gateway.ask(subjects.IDENTITY_VERIFY_CREDENTIAL,
+                             {"credential": credential, "min_height": max(head_height, 0)})
+
+
+# -- signing in, and one's own data
+
+
+class SessionRequest(BaseModel):
+    principal: str = Field(pattern=PRINCIPAL_PATTERN, examples=["c-0123456789abcdef0123456789abcdef"])
+    key_id: str = Field(pattern=r"^[0-9a-f]{64}$")
+    challenge: str
+    signature: str = Field(pattern=r"^[0-9a-f]{128}$", description="Ed25519 signature of the challenge's UTF-8 bytes")
+
+
+@router.post("/auth/challenge", tags=["me"], summary="A challenge to sign with your key")
+@limiter.limit(public_limit)
+async def challenge(request: Request, gateway: GatewayDep) -> dict[str, str]:
+    return {"challenge": gateway.sessions.challenge()}
+
+
+@router.post("/auth/session", tags=["me"], summary="Exchange a signed challenge for a short-lived bearer token")
+@limiter.limit(public_limit)
+async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -> dict[str, Any]:
+    try:
+        nonce = gateway.sessions.check_challenge(body.challenge)
+        gateway.challenges.check(nonce)
+    except AccessDenied as exc:
+        raise denied(exc) from None
+    resolved = await gateway.ask(subjects.IDENTITY_RESOLVE, {
+        "did": f"did:govchain:{body.principal}", "min_height": max(await gateway.head_height(), 0)})
+    document = resolved.get("didDocument") or {}
+    method = next((m for m in document.get("verificationMethod", [])
+                   if m["id"].endswith(f"#{body.key_id}")), None)
+    if method is None:
+        raise api_error(401, "unauthenticated", f"{body.key_id} is not a current key of {body.principal}")
+    key = public_key_from_multibase(method["publicKeyMultibase"])
+    if not key.verify(bytes.fromhex(body.signature), body.challenge.encode()):
+        raise api_error(401, "unauthenticated", "the signature does not verify")
+    token, issued = gateway.sessions.issue(body.principal)
+    return {"token": token, "principal": issued.principal, "expires": issued.expires}
+
+
+@router.get("/me/access-log", tags=["me"], summary="Who read my personal data, when and why")
+async def my_access_log(gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
+    return await gateway.ask(subjects.REGISTRY_ACCESS_LOG, {"subject": session.principal}, session)
+
+
+@router.get("/me", tags=["me"], summary="My identity as the chain knows it")
+async def me(gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
+    return await gateway.ask(subjects.IDENTITY_RESOLVE, {"did": f"did:govchain:{session.principal}"})

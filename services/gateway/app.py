@@ -1,0 +1,103 @@
+"""The HTTP gateway: one entry point (OpenAPI at /docs) and the portal, a NATS client like any other."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from slowapi.errors import RateLimitExceeded
+
+from govchain import __version__
+from govchain.bus.connect import connect
+from govchain.config import Settings
+from govchain.datadir import DataDir
+from govchain.protocol.genesis import genesis_payload
+from govchain.protocol.state import ChainState
+from govchain.services.gateway import api, portal
+from govchain.services.gateway.context import GATEWAY, Gateway
+from govchain.services.gateway.limits import limiter
+from govchain.services.gateway.sessions import Sessions
+
+DESCRIPTION = """
+GovChain's one entry point for citizens, businesses, departments and the public.
+
+* **chain**: blocks, events, RFC 9162 inclusion and consistency proofs, each checked against
+  the orderer-signed head;
+* **submit**: signed events (a department's records, a citizen's applications) with their
+  receipt or the ledger's reason code; application status;
+* **registry**: public records, document and credential verification;
+* **me**: sign in by signing a challenge with your key, then see your own data and who read it.
+
+Errors are JSON `{"error": {"code": ..., "message": ...}}` with a stable reason code.
+"""
+
+
+def create_app(settings: Settings, nats_url: str) -> FastAPI:
+    data = DataDir(settings.data_dir)
+    genesis = genesis_payload(data.genesis())
+    state = ChainState.from_genesis(genesis)
+    orderer_keys = {r.key_id: r.public_key for r in state.keys.values() if r.owner == "ledger"}
+    secret = (settings.gateway_secret.get_secret_value().encode() if settings.gateway_secret
+              else secrets.token_bytes(32))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nc = await connect(nats_url, settings, name="govchain-gateway")
+        app.state.gateway = Gateway(nc, data.signing_key(GATEWAY), Sessions(secret), orderer_keys)
+        try:
+            yield
+        finally:
+            await nc.drain()
+
+    app = FastAPI(title="GovChain gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.chain_id = genesis.chain_id
+    app.state.limiter = limiter
+    app.include_router(api.router)
+    app.include_router(portal.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RateLimitExceeded, _rate_limited)
+    return app
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def _error(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    if _wants_html(request):
+        return portal.templates.TemplateResponse(
+            request, "error.html", {"chain_id": request.app.state.chain_id, "status": status, "message": message},
+            status_code=status,
+        )
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail: Any = exc.detail
+    if isinstance(detail, dict):
+        return _error(request, exc.status_code, detail["code"], detail["message"])
+    return _error(request, exc.status_code, "http_error", str(detail))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return _error(request, 400, "bad_request", f"{where}: {first['msg']}")
+
+
+async def _rate_limited(request: Request, exc: Exception) -> Response:
+    return _error(request, 429, "rate_limited", f"too many requests: {exc}", headers={"Retry-After": "60"})
+
+
+__all__ = ["create_app", "HTMLResponse"]
