@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DATA   ?= .govchain
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install up test test-fast demo clean
+.PHONY: help install browser up test test-fast demo clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,10 +20,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install GovChain with its test tools
 
+browser:  ## install Debian's chromium (and CJK fonts) for the browser tests, if missing and possible
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium for the browser tests (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
+	else echo "note: chromium is not installed; the browser tests will be skipped"; fi
+
 up: $(STAMP)  ## run the platform on this machine (embedded NATS + SQLite in $(DATA)/)
 	$(BIN)/govchain up --data $(DATA)
 
-test: $(STAMP)  ## run the whole test suite against real NATS (and PostgreSQL where it answers)
+test: $(STAMP) browser  ## run the whole test suite against real NATS (and PostgreSQL where it answers)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)  ## unit tests only

@@ -251,7 +251,6 @@ async def challenge(request: Request, gateway: GatewayDep) -> dict[str, str]:
 async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -> dict[str, Any]:
     try:
         nonce = gateway.sessions.check_challenge(body.challenge)
-        gateway.challenges.check(nonce)
     except AccessDenied as exc:
         raise denied(exc) from None
     resolved = await gateway.ask(subjects.IDENTITY_RESOLVE, {
@@ -264,6 +263,10 @@ async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -
     key = public_key_from_multibase(method["publicKeyMultibase"])
     if not key.verify(bytes.fromhex(body.signature), body.challenge.encode()):
         raise api_error(401, "unauthenticated", "the signature does not verify")
+    try:
+        gateway.challenges.check(nonce)  # a challenge signs in once
+    except AccessDenied as exc:
+        raise denied(exc) from None
     token, issued = gateway.sessions.issue(body.principal)
     return {"token": token, "principal": issued.principal, "expires": issued.expires}
 

@@ -1,0 +1,190 @@
+"""The summary as charts: PNG bytes, for the CLI report and the web portal alike.
+
+Figures are drawn on matplotlib's Agg canvas directly, without pyplot: no display, no GUI
+backend and no global figure state, so charts can be drawn in worker threads of a service.
+Each is 800 × 450 px, sized to be read at that width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from io import BytesIO
+
+import matplotlib.dates as mdates
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from govchain.services.analytics.metrics import Summary
+
+WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 100
+BASELINE_COLOR, MEASURED_COLOR, P90_COLOR, REFUSAL_COLOR = "#9e9e9e", "#1f77b4", "#ff7f0e", "#d62728"
+TOP_SOURCES = 5
+LABEL_MAX = 48
+
+UNITS: tuple[tuple[str, str, float], ...] = (
+    ("days", "d", 86_400.0), ("hours", "h", 3_600.0), ("minutes", "min", 60.0), ("seconds", "s", 1.0),
+)
+
+
+def duration_unit(seconds: float) -> tuple[str, str, float]:
+    """The largest unit in which ``seconds`` is at least 2: (name, symbol, seconds per unit)."""
+    return next((u for u in UNITS if seconds >= 2 * u[2]), UNITS[-1])
+
+
+def format_duration(seconds: float | None) -> str:
+    """A duration for people: ``15.0 d``, ``3.2 h``, ``1.25 s``; ``—`` when unknown."""
+    if seconds is None:
+        return "—"
+    _, symbol, size = duration_unit(abs(seconds))
+    value = seconds / size
+    return f"{value:.2f} {symbol}" if symbol == "s" else f"{value:.1f} {symbol}"
+
+
+def processing_chart(summary: Summary) -> bytes:
+    """Median and 90th percentile of applied → decided time per service type."""
+    fig, ax = _figure("Processing time per service type (applied → decided, block time)")
+    stats = [s for s in summary.service_types if s.median_s is not None]
+    if not stats:
+        return _empty(fig, ax, "No decided cases yet")
+    name, _, size = duration_unit(max(s.p90_s or 0.0 for s in stats))
+    positions = range(len(stats))
+    width = 0.38
+    medians = [(s.median_s or 0.0) / size for s in stats]
+    p90s = [(s.p90_s or 0.0) / size for s in stats]
+    ax.bar([p - width / 2 for p in positions], medians, width, label="median", color=MEASURED_COLOR)
+    ax.bar([p + width / 2 for p in positions], p90s, width, label="90th percentile", color=P90_COLOR)
+    ax.plot(list(positions), [(s.mean_s or 0.0) / size for s in stats], "D", color="black", label="mean")
+    ax.set_xticks(list(positions), [f"{s.title}\n({s.decided} decided)" for s in stats])
+    ax.set_ylabel(f"Time to decision ({name})")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left")
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def throughput_chart(summary: Summary) -> bytes:
+    """Events on chain per block-time hour, stacked by the busiest sources."""
+    fig, ax = _figure("Throughput: events on chain per block-time hour")
+    hourly = summary.throughput.hourly
+    if not hourly:
+        return _empty(fig, ax, "No events yet")
+    top = list(summary.throughput.by_source)[:TOP_SOURCES]
+    series = {source: [h.by_source.get(source, 0) for h in hourly] for source in top}
+    rest = [h.events - sum(h.by_source.get(s, 0) for s in top) for h in hourly]
+    if any(rest):
+        series["other sources"] = rest
+    hours = [h.hour for h in hourly]
+    bottom = [0] * len(hours)
+    for source, counts in series.items():
+        ax.bar(hours, counts, width=0.9 / 24, bottom=bottom, align="edge", label=source)
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlabel("Block time (UTC)")
+    ax.set_ylabel("Events per hour")
+    ax.legend(title="source", loc="upper left", fontsize="small")
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def rejections_chart(summary: Summary) -> bytes:
+    """Why cases were decided against (on chain) and why the ledger refused events (off chain)."""
+    fig = _canvas()
+    fig.suptitle("Rejections and refusals by reason")
+    decided_ax, refused_ax = fig.subplots(1, 2)
+    decided = [(f"{_title(summary, r.service_type)}: {r.reason or r.outcome}", r.count) for r in summary.rejections]
+    _hbars(decided_ax, decided, "Cases decided against (on chain)", "Cases", MEASURED_COLOR)
+    refused = list(summary.refusals.by_reason.items())
+    _hbars(refused_ax, refused, "Events refused by the ledger (not on chain)", "Events", REFUSAL_COLOR)
+    return _png(fig)
+
+
+def comparison_chart(summary: Summary) -> bytes:
+    """Median time to decision before (manual process) and after (on chain), per service type."""
+    fig, ax = _figure("Before and after: median time to decision")
+    rows = [c for c in summary.comparison if c.baseline_median_s is not None or c.measured_median_s is not None]
+    if not rows:
+        return _empty(fig, ax, "No baselines configured")
+    name, _, size = duration_unit(max(max(c.baseline_median_s or 0.0, c.measured_median_s or 0.0) for c in rows))
+    positions = list(range(len(rows)))
+    width = 0.38
+    baseline = [(c.baseline_median_s or 0.0) / size for c in rows]
+    measured = [(c.measured_median_s or 0.0) / size for c in rows]
+    before = ax.bar([p - width / 2 for p in positions], baseline, width, label="before: manual process",
+                    color=BASELINE_COLOR)
+    after = ax.bar([p + width / 2 for p in positions], measured, width, label="after: GovChain", color=MEASURED_COLOR)
+    labels = [
+        "no decided cases" if c.measured_median_s is None
+        else format_duration(c.measured_median_s) + ("" if c.improvement_pct is None else f"\n{c.improvement_pct:.1f}% faster")
+        for c in rows
+    ]
+    ax.bar_label(after, labels, padding=3, fontsize="small")
+    ax.bar_label(before, [format_duration(c.baseline_median_s) for c in rows], padding=3, fontsize="small")
+    ax.set_xticks(positions, [c.title for c in rows])
+    ax.set_ylabel(f"Median time to decision ({name})")
+    ax.set_ylim(0, max(baseline + measured + [1e-9]) * 1.25)
+    ax.legend(loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+CHARTS: dict[str, Callable[[Summary], bytes]] = {
+    "processing": processing_chart,
+    "throughput": throughput_chart,
+    "rejections": rejections_chart,
+    "comparison": comparison_chart,
+}
+"""Every chart by the name the API and the report use."""
+
+
+def _canvas() -> Figure:
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _figure(title: str) -> tuple[Figure, Axes]:
+    fig = _canvas()
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    return fig, ax
+
+
+def _hbars(ax: Axes, rows: Sequence[tuple[str, int]], title: str, unit: str, color: str) -> None:
+    ax.set_title(title, fontsize="medium")
+    if not rows:
+        ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes, color="grey")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    labels = [_short(label) for label, _ in rows][::-1]
+    counts = [count for _, count in rows][::-1]
+    bars = ax.barh(labels, counts, color=color)
+    ax.bar_label(bars, padding=2, fontsize="small")
+    ax.set_xlabel(unit)
+    ax.set_xlim(0, max(counts) * 1.2)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.tick_params(axis="y", labelsize="small")
+
+
+def _empty(fig: Figure, ax: Axes, message: str) -> bytes:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, fontsize="large", color="grey")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return _png(fig)
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _title(summary: Summary, service_type: str) -> str:
+    return next((s.title for s in summary.service_types if s.service_type == service_type), service_type)
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_MAX else label[: LABEL_MAX - 1] + "…"

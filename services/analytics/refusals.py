@@ -1,0 +1,141 @@
+"""Ledger refusals, tallied from stream REJECTED (refused events never reach the chain).
+
+Why a follower that stores rows keyed by stream sequence, rather than the alternatives:
+
+- *Reading the stream on demand* in every summary costs a pass over every refusal ever
+  made (REJECTED keeps them all), per request, and grows without bound.
+- *A durable JetStream consumer* keeps its position on the server, apart from our rows: a
+  crash between our insert and its ack counts a refusal twice unless we de-duplicate
+  anyway, and the consumer is server state someone must provision and clean up.
+
+Here the position *is* the rows (the highest stored sequence), written in the same
+transaction, so a restart resumes exactly where it stopped with an ephemeral ordered
+consumer, like the block projections do. A summary first waits (bounded) until the tally
+has reached the stream's last sequence at request time, so a refusal its publisher has
+already been told about is in the next summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from sqlalchemy import Engine, func, insert, select
+
+from govchain.bus import subjects
+from govchain.logs import get_logger
+from govchain.projection.runner import wait_for_height
+from govchain.services.analytics import tables as t
+
+log = get_logger("govchain.analytics")
+
+BATCH_MAX = 500
+IDLE_TIMEOUT_S = 1.0
+STREAM_WAIT_S = 0.5
+UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    stream_seq: int
+    event_id: str
+    department: str
+    reason: str
+    rejected_at: str | None
+
+    @classmethod
+    def from_message(cls, stream_seq: int, subject: str, data: bytes) -> Refusal:
+        """Read a REJECTED record; the subject (``gov.rejected.<dept>.<event id>``) backs up a
+        record that does not parse, so even that is counted rather than lost."""
+        parts = subject.split(".", 3)
+        department, event_id = (parts[2], parts[3]) if len(parts) == 4 else ("unknown", "unknown")
+        try:
+            record: Any = json.loads(data)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            record = {}
+        return cls(
+            stream_seq=stream_seq,
+            event_id=str(record.get("event_id") or event_id)[:128],
+            department=str(record.get("source") or department)[:64],
+            reason=str(record.get("reason") or UNREADABLE)[:64],
+            rejected_at=record.get("rejected_at") if isinstance(record.get("rejected_at"), str) else None,
+        )
+
+
+class RefusalTally:
+    """Follows REJECTED into ``analytics_refusals``; the tables must exist (migrated) first."""
+
+    def __init__(self, js: JetStreamContext, engine: Engine) -> None:
+        self.js = js
+        self.engine = engine
+        with engine.connect() as conn:
+            self.seq: int = conn.execute(select(func.coalesce(func.max(t.refusals.c.stream_seq), 0))).scalar_one()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub = await self._subscribe(stop)
+        if sub is None:
+            return
+        try:
+            while not stop.is_set():
+                batch = await self._next_batch(sub)
+                if batch:
+                    await asyncio.to_thread(self._store, batch)
+                    self.seq = batch[-1].stream_seq
+        finally:
+            await sub.unsubscribe()
+
+    async def caught_up(self, timeout: float = 10.0) -> int:
+        """Wait (bounded) until every refusal on the stream now is stored; the sequence reached."""
+        try:
+            last = (await self.js.stream_info(subjects.REJECTED_STREAM)).state.last_seq
+        except NotFoundError:
+            return self.seq
+        await wait_for_height(lambda: self.seq, last, timeout)
+        return self.seq
+
+    async def _subscribe(self, stop: asyncio.Event) -> Any:
+        while not stop.is_set():  # the ledger creates the stream; we may start first
+            try:
+                return await self.js.subscribe(
+                    subjects.REJECTED_SUBJECTS,
+                    stream=subjects.REJECTED_STREAM,
+                    ordered_consumer=True,
+                    config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.seq + 1),
+                )
+            except NotFoundError:
+                await asyncio.sleep(STREAM_WAIT_S)
+        return None
+
+    async def _next_batch(self, sub: Any) -> list[Refusal]:
+        """What is waiting, up to BATCH_MAX, so a backlog is stored in few transactions."""
+        batch: list[Refusal] = []
+        timeout = IDLE_TIMEOUT_S
+        while len(batch) < BATCH_MAX:
+            try:
+                msg: Msg = await sub.next_msg(timeout=timeout)
+            except TimeoutError:  # nats' own TimeoutError derives from it
+                break
+            seq = msg.metadata.sequence.stream
+            if seq > (batch[-1].stream_seq if batch else self.seq):  # an ordered consumer may redeliver after a reset
+                batch.append(Refusal.from_message(seq, msg.subject, msg.data))
+            if sub.pending_msgs == 0:
+                break
+            timeout = 0.05
+        return batch
+
+    def _store(self, batch: list[Refusal]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(t.refusals), [
+                {"stream_seq": r.stream_seq, "event_id": r.event_id, "department": r.department,
+                 "reason": r.reason, "rejected_at": r.rejected_at}
+                for r in batch
+            ])
+        log.debug("refusals tallied", count=len(batch), up_to_seq=batch[-1].stream_seq)

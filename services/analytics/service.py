@@ -1,0 +1,125 @@
+"""The analytics service process: the analytics projection, the refusal tally and the query API."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from faststream.nats import NatsRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from govchain.bus.connect import make_broker
+from govchain.config import Settings
+from govchain.projection.runner import ProjectionRunner, wait_for_height
+from govchain.services.analytics import ANALYTICS_CHART, ANALYTICS_SUMMARY
+from govchain.services.analytics.charts import CHARTS
+from govchain.services.analytics.metrics import AnalyticsConfig, Summary, summarize
+from govchain.services.analytics.projection import AnalyticsProjection
+from govchain.services.analytics.refusals import RefusalTally
+from govchain.services.analytics.store import read_snapshot
+from govchain.storage.engine import make_engine
+
+
+class SummaryRequest(BaseModel):
+    min_height: int | None = Field(default=None, description="answer only once this block is applied")
+
+
+class ChartRequest(BaseModel):
+    name: str = Field(max_length=32, description=" | ".join(CHARTS))
+    min_height: int | None = Field(default=None, description="answer only once this block is applied")
+
+
+BEHIND = {"error": "the analytics projection has not reached the requested height yet", "code": "not_ready"}
+
+
+class AnalyticsQueries:
+    """Summaries from the store; ``height`` and ``refusals`` reach the running followers lazily."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: AnalyticsConfig,
+        height: Callable[[], int],
+        refusals: Callable[[], RefusalTally | None],
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.height = height
+        self.refusals = refusals
+
+    async def summary(self, min_height: int | None) -> Summary | None:
+        """The summary once ``min_height`` is applied and REJECTED is read to its end; None if
+        the projection stays behind."""
+        if not await wait_for_height(self.height, min_height):
+            return None
+        tally = self.refusals()
+        if tally is not None:
+            await tally.caught_up()
+        return await asyncio.to_thread(lambda: summarize(read_snapshot(self.engine), self.config))
+
+
+def analytics_router(queries: AnalyticsQueries) -> NatsRouter:
+    router = NatsRouter()
+
+    @router.subscriber(ANALYTICS_SUMMARY)
+    async def summary(request: SummaryRequest) -> dict[str, Any]:
+        found = await queries.summary(request.min_height)
+        return BEHIND if found is None else found.model_dump(mode="json")
+
+    @router.subscriber(ANALYTICS_CHART)
+    async def chart(request: ChartRequest) -> dict[str, Any]:
+        draw = CHARTS.get(request.name)
+        if draw is None:
+            return {"error": f"no chart {request.name!r}; there are {', '.join(CHARTS)}", "code": "unknown_chart"}
+        found = await queries.summary(request.min_height)
+        if found is None:
+            return BEHIND
+        png = await asyncio.to_thread(draw, found)
+        return {
+            "name": request.name,
+            "media_type": "image/png",
+            "as_of_height": found.as_of_height,
+            "png_base64": base64.b64encode(png).decode(),
+        }
+
+    return router
+
+
+async def run_analytics(
+    settings: Settings,
+    nats_url: str,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
+    *,
+    config: AnalyticsConfig | None = None,
+) -> None:
+    """Follow blocks and REJECTED until ``stop``; ``config`` defaults to the targets file named by
+    the settings (``GOVCHAIN_ANALYTICS_CONFIG``), or the built-in targets."""
+    if config is None:
+        config = AnalyticsConfig.load(getattr(settings, "analytics_config", None))
+    engine = make_engine(settings.database_url_for("analytics"))
+    broker = make_broker(nats_url, settings, name="govchain-analytics")
+    runner: ProjectionRunner | None = None
+    tally: RefusalTally | None = None
+    broker.include_router(analytics_router(AnalyticsQueries(
+        engine, config, height=lambda: -1 if runner is None else runner.height, refusals=lambda: tally,
+    )))
+    await broker.start()
+    followers: list[asyncio.Task[Any]] = []
+    try:
+        js = broker.connection.jetstream()
+        runner = ProjectionRunner(js, engine, AnalyticsProjection(), genesis_hash=settings.genesis_hash)
+        tally = RefusalTally(js, engine)  # after the runner: its migrations create the tables
+        if ready is not None:
+            ready.set()
+        followers = [asyncio.create_task(runner.run(stop)), asyncio.create_task(tally.run(stop))]
+        await asyncio.gather(*followers)
+    finally:
+        for task in followers:  # one failed: do not leave the other running unattended
+            task.cancel()
+        await asyncio.gather(*followers, return_exceptions=True)
+        await broker.stop()
+        engine.dispose()

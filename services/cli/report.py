@@ -1,0 +1,118 @@
+"""``govchain report``: how fast the services decide, from the chain: tables and PNG charts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from rich.console import Console
+from rich.table import Table
+
+from govchain.client import GovChainClient
+from govchain.protocol.errors import GovChainError
+from govchain.services.analytics import ANALYTICS_SUMMARY
+from govchain.services.analytics.cases import OUTCOMES
+from govchain.services.analytics.charts import CHARTS, format_duration
+from govchain.services.analytics.metrics import Summary
+from govchain.services.cli.common import DATA_OPTION, JSON_OPTION, NATS_OPTION, emit, fail, run, settings_from, with_connection
+
+OUT_OPTION = typer.Option(Path("report"), "--out", "-o", help="Folder for the PNG charts (created if missing).")
+
+console = Console()
+
+
+def report(
+    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, out: Path = OUT_OPTION, as_json: bool = JSON_OPTION,
+) -> None:
+    """Service efficiency: time to decision per service and department, SLA breaches, before/after
+    the manual process, rejections and ledger refusals; charts are written to --out."""
+    settings = settings_from(data, nats_url)
+
+    async def fetch(nc: Client) -> dict[str, Any]:
+        client = GovChainClient(nc)
+        try:  # as of the newest block, so the report includes everything committed so far
+            return await client.request(ANALYTICS_SUMMARY, {"min_height": await client.head_height()})
+        except (NoRespondersError, TimeoutError) as exc:
+            raise GovChainError(f"the analytics service does not answer ({exc}): is the platform running?") from exc
+
+    answer = run(with_connection(settings, fetch))
+    summary = Summary.model_validate(answer)
+    charts = _write_charts(summary, out)
+    if as_json:
+        emit({**answer, "charts": {name: str(path) for name, path in charts.items()}}, True)
+        return
+    _print_tables(summary)
+    console.print(f"\nCharts written to [bold]{out}[/]: " + ", ".join(path.name for path in charts.values()))
+
+
+def _write_charts(summary: Summary, out: Path) -> dict[str, Path]:
+    """Draw every chart from the one summary (so tables and charts agree) into ``out``."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        written = {}
+        for name, draw in CHARTS.items():
+            path = out / f"{name}.png"
+            path.write_bytes(draw(summary))
+            written[name] = path
+    except OSError as exc:
+        fail(f"cannot write the charts to {out}: {exc}")
+    return written
+
+
+def _print_tables(s: Summary) -> None:
+    as_of = "no blocks yet" if s.as_of_time is None else f"block {s.as_of_height}, {s.as_of_time:%Y-%m-%d %H:%M:%S} UTC"
+    console.print(f"[bold]Service efficiency[/] as of {as_of} (times are block times)\n")
+
+    cases = _table("Service cases", "service", "cases", "decided", "open", "approved", "rejected", "expired",
+                   "median", "p90", "mean", "SLA", "SLA breaches")
+    for t in s.service_types:
+        cases.add_row(t.title, *_ints(t.count, t.decided, t.open, *(t.outcomes.get(o, 0) for o in OUTCOMES)), format_duration(t.median_s),
+                      format_duration(t.p90_s), format_duration(t.mean_s), format_duration(t.sla_s), str(t.sla_breaches))
+    console.print(cases)
+
+    departments = _table("By department", "service", "department", "cases", "decided", "open", "median", "p90",
+                         "SLA breaches")
+    titles = {t.service_type: t.title for t in s.service_types}
+    for d in s.departments:
+        departments.add_row(titles.get(d.service_type, d.service_type), d.department or "(unknown)",
+                            *_ints(d.count, d.decided, d.open), format_duration(d.median_s), format_duration(d.p90_s),
+                            str(d.sla_breaches))
+    console.print(departments)
+
+    compared = _table("Before / after (median time to decision)", "service", "manual process", "on chain",
+                      "time saved", "improvement", "decided cases")
+    for c in s.comparison:
+        compared.add_row(c.title, format_duration(c.baseline_median_s), format_duration(c.measured_median_s),
+                         format_duration(c.time_saved_s),
+                         "—" if c.improvement_pct is None else f"{c.improvement_pct:.1f} %", str(c.decided))
+    console.print(compared)
+
+    against = _table("Decided against on chain", "service", "outcome", "reason", "cases")
+    for r in s.rejections:
+        against.add_row(titles.get(r.service_type, r.service_type), r.outcome, r.reason or "—", str(r.count))
+    console.print(against)
+
+    refused = _table(f"Refused by the ledger, not on chain ({s.refusals.total})", "department", "reason", "events")
+    for row in s.refusals.by_department_and_reason:
+        refused.add_row(row.department, row.reason, str(row.count))
+    console.print(refused)
+
+    tp = s.throughput
+    mean = "—" if tp.mean_per_hour is None else f"{tp.mean_per_hour:.1f}"
+    sources = ", ".join(f"{source} {n}" for source, n in list(tp.by_source.items())[:5]) or "none"
+    console.print(f"Throughput: {tp.total_events} events over {tp.span_hours} h of block time "
+                  f"(mean {mean}/h, peak {tp.peak_per_hour}/h); busiest sources: {sources}")
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for n, column in enumerate(columns):
+        table.add_column(column, justify="left" if n == 0 or column in ("department", "outcome", "reason") else "right")
+    return table
+
+
+def _ints(*values: int) -> list[str]:
+    return [str(v) for v in values]

@@ -1,0 +1,46 @@
+"""One running platform with the demo's data, shared by the API and browser tests: started as
+a user would (`govchain demo --data DIR --keep`) and stopped with Ctrl-C at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Platform:
+    data: Path
+    url: str
+    nats_url: str
+    summary: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    data = tmp_path_factory.mktemp("web") / "node"
+    env = {**os.environ, "GOVCHAIN_GATEWAY_TRUST_PROXY": "1", "GOVCHAIN_GATEWAY_RATE_LIMIT": "60/minute"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "govchain.services.cli", "demo", "--data", str(data), "--keep", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.kill()
+        raise AssertionError(f"the demo platform did not start (exit {process.wait()})")
+    summary = json.loads(line)
+    assert summary["ok"], summary
+    try:
+        yield Platform(data, summary["portal_url"], summary["nats_url"], summary)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
