@@ -12,6 +12,7 @@ from govchain.bus.embedded import EmbeddedNats
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.logs import get_logger
+from govchain.services.analytics.service import run_analytics
 from govchain.services.contract.service import run_contract_engine
 from govchain.services.gateway.service import run_gateway
 from govchain.services.identity.service import run_identity
@@ -23,6 +24,7 @@ SERVICES = (
     ("identity", run_identity),
     ("registry", run_registry),
     ("contract", run_contract_engine),
+    ("analytics", run_analytics),
     ("gateway", run_gateway),
 )
 """Every service of the platform, in start order."""

@@ -2,24 +2,28 @@
 
 Figures are drawn on matplotlib's Agg canvas directly, without pyplot: no display, no GUI
 backend and no global figure state, so charts can be drawn in worker threads of a service.
-Each is 800 × 450 px, sized to be read at that width.
+Each is 800 px wide (450 px high; 600 for the two-panel rejections chart), to be read at that width.
 """
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from io import BytesIO
 
 import matplotlib.dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from govchain.services.analytics.metrics import Summary
+from govchain.services.analytics.metrics import Comparison, Summary
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 100
 BASELINE_COLOR, MEASURED_COLOR, P90_COLOR, REFUSAL_COLOR = "#9e9e9e", "#1f77b4", "#ff7f0e", "#d62728"
 TOP_SOURCES = 5
+DAILY_AFTER_HOURS = 96
 LABEL_MAX = 48
 
 UNITS: tuple[tuple[str, str, float], ...] = (
@@ -48,52 +52,61 @@ def processing_chart(summary: Summary) -> bytes:
     if not stats:
         return _empty(fig, ax, "No decided cases yet")
     name, _, size = duration_unit(max(s.p90_s or 0.0 for s in stats))
-    positions = range(len(stats))
+    positions = list(range(len(stats)))
     width = 0.38
-    medians = [(s.median_s or 0.0) / size for s in stats]
-    p90s = [(s.p90_s or 0.0) / size for s in stats]
-    ax.bar([p - width / 2 for p in positions], medians, width, label="median", color=MEASURED_COLOR)
-    ax.bar([p + width / 2 for p in positions], p90s, width, label="90th percentile", color=P90_COLOR)
-    ax.plot(list(positions), [(s.mean_s or 0.0) / size for s in stats], "D", color="black", label="mean")
-    ax.set_xticks(list(positions), [f"{s.title}\n({s.decided} decided)" for s in stats])
+    for offset, label, color, values in (
+        (-width / 2, "median", MEASURED_COLOR, [s.median_s or 0.0 for s in stats]),
+        (width / 2, "90th percentile", P90_COLOR, [s.p90_s or 0.0 for s in stats]),
+    ):
+        bars = ax.bar([p + offset for p in positions], [v / size for v in values], width, label=label, color=color)
+        ax.bar_label(bars, [format_duration(v) for v in values], padding=3, fontsize="small")
+    ax.set_xticks(positions, [f"{s.title}\n({s.decided} decided)" for s in stats])
+    ax.set_xlim(-1, len(stats))
+    ax.set_ylim(0, max(s.p90_s or 0.0 for s in stats) / size * 1.2 or 1)
     ax.set_ylabel(f"Time to decision ({name})")
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1))
     ax.grid(axis="y", alpha=0.3)
     return _png(fig)
 
 
 def throughput_chart(summary: Summary) -> bytes:
-    """Events on chain per block-time hour, stacked by the busiest sources."""
-    fig, ax = _figure("Throughput: events on chain per block-time hour")
+    """Events on chain per block-time hour (per day over long spans, so bars stay visible),
+    stacked by the busiest sources."""
     hourly = summary.throughput.hourly
+    per_day = summary.throughput.span_hours > DAILY_AFTER_HOURS
+    period = "day" if per_day else "hour"
+    fig, ax = _figure(f"Throughput: events on chain per block-time {period}")
     if not hourly:
         return _empty(fig, ax, "No events yet")
+    buckets: dict[datetime, Counter[str]] = defaultdict(Counter)
+    for h in hourly:
+        start = h.hour.replace(hour=0) if per_day else h.hour
+        buckets[start].update(h.by_source)
+    starts = sorted(buckets)
     top = list(summary.throughput.by_source)[:TOP_SOURCES]
-    series = {source: [h.by_source.get(source, 0) for h in hourly] for source in top}
-    rest = [h.events - sum(h.by_source.get(s, 0) for s in top) for h in hourly]
+    series = {source: [buckets[b][source] for b in starts] for source in top}
+    rest = [sum(buckets[b].values()) - sum(buckets[b][s] for s in top) for b in starts]
     if any(rest):
         series["other sources"] = rest
-    hours = [h.hour for h in hourly]
-    bottom = [0] * len(hours)
+    bottom = [0] * len(starts)
     for source, counts in series.items():
-        ax.bar(hours, counts, width=0.9 / 24, bottom=bottom, align="edge", label=source)
+        ax.bar(starts, counts, width=0.9 if per_day else 0.9 / 24, bottom=bottom, align="edge", label=source)
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_xlabel("Block time (UTC)")
-    ax.set_ylabel("Events per hour")
-    ax.legend(title="source", loc="upper left", fontsize="small")
+    ax.set_ylabel(f"Events per {period}")
+    ax.legend(title="source", loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")
     ax.grid(axis="y", alpha=0.3)
     return _png(fig)
 
 
 def rejections_chart(summary: Summary) -> bytes:
     """Why cases were decided against (on chain) and why the ledger refused events (off chain)."""
-    fig = _canvas()
+    fig = _canvas(height_in=6.0)
     fig.suptitle("Rejections and refusals by reason")
-    decided_ax, refused_ax = fig.subplots(1, 2)
+    decided_ax, refused_ax = fig.subplots(2, 1)
     decided = [(f"{_title(summary, r.service_type)}: {r.reason or r.outcome}", r.count) for r in summary.rejections]
     _hbars(decided_ax, decided, "Cases decided against (on chain)", "Cases", MEASURED_COLOR)
     refused = list(summary.refusals.by_reason.items())
@@ -115,12 +128,7 @@ def comparison_chart(summary: Summary) -> bytes:
     before = ax.bar([p - width / 2 for p in positions], baseline, width, label="before: manual process",
                     color=BASELINE_COLOR)
     after = ax.bar([p + width / 2 for p in positions], measured, width, label="after: GovChain", color=MEASURED_COLOR)
-    labels = [
-        "no decided cases" if c.measured_median_s is None
-        else format_duration(c.measured_median_s) + ("" if c.improvement_pct is None else f"\n{c.improvement_pct:.1f}% faster")
-        for c in rows
-    ]
-    ax.bar_label(after, labels, padding=3, fontsize="small")
+    ax.bar_label(after, [_after_label(c) for c in rows], padding=3, fontsize="small")
     ax.bar_label(before, [format_duration(c.baseline_median_s) for c in rows], padding=3, fontsize="small")
     ax.set_xticks(positions, [c.title for c in rows])
     ax.set_ylabel(f"Median time to decision ({name})")
@@ -139,8 +147,8 @@ CHARTS: dict[str, Callable[[Summary], bytes]] = {
 """Every chart by the name the API and the report use."""
 
 
-def _canvas() -> Figure:
-    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+def _canvas(height_in: float = HEIGHT_IN) -> Figure:
+    fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -159,13 +167,14 @@ def _hbars(ax: Axes, rows: Sequence[tuple[str, int]], title: str, unit: str, col
         ax.set_xticks([])
         ax.set_yticks([])
         return
-    labels = [_short(label) for label, _ in rows][::-1]
-    counts = [count for _, count in rows][::-1]
-    bars = ax.barh(labels, counts, color=color)
+    labels = [_short(label) for label, _ in rows]
+    counts = [count for _, count in rows]
+    bars = ax.barh(labels, counts, height=0.6, color=color)
+    ax.set_ylim(max(len(rows), 3) - 0.5, -0.5)  # most frequent on top; a lone bar stays a bar
     ax.bar_label(bars, padding=2, fontsize="small")
     ax.set_xlabel(unit)
     ax.set_xlim(0, max(counts) * 1.2)
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(axis="y", labelsize="small")
 
 
@@ -180,6 +189,15 @@ def _png(fig: Figure) -> bytes:
     buffer = BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def _after_label(c: Comparison) -> str:
+    if c.measured_median_s is None:
+        return "no decided cases"
+    label = format_duration(c.measured_median_s)
+    if c.improvement_pct is not None:
+        label += f"\n{abs(c.improvement_pct):.1f}% {'faster' if c.improvement_pct >= 0 else 'slower'}"
+    return label
 
 
 def _title(summary: Summary, service_type: str) -> str:

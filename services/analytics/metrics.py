@@ -13,7 +13,7 @@ import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -209,7 +209,7 @@ class Refusals(BaseModel):
 
 class Summary(BaseModel):
     as_of_height: int
-    as_of_time: datetime | None = Field(description="time of the newest block applied (the clock SLAs are read against)")
+    as_of_time: datetime | None = Field(description="time of the newest block applied: the clock SLAs are read by")
     service_types: list[ServiceTypeStats]
     departments: list[DepartmentStats]
     comparison: list[Comparison]

@@ -112,7 +112,9 @@ class AnalyticsProjection:
 
 def _text(data: dict[str, Any], key: str) -> str | None:
     value = data.get(key)
-    return value if isinstance(value, str) and value else None
+    if isinstance(value, str) and value:
+        return value
+    return None
 
 
 def _row(conn: Connection, table: Any, **key: str) -> Any:

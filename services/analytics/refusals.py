@@ -98,7 +98,7 @@ class RefusalTally:
             last = (await self.js.stream_info(subjects.REJECTED_STREAM)).state.last_seq
         except NotFoundError:
             return self.seq
-        await wait_for_height(lambda: self.seq, last, timeout)
+        await wait_for_height(lambda: self.seq, last, timeout)  # a sequence waits like a height
         return self.seq
 
     async def _subscribe(self, stop: asyncio.Event) -> Any:

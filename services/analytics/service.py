@@ -11,10 +11,10 @@ from faststream.nats import NatsRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from govchain.bus import subjects
 from govchain.bus.connect import make_broker
 from govchain.config import Settings
 from govchain.projection.runner import ProjectionRunner, wait_for_height
-from govchain.services.analytics import ANALYTICS_CHART, ANALYTICS_SUMMARY
 from govchain.services.analytics.charts import CHARTS
 from govchain.services.analytics.metrics import AnalyticsConfig, Summary, summarize
 from govchain.services.analytics.projection import AnalyticsProjection
@@ -64,12 +64,12 @@ class AnalyticsQueries:
 def analytics_router(queries: AnalyticsQueries) -> NatsRouter:
     router = NatsRouter()
 
-    @router.subscriber(ANALYTICS_SUMMARY)
+    @router.subscriber(subjects.ANALYTICS_SUMMARY)
     async def summary(request: SummaryRequest) -> dict[str, Any]:
         found = await queries.summary(request.min_height)
         return BEHIND if found is None else found.model_dump(mode="json")
 
-    @router.subscriber(ANALYTICS_CHART)
+    @router.subscriber(subjects.ANALYTICS_CHART)
     async def chart(request: ChartRequest) -> dict[str, Any]:
         draw = CHARTS.get(request.name)
         if draw is None:
@@ -99,7 +99,7 @@ async def run_analytics(
     """Follow blocks and REJECTED until ``stop``; ``config`` defaults to the targets file named by
     the settings (``GOVCHAIN_ANALYTICS_CONFIG``), or the built-in targets."""
     if config is None:
-        config = AnalyticsConfig.load(getattr(settings, "analytics_config", None))
+        config = AnalyticsConfig.load(settings.analytics_config)
     engine = make_engine(settings.database_url_for("analytics"))
     broker = make_broker(nats_url, settings, name="govchain-analytics")
     runner: ProjectionRunner | None = None

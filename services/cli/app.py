@@ -39,6 +39,7 @@ from govchain.services.cli.common import (
 from govchain.services.cli.contract import audit_app, contract_app
 from govchain.services.cli.identity import credential_app, did_app, identity_app
 from govchain.services.cli.registry import registry_app
+from govchain.services.cli.report import report
 from govchain.services.platform import SERVICES, run_platform
 
 app = typer.Typer(
@@ -59,6 +60,7 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(registry_app, name="registry")
 app.add_typer(contract_app, name="contract")
 app.add_typer(audit_app, name="audit")
+app.command("report")(report)
 
 
 def main() -> None:
@@ -137,7 +139,7 @@ def up(
 
 @app.command()
 def serve(
-    service: str = typer.Argument(..., help="The service to run: ledger, identity, registry, contract or gateway."),
+    service: str = typer.Argument(..., help="The service to run: ledger, identity, registry, contract, analytics or gateway."),
     data: Path = DATA_OPTION,
     nats_url: str = typer.Option(..., "--nats-url", envvar="GOVCHAIN_NATS_URL", help="The NATS server (required: a deployment runs its own)."),
 ) -> None:

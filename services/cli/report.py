@@ -11,13 +11,22 @@ from nats.errors import NoRespondersError
 from rich.console import Console
 from rich.table import Table
 
+from govchain.bus import subjects
 from govchain.client import GovChainClient
 from govchain.protocol.errors import GovChainError
-from govchain.services.analytics import ANALYTICS_SUMMARY
 from govchain.services.analytics.cases import OUTCOMES
 from govchain.services.analytics.charts import CHARTS, format_duration
 from govchain.services.analytics.metrics import Summary
-from govchain.services.cli.common import DATA_OPTION, JSON_OPTION, NATS_OPTION, emit, fail, run, settings_from, with_connection
+from govchain.services.cli.common import (
+    DATA_OPTION,
+    JSON_OPTION,
+    NATS_OPTION,
+    emit,
+    fail,
+    run,
+    settings_from,
+    with_connection,
+)
 
 OUT_OPTION = typer.Option(Path("report"), "--out", "-o", help="Folder for the PNG charts (created if missing).")
 
@@ -34,7 +43,7 @@ def report(
     async def fetch(nc: Client) -> dict[str, Any]:
         client = GovChainClient(nc)
         try:  # as of the newest block, so the report includes everything committed so far
-            return await client.request(ANALYTICS_SUMMARY, {"min_height": await client.head_height()})
+            return await client.request(subjects.ANALYTICS_SUMMARY, {"min_height": await client.head_height()})
         except (NoRespondersError, TimeoutError) as exc:
             raise GovChainError(f"the analytics service does not answer ({exc}): is the platform running?") from exc
 
@@ -66,11 +75,12 @@ def _print_tables(s: Summary) -> None:
     as_of = "no blocks yet" if s.as_of_time is None else f"block {s.as_of_height}, {s.as_of_time:%Y-%m-%d %H:%M:%S} UTC"
     console.print(f"[bold]Service efficiency[/] as of {as_of} (times are block times)\n")
 
-    cases = _table("Service cases", "service", "cases", "decided", "open", "approved", "rejected", "expired",
-                   "median", "p90", "mean", "SLA", "SLA breaches")
+    cases = _table("Service cases", "service", "cases", "open", " / ".join(OUTCOMES), "median", "p90", "mean", "SLA",
+                   "SLA breaches")
     for t in s.service_types:
-        cases.add_row(t.title, *_ints(t.count, t.decided, t.open, *(t.outcomes.get(o, 0) for o in OUTCOMES)), format_duration(t.median_s),
-                      format_duration(t.p90_s), format_duration(t.mean_s), format_duration(t.sla_s), str(t.sla_breaches))
+        outcomes = " / ".join(str(t.outcomes.get(o, 0)) for o in OUTCOMES)
+        times = (t.median_s, t.p90_s, t.mean_s, t.sla_s)
+        cases.add_row(t.title, *_ints(t.count, t.open), outcomes, *map(format_duration, times), str(t.sla_breaches))
     console.print(cases)
 
     departments = _table("By department", "service", "department", "cases", "decided", "open", "median", "p90",
@@ -110,7 +120,8 @@ def _print_tables(s: Summary) -> None:
 def _table(title: str, *columns: str) -> Table:
     table = Table(title=title, title_justify="left", show_lines=False)
     for n, column in enumerate(columns):
-        table.add_column(column, justify="left" if n == 0 or column in ("department", "outcome", "reason") else "right")
+        text = n == 0 or column in ("department", "outcome", "reason")
+        table.add_column(column, justify="left" if text else "right")
     return table
 
 

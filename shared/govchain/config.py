@@ -3,6 +3,8 @@ variables or command-line flags), never from code."""
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -20,7 +22,7 @@ class Settings(BaseSettings):
     )
     nats_port: int = Field(default=4222, ge=0, le=65535, description="preferred embedded NATS port")
     nats_user: str | None = None
-    nats_password: str | None = Field(default=None, repr=False)
+    nats_password: SecretStr | None = None
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the service's store; default SQLite in data_dir"
     )
@@ -39,9 +41,18 @@ class Settings(BaseSettings):
     gateway_secret: SecretStr | None = Field(
         default=None, description="HMAC secret for gateway sessions (32+ bytes; share it between replicas)"
     )
+    analytics_config: Path | None = Field(
+        default=None, description="JSON file of SLAs and manual-process baselines per service type"
+    )
     contract_tick_s: float = Field(
         default=30.0, gt=0, description="how often the contract engine ticks the clock while deadlines wait"
     )
+    instance_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        description="this process among replicas (the orderer lease names its holder by it)",
+    )
+    lease_ttl_s: float = Field(default=6.0, gt=0, description="a dead orderer's lease lapses after this long")
+    stream_replicas: int = Field(default=1, ge=1, le=5, description="JetStream replicas (3 on a NATS cluster)")
     ack_wait_s: float = Field(
         default=30.0, gt=0, description="how long an event taken by a crashed orderer waits to be redelivered"
     )
