@@ -99,3 +99,13 @@ def test_screenshot_of_a_verified_event(page: object, platform: Platform, tmp_pa
     present = {colour for _, colour in colours}
     assert brand_red in present and proof_green in present  # the header bar and the verified-proof banner
     (tmp_path / "event.png").write_bytes(shot)
+
+
+def test_the_efficiency_page_shows_the_analytics_charts(page: object) -> None:
+    page.goto("/analytics")
+    images = page.locator(".charts img")
+    assert images.count() == 4
+    for index in range(4):
+        image = images.nth(index)
+        image.scroll_into_view_if_needed()
+        assert page.evaluate("(img) => img.complete && img.naturalWidth", image.element_handle()) >= 600
