@@ -24,6 +24,7 @@ from nats.js.errors import APIError
 
 from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
+from govchain.bus.lease import Lease
 from govchain.bus.streams import ensure_streams
 from govchain.logs import get_logger
 from govchain.protocol import events as ev
@@ -72,6 +73,7 @@ class Orderer:
         *,
         genesis_hash: str | None = None,
         ack_wait_s: float = 30.0,
+        stream_replicas: int = 1,
     ) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
@@ -81,6 +83,7 @@ class Orderer:
         self.limits = limits
         self.genesis_hash = genesis_hash
         self.ack_wait_s = ack_wait_s
+        self.stream_replicas = stream_replicas
         self.checkpoint: Checkpoint | None = None
         self._last_time = ""
 
@@ -92,7 +95,7 @@ class Orderer:
 
     async def recover(self) -> None:
         """Bring the store up to the last block on stream BLOCKS (publishing genesis if none)."""
-        await ensure_streams(self.js)
+        await ensure_streams(self.js, self.stream_replicas)
         if await last_height(self.js) < 0:
             try:
                 await self.append_block(make_genesis_block(self.genesis, self.key))
@@ -112,7 +115,9 @@ class Orderer:
 
     # -- the loop
 
-    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None, lease: Lease | None = None) -> None:
+        """Order until ``stop``. With a ``lease``, order only while holding it; otherwise wait
+        as a standby, keeping the store current so that a takeover starts almost caught up."""
         await self.recover()
         psub = await self.js.pull_subscribe(
             subjects.EVENTS_SUBJECTS,
@@ -125,34 +130,54 @@ class Orderer:
                 max_ack_pending=MAX_ACK_PENDING,
             ),
         )
-        cutter: BlockCutter[Msg] = BlockCutter(self.limits)
-        pending_since: float | None = None
-        log.info("orderer ordering", height=self.height, limits=str(self.limits))
         if ready is not None:
             ready.set()
         try:
             while not stop.is_set():
-                wait = IDLE_POLL_S
-                if pending_since is not None:
-                    wait = max(0.001, self.limits.max_wait_s - (time.monotonic() - pending_since))
-                try:
-                    msgs = await psub.fetch(batch=self.limits.max_count, timeout=wait)
-                except TimeoutError:
-                    msgs = []
-                for msg in msgs:
-                    flush = _changes_state(msg.subject)
-                    for batch in cutter.add(msg, len(msg.data), flush_before=flush):
-                        await self.commit(batch)
-                if cutter.pending and pending_since is None:
-                    pending_since = time.monotonic()
-                if pending_since is not None and (
-                    time.monotonic() - pending_since >= self.limits.max_wait_s
-                ):
-                    await self.commit(cutter.cut())
-                if not cutter.pending:
-                    pending_since = None
+                if lease is not None and not lease.held:
+                    if not await lease.try_acquire():
+                        await self.recover()
+                        await _pause(stop, lease.ttl_s / 3)
+                        continue
+                    await self.recover()  # the previous leader may have appended blocks we have not indexed
+                await self._order(psub, stop, lease)
         finally:
+            if lease is not None:
+                await lease.release()
             await psub.unsubscribe()
+
+    async def _order(self, psub: JetStreamContext.PullSubscription, stop: asyncio.Event, lease: Lease | None) -> None:
+        """The ordering loop; returns on ``stop`` or when the lease is lost."""
+        cutter: BlockCutter[Msg] = BlockCutter(self.limits)
+        pending_since: float | None = None
+        renewed = time.monotonic()
+        log.info("orderer ordering", height=self.height, limits=str(self.limits))
+        while not stop.is_set():
+            if lease is not None and time.monotonic() - renewed >= lease.ttl_s / 3:
+                if not await lease.renew():
+                    for msg in cutter.cut():  # not ours to order any more: let the new leader have them
+                        await msg.nak()
+                    return
+                renewed = time.monotonic()
+            wait = IDLE_POLL_S if lease is None else min(IDLE_POLL_S, lease.ttl_s / 6)
+            if pending_since is not None:
+                wait = max(0.001, self.limits.max_wait_s - (time.monotonic() - pending_since))
+            try:
+                msgs = await psub.fetch(batch=self.limits.max_count, timeout=wait)
+            except TimeoutError:
+                msgs = []
+            for msg in msgs:
+                flush = _changes_state(msg.subject)
+                for batch in cutter.add(msg, len(msg.data), flush_before=flush):
+                    await self.commit(batch)
+            if cutter.pending and pending_since is None:
+                pending_since = time.monotonic()
+            if pending_since is not None and time.monotonic() - pending_since >= self.limits.max_wait_s:
+                await self.commit(cutter.cut())
+            if not cutter.pending:
+                pending_since = None
+        if cutter.pending:
+            await self.commit(cutter.cut())
 
     # -- one batch
 
@@ -252,6 +277,13 @@ class Orderer:
             raise
         if ack.seq != subjects.block_sequence(block.height):
             raise OrdererFenced(f"block {block.height} landed at sequence {ack.seq}")
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
 
 
 def _changes_state(subject: str) -> bool:

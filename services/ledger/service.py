@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from govchain.bus.connect import make_broker
+from govchain.bus.lease import Lease
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.services.ledger.orderer import Orderer
@@ -30,8 +31,11 @@ async def run_ledger(
             settings.batch_limits,
             genesis_hash=settings.genesis_hash,
             ack_wait_s=settings.ack_wait_s,
+            stream_replicas=settings.stream_replicas,
         )
-        await orderer.run(stop, ready=ready)
+        lease = Lease(broker.connection.jetstream(), name="orderer", holder=settings.instance_id,
+                      ttl_s=settings.lease_ttl_s, replicas=settings.stream_replicas)
+        await orderer.run(stop, ready=ready, lease=lease)
     finally:
         await broker.stop()
         store.engine.dispose()

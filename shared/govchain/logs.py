@@ -15,6 +15,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration check is noise
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -1,4 +1,8 @@
-"""Connecting to NATS with the settings' credentials."""
+"""Connecting to NATS with the settings' credentials.
+
+A URL may name several servers separated by commas (a cluster): the client fails over
+between them.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,31 @@ from nats.aio.client import Client
 from govchain.config import Settings
 
 
+def servers(url: str) -> list[str]:
+    """``nats://a:4222,nats://b:4222`` → each server URL."""
+    found = [part.strip() for part in url.split(",") if part.strip()]
+    if not found:
+        raise ValueError("no NATS server URL given")
+    return found
+
+
+def _password(settings: Settings) -> str:
+    return settings.nats_password.get_secret_value() if settings.nats_password else ""
+
+
 async def connect(url: str, settings: Settings | None = None, *, name: str = "govchain") -> Client:
-    options: dict[str, object] = {"name": name, "max_reconnect_attempts": -1, "connect_timeout": 5}
+    options: dict[str, object] = {"name": name, "max_reconnect_attempts": -1, "connect_timeout": 5,
+                                  "reconnect_time_wait": 0.5}
     if settings and settings.nats_user:
         options["user"] = settings.nats_user
-        options["password"] = settings.nats_password
-    return await nats.connect(url, **options)
+        options["password"] = _password(settings)
+    return await nats.connect(servers(url), **options)
 
 
 def make_broker(url: str, settings: Settings, *, name: str) -> NatsBroker:
     """A FastStream broker for a service's request/reply API; per-message logs at DEBUG."""
     security = None
     if settings.nats_user:
-        security = SASLPlaintext(username=settings.nats_user, password=settings.nats_password or "")
-    return NatsBroker(url, name=name, security=security, log_level=logging.DEBUG, max_reconnect_attempts=-1)
+        security = SASLPlaintext(username=settings.nats_user, password=_password(settings))
+    return NatsBroker(servers(url), name=name, security=security, log_level=logging.DEBUG,
+                      max_reconnect_attempts=-1, reconnect_time_wait=1)

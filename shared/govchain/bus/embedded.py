@@ -74,6 +74,11 @@ class EmbeddedNats:
     port: int = 4222
     host: str = "127.0.0.1"
     startup_timeout_s: float = 15.0
+    server_name: str | None = None
+    cluster_port: int | None = None
+    routes: list[str] = field(default_factory=list)
+    extra_config: str = ""
+    """More nats-server configuration (accounts and permissions, for instance)."""
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -89,11 +94,7 @@ class EmbeddedNats:
             self.port = free_port(self.host)
         self.store_dir.mkdir(parents=True, exist_ok=True)
         config = self.store_dir / "nats-server.conf"
-        config.write_text(
-            f'listen: "{self.host}:{self.port}"\n'
-            f"max_payload: {MAX_PAYLOAD}\n"
-            f'jetstream {{ store_dir: "{self.store_dir / "jetstream"}" }}\n'
-        )
+        config.write_text(self.config_text())
         self._process = subprocess.Popen(
             [str(nats_server_binary()), "-c", str(config), "-l", str(self.log_file)],
             stdin=subprocess.DEVNULL,
@@ -106,6 +107,21 @@ class EmbeddedNats:
         )
         self._wait_until_ready()
         return self
+
+    def config_text(self) -> str:
+        lines = [
+            f'listen: "{self.host}:{self.port}"',
+            f"max_payload: {MAX_PAYLOAD}",
+            f'jetstream {{ store_dir: "{self.store_dir / "jetstream"}" }}',
+        ]
+        if self.server_name:
+            lines.append(f'server_name: "{self.server_name}"')
+        if self.cluster_port is not None:
+            routes = ", ".join(f'"{route}"' for route in self.routes)
+            lines.append(f'cluster {{ name: "govchain", listen: "{self.host}:{self.cluster_port}", routes: [{routes}] }}')
+        if self.extra_config:
+            lines.append(self.extra_config)
+        return "\n".join(lines) + "\n"
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
@@ -154,6 +170,48 @@ class EmbeddedNats:
         self.stop()
 
     def __enter__(self) -> EmbeddedNats:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class NatsCluster:
+    """Three (or more) nats-server processes routed into one JetStream cluster, on free ports:
+    the topology a deployment runs, as local processes."""
+
+    store_dir: Path
+    size: int = 3
+    host: str = "127.0.0.1"
+    extra_config: str = ""
+    nodes: list[EmbeddedNats] = field(default_factory=list, init=False)
+
+    @property
+    def url(self) -> str:
+        """All client URLs, comma-separated (GovChain connects to any of them)."""
+        return ",".join(node.url for node in self.nodes)
+
+    def start(self) -> NatsCluster:
+        cluster_ports = [free_port(self.host) for _ in range(self.size)]
+        routes = [f"nats://{self.host}:{port}" for port in cluster_ports]
+        self.nodes = [
+            EmbeddedNats(
+                self.store_dir / f"n{i}", port=0, host=self.host, server_name=f"n{i}",
+                cluster_port=cluster_ports[i], routes=[r for j, r in enumerate(routes) if j != i],
+                extra_config=self.extra_config,
+            )
+            for i in range(self.size)
+        ]
+        for node in self.nodes:
+            node.start()
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> NatsCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

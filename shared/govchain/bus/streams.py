@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.errors import NoRespondersError
+from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
 from govchain.bus import subjects
 
@@ -50,10 +53,23 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     ]
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
-    """Create the streams if missing; leave existing ones as they are."""
-    for config in stream_configs(replicas):
+async def ensure_streams(js: JetStreamContext, replicas: int = 1, *, patience_s: float = 60.0) -> None:
+    """Create the streams if missing; leave existing ones as they are.
+
+    A cluster that has just started answers "JetStream not ready" until it has elected its
+    meta leader, so this retries for up to ``patience_s`` before giving up."""
+    deadline = time.monotonic() + patience_s
+    while True:
         try:
-            await js.stream_info(config.name)
-        except NotFoundError:
-            await js.add_stream(config)
+            for config in stream_configs(replicas):
+                try:
+                    await js.stream_info(config.name)
+                except NotFoundError:
+                    await js.add_stream(config)
+            return
+        except (ServiceUnavailableError, NoRespondersError, TimeoutError, APIError) as exc:
+            if isinstance(exc, APIError) and exc.code not in (None, 503, 500, 408):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.25)
