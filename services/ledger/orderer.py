@@ -20,7 +20,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError
+from nats.errors import ConnectionReconnectingError, NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 
 from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
@@ -42,6 +44,9 @@ from govchain.services.ledger.store import LedgerStore
 log = get_logger("govchain.ledger.orderer")
 
 WRONG_LAST_SEQUENCE = 10071
+TRANSIENT = (ServiceUnavailableError, NoRespondersError, NoStreamResponseError, ConnectionReconnectingError,
+             NatsTimeoutError, APIError)
+"""What a NATS cluster answers while it elects new leaders: retry, do not die."""
 MAX_ACK_PENDING = 20_000
 IDLE_POLL_S = 1.0
 
@@ -128,19 +133,27 @@ class Orderer:
                 deliver_policy=DeliverPolicy.ALL,
                 ack_wait=self.ack_wait_s,
                 max_ack_pending=MAX_ACK_PENDING,
+                num_replicas=self.stream_replicas,
             ),
         )
         if ready is not None:
             ready.set()
         try:
             while not stop.is_set():
-                if lease is not None and not lease.held:
-                    if not await lease.try_acquire():
+                try:
+                    if self.checkpoint is None:  # a batch failed and its recovery did not finish
                         await self.recover()
-                        await _pause(stop, lease.ttl_s / 3)
-                        continue
-                    await self.recover()  # the previous leader may have appended blocks we have not indexed
-                await self._order(psub, stop, lease)
+                    if lease is not None and not lease.held:
+                        if not await lease.try_acquire():
+                            await self.recover()
+                            await _pause(stop, lease.ttl_s / 3)
+                            continue
+                        await self.recover()  # the previous leader may have appended blocks we have not indexed
+                    await self._order(psub, stop, lease)
+                except TRANSIENT as exc:
+                    # A cluster electing new leaders answers "unavailable" for a few seconds.
+                    log.warning("NATS unavailable; retrying", error=f"{type(exc).__name__}: {exc}")
+                    await _pause(stop, 0.5)
         finally:
             if lease is not None:
                 await lease.release()
@@ -166,6 +179,10 @@ class Orderer:
                 msgs = await psub.fetch(batch=self.limits.max_count, timeout=wait)
             except TimeoutError:
                 msgs = []
+            except TRANSIENT:
+                for msg in cutter.cut():  # unacked either way; let them come back in order
+                    await msg.nak()
+                raise
             for msg in msgs:
                 flush = _changes_state(msg.subject)
                 for batch in cutter.add(msg, len(msg.data), flush_before=flush):
@@ -193,8 +210,12 @@ class Orderer:
             log.exception("batch failed; catching up before retrying its events")
         # The in-memory state may have seen events the chain did not: reload it from the
         # store and the stream. Unacked events come back and are judged again.
+        self.checkpoint = None  # nothing is ordered until recover() has succeeded
         for msg in msgs:
-            await msg.nak()
+            try:
+                await msg.nak()
+            except TRANSIENT:
+                pass  # redelivered after ack_wait anyway
         await self.recover()
         return BatchReport(None, 0, 0, 0)
 
