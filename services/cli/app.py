@@ -13,12 +13,15 @@ import typer
 from nats.aio.client import Client
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from govchain.audit import verify_chain
+from govchain.audit import chain_state, verify_chain
+from govchain.bus.credentials import write_nats_auth
+from govchain.bus.permissions import Deployment
 from govchain.bus.blocks import follow_blocks, last_height
 from govchain.client import GovChainClient
 from govchain.datadir import DataDir
 from govchain.logs import configure_logging
 from govchain.protocol.block import Block
+from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.envelope import make_event, parse_json_object
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.keys import SigningKey
@@ -179,6 +182,32 @@ def status(
         as_json,
         f"chain {header['chain_id']}: height {header['height']}, {header['log_size']} events, head {head['hash']}",
     )
+
+
+@app.command("nats-config")
+def nats_config(
+    out: Path = typer.Option(Path("infra/nats"), help="Where auth.conf and credentials/<user>.env are written."),
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    offline: bool = typer.Option(False, help="Do not read the chain: only genesis services and --department ids."),
+    department: list[str] = typer.Option([], help="Also make a user for this department (repeatable)."),
+) -> None:
+    """Generate least-privilege NATS users (a department publishes only on gov.events.<its id>.>,
+    only the ledger publishes blocks) from the principals on chain; reload nats-server after."""
+    settings = settings_from(data, nats_url)
+    genesis = genesis_payload(DataDir(settings.data_dir).genesis())
+    deployment = Deployment(services=set(genesis.services), departments=set(department))
+
+    async def from_chain(nc: Client) -> None:
+        state = await chain_state(nc.jetstream())
+        deployment.services |= {p.id for p in state.principals.values() if p.kind == "service"}
+        deployment.departments |= {p.id for p in state.principals.values() if p.kind == "department"}
+
+    if not offline:
+        run(with_connection(settings, from_chain))
+    users = write_nats_auth(out, deployment)
+    typer.echo(f"wrote {out / 'auth.conf'} and credentials for {len(users)} users in {out / 'credentials'} (mode 0600)")
+    typer.echo("include auth.conf in the NATS configuration and reload it: nats-server --signal reload")
 
 
 @app.command()

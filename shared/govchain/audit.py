@@ -10,6 +10,7 @@ from nats.js import JetStreamContext
 from govchain.bus.blocks import follow_blocks, last_height
 from govchain.protocol.block import Block
 from govchain.protocol.errors import BlockVerificationError
+from govchain.protocol.state import ChainState
 from govchain.protocol.verify import ChainVerifier
 
 
@@ -47,3 +48,14 @@ async def verify_chain(
         if on_block is not None:
             on_block(height, newest)
     return ChainReport(True, verifier.height, events, None)
+
+
+async def chain_state(js: JetStreamContext, *, genesis_hash: str | None = None) -> ChainState:
+    """The chain state (principals, keys, roles, policy) after the newest block, verified on the way."""
+    verifier = ChainVerifier(genesis_hash=genesis_hash)
+    newest = await last_height(js)
+    async for height, raw in follow_blocks(js, 0, to_height=newest):
+        verifier.verify(Block.from_bytes(raw, height_hint=height))
+    if verifier.state is None:
+        raise BlockVerificationError(0, "the chain has no genesis block yet")
+    return verifier.state

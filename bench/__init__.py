@@ -1,0 +1,1 @@
+"""GovChain benchmarks: ``python -m bench.run`` (``make bench``); see bench/RESULTS.md."""

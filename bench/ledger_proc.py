@@ -1,0 +1,54 @@
+"""The ledger service as its own process, for the benchmark.
+
+It runs the product's ``run_ledger`` unchanged; the only additions are a SIGTERM handler
+and, with ``--profile``, a pyinstrument profile of the whole process written on exit.
+A process of its own lets the benchmark read the orderer's peak RSS from /proc.
+
+    python -m bench.ledger_proc --data DIR --nats-url URL [--profile OUT.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+
+from govchain.config import Settings
+from govchain.logs import configure_logging
+from govchain.services.ledger.service import run_ledger
+
+
+async def _serve(settings: Settings, nats_url: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_ledger(settings, nats_url, stop)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--nats-url", required=True)
+    parser.add_argument("--profile", type=Path, help="write a pyinstrument text profile here on exit")
+    args = parser.parse_args(argv)
+    configure_logging("WARNING", "json")
+    settings = Settings(data_dir=args.data)  # batch limits etc. from GOVCHAIN_* variables
+    if args.profile is None:
+        asyncio.run(_serve(settings, args.nats_url))
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+    profiler.start()
+    try:
+        asyncio.run(_serve(settings, args.nats_url))
+    finally:
+        profiler.stop()
+        args.profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+        args.profile.with_suffix(".html").write_text(profiler.output_html())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Load phases against the ledger: saturating (peak throughput) and paced (latency)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+
+from bench.tracker import CommitTracker
+from bench.workload import WireEvent
+from govchain.bus import subjects
+
+YIELD_EVERY = 100
+DRAIN_TIMEOUT_S = 120.0
+
+
+@dataclass
+class PhaseResult:
+    published: int
+    committed: int
+    seconds: float
+    publish_time: dict[str, float] = field(repr=False)
+    missing_after_drain: int = 0
+    publish_errors: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.committed / self.seconds if self.seconds > 0 else 0.0
+
+    def latencies_ms(self, tracker: CommitTracker) -> list[float]:
+        return sorted(
+            (tracker.commit_time[i] - t) * 1000 for i, t in self.publish_time.items() if i in tracker.commit_time
+        )
+
+
+class Publisher:
+    """What ``GovChainClient.publish`` sends (subject, canonical bytes, Nats-Msg-Id, expected
+    stream EVENTS), but through ``publish_async`` so thousands of acks can be in flight."""
+
+    def __init__(self, js: JetStreamContext, stream: str = subjects.EVENTS_STREAM, prefix: str | None = None) -> None:
+        self.js = js
+        self.stream = stream
+        self.prefix = prefix
+        self.acks: list[asyncio.Future[PubAck]] = []
+
+    async def publish(self, event: WireEvent) -> None:
+        subject = event.subject if self.prefix is None else self.prefix + event.subject.removeprefix("gov.events.")
+        self.acks.append(
+            await self.js.publish_async(
+                subject, event.payload, stream=self.stream, headers={"Nats-Msg-Id": event.event_id}
+            )
+        )
+
+    async def settle(self) -> int:
+        """Wait for every ack; return how many publishes failed."""
+        results = await asyncio.gather(*self.acks, return_exceptions=True)
+        self.acks.clear()
+        return sum(isinstance(r, BaseException) for r in results)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+async def saturate(
+    js: JetStreamContext, tracker: CommitTracker, events: list[WireEvent], *, duration_s: float, window: int
+) -> PhaseResult:
+    """Publish as fast as the ledger commits, keeping at most ``window`` events uncommitted,
+    for ``duration_s``; the rate counts events committed inside that window of time."""
+    publisher = Publisher(js)
+    publish_time: dict[str, float] = {}
+    start_committed = tracker.committed
+    t0 = time.perf_counter()
+    deadline = t0 + duration_s
+    published = 0
+    while published < len(events) and time.perf_counter() < deadline:
+        if published - (tracker.committed - start_committed) >= window:
+            await tracker.changed(0.05)
+            continue
+        burst = min(len(events), published + YIELD_EVERY)
+        for event in events[published:burst]:
+            publish_time[event.event_id] = time.perf_counter()
+            await publisher.publish(event)
+        published = burst
+        await asyncio.sleep(0)
+    while time.perf_counter() < deadline and tracker.committed - start_committed < published:
+        await tracker.changed(0.05)
+    ended = min(time.perf_counter(), deadline)
+    committed = sum(1 for i in publish_time if tracker.commit_time.get(i, float("inf")) <= ended)
+    errors = await publisher.settle()
+    missing = await tracker.wait_for_ids(list(publish_time), DRAIN_TIMEOUT_S)
+    return PhaseResult(published, committed, ended - t0, publish_time, missing, errors)
+
+
+async def paced(
+    js: JetStreamContext, tracker: CommitTracker, events: list[WireEvent], *, rate: float, duration_s: float
+) -> PhaseResult:
+    """Open loop: publish at ``rate`` events/s for ``duration_s`` whatever the ledger does."""
+    publisher = Publisher(js)
+    publish_time: dict[str, float] = {}
+    t0 = time.perf_counter()
+    published = 0
+    total = min(len(events), int(rate * duration_s))
+    while published < total:
+        now = time.perf_counter()
+        due = min(total, int(rate * (now - t0)) + 1)
+        for event in events[published:due]:
+            publish_time[event.event_id] = time.perf_counter()
+            await publisher.publish(event)
+        published = max(published, due)
+        await asyncio.sleep(0.002)
+    errors = await publisher.settle()
+    missing = await tracker.wait_for_ids(list(publish_time), DRAIN_TIMEOUT_S)
+    seconds = max(tracker.commit_time.get(i, t0) for i in publish_time) - t0 if publish_time else 0.0
+    committed = len(publish_time) - missing
+    return PhaseResult(published, committed, seconds, publish_time, missing, errors)

@@ -1,0 +1,119 @@
+"""A throw-away GovChain node for the benchmark: embedded NATS plus the ledger in a child process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nats.aio.client import Client
+from nats.js.errors import NotFoundError
+
+from govchain.bus import subjects
+from govchain.bus.connect import connect
+from govchain.bus.embedded import EmbeddedNats
+from govchain.client import GovChainClient
+from govchain.datadir import DataDir
+from govchain.protocol import events as ev
+from govchain.protocol.envelope import make_event
+from govchain.protocol.keys import SigningKey
+
+READY_TIMEOUT_S = 60.0
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def proc_status_kib(pid: int, field_name: str) -> int | None:
+    """A memory figure (kB) from /proc/<pid>/status: VmRSS (now) or VmHWM (peak)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class BenchPlatform:
+    """Start with :meth:`start`, stop with :meth:`stop`; ``nc`` is the benchmark's own connection."""
+
+    workdir: Path
+    ledger_env: dict[str, str] = field(default_factory=dict)
+    profile_out: Path | None = None
+    chain_id: str = "bench-chain"
+    nats: EmbeddedNats | None = None
+    data: DataDir | None = None
+    genesis_hash: str = ""
+    ledger: subprocess.Popen[bytes] | None = None
+    nc: Client | None = None
+
+    async def start(self) -> None:
+        self.data = DataDir(self.workdir / "node")
+        self.genesis_hash = self.data.init(self.chain_id)["genesis_hash"]
+        self.nats = EmbeddedNats(self.workdir / "nats", port=0).start()
+        self.nc = await connect(self.nats.url, name="bench")
+        command = [sys.executable, "-m", "bench.ledger_proc", "--data", str(self.data.root), "--nats-url", self.nats.url]
+        if self.profile_out is not None:
+            command += ["--profile", str(self.profile_out)]
+        env = {**os.environ, **self.ledger_env}
+        self.ledger = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL)
+        await self._wait_for_orderer()
+
+    async def _wait_for_orderer(self) -> None:
+        """Ready once the orderer's durable pull consumer exists (it is made after recovery)."""
+        assert self.nc is not None and self.ledger is not None
+        js = self.nc.jetstream()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.ledger.poll() is not None:
+                raise RuntimeError(f"ledger process exited with code {self.ledger.returncode}")
+            try:
+                await js.consumer_info(subjects.EVENTS_STREAM, subjects.ORDERER_CONSUMER)
+                return
+            except NotFoundError:
+                await asyncio.sleep(0.1)
+        raise RuntimeError("ledger did not start ordering in time")
+
+    @property
+    def client(self) -> GovChainClient:
+        assert self.nc is not None
+        return GovChainClient(self.nc)
+
+    def ledger_memory_kib(self, field_name: str = "VmHWM") -> int | None:
+        return None if self.ledger is None else proc_status_kib(self.ledger.pid, field_name)
+
+    async def register_departments(self, names: list[str]) -> dict[str, SigningKey]:
+        """Root admits each department with a fresh key; returns the keys once committed."""
+        assert self.data is not None
+        root = self.data.signing_key("root")
+        keys = {name: SigningKey.generate() for name in names}
+        envelopes = [
+            make_event(
+                root, source=ev.ROOT, type="department.registered",
+                data={"department_id": name, "name": name.title(), "public_key": key.public.hex},
+            )
+            for name, key in keys.items()
+        ]
+        receipts = await asyncio.gather(*(self.client.submit(e, timeout=60) for e in envelopes))
+        for receipt in receipts:
+            if receipt["status"] != "committed":
+                raise RuntimeError(f"department registration refused: {receipt}")
+        return keys
+
+    async def stop(self) -> None:
+        if self.ledger is not None and self.ledger.poll() is None:
+            self.ledger.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(self.ledger.wait, 60)
+            except subprocess.TimeoutExpired:
+                self.ledger.kill()
+                self.ledger.wait()
+        if self.nc is not None:
+            await self.nc.drain()
+        if self.nats is not None:
+            self.nats.stop()

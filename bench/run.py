@@ -1,0 +1,224 @@
+"""``make bench``: GovChain's ledger against raw JetStream, on an embedded platform.
+
+Phases, in one run on one NATS server:
+ 1. start NATS and the ledger (own process), register departments, warm up and calibrate;
+ 2. pre-sign the events of the timed phases (not timed);
+ 3. raw JetStream: the same payloads published with acks and pull-consumed (baseline);
+ 4. peak: publish as fast as the ledger commits for ``--duration`` s (>= 20 by default);
+ 5. latency: publish at half the measured peak, publish-to-commit p50/p99;
+ 6. catch-up: a new projection replays the whole chain; verify: ``verify_chain`` of it;
+ 7. scaling: the ledger's proof store at 10^4, 10^5, 10^6 events (store built directly).
+Prints a table, then one JSON line. ``--quick`` is a ~10 s smoke run.
+
+    python -m bench.run [--quick] [--duration 20] [--profile bench/profiles] [--json-out f.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.load import PhaseResult, percentile, paced, saturate
+from bench.platform import BenchPlatform
+from bench.profiling import profiled
+from bench.rawjs import raw_jetstream
+from bench.replay import catch_up, verify
+from bench.report import json_line, machine_info, print_table, targets_met
+from bench.scaling import run_scaling
+from bench.tracker import CommitTracker
+from bench.workload import presign
+from govchain.bus.blocks import last_height
+from govchain.logs import configure_logging
+
+RSS_MARKS = (10_000, 100_000, 1_000_000)
+MAX_PRESIGNED = 400_000
+PRESIGN_HEADROOM = 2.0
+"""Events signed for the peak phase, as a multiple of the warm-up rate times its duration."""
+_STARTED = time.monotonic()
+
+
+def progress(message: str) -> None:
+    print(f"[bench {time.monotonic() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Plan:
+    duration_s: float
+    latency_s: float
+    warmup_events: int
+    raw_events: int
+    departments: int
+    window: int | None
+    scaling_points: tuple[int, ...]
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Plan:
+        quick = args.quick
+        points = () if args.no_scaling else tuple(int(p) for p in (args.scaling or ("10000" if quick else "10000,100000,1000000")).split(","))
+        return cls(
+            duration_s=args.duration or (2.5 if quick else 20.0),
+            latency_s=args.latency_duration or (1.5 if quick else 15.0),
+            warmup_events=800 if quick else 6_000,
+            raw_events=args.raw_events or (5_000 if quick else 60_000),
+            departments=args.departments,
+            window=args.window,
+            scaling_points=points,
+        )
+
+
+def _latency_figures(result: PhaseResult, tracker: CommitTracker) -> dict[str, float]:
+    latencies = result.latencies_ms(tracker)
+    return {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "max": latencies[-1] if latencies else 0.0}
+
+
+async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env: dict[str, str]) -> dict[str, Any]:
+    figures: dict[str, Any] = {"machine": machine_info(), "plan": asdict(plan), "ledger_env": ledger_env}
+    platform = BenchPlatform(workdir, ledger_env, profile_dir / "orderer.txt" if profile_dir else None)
+    progress(f"starting NATS and the ledger in {workdir}")
+    await platform.start()
+    rss_at: dict[int, int] = {}
+
+    def sample_rss(log_size: int) -> None:
+        for mark in RSS_MARKS:
+            if log_size >= mark and mark not in rss_at:
+                rss_at[mark] = platform.ledger_memory_kib("VmRSS") or 0
+
+    try:
+        assert platform.nc is not None
+        js = platform.nc.jetstream()
+        keys = await platform.register_departments([f"dept{i}" for i in range(plan.departments)])
+        tracker = CommitTracker(js, await last_height(js) + 1, on_block=sample_rss)
+        tracker.start()
+
+        progress(f"warm-up: {plan.warmup_events} events")
+        warm = await saturate(js, tracker, presign(keys, plan.warmup_events, tag="warm"), duration_s=120, window=2_000)
+        estimate = max(warm.rate, 100.0)
+        window = plan.window or max(2_000, int(estimate * 0.75))
+        n_peak = min(MAX_PRESIGNED, int(estimate * PRESIGN_HEADROOM * plan.duration_s) + 2_000)
+        n_latency = min(MAX_PRESIGNED, int(estimate * 0.6 * plan.latency_s) + 500)
+        progress(f"warm-up rate {warm.rate:,.0f}/s; pre-signing {n_peak + n_latency:,} events")
+        peak_events = presign(keys, n_peak, tag="peak")
+        latency_events = presign(keys, n_latency, tag="lat")
+
+        progress(f"raw JetStream baseline: {min(plan.raw_events, n_peak):,} messages")
+        raw = await raw_jetstream(js, platform.nats.url if platform.nats else "", peak_events[: plan.raw_events])
+        progress(f"peak: saturating for {plan.duration_s:.0f}s")
+        peak = await saturate(js, tracker, peak_events, duration_s=plan.duration_s, window=window)
+        if peak.committed >= len(peak_events):
+            progress("warning: the peak phase ran out of pre-signed events")
+        peak_latency = _latency_figures(peak, tracker)
+        progress(f"latency: {peak.rate / 2:,.0f} events/s for {plan.latency_s:.0f}s")
+        latency = await paced(js, tracker, latency_events, rate=peak.rate / 2, duration_s=plan.latency_s)
+        half = _latency_figures(latency, tracker)
+        await tracker.stop()
+        figures["orderer_peak_rss_mib"] = (platform.ledger_memory_kib("VmHWM") or 0) / 1024
+        figures["orderer_rss_at_events"] = rss_at
+
+        progress("catch-up: a new projection replays the chain")
+        with profiled(profile_dir / "catchup.txt" if profile_dir else None):
+            caught = await catch_up(js, platform.genesis_hash, workdir)
+        progress("verify: verify_chain over the whole chain")
+        with profiled(profile_dir / "verify.txt" if profile_dir else None):
+            verified = await verify(js, platform.genesis_hash)
+    finally:
+        await platform.stop()
+
+    figures.update(
+        events_per_s=peak.rate,
+        raw_jetstream_per_s=raw.rate,
+        ratio=peak.rate / raw.rate if raw.rate else 0.0,
+        p50_ms=half["p50"],
+        p99_ms=half["p99"],
+        latency_rate_per_s=peak.rate / 2,
+        catchup_events_per_s=caught.rate,
+        verify_events_per_s=verified.rate,
+        verify_ok=verified.ok,
+        verify_detail=verified.detail,
+        chain_events=verified.events,
+        chain_blocks=verified.blocks,
+        sustained_s=peak.seconds,
+        peak_committed=peak.committed,
+        peak_p50_ms=peak_latency["p50"],
+        peak_p99_ms=peak_latency["p99"],
+        half_rate_max_ms=half["max"],
+        raw_publish_per_s=raw.publish_rate,
+        warmup_events_per_s=warm.rate,
+        lost_events=peak.missing_after_drain + latency.missing_after_drain + warm.missing_after_drain,
+        publish_errors=peak.publish_errors + latency.publish_errors + raw.publish_errors,
+    )
+    if plan.scaling_points:
+        progress(f"scaling: proof store at {', '.join(f'{p:,}' for p in plan.scaling_points)} events")
+        figures["scaling"] = [asdict(p) for p in run_scaling(list(plan.scaling_points), workdir / "scaling")]
+    figures["targets_met"] = targets_met(figures)
+    return figures
+
+
+ROWS = [
+    ("signed events committed (peak)", "events_per_s", "events/s"),
+    ("  sustained over", "sustained_s", "s"),
+    ("raw JetStream publish+ack+consume", "raw_jetstream_per_s", "msgs/s"),
+    ("ratio ledger / raw", "ratio", ""),
+    ("latency rate (half peak)", "latency_rate_per_s", "events/s"),
+    ("  publish->commit p50", "p50_ms", "ms"),
+    ("  publish->commit p99", "p99_ms", "ms"),
+    ("  at peak (saturated) p99", "peak_p99_ms", "ms"),
+    ("catch-up (new projection)", "catchup_events_per_s", "events/s"),
+    ("verify_chain (auditor)", "verify_events_per_s", "events/s"),
+    ("  chain verified", "verify_ok", ""),
+    ("  chain size", "chain_events", "events"),
+    ("orderer peak RSS (VmHWM)", "orderer_peak_rss_mib", "MiB"),
+    ("events lost", "lost_events", ""),
+]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a ~10 s smoke run")
+    parser.add_argument("--duration", type=float, help="seconds of the peak phase (default 20)")
+    parser.add_argument("--latency-duration", type=float, help="seconds of the half-rate phase (default 15)")
+    parser.add_argument("--raw-events", type=int, help="messages in the raw JetStream baseline")
+    parser.add_argument("--departments", type=int, default=8)
+    parser.add_argument("--window", type=int, help="max uncommitted events while saturating (default: 0.75 s of warm-up rate)")
+    parser.add_argument("--scaling", help="comma-separated chain sizes (default 10000,100000,1000000)")
+    parser.add_argument("--no-scaling", action="store_true")
+    parser.add_argument("--batch-max-count", type=int, help="GOVCHAIN_BATCH_MAX_COUNT for the ledger")
+    parser.add_argument("--batch-max-wait-ms", type=int, help="GOVCHAIN_BATCH_MAX_WAIT_MS for the ledger")
+    parser.add_argument("--profile", type=Path, help="write pyinstrument profiles (orderer, catch-up, verify) here")
+    parser.add_argument("--json-out", type=Path, help="also write the JSON figures to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")
+    args = parser.parse_args(argv)
+
+    plan = Plan.from_args(args)
+    configure_logging("WARNING", "console")
+    ledger_env = {}
+    if args.batch_max_count:
+        ledger_env["GOVCHAIN_BATCH_MAX_COUNT"] = str(args.batch_max_count)
+    if args.batch_max_wait_ms:
+        ledger_env["GOVCHAIN_BATCH_MAX_WAIT_MS"] = str(args.batch_max_wait_ms)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        args.profile = args.profile.resolve()
+    workdir = Path(tempfile.mkdtemp(prefix="govchain-bench-"))
+    try:
+        figures = asyncio.run(bench(plan, workdir, args.profile, ledger_env))
+    finally:
+        if args.keep:
+            print(f"data kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print_table(figures, ROWS)
+    line = json_line(figures)
+    if args.json_out:
+        args.json_out.write_text(line + "\n")
+    print(line)
+
+
+if __name__ == "__main__":
+    main()

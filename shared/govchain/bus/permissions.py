@@ -1,0 +1,106 @@
+"""Least-privilege NATS users for a deployment, derived from who is on chain.
+
+Every service and every department gets its own user. A department may publish only on
+``gov.events.<its id>.>`` and ask the services questions; only the ledger may publish
+blocks; readers get the JetStream calls needed to follow streams, never to create, purge
+or delete them. The server enforces this itself, whatever a client's code does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from govchain.bus import subjects
+
+INBOX = "_INBOX.>"
+QUERIES = ["gov.ledger.>", "gov.identity.>", "gov.registry.>", "gov.contract.>", "gov.analytics.>"]
+"""Asking a service a question (request/reply): every user may; health checks do it too."""
+READ_STREAMS = [
+    "$JS.API.INFO",
+    "$JS.API.STREAM.INFO.*",
+    "$JS.API.STREAM.MSG.GET.*",
+    "$JS.API.DIRECT.GET.*",
+    "$JS.API.DIRECT.GET.*.>",
+    "$JS.API.CONSUMER.CREATE.*",
+    "$JS.API.CONSUMER.CREATE.*.>",
+    "$JS.API.CONSUMER.DURABLE.CREATE.*.*",
+    "$JS.API.CONSUMER.INFO.*.*",
+    "$JS.API.CONSUMER.DELETE.*.*",
+    "$JS.API.CONSUMER.MSG.NEXT.*.*",
+    "$JS.ACK.>",
+    "$JS.FC.>",
+]
+"""Follow a stream with ordered or durable consumers; nothing that changes a stream."""
+
+
+@dataclass(frozen=True)
+class NatsUser:
+    name: str
+    publish: list[str]
+    subscribe: list[str]
+    responds: bool = False
+    """May answer requests (publish to the requester's reply inbox)."""
+
+
+@dataclass
+class Deployment:
+    """The principals NATS users are made for: service ids and department ids on chain."""
+
+    services: set[str] = field(default_factory=set)
+    departments: set[str] = field(default_factory=set)
+
+
+def service_users(services: Iterable[str]) -> list[NatsUser]:
+    """The platform's services; the ledger alone writes blocks and manages streams."""
+    users = [
+        NatsUser(
+            "ledger",
+            publish=[subjects.BLOCKS_SUBJECT, subjects.REJECTED_SUBJECTS, "$JS.API.>", "$KV.govchain_leases.>",
+                     "$JS.ACK.>", *QUERIES, INBOX],
+            subscribe=[INBOX, "gov.ledger.>"],
+            responds=True,
+        ),
+        NatsUser("identity", publish=[*READ_STREAMS, *QUERIES, INBOX], subscribe=[INBOX, "gov.identity.>"],
+                 responds=True),
+        NatsUser("analytics", publish=[*READ_STREAMS, *QUERIES, INBOX], subscribe=[INBOX, "gov.analytics.>"],
+                 responds=True),
+    ]
+    # (answers on, publishes events as): the gateway relays events that people signed, so it
+    # may publish any event subject; the ledger still checks every signature.
+    roles = {"registry": ("gov.registry.>", "gov.events.registry.>"),
+             "contract-engine": ("gov.contract.>", "gov.events.contract-engine.>"),
+             "gateway": (None, "gov.events.>")}
+    for service in sorted(set(services) & set(roles)):
+        answers, events = roles[service]
+        users.append(NatsUser(
+            service,
+            publish=[*READ_STREAMS, events, *QUERIES, INBOX],
+            subscribe=[INBOX, *([answers] if answers else [])],
+            responds=answers is not None,
+        ))
+    return users
+
+
+def department_user(department: str) -> NatsUser:
+    """Publishes its own events only; asks the services; reads nothing of the streams directly."""
+    return NatsUser(department, publish=[f"gov.events.{department}.>", *QUERIES], subscribe=[INBOX])
+
+
+def users_for(deployment: Deployment) -> list[NatsUser]:
+    return [*service_users(deployment.services), *(department_user(d) for d in sorted(deployment.departments))]
+
+
+def authorization_block(users: list[NatsUser], password_hashes: dict[str, str], *, admin_hash: str) -> str:
+    """A nats-server ``authorization {}`` block: the users, their bcrypt hashes, their rights.
+
+    ``admin`` (for the operator's tools) may do anything; keep its password offline."""
+    entries = [{"user": "admin", "password": admin_hash}]
+    for user in users:
+        permissions: dict[str, object] = {"publish": {"allow": user.publish}, "subscribe": {"allow": user.subscribe}}
+        if user.responds:
+            permissions["allow_responses"] = True
+        entries.append({"user": user.name, "password": password_hashes[user.name], "permissions": permissions})
+    # nats-server reads JSON syntax inside its configuration format.
+    return "authorization {\n  users: " + json.dumps(entries, indent=2).replace("\n", "\n  ") + "\n}\n"

@@ -1,0 +1,184 @@
+"""A storm of hostile messages straight onto ``gov.events.<dept>.<type>`` of a running ledger.
+
+Garbage, oversized, malformed, forged, mis-addressed, duplicated and replayed messages are
+published with plain JetStream (no SDK checks in the way). Afterwards every one of them is
+accounted for by its intake sequence: rejected once with a reason and its original bytes, or
+on chain exactly once, or de-duplicated; the orderer is still running, a good event still
+commits, and the whole chain verifies. The seed is printed; set GOVCHAIN_FUZZ_SEED to replay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import pytest
+from nats.errors import MaxPayloadError
+
+from govchain.audit import verify_chain
+from govchain.bus import subjects
+from govchain.protocol import events as ev
+from govchain.protocol.envelope import Envelope, make_event
+from govchain.protocol.keys import SigningKey
+from tests.integration.conftest import Ledger
+
+from .storm import (
+    CHAIN_DUPLICATE,
+    COMMIT,
+    JS_DUPLICATE,
+    REJECT,
+    REJECT_OR_COMMIT,
+    StormMessage,
+    account,
+    garbage,
+    mutants,
+    oversized_payloads,
+    publish_all,
+    read_chain_ids,
+    read_rejections,
+    wait_drained,
+)
+
+DOC = "document.registered"
+UNSAFE_MSG_IDS = ["has space {}", "dots.in.id.{}", "x" * 100 + "{}", "ünïcödé-{}", "*{}", ">{}"]
+"""Message ids the orderer cannot use as an event id (it falls back to ``seq-<n>``); unique per message."""
+
+
+def _seed() -> int:
+    seed = int(os.environ.get("GOVCHAIN_FUZZ_SEED", random.randrange(2**32)))
+    print(f"GOVCHAIN_FUZZ_SEED={seed}")
+    return seed
+
+
+def _doc_data(n: int, **overrides: object) -> dict[str, object]:
+    return {"document_id": f"fz-{n}", "sha256": f"{n:064x}", "title": f"Fuzz {n}", **overrides}
+
+
+def crafted(ledger: Ledger, tax: SigningKey, committed_doc_id: str) -> list[StormMessage]:
+    """One message per way an event can be wrong, each with the reason it must get."""
+    stranger = SigningKey.generate()
+    good = make_event(tax, source="tax", type=DOC, data=_doc_data(1))
+    forged = good.model_copy(update={"data": _doc_data(1, title="Altered")})
+    unsigned = json.loads(good.to_bytes())
+    del unsigned["signature"]
+    local_time = json.loads(good.to_bytes())
+    local_time["time"] = local_time["time"].removesuffix("Z") + "+08:00"
+    return [
+        StormMessage.of("forged data", forged, REJECT, reason="bad_signature"),
+        StormMessage.of("stranger key", make_event(stranger, source="tax", type=DOC, data=_doc_data(2)), REJECT,
+                        reason="unknown_key"),
+        StormMessage.of("unregistered department", make_event(stranger, source="ghost", type=DOC, data=_doc_data(3)),
+                        REJECT, reason="unknown_key"),
+        StormMessage.of("unknown type", make_event(tax, source="tax", type="no.such_type", data={}), REJECT,
+                        reason="unknown_type"),
+        StormMessage.of("invalid payload", make_event(tax, source="tax", type=DOC, data=_doc_data(4, sha256="xyz")),
+                        REJECT, reason="invalid_payload"),
+        StormMessage.of(
+            "department registers a department",
+            make_event(tax, source="tax", type="department.registered",
+                       data={"department_id": "rogue", "name": "Rogue", "public_key": stranger.public.hex}),
+            REJECT, reason="unauthorized",
+        ),
+        StormMessage.of("reused id", make_event(tax, source="tax", type=DOC, data=_doc_data(5), event_id=committed_doc_id),
+                        REJECT, reason="conflicting_id", msg_id="reused-id-1"),
+        StormMessage.of("published under another department", good, REJECT, reason="subject_mismatch",
+                        subject=subjects.event_subject("land", DOC), msg_id="lie-1"),
+        StormMessage.of("subject with extra tokens", good, REJECT, reason="subject_mismatch",
+                        subject=subjects.event_subject("tax", DOC) + ".extra", msg_id="lie-2"),
+        StormMessage.of("subject without a type", good, REJECT, reason="subject_mismatch",
+                        subject="gov.events.tax", msg_id="lie-3"),
+        StormMessage("unsigned", subjects.event_subject("tax", DOC), json.dumps(unsigned).encode(), "unsigned-1", REJECT,
+                     "malformed_envelope"),
+        StormMessage("non-UTC time", subjects.event_subject("tax", DOC), json.dumps(local_time).encode(), "tz-1", REJECT,
+                     "malformed_envelope"),
+    ]
+
+
+def duplicates_and_replays(ledger: Ledger, committed: list[Envelope]) -> list[StormMessage]:
+    """Re-sends: same message id (JetStream drops it), or a new id for an event already on chain
+    (the orderer recognises it), including a state-changing one (a department registration)."""
+    fresh = ledger.document("tax", 7001)
+    twin = ledger.document("tax", 7002)
+    out = [
+        StormMessage.of("fresh event", fresh, COMMIT),
+        StormMessage.of("fresh event, same msg id", fresh, JS_DUPLICATE),
+        StormMessage.of("twin event", twin, COMMIT, msg_id="twin-a"),
+        StormMessage.of("twin event, second msg id in the same batch", twin, CHAIN_DUPLICATE, msg_id="twin-b"),
+    ]
+    for n, envelope in enumerate(committed):
+        out.append(StormMessage.of(f"replay of committed {envelope.type}", envelope, CHAIN_DUPLICATE, msg_id=f"replay-{n}"))
+        out.append(StormMessage.of(f"replay of committed {envelope.type}, no msg id", envelope, CHAIN_DUPLICATE,
+                                   header=False))
+    return out
+
+
+def noise(ledger: Ledger, rng: random.Random, tax: SigningKey) -> list[StormMessage]:
+    """Garbage, oversized bodies and random damage to a good event, under assorted message ids."""
+    subject = subjects.event_subject("tax", DOC)
+    out = []
+    for n, body in enumerate(garbage(rng, 40)):
+        msg_id = rng.choice([f"garbage-{{}}", *UNSAFE_MSG_IDS, None])
+        msg_id = msg_id.format(n) if msg_id else None
+        out.append(StormMessage(f"garbage {n}", rng.choice([subject, "gov.events.x.y", "gov.events.UPPER.case"]),
+                                body, msg_id, REJECT, "malformed_envelope"))
+    for n, body in enumerate(oversized_payloads()):
+        out.append(StormMessage(f"oversized {n}", subject, body, f"big-{n}", REJECT, "oversized"))
+    base = make_event(tax, source="tax", type=DOC, data=_doc_data(9000), event_id="fuzz-base")
+    for n, body in enumerate(mutants(base.to_bytes(), 120, rng)):
+        out.append(StormMessage(f"mutant {n}", subject, body, rng.choice([f"mutant-{n}", None]), REJECT_OR_COMMIT))
+    return out
+
+
+async def test_intake_survives_a_storm_and_accounts_for_every_message(ledger: Ledger) -> None:
+    rng = random.Random(_seed())
+    js = ledger.nc.jetstream()
+    tax = await ledger.register_department("tax")
+    await ledger.register_department("land")
+    committed_doc = ledger.document("tax", 1)
+    assert (await ledger.submit(committed_doc))["status"] == "committed"
+    registration = make_event(  # a state-changing event, committed, replayed below
+        ledger.root, source=ev.ROOT, type="department.registered",
+        data={"department_id": "water", "name": "Water", "public_key": SigningKey.generate().public.hex},
+    )
+    assert (await ledger.submit(registration))["status"] == "committed"
+
+    storm = crafted(ledger, tax, committed_doc.id) + duplicates_and_replays(ledger, [committed_doc, registration])
+    storm += noise(ledger, rng, tax)
+    rng.shuffle(storm)
+    # Keep each JetStream duplicate after its original, whatever the shuffle did.
+    storm.sort(key=lambda m: m.expect == JS_DUPLICATE)
+    sent = await publish_all(js, storm)
+
+    # Beyond the server's max payload a message never reaches the stream: a clear client error.
+    with pytest.raises(MaxPayloadError):
+        await js.publish(subjects.event_subject("tax", DOC), b" " * (8 * 1024 * 1024))
+
+    await wait_drained(js)
+    assert ledger.task is not None and not ledger.task.done(), "the orderer stopped"
+    after = ledger.document("tax", 8001)
+    assert (await ledger.submit(after))["status"] == "committed"
+
+    problems = account(sent, await read_rejections(js), await read_chain_ids(js))
+    assert not problems, "\n".join(problems)
+    report = await verify_chain(js, genesis_hash=ledger.settings.genesis_hash)
+    assert report.ok, report
+
+
+@pytest.mark.parametrize("ledger", [{"batch_max_count": 7, "batch_max_wait_ms": 5}], indirect=True)
+async def test_small_batches_split_duplicates_across_blocks_and_still_order_each_once(ledger: Ledger) -> None:
+    """The same events re-sent under new message ids, interleaved, so copies land in different
+    blocks (or the same one): each id is ordered once, and no copy is rejected."""
+    js = ledger.nc.jetstream()
+    await ledger.register_department("tax")
+    events = [ledger.document("tax", n) for n in range(30)]
+    storm = []
+    for round_ in range(3):
+        for envelope in events:
+            storm.append(StormMessage.of(f"copy {round_}", envelope, COMMIT if round_ == 0 else CHAIN_DUPLICATE,
+                                         msg_id=f"{envelope.id}-{round_}"))
+    sent = await publish_all(js, storm)
+    await wait_drained(js)
+    problems = account(sent, await read_rejections(js), await read_chain_ids(js))
+    assert not problems, "\n".join(problems)
+    assert (await verify_chain(js)).ok
