@@ -11,9 +11,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nats.aio.client import Client
-from nats.js.errors import NotFoundError
-
 from govchain.bus import subjects
 from govchain.bus.connect import connect
 from govchain.bus.embedded import EmbeddedNats
@@ -22,6 +19,8 @@ from govchain.datadir import DataDir
 from govchain.protocol import events as ev
 from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
+from nats.aio.client import Client
+from nats.js.errors import NotFoundError
 
 READY_TIMEOUT_S = 60.0
 REPO_ROOT = Path(__file__).resolve().parents[1]

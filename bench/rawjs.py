@@ -13,13 +13,13 @@ import sys
 import time
 from dataclasses import dataclass
 
+from govchain.bus.streams import DUPLICATE_WINDOW
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
 from bench.load import Publisher
 from bench.platform import REPO_ROOT
 from bench.workload import WireEvent
-from govchain.bus.streams import DUPLICATE_WINDOW
 
 RAW_STREAM = "BENCHRAW"
 

@@ -29,7 +29,7 @@ def machine_info() -> dict[str, Any]:
         nats_version = subprocess.run(
             [str(nats_server_binary()), "--version"], capture_output=True, text=True, timeout=10
         ).stdout.strip()
-    except Exception:  # noqa: BLE001 - informational only
+    except Exception:
         nats_version = "unknown"
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

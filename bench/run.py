@@ -25,7 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.load import PhaseResult, percentile, paced, saturate
+from govchain.bus.blocks import last_height
+from govchain.logs import configure_logging
+
+from bench.load import PhaseResult, paced, percentile, saturate
 from bench.platform import BenchPlatform
 from bench.profiling import profiled
 from bench.rawjs import raw_jetstream
@@ -34,8 +37,6 @@ from bench.report import json_line, machine_info, print_table, targets_met
 from bench.scaling import run_scaling
 from bench.tracker import CommitTracker
 from bench.workload import presign
-from govchain.bus.blocks import last_height
-from govchain.logs import configure_logging
 
 RSS_MARKS = (10_000, 100_000, 1_000_000)
 MAX_PRESIGNED = 400_000

@@ -26,7 +26,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from bench.platform import REPO_ROOT, proc_status_kib
 from govchain.protocol.block import ZERO_HASH, seal_block
 from govchain.protocol.genesis import genesis_payload, make_genesis_event
 from govchain.protocol.keys import SigningKey
@@ -44,6 +43,8 @@ from govchain.protocol.state import ChainState
 from govchain.protocol.verify import Checkpoint, VerifiedBlock
 from govchain.services.ledger.store import LedgerStore
 from govchain.storage.engine import make_engine
+
+from bench.platform import REPO_ROOT, proc_status_kib
 
 BLOCK_SIZE = 500
 PROOF_SAMPLES = 200

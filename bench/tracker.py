@@ -11,9 +11,8 @@ import json
 import time
 from collections.abc import Callable
 
-from nats.js import JetStreamContext
-
 from govchain.bus.blocks import follow_blocks
+from nats.js import JetStreamContext
 
 
 class CommitTracker:

@@ -16,13 +16,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from nats.js import JetStreamContext
-from nats.js.api import PubAck
-
 from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
 from govchain.protocol.envelope import MAX_EVENT_BYTES, Envelope, parse_envelope
 from govchain.protocol.errors import EventRejected
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
 
 REJECT = "reject"
 COMMIT = "commit"

@@ -14,13 +14,13 @@ import os
 import random
 
 import pytest
-from nats.errors import MaxPayloadError
-
 from govchain.audit import verify_chain
 from govchain.bus import subjects
 from govchain.protocol import events as ev
 from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.keys import SigningKey
+from nats.errors import MaxPayloadError
+
 from tests.integration.conftest import Ledger
 
 from .storm import (
@@ -118,7 +118,7 @@ def noise(ledger: Ledger, rng: random.Random, tax: SigningKey) -> list[StormMess
     subject = subjects.event_subject("tax", DOC)
     out = []
     for n, body in enumerate(garbage(rng, 40)):
-        msg_id = rng.choice([f"garbage-{{}}", *UNSAFE_MSG_IDS, None])
+        msg_id = rng.choice(["garbage-{}", *UNSAFE_MSG_IDS, None])
         msg_id = msg_id.format(n) if msg_id else None
         out.append(StormMessage(f"garbage {n}", rng.choice([subject, "gov.events.x.y", "gov.events.UPPER.case"]),
                                 body, msg_id, REJECT, "malformed_envelope"))

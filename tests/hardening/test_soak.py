@@ -16,10 +16,10 @@ import random
 import time
 
 import pytest
-
 from govchain.audit import verify_chain
 from govchain.bus import subjects
 from govchain.protocol.envelope import Envelope
+
 from tests.integration.conftest import Ledger
 
 from .storm import (

@@ -13,9 +13,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import HealthCheck, assume, event, given, settings
-from hypothesis import strategies as st
-
 from govchain.protocol.block import Block
 from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.errors import BlockVerificationError
@@ -31,6 +28,8 @@ from govchain.protocol.merkle import (
     verify_inclusion,
 )
 from govchain.protocol.verify import ChainVerifier
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
 
 if TYPE_CHECKING:
     from .conftest import ChainBuilder

@@ -12,9 +12,6 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
-
 from govchain.bus.subjects import event_subject, rejected_subject
 from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.envelope import (
@@ -30,6 +27,8 @@ from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import leaf_hash
 from govchain.protocol.state import ChainState, Principal
 from govchain.services.ledger.sequencer import Intake, Parsed, preparse, sequence
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 if TYPE_CHECKING:
     from .conftest import ChainBuilder
