@@ -56,7 +56,8 @@ class BenchPlatform:
         self.genesis_hash = self.data.init(self.chain_id)["genesis_hash"]
         self.nats = EmbeddedNats(self.workdir / "nats", port=0).start()
         self.nc = await connect(self.nats.url, name="bench")
-        command = [sys.executable, "-m", "bench.ledger_proc", "--data", str(self.data.root), "--nats-url", self.nats.url]
+        command = [sys.executable, "-m", "bench.ledger_proc", "--data", str(self.data.root)]
+        command += ["--nats-url", self.nats.url]
         if self.profile_out is not None:
             command += ["--profile", str(self.profile_out)]
         env = {**os.environ, **self.ledger_env}

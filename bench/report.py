@@ -38,6 +38,7 @@ def machine_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "nats_server": nats_version,
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -62,7 +63,8 @@ class Plan:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Plan:
         quick = args.quick
-        points = () if args.no_scaling else tuple(int(p) for p in (args.scaling or ("10000" if quick else "10000,100000,1000000")).split(","))
+        sizes = args.scaling or ("10000" if quick else "10000,100000,1000000")
+        points = () if args.no_scaling else tuple(int(p) for p in sizes.split(","))
         return cls(
             duration_s=args.duration or (2.5 if quick else 20.0),
             latency_s=args.latency_duration or (1.5 if quick else 15.0),
@@ -76,7 +78,8 @@ class Plan:
 
 def _latency_figures(result: PhaseResult, tracker: CommitTracker) -> dict[str, float]:
     latencies = result.latencies_ms(tracker)
-    return {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "max": latencies[-1] if latencies else 0.0}
+    worst = latencies[-1] if latencies else 0.0
+    return {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "max": worst}
 
 
 async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env: dict[str, str]) -> dict[str, Any]:
@@ -110,12 +113,12 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
 
         progress(f"raw JetStream baseline: {min(plan.raw_events, n_peak):,} messages")
         raw = await raw_jetstream(js, platform.nats.url if platform.nats else "", peak_events[: plan.raw_events])
-        progress(f"peak: saturating for {plan.duration_s:.0f}s")
+        progress(f"peak: saturating for {plan.duration_s:g}s")
         peak = await saturate(js, tracker, peak_events, duration_s=plan.duration_s, window=window)
         if peak.committed >= len(peak_events):
             progress("warning: the peak phase ran out of pre-signed events")
         peak_latency = _latency_figures(peak, tracker)
-        progress(f"latency: {peak.rate / 2:,.0f} events/s for {plan.latency_s:.0f}s")
+        progress(f"latency: {peak.rate / 2:,.0f} events/s for {plan.latency_s:g}s")
         latency = await paced(js, tracker, latency_events, rate=peak.rate / 2, duration_s=plan.latency_s)
         half = _latency_figures(latency, tracker)
         await tracker.stop()
@@ -157,6 +160,7 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
     if plan.scaling_points:
         progress(f"scaling: proof store at {', '.join(f'{p:,}' for p in plan.scaling_points)} events")
         figures["scaling"] = [asdict(p) for p in run_scaling(list(plan.scaling_points), workdir / "scaling")]
+    figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     figures["targets_met"] = targets_met(figures)
     return figures
 
@@ -186,7 +190,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-duration", type=float, help="seconds of the half-rate phase (default 15)")
     parser.add_argument("--raw-events", type=int, help="messages in the raw JetStream baseline")
     parser.add_argument("--departments", type=int, default=8)
-    parser.add_argument("--window", type=int, help="max uncommitted events while saturating (default: 0.75 s of warm-up rate)")
+    parser.add_argument(
+        "--window", type=int, help="max uncommitted events while saturating (default: 0.75 s at the warm-up rate)"
+    )
     parser.add_argument("--scaling", help="comma-separated chain sizes (default 10000,100000,1000000)")
     parser.add_argument("--no-scaling", action="store_true")
     parser.add_argument("--batch-max-count", type=int, help="GOVCHAIN_BATCH_MAX_COUNT for the ledger")

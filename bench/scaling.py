@@ -50,6 +50,7 @@ BLOCK_SIZE = 500
 PROOF_SAMPLES = 200
 LOOKUP_SAMPLES = 20
 BLOCK_TIME = "2025-01-01T00:00:00.000000Z"
+EVENT_TYPE = "document.registered"
 
 
 @dataclass
@@ -139,7 +140,7 @@ def build(points: list[int], workdir: Path) -> list[ScalePoint]:
                 chain_id="scale", height=height, prev_hash=prev_hash, events=[], leaf_hashes=leaves,
                 log_after=log, time=BLOCK_TIME, orderer_key=orderer,
             )
-            rows = [SimpleNamespace(id=f"e{first + i}", type="document.registered", source="tax") for i in range(len(leaves))]
+            rows = [SimpleNamespace(id=f"e{i}", type=EVENT_TYPE, source="tax") for i in range(first, log.size)]
             applied = VerifiedBlock(block, rows, leaves, first, height == 0, new_nodes, state)  # type: ignore[arg-type]
             store.record(applied, Checkpoint(height, block.hash, log.copy(), state))
             prev_hash = block.hash

@@ -7,6 +7,7 @@ projection does) sees every commit once, in order, at the moment the block is ap
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -49,10 +50,8 @@ class CommitTracker:
     async def changed(self, timeout: float) -> None:
         """Wait (bounded) for the next block."""
         self._changed.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)
-        except TimeoutError:
-            pass
 
     async def wait_for_ids(self, ids: list[str], timeout: float) -> int:
         """Wait until every id has committed or ``timeout`` passes; return how many are missing."""

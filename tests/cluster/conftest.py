@@ -10,10 +10,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import uuid
+
 import pytest
+from sqlalchemy import create_engine, text
 
 from govchain.bus.embedded import NatsCluster
 from govchain.datadir import DataDir
+
+from ..conftest import PG_URL, postgres_answers
 
 
 @pytest.fixture
@@ -35,12 +40,26 @@ class Ledgers:
     def __init__(self, chain: DataDir, nats_url: str, tmp: Path) -> None:
         self.chain, self.nats_url, self.tmp = chain, nats_url, tmp
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.schemas: list[str] = []
+
+    def database(self, instance: str) -> str:
+        """Each ledger's own store: a PostgreSQL schema where the server answers, else SQLite."""
+        if not postgres_answers():
+            return f"sqlite:///{self.tmp / f'ledger-{instance}.db'}"
+        schema = f"c_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        self.schemas.append(schema)
+        sep = "&" if "?" in PG_URL else "?"
+        return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
 
     def start(self, instance: str) -> None:
         env = {
             **os.environ,
             "GOVCHAIN_INSTANCE_ID": instance,
-            "GOVCHAIN_DATABASE_URL": f"sqlite:///{self.tmp / f'ledger-{instance}.db'}",
+            "GOVCHAIN_DATABASE_URL": self.database(instance),
             "GOVCHAIN_LEASE_TTL_S": "2",
             "GOVCHAIN_STREAM_REPLICAS": "3",
             "GOVCHAIN_BATCH_MAX_WAIT_MS": "50",
@@ -64,6 +83,12 @@ class Ledgers:
         for process in self.processes.values():
             process.wait(timeout=30)
         self.processes.clear()
+        if self.schemas:
+            admin = create_engine(PG_URL)
+            with admin.begin() as conn:
+                for schema in self.schemas:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def _doc_data(n: int, **overrides: object) -> dict[str, object]:
     return {"document_id": f"fz-{n}", "sha256": f"{n:064x}", "title": f"Fuzz {n}", **overrides}
 
 
-def crafted(ledger: Ledger, tax: SigningKey, committed_doc_id: str) -> list[StormMessage]:
+def crafted(tax: SigningKey, reused_id: str) -> list[StormMessage]:
     """One message per way an event can be wrong, each with the reason it must get."""
     stranger = SigningKey.generate()
     good = make_event(tax, source="tax", type=DOC, data=_doc_data(1))
@@ -64,6 +64,7 @@ def crafted(ledger: Ledger, tax: SigningKey, committed_doc_id: str) -> list[Stor
     del unsigned["signature"]
     local_time = json.loads(good.to_bytes())
     local_time["time"] = local_time["time"].removesuffix("Z") + "+08:00"
+    subject = subjects.event_subject("tax", DOC)
     return [
         StormMessage.of("forged data", forged, REJECT, reason="bad_signature"),
         StormMessage.of("stranger key", make_event(stranger, source="tax", type=DOC, data=_doc_data(2)), REJECT,
@@ -80,7 +81,7 @@ def crafted(ledger: Ledger, tax: SigningKey, committed_doc_id: str) -> list[Stor
                        data={"department_id": "rogue", "name": "Rogue", "public_key": stranger.public.hex}),
             REJECT, reason="unauthorized",
         ),
-        StormMessage.of("reused id", make_event(tax, source="tax", type=DOC, data=_doc_data(5), event_id=committed_doc_id),
+        StormMessage.of("reused id", make_event(tax, source="tax", type=DOC, data=_doc_data(5), event_id=reused_id),
                         REJECT, reason="conflicting_id", msg_id="reused-id-1"),
         StormMessage.of("published under another department", good, REJECT, reason="subject_mismatch",
                         subject=subjects.event_subject("land", DOC), msg_id="lie-1"),
@@ -88,10 +89,8 @@ def crafted(ledger: Ledger, tax: SigningKey, committed_doc_id: str) -> list[Stor
                         subject=subjects.event_subject("tax", DOC) + ".extra", msg_id="lie-2"),
         StormMessage.of("subject without a type", good, REJECT, reason="subject_mismatch",
                         subject="gov.events.tax", msg_id="lie-3"),
-        StormMessage("unsigned", subjects.event_subject("tax", DOC), json.dumps(unsigned).encode(), "unsigned-1", REJECT,
-                     "malformed_envelope"),
-        StormMessage("non-UTC time", subjects.event_subject("tax", DOC), json.dumps(local_time).encode(), "tz-1", REJECT,
-                     "malformed_envelope"),
+        StormMessage("unsigned", subject, json.dumps(unsigned).encode(), "unsigned-1", REJECT, "malformed_envelope"),
+        StormMessage("non-UTC time", subject, json.dumps(local_time).encode(), "tz-1", REJECT, "malformed_envelope"),
     ]
 
 
@@ -107,7 +106,9 @@ def duplicates_and_replays(ledger: Ledger, committed: list[Envelope]) -> list[St
         StormMessage.of("twin event, second msg id in the same batch", twin, CHAIN_DUPLICATE, msg_id="twin-b"),
     ]
     for n, envelope in enumerate(committed):
-        out.append(StormMessage.of(f"replay of committed {envelope.type}", envelope, CHAIN_DUPLICATE, msg_id=f"replay-{n}"))
+        out.append(
+            StormMessage.of(f"replay of committed {envelope.type}", envelope, CHAIN_DUPLICATE, msg_id=f"replay-{n}")
+        )
         out.append(StormMessage.of(f"replay of committed {envelope.type}, no msg id", envelope, CHAIN_DUPLICATE,
                                    header=False))
     return out
@@ -143,7 +144,7 @@ async def test_intake_survives_a_storm_and_accounts_for_every_message(ledger: Le
     )
     assert (await ledger.submit(registration))["status"] == "committed"
 
-    storm = crafted(ledger, tax, committed_doc.id) + duplicates_and_replays(ledger, [committed_doc, registration])
+    storm = crafted(tax, committed_doc.id) + duplicates_and_replays(ledger, [committed_doc, registration])
     storm += noise(ledger, rng, tax)
     rng.shuffle(storm)
     # Keep each JetStream duplicate after its original, whatever the shuffle did.

@@ -216,11 +216,13 @@ def _garbage_events(draw: st.DrawFn, builder: ChainBuilder) -> dict[str, Any]:
     kind = draw(st.sampled_from(["random object", "field replaced", "field dropped", "stranger key", "bad signature"]))
     event(kind)
     if kind == "random object":
-        return draw(st.dictionaries(st.text(max_size=8), st.none() | st.integers(-(2**40), 2**40) | st.text(max_size=8), max_size=6))
+        scalars = st.none() | st.integers(-(2**40), 2**40) | st.text(max_size=8)
+        return draw(st.dictionaries(st.text(max_size=8), scalars, max_size=6))
     if kind == "field replaced":
         name = draw(st.sampled_from(sorted(good)))
         original = good[name]
-        good[name] = draw((st.none() | st.integers(-5, 5) | st.text(max_size=70) | st.just({})).filter(lambda v: v != original))
+        values: st.SearchStrategy[Any] = st.none() | st.integers(-5, 5) | st.text(max_size=70) | st.just({})
+        good[name] = draw(values.filter(lambda v: v != original))
         return good
     if kind == "field dropped":
         del good[draw(st.sampled_from(sorted(good)))]
