@@ -55,6 +55,13 @@ def _ask(data: Path | None, nats_url: str | None, subject: str, params: dict[str
     return run(with_connection(settings, query))
 
 
+def _record(record_id: str, purpose: str | None, proofs: bool) -> dict[str, Any]:
+    params: dict[str, Any] = {"id": record_id, "with_proofs": proofs}
+    if purpose:
+        params["purpose"] = purpose
+    return params
+
+
 def _show(answer: dict[str, Any], as_json: bool) -> None:
     emit(answer, as_json, json.dumps(answer, indent=2, ensure_ascii=False))
 
@@ -65,10 +72,8 @@ def business(
     proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """A business and its licences."""
-    params: dict[str, Any] = {"id": business_id, "with_proofs": proofs}
-    if purpose:
-        params["purpose"] = purpose
-    _show(_ask(data, nats_url, subjects.REGISTRY_BUSINESS, params, as_key, principal), as_json)
+    _show(_ask(data, nats_url, subjects.REGISTRY_BUSINESS, _record(business_id, purpose, proofs), as_key, principal),
+          as_json)
 
 
 @registry_app.command("search")
@@ -85,10 +90,8 @@ def parcel(
     proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """A land parcel and the full, ordered history of its transactions."""
-    params: dict[str, Any] = {"id": parcel_id, "with_proofs": proofs}
-    if purpose:
-        params["purpose"] = purpose
-    _show(_ask(data, nats_url, subjects.REGISTRY_PARCEL, params, as_key, principal), as_json)
+    _show(_ask(data, nats_url, subjects.REGISTRY_PARCEL, _record(parcel_id, purpose, proofs), as_key, principal),
+          as_json)
 
 
 @registry_app.command("document")

@@ -167,29 +167,33 @@ async def businesses(request: Request, gateway: GatewayDep, q: Annotated[str, Qu
     return await gateway.ask(subjects.REGISTRY_BUSINESSES, {"text": q})
 
 
+def _record_params(record_id: str, purpose: str | None, proofs: bool) -> dict[str, Any]:
+    params: dict[str, Any] = {"id": record_id, "with_proofs": proofs}
+    if purpose is not None:
+        params["purpose"] = purpose
+    return params
+
+
+Purpose = Annotated[str | None, Query(max_length=300, description="why an officer reads personal data (recorded)")]
+
+
 @router.get("/registry/businesses/{business_id}", tags=["registry"],
             summary="A business; signed in, its owner sees their details, an officer too with a purpose (recorded)")
 @limiter.limit(public_limit)
 async def business(
     request: Request, gateway: GatewayDep, business_id: str, session: OptionalSession,
-    purpose: Annotated[str | None, Query(max_length=300)] = None, proofs: bool = False,
+    purpose: Purpose = None, proofs: bool = False,
 ) -> dict[str, Any]:
-    params: dict[str, Any] = {"id": business_id, "with_proofs": proofs}
-    if purpose is not None:
-        params["purpose"] = purpose
-    return await gateway.ask(subjects.REGISTRY_BUSINESS, params, session)
+    return await gateway.ask(subjects.REGISTRY_BUSINESS, _record_params(business_id, purpose, proofs), session)
 
 
 @router.get("/registry/parcels/{parcel_id}", tags=["registry"], summary="A land parcel and its ordered history")
 @limiter.limit(public_limit)
 async def parcel(
     request: Request, gateway: GatewayDep, parcel_id: str, session: OptionalSession,
-    purpose: Annotated[str | None, Query(max_length=300)] = None, proofs: bool = False,
+    purpose: Purpose = None, proofs: bool = False,
 ) -> dict[str, Any]:
-    params: dict[str, Any] = {"id": parcel_id, "with_proofs": proofs}
-    if purpose is not None:
-        params["purpose"] = purpose
-    return await gateway.ask(subjects.REGISTRY_PARCEL, params, session)
+    return await gateway.ask(subjects.REGISTRY_PARCEL, _record_params(parcel_id, purpose, proofs), session)
 
 
 @router.get("/registry/departments", tags=["registry"], summary="The department directory")

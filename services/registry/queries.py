@@ -147,25 +147,36 @@ class RegistryQueries:
 
     # -- the queries
 
+    async def owned_record(
+        self, request: RecordRequest, viewer: Viewer, row: dict[str, Any], *, kind: str, record: str,
+        related: dict[str, Any],
+    ) -> dict[str, Any]:
+        """A record with an owner: its visible fields, what it relates to, the owner's sealed
+        details when asked for (by the owner, or with a purpose), and proofs when asked for."""
+        result: dict[str, Any] = {"record": view(kind, _decoded(row), viewer, subject=row["owner"]), **related}
+        if request.purpose is not None or viewer.principal == row["owner"]:
+            result["personal"] = {"owner_details": await self.personal(
+                viewer, subject=row["owner"], department=row["department"], sealed=row["owner_details"],
+                record=record, field="owner_details", purpose=request.purpose,
+            )}
+        if request.with_proofs:
+            result["proofs"] = await self.proofs(json.loads(row["event_ids"]))
+        return result
+
+    def one(self, table: Any, key: str, value: str, what: str) -> dict[str, Any]:
+        found = self.rows(select(table).where(table.c[key] == value))
+        if not found:
+            raise AccessDenied("not_found", f"{what} {value} is not registered")
+        return found[0]
+
     async def business(self, request: RecordRequest) -> dict[str, Any]:
         async def work(viewer: Viewer) -> dict[str, Any]:
-            found = self.rows(select(t.businesses).where(t.businesses.c.business_id == request.id))
-            if not found:
-                raise AccessDenied("not_found", f"business {request.id} is not registered")
-            row = found[0]
+            row = self.one(t.businesses, "business_id", request.id, "business")
             licenses = self.rows(select(t.licenses).where(t.licenses.c.business_id == request.id))
-            result: dict[str, Any] = {
-                "record": view("business", _decoded(row), viewer, subject=row["owner"]),
-                "licenses": [view("license", _decoded(lic), viewer) for lic in licenses],
-            }
-            if request.purpose is not None or viewer.principal == row["owner"]:
-                result["personal"] = {"owner_details": await self.personal(
-                    viewer, subject=row["owner"], department=row["department"], sealed=row["owner_details"],
-                    record=f"business.registered/{request.id}", field="owner_details", purpose=request.purpose,
-                )}
-            if request.with_proofs:
-                result["proofs"] = await self.proofs(json.loads(row["event_ids"]))
-            return result
+            return await self.owned_record(
+                request, viewer, row, kind="business", record=f"business.registered/{request.id}",
+                related={"licenses": [view("license", _decoded(lic), viewer) for lic in licenses]},
+            )
 
         return await self.answer(subjects.REGISTRY_BUSINESS, request, work)
 
@@ -179,26 +190,15 @@ class RegistryQueries:
 
     async def parcel(self, request: RecordRequest) -> dict[str, Any]:
         async def work(viewer: Viewer) -> dict[str, Any]:
-            found = self.rows(select(t.parcels).where(t.parcels.c.parcel_id == request.id))
-            if not found:
-                raise AccessDenied("not_found", f"parcel {request.id} is not registered")
-            row = found[0]
+            row = self.one(t.parcels, "parcel_id", request.id, "parcel")
             history = self.rows(
                 select(t.land_transactions).where(t.land_transactions.c.parcel_id == request.id)
                 .order_by(t.land_transactions.c.height, t.land_transactions.c.position)
             )
-            result: dict[str, Any] = {
-                "record": view("parcel", _decoded(row), viewer, subject=row["owner"]),
-                "history": [view("transaction", tx, viewer) for tx in history],
-            }
-            if request.purpose is not None or viewer.principal == row["owner"]:
-                result["personal"] = {"owner_details": await self.personal(
-                    viewer, subject=row["owner"], department=row["department"], sealed=row["owner_details"],
-                    record=f"land/{request.id}", field="owner_details", purpose=request.purpose,
-                )}
-            if request.with_proofs:
-                result["proofs"] = await self.proofs(json.loads(row["event_ids"]))
-            return result
+            return await self.owned_record(
+                request, viewer, row, kind="parcel", record=f"land/{request.id}",
+                related={"history": [view("transaction", tx, viewer) for tx in history]},
+            )
 
         return await self.answer(subjects.REGISTRY_PARCEL, request, work)
 
