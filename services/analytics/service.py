@@ -12,15 +12,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from govchain.bus import subjects
-from govchain.bus.connect import make_broker
 from govchain.config import Settings
-from govchain.projection.runner import ProjectionRunner, wait_for_height
+from govchain.projection.runner import wait_for_height
+from govchain.projection.service import hosted_projection, run_until_stopped
 from govchain.services.analytics.charts import CHARTS
 from govchain.services.analytics.metrics import AnalyticsConfig, Summary, summarize
 from govchain.services.analytics.projection import AnalyticsProjection
 from govchain.services.analytics.refusals import RefusalTally
 from govchain.services.analytics.store import read_snapshot
-from govchain.storage.engine import make_engine
 
 
 class SummaryRequest(BaseModel):
@@ -100,26 +99,12 @@ async def run_analytics(
     the settings (``GOVCHAIN_ANALYTICS_CONFIG``), or the built-in targets."""
     if config is None:
         config = AnalyticsConfig.load(settings.analytics_config)
-    engine = make_engine(settings.database_url_for("analytics"))
-    broker = make_broker(nats_url, settings, name="govchain-analytics")
-    runner: ProjectionRunner | None = None
     tally: RefusalTally | None = None
-    broker.include_router(analytics_router(AnalyticsQueries(
-        engine, config, height=lambda: -1 if runner is None else runner.height, refusals=lambda: tally,
-    )))
-    await broker.start()
-    followers: list[asyncio.Task[Any]] = []
-    try:
-        js = broker.connection.jetstream()
-        runner = ProjectionRunner(js, engine, AnalyticsProjection(), genesis_hash=settings.genesis_hash)
-        tally = RefusalTally(js, engine)  # after the runner: its migrations create the tables
-        if ready is not None:
-            ready.set()
-        followers = [asyncio.create_task(runner.run(stop)), asyncio.create_task(tally.run(stop))]
-        await asyncio.gather(*followers)
-    finally:
-        for task in followers:  # one failed: do not leave the other running unattended
-            task.cancel()
-        await asyncio.gather(*followers, return_exceptions=True)
-        await broker.stop()
-        engine.dispose()
+    async with hosted_projection(
+        settings, nats_url, name="analytics", database="analytics", projection=AnalyticsProjection(),
+        routes=lambda hosted: analytics_router(AnalyticsQueries(
+            hosted.engine, config, height=hosted.progress.height, refusals=lambda: tally,
+        )),
+    ) as hosted:
+        tally = RefusalTally(hosted.broker.connection.jetstream(), hosted.engine)  # after the runner's migrations
+        await run_until_stopped(ready, hosted.runner.run(stop), tally.run(stop))

@@ -17,18 +17,17 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select, update
 
 from govchain.bus import subjects
-from govchain.bus.connect import make_broker
 from govchain.client import GovChainClient
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.logs import get_logger
-from govchain.projection.runner import ProjectionRunner, wait_for_height
+from govchain.projection.runner import wait_for_height
+from govchain.projection.service import hosted_projection, run_until_stopped
 from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.policy import CONTRACT_ENGINE
 from govchain.services.contract import tables as t
 from govchain.services.contract.engine import ContractEngineProjection, all_definitions
-from govchain.storage.engine import make_engine
 
 log = get_logger("govchain.contract")
 
@@ -121,22 +120,13 @@ def contract_router(engine: Engine, height: Any) -> NatsRouter:
 async def run_contract_engine(
     settings: Settings, nats_url: str, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
-    engine = make_engine(settings.database_url_for("contract"))
-    broker = make_broker(nats_url, settings, name="govchain-contract-engine")
-    runner: ProjectionRunner | None = None
-    broker.include_router(contract_router(engine, lambda: -1 if runner is None else runner.height))
-    await broker.start()
-    try:
-        runner = ProjectionRunner(broker.connection.jetstream(), engine, ContractEngineProjection(),
-                                  genesis_hash=settings.genesis_hash)
-        publisher = Publisher(engine, GovChainClient(broker.connection),
+    async with hosted_projection(
+        settings, nats_url, name="contract-engine", database="contract", projection=ContractEngineProjection(),
+        routes=lambda hosted: contract_router(hosted.engine, hosted.progress.height),
+    ) as hosted:
+        publisher = Publisher(hosted.engine, GovChainClient(hosted.broker.connection),
                               DataDir(settings.data_dir).signing_key(CONTRACT_ENGINE))
-        if ready is not None:
-            ready.set()
-        await asyncio.gather(runner.run(stop), _publish_loop(publisher, stop, settings.contract_tick_s))
-    finally:
-        await broker.stop()
-        engine.dispose()
+        await run_until_stopped(ready, hosted.runner.run(stop), _publish_loop(publisher, stop, settings.contract_tick_s))
 
 
 async def _publish_loop(publisher: Publisher, stop: asyncio.Event, tick_s: float) -> None:

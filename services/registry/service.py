@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from govchain.bus.connect import make_broker
+from faststream.nats import NatsRouter
+
 from govchain.client import GovChainClient
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.privacy.vault import KeyVault
-from govchain.projection.runner import ProjectionRunner
+from govchain.projection.service import Hosted, hosted_projection, run_until_stopped
 from govchain.services.registry.projection import RegistryProjection
 from govchain.services.registry.queries import RegistryQueries, registry_router
 from govchain.storage.engine import make_engine
@@ -18,27 +19,21 @@ from govchain.storage.engine import make_engine
 async def run_registry(
     settings: Settings, nats_url: str, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
-    engine = make_engine(settings.database_url_for("registry"))
-    vault = KeyVault(engine)
-    broker = make_broker(nats_url, settings, name="govchain-registry")
-    runner: ProjectionRunner | None = None
-    queries = RegistryQueries(
-        engine,
-        vault,
-        client=lambda: GovChainClient(broker.connection),
-        state=lambda: None if runner is None else runner.verifier.state,
-        height=lambda: -1 if runner is None else runner.height,
-        key=DataDir(settings.data_dir).signing_key("registry"),
-    )
-    broker.include_router(registry_router(queries))
-    await broker.start()
+    vault_engine = make_engine(settings.database_url_for("registry"))  # the vault lives beside the records
+    vault = KeyVault(vault_engine)
+    key = DataDir(settings.data_dir).signing_key("registry")
+
+    def routes(hosted: Hosted) -> NatsRouter:
+        return registry_router(RegistryQueries(
+            hosted.engine, vault, client=lambda: GovChainClient(hosted.broker.connection),
+            state=hosted.progress.state, height=hosted.progress.height, key=key,
+        ))
+
     try:
-        runner = ProjectionRunner(
-            broker.connection.jetstream(), engine, RegistryProjection(vault), genesis_hash=settings.genesis_hash
-        )
-        if ready is not None:
-            ready.set()
-        await runner.run(stop)
+        async with hosted_projection(
+            settings, nats_url, name="registry", database="registry", projection=RegistryProjection(vault),
+            routes=routes,
+        ) as hosted:
+            await run_until_stopped(ready, hosted.runner.run(stop))
     finally:
-        await broker.stop()
-        engine.dispose()
+        vault_engine.dispose()
