@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_serve(settings, args.nats_url))
     finally:
         profiler.stop()
-        args.profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
-        args.profile.with_suffix(".html").write_text(profiler.output_html())
+        args.profile.write_text(profiler.output_text(unicode=True, color=False))
 
 
 if __name__ == "__main__":

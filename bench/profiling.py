@@ -9,7 +9,7 @@ from pathlib import Path
 
 @contextmanager
 def profiled(out: Path | None) -> Iterator[None]:
-    """Profile the block into ``out`` (text) and ``out.html``; a no-op when ``out`` is None."""
+    """Profile the block into ``out`` (text); a no-op when ``out`` is None."""
     if out is None:
         yield
         return
@@ -22,4 +22,3 @@ def profiled(out: Path | None) -> Iterator[None]:
     finally:
         profiler.stop()
         out.write_text(profiler.output_text(unicode=True, color=False))
-        out.with_suffix(".html").write_text(profiler.output_html())

@@ -29,6 +29,7 @@ from typing import Any
 from govchain.bus.blocks import last_height
 from govchain.logs import configure_logging
 
+from bench.breakdown import measure, print_breakdown
 from bench.load import PhaseResult, paced, percentile, saturate
 from bench.platform import BenchPlatform
 from bench.profiling import profiled
@@ -59,6 +60,7 @@ class Plan:
     departments: int
     window: int | None
     scaling_points: tuple[int, ...]
+    breakdown_events: int
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Plan:
@@ -73,6 +75,7 @@ class Plan:
             departments=args.departments,
             window=args.window,
             scaling_points=points,
+            breakdown_events=1_000 if quick else 5_000,
         )
 
 
@@ -160,6 +163,8 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
     if plan.scaling_points:
         progress(f"scaling: proof store at {', '.join(f'{p:,}' for p in plan.scaling_points)} events")
         figures["scaling"] = [asdict(p) for p in run_scaling(list(plan.scaling_points), workdir / "scaling")]
+    progress(f"breakdown: orderer CPU per step over {plan.breakdown_events:,} events, without NATS")
+    figures["orderer_cpu_us_per_event"] = measure(plan.breakdown_events)
     figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     figures["targets_met"] = targets_met(figures)
     return figures
@@ -221,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     print_table(figures, ROWS)
+    print_breakdown(figures["orderer_cpu_us_per_event"])
+    print()
     line = json_line(figures)
     if args.json_out:
         args.json_out.write_text(line + "\n")
