@@ -7,8 +7,16 @@ import json
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from govchain.protocol.canonical import canonical_bytes, canonical_hash, sha256, sha256_hex
+from govchain.protocol.canonical import (
+    canonical_bytes,
+    canonical_hash,
+    reference_canonical_bytes,
+    sha256,
+    sha256_hex,
+)
 from govchain.protocol.errors import CanonicalizationError
 
 
@@ -137,3 +145,41 @@ def test_sha256_helpers() -> None:
     digest = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert sha256_hex(b"abc") == digest
     assert sha256(b"abc") == bytes.fromhex(digest)
+
+
+# -- the C-encoder fast path against the reference implementation
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(codec="utf-8"), max_size=12)
+)
+_KEYS = st.text(st.characters(codec="utf-8"), max_size=6) | st.from_regex(r"[a-z_]{0,8}", fullmatch=True)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner) | st.dictionaries(_KEYS, inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON)
+def test_canonical_bytes_equal_the_reference_implementation(value: object) -> None:
+    # Floats, astral and non-ASCII keys take the reference path, the rest the C encoder:
+    # both must give the same bytes for any value.
+    assert canonical_bytes(value) == reference_canonical_bytes(value)
+
+
+class _Text(str):
+    pass
+
+
+class _Number(int):
+    pass
+
+
+@pytest.mark.parametrize("value", [{"k": _Text("v")}, {"k": _Number(7)}, {"k": True}, [_Number(1), ("t",)]])
+def test_subclasses_and_tuples_take_the_reference_path_and_agree(value: object) -> None:
+    assert canonical_bytes(value) == reference_canonical_bytes(value)

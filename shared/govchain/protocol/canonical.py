@@ -2,24 +2,67 @@
 
 Everything GovChain hashes or signs goes through :func:`canonical_bytes`, so two
 parties that hold the same JSON value always derive the same bytes and hashes.
+
+The ``rfc8785`` package is the reference; it is pure Python and costs ~40 µs for an
+event, three times per event on the orderer's hot path. For the JSON values events are
+made of (strings, booleans, null, safe integers, ASCII keys) the standard library's C
+encoder, with sorted keys and no whitespace, writes exactly the JCS bytes: the same string
+escapes, and code-point order equals UTF-16 order for ASCII keys. Anything else (floats,
+whose ECMAScript formatting differs from Python's; non-ASCII keys; other types) goes to
+``rfc8785``. A property test holds the two paths equal.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import rfc8785
 
 from govchain.protocol.errors import CanonicalizationError
 
+_SAFE_INT = 2**53 - 1
+_encode_plain = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
+).encode
+
+
+def _is_plain(value: Any) -> bool:
+    """True when the C encoder's output for ``value`` is its JCS form (see module docstring)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_SAFE_INT <= value <= _SAFE_INT
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            item_kind = type(item)
+            if not (item_kind is str or item_kind is bool or item is None or _is_plain(item)):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_is_plain(item) for item in value)
+    return False
+
 
 def canonical_bytes(value: Any) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of a JSON value."""
     try:
+        if _is_plain(value):
+            return _encode_plain(value).encode("utf-8")
         return rfc8785.dumps(value)
+    except UnicodeEncodeError as exc:  # a lone surrogate: not UTF-8, so not JSON text
+        raise CanonicalizationError("value cannot be canonicalized: input contains non-UTF-8 codepoints") from exc
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise CanonicalizationError(f"value cannot be canonicalized: {exc}") from exc
+
+
+def reference_canonical_bytes(value: Any) -> bytes:
+    """RFC 8785 by the ``rfc8785`` package alone: the yardstick for :func:`canonical_bytes`."""
+    return rfc8785.dumps(value)
 
 
 def sha256(data: bytes) -> bytes:
