@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govchain.bus.subjects import split_event_subject
-from govchain.protocol.envelope import EVENT_ID_PATTERN, Envelope, parse_envelope, utc_now
-from govchain.protocol.errors import CanonicalizationError, EventRejected, RejectionReason
+from govchain.protocol.envelope import EVENT_ID_PATTERN, Envelope, parse_event, utc_now
+from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.merkle import leaf_hash
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState, apply_event
@@ -68,6 +68,7 @@ class Parsed:
     intake: Intake
     envelope: Envelope | None = None
     leaf: bytes = b""
+    signing: bytes = b""
     rejection: Rejection | None = None
 
 
@@ -100,7 +101,7 @@ def preparse(intake: Intake) -> Parsed:
     """Stateless checks: well-formed envelope, subject matching it, canonical leaf."""
     envelope: Envelope | None = None
     try:
-        envelope = parse_envelope(intake.data)
+        envelope, forms = parse_event(intake.data)
         try:
             source, event_type = split_event_subject(intake.subject)
         except ValueError as exc:
@@ -110,13 +111,9 @@ def preparse(intake: Intake) -> Parsed:
                 RejectionReason.SUBJECT_MISMATCH,
                 f"published on {intake.subject} but the event is {envelope.type} from {envelope.source}",
             )
-        try:
-            leaf = leaf_hash(envelope.to_bytes())
-        except CanonicalizationError as exc:
-            raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, str(exc)) from exc
     except EventRejected as error:
         return Parsed(intake, envelope, rejection=_reject(intake, envelope, error))
-    return Parsed(intake, envelope, leaf)
+    return Parsed(intake, envelope, leaf_hash(forms.signed), forms.signing)
 
 
 def sequence(state: ChainState, parsed: list[Parsed], on_chain: dict[str, bytes]) -> Batch:
@@ -142,7 +139,7 @@ def sequence(state: ChainState, parsed: list[Parsed], on_chain: dict[str, bytes]
                 raise EventRejected(
                     RejectionReason.CONFLICTING_ID, f"id {envelope.id} is already used by another event"
                 )
-            payload = validate_event(state, envelope)
+            payload = validate_event(state, envelope, item.signing)
         except EventRejected as error:
             batch.rejections.append(_reject(item.intake, envelope, error))
             continue

@@ -41,15 +41,6 @@ ANY_KEY = st.text(st.characters(codec="utf-8"), max_size=6)
 FINITE = st.floats(allow_nan=False, allow_infinity=False)
 
 
-def _reads_back_as_a_number(x: float) -> bool:
-    """False for integral doubles in [2**53, 1e21): RFC 8785 writes them as plain digits, which a
-    JSON parser reads back as an integer beyond 2**53 (see the xfail test below)."""
-    return not (x.is_integer() and 2**53 <= abs(x) < 1e21)
-
-
-WIRE_SAFE_FLOATS = FINITE.filter(_reads_back_as_a_number)
-
-
 def json_values(scalars: st.SearchStrategy[Any], keys: st.SearchStrategy[str] = UTF8_TEXT) -> st.SearchStrategy[Any]:
     return st.recursive(
         scalars,
@@ -137,7 +128,7 @@ ENVELOPES = st.builds(
     source=_regex(PRINCIPAL_PATTERN),
     type=_regex(TYPE_PATTERN).filter(lambda t: len(t) < 120),
     data=st.dictionaries(
-        UTF8_TEXT, json_values(st.none() | st.booleans() | SAFE_INT | WIRE_SAFE_FLOATS | UTF8_TEXT), max_size=5
+        UTF8_TEXT, json_values(st.none() | st.booleans() | SAFE_INT | FINITE | UTF8_TEXT), max_size=5
     ),
     schemaversion=st.integers(1, 1000),
     subject=st.none() | st.text(st.characters(codec="utf-8"), max_size=256),
@@ -172,16 +163,24 @@ def test_any_signed_envelope_survives_any_json_encoding(
     assert not any(parsed.has_valid_signature(k.public) for k in KEYS if k.key_id != envelope.signer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=EventRejected,
-    reason="known bug (bench/RESULTS.md): make_event signs 2.0**53 as the digits 9007199254740992, "
-    "parse_envelope reads them back as an int beyond 2**53 and rejects the event as malformed",
-)
-@pytest.mark.parametrize("number", [2.0**53, 1e20, -(2.0**60)])
+@pytest.mark.parametrize("number", [2.0**53, 1e20, -(2.0**60), 2.0**69])
 def test_what_the_sdk_signs_the_intake_accepts_even_for_large_integral_floats(number: float) -> None:
+    # RFC 8785 writes these doubles as plain digits; the intake must read them back as doubles.
     envelope = make_event(KEYS[0], source="tax", type="document.registered", data={"amount": number})
-    assert parse_envelope(envelope.to_bytes()) == envelope
+    assert b"e+" not in envelope.to_bytes()
+    parsed = parse_envelope(envelope.to_bytes())
+    assert parsed == envelope
+    assert parsed.has_valid_signature(KEYS[0].public)
+
+
+@pytest.mark.parametrize("digits", ["9007199254740993", "-9007199254740993", "1" + "0" * 400])
+def test_integers_no_double_holds_are_refused_not_rounded(digits: str) -> None:
+    # Rounding 2**53 + 1 to the nearest double would change what the publisher meant.
+    envelope = make_event(KEYS[0], source="tax", type="document.registered", data={"amount": 1})
+    wire = envelope.to_bytes().replace(b'"amount":1', b'"amount":' + digits.encode())
+    with pytest.raises(EventRejected) as caught:
+        parse_envelope(wire)
+    assert caught.value.reason == RejectionReason.MALFORMED_ENVELOPE
 
 
 ED25519_L = 2**252 + 27742317777372353535851937790883648493

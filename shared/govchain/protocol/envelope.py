@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -34,6 +35,16 @@ def utc_now() -> str:
 
 def new_event_id() -> str:
     return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalForms:
+    """An envelope's two canonical byte strings, made from one dump of the model."""
+
+    signing: bytes
+    """RFC 8785 of the envelope without ``signature``: what the signature covers."""
+    signed: bytes
+    """RFC 8785 of the signed envelope: the wire and leaf bytes."""
 
 
 class Envelope(BaseModel):
@@ -81,14 +92,25 @@ class Envelope(BaseModel):
         """Wire and leaf bytes: RFC 8785 of the signed envelope."""
         return canonical_bytes(self.to_dict())
 
+    def canonical_forms(self) -> CanonicalForms:
+        """Signing and signed bytes together, for the hot paths that need both."""
+        if self.signature is None:
+            raise ValueError("envelope is not signed")
+        body = self.unsigned_dict()
+        signing = canonical_bytes(body)
+        body["signature"] = self.signature
+        return CanonicalForms(signing, canonical_bytes(body))
+
     def signed_by(self, key: SigningKey) -> Envelope:
         unsigned = self.model_copy(update={"signer": key.key_id, "signature": None})
         return unsigned.model_copy(update={"signature": key.sign(unsigned.signing_bytes()).hex()})
 
-    def has_valid_signature(self, public_key: PublicKey) -> bool:
+    def has_valid_signature(self, public_key: PublicKey, signing_bytes: bytes | None = None) -> bool:
+        """``signing_bytes``, when given, must be this envelope's own (from :meth:`canonical_forms`)."""
         if self.signature is None or public_key.key_id != self.signer:
             return False
-        return public_key.verify(bytes.fromhex(self.signature), self.signing_bytes())
+        message = self.signing_bytes() if signing_bytes is None else signing_bytes
+        return public_key.verify(bytes.fromhex(self.signature), message)
 
 
 def make_event(
@@ -124,10 +146,28 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+_SAFE_INT = 2**53 - 1
+
+
+def _json_int(digits: str) -> int | float:
+    """JSON numbers are IEEE 754 doubles (RFC 8785 §3.2.2.3): an integral double of 2**53 or
+    more is written as plain digits, so digits beyond the safe range that are a double's
+    canonical form are read back as that double. Other big integers stay ints and fail
+    canonicalization, as they must: rounding 2**53 + 1 would change what was meant."""
+    number = int(digits)
+    if -_SAFE_INT <= number <= _SAFE_INT:
+        return number
+    try:
+        double = float(number)
+        return double if canonical_bytes(double) == digits.encode() else number
+    except (OverflowError, CanonicalizationError):
+        return number
+
+
 def parse_json_object(raw: bytes, *, what: str) -> dict[str, Any]:
     """Strict JSON: one object, UTF-8, no duplicate keys (they would make signatures ambiguous)."""
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+        value = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_int=_json_int)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"{what} is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
@@ -137,6 +177,11 @@ def parse_json_object(raw: bytes, *, what: str) -> dict[str, Any]:
 
 def parse_envelope(raw: bytes) -> Envelope:
     """Parse wire bytes into a signed envelope, or raise :class:`EventRejected`."""
+    return parse_event(raw)[0]
+
+
+def parse_event(raw: bytes) -> tuple[Envelope, CanonicalForms]:
+    """:func:`parse_envelope`, also returning the canonical forms it had to compute anyway."""
     if len(raw) > MAX_EVENT_BYTES:
         raise EventRejected(
             RejectionReason.OVERSIZED, f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}"
@@ -148,10 +193,10 @@ def parse_envelope(raw: bytes) -> Envelope:
     if envelope.signature is None:
         raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, "event is not signed")
     try:  # NaN, Infinity, integers beyond 2**53, lone surrogates: nothing could sign or hash it
-        envelope.to_bytes()
+        forms = envelope.canonical_forms()
     except CanonicalizationError as exc:
         raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, str(exc)) from exc
-    return envelope
+    return envelope, forms
 
 
 def _short(exc: Exception) -> str:

@@ -23,10 +23,12 @@ Rule = Callable[[ChainState, Envelope, BaseModel, str], None]
 """A structural rule: (state, envelope, payload, signing principal) → raise if not allowed."""
 
 
-def validate_event(state: ChainState, envelope: Envelope) -> BaseModel:
-    """Return the parsed payload of a valid event, or raise :class:`EventRejected`."""
+def validate_event(state: ChainState, envelope: Envelope, signing_bytes: bytes | None = None) -> BaseModel:
+    """Return the parsed payload of a valid event, or raise :class:`EventRejected`.
+
+    ``signing_bytes`` are the envelope's own, when the caller has already computed them."""
     payload = EVENT_TYPES.parse_data(envelope.type, envelope.schemaversion, envelope.data)
-    signer = check_signer(state, envelope)
+    signer = check_signer(state, envelope, signing_bytes)
     rule = _RULES.get(type(payload))
     if rule is not None:
         rule(state, envelope, payload, signer)
@@ -35,7 +37,7 @@ def validate_event(state: ChainState, envelope: Envelope) -> BaseModel:
     return payload
 
 
-def check_signer(state: ChainState, envelope: Envelope) -> str:
+def check_signer(state: ChainState, envelope: Envelope, signing_bytes: bytes | None = None) -> str:
     """The signer must be a usable key of the source (or of an official of the source
     department), and the signature good. Returns the principal owning the key."""
     record = state.keys.get(envelope.signer)
@@ -46,7 +48,7 @@ def check_signer(state: ChainState, envelope: Envelope) -> str:
             RejectionReason.SIGNER_NOT_OF_SOURCE,
             f"key {envelope.signer} belongs to {record.owner}, who does not act for {envelope.source}",
         )
-    if not envelope.has_valid_signature(record.public_key):
+    if not envelope.has_valid_signature(record.public_key, signing_bytes):
         raise EventRejected(RejectionReason.BAD_SIGNATURE, "signature does not verify")
     _check_usable(state, record)
     return record.owner
