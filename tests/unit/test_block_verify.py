@@ -164,12 +164,13 @@ def test_wrong_prev_hash(chain: ChainBuilder) -> None:
 
 def test_skipped_height(chain: ChainBuilder) -> None:
     block = chain.seal([chain.document("tax")], height=4, commit=False)
-    fails_at([*chain.blocks, block], 4, "expected height 3")
-    fails_at([chain.blocks[0], chain.blocks[2]], 2, "expected height 1")
+    # Reported where the chain breaks (the next height), not at the height the block claims.
+    fails_at([*chain.blocks, block], 3, "claims height 4")
+    fails_at([chain.blocks[0], chain.blocks[2]], 1, "claims height 2")
 
 
 def test_replayed_block(chain: ChainBuilder) -> None:
-    fails_at([*chain.blocks, chain.blocks[2]], 2, "expected height 3")
+    fails_at([*chain.blocks, chain.blocks[2]], 3, "claims height 2")
 
 
 def test_dropped_event(chain: ChainBuilder) -> None:
@@ -344,7 +345,7 @@ def test_checkpoint_from_another_height_or_chain_does_not_fit(chain: ChainBuilde
     at_one = verified(chain.blocks[:2]).checkpoint
     next_block = chain.seal([chain.document("tax")])
     stale = ChainVerifier(checkpoint=Checkpoint.from_json(json.loads(json.dumps(at_one.to_json()))))
-    with pytest.raises(BlockVerificationError, match="expected height 2"):
+    with pytest.raises(BlockVerificationError, match="block 2 .*claims height 3"):
         stale.verify(next_block)
     wrong_hash = json.loads(json.dumps(verified(chain.blocks[:3]).checkpoint.to_json()))
     wrong_hash["block_hash"] = "22" * 32

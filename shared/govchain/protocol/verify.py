@@ -90,9 +90,9 @@ class ChainVerifier:
     def verify(self, block: Block) -> VerifiedBlock:
         """Verify ``block`` as the next block and advance; raise :class:`BlockVerificationError`."""
         height = block.header.height
-        fail = _Fail(height)
+        fail = _Fail(self.height + 1)  # where the chain breaks, whatever the block claims
         if height != self.height + 1:
-            raise fail(f"expected height {self.height + 1}")
+            raise fail(f"the block claims height {height}")
         if block.header.block_hash() != block.hash:
             raise fail("header hash does not match the block hash (header altered)")
         envelopes = _parse_events(block, fail)
