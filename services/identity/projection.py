@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, Text, delete, insert, select
 
+from govchain.projection.checkpoint import checkpoints
+
 from govchain.protocol import events as ev
 from govchain.protocol.envelope import Envelope
 from govchain.protocol.keys import PublicKey
@@ -44,7 +46,17 @@ keys = Table(
     Column("added_height", Integer, nullable=False),
     Column("revoked_height", Integer),
     Column("revocation_reason", String(200)),
-    Column("valid_until", Integer),
+    Column("valid_until", Integer, index=True),
+)
+
+# The time of the block at a rotated-out key's ``valid_until`` height: a credential has a
+# time, not a height, so one issued after this time cannot have been issued with the key.
+key_retirements = Table(
+    "identity_key_retirements",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("height", Integer, nullable=False),
+    Column("time", String(40), nullable=False),
 )
 
 credential_revocations = Table(
@@ -97,6 +109,7 @@ class IdentityProjection:
             _upsert_principal(conn, state.principals[principal_id])
         for key_id in touched.keys & set(state.keys):
             _upsert_key(conn, state.keys[key_id])
+        _record_retirements(conn, block.block.height, block.block.header.time)
         for envelope in block.envelopes:
             if envelope.type == "credential.revoked":
                 payload = ev.CredentialRevoked.model_validate(envelope.data)
@@ -119,6 +132,14 @@ def _upsert_principal(conn: Connection, principal: Principal) -> None:
 def _upsert_key(conn: Connection, record: KeyRecord) -> None:
     conn.execute(delete(keys).where(keys.c.key_id == record.key_id))
     conn.execute(insert(keys).values(key_id=record.key_id, **record.to_json()))
+
+
+def _record_retirements(conn: Connection, height: int, block_time: str) -> None:
+    """Rotated-out keys whose last signing height is this block retire at this block's time."""
+    retiring = conn.execute(select(keys.c.key_id).where(keys.c.valid_until == height)).scalars().all()
+    for key_id in retiring:
+        conn.execute(delete(key_retirements).where(key_retirements.c.key_id == key_id))
+        conn.execute(insert(key_retirements).values(key_id=key_id, height=height, time=block_time))
 
 
 # -- reads
@@ -154,6 +175,16 @@ def load_revocation(conn: Connection, credential_id: str, issuer: str) -> tuple[
     return None if row is None else (row.reason, row.height)
 
 
+def load_retirement(conn: Connection, key_id: str) -> tuple[int, str] | None:
+    row = conn.execute(select(key_retirements).where(key_retirements.c.key_id == key_id)).one_or_none()
+    return None if row is None else (row.height, row.time)
+
+
+def applied_height(conn: Connection, name: str = "identity") -> int:
+    """The projection's last applied block, read on the same connection as its rows."""
+    height = conn.execute(select(checkpoints.c.height).where(checkpoints.c.name == name)).scalar_one_or_none()
+    return -1 if height is None else int(height)
+
 
 
 class SqlDirectory:
@@ -161,6 +192,13 @@ class SqlDirectory:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._height: int | None = None
+
+    @property
+    def height(self) -> int:
+        if self._height is None:
+            self._height = applied_height(self._conn, IdentityProjection.name)
+        return self._height
 
     def principal(self, principal_id: str) -> Principal | None:
         return load_principal(self._conn, principal_id)
@@ -173,3 +211,6 @@ class SqlDirectory:
 
     def revocation(self, credential_id: str, issuer: str) -> tuple[str, int] | None:
         return load_revocation(self._conn, credential_id, issuer)
+
+    def retirement(self, key_id: str) -> tuple[int, str] | None:
+        return load_retirement(self._conn, key_id)

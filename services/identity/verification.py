@@ -2,6 +2,19 @@
 
 A Data Integrity proof only says *some* key signed; the chain says whose key it is, whether
 that principal may speak for the issuer, and whether the key or the credential was revoked.
+
+Keys over time. A key can sign the next block while it is unrevoked and, once rotated out,
+until its ``valid_until`` height (:meth:`KeyRecord.usable_at`). A DID document lists exactly
+those keys. A credential carries no height, only its issuance time (the proof's
+``created``, else ``validFrom``), so it is judged against the *time* of the block at the
+key's ``valid_until`` height: the moment the key stopped being able to sign anything new.
+
+- revoked issuer key: the credential fails whenever it was issued (revocation means
+  "do not trust this key", e.g. compromise);
+- rotated-out key: a credential issued up to the retirement time stays valid (a routine
+  rotation does not void what was properly issued); one issued after it fails, and so does
+  one that does not say when it was issued. A holder of a retired key can backdate
+  ``created``; that is what revocation is for.
 """
 
 from __future__ import annotations
@@ -9,7 +22,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from govchain.protocol.credentials import credential_time_problem, verify_proof
+from govchain.protocol.credentials import credential_time_problem, parse_datetime, verify_proof
 from govchain.protocol.did import DidError, did_document, did_for, parse_verification_method, principal_of
 from govchain.protocol.keys import PublicKey
 from govchain.protocol.state import KeyRecord, Principal
@@ -25,6 +38,15 @@ class Directory(Protocol):
     def keys_of(self, principal_id: str) -> list[KeyRecord]: ...
 
     def revocation(self, credential_id: str, issuer: str) -> tuple[str, int] | None: ...
+
+    def retirement(self, key_id: str) -> tuple[int, str] | None:
+        """``(height, block time)`` of the last block a rotated-out key could sign, once applied."""
+        ...
+
+    @property
+    def height(self) -> int:
+        """The last block the directory reflects."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +67,39 @@ def issuer_did(credential: dict[str, Any]) -> str | None:
     return issuer if isinstance(issuer, str) else None
 
 
+def issued_at(credential: dict[str, Any]) -> str | None:
+    """When the credential was issued: its proof's ``created``, else its ``validFrom``."""
+    proof = credential.get("proof")
+    created = proof.get("created") if isinstance(proof, dict) else None
+    if isinstance(created, str):
+        return created
+    valid_from = credential.get("validFrom")
+    return valid_from if isinstance(valid_from, str) else None
+
+
+def key_problem(record: KeyRecord, credential: dict[str, Any], directory: Directory) -> str | None:
+    """Why the issuer key could not have issued ``credential``, or None."""
+    key_id = record.key_id
+    if record.revoked:
+        return f"issuer key {key_id} was revoked at height {record.revoked_height} ({record.revocation_reason})"
+    if record.valid_until is None or record.valid_until > directory.height:
+        return None  # current, or rotated out but still in its grace blocks
+    retired = directory.retirement(key_id)
+    if retired is None:
+        return f"issuer key {key_id} was rotated out at height {record.valid_until}; its retirement time is not known here"
+    height, block_time = retired
+    issued = issued_at(credential)
+    instant, cutoff = parse_datetime(issued, require_timezone=False), parse_datetime(block_time, require_timezone=False)
+    if instant is None or cutoff is None:
+        return f"issuer key {key_id} was rotated out at height {height} ({block_time}); the credential does not say when it was issued"
+    if instant > cutoff:
+        return f"issuer key {key_id} was rotated out at height {height} ({block_time}), before the credential was issued ({issued})"
+    return None
+
+
 def verify_credential(credential: Any, directory: Directory, now: str) -> Verdict:
-    """Proof, signer's authority for the issuer, key and credential revocation, validity period."""
+    """Proof, signer's authority for the issuer, the issuer key's status when the credential was
+    issued (revoked, rotated out), credential revocation, validity period."""
     if not isinstance(credential, dict):
         return Verdict(False, "a credential is a JSON object")
     issuer = issuer_did(credential)
@@ -73,9 +126,9 @@ def verify_credential(credential: Any, directory: Directory, now: str) -> Verdic
         return Verdict(False, f"signed by {did_for(signer_id)}, who does not act for {issuer}", issuer, method)
     record = directory.key(key_id)
     assert record is not None
-    if record.revoked:
-        reason = f"issuer key {key_id} was revoked at height {record.revoked_height} ({record.revocation_reason})"
-        return Verdict(False, reason, issuer, method)
+    problem = key_problem(record, credential, directory)
+    if problem:
+        return Verdict(False, problem, issuer, method)
     credential_id = credential.get("id")
     if isinstance(credential_id, str):
         revoked = directory.revocation(credential_id, issuer_id)
@@ -88,7 +141,12 @@ def verify_credential(credential: Any, directory: Directory, now: str) -> Verdic
 
 
 def resolve_did(did: str, directory: Directory) -> dict[str, Any]:
-    """A DID resolution result (DID Core §7.1): document plus document and resolution metadata."""
+    """A DID resolution result (DID Core §7.1): document plus document and resolution metadata.
+
+    The document lists the keys that can sign the next block (as of ``directory.height``):
+    revoked keys and rotated-out keys past their grace blocks are left out, and named in the
+    metadata (``revokedKeys``, ``retiredKeys``) so a verifier can tell why.
+    """
     try:
         principal_id = principal_of(did)
     except DidError as exc:
@@ -98,7 +156,8 @@ def resolve_did(did: str, directory: Directory) -> dict[str, Any]:
     if principal is None:
         return {"didDocument": None, "didDocumentMetadata": {}, "didResolutionMetadata": {"error": "notFound"}}
     records = directory.keys_of(principal_id)
-    usable = [(r.key_id, r.public_key) for r in records if not r.revoked]
+    next_height = directory.height + 1
+    usable = [(r.key_id, r.public_key) for r in records if r.usable_at(next_height)]
     controller = None
     if principal.kind == "official" and principal.department:
         controller = did_for(principal.department)
@@ -116,6 +175,11 @@ def resolve_did(did: str, directory: Directory) -> dict[str, Any]:
                 {"key_id": r.key_id, "height": r.revoked_height, "reason": r.revocation_reason}
                 for r in records if r.revoked
             ],
+            "retiredKeys": [
+                {"key_id": r.key_id, "valid_until": r.valid_until}
+                for r in records if not r.revoked and not r.usable_at(next_height)
+            ],
+            "as_of_height": directory.height,
         },
         "didResolutionMetadata": {"contentType": "application/did+json"},
     }

@@ -84,11 +84,52 @@ async def test_a_key_revoked_in_one_block_cannot_sign_in_the_next(identity: Ledg
     assert (receipt["status"], receipt["reason"]) == ("rejected", "key_revoked")
 
 
+@pytest.mark.parametrize("ledger", [{"batch_max_wait_ms": 1500}], indirect=True)
+async def test_a_key_registered_earlier_in_a_block_can_sign_later_in_it(ledger: Ledger) -> None:
+    """The same-block rules, pinned by the heights in the receipts (a long batch timer keeps
+    events published together in one block unless a key change cuts it)."""
+    await ledger.register_department("tax")
+    key = SigningKey.generate()
+    register = make_event(ledger.root, source="root", type="department.registered",
+                          data={"department_id": "housing", "name": "Housing", "public_key": key.public.hex})
+    ledger.department_keys["housing"] = key
+    first_use = ledger.document("housing", 1)
+    revoke = make_event(key, source="housing", type="key.revoked", data={"key_id": key.key_id, "reason": "lost"})
+    use_after_revoke = ledger.document("housing", 2)
+    events = (register, first_use, revoke, use_after_revoke)
+    for envelope in events:
+        await ledger.client.publish(envelope)
+    receipts = [await ledger.client.wait_receipt(e.id, e.source) for e in events]
+    assert [r["status"] for r in receipts] == ["committed", "committed", "committed", "rejected"], receipts
+    registered_at = receipts[0]["height"]
+    # Registration and the key's first use share one block, in that order.
+    assert receipts[1]["height"] == registered_at
+    assert receipts[1]["position"] == receipts[0]["position"] + 1
+    # A key change cuts the block before it: the revocation opens block h = registered_at + 1,
+    # and the key cannot sign after it, neither later in block h ...
+    revoked_at = receipts[2]["height"]
+    assert revoked_at == registered_at + 1 and receipts[2]["position"] == 0
+    assert receipts[3]["reason"] == "key_revoked"
+    # ... nor in block h + 1 and later: judged with a good event that lands after h.
+    late_use, other = ledger.document("housing", 3), ledger.document("tax", 1)
+    for envelope in (late_use, other):
+        await ledger.client.publish(envelope)
+    late, landed = [await ledger.client.wait_receipt(e.id, e.source) for e in (late_use, other)]
+    assert (late["status"], late["reason"]) == ("rejected", "key_revoked")
+    assert landed["status"] == "committed" and landed["height"] > revoked_at
+    on_chain = (await ledger.client.receipt(use_after_revoke.id, "housing"))["status"]
+    assert on_chain == "rejected"
+
+
 async def test_a_rotated_key_signs_through_its_grace_blocks_then_stops(identity: Ledger) -> None:
     old = await identity.register_department("tax")
     new = SigningKey.generate()
+    before_rotation = credential_for("tax", old, cid="urn:test:before")
     rotated_at = await committed(identity, old, "tax", "key.rotated", {
         "owner": "tax", "old_key_id": old.key_id, "public_key": new.public.hex, "grace_blocks": 2})
+    in_grace = await resolve(identity, did_for("tax"), rotated_at)  # nothing after the rotation yet
+    assert in_grace["didDocumentMetadata"]["as_of_height"] == rotated_at
+    assert {m["id"].split("#")[1] for m in in_grace["didDocument"]["verificationMethod"]} == {old.key_id, new.key_id}
     identity.department_keys["tax"] = new
     assert (await identity.submit(identity.document("tax", 1)))["status"] == "committed"  # new key at once
     identity.department_keys["tax"] = old
@@ -100,8 +141,27 @@ async def test_a_rotated_key_signs_through_its_grace_blocks_then_stops(identity:
             break
         heights.append(receipt["height"])
     assert max(heights) <= rotated_at + 2 and heights
-    doc = await resolve(identity, did_for("tax"), rotated_at)
-    assert {m["id"].split("#")[1] for m in doc["didDocument"]["verificationMethod"]} == {old.key_id, new.key_id}
+
+    # Past its grace blocks the old key is no verification method any more, only a retired key.
+    head = await identity.client.head_height()
+    assert head >= rotated_at + 2
+    after = await resolve(identity, did_for("tax"), head)
+    document = after["didDocument"]
+    assert [m["id"] for m in document["verificationMethod"]] == [verification_method_id("tax", new.key_id)]
+    assert document["assertionMethod"] == document["authentication"] == [verification_method_id("tax", new.key_id)]
+    assert after["didDocumentMetadata"]["retiredKeys"] == [{"key_id": old.key_id, "valid_until": rotated_at + 2}]
+    assert after["didDocumentMetadata"]["revokedKeys"] == []
+
+    # What the old key issued while it could still sign stays valid; what it issues now does not.
+    answer = await identity.client.verify_credential(before_rotation, min_height=head)
+    assert (answer["valid"], answer["reason"]) == (True, None)
+    late = credential_for("tax", old, cid="urn:test:late")
+    answer = await identity.client.verify_credential(late, min_height=head)
+    assert answer["valid"] is False
+    assert answer["reason"].startswith(f"issuer key {old.key_id} was rotated out at height {rotated_at + 2} (")
+    assert answer["reason"].endswith(f"before the credential was issued ({late['proof']['created']})")
+    fresh = credential_for("tax", new, cid="urn:test:new")
+    assert (await identity.client.verify_credential(fresh, min_height=head))["valid"] is True
 
 
 async def test_credentials_verify_against_the_chain_with_reasons(identity: Ledger) -> None:

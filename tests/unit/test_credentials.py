@@ -597,3 +597,138 @@ def test_credential_issued_with_a_did_key_verifies_through_its_did_document() ->
     with pytest.raises(DidError):
         parse_verification_method(REC_VM)
     assert verify_proof(REC["signedCredential"], resolve).reason == "unknown verification method"
+
+
+# --------------------------------------------------------------------------- keys over time (chain rules)
+
+from dataclasses import dataclass, field  # noqa: E402
+
+from govchain.protocol.state import ChainState, KeyRecord, Principal  # noqa: E402
+from govchain.services.identity.verification import resolve_did, verify_credential  # noqa: E402
+
+ROTATED_AT = 5
+RETIRED_AT_TIME = "2026-06-01T12:00:00.000000Z"  # time of the block at the old key's valid_until
+NOW = "2026-07-01T00:00:00Z"
+
+
+@dataclass
+class ChainDirectory:
+    """The verification Directory over an in-memory chain state, as the SQL projection answers."""
+
+    state: ChainState
+    height: int
+    retirements: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def principal(self, principal_id: str) -> Principal | None:
+        return self.state.principals.get(principal_id)
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        return self.state.keys.get(key_id)
+
+    def keys_of(self, principal_id: str) -> list[KeyRecord]:
+        return [r for r in self.state.keys.values() if r.owner == principal_id]
+
+    def revocation(self, credential_id: str, issuer: str) -> tuple[str, int] | None:
+        return None
+
+    def retirement(self, key_id: str) -> tuple[int, str] | None:
+        return self.retirements.get(key_id)
+
+
+def rotated_tax(grace: int, height: int) -> tuple[ChainDirectory, SigningKey, SigningKey]:
+    """Department ``tax`` whose first key was rotated out at ROTATED_AT with ``grace`` blocks."""
+    old, new = SigningKey.generate(), SigningKey.generate()
+    state = ChainState(chain_id="unit")
+    state.add_principal(Principal("tax", "department", "Tax", "tax"))
+    state.add_key(old.public, "tax")
+    state.height = ROTATED_AT
+    state.add_key(new.public, "tax")
+    state.keys[old.key_id].valid_until = ROTATED_AT + grace
+    directory = ChainDirectory(state, height)
+    if height >= ROTATED_AT + grace:  # the projection has applied the old key's last block
+        directory.retirements[old.key_id] = (ROTATED_AT + grace, RETIRED_AT_TIME)
+    return directory, old, new
+
+
+def tax_credential(key: SigningKey, created: str | None, *, valid_from: str | None = None) -> dict[str, Any]:
+    vc = make_credential(did_for("tax"), {"id": did_for("c-1"), "clearance": "paid"}, ["TaxClearanceCredential"],
+                         credential_id="urn:unit:1", valid_from=valid_from)
+    vm = verification_method_id("tax", key.key_id)
+    if created is not None:
+        return add_proof(vc, key, vm, created=created)
+    # A proof without ``created`` (optional in Data Integrity), signed by the spec's steps.
+    proof: dict[str, Any] = {"type": "DataIntegrityProof", "cryptosuite": "eddsa-jcs-2022",
+                             "verificationMethod": vm, "proofPurpose": "assertionMethod",
+                             "@context": vc["@context"]}
+    signature = key.sign(hash_data(transform(vc, proof), proof_configuration(proof)))
+    return {**vc, "proof": {**proof, "proofValue": multibase_b58(signature)}}
+
+
+def test_a_credential_issued_before_a_routine_rotation_stays_valid_after_it() -> None:
+    directory, old, _new = rotated_tax(grace=0, height=ROTATED_AT + 10)
+    before = tax_credential(old, "2026-06-01T11:59:59Z")
+    assert verify_credential(before, directory, NOW).valid
+    at_the_cut = tax_credential(old, RETIRED_AT_TIME)
+    assert verify_credential(at_the_cut, directory, NOW).valid
+
+
+def test_a_credential_issued_with_a_key_after_its_retirement_fails_with_the_reason() -> None:
+    directory, old, new = rotated_tax(grace=0, height=ROTATED_AT + 10)
+    after = tax_credential(old, "2026-06-01T12:00:01Z")
+    verdict = verify_credential(after, directory, NOW)
+    assert not verdict.valid
+    assert verdict.reason == (f"issuer key {old.key_id} was rotated out at height {ROTATED_AT} ({RETIRED_AT_TIME}), "
+                              "before the credential was issued (2026-06-01T12:00:01Z)")
+    assert verify_credential(tax_credential(new, "2026-06-01T12:00:01Z"), directory, NOW).valid
+
+
+def test_without_a_proof_time_the_issuance_is_valid_from_and_without_either_it_fails() -> None:
+    directory, old, _new = rotated_tax(grace=0, height=ROTATED_AT + 10)
+    early = tax_credential(old, None, valid_from="2026-05-01T00:00:00Z")
+    assert verify_credential(early, directory, NOW).valid
+    late = tax_credential(old, None, valid_from="2026-06-02T00:00:00Z")
+    assert "before the credential was issued (2026-06-02T00:00:00Z)" in (verify_credential(late, directory, NOW).reason or "")
+    undated = tax_credential(old, None)
+    reason = verify_credential(undated, directory, NOW).reason or ""
+    assert reason.endswith("the credential does not say when it was issued")
+
+
+def test_a_rotated_key_issues_through_its_grace_blocks() -> None:
+    directory, old, _new = rotated_tax(grace=3, height=ROTATED_AT + 2)  # block ROTATED_AT + 3 not yet applied
+    assert verify_credential(tax_credential(old, "2030-01-01T00:00:00Z"), directory, NOW).valid
+
+
+def test_a_retired_key_without_a_known_retirement_time_fails_closed() -> None:
+    directory, old, _new = rotated_tax(grace=0, height=ROTATED_AT + 1)
+    directory.retirements.clear()  # e.g. a projection migrated after the key retired
+    verdict = verify_credential(tax_credential(old, "2020-01-01T00:00:00Z"), directory, NOW)
+    assert not verdict.valid and "retirement time is not known" in (verdict.reason or "")
+
+
+def test_a_revoked_key_fails_every_credential_whenever_issued() -> None:
+    directory, old, _new = rotated_tax(grace=0, height=ROTATED_AT + 10)
+    record = directory.state.keys[old.key_id]
+    record.revoked_height, record.revocation_reason = ROTATED_AT + 4, "compromised"
+    verdict = verify_credential(tax_credential(old, "2020-01-01T00:00:00Z"), directory, NOW)
+    assert verdict.reason == f"issuer key {old.key_id} was revoked at height {ROTATED_AT + 4} (compromised)"
+
+
+def test_did_documents_list_only_keys_that_can_sign_the_next_block() -> None:
+    def listed(directory: ChainDirectory) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        result = resolve_did(did_for("tax"), directory)
+        document = result["didDocument"]
+        ids = [m["id"].split("#")[1] for m in document["verificationMethod"]]
+        assert document["assertionMethod"] == document["authentication"] == [m["id"] for m in document["verificationMethod"]]
+        return ids, [k["key_id"] for k in result["didDocumentMetadata"]["retiredKeys"]], \
+            result["didDocumentMetadata"]["revokedKeys"]
+
+    in_grace, old, new = rotated_tax(grace=2, height=ROTATED_AT + 1)  # old key may still sign block +2
+    assert listed(in_grace) == ([old.key_id, new.key_id], [], [])
+    past_grace, old, new = rotated_tax(grace=2, height=ROTATED_AT + 2)  # block +2 is sealed: old key is done
+    assert listed(past_grace) == ([new.key_id], [old.key_id], [])
+    past_grace.state.keys[new.key_id].revoked_height = ROTATED_AT + 2
+    past_grace.state.keys[new.key_id].revocation_reason = "lost"
+    ids, retired, revoked = listed(past_grace)
+    assert ids == [] and retired == [old.key_id]
+    assert revoked == [{"key_id": new.key_id, "height": ROTATED_AT + 2, "reason": "lost"}]
+    assert resolve_did(did_for("tax"), past_grace)["didDocumentMetadata"]["deactivated"] is True

@@ -5,7 +5,8 @@ A GovChain principal (department, official, citizen pseudonym, service) is the D
 ``did:govchain:<principal_id>#<key_id>``, where the key id is the SHA-256 of the key.
 Because the fragment pins the key material, a verification method id can never be
 re-bound to another key. DID documents are built from the chain's key state by the
-caller: revoked keys are simply not passed in.
+caller, who passes only the keys that can still sign (neither revoked nor rotated out past
+their grace blocks; see ``govchain.services.identity.verification.resolve_did``).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def did_document(
     keys: Sequence[tuple[str, PublicKey]],
     also_known_as: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The DID document of a principal with its current (unrevoked) keys.
+    """The DID document of a principal with its currently usable keys.
 
     ``keys`` are ``(key_id, public_key)`` pairs; each key id must be the key's own id.
     Every key becomes a ``Multikey`` verification method usable for ``authentication``
