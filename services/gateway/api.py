@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import re
 from typing import Annotated, Any
 
@@ -16,12 +17,13 @@ from pydantic import BaseModel, Field
 
 from govchain.bus import subjects
 from govchain.protocol.envelope import EVENT_ID_PATTERN, PRINCIPAL_PATTERN, parse_envelope
-from govchain.protocol.errors import EventRejected
+from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.multikey import public_key_from_multibase
+from govchain.protocol.merkle import leaf_hash
 from govchain.protocol.proofs import consistency_problem, inclusion_problem
 from govchain.protocol.requests import AccessDenied
 from govchain.services.gateway.context import Gateway, api_error, denied, gateway_of
-from govchain.services.gateway.limits import limiter, public_limit
+from govchain.services.gateway.limits import limiter, private_limit, public_limit, submit_limit
 from govchain.services.gateway.sessions import Session
 
 router = APIRouter(prefix="/api/v1")
@@ -121,6 +123,11 @@ async def consistency(
     return {**answer, "verified": consistency_problem(answer, gateway.orderer_keys) is None}
 
 
+def max_upload_bytes() -> int:
+    """The biggest document POST /documents/verify hashes (``GOVCHAIN_GATEWAY_MAX_UPLOAD_BYTES``)."""
+    return int(os.environ.get("GOVCHAIN_GATEWAY_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
+
+
 def _event_id(value: str) -> str:
     if not re.fullmatch(EVENT_ID_PATTERN, value):
         raise api_error(400, "bad_request", "an event id is 1-64 letters, digits, '_' or '-'")
@@ -132,9 +139,13 @@ def _event_id(value: str) -> str:
 
 @router.post("/events", tags=["submit"], status_code=201,
              summary="Submit a signed event (a department's record, a citizen's application)",
-             responses={202: {"description": "accepted, not yet ordered"},
-                        422: {"description": "refused by the ledger, with its reason code"}})
+             responses={202: {"description": "accepted, not yet ordered (poll GET /events/{id})"},
+                        409: {"description": "the id is already used by another event on chain"},
+                        422: {"description": "refused by the ledger, with its reason code"},
+                        429: {"description": "too many submissions from this client"}})
+@limiter.limit(submit_limit)
 async def submit(
+    request: Request,
     gateway: GatewayDep,
     envelope: Annotated[dict[str, Any], Body(description="the signed envelope, as the SDK produces it")],
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the block")] = 20,
@@ -150,12 +161,80 @@ async def submit(
         return JSONResponse({"event_id": signed.id, "status": "pending"}, status_code=202)
     if receipt["status"] == "rejected":
         raise api_error(422, receipt["reason"], receipt["detail"])
+    if receipt.get("leaf_hash") != leaf_hash(signed.to_bytes()).hex():
+        # JetStream de-duplicated ours by its id: the receipt is another event's.
+        raise api_error(409, RejectionReason.CONFLICTING_ID.value,
+                        f"id {signed.id} is already used by another event on chain")
     return receipt
 
 
-@router.get("/applications/{contract_id}/{case_key}", tags=["submit"], summary="Status of an application (a contract case)")
-async def application(gateway: GatewayDep, contract_id: str, case_key: str) -> dict[str, Any]:
-    return await gateway.ask(subjects.CONTRACT_CASE, {"contract_id": contract_id, "case_key": case_key})
+CASE_PUBLIC_FIELDS = ("contract_id", "case_key", "version", "state", "entered_at", "updated_height")
+
+
+@router.get("/applications/{contract_id}/{case_key}", tags=["submit"],
+            summary="Status of an application (a contract case); its details to its parties only",
+            description="Anyone sees the state and when it changed. The case's variables (who, what, "
+                        "for how much), the events that moved it and its results are shown only to a "
+                        "signed-in party to the case or an officer of a department it involves.")
+@limiter.limit(private_limit)
+async def application(
+    request: Request, gateway: GatewayDep, session: OptionalSession,
+    contract_id: Annotated[str, Path(max_length=64)], case_key: Annotated[str, Path(max_length=128)],
+) -> dict[str, Any]:
+    case = await gateway.ask(subjects.CONTRACT_CASE, {"contract_id": contract_id, "case_key": case_key})
+    if session is not None:
+        involved = await _involved_in_case(gateway, case)
+        seen_as = await _case_standing(gateway, session, involved)
+        if seen_as is not None:
+            return {**case, "visibility": seen_as}
+    return {
+        **{name: case.get(name) for name in CASE_PUBLIC_FIELDS},
+        "history": [{k: step.get(k) for k in ("height", "step", "state")} for step in case.get("history", [])],
+        "visibility": "public",
+    }
+
+
+def _named(value: Any) -> set[str]:
+    """Every string a case variable or event payload holds (ids of the people and departments it names)."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return set().union(*(_named(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_named(v) for v in value)) if value else set()
+    return set()
+
+
+async def _involved_in_case(gateway: Gateway, case: dict[str, Any]) -> set[str]:
+    """The principals a case involves: those its variables name, and the signers of the events
+    that moved it and those those events name (an applicant, the approving departments)."""
+    involved = _named(case.get("vars", {}))
+
+    async def trigger(event_id: str) -> dict[str, Any] | None:
+        receipt = await gateway.ask(subjects.LEDGER_RECEIPT, {"event_id": event_id})
+        if receipt.get("status") != "committed":
+            return None
+        return (await gateway.block(receipt["height"])).events[receipt["position"]]
+
+    ids = {step["trigger_event_id"] for step in case.get("history", []) if step.get("trigger_event_id")}
+    for event in await asyncio.gather(*(trigger(i) for i in sorted(ids))):
+        if event is not None:
+            involved |= {event["source"]} | _named(event.get("data", {}))
+    return involved
+
+
+async def _case_standing(gateway: Gateway, session: Session, involved: set[str]) -> str | None:
+    """``party`` or ``officer`` when the signed-in principal may see a case's details, else None."""
+    if session.principal in involved:
+        return "party"
+    resolved = await gateway.ask(subjects.IDENTITY_RESOLVE, {"did": f"did:govchain:{session.principal}"})
+    document, metadata = resolved.get("didDocument") or {}, resolved.get("didDocumentMetadata") or {}
+    if metadata.get("deactivated"):
+        return None
+    controller = str(document.get("controller", ""))
+    if metadata.get("kind") == "official" and controller.removeprefix("did:govchain:") in involved:
+        return "officer"
+    return None
 
 
 # -- registry, documents, credentials
@@ -219,7 +298,15 @@ async def document(
 @router.post("/documents/verify", tags=["registry"], summary="Upload a document; only its hash is looked up")
 @limiter.limit(public_limit)
 async def verify_upload(request: Request, gateway: GatewayDep, file: UploadFile) -> dict[str, Any]:
-    digest = hashlib.sha256(await file.read()).hexdigest()
+    limit = max_upload_bytes()
+    hasher, size = hashlib.sha256(), 0
+    while chunk := await file.read(1 << 20):
+        size += len(chunk)
+        if size > limit:
+            raise api_error(413, "too_large", f"a document to check may be at most {limit} bytes; "
+                                              "hash a bigger one yourself and use GET /documents/{sha256}")
+        hasher.update(chunk)
+    digest = hasher.hexdigest()
     answer = await gateway.ask(subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": True})
     return {"sha256": digest, **answer}
 
@@ -276,10 +363,14 @@ async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -
 
 
 @router.get("/me/access-log", tags=["me"], summary="Who read my personal data, when and why")
-async def my_access_log(gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
-    return await gateway.ask(subjects.REGISTRY_ACCESS_LOG, {"subject": session.principal}, session)
+@limiter.limit(private_limit)
+async def my_access_log(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
+    # Up to the newest block: a read recorded a moment ago is in the log it answers with.
+    return await gateway.ask(subjects.REGISTRY_ACCESS_LOG, {
+        "subject": session.principal, "min_height": max(await gateway.head_height(), 0)}, session)
 
 
 @router.get("/me", tags=["me"], summary="My identity as the chain knows it")
-async def me(gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
+@limiter.limit(private_limit)
+async def me(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
     return await gateway.ask(subjects.IDENTITY_RESOLVE, {"did": f"did:govchain:{session.principal}"})

@@ -1,8 +1,21 @@
-"""Rate limits on public endpoints (slowapi), per client address.
+"""Rate limits (slowapi), per client address, on every endpoint open to the network.
 
-Behind a reverse proxy every request comes from the proxy, so the client address is then
-taken from ``X-Forwarded-For`` — only when ``GOVCHAIN_GATEWAY_TRUST_PROXY=1`` says a trusted
-proxy sets it (otherwise anyone could pick their own address and escape the limit).
+Three budgets, each a `limits` string such as ``120/minute`` (several: ``10/second;300/hour``),
+read from the environment when a request arrives so an operator can change them without code:
+
+* ``GOVCHAIN_GATEWAY_RATE_LIMIT`` (default ``120/minute``): public reads (chain, registry,
+  verification) and signing in;
+* ``GOVCHAIN_GATEWAY_SUBMIT_RATE_LIMIT`` (default ``60/minute``): ``POST /api/v1/events``, which
+  anyone may call and which costs a publish and a receipt wait each (a department loading in
+  bulk publishes over NATS with the SDK instead);
+* ``GOVCHAIN_GATEWAY_PRIVATE_RATE_LIMIT`` (default ``60/minute``): application status and the
+  signed-in ``/me`` endpoints, which ask other services on the caller's behalf.
+
+Each endpoint keeps its own count per client. Behind a reverse proxy every request comes from
+the proxy, so the client address is then taken from ``X-Forwarded-For`` — only when
+``GOVCHAIN_GATEWAY_TRUST_PROXY=1`` says a trusted proxy sets it (otherwise anyone could pick
+their own address and escape the limit). A refusal is HTTP 429 with reason code
+``rate_limited`` and a ``Retry-After`` header.
 """
 
 from __future__ import annotations
@@ -12,6 +25,10 @@ import os
 from slowapi import Limiter
 from slowapi.util import get_remote_address
 from starlette.requests import Request
+
+PUBLIC_LIMIT_ENV = "GOVCHAIN_GATEWAY_RATE_LIMIT"
+SUBMIT_LIMIT_ENV = "GOVCHAIN_GATEWAY_SUBMIT_RATE_LIMIT"
+PRIVATE_LIMIT_ENV = "GOVCHAIN_GATEWAY_PRIVATE_RATE_LIMIT"
 
 
 def client_address(request: Request) -> str:
@@ -27,4 +44,14 @@ limiter = Limiter(key_func=client_address)
 
 def public_limit() -> str:
     """The limit for public endpoints, e.g. ``120/minute`` (``GOVCHAIN_GATEWAY_RATE_LIMIT``)."""
-    return os.environ.get("GOVCHAIN_GATEWAY_RATE_LIMIT", "120/minute")
+    return os.environ.get(PUBLIC_LIMIT_ENV, "120/minute")
+
+
+def submit_limit() -> str:
+    """The limit for submitting events (``GOVCHAIN_GATEWAY_SUBMIT_RATE_LIMIT``)."""
+    return os.environ.get(SUBMIT_LIMIT_ENV, "60/minute")
+
+
+def private_limit() -> str:
+    """The limit for application status and ``/me`` (``GOVCHAIN_GATEWAY_PRIVATE_RATE_LIMIT``)."""
+    return os.environ.get(PRIVATE_LIMIT_ENV, "60/minute")

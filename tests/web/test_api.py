@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -158,3 +159,196 @@ def test_public_endpoints_are_rate_limited_per_client(platform: Platform) -> Non
         refusal = busy.get("/api/v1/registry/departments")
         assert error_code(refusal) == "rate_limited" and refusal.headers["Retry-After"] == "60"
         assert other.get("/api/v1/registry/departments").status_code == 200
+
+
+# -- who may see what, and the limits on everything open to the network
+
+
+def from_address(platform: Platform, address: str) -> httpx.Client:
+    """A client the trusted proxy names by ``address``: its own rate-limit budget."""
+    return httpx.Client(base_url=platform.url, timeout=60, headers={"X-Forwarded-For": address})
+
+
+def register_official(api: httpx.Client, platform: Platform, official_id: str, department: str) -> SigningKey:
+    """The department registers an official over HTTP; the official's key is returned."""
+    key = SigningKey.generate()
+    event = make_event(DataDir(platform.data).signing_key(department), source=department, type="official.registered",
+                       data={"official_id": official_id, "department_id": department, "name": official_id,
+                             "public_key": key.public.hex})
+    answer = api.post("/api/v1/events", json=event.to_dict())
+    assert answer.status_code == 201, answer.text
+    return key
+
+
+def test_an_official_signs_in_reads_with_a_purpose_and_the_citizen_sees_it(platform: Platform) -> None:
+    data = DataDir(platform.data)
+    purpose = "check the owner before a licence renewal"
+    with from_address(platform, "198.51.100.30") as api:
+        clerk = register_official(api, platform, "market-clerk", "market-regulator")
+        official = sign_in(api, "market-clerk", clerk)
+        without = api.get("/api/v1/registry/businesses/B-0001", params={"purpose": ""}, headers=official)
+        assert without.status_code == 400 and error_code(without) == "purpose_required"
+        read = api.get("/api/v1/registry/businesses/B-0001", params={"purpose": purpose}, headers=official)
+        assert read.status_code == 200, read.text
+        assert read.json()["personal"]["owner_details"] == {"legal_name": "Li Ming", "phone": "+86 138 0000 0000"}
+        # An official of another department may not read what market-regulator holds, purpose or not.
+        registrar = sign_in(api, "land-registrar", SigningKey.load(data.key_file("land-registrar")))
+        other = api.get("/api/v1/registry/businesses/B-0001", params={"purpose": purpose}, headers=registrar)
+        assert other.status_code == 403 and error_code(other) == "forbidden"
+
+        citizen = sign_in(api, platform.summary["citizen_id"], SigningKey.load(data.key_file("citizen")))
+        log = api.get("/api/v1/me/access-log", headers=citizen).json()
+        assert [(e["reader"], e["purpose"], e["record"]) for e in log["entries"]] == [
+            ("market-clerk", purpose, "business.registered/B-0001")]
+        # /me/access-log is always the caller's own: the official's shows no one reading theirs.
+        own = api.get("/api/v1/me/access-log", headers=official).json()
+        assert own["subject"] == "market-clerk" and own["entries"] == []
+
+
+def test_application_details_only_to_parties_and_involved_officers(platform: Platform) -> None:
+    data = DataDir(platform.data)
+    secret = ("from_owner", "to_owner", "consideration")
+    with from_address(platform, "198.51.100.40") as api:
+        public = api.get("/api/v1/applications/land-transfer/REQ-0001")
+        assert public.status_code == 200
+        shown = public.json()
+        assert shown["state"] == "recorded" and shown["visibility"] == "public"
+        assert "vars" not in shown and "results" not in shown and not any(s in public.text for s in secret)
+        assert [step["state"] for step in shown["history"]][-1] == "recorded"
+        assert set(shown["history"][0]) == {"height", "step", "state"}
+
+        owner = platform.summary["citizen_id"]  # the case's to_owner
+        party = api.get("/api/v1/applications/land-transfer/REQ-0001",
+                        headers=sign_in(api, owner, SigningKey.load(data.key_file("citizen")))).json()
+        assert party["visibility"] == "party" and party["vars"]["to_owner"] == owner
+        assert party["vars"]["consideration"] == "1900000.00" and party["results"]
+
+        officer = api.get("/api/v1/applications/land-transfer/REQ-0001", headers=sign_in(
+            api, "land-registrar", SigningKey.load(data.key_file("land-registrar")))).json()
+        assert officer["visibility"] == "officer" and "from_owner" in officer["vars"]
+
+        # Signed in, but neither a party nor from a department the case involves: public view.
+        stranger_key = SigningKey.generate()
+        stranger_id = pseudonym("110101199001019999", data.pseudonym_key())
+        enrolled = make_event(data.signing_key("market-regulator"), source="market-regulator", type="citizen.enrolled",
+                              data={"citizen_id": stranger_id, "public_key": stranger_key.public.hex})
+        assert api.post("/api/v1/events", json=enrolled.to_dict()).status_code == 201
+        stranger = api.get("/api/v1/applications/land-transfer/REQ-0001",
+                           headers=sign_in(api, stranger_id, stranger_key))
+        assert stranger.json()["visibility"] == "public" and not any(s in stranger.text for s in secret)
+
+        # The applicant of a licence is a party through the event they signed.
+        licence = api.get("/api/v1/applications/business-license/APP-0001",
+                          headers=sign_in(api, owner, SigningKey.load(data.key_file("citizen")))).json()
+        assert licence["visibility"] == "party" and licence["results"][0]["type"] == "license.issued"
+        assert error_code(api.get("/api/v1/applications/land-transfer/" + "x" * 200)) == "bad_request"
+
+
+def test_submitting_is_rate_limited_per_client_with_a_reason(platform: Platform) -> None:
+    from .conftest import SUBMIT_LIMIT
+
+    allowed = int(SUBMIT_LIMIT.split("/")[0])
+    with from_address(platform, "203.0.113.50") as busy, from_address(platform, "203.0.113.51") as other:
+        statuses = [busy.post("/api/v1/events", json={"id": f"limit-{i}"}).status_code for i in range(allowed + 2)]
+        assert statuses[:allowed] == [400] * allowed and statuses[allowed:] == [429, 429]
+        refusal = busy.post("/api/v1/events", json={"id": "x"})
+        assert refusal.status_code == 429 and error_code(refusal) == "rate_limited"
+        assert refusal.headers["Retry-After"] == "60"
+        assert other.post("/api/v1/events", json={"id": "x"}).status_code == 400  # another client's budget
+
+
+def test_status_and_me_are_rate_limited_per_client(platform: Platform) -> None:
+    from .conftest import PRIVATE_LIMIT
+
+    allowed = int(PRIVATE_LIMIT.split("/")[0])
+    with from_address(platform, "203.0.113.60") as busy:
+        statuses = [busy.get("/api/v1/applications/business-license/NOPE").status_code for _ in range(allowed + 1)]
+        assert statuses[:allowed] == [404] * allowed and statuses[allowed] == 429
+        assert error_code(busy.get("/api/v1/applications/business-license/NOPE")) == "rate_limited"
+        data = DataDir(platform.data)
+        me = sign_in(busy, platform.summary["citizen_id"], SigningKey.load(data.key_file("citizen")))
+        statuses = [busy.get("/api/v1/me", headers=me).status_code for _ in range(allowed + 1)]
+        assert statuses[:allowed] == [200] * allowed and statuses[allowed] == 429
+
+
+def test_an_event_not_yet_ordered_is_pending_and_an_id_used_twice_is_refused(platform: Platform) -> None:
+    key = DataDir(platform.data).signing_key("land-bureau")
+    with from_address(platform, "198.51.100.70") as api:
+        event = make_event(key, source="land-bureau", type="document.registered",
+                           data={"document_id": "api-pending", "sha256": "ab" * 32, "title": "Not waited for"})
+        pending = api.post("/api/v1/events", params={"wait": 0}, json=event.to_dict())
+        assert pending.status_code == 202 and pending.json() == {"event_id": event.id, "status": "pending"}
+        assert api.get(f"/api/v1/events/{event.id}").status_code in (200, 404)
+        for _ in range(100):  # the orderer cuts a block within its max wait
+            found = api.get(f"/api/v1/events/{event.id}")
+            if found.status_code == 200:
+                break
+            time.sleep(0.1)
+        assert found.status_code == 200 and found.json()["proof_verified"] is True
+
+        same_id = make_event(key, source="land-bureau", type="document.registered", event_id=event.id,
+                             data={"document_id": "api-other", "sha256": "cd" * 32, "title": "Another, same id"})
+        conflict = api.post("/api/v1/events", json=same_id.to_dict())
+        assert conflict.status_code == 409 and error_code(conflict) == "conflicting_id"
+        assert api.post("/api/v1/events", params={"wait": 61}, json=event.to_dict()).status_code == 400
+
+
+def test_registry_and_verification_error_cases(platform: Platform) -> None:
+    from .conftest import MAX_UPLOAD
+
+    data = DataDir(platform.data)
+    with from_address(platform, "198.51.100.80") as api:
+        missing = api.get("/api/v1/registry/parcels/P-404")
+        assert missing.status_code == 404 and error_code(missing) == "not_found"
+        assert "P-404" in missing.json()["error"]["message"]
+
+        # Credentials: not an object, not JSON, no issuer, revoked, an unknown issuer.
+        for body in ([1, 2], "a string"):
+            refused = api.post("/api/v1/credentials/verify", json=body)
+            assert refused.status_code == 400 and error_code(refused) == "bad_request"
+        broken = api.post("/api/v1/credentials/verify", content=b"{not json",
+                          headers={"Content-Type": "application/json"})
+        assert broken.status_code == 400 and error_code(broken) == "bad_request"
+        bare = api.post("/api/v1/credentials/verify", json={"type": ["VerifiableCredential"]}).json()
+        assert bare["valid"] is False and "issuer" in bare["reason"]
+        market = data.signing_key("market-regulator")
+        citizen = platform.summary["citizen_id"]
+        revoked = add_proof(  # the demo issued this credential and revoked it
+            make_credential(did_for("market-regulator"), {"id": did_for(citizen), "licence": "street-vendor"},
+                            ["BusinessOperatorCredential"], credential_id=f"urn:govchain:demo:{citizen}"),
+            market, verification_method_id("market-regulator", market.key_id))
+        verdict = api.post("/api/v1/credentials/verify", json=revoked).json()
+        assert verdict["valid"] is False and "revoked" in verdict["reason"]
+        stranger = SigningKey.generate()
+        unknown = add_proof(make_credential(did_for("nobody-dept"), {"id": did_for(citizen)}, ["Test"]),
+                            stranger, verification_method_id("nobody-dept", stranger.key_id))
+        assert api.post("/api/v1/credentials/verify", json=unknown).json()["valid"] is False
+
+        # Documents: no file, a text field instead of a file, an unregistered one, one too big.
+        no_file = api.post("/api/v1/documents/verify")
+        assert no_file.status_code == 400 and error_code(no_file) == "bad_request"
+        assert error_code(api.post("/api/v1/documents/verify", data={"file": "text"})) == "bad_request"
+        unknown_doc = api.post("/api/v1/documents/verify", files={"file": ("x.txt", b"never registered")}).json()
+        assert unknown_doc["registered"] is False
+        assert unknown_doc["sha256"] == hashlib.sha256(b"never registered").hexdigest()
+        too_big = api.post("/api/v1/documents/verify", files={"file": ("big.bin", b"\0" * (MAX_UPLOAD + 1))})
+        assert too_big.status_code == 413 and error_code(too_big) == "too_large"
+        assert api.post("/api/v1/documents/verify", files={"file": ("ok.bin", b"\0" * MAX_UPLOAD)}).status_code == 200
+
+
+def test_a_catalog_shows_each_data_set_to_those_it_is_shared_with(platform: Platform) -> None:
+    data = DataDir(platform.data)
+    land = data.signing_key("land-bureau")
+    with from_address(platform, "198.51.100.90") as api:
+        for dataset_id, access in (("land-use-stats", "public"), ("parcel-owners", "departments")):
+            event = make_event(land, source="land-bureau", type="dataset.published", data={
+                "dataset_id": dataset_id, "title": dataset_id, "description": "shared by the land bureau",
+                "fields": ["parcel_id", "land_use"], "access": access,
+                "readers": ["land-bureau"] if access == "departments" else []})
+            assert api.post("/api/v1/events", json=event.to_dict()).status_code == 201
+        public = api.get("/api/v1/registry/catalog").json()["datasets"]
+        assert [(d["dataset_id"], d["department"], d["access"]) for d in public] == [
+            ("land-use-stats", "land-bureau", "public")]
+        registrar = sign_in(api, "land-registrar", SigningKey.load(data.key_file("land-registrar")))
+        inside = api.get("/api/v1/registry/catalog", headers=registrar).json()["datasets"]
+        assert [d["dataset_id"] for d in inside] == ["land-use-stats", "parcel-owners"]
