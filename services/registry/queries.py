@@ -123,12 +123,19 @@ class RegistryQueries:
         self, viewer: Viewer, *, subject: str, department: str, sealed: str | None, record: str, field: str,
         purpose: str | None,
     ) -> Any:
-        """Open a sealed field for ``viewer``: recorded on chain first when an officer reads it."""
+        """Open a sealed field for ``viewer``: recorded on chain first when an officer reads it.
+
+        Authorization comes first: a caller who may not read the field is refused
+        (:class:`AccessDenied`) whether or not there is anything to read, so a refusal never
+        looks like "no data" and the data's state (absent, erased) is not told to strangers.
+        An authorized read of nothing (no sealed field, or an erased subject) discloses no
+        personal data and is not recorded.
+        """
+        must_record = personal_access(viewer, subject=subject, department=department, purpose=purpose)
         if sealed is None:
             return None
         if await asyncio.to_thread(self.vault.is_erased, subject):
             return {"erased": True}
-        must_record = personal_access(viewer, subject=subject, department=department, purpose=purpose)
         if must_record:
             assert viewer.principal is not None and purpose is not None
             await self.record_access(subject, viewer.principal, purpose, record, [field])

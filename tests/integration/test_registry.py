@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -217,12 +218,21 @@ async def test_erasure_shreds_the_key_and_the_chain_still_verifies(registry: Reg
     assert other["status"] == "committed"  # the ledger allows citizens to erase; the registry voids it
     assert (await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"}, as_=OWNER))["personal"]["owner_details"] == {
         "legal_name": "Li Ming"}
+    read = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "licence renewal"}, as_="market-clerk")
+    assert read["personal"]["owner_details"] == {"legal_name": "Li Ming"}  # a real official read, recorded
 
     await registry.commit(OWNER, OWNER, "personal_data.erased", {"subject": OWNER, "reason": "right to erasure"})
     for who, params in ((OWNER, {}), ("market-clerk", {"purpose": "licence renewal"})):
         answer = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", **params}, as_=who)
         assert answer["personal"]["owner_details"] == {"erased": True}
-    assert (await registry.ask(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}, as_=OWNER))["entries"] == []
+    # The access log outlives the erasure: the person (and auditors) still see who read their
+    # data before it was shredded. Its entries hold no personal contents, and the officer's
+    # read after erasure disclosed nothing, so it added no entry.
+    registry.height = await registry.ledger.client.head_height()
+    log = await registry.ask(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}, as_=OWNER)
+    assert [(e["reader"], e["purpose"], e["record"], e["fields"]) for e in log["entries"]] == [
+        ("market-clerk", "licence renewal", "business.registered/B-1", ["owner_details"])]
+    assert "Li Ming" not in json.dumps(log)
     assert await registry.denied(subjects.REGISTRY_SEAL, {
         "subject": OWNER, "record": "x/1", "fields": {"owner_details": {"a": 1}}}, as_="market") == "erased"
     engine = make_engine(registry.db_url)
@@ -231,6 +241,30 @@ async def test_erasure_shreds_the_key_and_the_chain_still_verifies(registry: Reg
     engine.dispose()
     assert row.data_key is None and row.erasure_reason == "right to erasure"
     assert (await verify_chain(registry.ledger.nc.jetstream())).ok
+
+
+async def test_a_denied_reader_gets_an_error_whatever_the_data_holds(registry: Registry) -> None:
+    """Authorization comes before the data's state: no sealed field, or an erased subject,
+    never turns a refusal into an empty answer."""
+    await registry.commit("land", "land", "land.parcel_registered", {
+        "parcel_id": "P-2", "location": "Lot 8", "area_m2": "100.00", "land_use": "farm", "owner": BUYER})
+    no_details = {"id": "P-2", "purpose": "check it"}
+    for who in (None, "market-clerk", "auditor-1", STRANGER):
+        assert await registry.denied(subjects.REGISTRY_PARCEL, no_details, as_=who) == "forbidden", who
+    assert await registry.denied(subjects.REGISTRY_PARCEL, {"id": "P-2", "purpose": " "}, as_="land-clerk") == \
+        "purpose_required"
+    allowed = await registry.ask(subjects.REGISTRY_PARCEL, no_details, as_="land-clerk")
+    assert allowed["personal"] == {"owner_details": None}
+
+    await registry.commit(OWNER, OWNER, "personal_data.erased", {"subject": OWNER, "reason": "right to erasure"})
+    for who in (None, "land-clerk", "auditor-1", STRANGER, BUYER):
+        assert await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "check it"}, as_=who) == \
+            "forbidden", who
+    erased = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "check it"}, as_="market-clerk")
+    assert erased["personal"] == {"owner_details": {"erased": True}}
+    # Without a purpose the public still gets the public record, and no personal part at all.
+    public = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"})
+    assert public["record"]["name"] == "Harbour Noodle House" and "personal" not in public
 
 
 async def test_only_officers_seal_personal_data(registry: Registry) -> None:
