@@ -1,11 +1,14 @@
 """Every ``GOVCHAIN_*`` variable the deployment sets is one GovChain reads, with a value it
 accepts; the NATS and database URLs name servers of the deployment; NATS credentials come
-from ``infra/nats/credentials/<service>.env`` (written by ``govchain nats-config``)."""
+from ``infra/nats/credentials/<user>.env`` files that ``govchain nats-config`` really writes,
+the user being the one each service logs in as (``contract`` logs in as ``contract-engine``)."""
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +18,10 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from govchain.bus.connect import servers
+from govchain.bus.permissions import SERVICE_USERS, nats_user_of
 from govchain.config import Settings
+from govchain.datadir import DataDir
+from govchain.protocol.policy import CONTRACT_ENGINE
 from govchain.services.cli.app import app
 from govchain.services.platform import SERVICES
 
@@ -178,8 +184,37 @@ def test_database_urls_name_the_deployments_postgres(name: str) -> None:
 SERVICE_NAMES = {name for name, _ in SERVICES}
 
 
+@pytest.fixture(scope="module")
+def generated_users(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """The users `govchain nats-config` really writes a ``credentials/<user>.env`` for, for a
+    fresh chain (its genesis names the platform's services), run as an operator would."""
+    tmp = tmp_path_factory.mktemp("nats-config")
+    DataDir(tmp / "data").init("compose-credentials")
+    out = tmp / "out"
+    subprocess.run(
+        [sys.executable, "-m", "govchain.services.cli", "nats-config", "--data", str(tmp / "data"),
+         "--out", str(out), "--offline"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    users = {path.name.removesuffix(".env") for path in (out / "credentials").glob("*.env")}
+    assert users, "nats-config wrote no credentials"
+    return users
+
+
+def test_every_served_service_has_generated_credentials(generated_users: set[str]) -> None:
+    """`govchain serve <service>` logs in as ``nats_user_of(service)``: nats-config makes that user."""
+    assert set(SERVICE_USERS) == SERVICE_NAMES, "SERVICE_USERS must name every `govchain serve` service"
+    for service in SERVICE_NAMES:
+        assert nats_user_of(service) in generated_users, (
+            f"`govchain serve {service}` logs in as {nats_user_of(service)!r}, but nats-config writes "
+            f"credentials only for {sorted(generated_users)}"
+        )
+    # The contract engine signs its results as its own principal, and publishes them as that user.
+    assert nats_user_of("contract") == CONTRACT_ENGINE
+
+
 @pytest.mark.parametrize("name", list(DEPLOYMENTS))
-def test_nats_credentials_come_from_the_generated_env_files(name: str) -> None:
+def test_nats_credentials_come_from_the_generated_env_files(name: str, generated_users: set[str]) -> None:
     for service, spec in active_services(DEPLOYMENTS[name]).items():
         if not _connects_to_nats(spec):
             continue
@@ -191,13 +226,30 @@ def test_nats_credentials_come_from_the_generated_env_files(name: str) -> None:
         files = spec.get("env_file") or []
         entries = [{"path": f} if isinstance(f, str) else f for f in ([files] if isinstance(files, str) else files)]
         credentials = [e for e in entries if str(e["path"]).startswith("infra/nats/credentials/")]
-        assert len(credentials) == 1, f"{where}, key env_file: expected one infra/nats/credentials/<service>.env"
+        assert len(credentials) == 1, f"{where}, key env_file: expected one infra/nats/credentials/<user>.env"
         entry = credentials[0]
         stem = str(entry["path"]).removeprefix("infra/nats/credentials/").removesuffix(".env")
+        assert stem in generated_users, (
+            f"{where}, key env_file: {entry['path']} is not written by `govchain nats-config` "
+            f"(it writes {', '.join(sorted(f'{u}.env' for u in generated_users))}): the service would "
+            f"connect without a user and be refused"
+        )
         served = argv(spec.get("command"))[1]
-        assert stem == served and stem in SERVICE_NAMES, (
-            f"{where}, key env_file: {entry['path']} should be the credentials of {served!r}"
+        assert served in SERVICE_NAMES, f"{where}: serves {served!r}, not a GovChain service"
+        assert stem == nats_user_of(served), (
+            f"{where}, key env_file: {entry['path']} should be {nats_user_of(served)}.env, the user "
+            f"`govchain serve {served}` needs"
         )
         assert entry.get("required") is False, (
             f"{where}, key env_file: required: false, so the deployment starts before `govchain nats-config` ran"
+        )
+
+
+def test_the_readme_names_only_credentials_files_that_are_written(generated_users: set[str]) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"([\w<>-]+)\.env\b", readme))
+    assert "contract-engine" in named, "README.md should say that `contract` reads contract-engine.env"
+    for stem in named:
+        assert stem.startswith("<") or stem in generated_users, (
+            f"README.md names credentials/{stem}.env, which `govchain nats-config` does not write"
         )

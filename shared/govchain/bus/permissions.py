@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from govchain.bus import subjects
+from govchain.protocol.policy import CONTRACT_ENGINE
 
 INBOX = "_INBOX.>"
 QUERIES = ["gov.ledger.>", "gov.identity.>", "gov.registry.>", "gov.contract.>", "gov.analytics.>"]
@@ -33,6 +34,18 @@ READ_STREAMS = [
     "$JS.FC.>",
 ]
 """Follow a stream with ordered or durable consumers; nothing that changes a stream."""
+
+SERVICE_USERS = {"ledger": "ledger", "identity": "identity", "registry": "registry",
+                 "contract": CONTRACT_ENGINE, "analytics": "analytics", "gateway": "gateway"}
+"""The NATS user each ``govchain serve <service>`` logs in as, i.e. whose
+``credentials/<user>.env`` its container reads (``docker-compose.yml``). The contract engine
+publishes the events it signs as its principal ``contract-engine`` on
+``gov.events.contract-engine.>``, so that principal is its user, not ``contract``."""
+
+
+def nats_user_of(service: str) -> str:
+    """The NATS user ``govchain serve <service>`` connects as."""
+    return SERVICE_USERS[service]
 
 
 @dataclass(frozen=True)
@@ -70,7 +83,7 @@ def service_users(services: Iterable[str]) -> list[NatsUser]:
     # (answers on, publishes events as): the gateway relays events that people signed, so it
     # may publish any event subject; the ledger still checks every signature.
     roles = {"registry": ("gov.registry.>", "gov.events.registry.>"),
-             "contract-engine": ("gov.contract.>", "gov.events.contract-engine.>"),
+             CONTRACT_ENGINE: ("gov.contract.>", f"gov.events.{CONTRACT_ENGINE}.>"),
              "gateway": (None, "gov.events.>")}
     for service in sorted(set(services) & set(roles)):
         answers, events = roles[service]
