@@ -20,6 +20,7 @@ from govchain.bus.blocks import follow_blocks, last_height
 from govchain.client import GovChainClient
 from govchain.datadir import DataDir
 from govchain.logs import configure_logging
+from govchain.projection.progress import catch_up_display, set_catch_up_reporter
 from govchain.protocol.block import Block
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.envelope import make_event, parse_json_object
@@ -128,6 +129,9 @@ def up(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
 
+        # A projection replaying from its checkpoint shows a bar on a terminal, log lines elsewhere.
+        set_catch_up_reporter(catch_up_display(err_console))
+
         def announce(url: str) -> None:
             portal = (data_dir.run_info() or {}).get("gateway_url", "?")
             err_console.print(
@@ -158,6 +162,7 @@ def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        set_catch_up_reporter(catch_up_display(err_console))
         await runners[service](settings, nats_url, stop)
 
     run(serve_one())

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from sqlalchemy import Connection, Engine
 
-from govchain.bus.blocks import follow_blocks
+from govchain.bus.blocks import follow_blocks, last_height
 from govchain.logs import get_logger
 from govchain.projection.checkpoint import load_checkpoint, metadata as checkpoint_metadata, save_checkpoint
+from govchain.projection.progress import CatchUpReporter, catch_up_reporter
 from govchain.protocol.block import Block
 from govchain.protocol.errors import BlockVerificationError
 from govchain.protocol.verify import ChainVerifier, VerifiedBlock
@@ -85,21 +87,49 @@ class ProjectionRunner:
         *,
         until_height: int | None = None,
         on_block: Callable[[int, int], None] | None = None,
+        catch_up: CatchUpReporter | None = None,
     ) -> int:
         """Apply blocks until ``stop`` is set or ``until_height`` is applied; return the height.
 
-        ``on_block(height, until_height)`` is called after each block (for progress bars)."""
+        ``on_block(height, until_height)`` is called after each block (for progress bars).
+        While the runner replays from its checkpoint up to the head the chain had when it
+        started, it reports to ``catch_up`` (default: the process's
+        :func:`~govchain.projection.progress.catch_up_reporter`, unless ``on_block`` is given:
+        that caller shows its own progress)."""
         stop = stop or asyncio.Event()
         if until_height is not None and self.height >= until_height:
             return self.height
-        log.info("projection following blocks", projection=self.projection.name, from_height=self.height + 1)
-        async for height, raw in follow_blocks(
-            self.js, self.height + 1, to_height=until_height, stop=stop
-        ):
-            await self._apply(raw, height)
-            if on_block is not None:
-                on_block(height, until_height if until_height is not None else height)
+        reporter = catch_up if catch_up is not None else catch_up_reporter()
+        name = self.projection.name
+        target = await self._catch_up_target(until_height)
+        log.info("projection following blocks", projection=name, from_height=self.height + 1)
+        catching_up = target > self.height and (catch_up is not None or on_block is None)
+        if catching_up:
+            reporter.started(name, self.height, target)
+        try:
+            async for height, raw in follow_blocks(
+                self.js, self.height + 1, to_height=until_height, stop=stop
+            ):
+                await self._apply(raw, height)
+                if catching_up:
+                    reporter.advanced(name, height, target)
+                    if height >= target:
+                        catching_up = False
+                        reporter.finished(name, height)
+                if on_block is not None:
+                    on_block(height, until_height if until_height is not None else height)
+        finally:
+            if catching_up:  # stopped, or halted on a bad block, before reaching the head
+                reporter.finished(name, self.height)
         return self.height
+
+    async def _catch_up_target(self, until_height: int | None) -> int:
+        """The height a catch-up runs to: the chain head now (or ``until_height`` if lower)."""
+        try:
+            head = await last_height(self.js)
+        except NotFoundError:  # no stream yet (the ledger creates it): nothing to catch up
+            return -1
+        return head if until_height is None else min(head, until_height)
 
     async def _apply(self, raw: bytes, height: int) -> None:
         try:
