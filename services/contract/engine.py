@@ -1,10 +1,16 @@
 """The contract engine's projection: deployed contracts, their cases, and an outbox of results.
 
 For each block it first brings its copy of the registry up to date (the facts guards read),
-then runs every deployed contract over the block's events, then fires deadlines whose time
-has come by the block's time. Results go to an outbox in the same transaction as the case
-state: they are published afterwards, and, having deterministic ids and contents, publishing
-one twice (after a crash) is harmless: the ledger orders it once.
+then fires the deadlines that are due as of the block's time, and only then runs every
+deployed contract over the block's events: an approval in a block whose time is past the
+deadline finds the case already expired. (A case that enters a state in this block has
+``entered_at`` = this block's time, so no deadline can fall due later in the same block.)
+Results go to an outbox in the same transaction as the case state: they are published
+afterwards, and, having deterministic ids and contents, publishing one twice (after a
+crash) is harmless: the ledger orders it once.
+
+An expression that fails at run time never stops the engine: :func:`step` and :func:`expire`
+reject the case (its ``on_error`` outcome, or the FAILED state) with the error on record.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from govchain.logs import get_logger
@@ -24,6 +31,7 @@ from govchain.protocol.contracts import (
     ContractError,
     Emission,
     Evaluator,
+    NEW,
     Step,
     case_key,
     expire,
@@ -37,6 +45,9 @@ from govchain.services.registry.projection import RegistryProjection
 from govchain.storage.migrations import upgrade_to_head
 
 log = get_logger("govchain.contract")
+
+UNKEYED = "(unkeyed)"
+"""The history key of an event whose case key could not be evaluated."""
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -61,6 +72,7 @@ class ContractEngineProjection:
         evaluate = Evaluator(SqlFacts(conn, block.state))
         header = block.block.header
         at = {"height": header.height, "time": header.time}
+        self._deadlines(conn, at, evaluate)  # due as of this block's time: before its events
         latest = _latest_definitions(conn)
         for envelope in block.envelopes:
             if envelope.type == "contract.deployed":
@@ -70,10 +82,14 @@ class ContractEngineProjection:
             for definition in latest.values():
                 if envelope.type in definition.triggers():
                     self._trigger(conn, definition, envelope, at, evaluate)
-        self._deadlines(conn, at, evaluate)
 
     def _deploy(self, conn: Connection, envelope: Envelope, height: int) -> None:
-        definition = ContractDeployed.model_validate(envelope.data).definition
+        try:
+            definition = ContractDeployed.model_validate(envelope.data).definition
+        except ValidationError as exc:  # the ledger checked it; only a change of the rules gets here
+            log.error("deployed contract no longer passes its checks; not deployed", event_id=envelope.id,
+                      error=str(exc).splitlines()[:3])
+            return
         known = conn.execute(select(t.definitions.c.version).where(
             t.definitions.c.contract_id == definition.contract_id, t.definitions.c.version == definition.version,
         )).first()
@@ -94,16 +110,13 @@ class ContractEngineProjection:
         try:
             key = case_key(latest, event, evaluate)
         except ContractError as exc:
+            # No case to reject: the error is on record under UNKEYED, the event is otherwise ignored.
             log.warning("event names no case of the contract", contract=latest.contract_id, event_id=envelope.id,
                         error=str(exc))
+            _history(conn, latest, UNKEYED, at, "error:case_key", NEW, str(exc)[:500], envelope.id)
             return
         case, definition = _load_case(conn, latest, key)
-        try:
-            result = step(definition, case, key, event, at, evaluate)
-        except ContractError as exc:
-            # A failed 'set' or 'emit' expression: the case stays as it was; the error is on record.
-            _history(conn, definition, key, at, "error", case.state if case else "(new)", str(exc), envelope.id)
-            return
+        result = step(definition, case, key, event, at, evaluate)  # never raises: errors reject the case
         if result is not None:
             self._record(conn, definition, result, at, envelope.id, is_new=case is None)
 
@@ -156,9 +169,20 @@ def _history(conn: Connection, definition: ContractDefinition, key: str, at: dic
     ))
 
 
+_PARSED: dict[str, ContractDefinition] = {}
+
+
+def parse_definition(text: str) -> ContractDefinition:
+    """A stored definition, type-checked once per process (checking every block would be slow)."""
+    definition = _PARSED.get(text)
+    if definition is None:
+        definition = _PARSED[text] = ContractDefinition.model_validate_json(text)
+    return definition
+
+
 def all_definitions(conn: Connection) -> list[ContractDefinition]:
     rows = conn.execute(select(t.definitions.c.definition).order_by(t.definitions.c.contract_id, t.definitions.c.version))
-    return [ContractDefinition.model_validate_json(row.definition) for row in rows]
+    return [parse_definition(row.definition) for row in rows]
 
 
 def _latest_definitions(conn: Connection) -> dict[str, ContractDefinition]:
@@ -176,7 +200,7 @@ def _load_case(conn: Connection, latest: ContractDefinition, key: str) -> tuple[
         return _case(row), latest
     stored = conn.execute(select(t.definitions.c.definition).where(
         t.definitions.c.contract_id == latest.contract_id, t.definitions.c.version == row.version)).scalar_one()
-    return _case(row), ContractDefinition.model_validate_json(stored)
+    return _case(row), parse_definition(stored)
 
 
 def _case(row: Any) -> Case:
