@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import typer
 from nats.aio.client import Client
 
 from govchain.bus import subjects
-from govchain.client import GovChainClient
+from govchain.client import GovChainClient, LedgerQueryError
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.keys import SigningKey
 from govchain.services.cli.common import (
@@ -39,7 +40,9 @@ PROOFS_OPTION = typer.Option(False, "--proofs", help="Attach RFC 9162 inclusion 
 
 
 def _ask(data: Path | None, nats_url: str | None, subject: str, params: dict[str, Any],
-         as_key: Path | None, principal: str | None) -> dict[str, Any]:
+         as_key: Path | None, principal: str | None, as_json: bool = False) -> dict[str, Any]:
+    """Ask the registry; a refusal (forbidden, not_found, ...) prints its code and exits 2
+    (with ``--json`` also ``{"error": ..., "code": ...}`` on stdout, for scripts)."""
     settings = settings_from(data, nats_url)
     if (as_key is None) != (principal is None):
         fail("--as and --principal go together")
@@ -48,11 +51,19 @@ def _ask(data: Path | None, nats_url: str | None, subject: str, params: dict[str
     except GovChainError as exc:
         fail(str(exc))
 
-    async def query(nc: Client) -> dict[str, Any]:
+    async def query(nc: Client) -> dict[str, Any] | LedgerQueryError:
         client = GovChainClient(nc)
-        return await client.query(subject, {**params, "min_height": await client.head_height()}, as_principal=signer)
+        try:
+            return await client.query(subject, {**params, "min_height": await client.head_height()}, as_principal=signer)
+        except LedgerQueryError as exc:
+            return exc
 
-    return run(with_connection(settings, query))
+    answer = run(with_connection(settings, query))
+    if isinstance(answer, LedgerQueryError):
+        if as_json:
+            sys.stdout.write(json.dumps({"error": str(answer), "code": answer.code}) + "\n")
+        fail(f"{answer.code}: {answer}")
+    return answer
 
 
 def _record(record_id: str, purpose: str | None, proofs: bool) -> dict[str, Any]:
@@ -72,7 +83,8 @@ def business(
     proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """A business and its licences."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_BUSINESS, _record(business_id, purpose, proofs), as_key, principal),
+    _show(_ask(data, nats_url, subjects.REGISTRY_BUSINESS, _record(business_id, purpose, proofs), as_key, principal,
+               as_json),
           as_json)
 
 
@@ -81,7 +93,7 @@ def search(
     text: str, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """Businesses whose name contains TEXT (public fields)."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_BUSINESSES, {"text": text}, None, None), as_json)
+    _show(_ask(data, nats_url, subjects.REGISTRY_BUSINESSES, {"text": text}, None, None, as_json), as_json)
 
 
 @registry_app.command("parcel")
@@ -90,7 +102,8 @@ def parcel(
     proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """A land parcel and the full, ordered history of its transactions."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_PARCEL, _record(parcel_id, purpose, proofs), as_key, principal),
+    _show(_ask(data, nats_url, subjects.REGISTRY_PARCEL, _record(parcel_id, purpose, proofs), as_key, principal,
+               as_json),
           as_json)
 
 
@@ -104,7 +117,8 @@ def document(
     if (file is None) == (sha256 is None):
         fail("give a FILE or --sha256")
     digest = sha256 or hashlib.sha256(file.read_bytes()).hexdigest()
-    answer = _ask(data, nats_url, subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": proofs}, None, None)
+    answer = _ask(data, nats_url, subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": proofs}, None, None,
+                  as_json)
     _show(answer, as_json)
     if not answer["registered"]:
         raise typer.Exit(1)
@@ -113,7 +127,7 @@ def document(
 @registry_app.command("departments")
 def departments(data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION) -> None:
     """The department directory."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_DEPARTMENTS, {}, None, None), as_json)
+    _show(_ask(data, nats_url, subjects.REGISTRY_DEPARTMENTS, {}, None, None, as_json), as_json)
 
 
 @registry_app.command("catalog")
@@ -122,7 +136,7 @@ def catalog(
     data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """The data sets departments share that you may read."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_CATALOG, {}, as_key, principal), as_json)
+    _show(_ask(data, nats_url, subjects.REGISTRY_CATALOG, {}, as_key, principal, as_json), as_json)
 
 
 @registry_app.command("access-log")
@@ -133,7 +147,7 @@ def access_log(
     data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """Who read a person's personal data, when, and why."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_ACCESS_LOG, {"subject": subject}, as_key, principal), as_json)
+    _show(_ask(data, nats_url, subjects.REGISTRY_ACCESS_LOG, {"subject": subject}, as_key, principal, as_json), as_json)
 
 
 @registry_app.command("erase")
