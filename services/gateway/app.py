@@ -36,6 +36,12 @@ GovChain's one entry point for citizens, businesses, departments and the public.
 * **me**: sign in by signing a challenge with your key, then see your own data and who read it.
 
 Errors are JSON `{"error": {"code": ..., "message": ...}}` with a stable reason code.
+
+Every endpoint is rate limited per client (HTTP 429, code `rate_limited`, `Retry-After`):
+public reads by `GOVCHAIN_GATEWAY_RATE_LIMIT` (default 120/minute), `POST /api/v1/events` by
+`GOVCHAIN_GATEWAY_SUBMIT_RATE_LIMIT` (60/minute), application status and `/me` by
+`GOVCHAIN_GATEWAY_PRIVATE_RATE_LIMIT` (60/minute). An application's status is public; its
+details (who, what, for how much) only to its signed-in parties and officers it involves.
 """
 
 
