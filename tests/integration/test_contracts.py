@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -231,3 +233,83 @@ async def test_the_audit_re_executes_contracts_and_catches_a_forged_result(world
     report = await audit_contracts(js)
     assert not report.ok
     assert [(m["event_id"], m["kind"]) for m in report.mismatches] == [(forged.id, "forged")]
+
+
+def audit_cli(world: World) -> tuple[int, dict[str, Any]]:
+    """``govchain audit contracts --json``, run as an auditor would, against the test's chain."""
+    result = subprocess.run(
+        [sys.executable, "-m", "govchain.services.cli", "audit", "contracts", "--json",
+         "--data", str(world.ledger.data.root), "--nats-url", world.ledger.nats_url],
+        capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip(), result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+async def test_the_audit_command_prints_its_report_as_json(world: World) -> None:
+    await world.apply("A-11")
+    issued = await world.case("business-license", "A-11", until={"issued"})
+    await world.result_on_chain(issued["results"][0]["event_id"])
+    code, report = await asyncio.to_thread(audit_cli, world)
+    assert (code, set(report)) == (0, {"ok", "checked", "mismatches"})
+    assert report["ok"] is True and report["checked"] >= 1 and report["mismatches"] == []
+
+
+async def test_the_audit_reports_a_result_the_engine_never_put_on_chain(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drain = Publisher.drain
+
+    async def suppressing(self: Publisher) -> int:  # the engine "forgets" the decision on A-9
+        for row in await asyncio.to_thread(self.pending):
+            if row.case_key == "A-9":
+                await asyncio.to_thread(self._mark, row.event_id)
+        return await drain(self)
+
+    monkeypatch.setattr(Publisher, "drain", suppressing)
+    await world.apply("A-9")
+    suppressed = (await world.case("business-license", "A-9", until={"issued"}))["results"][0]["event_id"]
+    js = world.ledger.nc.jetstream()
+    early = await audit_contracts(js)  # nothing later on chain yet: it may still be on its way
+    assert early.ok and suppressed in early.not_yet_on_chain
+
+    await world.apply("A-10")  # a later decision reaches the chain: A-9's should have come first
+    later = await world.case("business-license", "A-10", until={"issued"})
+    await world.result_on_chain(later["results"][0]["event_id"])
+    report = await audit_contracts(js)
+    assert not report.ok
+    assert [(m["event_id"], m["kind"]) for m in report.mismatches] == [(suppressed, "missing")]
+    code, printed = await asyncio.to_thread(audit_cli, world)
+    assert code == 1 and printed["ok"] is False
+    assert [(m["event_id"], m["kind"]) for m in printed["mismatches"]] == [(suppressed, "missing")]
+
+
+async def test_a_deployment_that_does_not_type_check_is_refused_by_the_ledger(world: World) -> None:
+    cases = {
+        "guard not a bool": (["transitions", 0, "guards"], [{"name": "g", "expr": "42"}], "must be a bool"),
+        "wrong arity": (["transitions", 0, "guards"], [{"name": "g", "expr": "has_role('a')"}], "takes 2 argument"),
+        "unknown trigger": (["transitions", 0, "on"], "license.aplied", "unknown event type 'license.aplied'"),
+    }
+    for label, (path, value, message) in cases.items():
+        definition = builtin("business-license", contract_id=f"bad-{label.replace(' ', '-')}")
+        target: Any = definition
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+        receipt = await world.commit("root", "root", "contract.deployed", {"definition": definition})
+        assert (receipt["status"], receipt["reason"]) == ("rejected", "invalid_payload"), label
+        assert message in receipt["detail"], (label, receipt["detail"])
+
+
+async def test_an_approval_after_the_deadline_does_not_record_the_transfer(world: World, db_url: str) -> None:
+    quick = builtin("land-transfer", version=3)
+    quick["deadlines"][0]["after_seconds"] = 1
+    assert (await world.commit("root", "root", "contract.deployed", {"definition": quick}))["status"] == "committed"
+    await world.stop_engine()  # no clock ticks: the late approval's own block is the first past the deadline
+    await world.commit("land", "land", "land.transfer_requested", {
+        "request_id": "R-9", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": BUYER,
+        "consideration": "5.00", "approvers": ["tax", "housing"], "required": 1})
+    await asyncio.sleep(1.5)
+    await world.commit("tax", "tax", "land.transfer_approved", {"request_id": "R-9"})
+    await world.start_engine(db_url)
+    case = await world.case("land-transfer", "R-9", until={"expired", "recorded"})
+    assert case["state"] == "expired" and [r["type"] for r in case["results"]] == ["land.transfer_expired"]
