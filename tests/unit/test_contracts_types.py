@@ -130,6 +130,9 @@ def test_emitted_data_is_checked_against_the_payload_model() -> None:
     not_json = copy.deepcopy(base)
     not_json["transitions"][0]["then"]["emit"][0]["data"]["valid_from"] = "timestamp(block.time)"
     assert "a timestamp is not plain JSON" in refusal(not_json)
+    stored = builtin("land-transfer")
+    stored["transitions"][0]["then"]["set"]["opened"] = "timestamp(block.time)"
+    assert "set.opened: a timestamp is not plain JSON" in refusal(stored)
 
 
 def test_case_key_is_checked_against_every_trigger() -> None:

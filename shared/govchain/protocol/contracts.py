@@ -756,8 +756,9 @@ class _DefinitionChecker:
     def _outcome(self, outcome: Outcome, env: dict[str, CelType], where: str, *, opened: bool, failed: bool) -> None:
         if outcome.to not in self.states:
             raise ContractError(f"{where}: unknown state {outcome.to!r}")
-        for name, expr in outcome.set.items():
-            infer_type(expr, env, where=f"{where}.set.{name}")
+        for name, expr in outcome.set.items():  # case variables are stored as JSON
+            if (found := infer_type(expr, env, where=f"{where}.set.{name}")).kind in _NOT_JSON:
+                raise ContractError(f"{where}.set.{name}: a {found!r} is not plain JSON; convert it with string()")
         after = {**env, "case": self._case(opened=opened, failed=failed,
                                             extra={n: self.vars.get(n, DYN) for n in outcome.set})}
         for i, emit in enumerate(outcome.emit):
