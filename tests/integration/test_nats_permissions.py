@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
+import time
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from govchain.bus import subjects
+from govchain.bus.blocks import follow_blocks, last_height
 from govchain.bus.credentials import read_credentials
 from govchain.bus.embedded import EmbeddedNats
+from govchain.bus.permissions import READ_STREAMS, SERVICE_USERS
 from govchain.client import GovChainClient
 from govchain.config import Settings
 from govchain.datadir import DataDir
@@ -22,6 +29,12 @@ from govchain.protocol import events as ev
 from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
 from govchain.services.ledger.service import run_ledger
+
+from .conftest import Ledger
+
+REFUSAL_TIMEOUT_S = 1.0
+READERS = sorted(set(SERVICE_USERS.values()) - {"ledger"})
+"""Every service user that only reads the streams (the ledger alone manages them)."""
 
 
 async def as_user(url: str, directory: Path, user: str, errors: list[str]) -> nats.aio.client.Client:
@@ -31,6 +44,33 @@ async def as_user(url: str, directory: Path, user: str, errors: list[str]) -> na
         errors.append(str(error))
 
     return await nats.connect(url, user=name, password=password, error_cb=record)
+
+
+async def refused(errors: list[str], subject: str, call: Awaitable[Any]) -> None:
+    """``call`` got no answer *because* NATS refused its publish to ``subject``: the request
+    times out and the server reports that very permissions violation (an unrelated timeout,
+    or a refusal of some other subject, does not pass)."""
+    expected = f'permissions violation for publish to "{subject}"'.lower()  # as nats-py reports it
+
+    def reports() -> int:
+        return sum(expected in e.lower() for e in errors)
+
+    earlier = reports()
+    with pytest.raises(NatsTimeout):
+        await call
+    deadline = time.monotonic() + 2
+    while reports() == earlier:  # this very call was refused, not one before it
+        assert time.monotonic() < deadline, f"no {expected!r} from the server; it reported {errors}"
+        await asyncio.sleep(0.05)
+
+
+def generate(data: DataDir, out: Path, *args: str) -> str:
+    """Run `govchain nats-config` as an operator does; its standard output."""
+    return subprocess.run(
+        [sys.executable, "-m", "govchain.services.cli", "nats-config", "--data", str(data.root), "--out", str(out),
+         *args],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
 
 
 async def test_departments_publish_only_their_own_events_and_only_the_ledger_appends_blocks(tmp_path: Path) -> None:
@@ -78,8 +118,9 @@ async def test_departments_publish_only_their_own_events_and_only_the_ledger_app
         await asyncio.sleep(0.3)
         assert any('permissions violation for publish to "gov.events.land.document.registered"' in e for e in errors)
         assert any('permissions violation for publish to "gov.blocks"' in e for e in errors)
-        with pytest.raises(Exception):
-            await tax.jetstream().stream_info(subjects.BLOCKS_STREAM, )  # no JetStream API for departments
+        # No JetStream API for departments: refused by the server, not merely unanswered.
+        await refused(errors, f"$JS.API.STREAM.INFO.{subjects.BLOCKS_STREAM}",
+                      tax.jetstream(timeout=REFUSAL_TIMEOUT_S).stream_info(subjects.BLOCKS_STREAM))
         receipt = await GovChainClient(admin).receipt(impersonation.id, "land")
         assert receipt["status"] == "pending"  # it never reached the intake stream
         blocks = await admin.jetstream().stream_info(subjects.BLOCKS_STREAM)
@@ -89,4 +130,149 @@ async def test_departments_publish_only_their_own_events_and_only_the_ledger_app
     finally:
         stop.set()
         await asyncio.wait_for(ledger, 30)
+        server.stop()
+
+
+async def test_readers_follow_blocks_but_cannot_touch_the_orderers_consumer(tmp_path: Path) -> None:
+    """The orderer's durable consumer on EVENTS is the chain's intake: a read-only user (the
+    analytics service here, every reader below) can neither delete, rewrite nor drain it, and
+    still follows BLOCKS, and analytics REJECTED, the way the services do."""
+    data = DataDir(tmp_path / "node")
+    data.init("readers")
+    auth = tmp_path / "nats-auth"
+    generate(data, auth, "--offline", "--department", "tax")
+    server = EmbeddedNats(tmp_path / "nats", port=0, extra_config=(auth / "auth.conf").read_text()).start()
+    user, password = read_credentials(auth, "ledger")
+    settings = Settings(data_dir=data.root, nats_user=user, nats_password=password, batch_max_wait_ms=50)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    ledger = asyncio.create_task(run_ledger(settings, server.url, stop, ready))
+    connections: list[nats.aio.client.Client] = []
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        admin = await as_user(server.url, auth, "admin", [])
+        connections.append(admin)
+        tax_key = SigningKey.generate()
+        assert (await GovChainClient(admin).submit(make_event(
+            data.signing_key("root"), source=ev.ROOT, type="department.registered",
+            data={"department_id": "tax", "name": "Tax", "public_key": tax_key.public.hex})))["status"] == "committed"
+        forged = make_event(SigningKey.generate(), source="tax", type="document.registered",
+                            data={"document_id": "x-1", "sha256": "c" * 64, "title": "Unknown key"})
+        assert (await GovChainClient(admin).submit(forged))["status"] == "rejected"  # one refusal on REJECTED
+        before = await admin.jetstream().consumer_info(subjects.EVENTS_STREAM, subjects.ORDERER_CONSUMER)
+
+        errors: list[str] = []
+        analytics = await as_user(server.url, auth, "analytics", errors)
+        connections.append(analytics)
+        js = analytics.jetstream()
+        # Following: ordered consumers on BLOCKS (every projection) and REJECTED (refusal tally).
+        top = await last_height(js)
+        assert top == 1  # genesis, the department; nothing for the refused event
+        heights = [h async for h, _ in follow_blocks(js, 0, to_height=top)]
+        assert heights == [0, 1]
+        refusals = await js.subscribe(subjects.REJECTED_SUBJECTS, stream=subjects.REJECTED_STREAM,
+                                      ordered_consumer=True,
+                                      config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+        assert forged.id in (await refusals.next_msg(timeout=5)).subject
+        await refusals.unsubscribe()
+        assert errors == []
+
+        # The orderer's consumer: not deleted, not rewritten through a create request that names
+        # it in its body, not created anew, not read, not drained.
+        short = analytics.jetstream(timeout=REFUSAL_TIMEOUT_S)
+        events, orderer = subjects.EVENTS_STREAM, subjects.ORDERER_CONSUMER
+        await refused(errors, f"$JS.API.CONSUMER.DELETE.{events}.{orderer}", short.delete_consumer(events, orderer))
+        rewrite = json.dumps({"stream_name": events, "config": {
+            "name": orderer, "ack_policy": "explicit", "filter_subject": "gov.events.nobody.>"}}).encode()
+        await refused(errors, f"$JS.API.CONSUMER.CREATE.{events}",
+                      analytics.request(f"$JS.API.CONSUMER.CREATE.{events}", rewrite, timeout=REFUSAL_TIMEOUT_S))
+        await refused(errors, f"$JS.API.CONSUMER.CREATE.{events}.{orderer}.gov.events.>",
+                      short.add_consumer(events, ConsumerConfig(name=orderer, filter_subject="gov.events.>",
+                                                                ack_policy=AckPolicy.EXPLICIT)))
+        await refused(errors, f"$JS.API.CONSUMER.DURABLE.CREATE.{events}.{orderer}",
+                      analytics.request(f"$JS.API.CONSUMER.DURABLE.CREATE.{events}.{orderer}", rewrite,
+                                        timeout=REFUSAL_TIMEOUT_S))
+        await refused(errors, f"$JS.API.CONSUMER.INFO.{events}.{orderer}", short.consumer_info(events, orderer))
+        await refused(errors, f"$JS.API.CONSUMER.MSG.NEXT.{events}.{orderer}",
+                      analytics.request(f"$JS.API.CONSUMER.MSG.NEXT.{events}.{orderer}", b'{"batch": 1}',
+                                        timeout=REFUSAL_TIMEOUT_S))
+        # Nor the streams themselves.
+        await refused(errors, f"$JS.API.STREAM.PURGE.{subjects.BLOCKS_STREAM}",
+                      short.purge_stream(subjects.BLOCKS_STREAM))
+        await refused(errors, f"$JS.API.STREAM.INFO.{events}", short.stream_info(events))
+
+        # Every other reader likewise; only analytics reads REJECTED.
+        readers: dict[str, nats.aio.client.Client] = {}
+        for reader in [r for r in READERS if r != "analytics"]:
+            reader_errors: list[str] = []
+            readers[reader] = nc = await as_user(server.url, auth, reader, reader_errors)
+            connections.append(nc)
+            assert [h async for h, _ in follow_blocks(nc.jetstream(), 0, to_height=top)] == [0, 1], reader
+            short = nc.jetstream(timeout=REFUSAL_TIMEOUT_S)
+            await refused(reader_errors, f"$JS.API.CONSUMER.DELETE.{events}.{orderer}",
+                          short.delete_consumer(events, orderer))
+            await refused(reader_errors, f"$JS.API.CONSUMER.CREATE.{events}",
+                          nc.request(f"$JS.API.CONSUMER.CREATE.{events}", rewrite, timeout=REFUSAL_TIMEOUT_S))
+            await refused(reader_errors, f"$JS.API.CONSUMER.CREATE.{subjects.REJECTED_STREAM}",
+                          short.subscribe(subjects.REJECTED_SUBJECTS, stream=subjects.REJECTED_STREAM,
+                                          ordered_consumer=True))
+        # The gateway shows a block by a direct get.
+        block = await readers["gateway"].jetstream().get_msg(subjects.BLOCKS_STREAM, subjects.block_sequence(1), direct=True)
+        assert block.data
+
+        after = await admin.jetstream().consumer_info(events, orderer)
+        assert after.config == before.config  # the intake consumer is as the orderer made it
+        own = make_event(tax_key, source="tax", type="document.registered",
+                         data={"document_id": "t-9", "sha256": "d" * 64, "title": "Still ordered"})
+        assert (await GovChainClient(admin).submit(own))["status"] == "committed"
+    finally:
+        for nc in connections:
+            await nc.close()
+        stop.set()
+        await asyncio.wait_for(ledger, 30)
+        server.stop()
+
+
+async def test_nats_config_reads_the_departments_on_chain(ledger: Ledger, tmp_path: Path) -> None:
+    """Without --offline, nats-config asks the running platform who is on chain: a department
+    registered there gets a user that may publish its own events and nothing else."""
+    await ledger.register_department("water")
+    auth = tmp_path / "nats-auth"
+    printed = generate(ledger.data, auth, "--nats-url", ledger.nats_url)
+    assert "credentials for" in printed
+
+    text = (auth / "auth.conf").read_text()  # nats-config writes the users as JSON, which NATS reads
+    listed = json.loads(text[text.index("users: ") + len("users: "):text.rindex("}")])
+    users = {entry["user"]: entry for entry in listed}
+    assert "water" in users, f"the department on chain got no user; users: {sorted(users)}"
+    assert "land" not in users  # nobody registered it
+    assert set(SERVICE_USERS.values()) <= set(users)  # and the services of genesis are there
+    assert (auth / "credentials" / "water.env").stat().st_mode & 0o777 == 0o600
+    assert read_credentials(auth, "water")[0] == "water"
+
+    water = users["water"]["permissions"]
+    publish = water["publish"]["allow"]
+    assert [s for s in publish if s.startswith("gov.events.")] == ["gov.events.water.>"]
+    assert not [s for s in publish if s.startswith("$") or s.startswith("_") or s.startswith("gov.blocks")
+                or s.startswith("gov.rejected")], publish  # no JetStream API, no blocks, no refusals
+    assert not [s for s in publish if s == ">" or s.endswith(".*") and s.count(".") < 2]
+    assert water["subscribe"]["allow"] == ["_INBOX.>"]
+    assert "deny" not in water["publish"] and not water.get("allow_responses")
+    assert not set(READ_STREAMS) & set(publish)
+
+    # And a server given this configuration holds the department to it.
+    server = EmbeddedNats(tmp_path / "nats-locked", port=0, extra_config=text).start()
+    errors: list[str] = []
+    try:
+        nc = await as_user(server.url, auth, "water", errors)
+        await nc.publish("gov.events.water.document.registered", b"{}")
+        await nc.publish("gov.events.tax.document.registered", b"{}")
+        await nc.flush()
+        await refused(errors, "$JS.API.STREAM.INFO.EVENTS",
+                      nc.jetstream(timeout=REFUSAL_TIMEOUT_S).stream_info(subjects.EVENTS_STREAM))
+        assert [e for e in errors if "violation" in e] == [
+            'nats: permissions violation for publish to "gov.events.tax.document.registered"',
+            'nats: permissions violation for publish to "$js.api.stream.info.events"',
+        ]
+        await nc.close()
+    finally:
         server.stop()

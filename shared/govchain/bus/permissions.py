@@ -2,8 +2,9 @@
 
 Every service and every department gets its own user. A department may publish only on
 ``gov.events.<its id>.>`` and ask the services questions; only the ledger may publish
-blocks; readers get the JetStream calls needed to follow streams, never to create, purge
-or delete them. The server enforces this itself, whatever a client's code does.
+blocks or touch the intake stream EVENTS and its consumer; readers get the JetStream calls
+needed to follow BLOCKS (analytics also REJECTED), never to change a stream or to reach
+another's consumer. The server enforces this itself, whatever a client's code does.
 """
 
 from __future__ import annotations
@@ -18,22 +19,46 @@ from govchain.protocol.policy import CONTRACT_ENGINE
 INBOX = "_INBOX.>"
 QUERIES = ["gov.ledger.>", "gov.identity.>", "gov.registry.>", "gov.contract.>", "gov.analytics.>"]
 """Asking a service a question (request/reply): every user may; health checks do it too."""
-READ_STREAMS = [
-    "$JS.API.INFO",
-    "$JS.API.STREAM.INFO.*",
-    "$JS.API.STREAM.MSG.GET.*",
-    "$JS.API.DIRECT.GET.*",
-    "$JS.API.DIRECT.GET.*.>",
-    "$JS.API.CONSUMER.CREATE.*",
-    "$JS.API.CONSUMER.CREATE.*.>",
-    "$JS.API.CONSUMER.DURABLE.CREATE.*.*",
-    "$JS.API.CONSUMER.INFO.*.*",
-    "$JS.API.CONSUMER.DELETE.*.*",
-    "$JS.API.CONSUMER.MSG.NEXT.*.*",
-    "$JS.ACK.>",
-    "$JS.FC.>",
-]
-"""Follow a stream with ordered or durable consumers; nothing that changes a stream."""
+
+FOLLOWED_STREAMS = (subjects.BLOCKS_STREAM, subjects.REJECTED_STREAM)
+"""What readers follow. EVENTS is the orderer's intake: no reader touches it or its consumer."""
+
+
+def read_streams(streams: Iterable[str] = FOLLOWED_STREAMS) -> list[str]:
+    """The JetStream API a reader needs to follow ``streams``, and nothing that changes one.
+
+    Readers follow a stream with nats-py's ordered consumers (``govchain.bus.blocks``): an
+    ephemeral push consumer that the server names, created on the legacy subject
+    ``$JS.API.CONSUMER.CREATE.<stream>`` (no name in the subject), with no acks and with flow
+    control replies on ``$JS.FC.<stream>.>``. That subject is allowed only for the followed
+    streams: a create request carries the consumer's name in its body, and the server then
+    *updates* an existing consumer of that name (it rewrites a durable's filter and limits).
+    So no reader can create, update, read from, delete or even look at a consumer of EVENTS,
+    the orderer's ``ledger-orderer`` among them.
+
+    There are no named (durable) reader consumers: as long as ephemeral creation is allowed on
+    a stream, any reader could rewrite a named consumer there through the body's name, so
+    "owning" a durable on BLOCKS would not be enforced. A reader that restarts re-creates its
+    ordered consumer at its checkpoint height instead.
+    """
+    allowed = ["$JS.API.INFO"]
+    for stream in streams:
+        allowed += [
+            f"$JS.API.STREAM.INFO.{stream}",
+            f"$JS.API.STREAM.MSG.GET.{stream}",
+            f"$JS.API.DIRECT.GET.{stream}",
+            f"$JS.API.DIRECT.GET.{stream}.>",
+            f"$JS.API.CONSUMER.CREATE.{stream}",  # server-named ephemeral (ordered) consumers only
+            f"$JS.API.CONSUMER.INFO.{stream}.*",
+            f"$JS.FC.{stream}.>",
+        ]
+    return allowed
+
+
+READ_STREAMS = read_streams([subjects.BLOCKS_STREAM])
+"""Follow BLOCKS with ordered consumers and read single blocks; nothing more."""
+READ_REFUSALS = read_streams()
+"""Also REJECTED: for analytics, which tallies refusals (``services/analytics/refusals.py``)."""
 
 SERVICE_USERS = {"ledger": "ledger", "identity": "identity", "registry": "registry",
                  "contract": CONTRACT_ENGINE, "analytics": "analytics", "gateway": "gateway"}
@@ -77,7 +102,7 @@ def service_users(services: Iterable[str]) -> list[NatsUser]:
         ),
         NatsUser("identity", publish=[*READ_STREAMS, *QUERIES, INBOX], subscribe=[INBOX, "gov.identity.>"],
                  responds=True),
-        NatsUser("analytics", publish=[*READ_STREAMS, *QUERIES, INBOX], subscribe=[INBOX, "gov.analytics.>"],
+        NatsUser("analytics", publish=[*READ_REFUSALS, *QUERIES, INBOX], subscribe=[INBOX, "gov.analytics.>"],
                  responds=True),
     ]
     # (answers on, publishes events as): the gateway relays events that people signed, so it
