@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DATA   ?= .govchain
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install browser up test test-fast demo clean
+.PHONY: help install browser up test test-fast demo bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ test-fast: $(STAMP)  ## unit tests only
 
 demo: $(STAMP)  ## run the scripted demo on a throw-away platform and print its summary
 	$(BIN)/govchain demo
+
+bench: $(STAMP)  ## benchmark the ledger against raw JetStream (table + JSON line; BENCH_ARGS=--quick for a smoke run)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:  ## remove the virtual environment and local data
 	rm -rf $(VENV) $(DATA) .pytest_cache .hypothesis

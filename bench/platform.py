@@ -37,6 +37,15 @@ def proc_status_kib(pid: int, field_name: str) -> int | None:
     return None
 
 
+def proc_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far, from /proc/<pid>/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class BenchPlatform:
     """Start with :meth:`start`, stop with :meth:`stop`; ``nc`` is the benchmark's own connection."""
@@ -83,6 +92,16 @@ class BenchPlatform:
     def client(self) -> GovChainClient:
         assert self.nc is not None
         return GovChainClient(self.nc)
+
+    def cpu_seconds(self) -> dict[str, float | None]:
+        """CPU time used so far by the orderer, the NATS server and the benchmark itself: per
+        event, these figures hold still when other work on the machine slows the wall clock."""
+        nats_pid = self.nats.pid if self.nats is not None else None
+        return {
+            "orderer": None if self.ledger is None else proc_cpu_seconds(self.ledger.pid),
+            "nats_server": None if nats_pid is None else proc_cpu_seconds(nats_pid),
+            "bench_client": proc_cpu_seconds(os.getpid()),
+        }
 
     def ledger_memory_kib(self, field_name: str = "VmHWM") -> int | None:
         return None if self.ledger is None else proc_status_kib(self.ledger.pid, field_name)

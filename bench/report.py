@@ -78,6 +78,12 @@ def print_table(figures: dict[str, Any], rows: list[tuple[str, str, str]], out: 
             print(f"{p['events']:>10,} {p['rss_kib'] / 1024:>8.1f} {p['inclusion_proof_us']:>9.0f} "
                   f"{p['inclusion_path_len']:>5} {p['node_reads']:>6.1f} {p['consistency_proof_us']:>10.0f} "
                   f"{p['dedup_lookup_500_ms']:>11.2f} {p['db_mib']:>7.1f}", file=out)
+    cpu = figures.get("peak_cpu_us_per_event") or {}
+    if cpu:
+        print("", file=out)
+        print("CPU per committed event during the peak phase (µs): "
+              + ", ".join(f"{name} {us:.0f}" for name, us in cpu.items())
+              + f"; sum {sum(cpu.values()):.0f} on {os.cpu_count()} cores", file=out)
     rss_path = figures.get("orderer_rss_at_events") or {}
     if rss_path:
         print("", file=out)

@@ -85,6 +85,15 @@ def _latency_figures(result: PhaseResult, tracker: CommitTracker) -> dict[str, f
     return {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "max": worst}
 
 
+def _cpu_per_event(before: dict[str, float | None], after: dict[str, float | None], events: int) -> dict[str, float]:
+    """CPU µs per committed event of each process over a phase (it includes the drain)."""
+    return {
+        name: (after[name] - start) / events * 1e6  # type: ignore[operator]
+        for name, start in before.items()
+        if start is not None and after.get(name) is not None and events
+    }
+
+
 async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env: dict[str, str]) -> dict[str, Any]:
     figures: dict[str, Any] = {"machine": machine_info(), "plan": asdict(plan), "ledger_env": ledger_env}
     platform = BenchPlatform(workdir, ledger_env, profile_dir / "orderer.txt" if profile_dir else None)
@@ -117,7 +126,9 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
         progress(f"raw JetStream baseline: {min(plan.raw_events, n_peak):,} messages")
         raw = await raw_jetstream(js, platform.nats.url if platform.nats else "", peak_events[: plan.raw_events])
         progress(f"peak: saturating for {plan.duration_s:g}s")
+        cpu_before = platform.cpu_seconds()
         peak = await saturate(js, tracker, peak_events, duration_s=plan.duration_s, window=window)
+        figures["peak_cpu_us_per_event"] = _cpu_per_event(cpu_before, platform.cpu_seconds(), peak.committed)
         if peak.committed >= len(peak_events):
             progress("warning: the peak phase ran out of pre-signed events")
         peak_latency = _latency_figures(peak, tracker)

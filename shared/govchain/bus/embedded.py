@@ -86,6 +86,11 @@ class EmbeddedNats:
         return f"nats://{self.host}:{self.port}"
 
     @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (the benchmark reads its CPU time)."""
+        return None if self._process is None else self._process.pid
+
+    @property
     def log_file(self) -> Path:
         return self.store_dir / "nats-server.log"
 
