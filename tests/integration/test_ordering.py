@@ -139,21 +139,3 @@ async def test_bad_events_are_rejected_with_reasons_and_nothing_is_lost(ledger: 
     on_chain = set(event_ids(await read_chain(ledger)))
     assert not on_chain & set(expected)
     assert good.id not in on_chain
-
-
-async def test_a_key_registered_earlier_in_a_block_can_sign_later_in_it(ledger: Ledger) -> None:
-    from govchain.protocol import events as ev
-
-    key = SigningKey.generate()
-    register = make_event(ledger.root, source=ev.ROOT, type="department.registered",
-                          data={"department_id": "housing", "name": "Housing", "public_key": key.public.hex})
-    revoke = make_event(key, source="housing", type="key.revoked", data={"key_id": key.key_id, "reason": "lost"})
-    ledger.department_keys["housing"] = key
-    use_before = ledger.document("housing", 1)
-    use_after = ledger.document("housing", 2)
-    for envelope in (register, use_before, revoke, use_after):
-        await ledger.client.publish(envelope)
-    receipts = [await ledger.client.wait_receipt(e.id, e.source) for e in (register, use_before, revoke, use_after)]
-    assert [r["status"] for r in receipts] == ["committed", "committed", "committed", "rejected"]
-    assert receipts[3]["reason"] == "key_revoked"
-    assert (await verify_chain(ledger.nc.jetstream())).ok
