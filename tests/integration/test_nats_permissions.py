@@ -22,6 +22,7 @@ from govchain.bus.blocks import follow_blocks, last_height
 from govchain.bus.credentials import read_credentials
 from govchain.bus.embedded import EmbeddedNats
 from govchain.bus.permissions import READ_STREAMS, SERVICE_USERS
+from govchain.bus.streams import ensure_streams
 from govchain.client import GovChainClient
 from govchain.config import Settings
 from govchain.datadir import DataDir
@@ -274,5 +275,42 @@ async def test_nats_config_reads_the_departments_on_chain(ledger: Ledger, tmp_pa
             'nats: permissions violation for publish to "$js.api.stream.info.events"',
         ]
         await nc.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap: a consumer's deliver subject is in the create request's body, which NATS "
+    "permissions cannot see, so a reader allowed to create ephemeral consumers can have the "
+    "server push stream messages onto any subject someone listens on; closing it needs the "
+    "readers in their own account (stream import) or consumers created only by the ledger"))
+async def test_a_reader_cannot_make_the_server_deliver_blocks_to_another_services_subject(tmp_path: Path) -> None:
+    data = DataDir(tmp_path / "node")
+    data.init("deliver-subject")
+    auth = tmp_path / "nats-auth"
+    generate(data, auth, "--offline")
+    server = EmbeddedNats(tmp_path / "nats", port=0, extra_config=(auth / "auth.conf").read_text()).start()
+    try:
+        admin = await as_user(server.url, auth, "admin", [])
+        await ensure_streams(admin.jetstream())
+        await admin.jetstream().publish(subjects.BLOCKS_SUBJECT, b"block")
+        identity = await as_user(server.url, auth, "identity", [])
+        seen: list[str] = []
+
+        async def handler(msg: Any) -> None:
+            seen.append(msg.subject)
+
+        await identity.subscribe(subjects.IDENTITY_RESOLVE, cb=handler)  # as the identity service answers
+        await identity.flush()
+        analytics = await as_user(server.url, auth, "analytics", [])
+        body = {"stream_name": subjects.BLOCKS_STREAM,
+                "config": {"ack_policy": "none", "deliver_subject": subjects.IDENTITY_RESOLVE}}
+        reply = await analytics.request(f"$JS.API.CONSUMER.CREATE.{subjects.BLOCKS_STREAM}",
+                                        json.dumps(body).encode(), timeout=REFUSAL_TIMEOUT_S)
+        assert "error" not in json.loads(reply.data)
+        await asyncio.sleep(1)
+        assert seen == [], "a reader's consumer pushed blocks onto the identity service's request subject"
+        for nc in (analytics, identity, admin):
+            await nc.close()
     finally:
         server.stop()
