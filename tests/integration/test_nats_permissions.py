@@ -23,6 +23,7 @@ from govchain.bus.credentials import read_credentials
 from govchain.bus.embedded import EmbeddedNats
 from govchain.bus.permissions import READ_STREAMS, SERVICE_USERS
 from govchain.bus.streams import ensure_streams
+from govchain.bus.subjects import inbox_prefix
 from govchain.client import GovChainClient
 from govchain.config import Settings
 from govchain.datadir import DataDir
@@ -44,7 +45,8 @@ async def as_user(url: str, directory: Path, user: str, errors: list[str]) -> na
     async def record(error: Exception) -> None:
         errors.append(str(error))
 
-    return await nats.connect(url, user=name, password=password, error_cb=record)
+    # The inbox prefix `govchain.bus.connect` gives every authenticated client.
+    return await nats.connect(url, user=name, password=password, error_cb=record, inbox_prefix=inbox_prefix(name))
 
 
 async def refused(errors: list[str], subject: str, call: Awaitable[Any]) -> None:
@@ -256,7 +258,7 @@ async def test_nats_config_reads_the_departments_on_chain(ledger: Ledger, tmp_pa
     assert not [s for s in publish if s.startswith("$") or s.startswith("_") or s.startswith("gov.blocks")
                 or s.startswith("gov.rejected")], publish  # no JetStream API, no blocks, no refusals
     assert not [s for s in publish if s == ">" or s.endswith(".*") and s.count(".") < 2]
-    assert water["subscribe"]["allow"] == ["_INBOX.>"]
+    assert water["subscribe"]["allow"] == ["_INBOX.water.>"]  # its own replies only
     assert "deny" not in water["publish"] and not water.get("allow_responses")
     assert not set(READ_STREAMS) & set(publish)
 
@@ -275,6 +277,48 @@ async def test_nats_config_reads_the_departments_on_chain(ledger: Ledger, tmp_pa
             'nats: permissions violation for publish to "$js.api.stream.info.events"',
         ]
         await nc.close()
+    finally:
+        server.stop()
+
+
+async def test_no_user_can_read_another_users_replies(tmp_path: Path) -> None:
+    # Replies carry answers about people (a citizen's own record, an access log): a department
+    # listening on every inbox would see them all.
+    data = DataDir(tmp_path / "node")
+    data.init("private-replies")
+    auth = tmp_path / "nats-auth"
+    generate(data, auth, "--offline", "--department", "tax", "--department", "land")
+    server = EmbeddedNats(tmp_path / "nats", port=0, extra_config=(auth / "auth.conf").read_text()).start()
+    try:
+        errors: list[str] = []
+        tax = await as_user(server.url, auth, "tax", errors)
+        land = await as_user(server.url, auth, "land", [])
+        registry = await as_user(server.url, auth, "registry", [])
+
+        async def answer(msg: Any) -> None:
+            await msg.respond(b"personal answer")
+
+        await registry.subscribe(subjects.REGISTRY_ACCESS_LOG, cb=answer)
+        await registry.flush()
+        overheard: list[bytes] = []
+
+        async def eavesdrop(msg: Any) -> None:
+            overheard.append(msg.data)
+
+        await tax.subscribe("_INBOX.>", cb=eavesdrop)
+        await tax.subscribe(inbox_prefix("land") + ".>", cb=eavesdrop)
+        await tax.flush()
+        reply = await land.request(subjects.REGISTRY_ACCESS_LOG, b"{}", timeout=5)  # land still gets its answer
+        assert reply.data == b"personal answer"
+        await asyncio.sleep(0.3)
+        assert overheard == []
+        violations = [e for e in errors if "violation" in e]
+        assert violations == [
+            'nats: permissions violation for subscription to "_inbox.>"',
+            'nats: permissions violation for subscription to "_inbox.land.>"',
+        ]
+        for nc in (tax, land, registry):
+            await nc.close()
     finally:
         server.stop()
 

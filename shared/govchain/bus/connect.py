@@ -13,6 +13,7 @@ from faststream.nats import NatsBroker
 from faststream.security import SASLPlaintext
 from nats.aio.client import Client
 
+from govchain.bus.subjects import inbox_prefix
 from govchain.config import Settings
 
 
@@ -34,13 +35,16 @@ async def connect(url: str, settings: Settings | None = None, *, name: str = "go
     if settings and settings.nats_user:
         options["user"] = settings.nats_user
         options["password"] = _password(settings)
+        options["inbox_prefix"] = inbox_prefix(settings.nats_user)
     return await nats.connect(servers(url), **options)
 
 
 def make_broker(url: str, settings: Settings, *, name: str) -> NatsBroker:
     """A FastStream broker for a service's request/reply API; per-message logs at DEBUG."""
     security = None
+    options: dict[str, object] = {}
     if settings.nats_user:
         security = SASLPlaintext(username=settings.nats_user, password=_password(settings))
+        options["inbox_prefix"] = inbox_prefix(settings.nats_user)
     return NatsBroker(servers(url), name=name, security=security, log_level=logging.DEBUG,
-                      max_reconnect_attempts=-1, reconnect_time_wait=1)
+                      max_reconnect_attempts=-1, reconnect_time_wait=1, **options)

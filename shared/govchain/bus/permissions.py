@@ -17,6 +17,13 @@ from govchain.bus import subjects
 from govchain.protocol.policy import CONTRACT_ENGINE
 
 INBOX = "_INBOX.>"
+"""Publishing to reply inboxes (answers); subscribing is only ever to one's own, :func:`own_inbox`."""
+
+
+def own_inbox(user: str) -> str:
+    """The inboxes ``user`` may subscribe to: its own (``govchain.bus.connect`` sets the prefix)."""
+    return subjects.inbox_prefix(user) + ".>"
+
 QUERIES = ["gov.ledger.>", "gov.identity.>", "gov.registry.>", "gov.contract.>", "gov.analytics.>"]
 """Asking a service a question (request/reply): every user may; health checks do it too."""
 
@@ -97,13 +104,13 @@ def service_users(services: Iterable[str]) -> list[NatsUser]:
             "ledger",
             publish=[subjects.BLOCKS_SUBJECT, subjects.REJECTED_SUBJECTS, "$JS.API.>", "$KV.govchain_leases.>",
                      "$JS.ACK.>", *QUERIES, INBOX],
-            subscribe=[INBOX, "gov.ledger.>"],
+            subscribe=[own_inbox("ledger"), "gov.ledger.>"],
             responds=True,
         ),
-        NatsUser("identity", publish=[*READ_STREAMS, *QUERIES, INBOX], subscribe=[INBOX, "gov.identity.>"],
-                 responds=True),
-        NatsUser("analytics", publish=[*READ_REFUSALS, *QUERIES, INBOX], subscribe=[INBOX, "gov.analytics.>"],
-                 responds=True),
+        NatsUser("identity", publish=[*READ_STREAMS, *QUERIES, INBOX],
+                 subscribe=[own_inbox("identity"), "gov.identity.>"], responds=True),
+        NatsUser("analytics", publish=[*READ_REFUSALS, *QUERIES, INBOX],
+                 subscribe=[own_inbox("analytics"), "gov.analytics.>"], responds=True),
     ]
     # (answers on, publishes events as): the gateway relays events that people signed, so it
     # may publish any event subject; the ledger still checks every signature.
@@ -115,7 +122,7 @@ def service_users(services: Iterable[str]) -> list[NatsUser]:
         users.append(NatsUser(
             service,
             publish=[*READ_STREAMS, events, *QUERIES, INBOX],
-            subscribe=[INBOX, *([answers] if answers else [])],
+            subscribe=[own_inbox(service), *([answers] if answers else [])],
             responds=answers is not None,
         ))
     return users
@@ -123,7 +130,7 @@ def service_users(services: Iterable[str]) -> list[NatsUser]:
 
 def department_user(department: str) -> NatsUser:
     """Publishes its own events only; asks the services; reads nothing of the streams directly."""
-    return NatsUser(department, publish=[f"gov.events.{department}.>", *QUERIES], subscribe=[INBOX])
+    return NatsUser(department, publish=[f"gov.events.{department}.>", *QUERIES], subscribe=[own_inbox(department)])
 
 
 def users_for(deployment: Deployment) -> list[NatsUser]:

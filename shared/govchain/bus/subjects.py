@@ -36,6 +36,12 @@ ANALYTICS_CHART = "gov.analytics.chart"
 ORDERER_CONSUMER = "ledger-orderer"
 
 
+def inbox_prefix(user: str) -> str:
+    """Where a NATS user's replies arrive (``_INBOX.<user>.<random>``). Each user may subscribe
+    only under its own prefix, so no one reads another's answers, personal data included."""
+    return f"_INBOX.{user}"
+
+
 def event_subject(source: str, event_type: str) -> str:
     """``gov.events.<dept>.<type>``: NATS permissions can pin each department to its own prefix."""
     return f"gov.events.{source}.{event_type}"
