@@ -1,8 +1,9 @@
 """Plain JetStream pull consumer for the baseline, in its own process like the orderer.
 
 It consumes ``--count`` messages from stream ``--stream`` with a durable pull consumer
-(explicit acks, fetch batches of 500: the orderer's settings), acks each one, and prints
-one JSON line: ``{"count", "first", "last"}`` (wall-clock seconds).
+(explicit acks, fetch batches of 500, the same :class:`BatchPuller`: the orderer's
+settings), acks each one, and prints one JSON line: ``{"count", "first", "last"}``
+(wall-clock seconds).
 
     python -m bench.raw_consumer --url URL --stream BENCHRAW --count N
 """
@@ -16,6 +17,7 @@ import sys
 import time
 
 import nats
+from govchain.bus.pull import BatchPuller, ensure_durable
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 FETCH_BATCH = 500
@@ -25,22 +27,19 @@ MAX_ACK_PENDING = 20_000
 async def consume(url: str, stream: str, count: int, timeout_s: float) -> dict[str, float]:
     nc = await nats.connect(url, name="bench-raw-consumer")
     js = nc.jetstream()
-    psub = await js.pull_subscribe(
-        "bench.raw.>",
-        durable="bench-raw",
-        stream=stream,
-        config=ConsumerConfig(
-            ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, max_ack_pending=MAX_ACK_PENDING
-        ),
+    config = ConsumerConfig(
+        durable_name="bench-raw", ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+        max_ack_pending=MAX_ACK_PENDING,
     )
+    await ensure_durable(js, stream, "bench.raw.>", config)
+    puller = await BatchPuller(nc, stream, "bench-raw").start()
     print("ready", flush=True)
     got = 0
     first = last = 0.0
     deadline = time.monotonic() + timeout_s
     while got < count and time.monotonic() < deadline:
-        try:
-            msgs = await psub.fetch(batch=FETCH_BATCH, timeout=1.0)
-        except TimeoutError:
+        msgs = await puller.fetch(FETCH_BATCH, 1.0)
+        if not msgs:
             continue
         if not first:
             first = time.time()

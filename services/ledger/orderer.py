@@ -27,6 +27,7 @@ from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableEr
 from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
 from govchain.bus.lease import Lease
+from govchain.bus.pull import BatchPuller, ensure_durable
 from govchain.bus.streams import ensure_streams
 from govchain.logs import get_logger
 from govchain.protocol import events as ev
@@ -124,11 +125,12 @@ class Orderer:
         """Order until ``stop``. With a ``lease``, order only while holding it; otherwise wait
         as a standby, keeping the store current so that a takeover starts almost caught up."""
         await self.recover()
-        psub = await self.js.pull_subscribe(
+        await ensure_durable(
+            self.js,
+            subjects.EVENTS_STREAM,
             subjects.EVENTS_SUBJECTS,
-            durable=subjects.ORDERER_CONSUMER,
-            stream=subjects.EVENTS_STREAM,
-            config=ConsumerConfig(
+            ConsumerConfig(
+                durable_name=subjects.ORDERER_CONSUMER,
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
                 ack_wait=self.ack_wait_s,
@@ -136,6 +138,7 @@ class Orderer:
                 num_replicas=self.stream_replicas,
             ),
         )
+        puller = await BatchPuller(self.nc, subjects.EVENTS_STREAM, subjects.ORDERER_CONSUMER).start()
         if ready is not None:
             ready.set()
         try:
@@ -149,7 +152,7 @@ class Orderer:
                             await _pause(stop, lease.ttl_s / 3)
                             continue
                         await self.recover()  # the previous leader may have appended blocks we have not indexed
-                    await self._order(psub, stop, lease)
+                    await self._order(puller, stop, lease)
                 except TRANSIENT as exc:
                     # A cluster electing new leaders answers "unavailable" for a few seconds.
                     log.warning("NATS unavailable; retrying", error=f"{type(exc).__name__}: {exc}")
@@ -157,9 +160,9 @@ class Orderer:
         finally:
             if lease is not None:
                 await lease.release()
-            await psub.unsubscribe()
+            await puller.close()
 
-    async def _order(self, psub: JetStreamContext.PullSubscription, stop: asyncio.Event, lease: Lease | None) -> None:
+    async def _order(self, puller: BatchPuller, stop: asyncio.Event, lease: Lease | None) -> None:
         """The ordering loop; returns on ``stop`` or when the lease is lost."""
         cutter: BlockCutter[Msg] = BlockCutter(self.limits)
         pending_since: float | None = None
@@ -170,15 +173,14 @@ class Orderer:
                 if not await lease.renew():
                     for msg in cutter.cut():  # not ours to order any more: let the new leader have them
                         await msg.nak()
+                    await puller.pause()
                     return
                 renewed = time.monotonic()
             wait = IDLE_POLL_S if lease is None else min(IDLE_POLL_S, lease.ttl_s / 6)
             if pending_since is not None:
                 wait = max(0.001, self.limits.max_wait_s - (time.monotonic() - pending_since))
             try:
-                msgs = await psub.fetch(batch=self.limits.max_count, timeout=wait)
-            except TimeoutError:
-                msgs = []
+                msgs = await puller.fetch(self.limits.max_count, wait)
             except TRANSIENT:
                 for msg in cutter.cut():  # unacked either way; let them come back in order
                     await msg.nak()
