@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     genesis_hash: str | None = Field(default=None, description="pin of block 0's hash (trust anchor)")
     batch_max_count: int = Field(default=500, ge=1)
     batch_preferred_bytes: int = Field(default=512 * 1024, ge=1024)
-    batch_max_wait_ms: int = Field(default=200, ge=1)
+    batch_max_wait_ms: int = Field(default=50, ge=1)
     gateway_host: str = Field(default="127.0.0.1", description="address the HTTP gateway listens on")
     gateway_port: int = Field(default=8080, ge=0, le=65535, description="preferred gateway port (a free one if taken)")
     gateway_secret: SecretStr | None = Field(
