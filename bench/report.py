@@ -84,6 +84,10 @@ def print_table(figures: dict[str, Any], rows: list[tuple[str, str, str]], out: 
         print("CPU per committed event during the peak phase (µs): "
               + ", ".join(f"{name} {us:.0f}" for name, us in cpu.items())
               + f"; sum {sum(cpu.values()):.0f} on {os.cpu_count()} cores", file=out)
+    pull = figures.get("pull_cost") or {}
+    if pull:
+        print("Pulling one message (µs, pull + ack): nats-py fetch "
+              f"{pull['nats_py_fetch_us_per_msg']:.0f}, BatchPuller {pull['batch_puller_us_per_msg']:.0f}", file=out)
     rss_path = figures.get("orderer_rss_at_events") or {}
     if rss_path:
         print("", file=out)

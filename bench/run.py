@@ -7,7 +7,8 @@ Phases, in one run on one NATS server:
  4. peak: publish as fast as the ledger commits for ``--duration`` s (>= 20 by default);
  5. latency: publish at half the measured peak, publish-to-commit p50/p99;
  6. catch-up: a new projection replays the whole chain; verify: ``verify_chain`` of it;
- 7. scaling: the ledger's proof store at 10^4, 10^5, 10^6 events (store built directly).
+ 7. scaling: the ledger's proof store at 10^4, 10^5, 10^6 events (store built directly);
+ 8. the orderer's CPU per step without NATS, and what pulling a message costs (bench/pullcost.py).
 Prints a table, then one JSON line. ``--quick`` is a ~10 s smoke run.
 
     python -m bench.run [--quick] [--duration 20] [--profile bench/profiles] [--json-out f.json]
@@ -33,6 +34,7 @@ from bench.breakdown import measure, print_breakdown
 from bench.load import PhaseResult, paced, percentile, saturate
 from bench.platform import BenchPlatform
 from bench.profiling import profiled
+from bench.pullcost import measure as pull_cost
 from bench.rawjs import raw_jetstream
 from bench.replay import catch_up, verify
 from bench.report import json_line, machine_info, print_table, targets_met
@@ -176,6 +178,8 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
         figures["scaling"] = [asdict(p) for p in run_scaling(list(plan.scaling_points), workdir / "scaling")]
     progress(f"breakdown: orderer CPU per step over {plan.breakdown_events:,} events, without NATS")
     figures["orderer_cpu_us_per_event"] = measure(plan.breakdown_events)
+    progress("pull cost: nats-py fetch against BatchPuller")
+    figures["pull_cost"] = await pull_cost(plan.raw_events // 3)
     figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     figures["targets_met"] = targets_met(figures)
     return figures
