@@ -40,6 +40,7 @@ demo: $(STAMP)  ## run the scripted demo on a throw-away platform and print its 
 	$(BIN)/govchain demo
 
 bench: $(STAMP)  ## benchmark the ledger against raw JetStream (table + JSON line; BENCH_ARGS=--quick for a smoke run)
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:  ## remove the virtual environment and local data
