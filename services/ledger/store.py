@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
 )
 
-from govchain.projection.checkpoint import load_checkpoint, metadata as checkpoint_metadata, save_checkpoint
+from govchain.projection.checkpoint import load_checkpoint, prepare_checkpoints, save_checkpoint
 from govchain.protocol.block import BlockHeader
 from govchain.protocol.verify import Checkpoint, VerifiedBlock
 from govchain.storage.migrations import upgrade_to_head
@@ -98,7 +98,7 @@ class StoredNodes:
 class LedgerStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        checkpoint_metadata.create_all(engine)
+        prepare_checkpoints(engine)
         upgrade_to_head(engine, MIGRATIONS)
 
     def checkpoint(self) -> Checkpoint | None:

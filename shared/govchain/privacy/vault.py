@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -48,11 +49,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from govchain.privacy.fields import KEY_BYTES, SealedField, check_subject, open_sealed, seal
 from govchain.protocol.errors import GovChainError
+from govchain.storage.migrations import upgrade_to_head
 
 KEY_VERSION = 1
 """The version of every key this vault creates; a subject has one key, never rotated yet."""
 NO_KEY_VERSION = 0
 """Key version of a tombstone: a subject erased before any key was made for them."""
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+"""The vault table's alembic scripts (version table ``alembic_version_privacy``)."""
 
 vault_metadata = MetaData()
 
@@ -100,7 +105,8 @@ class KeyVault:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        vault_metadata.create_all(engine)
+        # Migrated like every other table; a vault made by the old create_all is kept (0001).
+        upgrade_to_head(engine, MIGRATIONS)
 
     def key_for_sealing(self, subject: str) -> tuple[bytes, int]:
         """The subject's data key and its version, created on first use.

@@ -7,12 +7,17 @@ resumes exactly after the last block it applied: never skipping, never applying 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, Text, insert, select, update
 
 from govchain.protocol.merkle import Frontier
 from govchain.protocol.state import ChainState
 from govchain.protocol.verify import Checkpoint
+from govchain.storage.migrations import upgrade_to_head
+
+MIGRATIONS = Path(__file__).parents[1] / "storage" / "checkpoints" / "migrations"
+"""The table's alembic scripts (version table ``alembic_version_checkpoints``)."""
 
 metadata = MetaData()
 
@@ -26,6 +31,14 @@ checkpoints = Table(
     Column("log_json", Text, nullable=False),
     Column("state_json", Text, nullable=False),
 )
+
+
+def prepare_checkpoints(engine: Engine) -> None:
+    """Create or migrate the checkpoint table with alembic, as every store does its own tables.
+
+    A store made before the table was under alembic already has it: the first migration
+    keeps it, rows and all (see its script)."""
+    upgrade_to_head(engine, MIGRATIONS)
 
 
 def load_checkpoint(conn: Connection, name: str) -> Checkpoint | None:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine
 
 from govchain.bus.blocks import follow_blocks, last_height
 from govchain.logs import get_logger
-from govchain.projection.checkpoint import load_checkpoint, metadata as checkpoint_metadata, save_checkpoint
+from govchain.projection.checkpoint import load_checkpoint, prepare_checkpoints, save_checkpoint
 from govchain.projection.progress import CatchUpReporter, catch_up_reporter
 from govchain.protocol.block import Block
 from govchain.protocol.errors import BlockVerificationError
@@ -68,7 +68,7 @@ class ProjectionRunner:
         self.js = js
         self.engine = engine
         self.projection = projection
-        checkpoint_metadata.create_all(engine)
+        prepare_checkpoints(engine)
         projection.prepare(engine)
         with engine.connect() as conn:
             checkpoint = load_checkpoint(conn, projection.name)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command, context
+from collections.abc import Iterable
+
+from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, MetaData, create_engine
+from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
+
+from govchain.protocol.errors import GovChainError
+
+
+class SchemaMismatch(GovChainError):
+    """A table that a first migration would adopt exists but lacks columns it needs."""
 
 
 def alembic_config(scripts: Path, engine: Engine | None = None) -> Config:
@@ -22,8 +30,30 @@ def upgrade_to_head(engine: Engine, scripts: Path) -> None:
     """Bring the store's schema up to the newest migration (idempotent; runs at service start)."""
     config = alembic_config(scripts)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Services sharing one database start together and would race to create the same
+            # tables (the shared checkpoint table above all): one migrates, the others wait
+            # for its commit and then find nothing to do. The lock ends with the transaction.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:name))"),
+                {"name": config.get_main_option("version_table")},
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def adopt_existing_table(name: str, columns: Iterable[str]) -> bool:
+    """In a first migration: True if ``name`` already exists (made by ``create_all`` before the
+    table was under alembic), after checking it has ``columns``; the migration then leaves it
+    as it is and alembic only stamps the revision. False: the migration must create it."""
+    inspector = inspect(op.get_bind())
+    if not inspector.has_table(name):
+        return False
+    present = {column["name"] for column in inspector.get_columns(name)}
+    missing = [column for column in columns if column not in present]
+    if missing:
+        raise SchemaMismatch(f"table {name} exists without columns {', '.join(missing)}: it was not made by GovChain")
+    return True
 
 
 def run_migrations(metadata: MetaData) -> None:

@@ -1,0 +1,1 @@
+"""Alembic scripts of the key vault's table (``privacy_subject_keys``)."""
