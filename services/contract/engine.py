@@ -93,7 +93,7 @@ class ContractEngineProjection:
         known = conn.execute(select(t.definitions.c.version).where(
             t.definitions.c.contract_id == definition.contract_id, t.definitions.c.version == definition.version,
         )).first()
-        if known is not None:
+        if known is not None:  # the ledger refuses a redeployment; only a chain ordered before that rule has one
             log.warning("contract version already deployed; ignored", contract=definition.contract_id,
                         version=definition.version, event_id=envelope.id)
             return

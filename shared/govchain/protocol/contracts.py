@@ -1002,9 +1002,14 @@ def _seconds_between(earlier: str, later: str) -> float:
     return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
 
 
-@EVENT_TYPES.register("contract.deployed", 1, changes_state=False)
+@EVENT_TYPES.register("contract.deployed", 1, changes_state=True)
 class ContractDeployed(Spec):
-    """A contract definition (or a new version of one) is deployed; checked in full at deployment."""
+    """A contract definition (or a new version of one) is deployed; checked in full at deployment.
+
+    It changes the chain state (the deployed versions of each contract), so the ledger refuses
+    a second deployment of a (contract id, version), or a version below the latest one, as a
+    state conflict; and, like every state-changing event, it flushes the block cutter first.
+    """
 
     definition: ContractDefinition
 

@@ -1,4 +1,5 @@
-"""Chain state and its reducer: principals, keys, roles and policy, as of a point in the chain.
+"""Chain state and its reducer: principals, keys, roles, policy and deployed contract versions,
+as of a point in the chain.
 
 This is the one reducer the ledger (to validate), the identity service (to answer) and
 every verifier (to re-check) share. It is deterministic: it reads nothing but the events
@@ -13,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from govchain.protocol import events as ev
+from govchain.protocol.contracts import ContractDeployed
 from govchain.protocol.envelope import Envelope
 from govchain.protocol.keys import PublicKey
 from govchain.protocol.policy import ADMIN_ROLE, Policy, PrincipalKind
@@ -84,6 +86,8 @@ class ChainState:
     keys: dict[str, KeyRecord] = field(default_factory=dict)
     principals: dict[str, Principal] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
+    contracts: dict[str, list[int]] = field(default_factory=dict)
+    """Contract id → its deployed versions, ascending (validation refuses a redeployment)."""
 
     @classmethod
     def from_genesis(cls, genesis: ev.ChainGenesis) -> ChainState:
@@ -105,6 +109,9 @@ class ChainState:
 
     def add_key(self, public_key: PublicKey, owner: str) -> None:
         self.keys[public_key.key_id] = KeyRecord(public_key, owner, added_height=self.height)
+
+    def deployed_versions(self, contract_id: str) -> list[int]:
+        return self.contracts.get(contract_id, [])
 
     def touch(self, principal_id: str) -> None:
         self.principals[principal_id].updated_height = self.height
@@ -146,6 +153,7 @@ class ChainState:
             "policy": self.policy.model_dump(mode="json"),
             "principals": [p.to_json() for p in self.principals.values()],
             "keys": [r.to_json() for r in self.keys.values()],
+            "contracts": {cid: list(versions) for cid, versions in sorted(self.contracts.items())},
         }
 
     @classmethod
@@ -155,6 +163,11 @@ class ChainState:
         for entry in value["keys"]:
             record = KeyRecord.from_json(entry)
             state.keys[record.key_id] = record
+        # A snapshot written before deployed versions were part of the state has no "contracts".
+        # It still loads, knowing of no deployment before its height: whoever resumes from it
+        # would accept a redeployment of a version deployed earlier, which a replay from genesis
+        # refuses. Replay such a snapshot from genesis to hold the rule for those versions too.
+        state.contracts = {cid: sorted(versions) for cid, versions in value.get("contracts", {}).items()}
         return state
 
     def copy(self) -> ChainState:
@@ -199,5 +212,10 @@ def apply_event(state: ChainState, envelope: Envelope, payload: BaseModel) -> No
             state.touch(payload.principal)
         case ev.PolicyRuleSet():
             state.policy.publish[payload.event_type] = list(payload.grants)
+        case ContractDeployed():
+            definition = payload.definition
+            versions = state.contracts.setdefault(definition.contract_id, [])
+            versions.append(definition.version)
+            versions.sort()
         case _:
             pass

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from govchain.protocol import catalog  # noqa: F401  (registers every event type)
 from govchain.protocol import events as ev
+from govchain.protocol.contracts import ContractDeployed
 from govchain.protocol.envelope import Envelope
 from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.keys import PublicKey
@@ -199,6 +200,28 @@ def _policy_rule_set(state: ChainState, envelope: Envelope, payload: BaseModel, 
     _require_root(envelope, "changes the policy")
 
 
+def _contract_deployed(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
+    """Who may deploy is the policy's call; which version may be deployed is the chain's.
+
+    Versions of a contract strictly increase: a (contract id, version) is deployed once, and a
+    version at or below the latest deployed one is refused. New cases start under the newest
+    version and a running case keeps the version it started with, so an older version deployed
+    later would never run; and one (id, version) naming two definitions would let a re-executing
+    auditor and the engine disagree on which one a case ran under. Gaps are allowed (v1, then v3).
+    """
+    assert isinstance(payload, ContractDeployed)
+    check_policy(state, envelope, signer)
+    contract_id, version = payload.definition.contract_id, payload.definition.version
+    deployed = state.deployed_versions(contract_id)
+    if version in deployed:
+        raise _conflict(f"contract {contract_id} version {version} is already deployed")
+    if deployed and version < deployed[-1]:
+        raise _conflict(
+            f"contract {contract_id} version {version} is below its latest deployed version {deployed[-1]}; "
+            f"versions must increase"
+        )
+
+
 _RULES: dict[type[BaseModel], Rule] = {
     ev.ChainGenesis: _genesis,
     ev.DepartmentRegistered: _department_registered,
@@ -211,4 +234,5 @@ _RULES: dict[type[BaseModel], Rule] = {
     ev.RoleGranted: _role_changed,
     ev.RoleRevoked: _role_changed,
     ev.PolicyRuleSet: _policy_rule_set,
+    ContractDeployed: _contract_deployed,
 }
