@@ -99,6 +99,7 @@ SERVICE_TYPES = Catalogue((
         decided_by={
             "land.transferred": Decision("approved"),
             "land.transfer_expired": Decision("expired"),
+            "land.transfer_refused": Decision("rejected", reason_field="reason"),
         },
     ),
 ))

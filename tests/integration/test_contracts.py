@@ -27,6 +27,10 @@ OWNER, BUYER = "c-" + "0a" * 16, "c-" + "0b" * 16
 DOCS = ["1" * 64, "2" * 64]
 
 
+def shipped_version(name: str) -> int:
+    return int(json.loads(BUILTIN_CONTRACTS[name].read_text())["version"])
+
+
 def builtin(name: str, **changes: Any) -> dict[str, Any]:
     definition = json.loads(BUILTIN_CONTRACTS[name].read_text())
     definition.update(changes)
@@ -144,7 +148,8 @@ async def test_a_land_transfer_is_recorded_when_n_of_m_departments_approve(world
 
 
 async def test_a_land_transfer_without_enough_approvals_expires_by_block_time(world: World) -> None:
-    quick = builtin("land-transfer", version=2)
+    newer = shipped_version("land-transfer") + 1  # versions only increase
+    quick = builtin("land-transfer", version=newer)
     quick["deadlines"][0]["after_seconds"] = 1
     assert (await world.commit("root", "root", "contract.deployed", {"definition": quick}))["status"] == "committed"
     await world.commit("land", "land", "land.transfer_requested", {
@@ -152,8 +157,51 @@ async def test_a_land_transfer_without_enough_approvals_expires_by_block_time(wo
         "consideration": "1.00", "approvers": ["tax", "housing"], "required": 2})
     await world.commit("tax", "tax", "land.transfer_approved", {"request_id": "R-2"})
     expired = await world.case("land-transfer", "R-2", until={"expired"})  # the engine's clock ticks make blocks
-    assert expired["version"] == 2 and expired["history"][-1]["step"] == "deadline:pending"
+    assert expired["version"] == newer and expired["history"][-1]["step"] == "deadline:pending"
     assert [r["type"] for r in expired["results"]] == ["land.transfer_expired"]
+
+
+async def test_a_contract_version_is_deployed_once_and_versions_only_increase(world: World) -> None:
+    again = await world.commit("root", "root", "contract.deployed", {"definition": builtin("business-license")})
+    assert (again["status"], again["reason"]) == ("rejected", "state_conflict"), again
+    assert again["detail"] == "contract business-license version 1 is already deployed"
+    land = shipped_version("land-transfer")
+    older = await world.commit("root", "root", "contract.deployed",
+                               {"definition": builtin("land-transfer", version=land - 1)})
+    assert (older["status"], older["reason"]) == ("rejected", "state_conflict"), older
+    assert f"below its latest deployed version {land}" in older["detail"]
+    newer = await world.commit("root", "root", "contract.deployed",
+                               {"definition": builtin("business-license", version=2)})
+    assert newer["status"] == "committed", newer
+    answer = json.loads((await world.ledger.nc.request(subjects.CONTRACT_LIST, b"{}", timeout=15)).data)
+    while ("business-license", 2) not in {(c["contract_id"], c["version"]) for c in answer["contracts"]}:
+        await asyncio.sleep(0.1)
+        answer = json.loads((await world.ledger.nc.request(subjects.CONTRACT_LIST, b"{}", timeout=15)).data)
+    deployed = sorted((c["contract_id"], c["version"]) for c in answer["contracts"])
+    assert deployed == [("business-license", 1), ("business-license", 2), ("land-transfer", land)]
+
+
+async def on_chain(world: World, event_id: str) -> dict[str, Any]:
+    receipt = await world.result_on_chain(event_id)
+    assert receipt["status"] == "committed", receipt
+    js = world.ledger.nc.jetstream()
+    async for _, raw in follow_blocks(js, receipt["height"], to_height=receipt["height"]):
+        return Block.from_bytes(raw).events[receipt["position"]]
+    raise AssertionError(f"block {receipt['height']} not found")
+
+
+async def test_a_refused_land_transfer_is_on_chain_with_its_reason(world: World) -> None:
+    await world.commit("land", "land", "land.transfer_requested", {  # the buyer does not own P-1
+        "request_id": "R-5", "parcel_id": "P-1", "from_owner": BUYER, "to_owner": OWNER,
+        "consideration": "10.00", "approvers": ["tax", "housing"], "required": 1})
+    refused = await world.case("land-transfer", "R-5", until={"refused", "pending"})
+    assert refused["state"] == "refused" and refused["vars"]["refused_because"] == "seller_owns_parcel"
+    assert [r["type"] for r in refused["results"]] == ["land.transfer_refused"]
+    event = await on_chain(world, refused["results"][0]["event_id"])
+    assert (event["type"], event["source"]) == ("land.transfer_refused", "contract-engine")
+    assert event["data"] == {"request_id": "R-5", "parcel_id": "P-1", "reason": "seller_owns_parcel"}
+    report = await audit_contracts(world.ledger.nc.jetstream())
+    assert report.ok and report.mismatches == [], report
 
 
 async def test_a_bad_contract_is_refused_at_deployment_with_a_clear_error(world: World) -> None:
@@ -301,7 +349,7 @@ async def test_a_deployment_that_does_not_type_check_is_refused_by_the_ledger(wo
 
 
 async def test_an_approval_after_the_deadline_does_not_record_the_transfer(world: World, db_url: str) -> None:
-    quick = builtin("land-transfer", version=3)
+    quick = builtin("land-transfer", version=shipped_version("land-transfer") + 2)
     quick["deadlines"][0]["after_seconds"] = 1
     assert (await world.commit("root", "root", "contract.deployed", {"definition": quick}))["status"] == "committed"
     await world.stop_engine()  # no clock ticks: the late approval's own block is the first past the deadline

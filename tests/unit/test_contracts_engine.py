@@ -151,11 +151,14 @@ def test_a_deadline_whose_outcome_errors_rejects_the_case_and_the_engine_goes_on
     case = chain.case("fragile-transfer", "R-3")
     steps = chain.history("fragile-transfer", "R-3")
     assert steps[-1].step == "error:deadline:pending" and "deadline:pending (error:" in steps[-1].failed
-    if on_error:
+    if on_error:  # the failed emit produced nothing; the refusal is on record instead
         assert case.state == "refused" and "deadline:pending (error:" in json.loads(case.vars)["refused_because"]
+        [(type, data)] = chain.results("R-3")
+        assert (type, data["request_id"], data["parcel_id"]) == ("land.transfer_refused", "R-3", "P-1")
+        assert data["reason"].startswith("deadline:pending (error:")
     else:
         assert case.state == FAILED
-    assert chain.results("R-3") == []  # the failed emit produced nothing
+        assert chain.results("R-3") == []  # the failed emit produced nothing
     approve(chain, "housing", "R-3", at=80)  # later blocks still apply, and the case stays rejected
     assert chain.case("fragile-transfer", "R-3").state == case.state
 
@@ -196,3 +199,52 @@ def test_a_when_that_errors_rejects_the_case(chain: Chain) -> None:
     assert case.state == "refused"
     assert json.loads(case.vars)["refused_because"].startswith("when (error:")
     assert chain.history("fragile-when", "R-4")[-1].step == "error:approve"
+
+
+def refusals(chain: Chain, key: str) -> list[dict[str, Any]]:
+    results = chain.results(key)
+    assert [type for type, _ in results] == ["land.transfer_refused"], results
+    return [data for _, data in results]
+
+
+def test_a_request_from_someone_not_owning_the_parcel_is_refused_on_record(chain: Chain) -> None:
+    deploy(chain, land_transfer(), at=-10)
+    chain.block([chain.by("land", "land.transfer_requested", {
+        "request_id": "R-5", "parcel_id": "P-1", "from_owner": BUYER, "to_owner": OWNER,
+        "consideration": "1.00", "approvers": ["tax", "housing"], "required": 2}, at=0)], at=0)
+    assert chain.case("land-transfer", "R-5").state == "refused"
+    assert refusals(chain, "R-5") == [{"request_id": "R-5", "parcel_id": "P-1", "reason": "seller_owns_parcel"}]
+
+
+def test_a_transfer_whose_seller_sold_the_parcel_meanwhile_is_refused_on_record(chain: Chain) -> None:
+    deploy(chain, land_transfer(), at=-10)
+    request(chain, "R-6", at=0)
+    approve(chain, "tax", "R-6", at=5)
+    chain.block([chain.by("land", "land.transferred", {
+        "transfer_id": "T-X", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": "c-" + "0c" * 16,
+        "consideration": "2.00"}, at=6)], at=6)
+    approve(chain, "housing", "R-6", at=7)
+    assert chain.case("land-transfer", "R-6").state == "refused"
+    assert refusals(chain, "R-6") == [{"request_id": "R-6", "parcel_id": "P-1", "reason": "seller_still_owns_parcel"}]
+
+
+def test_a_request_whose_guard_errors_is_refused_on_record_with_the_error(chain: Chain) -> None:
+    """on_error before the case has variables: the parcel comes from the triggering event."""
+    definition = land_transfer()
+    definition["contract_id"] = "fragile-request"
+    request_transition = definition["transitions"][0]
+    request_transition["guards"] = [{"name": "divides", "expr": "1 / (event.data.required - 2) > 0"}]
+    del request_transition["otherwise"]
+    deploy(chain, definition, at=-10)
+    request(chain, "R-7", at=0)
+    assert chain.case("fragile-request", "R-7").state == "refused"
+    [data] = refusals(chain, "R-7")
+    assert (data["request_id"], data["parcel_id"]) == ("R-7", "P-1") and data["reason"].startswith("divides (error:")
+
+
+def test_analytics_counts_a_refusal_as_a_rejected_land_transfer() -> None:
+    from govchain.services.analytics.cases import SERVICE_TYPES
+
+    [(service, decision)] = SERVICE_TYPES.decided_by("land.transfer_refused")
+    assert (service.name, service.key_field, decision.outcome, decision.reason_field) == (
+        "land-transfer", "request_id", "rejected", "reason")

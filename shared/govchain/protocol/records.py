@@ -155,3 +155,12 @@ class LandTransferApproved(Record):
 class LandTransferExpired(Record):
     request_id: str = Field(pattern=RECORD_ID)
     approvals: list[str]
+
+
+@EVENT_TYPES.register("land.transfer_refused", 1)
+class LandTransferRefused(Record):
+    """The land-transfer contract refused a request: the condition that failed, or the error."""
+
+    request_id: str = Field(pattern=RECORD_ID, description="the request (the contract's case key)")
+    parcel_id: str = Field(pattern=RECORD_ID)
+    reason: str = Field(min_length=1, max_length=500)
