@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -41,10 +41,8 @@ async def ensure_durable(js: JetStreamContext, stream: str, subject: str, config
         return
     except NotFoundError:
         pass
-    config.name = config.durable_name
-    if not config.filter_subjects:
-        config.filter_subject = subject
-    await js.add_consumer(stream, config=config)
+    filtered = {} if config.filter_subjects else {"filter_subject": subject}
+    await js.add_consumer(stream, config=replace(config, name=config.durable_name, **filtered))
 
 
 @dataclass
