@@ -126,6 +126,9 @@ async def run_contract_engine(
     ) as hosted:
         publisher = Publisher(hosted.engine, GovChainClient(hosted.broker.connection),
                               DataDir(settings.data_dir).signing_key(CONTRACT_ENGINE))
+        # Subscribing only queues the SUB: a PING round trip makes sure the server has it, so a
+        # query sent the moment we report ready finds a responder (not "no responders").
+        await hosted.broker.connection.flush()
         await run_until_stopped(ready, hosted.runner.run(stop), _publish_loop(publisher, stop, settings.contract_tick_s))
 
 
