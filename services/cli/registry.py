@@ -90,10 +90,13 @@ def business(
 
 @registry_app.command("search")
 def search(
-    text: str, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    text: str, proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Businesses whose name contains TEXT (public fields)."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_BUSINESSES, {"text": text}, None, None, as_json), as_json)
+    _show(_ask(data, nats_url, subjects.REGISTRY_BUSINESSES, {"text": text, "with_proofs": proofs}, None, None,
+               as_json),
+          as_json)
 
 
 @registry_app.command("parcel")
@@ -125,18 +128,21 @@ def document(
 
 
 @registry_app.command("departments")
-def departments(data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION) -> None:
+def departments(
+    proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+) -> None:
     """The department directory."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_DEPARTMENTS, {}, None, None, as_json), as_json)
+    _show(_ask(data, nats_url, subjects.REGISTRY_DEPARTMENTS, {"with_proofs": proofs}, None, None, as_json), as_json)
 
 
 @registry_app.command("catalog")
 def catalog(
-    as_key: Path = AS_OPTION, principal: str = PRINCIPAL_OPTION,
+    as_key: Path = AS_OPTION, principal: str = PRINCIPAL_OPTION, proofs: bool = PROOFS_OPTION,
     data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """The data sets departments share that you may read."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_CATALOG, {}, as_key, principal, as_json), as_json)
+    _show(_ask(data, nats_url, subjects.REGISTRY_CATALOG, {"with_proofs": proofs}, as_key, principal, as_json),
+          as_json)
 
 
 @registry_app.command("access-log")
@@ -144,10 +150,12 @@ def access_log(
     subject: str = typer.Argument(..., help="Whose log (your own pseudonym, or any as an auditor)."),
     as_key: Path = typer.Option(..., "--as", help="Your key (PEM)."),
     principal: str = typer.Option(..., "--principal", help="Your principal id."),
-    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """Who read a person's personal data, when, and why."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_ACCESS_LOG, {"subject": subject}, as_key, principal, as_json), as_json)
+    _show(_ask(data, nats_url, subjects.REGISTRY_ACCESS_LOG, {"subject": subject, "with_proofs": proofs}, as_key,
+               principal, as_json),
+          as_json)
 
 
 @registry_app.command("erase")

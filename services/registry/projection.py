@@ -186,7 +186,9 @@ class RegistryProjection:
                 ))
 
     def _department(self, conn: Connection, e: Envelope, p: ev.DepartmentRegistered, at: At) -> None:
-        conn.execute(insert(t.departments).values(department_id=p.department_id, name=p.name, registered_height=at.height))
+        conn.execute(insert(t.departments).values(
+            department_id=p.department_id, name=p.name, registered_height=at.height, event_id=e.id,
+        ))
 
     def _accessed(self, conn: Connection, e: Envelope, p: rec.PersonalDataAccessed, at: At) -> None:
         conn.execute(insert(t.access_log).values(

@@ -29,6 +29,7 @@ from govchain.services.registry import tables as t
 from govchain.services.registry.access import Viewer, may_read_access_log, personal_access, view
 
 REGISTRY_SERVICE = "registry"
+PROOF_REQUESTS_IN_FLIGHT = 16
 
 
 class Request(BaseModel):
@@ -101,8 +102,29 @@ class RegistryQueries:
             return [dict(row._mapping) for row in conn.execute(statement)]
 
     async def proofs(self, event_ids: list[str]) -> list[dict[str, Any]]:
+        """One ledger inclusion proof per event (each tied to the signed head of a block), in
+        the order given, each event once."""
         client = self.client()
-        return [await client.inclusion_proof(event_id) for event_id in event_ids]
+        unique = list(dict.fromkeys(event_ids))
+        gate = asyncio.Semaphore(PROOF_REQUESTS_IN_FLIGHT)
+
+        async def one(event_id: str) -> dict[str, Any]:
+            async with gate:
+                return await client.inclusion_proof(event_id)
+
+        return list(await asyncio.gather(*(one(event_id) for event_id in unique)))
+
+    async def with_proofs(
+        self, request: Request, result: dict[str, Any], event_ids: list[str], unproven: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Attach, when asked for, the proofs of every event the answer rests on. ``unproven``
+        names parts of the answer whose event this store does not know (rows written before
+        it kept their event ids): said outright, never silently missing from the proofs."""
+        if request.with_proofs:
+            result["proofs"] = await self.proofs(event_ids)
+            if unproven:
+                result["unproven"] = unproven
+        return result
 
     async def answer(self, query: str, request: Request, work: Callable[[Viewer], Any]) -> dict[str, Any]:
         """Wait for ``min_height``, authenticate (the subject is the signed query name), run ``work``."""
@@ -156,19 +178,18 @@ class RegistryQueries:
 
     async def owned_record(
         self, request: RecordRequest, viewer: Viewer, row: dict[str, Any], *, kind: str, record: str,
-        related: dict[str, Any],
+        related: dict[str, Any], related_events: list[str],
     ) -> dict[str, Any]:
         """A record with an owner: its visible fields, what it relates to, the owner's sealed
-        details when asked for (by the owner, or with a purpose), and proofs when asked for."""
+        details when asked for (by the owner, or with a purpose), and, when asked for, proofs
+        of the record's events and of ``related_events`` (those of what it relates to)."""
         result: dict[str, Any] = {"record": view(kind, _decoded(row), viewer, subject=row["owner"]), **related}
         if request.purpose is not None or viewer.principal == row["owner"]:
             result["personal"] = {"owner_details": await self.personal(
                 viewer, subject=row["owner"], department=row["department"], sealed=row["owner_details"],
                 record=record, field="owner_details", purpose=request.purpose,
             )}
-        if request.with_proofs:
-            result["proofs"] = await self.proofs(json.loads(row["event_ids"]))
-        return result
+        return await self.with_proofs(request, result, [*json.loads(row["event_ids"]), *related_events])
 
     def one(self, table: Any, key: str, value: str, what: str) -> dict[str, Any]:
         found = self.rows(select(table).where(table.c[key] == value))
@@ -183,15 +204,22 @@ class RegistryQueries:
             return await self.owned_record(
                 request, viewer, row, kind="business", record=f"business.registered/{request.id}",
                 related={"licenses": [view("license", _decoded(lic), viewer) for lic in licenses]},
+                related_events=[event_id for lic in licenses for event_id in json.loads(lic["event_ids"])],
             )
 
         return await self.answer(subjects.REGISTRY_BUSINESS, request, work)
 
     async def search_businesses(self, request: SearchRequest) -> dict[str, Any]:
-        def work(viewer: Viewer) -> dict[str, Any]:
+        async def work(viewer: Viewer) -> dict[str, Any]:
             pattern = f"%{request.text}%"
-            rows = self.rows(select(t.businesses).where(t.businesses.c.name.ilike(pattern)).limit(100))
-            return {"records": [view("business", _decoded(row), viewer, subject=row["owner"]) for row in rows]}
+            rows = self.rows(
+                select(t.businesses).where(t.businesses.c.name.ilike(pattern)).order_by(t.businesses.c.business_id)
+                .limit(100)
+            )
+            records = [view("business", _decoded(row), viewer, subject=row["owner"]) for row in rows]
+            return await self.with_proofs(
+                request, {"records": records}, [event_id for row in rows for event_id in json.loads(row["event_ids"])]
+            )
 
         return await self.answer(subjects.REGISTRY_BUSINESSES, request, work)
 
@@ -205,6 +233,7 @@ class RegistryQueries:
             return await self.owned_record(
                 request, viewer, row, kind="parcel", record=f"land/{request.id}",
                 related={"history": [view("transaction", tx, viewer) for tx in history]},
+                related_events=[tx["event_id"] for tx in history],
             )
 
         return await self.answer(subjects.REGISTRY_PARCEL, request, work)
@@ -213,22 +242,27 @@ class RegistryQueries:
         async def work(viewer: Viewer) -> dict[str, Any]:
             rows = self.rows(select(t.documents).where(t.documents.c.sha256 == request.sha256))
             result: dict[str, Any] = {"registered": bool(rows), "registrations": rows}
-            if request.with_proofs:
-                result["proofs"] = await self.proofs([row["event_id"] for row in rows])
-            return result
+            return await self.with_proofs(request, result, [row["event_id"] for row in rows])
 
         return await self.answer(subjects.REGISTRY_DOCUMENT, request, work)
 
     async def departments(self, request: Request) -> dict[str, Any]:
-        def work(viewer: Viewer) -> dict[str, Any]:
-            return {"departments": self.rows(select(t.departments).order_by(t.departments.c.department_id))}
+        async def work(viewer: Viewer) -> dict[str, Any]:
+            rows = self.rows(select(t.departments).order_by(t.departments.c.department_id))
+            return await self.with_proofs(
+                request, {"departments": rows}, [row["event_id"] for row in rows if row["event_id"]],
+                unproven=[f"department {row['department_id']}" for row in rows if not row["event_id"]],
+            )
 
         return await self.answer(subjects.REGISTRY_DEPARTMENTS, request, work)
 
     async def catalog(self, request: Request) -> dict[str, Any]:
-        def work(viewer: Viewer) -> dict[str, Any]:
+        async def work(viewer: Viewer) -> dict[str, Any]:
             rows = [_decoded(row) for row in self.rows(select(t.datasets).order_by(t.datasets.c.dataset_id))]
-            return {"datasets": [row for row in rows if _may_read_dataset(viewer, row)]}
+            shown = [row for row in rows if _may_read_dataset(viewer, row)]
+            return await self.with_proofs(
+                request, {"datasets": shown}, [event_id for row in shown for event_id in row["event_ids"]]
+            )
 
         return await self.answer(subjects.REGISTRY_CATALOG, request, work)
 
@@ -249,12 +283,15 @@ class RegistryQueries:
         return await self.answer(subjects.REGISTRY_SEAL, request, work)
 
     async def access_log(self, request: SubjectRequest) -> dict[str, Any]:
-        def work(viewer: Viewer) -> dict[str, Any]:
+        async def work(viewer: Viewer) -> dict[str, Any]:
             may_read_access_log(viewer, request.subject)
             rows = self.rows(
                 select(t.access_log).where(t.access_log.c.subject == request.subject).order_by(t.access_log.c.height)
             )
-            return {"subject": request.subject, "entries": [_decoded(row) for row in rows]}
+            return await self.with_proofs(
+                request, {"subject": request.subject, "entries": [_decoded(row) for row in rows]},
+                [row["event_id"] for row in rows],
+            )
 
         return await self.answer(subjects.REGISTRY_ACCESS_LOG, request, work)
 

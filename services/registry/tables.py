@@ -100,6 +100,7 @@ departments = Table(
     Column("department_id", PRINCIPAL, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("registered_height", Integer, nullable=False),
+    Column("event_id", EVENT_ID, comment="the department.registered event; NULL in rows from before 0002"),
 )
 
 access_log = Table(

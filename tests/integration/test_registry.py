@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from govchain.audit import verify_chain
 from govchain.bus import subjects
@@ -21,7 +21,7 @@ from govchain.protocol.proofs import inclusion_problem
 from govchain.protocol.requests import sign_request
 from govchain.protocol.state import ChainState
 from govchain.services.registry.service import run_registry
-from govchain.services.registry.tables import void_events
+from govchain.services.registry.tables import departments, void_events
 from govchain.storage.engine import make_engine
 
 from .conftest import Ledger
@@ -39,12 +39,33 @@ class Registry:
         self.db_url = db_url
         self.keys: dict[str, SigningKey] = {}
         self.height = 0
+        self.events: dict[str, str] = {}  # what the test committed (label → event id)
 
-    async def commit(self, signer: str, source: str, type: str, data: dict[str, Any]) -> dict[str, Any]:
-        receipt = await self.ledger.submit(make_event(self.keys[signer], source=source, type=type, data=data))
+    async def commit(self, signer: str, source: str, type: str, data: dict[str, Any],
+                     label: str | None = None) -> dict[str, Any]:
+        event = make_event(self.keys[signer], source=source, type=type, data=data)
+        receipt = await self.ledger.submit(event)
         if receipt["status"] == "committed":
             self.height = receipt["height"]
+            if label is not None:
+                self.events[label] = event.id
         return receipt
+
+    def orderer_keys(self) -> dict[str, Any]:
+        genesis = genesis_payload(self.ledger.data.genesis())
+        return {r.key_id: r.public_key for r in ChainState.from_genesis(genesis).keys.values() if r.owner == "ledger"}
+
+    def assert_proves(self, answer: dict[str, Any], labels: list[str]) -> None:
+        """One proof for each event the answer rests on, no more, each leading (RFC 9162) to
+        the log root of a head the orderer signed."""
+        expected = [self.events[label] for label in labels]
+        proofs = answer["proofs"]
+        assert len(proofs) == len(expected)
+        assert sorted(proof["event_id"] for proof in proofs) == sorted(expected)
+        orderer = self.orderer_keys()
+        for proof in proofs:
+            assert proof["root"] == proof["head"]["header"]["log_root"]
+            assert inclusion_problem(proof, orderer) is None, proof["event_id"]
 
     async def ask(self, subject: str, params: dict[str, Any], as_: str | None = None) -> dict[str, Any]:
         signer = None if as_ is None else (self.keys[as_], as_)
@@ -62,8 +83,13 @@ class Registry:
 
     async def populate(self) -> None:
         self.keys["root"] = self.ledger.root
-        for dept in ("market", "land", "audit"):
-            self.keys[dept] = await self.ledger.register_department(dept)
+        for dept in ("market", "land", "audit"):  # as Ledger.register_department, keeping the event ids
+            self.keys[dept] = SigningKey.generate()
+            receipt = await self.commit("root", "root", "department.registered", {
+                "department_id": dept, "name": dept.title(), "public_key": self.keys[dept].public.hex},
+                label=f"department {dept}")
+            assert receipt["status"] == "committed", receipt
+            self.ledger.department_keys[dept] = self.keys[dept]
         for official, dept, roles in (("market-clerk", "market", ["registrar"]), ("land-clerk", "land", []),
                                       ("auditor-1", "audit", [])):
             self.keys[official] = SigningKey.generate()
@@ -78,13 +104,14 @@ class Registry:
         await self.commit("market", "market", "business.registered", {
             "business_id": "B-1", "name": "Harbour Noodle House", "registration_no": "913100001",
             "address": "12 Harbour Road", "activity": "catering", "owner": OWNER,
-            "owner_details": await self.seal("market", OWNER, "business.registered/B-1", {"legal_name": "Li Ming"})})
+            "owner_details": await self.seal("market", OWNER, "business.registered/B-1", {"legal_name": "Li Ming"})},
+            label="B-1")
         await self.commit("market-clerk", "market", "license.issued", {
             "license_id": "L-1", "business_id": "B-1", "kind": "food service",
-            "valid_from": "2026-01-01", "valid_until": "2027-12-31"})
+            "valid_from": "2026-01-01", "valid_until": "2027-12-31"}, label="L-1")
         await self.commit("land", "land", "land.parcel_registered", {
             "parcel_id": "P-1", "location": "Lot 7", "area_m2": "532.50", "land_use": "residential", "owner": OWNER,
-            "owner_details": await self.seal("land", OWNER, "land/P-1", {"legal_name": "Li Ming"})})
+            "owner_details": await self.seal("land", OWNER, "land/P-1", {"legal_name": "Li Ming"})}, label="P-1")
 
 
 @pytest.fixture
@@ -107,9 +134,7 @@ async def test_the_public_sees_public_fields_and_proofs_tied_to_signed_heads(reg
                                 "address": "12 Harbour Road", "activity": "catering", "department": "market"}
     assert [lic["license_id"] for lic in answer["licenses"]] == ["L-1"]
     assert "personal" not in answer and "owner" not in answer["record"]
-    genesis = genesis_payload(registry.ledger.data.genesis())
-    orderer = {r.key_id: r.public_key for r in ChainState.from_genesis(genesis).keys.values() if r.owner == "ledger"}
-    assert len(answer["proofs"]) == 1 and inclusion_problem(answer["proofs"][0], orderer) is None
+    registry.assert_proves(answer, ["B-1", "L-1"])  # the registration and the licence listed with it
 
     found = await registry.ask(subjects.REGISTRY_BUSINESSES, {"text": "noodle"})
     assert [r["business_id"] for r in found["records"]] == ["B-1"]
@@ -274,3 +299,69 @@ async def test_only_officers_seal_personal_data(registry: Registry) -> None:
     sealed = await registry.ask(subjects.REGISTRY_SEAL, params, as_="land-clerk")
     field = sealed["sealed"]["owner_details"]
     assert set(field) == {"enc", "subject", "key_version", "nonce", "ct"} and field["subject"] == BUYER
+
+
+async def test_every_answer_proves_each_event_it_rests_on(registry: Registry) -> None:
+    """Issue 3: each answer can carry the inclusion proof of every event it rests on."""
+    commit = registry.commit
+    assert (await commit("market-clerk", "market", "license.issued", {
+        "license_id": "L-2", "business_id": "B-1", "kind": "alcohol", "valid_from": "2026-01-01",
+        "valid_until": "2026-12-31"}, label="L-2 issued"))["status"] == "committed"
+    assert (await commit("market-clerk", "market", "license.revoked", {"license_id": "L-2", "reason": "lapsed"},
+                         label="L-2 revoked"))["status"] == "committed"
+    await commit("market", "market", "business.registered", {
+        "business_id": "B-2", "name": "Noodle Bar Two", "registration_no": "913100002", "address": "1 Quay",
+        "activity": "catering", "owner": BUYER}, label="B-2")
+    await commit("land", "land", "land.transferred", {
+        "transfer_id": "T-1", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": BUYER,
+        "consideration": "1000000.00"}, label="T-1")
+    await commit("land", "land", "land.transferred", {
+        "transfer_id": "T-2", "parcel_id": "P-1", "from_owner": BUYER, "to_owner": STRANGER,
+        "consideration": "1200000.00"}, label="T-2")
+    await commit("land", "land", "document.registered", {"document_id": "deed-1", "sha256": "ef" * 32,
+                                                         "title": "Deed"}, label="deed")
+    for dataset_id, access, label in (("open-permits", "public", "permits v1"), ("open-permits", "public", "permits v2"),
+                                      ("audit-trail", "auditors", "trail")):
+        await commit("market", "market", "dataset.published", {
+            "dataset_id": dataset_id, "title": dataset_id, "description": "", "fields": ["a"], "access": access,
+            "readers": []}, label=label)
+
+    def ask(subject: str, params: dict[str, Any], as_: str | None = None) -> Any:
+        return registry.ask(subject, {**params, "with_proofs": True}, as_)
+
+    registry.assert_proves(await ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"}),
+                           ["B-1", "L-1", "L-2 issued", "L-2 revoked"])
+    registry.assert_proves(await ask(subjects.REGISTRY_BUSINESSES, {"text": "noodle"}), ["B-1", "B-2"])
+    parcel = await ask(subjects.REGISTRY_PARCEL, {"id": "P-1"})
+    assert [tx["transfer_id"] for tx in parcel["history"]] == ["T-1", "T-2"]
+    registry.assert_proves(parcel, ["P-1", "T-1", "T-2"])  # the registration and each land transaction
+    registry.assert_proves(await ask(subjects.REGISTRY_DOCUMENT, {"sha256": "ef" * 32}), ["deed"])
+    directory = await ask(subjects.REGISTRY_DEPARTMENTS, {})
+    assert "unproven" not in directory
+    registry.assert_proves(directory, ["department audit", "department land", "department market"])
+    registry.assert_proves(await ask(subjects.REGISTRY_CATALOG, {}), ["permits v1", "permits v2"])  # what it shows
+    registry.assert_proves(await ask(subjects.REGISTRY_CATALOG, {}, as_="auditor-1"),
+                           ["trail", "permits v1", "permits v2"])
+
+    await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "licence renewal"}, as_="market-clerk")
+    registry.height = await registry.ledger.client.head_height()
+    log = await ask(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}, as_=OWNER)
+    assert [e["reader"] for e in log["entries"]] == ["market-clerk"]
+    registry.events |= {f"read {n}": entry["event_id"] for n, entry in enumerate(log["entries"])}
+    registry.assert_proves(log, [f"read {n}" for n in range(len(log["entries"]))])
+    registry.assert_proves(await ask(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}, as_="auditor-1"), ["read 0"])
+
+    # Without with_proofs no answer carries any.
+    assert "proofs" not in await registry.ask(subjects.REGISTRY_DEPARTMENTS, {})
+    assert "proofs" not in await registry.ask(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}, as_=OWNER)
+
+
+async def test_a_department_row_from_before_event_ids_is_named_unproven(registry: Registry) -> None:
+    """Rows written before migration 0002 have no event id: said outright, not silently unproven."""
+    engine = make_engine(registry.db_url)
+    with engine.begin() as conn:
+        conn.execute(update(departments).where(departments.c.department_id == "land").values(event_id=None))
+    engine.dispose()
+    directory = await registry.ask(subjects.REGISTRY_DEPARTMENTS, {"with_proofs": True})
+    assert directory["unproven"] == ["department land"]
+    registry.assert_proves(directory, ["department audit", "department market"])

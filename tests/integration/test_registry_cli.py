@@ -27,7 +27,10 @@ from govchain.bus.connect import connect
 from govchain.client import GovChainClient
 from govchain.datadir import DataDir
 from govchain.protocol.envelope import make_event
+from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.keys import SigningKey
+from govchain.protocol.proofs import inclusion_problem
+from govchain.protocol.state import ChainState
 
 GOVCHAIN = [sys.executable, "-m", "govchain.services.cli"]
 OWNER = "c-" + "0a" * 16
@@ -161,14 +164,42 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         assert process.wait(timeout=30) == 0
 
 
+def assert_proofs_verify(platform: Platform, answer: dict[str, Any], events: int) -> None:
+    """``events`` proofs, of distinct events, each leading to the log root of a head the orderer signed."""
+    genesis = genesis_payload(DataDir(platform.data).genesis())
+    orderer = {r.key_id: r.public_key for r in ChainState.from_genesis(genesis).keys.values() if r.owner == "ledger"}
+    proofs = answer["proofs"]
+    assert len(proofs) == events and len({proof["event_id"] for proof in proofs}) == events
+    for proof in proofs:
+        assert proof["root"] == proof["head"]["header"]["log_root"]
+        assert inclusion_problem(proof, orderer) is None, proof["event_id"]
+
+
+def test_every_listing_carries_proofs_when_asked(platform: Platform) -> None:
+    assert_proofs_verify(platform, platform.ok("search", "noodle", "--proofs"), 1)
+    assert_proofs_verify(platform, platform.ok("departments", "--proofs"), 3)
+    assert_proofs_verify(platform, platform.ok("catalog", "--proofs"), 1)  # the one public data set
+    assert_proofs_verify(platform, platform.ok("catalog", "--proofs", as_="auditor-1"), 3)
+    parcel = platform.ok("parcel", "P-1", "--proofs")
+    assert_proofs_verify(platform, parcel, 2)  # the registration and transfer T-1
+    assert parcel["history"][0]["event_id"] in {proof["event_id"] for proof in parcel["proofs"]}
+    platform.ok("business", "B-1", "--purpose", "licence renewal", as_="market-clerk")
+    log = platform.ok("access-log", OWNER, "--proofs", as_=OWNER)
+    assert log["entries"]
+    assert_proofs_verify(platform, log, len(log["entries"]))
+    assert {proof["event_id"] for proof in log["proofs"]} == {entry["event_id"] for entry in log["entries"]}
+    assert "proofs" not in platform.ok("departments")
+
+
 def test_business_shows_each_caller_its_layer(platform: Platform) -> None:
     public = platform.ok("business", "B-1", "--proofs")
     assert public["visibility"] == "public"
     assert public["record"] == {"business_id": "B-1", "name": "Harbour Noodle House", "registration_no": "913100001",
                                 "address": "12 Harbour Road", "activity": "catering", "department": "market"}
     assert [(lic["license_id"], lic["status"]) for lic in public["licenses"]] == [("L-1", "valid")]
-    assert "personal" not in public and len(public["proofs"]) == 1
-    assert public["proofs"][0]["event_height"] <= public["as_of_height"]
+    assert "personal" not in public and len(public["proofs"]) == 2  # the registration and licence L-1
+    assert all(proof["event_height"] <= public["as_of_height"] for proof in public["proofs"])
+    assert_proofs_verify(platform, public, 2)
 
     own = platform.ok("business", "B-1", as_=OWNER)
     assert own["record"]["owner"] == OWNER and own["personal"] == {"owner_details": {"legal_name": "Li Ming"}}
