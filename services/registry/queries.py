@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 from faststream.nats import NatsRouter
+from nats.errors import NoRespondersError
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
 from govchain.bus import subjects
-from govchain.client import GovChainClient
+from govchain.client import GovChainClient, LedgerQueryError
 from govchain.privacy.fields import SealedField
 from govchain.privacy.vault import KeyVault, SubjectErased, UnknownSubjectKey
 from govchain.projection.runner import wait_for_height
@@ -30,6 +32,8 @@ from govchain.services.registry.access import Viewer, may_read_access_log, perso
 
 REGISTRY_SERVICE = "registry"
 PROOF_REQUESTS_IN_FLIGHT = 16
+PROOF_WAIT_S = 3.0
+"""How long an event the projection applied may stay unknown to the ledger's proof index."""
 
 
 class Request(BaseModel):
@@ -109,8 +113,20 @@ class RegistryQueries:
         gate = asyncio.Semaphore(PROOF_REQUESTS_IN_FLIGHT)
 
         async def one(event_id: str) -> dict[str, Any]:
-            async with gate:
-                return await client.inclusion_proof(event_id)
+            # The ledger indexes a block just after appending it, and this projection may have
+            # applied it first: an event it does not know yet is asked for again, briefly.
+            delay, deadline = 0.02, time.monotonic() + PROOF_WAIT_S
+            while True:
+                try:
+                    async with gate:
+                        return await client.inclusion_proof(event_id)
+                except LedgerQueryError as exc:
+                    if exc.code != "not_found" or time.monotonic() > deadline:
+                        raise AccessDenied("proof_unavailable", f"no inclusion proof of event {event_id}: {exc}") from exc
+                except (TimeoutError, NoRespondersError) as exc:
+                    raise AccessDenied("proof_unavailable", "the ledger did not answer for an inclusion proof") from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.25)
 
         return list(await asyncio.gather(*(one(event_id) for event_id in unique)))
 

@@ -365,3 +365,44 @@ async def test_a_department_row_from_before_event_ids_is_named_unproven(registry
     directory = await registry.ask(subjects.REGISTRY_DEPARTMENTS, {"with_proofs": True})
     assert directory["unproven"] == ["department land"]
     registry.assert_proves(directory, ["department audit", "department market"])
+
+
+class _LaggingLedger:
+    """The ledger's proof index a moment behind the registry (a fake: this race is too narrow to
+    provoke on demand against the real ledger)."""
+
+    def __init__(self, unknown_for: int) -> None:
+        self.unknown_for = unknown_for
+        self.asked = 0
+
+    async def inclusion_proof(self, event_id: str) -> dict[str, Any]:
+        self.asked += 1
+        if self.asked <= self.unknown_for:
+            raise LedgerQueryError("not_found", f"event {event_id} is not on chain")
+        return {"event_id": event_id}
+
+
+@pytest.mark.parametrize("unknown_for, answered", [(2, True), (10**6, False)])
+async def test_a_proof_the_ledger_has_not_indexed_yet_is_waited_for_then_refused(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, unknown_for: int, answered: bool,
+) -> None:
+    from govchain.privacy.vault import KeyVault
+    from govchain.services.registry import queries
+    from govchain.services.registry.projection import RegistryProjection
+    from govchain.services.registry.tables import documents
+
+    monkeypatch.setattr(queries, "PROOF_WAIT_S", 0.3)
+    engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+    RegistryProjection().prepare(engine)
+    with engine.begin() as conn:
+        conn.execute(documents.insert().values(event_id="e" * 64, sha256="ab" * 32, document_id="d", title="t",
+                                               kind="deed", department="land", height=1))
+    ledger = _LaggingLedger(unknown_for)
+    api = queries.RegistryQueries(engine, KeyVault(engine), client=lambda: ledger, state=lambda: None,  # type: ignore[arg-type, return-value]
+                                  height=lambda: 1, key=SigningKey.generate())
+    answer = await api.verify_document(queries.DocumentRequest(sha256="ab" * 32, with_proofs=True))
+    engine.dispose()
+    if answered:
+        assert answer["proofs"] == [{"event_id": "e" * 64}] and ledger.asked == 3
+    else:
+        assert answer["code"] == "proof_unavailable" and "proofs" not in answer
