@@ -34,6 +34,10 @@ REGISTRY_SERVICE = "registry"
 PROOF_REQUESTS_IN_FLIGHT = 16
 PROOF_WAIT_S = 3.0
 """How long an event the projection applied may stay unknown to the ledger's proof index."""
+MAX_PROOFS = 256
+"""Proofs in one answer: each is about 1-2.5 KB (path and signed head), and a reply must fit in
+NATS's max_payload (1 MB by default); beyond this the query is refused with a clear error."""
+"""How long an event the projection applied may stay unknown to the ledger's proof index."""
 
 
 class Request(BaseModel):
@@ -110,6 +114,10 @@ class RegistryQueries:
         the order given, each event once."""
         client = self.client()
         unique = list(dict.fromkeys(event_ids))
+        if len(unique) > MAX_PROOFS:
+            raise AccessDenied("too_many_proofs", (
+                f"the answer rests on {len(unique)} events; at most {MAX_PROOFS} proofs fit in one answer: "
+                "ask for a narrower answer, or for each event's proof from the ledger"))
         gate = asyncio.Semaphore(PROOF_REQUESTS_IN_FLIGHT)
 
         async def one(event_id: str) -> dict[str, Any]:

@@ -406,3 +406,27 @@ async def test_a_proof_the_ledger_has_not_indexed_yet_is_waited_for_then_refused
         assert answer["proofs"] == [{"event_id": "e" * 64}] and ledger.asked == 3
     else:
         assert answer["code"] == "proof_unavailable" and "proofs" not in answer
+
+
+async def test_an_answer_resting_on_more_events_than_a_reply_holds_is_refused(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from govchain.privacy.vault import KeyVault
+    from govchain.services.registry import queries
+    from govchain.services.registry.projection import RegistryProjection
+    from govchain.services.registry.tables import documents
+
+    monkeypatch.setattr(queries, "MAX_PROOFS", 2)
+    engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+    RegistryProjection().prepare(engine)
+    with engine.begin() as conn:
+        for n in range(3):
+            conn.execute(documents.insert().values(event_id=f"{n:064x}", sha256="ab" * 32, document_id=f"d{n}",
+                                                   title="t", kind="deed", department="land", height=1))
+    ledger = _LaggingLedger(0)
+    api = queries.RegistryQueries(engine, KeyVault(engine), client=lambda: ledger, state=lambda: None,  # type: ignore[arg-type, return-value]
+                                  height=lambda: 1, key=SigningKey.generate())
+    refused = await api.verify_document(queries.DocumentRequest(sha256="ab" * 32, with_proofs=True))
+    assert refused["code"] == "too_many_proofs" and ledger.asked == 0
+    assert len((await api.verify_document(queries.DocumentRequest(sha256="ab" * 32)))["registrations"]) == 3
+    engine.dispose()
