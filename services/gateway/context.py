@@ -20,6 +20,7 @@ GATEWAY = "gateway"
 STATUS_BY_CODE = {
     "not_found": 404, "forbidden": 403, "unauthenticated": 401, "purpose_required": 400, "bad_request": 400,
     "not_ready": 503, "replayed": 409, "erased": 410, "not_recorded": 503,
+    "proof_unavailable": 503, "too_many_proofs": 422,
 }
 
 

@@ -17,7 +17,8 @@ def test_the_wheel_carries_every_module_and_migration(tmp_path: Path) -> None:
     )
     (wheel,) = tmp_path.glob("govchain-*.whl")
     packed = set(zipfile.ZipFile(wheel).namelist())
-    expected = {f"govchain/{p.relative_to(ROOT / 'shared/govchain')}" for p in (ROOT / "shared/govchain").rglob("*.py")}
+    expected = {f"govchain/{p.relative_to(ROOT / 'shared/govchain')}" for p in (ROOT / "shared/govchain").rglob("*")
+                if p.suffix in (".py", ".mako")}
     expected |= {f"govchain/services/{p.relative_to(ROOT / 'services')}" for p in (ROOT / "services").rglob("*")
                  if p.suffix in (".py", ".mako", ".json", ".html", ".css")}
     assert expected - packed == set()
