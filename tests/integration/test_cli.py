@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from govchain.bus.embedded import EmbeddedNats
 from govchain.protocol.block import Block
 from govchain.protocol.canonical import canonical_bytes
 
-GOVCHAIN = [sys.executable, "-m", "govchain.services.cli"]
+from .cli_platform import GOVCHAIN, govchain_up
 
 
 def govchain(*args: str, check: bool = True, timeout: float = 90) -> subprocess.CompletedProcess[str]:
@@ -47,29 +46,9 @@ def platform(tmp_path: Path, busy_port: int) -> Iterator[Path]:
     data = tmp_path / "node"
     govchain("init", "--data", str(data), "--chain-id", "cli-test")
     env = {**os.environ, "GOVCHAIN_BATCH_MAX_WAIT_MS": "50"}
-    process = subprocess.Popen(
-        [*GOVCHAIN, "up", "--data", str(data), "--nats-port", str(busy_port)],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
-    )
-    assert process.stderr is not None
-    deadline = time.monotonic() + 60
-    seen = []
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        seen.append(line)
-        if "GovChain is up" in line:
-            break
-        if not line and process.poll() is not None:
-            raise AssertionError("govchain up exited: " + "".join(seen))
-    else:
-        process.kill()
-        raise AssertionError("govchain up did not come up: " + "".join(seen))
-    try:
+    with govchain_up(data, busy_port, env, timeout_s=60):
         yield data
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
-        assert not (data / "run.json").exists()
+    assert not (data / "run.json").exists()
 
 
 def write_json(path: Path, value: dict[str, Any]) -> Path:

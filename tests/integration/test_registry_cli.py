@@ -10,11 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +29,8 @@ from govchain.protocol.keys import SigningKey
 from govchain.protocol.proofs import inclusion_problem
 from govchain.protocol.state import ChainState
 
-GOVCHAIN = [sys.executable, "-m", "govchain.services.cli"]
+from .cli_platform import GOVCHAIN, govchain_up
+
 OWNER = "c-" + "0a" * 16
 BUYER = "c-" + "0b" * 16
 STRANGER = "c-" + "0c" * 16
@@ -139,29 +137,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
-        process = subprocess.Popen(
-            [*GOVCHAIN, "up", "--data", str(data), "--nats-port", str(holder.getsockname()[1])],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
-        )
-        assert process.stderr is not None
-        deadline, seen = time.monotonic() + 90, []
-        while time.monotonic() < deadline:
-            line = process.stderr.readline()
-            seen.append(line)
-            if "GovChain is up" in line:
-                break
-            if not line and process.poll() is not None:
-                raise AssertionError("govchain up exited: " + "".join(seen))
-        else:
-            process.kill()
-            raise AssertionError("govchain up did not come up: " + "".join(seen))
-    try:
-        handle = Platform(data)
-        asyncio.run(populate(data, handle.keys))
-        yield handle
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        with govchain_up(data, holder.getsockname()[1], env):
+            handle = Platform(data)
+            asyncio.run(populate(data, handle.keys))
+            yield handle
 
 
 def assert_proofs_verify(platform: Platform, answer: dict[str, Any], events: int) -> None:
