@@ -22,7 +22,8 @@ import rfc8785
 
 from govchain.protocol.errors import CanonicalizationError
 
-_SAFE_INT = 2**53 - 1
+SAFE_INTEGER = 2**53 - 1
+"""The largest integer every JSON reader holds exactly (RFC 8785 refuses anything beyond)."""
 _encode_plain = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
 ).encode
@@ -34,7 +35,7 @@ def _is_plain(value: Any) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        return -_SAFE_INT <= value <= _SAFE_INT
+        return -SAFE_INTEGER <= value <= SAFE_INTEGER
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str or not key.isascii():

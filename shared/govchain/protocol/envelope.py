@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from govchain.protocol.canonical import canonical_bytes
+from govchain.protocol.canonical import SAFE_INTEGER, canonical_bytes
 from govchain.protocol.errors import CanonicalizationError, EventRejected, RejectionReason
 from govchain.protocol.keys import PublicKey, SigningKey
 
@@ -146,16 +146,13 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-_SAFE_INT = 2**53 - 1
-
-
 def _json_int(digits: str) -> int | float:
     """JSON numbers are IEEE 754 doubles (RFC 8785 §3.2.2.3): an integral double of 2**53 or
     more is written as plain digits, so digits beyond the safe range that are a double's
     canonical form are read back as that double. Other big integers stay ints and fail
     canonicalization, as they must: rounding 2**53 + 1 would change what was meant."""
     number = int(digits)
-    if -_SAFE_INT <= number <= _SAFE_INT:
+    if -SAFE_INTEGER <= number <= SAFE_INTEGER:
         return number
     try:
         double = float(number)
