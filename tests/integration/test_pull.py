@@ -70,7 +70,10 @@ async def test_an_idle_fetch_waits_for_a_message_published_later_and_returns_it_
     await puller.close()
 
 
-async def test_pause_hands_back_what_an_open_request_delivered_but_nobody_took(nc: Client) -> None:
+@pytest.mark.parametrize("lets_go", ["pause", "close"])
+async def test_pause_and_close_hand_back_what_an_open_request_delivered_but_nobody_took(
+    nc: Client, lets_go: str
+) -> None:
     standby = await BatchPuller(nc, STREAM, CONSUMER).start()
 
     async def first_event() -> None:
@@ -84,8 +87,9 @@ async def test_pause_hands_back_what_an_open_request_delivered_but_nobody_took(n
     await got[0].ack()
     await publish(nc, 1, 5)  # delivered on the still-open pull into the standby's buffer
     await asyncio.sleep(0.3)
-    await standby.pause()  # it lost its lease: hand them back at once, not after ack_wait (30 s)
-    await publish(nc, 6, 2)  # still delivered to the paused standby's open pull: handed back too
+    # It lost its lease, or stops: hand them back at once, not after the ack wait (30 s).
+    await (standby.pause() if lets_go == "pause" else standby.close())
+    await publish(nc, 6, 2)  # may still reach the paused standby's open pull: handed back too
     await asyncio.sleep(0.3)
 
     leader = await BatchPuller(nc, STREAM, CONSUMER).start()
@@ -98,4 +102,5 @@ async def test_pause_hands_back_what_an_open_request_delivered_but_nobody_took(n
     assert sorted(seen) == list(range(1, 8))
     assert time.monotonic() - started < 10, "the standby kept the events until their ack wait"
     await leader.close()
-    await standby.close()
+    if lets_go == "pause":
+        await standby.close()

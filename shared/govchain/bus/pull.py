@@ -16,6 +16,7 @@ delivers after its ``fetch`` returned are kept for the next one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, StatusCode
 from nats.js.errors import APIError, NotFoundError
@@ -67,6 +69,9 @@ class BatchPuller:
         return self
 
     async def close(self) -> None:
+        """Hand back what it holds (as :meth:`pause` does) and stop listening."""
+        with contextlib.suppress(NatsError):  # a closing connection: redelivered after ack wait
+            await self.pause()
         if self._sub is not None:
             await self._sub.unsubscribe()
             self._sub = None
