@@ -54,3 +54,7 @@ class BlockVerificationError(GovChainError):
         super().__init__(f"block {height} fails verification: {detail}")
         self.height = height
         self.detail = detail
+
+
+class ContractError(GovChainError, ValueError):
+    """A contract definition is invalid, or an expression failed while a case was evaluated."""
