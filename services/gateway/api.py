@@ -199,9 +199,9 @@ def _named(value: Any) -> set[str]:
     if isinstance(value, str):
         return {value}
     if isinstance(value, dict):
-        return set().union(*(_named(v) for v in value.values())) if value else set()
+        return set().union(*(_named(v) for v in value.values()))
     if isinstance(value, list):
-        return set().union(*(_named(v) for v in value)) if value else set()
+        return set().union(*(_named(v) for v in value))
     return set()
 
 

@@ -37,7 +37,6 @@ PROOF_WAIT_S = 3.0
 MAX_PROOFS = 256
 """Proofs in one answer: each is about 1-2.5 KB (path and signed head), and a reply must fit in
 NATS's max_payload (1 MB by default); beyond this the query is refused with a clear error."""
-"""How long an event the projection applied may stay unknown to the ledger's proof index."""
 
 
 class Request(BaseModel):
