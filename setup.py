@@ -10,6 +10,8 @@ setup(
     packages=KERNEL + SERVICES,
     package_dir={"govchain": "shared/govchain", "govchain.services": "services"},
     package_data={
+        # The kernel's own alembic trees (checkpoints, privacy vault) need their script template too.
+        "govchain": ["**/migrations/*.mako"],
         "govchain.services": [
             "*/migrations/*.py", "*/migrations/*.mako", "*/migrations/versions/*.py", "*/definitions/*.json",
             "*/templates/*.html", "*/static/*",
