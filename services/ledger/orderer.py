@@ -39,7 +39,7 @@ from govchain.protocol.genesis import make_genesis_block
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.verify import ChainVerifier, Checkpoint, VerifiedBlock
-from govchain.services.ledger.sequencer import Batch, Intake, preparse, sequence
+from govchain.services.ledger.sequencer import Batch, Intake, Parsed, preparse_message, sequence
 from govchain.services.ledger.store import LedgerStore
 
 log = get_logger("govchain.ledger.orderer")
@@ -58,6 +58,30 @@ class OrdererFenced(GovChainError):
 
 class OrdererKeyRevoked(GovChainError):
     """This orderer's key is revoked on chain: any block it signed would fail verification."""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A message from stream EVENTS, already parsed: what the block cutter holds."""
+
+    msg: Msg
+    parsed: list[Parsed]
+
+    @classmethod
+    def of(cls, msg: Msg) -> Received:
+        intake = Intake(msg.subject, msg.data, (msg.headers or {}).get("Nats-Msg-Id"), msg.metadata.sequence.stream)
+        return cls(msg, preparse_message(intake))
+
+    @property
+    def size(self) -> int:
+        return sum(item.size for item in self.parsed)
+
+    @property
+    def changes_state(self) -> bool:
+        return any(
+            item.envelope is not None and EVENT_TYPES.changes_state(item.envelope.type, item.envelope.schemaversion)
+            for item in self.parsed
+        )
 
 
 @dataclass
@@ -164,15 +188,15 @@ class Orderer:
 
     async def _order(self, puller: BatchPuller, stop: asyncio.Event, lease: Lease | None) -> None:
         """The ordering loop; returns on ``stop`` or when the lease is lost."""
-        cutter: BlockCutter[Msg] = BlockCutter(self.limits)
+        cutter: BlockCutter[Received] = BlockCutter(self.limits)
         pending_since: float | None = None
         renewed = time.monotonic()
         log.info("orderer ordering", height=self.height, limits=str(self.limits))
         while not stop.is_set():
             if lease is not None and time.monotonic() - renewed >= lease.ttl_s / 3:
                 if not await lease.renew():
-                    for msg in cutter.cut():  # not ours to order any more: let the new leader have them
-                        await msg.nak()
+                    for item in cutter.cut():  # not ours to order any more: let the new leader have them
+                        await item.msg.nak()
                     await puller.pause()
                     return
                 renewed = time.monotonic()
@@ -182,12 +206,15 @@ class Orderer:
             try:
                 msgs = await puller.fetch(self.limits.max_count, wait)
             except TRANSIENT:
-                for msg in cutter.cut():  # unacked either way; let them come back in order
-                    await msg.nak()
+                for item in cutter.cut():  # unacked either way; let them come back in order
+                    await item.msg.nak()
                 raise
             for msg in msgs:
-                flush = _changes_state(msg.subject)
-                for batch in cutter.add(msg, len(msg.data), flush_before=flush):
+                received = Received.of(msg)
+                batches = cutter.add(
+                    received, received.size, count=len(received.parsed), flush_before=received.changes_state
+                )
+                for batch in batches:
                     await self.commit(batch)
             if cutter.pending and pending_since is None:
                 pending_since = time.monotonic()
@@ -200,10 +227,10 @@ class Orderer:
 
     # -- one batch
 
-    async def commit(self, msgs: list[Msg]) -> BatchReport:
+    async def commit(self, received: list[Received]) -> BatchReport:
         """Order one batch: judge, append the block, index it, then ack the events."""
         try:
-            return await self._commit(msgs)
+            return await self._commit(received)
         except OrdererKeyRevoked:
             raise
         except OrdererFenced as exc:
@@ -213,32 +240,28 @@ class Orderer:
         # The in-memory state may have seen events the chain did not: reload it from the
         # store and the stream. Unacked events come back and are judged again.
         self.checkpoint = None  # nothing is ordered until recover() has succeeded
-        for msg in msgs:
+        for item in received:
             try:
-                await msg.nak()
+                await item.msg.nak()
             except TRANSIENT:
                 pass  # redelivered after ack_wait anyway
         await self.recover()
         return BatchReport(None, 0, 0, 0)
 
-    async def _commit(self, msgs: list[Msg]) -> BatchReport:
+    async def _commit(self, received: list[Received]) -> BatchReport:
         assert self.checkpoint is not None, "recover() first"
         self.checkpoint.state.height = self.checkpoint.height + 1
         own = self.checkpoint.state.keys.get(self.key.key_id)
         if own is None or own.owner != ev.LEDGER or not own.usable_at(self.checkpoint.state.height):
             raise OrdererKeyRevoked(f"orderer key {self.key.key_id} is not an active orderer key on chain")
-        intakes = [
-            Intake(m.subject, m.data, (m.headers or {}).get("Nats-Msg-Id"), m.metadata.sequence.stream)
-            for m in msgs
-        ]
-        parsed = [preparse(intake) for intake in intakes]
+        parsed = [item for message in received for item in message.parsed]
         ids = [p.envelope.id for p in parsed if p.envelope is not None]
         on_chain = await asyncio.to_thread(self.store.included, ids)
         batch = sequence(self.checkpoint.state, parsed, on_chain)
         await self._publish_rejections(batch)
         height = await self._append_batch(batch) if batch.envelopes else None
-        for msg in msgs:
-            await msg.ack()
+        for message in received:
+            await message.msg.ack()
         if batch.rejections:
             log.info("events rejected", count=len(batch.rejections),
                      reasons=sorted({r.reason.value for r in batch.rejections}))
@@ -307,10 +330,3 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:
         pass
-
-
-def _changes_state(subject: str) -> bool:
-    try:
-        return EVENT_TYPES.any_version_changes_state(subjects.split_event_subject(subject)[1])
-    except ValueError:
-        return False

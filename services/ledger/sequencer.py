@@ -1,8 +1,8 @@
 """The orderer's decisions for one batch, free of I/O: what goes into the block, what is
 refused and why, what is a harmless re-send.
 
-Two steps. :func:`preparse` needs no chain state (parse, subject check, leaf hash), so it
-can run in parallel. :func:`sequence` walks the batch in order against the chain state,
+Two steps. :func:`preparse_message` needs no chain state (parse, subject check, leaf hash;
+a batch envelope opened into its events), so it runs as messages arrive. :func:`sequence` walks the batch in order against the chain state,
 applying each accepted event before judging the next: a key registered earlier in the
 block can sign later in it, a key revoked earlier cannot.
 """
@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from govchain.bus.subjects import split_event_subject
+from govchain.bus.subjects import is_batch_subject, split_event_subject
+from govchain.protocol.batch import open_batch
 from govchain.protocol.envelope import EVENT_ID_PATTERN, Envelope, parse_event, utc_now
 from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.merkle import leaf_hash
@@ -71,6 +72,11 @@ class Parsed:
     signing: bytes = b""
     rejection: Rejection | None = None
 
+    @property
+    def size(self) -> int:
+        """Bytes this item adds to a block (or to stream REJECTED): the cutter's measure."""
+        return len(self.intake.data)
+
 
 @dataclass
 class Batch:
@@ -97,8 +103,39 @@ def _reject(intake: Intake, envelope: Envelope | None, error: EventRejected) -> 
     return Rejection(intake, source, event_id, error.reason, error.detail)
 
 
+def preparse_message(intake: Intake) -> list[Parsed]:
+    """One message from stream EVENTS as the events it carries: one, or a batch's."""
+    if is_batch_subject(intake.subject):
+        return preparse_batch(intake)
+    return [preparse(intake)]
+
+
+def preparse_batch(intake: Intake) -> list[Parsed]:
+    """A batch envelope opened into its events, or refused as a whole when it cannot be.
+
+    Each event gets an intake of its own (its signed form, with its batch proof), so a
+    refusal of one event records exactly that event and a receipt finds it by its id."""
+    try:
+        batch, opened = open_batch(intake.data)
+        try:
+            source = split_event_subject(intake.subject)[0]
+        except ValueError as exc:
+            raise EventRejected(RejectionReason.SUBJECT_MISMATCH, str(exc)) from exc
+        if batch.source != source:
+            raise EventRejected(
+                RejectionReason.SUBJECT_MISMATCH, f"published on {intake.subject} but the batch is from {batch.source}"
+            )
+    except EventRejected as error:
+        return [Parsed(intake, rejection=_reject(intake, None, error))]
+    return [
+        Parsed(Intake(intake.subject, forms.signed, envelope.id, intake.stream_seq), envelope,
+               leaf_hash(forms.signed), forms.signing)
+        for envelope, forms in opened
+    ]
+
+
 def preparse(intake: Intake) -> Parsed:
-    """Stateless checks: well-formed envelope, subject matching it, canonical leaf."""
+    """Stateless checks of one event: well-formed envelope, subject matching it, canonical leaf."""
     envelope: Envelope | None = None
     try:
         envelope, forms = parse_event(intake.data)

@@ -11,6 +11,7 @@ from nats.aio.client import Client
 from nats.js.api import PubAck
 
 from govchain.bus import subjects
+from govchain.protocol.batch import EventBatch
 from govchain.protocol.envelope import Envelope
 from govchain.protocol.errors import GovChainError, RejectionReason
 from govchain.protocol.keys import SigningKey
@@ -41,6 +42,41 @@ class GovChainClient:
             stream=subjects.EVENTS_STREAM,
             headers={"Nats-Msg-Id": envelope.id},
         )
+
+    async def publish_batch(self, batch: EventBatch) -> PubAck:
+        """Publish a batch envelope (:func:`govchain.protocol.batch.sign_batch`) as one message."""
+        return await self.js.publish(
+            subjects.batch_subject(batch.source),
+            batch.to_bytes(),
+            stream=subjects.EVENTS_STREAM,
+            headers={"Nats-Msg-Id": batch.msg_id},
+        )
+
+    async def submit_batch(self, batch: EventBatch, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Publish a batch and wait for a receipt of each of its events, in batch order.
+
+        A batch refused as a whole is recorded once, under its ``msg_id``; each of its events
+        then gets that refusal as its receipt."""
+        await self.publish_batch(batch)
+        ids = [str(event["id"]) for event in batch.events]
+        deadline = time.monotonic() + timeout
+        receipts: dict[str, dict[str, Any]] = {}
+        delay = 0.02
+        while True:
+            whole = await self.receipt(batch.msg_id, batch.source)
+            if whole["status"] == "rejected":
+                return [{**whole, "event_id": event_id, "batch_id": batch.msg_id} for event_id in ids]
+            for event_id in ids:
+                if event_id not in receipts:
+                    receipt = await self.receipt(event_id, batch.source)
+                    if receipt["status"] != "pending":
+                        receipts[event_id] = receipt
+            if len(receipts) == len(ids):
+                return [receipts[event_id] for event_id in ids]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(ids) - len(receipts)} events of {batch.msg_id} still pending after {timeout}s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     async def request(self, subject: str, payload: dict[str, Any]) -> dict[str, Any]:
         reply = await self.nc.request(subject, json.dumps(payload).encode(), timeout=REQUEST_TIMEOUT_S)

@@ -17,7 +17,9 @@ import pytest
 from govchain.audit import verify_chain
 from govchain.bus import subjects
 from govchain.protocol import events as ev
+from govchain.protocol.batch import MAX_BATCH_BYTES, sign_batch
 from govchain.protocol.envelope import Envelope, make_event
+from govchain.protocol.errors import RejectionReason
 from govchain.protocol.keys import SigningKey
 from nats.errors import MaxPayloadError
 
@@ -183,3 +185,42 @@ async def test_small_batches_split_duplicates_across_blocks_and_still_order_each
     problems = account(sent, await read_rejections(js), await read_chain_ids(js))
     assert not problems, "\n".join(problems)
     assert (await verify_chain(js)).ok
+
+
+async def test_batch_intake_survives_garbage_and_damaged_batches(ledger: Ledger) -> None:
+    """Garbage, oversized and randomly damaged batch envelopes on ``gov.events.tax._batch``:
+    each message is refused whole or opened into events judged one by one; nothing but the
+    signed batch's own events ever reaches the chain, each once; the orderer keeps going."""
+    rng = random.Random(_seed())
+    js = ledger.nc.jetstream()
+    tax = await ledger.register_department("tax")
+    batch = sign_batch(tax, [ledger.document("tax", n) for n in range(12)])
+    assert {r["status"] for r in await ledger.client.submit_batch(batch)} == {"committed"}
+    before = await read_chain_ids(js)
+    subject = subjects.batch_subject("tax")
+
+    storm = [StormMessage(f"garbage {n}", subject, body, f"bgarbage-{n}", REJECT, "malformed_envelope")
+             for n, body in enumerate(garbage(rng, 30))]
+    storm += [StormMessage(f"oversized {n}", subject, body, f"bbig-{n}", REJECT, "oversized")
+              for n, body in enumerate([b" " * (MAX_BATCH_BYTES + 1), b"{" + b" " * MAX_BATCH_BYTES + b"}"])]
+    storm += [StormMessage(f"mutant {n}", subject, body, rng.choice([f"bmutant-{n}", None]), REJECT_OR_COMMIT)
+              for n, body in enumerate(mutants(batch.to_bytes(), 120, rng))]
+    sent = await publish_all(js, storm)
+    await wait_drained(js)
+
+    assert ledger.task is not None and not ledger.task.done(), "the orderer stopped"
+    later = sign_batch(tax, [ledger.document("tax", 100 + n) for n in range(3)])
+    assert {r["status"] for r in await ledger.client.submit_batch(later)} == {"committed"}
+    rejections = await read_rejections(js)
+    known = {reason.value for reason in RejectionReason}
+    for message in sent:
+        records = rejections.get(message.ack.seq, [])
+        assert all(r["reason"] in known and r["detail"] for r in records), message.message.label
+        if message.message.expect == REJECT:
+            assert [r["reason"] for r in records] == [message.message.reason], message.message.label
+    # A damaged batch fails to open or fails its signature; damage that parsing undoes
+    # re-delivers the signed events, which are already on chain. Nothing else ever commits.
+    on_chain = await read_chain_ids(js)
+    assert set(on_chain) == set(before) | {str(e["id"]) for e in later.events}
+    assert all(count == 1 for count in on_chain.values())
+    assert (await verify_chain(js, genesis_hash=ledger.settings.genesis_hash)).ok

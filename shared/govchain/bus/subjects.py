@@ -47,6 +47,20 @@ def event_subject(source: str, event_type: str) -> str:
     return f"gov.events.{source}.{event_type}"
 
 
+BATCH_TOKEN = "_batch"
+"""Last token of a batch envelope's subject; no event type can be it (types contain a dot)."""
+
+
+def batch_subject(source: str) -> str:
+    """``gov.events.<dept>._batch``: inside the department's own prefix, so its permissions hold."""
+    return f"gov.events.{source}.{BATCH_TOKEN}"
+
+
+def is_batch_subject(subject: str) -> bool:
+    parts = subject.split(".")
+    return len(parts) == 4 and parts[:2] == ["gov", "events"] and bool(parts[2]) and parts[3] == BATCH_TOKEN
+
+
 def rejected_subject(source: str, event_id: str) -> str:
     """``gov.rejected.<dept>.<event id>``: one subject per event, so a receipt is one direct get."""
     return f"gov.rejected.{source}.{event_id}"

@@ -5,6 +5,8 @@ before an event that would overflow the preferred size; an event larger than tha
 alone; the timer starts at the first pending event (the caller owns the clock).
 GovChain adds one: an event that changes keys or policy flushes the pending batch first,
 so a block's earlier events are never judged by a rule that arrives after them in time.
+An item may stand for several events (a batch envelope): the count limit counts events,
+and an item of more events than the limit goes alone, like an oversized one.
 """
 
 from __future__ import annotations
@@ -31,28 +33,33 @@ class BlockCutter(Generic[Item]):
     limits: BatchLimits
     _pending: list[Item] = field(default_factory=list)
     _pending_bytes: int = 0
+    _pending_events: int = 0
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
-    def add(self, item: Item, size: int, *, flush_before: bool = False) -> list[list[Item]]:
-        """Queue ``item``; return the batches that are now complete, oldest first."""
+    def add(self, item: Item, size: int, *, count: int = 1, flush_before: bool = False) -> list[list[Item]]:
+        """Queue ``item`` of ``size`` bytes and ``count`` events; return the batches that are
+        now complete, oldest first."""
         batches: list[list[Item]] = []
         if self._pending and (
-            flush_before or self._pending_bytes + size > self.limits.preferred_bytes
+            flush_before
+            or self._pending_bytes + size > self.limits.preferred_bytes
+            or self._pending_events + count > self.limits.max_count
         ):
             batches.append(self.cut())
-        if size > self.limits.preferred_bytes:
+        if size > self.limits.preferred_bytes or count > self.limits.max_count:
             batches.append([item])
             return batches
         self._pending.append(item)
         self._pending_bytes += size
-        if len(self._pending) >= self.limits.max_count:
+        self._pending_events += count
+        if self._pending_events >= self.limits.max_count:
             batches.append(self.cut())
         return batches
 
     def cut(self) -> list[Item]:
         """Take the pending batch (on timer expiry, or when a rule above says so)."""
-        batch, self._pending, self._pending_bytes = self._pending, [], 0
+        batch, self._pending, self._pending_bytes, self._pending_events = self._pending, [], 0, 0
         return batch

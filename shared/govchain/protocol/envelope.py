@@ -2,6 +2,10 @@
 
 The signature is Ed25519 over the RFC 8785 bytes of the envelope without ``signature``;
 the Merkle leaf of an event is the RFC 8785 bytes of the whole signed envelope.
+
+An event that arrived in a batch envelope (:mod:`govchain.protocol.batch`) carries a
+``batchproof`` instead of a ``signature``: the batch's one signature and the event's path to
+the root it signs. Its signing bytes are the same: the envelope without either.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from govchain.protocol.batchproof import BatchProof
 from govchain.protocol.canonical import SAFE_INTEGER, canonical_bytes
 from govchain.protocol.errors import CanonicalizationError, EventRejected, RejectionReason
 from govchain.protocol.keys import PublicKey, SigningKey
@@ -63,6 +68,7 @@ class Envelope(BaseModel):
     data: dict[str, Any]
     signer: str = Field(pattern=HEX64_PATTERN, description="key id of the signing key")
     signature: str | None = Field(default=None, pattern=r"^[0-9a-f]{128}$")
+    batchproof: BatchProof | None = Field(default=None, description="the batch signature, instead of ``signature``")
 
     @field_validator("time")
     @classmethod
@@ -72,11 +78,30 @@ class Envelope(BaseModel):
         datetime.fromisoformat(value)
         return value
 
+    @model_validator(mode="after")
+    def _one_signature(self) -> Envelope:
+        if self.signature is not None and self.batchproof is not None:
+            raise ValueError("an event carries a signature or a batch proof, not both")
+        return self
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signature is not None or self.batchproof is not None
+
     def unsigned_dict(self) -> dict[str, Any]:
         """The envelope as the JSON object the signature covers (absent optionals omitted)."""
-        body = self.model_dump(exclude={"signature"})
+        body = self.model_dump(exclude={"signature", "batchproof"})
         if body["subject"] is None:
             del body["subject"]
+        return body
+
+    def _signed_dict(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.signature is not None:
+            body["signature"] = self.signature
+        elif self.batchproof is not None:
+            body["batchproof"] = self.batchproof.model_dump()
+        else:
+            raise ValueError("envelope is not signed")
         return body
 
     def signing_bytes(self) -> bytes:
@@ -84,9 +109,7 @@ class Envelope(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         """The signed envelope as a JSON object: what a block stores and a leaf hashes."""
-        if self.signature is None:
-            raise ValueError("envelope is not signed")
-        return {**self.unsigned_dict(), "signature": self.signature}
+        return self._signed_dict(self.unsigned_dict())
 
     def to_bytes(self) -> bytes:
         """Wire and leaf bytes: RFC 8785 of the signed envelope."""
@@ -94,22 +117,22 @@ class Envelope(BaseModel):
 
     def canonical_forms(self) -> CanonicalForms:
         """Signing and signed bytes together, for the hot paths that need both."""
-        if self.signature is None:
-            raise ValueError("envelope is not signed")
         body = self.unsigned_dict()
         signing = canonical_bytes(body)
-        body["signature"] = self.signature
-        return CanonicalForms(signing, canonical_bytes(body))
+        return CanonicalForms(signing, canonical_bytes(self._signed_dict(body)))
 
     def signed_by(self, key: SigningKey) -> Envelope:
-        unsigned = self.model_copy(update={"signer": key.key_id, "signature": None})
+        unsigned = self.model_copy(update={"signer": key.key_id, "signature": None, "batchproof": None})
         return unsigned.model_copy(update={"signature": key.sign(unsigned.signing_bytes()).hex()})
 
     def has_valid_signature(self, public_key: PublicKey, signing_bytes: bytes | None = None) -> bool:
         """``signing_bytes``, when given, must be this envelope's own (from :meth:`canonical_forms`)."""
-        if self.signature is None or public_key.key_id != self.signer:
+        if not self.is_signed or public_key.key_id != self.signer:
             return False
         message = self.signing_bytes() if signing_bytes is None else signing_bytes
+        if self.batchproof is not None:
+            return self.batchproof.verify(public_key, message)
+        assert self.signature is not None
         return public_key.verify(bytes.fromhex(self.signature), message)
 
 
@@ -186,8 +209,8 @@ def parse_event(raw: bytes) -> tuple[Envelope, CanonicalForms]:
     try:
         envelope = Envelope.model_validate(parse_json_object(raw, what="event"))
     except (ValueError, ValidationError) as exc:
-        raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, _short(exc)) from exc
-    if envelope.signature is None:
+        raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, describe_error(exc)) from exc
+    if not envelope.is_signed:
         raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, "event is not signed")
     try:  # NaN, Infinity, integers beyond 2**53, lone surrogates: nothing could sign or hash it
         forms = envelope.canonical_forms()
@@ -196,7 +219,8 @@ def parse_event(raw: bytes) -> tuple[Envelope, CanonicalForms]:
     return envelope, forms
 
 
-def _short(exc: Exception) -> str:
+def describe_error(exc: Exception) -> str:
+    """The first validation problem, where it is and how many there are: a rejection's detail."""
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "envelope"

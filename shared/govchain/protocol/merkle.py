@@ -225,6 +225,23 @@ def inclusion_proof(index: int, size: int, nodes: NodeSource) -> list[bytes]:
     return path
 
 
+def all_inclusion_proofs(leaf_hashes: Sequence[bytes]) -> tuple[bytes, list[list[bytes]]]:
+    """The root of a small tree and every leaf's PATH (as :func:`inclusion_proof` gives it),
+    in one pass over the RFC's splits: n log n appends instead of n separate proof walks."""
+    if not leaf_hashes:
+        raise ValueError("a tree without leaves has no inclusion proofs")
+    if len(leaf_hashes) == 1:
+        return leaf_hashes[0], [[]]
+    k = _largest_power_of_two_below(len(leaf_hashes))
+    left_root, left_paths = all_inclusion_proofs(leaf_hashes[:k])
+    right_root, right_paths = all_inclusion_proofs(leaf_hashes[k:])
+    for path in left_paths:
+        path.append(right_root)
+    for path in right_paths:
+        path.append(left_root)
+    return node_hash(left_root, right_root), left_paths + right_paths
+
+
 def consistency_proof(old_size: int, new_size: int, nodes: NodeSource) -> list[bytes]:
     """PROOF(old_size, D[new_size]) of RFC 9162 §2.1.4.1; empty when either tree is trivial.
 
@@ -260,13 +277,21 @@ def verify_inclusion(
 
     Never raises on bad input; any malformed proof, hash or position is simply False.
     """
-    if not 0 <= index < size or not _all_hashes(leaf_hash, root, *proof):
-        return False
+    return _all_hashes(root) and root_from_inclusion(leaf_hash, index, size, proof) == root
+
+
+def root_from_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes | None:
+    """The root that ``proof`` leads to from ``leaf_hash`` at ``index`` in a tree of ``size``
+    (RFC 9162 §2.1.3.2 without the final comparison), or None for a malformed proof.
+
+    For a root that is not known in advance but signed, as a batch envelope's is."""
+    if not 0 <= index < size or not _all_hashes(leaf_hash, *proof):
+        return None
     fn, sn = index, size - 1
     r = leaf_hash
     for p in proof:
         if sn == 0:
-            return False
+            return None
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             while not fn & 1 and fn != 0:
@@ -274,7 +299,7 @@ def verify_inclusion(
         else:
             r = node_hash(r, p)
         fn, sn = fn >> 1, sn >> 1
-    return sn == 0 and r == root
+    return r if sn == 0 else None
 
 
 def verify_consistency(

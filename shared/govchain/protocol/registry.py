@@ -30,6 +30,7 @@ class EventType:
 class EventTypeRegistry:
     def __init__(self) -> None:
         self._types: dict[tuple[str, int], EventType] = {}
+        self._state_changing_names: set[str] = set()
 
     def register(
         self, name: str, version: int, *, changes_state: bool = False
@@ -46,6 +47,8 @@ class EventTypeRegistry:
                 raise ValueError(f"event type {name} v{version} is registered twice")
             doc = (model.__doc__ or "").strip().splitlines()
             self._types[key] = EventType(name, version, model, changes_state, doc[0] if doc else "")
+            if changes_state:
+                self._state_changing_names.add(name)
             return model
 
         return decorate
@@ -78,7 +81,7 @@ class EventTypeRegistry:
 
     def any_version_changes_state(self, name: str) -> bool:
         """Judged from the type name alone, as the block cutter must before parsing."""
-        return any(t.changes_state for (n, _), t in self._types.items() if n == name)
+        return name in self._state_changing_names
 
     def __iter__(self) -> Iterator[EventType]:
         return iter(sorted(self._types.values(), key=lambda t: (t.name, t.version)))

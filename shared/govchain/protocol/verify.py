@@ -220,7 +220,7 @@ def _parse_events(block: Block, fail: _Fail) -> list[Envelope]:
             envelope = Envelope.model_validate(event)
         except ValidationError as exc:
             raise fail(f"event {index} is not a well-formed envelope") from exc
-        if envelope.signature is None or envelope.to_dict() != event:
+        if not envelope.is_signed or envelope.to_dict() != event:
             raise fail(f"event {index} is not stored in its signed normal form")
         envelopes.append(envelope)
     return envelopes

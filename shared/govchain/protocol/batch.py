@@ -1,0 +1,148 @@
+"""Batch envelopes: many events of one department, signed once, published as one message.
+
+On the wire a batch is ``{"source", "signer", "signature", "events": [...]}`` on
+``gov.events.<dept>._batch``, where each event is an unsigned envelope (no ``signature``) and
+``signature`` is the signer's Ed25519 signature of the RFC 9162 root over the events'
+signing bytes (:func:`govchain.protocol.batchproof.batch_root_message`). The orderer opens the
+batch into ordinary events, each carrying its :class:`BatchProof`, and judges every one of
+them alone, as of the chain before it, exactly as if it had been published by itself.
+
+Batches carry the business events a department publishes in volume. Events that change
+identity, keys, policy or contracts travel alone, so the rules that judge a block's events
+never change inside a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from govchain.protocol.batchproof import MAX_BATCH_EVENTS, BatchProof, batch_root_message
+from govchain.protocol.canonical import canonical_bytes, sha256_hex
+from govchain.protocol.envelope import (
+    HEX64_PATTERN,
+    MAX_EVENT_BYTES,
+    PRINCIPAL_PATTERN,
+    CanonicalForms,
+    Envelope,
+    describe_error,
+    parse_json_object,
+)
+from govchain.protocol.errors import CanonicalizationError, EventRejected, RejectionReason
+from govchain.protocol.keys import SigningKey
+from govchain.protocol.merkle import all_inclusion_proofs, leaf_hash
+from govchain.protocol.registry import EVENT_TYPES
+
+MAX_BATCH_BYTES = 1024 * 1024
+"""The wire message. Opened, each event gains a proof of at most ~880 bytes, so a batch's
+events take at most about 1.9 MB in a block: within the NATS payload limit (4 MB here)."""
+
+
+class EventBatch(BaseModel):
+    """A batch envelope as published."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str = Field(pattern=PRINCIPAL_PATTERN)
+    signer: str = Field(pattern=HEX64_PATTERN)
+    signature: str = Field(pattern=r"^[0-9a-f]{128}$")
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+
+    def to_bytes(self) -> bytes:
+        return canonical_bytes(self.model_dump())
+
+    @property
+    def msg_id(self) -> str:
+        """``Nats-Msg-Id`` of the batch: a re-sent batch is de-duplicated like a re-sent event.
+        It is also the id a refusal of the whole batch is recorded under."""
+        # Ed25519 signatures are deterministic: the same events signed again give the same id.
+        return "batch-" + sha256_hex(bytes.fromhex(self.signature))[:48]
+
+
+def sign_batch(key: SigningKey, events: Sequence[Envelope]) -> EventBatch:
+    """What a department's SDK does: sign ``events`` (unsigned or not; any signature is
+    dropped) as one batch under ``key``. All must come from one source, with distinct ids."""
+    if not 1 <= len(events) <= MAX_BATCH_EVENTS:
+        raise ValueError(f"a batch holds 1 to {MAX_BATCH_EVENTS} events, not {len(events)}")
+    sources = {event.source for event in events}
+    if len(sources) != 1:
+        raise ValueError(f"a batch comes from one source, not {sorted(sources)}")
+    if len({event.id for event in events}) != len(events):
+        raise ValueError("event ids repeat inside the batch")
+    for event in events:
+        if EVENT_TYPES.any_version_changes_state(event.type):
+            raise ValueError(f"{event.type} changes chain state and must be published alone")
+    bodies = [
+        event.model_copy(update={"signer": key.key_id, "signature": None, "batchproof": None}).unsigned_dict()
+        for event in events
+    ]
+    root, _ = all_inclusion_proofs([leaf_hash(canonical_bytes(body)) for body in bodies])
+    signature = key.sign(batch_root_message(root, len(bodies))).hex()
+    batch = EventBatch(source=sources.pop(), signer=key.key_id, signature=signature, events=bodies)
+    try:  # what an SDK signs, the orderer must be able to open: refuse here, before publishing
+        open_batch(batch.to_bytes())
+    except EventRejected as exc:
+        raise ValueError(exc.detail) from None
+    return batch
+
+
+def open_batch(raw: bytes) -> tuple[EventBatch, list[tuple[Envelope, CanonicalForms]]]:
+    """Parse a batch message into its events, each with its batch proof and canonical forms.
+
+    A batch that cannot be opened is refused as a whole (:class:`EventRejected`). Its
+    signature is *not* checked here: each event's proof is checked when the event is judged
+    against the chain, where its signer's key is known (and the one Ed25519 check is shared).
+    """
+    if len(raw) > MAX_BATCH_BYTES:
+        raise _refused(RejectionReason.OVERSIZED, f"batch is {len(raw)} bytes; the limit is {MAX_BATCH_BYTES}")
+    try:
+        batch = EventBatch.model_validate(parse_json_object(raw, what="batch"))
+        envelopes = [Envelope.model_validate(event) for event in batch.events]
+    except (ValueError, ValidationError) as exc:
+        raise _refused(RejectionReason.MALFORMED_ENVELOPE, describe_error(exc)) from exc
+    _check_members(batch, envelopes)
+    try:
+        signing = [canonical_bytes(envelope.unsigned_dict()) for envelope in envelopes]
+    except CanonicalizationError as exc:
+        raise _refused(RejectionReason.MALFORMED_ENVELOPE, str(exc)) from exc
+    _, paths = all_inclusion_proofs([leaf_hash(body) for body in signing])
+    opened = []
+    for index, (envelope, body, path) in enumerate(zip(envelopes, signing, paths, strict=True)):
+        proof = BatchProof.model_construct(
+            index=index, size=len(envelopes), path=[node.hex() for node in path], signature=batch.signature
+        )
+        signed = with_batchproof(body, proof)
+        if len(signed) > MAX_EVENT_BYTES:  # the limit of an event published alone holds here too
+            raise _refused(
+                RejectionReason.OVERSIZED, f"event {index} is {len(signed)} bytes; the limit is {MAX_EVENT_BYTES}"
+            )
+        opened.append((envelope.model_copy(update={"batchproof": proof}), CanonicalForms(body, signed)))
+    return batch, opened
+
+
+def with_batchproof(signing: bytes, proof: BatchProof) -> bytes:
+    """RFC 8785 of the event with its proof, from its signing bytes without re-encoding them:
+    JCS sorts keys, and ``batchproof`` sorts before every other envelope attribute."""
+    return b'{"batchproof":' + proof.to_bytes() + b"," + signing[1:]
+
+
+def _check_members(batch: EventBatch, envelopes: list[Envelope]) -> None:
+    seen: set[str] = set()
+    for index, envelope in enumerate(envelopes):
+        if envelope.is_signed:
+            raise _refused(RejectionReason.MALFORMED_ENVELOPE, f"event {index} is signed itself; batch events are not")
+        if (envelope.source, envelope.signer) != (batch.source, batch.signer):
+            raise _refused(RejectionReason.SUBJECT_MISMATCH, f"event {index} is not from the batch's source and signer")
+        if EVENT_TYPES.any_version_changes_state(envelope.type):
+            raise _refused(
+                RejectionReason.UNAUTHORIZED, f"event {index} ({envelope.type}) changes chain state and must travel alone"
+            )
+        if envelope.id in seen:
+            raise _refused(RejectionReason.CONFLICTING_ID, f"event id {envelope.id} repeats inside the batch")
+        seen.add(envelope.id)
+
+
+def _refused(reason: RejectionReason, detail: str) -> EventRejected:
+    return EventRejected(reason, f"batch refused: {detail}")
