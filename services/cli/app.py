@@ -37,6 +37,7 @@ from govchain.services.cli.common import (
     run,
     settings_from,
     sign_and_submit,
+    sign_and_submit_batch,
     trusted_orderer_keys,
     with_connection,
 )
@@ -256,6 +257,28 @@ def publish(
         settings, key, source=source, type=event_type, data=payload, as_json=as_json, timeout=timeout,
         subject=spec.get("subject"), event_id=spec.get("id"), schemaversion=spec.get("schemaversion", 1),
     )
+
+
+@app.command("publish-batch")
+def publish_batch(
+    events_file: Path = typer.Argument(..., help="JSON file: an array of event objects, each as `publish` takes one, all of one source."),
+    key: Path = typer.Option(..., "--key", "-k", help="The signer's private key (PEM)."),
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    timeout: float = typer.Option(30.0, help="Seconds to wait for every receipt."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Sign up to 1,024 events once, as a batch envelope, publish them in one message, and
+    print each event's receipt. Each event is still judged, ordered and proved on its own;
+    events that change identity, keys, policy or contracts must be published alone."""
+    settings = settings_from(data, nats_url)
+    try:
+        specs = json.loads(events_file.read_bytes())
+    except (OSError, ValueError) as exc:
+        fail(f"{events_file}: {exc}")
+    if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
+        fail(f"{events_file} must hold a JSON array of event objects")
+    sign_and_submit_batch(settings, key, specs, as_json=as_json, timeout=timeout)
 
 
 @app.command()

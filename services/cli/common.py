@@ -18,6 +18,7 @@ from govchain.bus.connect import connect
 from govchain.client import GovChainClient
 from govchain.config import Settings
 from govchain.datadir import DataDir
+from govchain.protocol.batch import sign_batch
 from govchain.protocol.envelope import make_event
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.keys import PublicKey, SigningKey
@@ -127,6 +128,44 @@ def sign_and_submit(
     if receipt["status"] != "committed":
         raise typer.Exit(1)
     return receipt
+
+
+def sign_and_submit_batch(
+    settings: Settings, key_file: Path, specs: list[dict[str, Any]], *, as_json: bool, timeout: float = 30.0
+) -> list[dict[str, Any]]:
+    """Sign events as one batch envelope, publish it, print a receipt per event; exit 1 if
+    any was rejected."""
+    try:
+        key = SigningKey.load(key_file)
+        events = [
+            make_event(
+                key, source=spec["source"], type=spec["type"], data=spec["data"],
+                schemaversion=spec.get("schemaversion", 1), subject=spec.get("subject"), event_id=spec.get("id"),
+            )
+            for spec in specs
+        ]
+        batch = sign_batch(key, events)
+    except KeyError as exc:
+        fail(f"an event lacks the field {exc}")
+    except (GovChainError, ValueError, TypeError) as exc:
+        fail(str(exc))
+
+    async def send(nc: Client) -> list[dict[str, Any]]:
+        return await GovChainClient(nc).submit_batch(batch, timeout)
+
+    receipts = run(with_connection(settings, send))
+    if as_json:
+        sys.stdout.write(json.dumps({"batch_id": batch.msg_id, "receipts": receipts}) + "\n")
+    else:
+        for receipt in receipts:
+            if receipt["status"] == "committed":
+                typer.echo(f"committed: event {receipt['event_id']} in block {receipt['height']} "
+                           f"at position {receipt['position']}")
+            else:
+                typer.echo(f"rejected: event {receipt['event_id']}: {receipt['reason']}: {receipt['detail']}")
+    if any(receipt["status"] != "committed" for receipt in receipts):
+        raise typer.Exit(1)
+    return receipts
 
 
 def emit(value: dict[str, Any], as_json: bool, text: str | None = None) -> None:

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from govchain.bus import subjects
+from govchain.protocol.batch import open_batch
 from govchain.protocol.envelope import EVENT_ID_PATTERN, PRINCIPAL_PATTERN, parse_envelope
 from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.multikey import public_key_from_multibase
@@ -166,6 +167,34 @@ async def submit(
         raise api_error(409, RejectionReason.CONFLICTING_ID.value,
                         f"id {signed.id} is already used by another event on chain")
     return receipt
+
+
+@router.post("/events/batch", tags=["submit"],
+             summary="Submit a batch envelope: up to 1,024 events of one department, signed once",
+             responses={200: {"description": "every event decided: a receipt each (committed or rejected), in batch order"},
+                        202: {"description": "accepted, not all ordered yet (poll GET /events/{id})"},
+                        400: {"description": "not a batch envelope, with the reason"},
+                        422: {"description": "the batch was refused as a whole, with its reason code"},
+                        429: {"description": "too many submissions from this client"}})
+@limiter.limit(submit_limit)
+async def submit_batch(
+    request: Request,
+    gateway: GatewayDep,
+    batch: Annotated[dict[str, Any], Body(description="the batch envelope, as sign_batch produces it")],
+    wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the blocks")] = 20,
+) -> Any:
+    try:
+        signed, _ = open_batch(json.dumps(batch).encode())
+    except EventRejected as exc:
+        raise api_error(400, exc.reason.value, exc.detail) from None
+    try:
+        receipts = await gateway.client.submit_batch(signed, wait)
+    except TimeoutError:
+        return JSONResponse({"batch_id": signed.msg_id, "status": "pending"}, status_code=202)
+    whole = receipts[0].get("batch_id") if receipts else None
+    if whole is not None:
+        raise api_error(422, receipts[0]["reason"], receipts[0]["detail"])
+    return {"batch_id": signed.msg_id, "receipts": receipts}
 
 
 CASE_PUBLIC_FIELDS = ("contract_id", "case_key", "version", "state", "entered_at", "updated_height")

@@ -119,6 +119,36 @@ def test_publish_verify_proof_and_tail_from_the_command_line(platform: Path, tmp
     assert heights == list(range(receipt["height"] + 1))
 
 
+def test_publish_batch_signs_once_and_receipts_every_event(platform: Path, tmp_path: Path) -> None:
+    data = str(platform)
+    dept_key = tmp_path / "tax.pem"
+    key_info = json.loads(govchain("keygen", str(dept_key), "--json").stdout)
+    govchain("publish", str(write_json(tmp_path / "register.json", {
+        "source": "root", "type": "department.registered",
+        "data": {"department_id": "tax", "name": "Tax Bureau", "public_key": key_info["public_key"]},
+    })), "--key", f"{data}/keys/root.pem", "--data", data)
+    specs = [{"source": "tax", "type": "document.registered", "id": f"tax-batch-{n}",
+              "data": {"document_id": f"T-{n}", "sha256": f"{n:064x}", "title": f"Record {n}"}} for n in range(5)]
+    events_file = tmp_path / "batch.json"
+    events_file.write_text(json.dumps(specs))
+
+    answer = json.loads(govchain("publish-batch", str(events_file), "--key", str(dept_key), "--data", data,
+                                 "--json").stdout)
+    assert answer["batch_id"].startswith("batch-")
+    assert [(r["event_id"], r["status"]) for r in answer["receipts"]] == [(s["id"], "committed") for s in specs]
+    proof = json.loads(govchain("proof", "tax-batch-3", "--data", data, "--json").stdout)
+    check_with_independent_verifier(proof, data)
+    assert json.loads(govchain("verify", "--data", data, "--json").stdout)["ok"]
+
+    # A state-changing event cannot ride in a batch: refused before anything is sent.
+    events_file.write_text(json.dumps([{"source": "root", "type": "department.registered", "data": {}}]))
+    refused = govchain("publish-batch", str(events_file), "--key", str(dept_key), "--data", data, check=False)
+    assert refused.returncode == 2 and "must be published alone" in refused.stderr
+    events_file.write_text(json.dumps({"not": "a list"}))
+    refused = govchain("publish-batch", str(events_file), "--key", str(dept_key), "--data", data, check=False)
+    assert refused.returncode == 2 and "JSON array" in refused.stderr
+
+
 def check_with_independent_verifier(proof: dict[str, Any], data: str) -> None:
     """pymerkle, rebuilt from the chain's own leaves, must produce the same root and path and accept it."""
     pymerkle = pytest.importorskip("pymerkle")

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from govchain.datadir import DataDir
+from govchain.protocol.batch import sign_batch
 from govchain.protocol.credentials import add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
 from govchain.protocol.envelope import make_event
@@ -76,6 +77,25 @@ def test_submitting_signed_events(api: httpx.Client, platform: Platform) -> None
     status = api.get("/api/v1/applications/business-license/APP-0001").json()
     assert status["state"] == "issued"
     assert error_code(api.get("/api/v1/applications/business-license/NOPE")) == "not_found"
+
+
+def test_submitting_a_batch_envelope(api: httpx.Client, platform: Platform) -> None:
+    key = DataDir(platform.data).signing_key("land-bureau")
+    events = [make_event(key, source="land-bureau", type="document.registered",
+                         data={"document_id": f"api-batch-{n}", "sha256": f"{0xBA7C4 + n:064x}", "title": f"Batch {n}"})
+              for n in range(3)]
+    batch = sign_batch(key, events)
+    answer = api.post("/api/v1/events/batch", json=batch.model_dump())
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["batch_id"] == batch.msg_id
+    assert [(r["event_id"], r["status"]) for r in answer.json()["receipts"]] == [(e.id, "committed") for e in events]
+    found = api.get(f"/api/v1/events/{events[1].id}").json()
+    assert found["proof_verified"] is True and found["event"]["batchproof"]["size"] == 3
+
+    refused_whole = api.post("/api/v1/events/batch", json={**sign_batch(key, [events[0].model_copy(
+        update={"id": "api-batch-x"})]).model_dump(), "source": "tax"})
+    assert refused_whole.status_code == 400 and error_code(refused_whole) == "subject_mismatch"
+    assert error_code(api.post("/api/v1/events/batch", json={"events": []})) == "malformed_envelope"
 
 
 def test_public_registry_documents_and_credentials(api: httpx.Client, platform: Platform) -> None:
