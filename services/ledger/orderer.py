@@ -287,7 +287,7 @@ class Orderer:
             chain_id=checkpoint.state.chain_id,
             height=checkpoint.height + 1,
             prev_hash=checkpoint.block_hash,
-            events=[e.to_dict() for e in batch.envelopes],
+            events=batch.records,
             leaf_hashes=batch.leaves,
             log_after=log_after,
             time=block_time,

@@ -71,6 +71,9 @@ class Parsed:
     leaf: bytes = b""
     signing: bytes = b""
     rejection: Rejection | None = None
+    record: dict[str, Any] | None = None
+    """The signed envelope as the block will store it, when parsing built it anyway."""
+    batch_root: bytes | None = None
 
     @property
     def size(self) -> int:
@@ -81,6 +84,8 @@ class Parsed:
 @dataclass
 class Batch:
     envelopes: list[Envelope] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    """The accepted events as the block stores them (their signed JSON objects)."""
     leaves: list[bytes] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     duplicates: int = 0
@@ -129,7 +134,7 @@ def preparse_batch(intake: Intake) -> list[Parsed]:
         return [Parsed(intake, rejection=_reject(intake, None, error))]
     return [
         Parsed(Intake(intake.subject, forms.signed, envelope.id, intake.stream_seq), envelope,
-               leaf_hash(forms.signed), forms.signing)
+               leaf_hash(forms.signed), forms.signing, record=forms.record, batch_root=forms.batch_root)
         for envelope, forms in opened
     ]
 
@@ -150,7 +155,7 @@ def preparse(intake: Intake) -> Parsed:
             )
     except EventRejected as error:
         return Parsed(intake, envelope, rejection=_reject(intake, envelope, error))
-    return Parsed(intake, envelope, leaf_hash(forms.signed), forms.signing)
+    return Parsed(intake, envelope, leaf_hash(forms.signed), forms.signing, record=forms.record)
 
 
 def sequence(state: ChainState, parsed: list[Parsed], on_chain: dict[str, bytes]) -> Batch:
@@ -176,7 +181,7 @@ def sequence(state: ChainState, parsed: list[Parsed], on_chain: dict[str, bytes]
                 raise EventRejected(
                     RejectionReason.CONFLICTING_ID, f"id {envelope.id} is already used by another event"
                 )
-            payload = validate_event(state, envelope, item.signing)
+            payload = validate_event(state, envelope, item.signing, batch_root=item.batch_root)
         except EventRejected as error:
             batch.rejections.append(_reject(item.intake, envelope, error))
             continue
@@ -185,5 +190,6 @@ def sequence(state: ChainState, parsed: list[Parsed], on_chain: dict[str, bytes]
             batch.state_changed = True
         seen[envelope.id] = item.leaf
         batch.envelopes.append(envelope)
+        batch.records.append(envelope.to_dict() if item.record is None else item.record)
         batch.leaves.append(item.leaf)
     return batch

@@ -103,22 +103,24 @@ def open_batch(raw: bytes) -> tuple[EventBatch, list[tuple[Envelope, CanonicalFo
     except (ValueError, ValidationError) as exc:
         raise _refused(RejectionReason.MALFORMED_ENVELOPE, describe_error(exc)) from exc
     _check_members(batch, envelopes)
+    bodies = [envelope.unsigned_dict() for envelope in envelopes]
     try:
-        signing = [canonical_bytes(envelope.unsigned_dict()) for envelope in envelopes]
+        signing = [canonical_bytes(body) for body in bodies]
     except CanonicalizationError as exc:
         raise _refused(RejectionReason.MALFORMED_ENVELOPE, str(exc)) from exc
-    _, paths = all_inclusion_proofs([leaf_hash(body) for body in signing])
-    opened = []
-    for index, (envelope, body, path) in enumerate(zip(envelopes, signing, paths, strict=True)):
-        proof = BatchProof.model_construct(
-            index=index, size=len(envelopes), path=[node.hex() for node in path], signature=batch.signature
-        )
-        signed = with_batchproof(body, proof)
+    root, paths = all_inclusion_proofs([leaf_hash(body) for body in signing])
+    size, opened = len(envelopes), []
+    for index, (envelope, body, signed_body, path) in enumerate(zip(envelopes, bodies, signing, paths, strict=True)):
+        hex_path = [node.hex() for node in path]
+        proof = BatchProof.model_construct(index=index, size=size, path=hex_path, signature=batch.signature)
+        signed = with_batchproof(signed_body, proof)
         if len(signed) > MAX_EVENT_BYTES:  # the limit of an event published alone holds here too
             raise _refused(
                 RejectionReason.OVERSIZED, f"event {index} is {len(signed)} bytes; the limit is {MAX_EVENT_BYTES}"
             )
-        opened.append((envelope.model_copy(update={"batchproof": proof}), CanonicalForms(body, signed)))
+        body["batchproof"] = {"index": index, "path": hex_path, "signature": batch.signature, "size": size}
+        forms = CanonicalForms(signed_body, signed, body, root)
+        opened.append((envelope.model_copy(update={"batchproof": proof}), forms))
     return batch, opened
 
 

@@ -52,7 +52,7 @@ class BatchProof(BaseModel):
     def to_bytes(self) -> bytes:
         """RFC 8785 of the proof, written out directly: its keys are fixed and sorted, its
         values small integers and lowercase hex, for which JCS is exactly this text."""
-        path = ",".join(f'"{node}"' for node in self.path)
+        path = '"' + '","'.join(self.path) + '"' if self.path else ""
         return f'{{"index":{self.index},"path":[{path}],"signature":"{self.signature}","size":{self.size}}}'.encode()
 
     def root(self, signing_bytes: bytes) -> bytes | None:
@@ -63,9 +63,12 @@ class BatchProof(BaseModel):
             return None
         return root_from_inclusion(leaf_hash(signing_bytes), self.index, self.size, path)
 
-    def verify(self, public_key: PublicKey, signing_bytes: bytes) -> bool:
-        """True when the path leads to a root that ``public_key`` signed for this batch size."""
-        root = self.root(signing_bytes)
+    def verify(self, public_key: PublicKey, signing_bytes: bytes, *, root: bytes | None = None) -> bool:
+        """True when the path leads to a root that ``public_key`` signed for this batch size.
+
+        ``root``, when given, must be the root the path leads to: the orderer, which built
+        the paths from the batch's leaves itself, passes it instead of walking them again."""
+        root = self.root(signing_bytes) if root is None else root
         if root is None:
             return False
         return _root_signed(public_key, batch_root_message(root, self.size), bytes.fromhex(self.signature))

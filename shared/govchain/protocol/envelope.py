@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -44,12 +44,17 @@ def new_event_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class CanonicalForms:
-    """An envelope's two canonical byte strings, made from one dump of the model."""
+    """An envelope's two canonical byte strings, made from one dump of the model, and what
+    else that dump gave: the hot path never encodes or hashes the same envelope twice."""
 
     signing: bytes
     """RFC 8785 of the envelope without ``signature``: what the signature covers."""
     signed: bytes
     """RFC 8785 of the signed envelope: the wire and leaf bytes."""
+    record: dict[str, Any] | None = field(default=None, compare=False)
+    """The signed envelope as the JSON object a block stores (``signed`` decoded)."""
+    batch_root: bytes | None = field(default=None, compare=False)
+    """For an event opened from a batch: the root its proof's path leads to, as derived."""
 
 
 class Envelope(BaseModel):
@@ -119,19 +124,23 @@ class Envelope(BaseModel):
         """Signing and signed bytes together, for the hot paths that need both."""
         body = self.unsigned_dict()
         signing = canonical_bytes(body)
-        return CanonicalForms(signing, canonical_bytes(self._signed_dict(body)))
+        record = self._signed_dict(body)
+        return CanonicalForms(signing, canonical_bytes(record), record)
 
     def signed_by(self, key: SigningKey) -> Envelope:
         unsigned = self.model_copy(update={"signer": key.key_id, "signature": None, "batchproof": None})
         return unsigned.model_copy(update={"signature": key.sign(unsigned.signing_bytes()).hex()})
 
-    def has_valid_signature(self, public_key: PublicKey, signing_bytes: bytes | None = None) -> bool:
-        """``signing_bytes``, when given, must be this envelope's own (from :meth:`canonical_forms`)."""
+    def has_valid_signature(
+        self, public_key: PublicKey, signing_bytes: bytes | None = None, *, batch_root: bytes | None = None
+    ) -> bool:
+        """``signing_bytes``, when given, must be this envelope's own (from :meth:`canonical_forms`);
+        ``batch_root``, when given, the root its batch proof leads to (as :func:`open_batch` derived it)."""
         if not self.is_signed or public_key.key_id != self.signer:
             return False
         message = self.signing_bytes() if signing_bytes is None else signing_bytes
         if self.batchproof is not None:
-            return self.batchproof.verify(public_key, message)
+            return self.batchproof.verify(public_key, message, root=batch_root)
         assert self.signature is not None
         return public_key.verify(bytes.fromhex(self.signature), message)
 

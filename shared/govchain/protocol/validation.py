@@ -24,12 +24,15 @@ Rule = Callable[[ChainState, Envelope, BaseModel, str], None]
 """A structural rule: (state, envelope, payload, signing principal) → raise if not allowed."""
 
 
-def validate_event(state: ChainState, envelope: Envelope, signing_bytes: bytes | None = None) -> BaseModel:
+def validate_event(
+    state: ChainState, envelope: Envelope, signing_bytes: bytes | None = None, *, batch_root: bytes | None = None
+) -> BaseModel:
     """Return the parsed payload of a valid event, or raise :class:`EventRejected`.
 
-    ``signing_bytes`` are the envelope's own, when the caller has already computed them."""
+    ``signing_bytes`` (and ``batch_root``) are the envelope's own, when the caller has
+    already derived them (see :meth:`Envelope.has_valid_signature`)."""
     payload = EVENT_TYPES.parse_data(envelope.type, envelope.schemaversion, envelope.data)
-    signer = check_signer(state, envelope, signing_bytes)
+    signer = check_signer(state, envelope, signing_bytes, batch_root=batch_root)
     rule = _RULES.get(type(payload))
     if rule is not None:
         rule(state, envelope, payload, signer)
@@ -38,7 +41,9 @@ def validate_event(state: ChainState, envelope: Envelope, signing_bytes: bytes |
     return payload
 
 
-def check_signer(state: ChainState, envelope: Envelope, signing_bytes: bytes | None = None) -> str:
+def check_signer(
+    state: ChainState, envelope: Envelope, signing_bytes: bytes | None = None, *, batch_root: bytes | None = None
+) -> str:
     """The signer must be a usable key of the source (or of an official of the source
     department), and the signature good. Returns the principal owning the key."""
     record = state.keys.get(envelope.signer)
@@ -49,7 +54,7 @@ def check_signer(state: ChainState, envelope: Envelope, signing_bytes: bytes | N
             RejectionReason.SIGNER_NOT_OF_SOURCE,
             f"key {envelope.signer} belongs to {record.owner}, who does not act for {envelope.source}",
         )
-    if not envelope.has_valid_signature(record.public_key, signing_bytes):
+    if not envelope.has_valid_signature(record.public_key, signing_bytes, batch_root=batch_root):
         raise EventRejected(RejectionReason.BAD_SIGNATURE, "signature does not verify")
     _check_usable(state, record)
     return record.owner
