@@ -1,11 +1,12 @@
 """Where the orderer's CPU goes, per event, without NATS: the steps of one batch timed apart.
 
-The same product functions the orderer calls (``preparse``, ``sequence``, ``seal_block``,
-``LedgerStore.record``) on pre-signed events, then the pieces inside them. A deterministic
+The same product functions the orderer calls (``preparse_message``, ``sequence``,
+``seal_block``, ``LedgerStore.record``) on pre-signed events, sent alone or in batch envelopes
+(``--batch-size``), then the pieces inside them. A deterministic
 complement to the pyinstrument profile of the running orderer (``--profile``); the
 ``ref:`` rows price what was replaced and what is proposed in bench/RESULTS.md.
 
-    python -m bench.breakdown [--events 5000]
+    python -m bench.breakdown [--events 5000] [--batch-size 100]
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from govchain.bus.subjects import event_subject
+from govchain.bus.subjects import batch_subject, event_subject
+from govchain.protocol.batch import open_batch, sign_batch
 from govchain.protocol.block import seal_block
 from govchain.protocol.canonical import canonical_bytes, reference_canonical_bytes
 from govchain.protocol.envelope import Envelope, make_event, parse_json_object, utc_now
@@ -30,7 +32,7 @@ from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState, Principal
 from govchain.protocol.validation import validate_event
 from govchain.protocol.verify import Checkpoint, VerifiedBlock
-from govchain.services.ledger.sequencer import Intake, preparse, sequence
+from govchain.services.ledger.sequencer import Intake, preparse_message, sequence
 from govchain.services.ledger.store import LedgerStore
 from govchain.storage.engine import make_engine
 
@@ -52,8 +54,9 @@ def _best(fn: Callable[[], Any], n: int) -> float:
     return min(_per_event(fn, n) for _ in range(REPEATS))
 
 
-def measure(n_events: int) -> dict[str, float]:
-    """µs per event of each step, over ``n_events`` events in batches of 500."""
+def measure(n_events: int, batch_size: int = 1) -> dict[str, float]:
+    """µs per event of each step, over ``n_events`` events in blocks of 500; with
+    ``batch_size`` > 1 the events arrive in batch envelopes of that many, each signed once."""
     root, orderer, tax = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
     genesis = make_genesis_event("breakdown", [root], [orderer])
     state = ChainState.from_genesis(genesis_payload(genesis))
@@ -64,25 +67,36 @@ def measure(n_events: int) -> dict[str, float]:
                    data={"document_id": f"d-{i}", "sha256": f"{i:064x}", "title": f"Record {i}"})
         for i in range(n_events)
     ]
-    intakes = [Intake(event_subject("tax", e.type), e.to_bytes(), e.id, i + 1) for i, e in enumerate(events)]
-    wires = [i.data for i in intakes]
+    wires = [e.to_bytes() for e in events]
+    if batch_size == 1:
+        intakes = [Intake(event_subject("tax", e.type), w, e.id, i + 1) for i, (e, w) in enumerate(zip(events, wires))]
+    else:
+        signed_batches = [sign_batch(tax, events[i : i + batch_size]) for i in range(0, n_events, batch_size)]
+        intakes = [Intake(batch_subject("tax"), b.to_bytes(), b.msg_id, i + 1) for i, b in enumerate(signed_batches)]
     n = len(events)
     out: dict[str, float] = {}
 
-    parsed = [preparse(i) for i in intakes]
-    out["preparse (total)"] = _best(lambda: [preparse(i) for i in intakes], n)
-    out["  JSON parse + Envelope model"] = _best(
-        lambda: [Envelope.model_validate(parse_json_object(w, what="event")) for w in wires], n
-    )
-    out["  canonical forms (signing + signed)"] = _best(lambda: [e.canonical_forms() for e in events], n)
+    parsed = [p for i in intakes for p in preparse_message(i)]
+    assert all(p.rejection is None for p in parsed)
+    events = [p.envelope for p in parsed if p.envelope is not None]
+    out["preparse (total)"] = _best(lambda: [preparse_message(i) for i in intakes], n)
+    if batch_size == 1:
+        out["  JSON parse + Envelope model"] = _best(
+            lambda: [Envelope.model_validate(parse_json_object(w, what="event")) for w in wires], n
+        )
+        out["  canonical forms (signing + signed)"] = _best(lambda: [e.canonical_forms() for e in events], n)
+    else:
+        out["  open_batch (parse, models, forms, paths)"] = _best(lambda: [open_batch(i.data) for i in intakes], n)
     batches = [parsed[i : i + BATCH] for i in range(0, n, BATCH)]
     out["sequence (total)"] = _best(lambda: [sequence(state, b, {}) for b in batches], n)
     out["  payload model (parse_data)"] = _best(
         lambda: [EVENT_TYPES.parse_data(e.type, e.schemaversion, e.data) for e in events], n
     )
-    messages = [(bytes.fromhex(e.signature or ""), e.signing_bytes()) for e in events]
+    alone = [e.signed_by(tax) for e in events[: min(n, 1000)]]
+    messages = [(bytes.fromhex(e.signature or ""), e.signing_bytes()) for e in alone]
     openssl = Ed25519PublicKey.from_public_bytes(tax.public.raw)
-    out["  Ed25519 verify (libsodium)"] = _best(lambda: [tax.public.verify(s, m) for s, m in messages], n)
+    verify_one = _best(lambda: [tax.public.verify(s, m) for s, m in messages], len(messages))
+    out["  Ed25519 verify (libsodium), per event"] = verify_one / batch_size
     signing = [p.signing for p in parsed]
     out["  validate_event (total)"] = _best(
         lambda: [validate_event(state, e, b) for e, b in zip(events, signing, strict=True)], n
@@ -118,15 +132,17 @@ def measure(n_events: int) -> dict[str, float]:
     dicts = [e.to_dict() for e in events]
     out["ref: canonical_bytes of an envelope"] = _best(lambda: [canonical_bytes(d) for d in dicts], n)
     out["ref: rfc8785 package (before)"] = _best(lambda: [reference_canonical_bytes(d) for d in dicts], n)
-    out["ref: Ed25519 verify, OpenSSL (before)"] = _best(lambda: [openssl.verify(s, m) for s, m in messages], n)
+    out["ref: Ed25519 verify, OpenSSL (before)"] = _best(
+        lambda: [openssl.verify(s, m) for s, m in messages], len(messages)
+    )
     out["ref: leaf hash only (sha256)"] = _best(lambda: [leaf_hash(w) for w in wires], n)
     return out
 
 
-def print_breakdown(rows: dict[str, float]) -> None:
+def print_breakdown(rows: dict[str, float], title: str) -> None:
     core = rows["preparse (total)"] + rows["sequence (total)"] + rows["seal block + wire bytes"]
     core += rows["LedgerStore.record (SQLite)"] + rows["LedgerStore.included (dedup)"]
-    print(f"\nOrderer CPU per event, without NATS (sum of the five totals: {core:.0f} µs/event "
+    print(f"\nOrderer CPU per event, {title}, without NATS (sum of the five totals: {core:.0f} µs/event "
           f"= {1e6 / core:,.0f} events/s on one core)")
     for name, us in rows.items():
         share = f"{us / core:5.0%}" if not name.startswith("ref:") else "     "
@@ -136,9 +152,10 @@ def print_breakdown(rows: dict[str, float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=5_000)
+    parser.add_argument("--batch-size", type=int, default=1, help="events per batch envelope (1: each signed alone)")
     args = parser.parse_args()
-    rows = measure(args.events)
-    print_breakdown(rows)
+    rows = measure(args.events, args.batch_size)
+    print_breakdown(rows, f"batches of {args.batch_size}" if args.batch_size > 1 else "each event signed alone")
     print(json.dumps(rows))
 
 

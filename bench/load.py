@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from bench.tracker import CommitTracker
-from bench.workload import WireEvent
+from bench.workload import WireMessage
 
 YIELD_EVERY = 100
 DRAIN_TIMEOUT_S = 120.0
@@ -46,11 +46,11 @@ class Publisher:
         self.prefix = prefix
         self.acks: list[asyncio.Future[PubAck]] = []
 
-    async def publish(self, event: WireEvent) -> None:
-        subject = event.subject if self.prefix is None else self.prefix + event.subject.removeprefix("gov.events.")
+    async def publish(self, message: WireMessage) -> None:
+        subject = message.subject if self.prefix is None else self.prefix + message.subject.removeprefix("gov.events.")
         self.acks.append(
             await self.js.publish_async(
-                subject, event.payload, stream=self.stream, headers={"Nats-Msg-Id": event.event_id}
+                subject, message.payload, stream=self.stream, headers={"Nats-Msg-Id": message.msg_id}
             )
         )
 
@@ -68,8 +68,15 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
+async def _send(publisher: Publisher, message: WireMessage, publish_time: dict[str, float]) -> None:
+    now = time.perf_counter()
+    for event_id in message.event_ids:
+        publish_time[event_id] = now
+    await publisher.publish(message)
+
+
 async def saturate(
-    js: JetStreamContext, tracker: CommitTracker, events: list[WireEvent], *, duration_s: float, window: int
+    js: JetStreamContext, tracker: CommitTracker, messages: list[WireMessage], *, duration_s: float, window: int
 ) -> PhaseResult:
     """Publish as fast as the ledger commits, keeping at most ``window`` events uncommitted,
     for ``duration_s``; the rate counts events committed inside that window of time."""
@@ -78,17 +85,20 @@ async def saturate(
     start_committed = tracker.committed
     t0 = time.perf_counter()
     deadline = t0 + duration_s
-    published = 0
-    while published < len(events) and time.perf_counter() < deadline:
-        if published - (tracker.committed - start_committed) >= window:
+    sent = 0
+    while sent < len(messages) and time.perf_counter() < deadline:
+        if len(publish_time) - (tracker.committed - start_committed) >= window:
             await tracker.changed(0.05)
             continue
-        burst = min(len(events), published + YIELD_EVERY)
-        for event in events[published:burst]:
-            publish_time[event.event_id] = time.perf_counter()
-            await publisher.publish(event)
-        published = burst
+        burst = sent
+        while burst < len(messages) and burst - sent < YIELD_EVERY:
+            await _send(publisher, messages[burst], publish_time)
+            burst += 1
+            if len(publish_time) - (tracker.committed - start_committed) >= window:
+                break
+        sent = burst
         await asyncio.sleep(0)
+    published = len(publish_time)
     while time.perf_counter() < deadline and tracker.committed - start_committed < published:
         await tracker.changed(0.05)
     ended = min(time.perf_counter(), deadline)
@@ -99,22 +109,26 @@ async def saturate(
 
 
 async def paced(
-    js: JetStreamContext, tracker: CommitTracker, events: list[WireEvent], *, rate: float, duration_s: float
+    js: JetStreamContext, tracker: CommitTracker, messages: list[WireMessage], *, rate: float, duration_s: float
 ) -> PhaseResult:
-    """Open loop: publish at ``rate`` events/s for ``duration_s`` whatever the ledger does."""
+    """Open loop: events fall due at ``rate`` per second for ``duration_s`` whatever the
+    ledger does. A batch goes out when its last event is due, and each event's latency counts
+    from when it fell due, so the time an SDK spends filling a batch is part of the figure."""
     publisher = Publisher(js)
     publish_time: dict[str, float] = {}
     t0 = time.perf_counter()
-    published = 0
-    total = min(len(events), int(rate * duration_s))
-    while published < total:
-        now = time.perf_counter()
-        due = min(total, int(rate * (now - t0)) + 1)
-        for event in events[published:due]:
-            publish_time[event.event_id] = time.perf_counter()
-            await publisher.publish(event)
-        published = max(published, due)
+    sent = events_sent = 0
+    total = int(rate * duration_s)
+    while sent < len(messages) and events_sent + len(messages[sent].event_ids) <= total:
+        due = min(total, int(rate * (time.perf_counter() - t0)) + 1)
+        while sent < len(messages) and events_sent + len(messages[sent].event_ids) <= due:
+            for offset, event_id in enumerate(messages[sent].event_ids):
+                publish_time[event_id] = t0 + (events_sent + offset) / rate
+            await publisher.publish(messages[sent])
+            events_sent += len(messages[sent].event_ids)
+            sent += 1
         await asyncio.sleep(0.002)
+    published = events_sent
     errors = await publisher.settle()
     missing = await tracker.wait_for_ids(list(publish_time), DRAIN_TIMEOUT_S)
     seconds = max(tracker.commit_time.get(i, t0) for i in publish_time) - t0 if publish_time else 0.0

@@ -19,7 +19,7 @@ from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
 from bench.load import Publisher
 from bench.platform import REPO_ROOT
-from bench.workload import WireEvent
+from bench.workload import WireMessage, event_count
 
 RAW_STREAM = "BENCHRAW"
 
@@ -27,20 +27,22 @@ RAW_STREAM = "BENCHRAW"
 @dataclass
 class RawResult:
     messages: int
+    events: int
     seconds: float
     publish_seconds: float
     publish_errors: int
 
     @property
     def rate(self) -> float:
-        return self.messages / self.seconds if self.seconds > 0 else 0.0
+        """Events per second (a batch message carries many)."""
+        return self.events / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def publish_rate(self) -> float:
-        return self.messages / self.publish_seconds if self.publish_seconds > 0 else 0.0
+        return self.events / self.publish_seconds if self.publish_seconds > 0 else 0.0
 
 
-async def raw_jetstream(js: JetStreamContext, nats_url: str, events: list[WireEvent]) -> RawResult:
+async def raw_jetstream(js: JetStreamContext, nats_url: str, messages: list[WireMessage]) -> RawResult:
     await js.add_stream(
         StreamConfig(
             name=RAW_STREAM,
@@ -52,15 +54,15 @@ async def raw_jetstream(js: JetStreamContext, nats_url: str, events: list[WireEv
     )
     consumer = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.raw_consumer", "--url", nats_url, "--stream", RAW_STREAM,
-        "--count", str(len(events)), cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE,
+        "--count", str(len(messages)), cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE,
     )
     assert consumer.stdout is not None
     if (await consumer.stdout.readline()).strip() != b"ready":
         raise RuntimeError("raw consumer did not start")
     publisher = Publisher(js, stream=RAW_STREAM, prefix="bench.raw.")
     t0 = time.time()
-    for n, event in enumerate(events, 1):
-        await publisher.publish(event)
+    for n, message in enumerate(messages, 1):
+        await publisher.publish(message)
         if n % 100 == 0:
             await asyncio.sleep(0)
     errors = await publisher.settle()
@@ -69,4 +71,6 @@ async def raw_jetstream(js: JetStreamContext, nats_url: str, events: list[WireEv
     await consumer.wait()
     consumed = json.loads(line)
     await js.delete_stream(RAW_STREAM)
-    return RawResult(int(consumed["count"]), consumed["last"] - t0, published_at - t0, errors)
+    got = int(consumed["count"])
+    events = event_count(messages) * got // len(messages) if messages else 0
+    return RawResult(got, events, consumed["last"] - t0, published_at - t0, errors)

@@ -2,8 +2,10 @@
 
 Phases, in one run on one NATS server:
  1. start NATS and the ledger (own process), register departments, warm up and calibrate;
- 2. pre-sign the events of the timed phases (not timed);
- 3. raw JetStream: the same payloads published with acks and pull-consumed (baseline);
+ 2. pre-sign the events of the timed phases (not timed), as batch envelopes of
+    ``--batch-size`` events each signed once (1: every event signed and sent alone);
+ 3. raw JetStream: the same events, one per message, published with acks and pull-consumed
+    (the baseline of the ratio); with batches, also the batch messages themselves;
  4. peak: publish as fast as the ledger commits for ``--duration`` s (>= 20 by default);
  5. latency: publish at half the measured peak, publish-to-commit p50/p99;
  6. catch-up: a new projection replays the whole chain; verify: ``verify_chain`` of it;
@@ -63,6 +65,7 @@ class Plan:
     window: int | None
     scaling_points: tuple[int, ...]
     breakdown_events: int
+    batch_size: int
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Plan:
@@ -78,6 +81,7 @@ class Plan:
             window=args.window,
             scaling_points=points,
             breakdown_events=1_000 if quick else 5_000,
+            batch_size=args.batch_size,
         )
 
 
@@ -116,17 +120,24 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
         tracker.start()
 
         progress(f"warm-up: {plan.warmup_events} events")
-        warm = await saturate(js, tracker, presign(keys, plan.warmup_events, tag="warm"), duration_s=120, window=2_000)
+        batched = plan.batch_size
+        warm_messages = presign(keys, plan.warmup_events, tag="warm", batch_size=batched)
+        warm = await saturate(js, tracker, warm_messages, duration_s=120, window=2_000)
         estimate = max(warm.rate, 100.0)
         window = plan.window or max(2_000, int(estimate * 0.75))
         n_peak = min(MAX_PRESIGNED, int(estimate * PRESIGN_HEADROOM * plan.duration_s) + 2_000)
         n_latency = min(MAX_PRESIGNED, int(estimate * 0.6 * plan.latency_s) + 500)
         progress(f"warm-up rate {warm.rate:,.0f}/s; pre-signing {n_peak + n_latency:,} events")
-        peak_events = presign(keys, n_peak, tag="peak")
-        latency_events = presign(keys, n_latency, tag="lat")
+        peak_events = presign(keys, n_peak, tag="peak", batch_size=batched)
+        latency_events = presign(keys, n_latency, tag="lat", batch_size=batched)
+        nats_url = platform.nats.url if platform.nats else ""
 
-        progress(f"raw JetStream baseline: {min(plan.raw_events, n_peak):,} messages")
-        raw = await raw_jetstream(js, platform.nats.url if platform.nats else "", peak_events[: plan.raw_events])
+        progress(f"raw JetStream baseline: {plan.raw_events:,} events, one per message")
+        raw = await raw_jetstream(js, nats_url, presign(keys, plan.raw_events, tag="raw"))
+        raw_batched = None
+        if batched > 1:
+            progress(f"raw JetStream, the same batch messages: {plan.raw_events // batched:,} messages")
+            raw_batched = await raw_jetstream(js, nats_url, peak_events[: max(1, plan.raw_events // batched)])
         progress(f"peak: saturating for {plan.duration_s:g}s")
         cpu_before = platform.cpu_seconds()
         peak = await saturate(js, tracker, peak_events, duration_s=plan.duration_s, window=window)
@@ -154,6 +165,9 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
         events_per_s=peak.rate,
         raw_jetstream_per_s=raw.rate,
         ratio=peak.rate / raw.rate if raw.rate else 0.0,
+        batch_size=batched,
+        raw_jetstream_batched_events_per_s=raw_batched.rate if raw_batched else None,
+        ratio_to_raw_batched=peak.rate / raw_batched.rate if raw_batched and raw_batched.rate else None,
         p50_ms=half["p50"],
         p99_ms=half["p99"],
         latency_rate_per_s=peak.rate / 2,
@@ -177,7 +191,9 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
         progress(f"scaling: proof store at {', '.join(f'{p:,}' for p in plan.scaling_points)} events")
         figures["scaling"] = [asdict(p) for p in run_scaling(list(plan.scaling_points), workdir / "scaling")]
     progress(f"breakdown: orderer CPU per step over {plan.breakdown_events:,} events, without NATS")
-    figures["orderer_cpu_us_per_event"] = measure(plan.breakdown_events)
+    figures["orderer_cpu_us_per_event"] = measure(plan.breakdown_events, plan.batch_size)
+    if plan.batch_size > 1:
+        figures["orderer_cpu_us_per_event_unbatched"] = measure(plan.breakdown_events, 1)
     progress("pull cost: nats-py fetch against BatchPuller")
     figures["pull_cost"] = await pull_cost(plan.raw_events // 3)
     figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -190,6 +206,9 @@ ROWS = [
     ("  sustained over", "sustained_s", "s"),
     ("raw JetStream publish+ack+consume", "raw_jetstream_per_s", "msgs/s"),
     ("ratio ledger / raw", "ratio", ""),
+    ("events per batch envelope", "batch_size", ""),
+    ("raw JetStream, same batch messages", "raw_jetstream_batched_events_per_s", "events/s"),
+    ("ratio ledger / raw batched", "ratio_to_raw_batched", ""),
     ("latency rate (half peak)", "latency_rate_per_s", "events/s"),
     ("  publish->commit p50", "p50_ms", "ms"),
     ("  publish->commit p99", "p99_ms", "ms"),
@@ -210,6 +229,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-duration", type=float, help="seconds of the half-rate phase (default 15)")
     parser.add_argument("--raw-events", type=int, help="messages in the raw JetStream baseline")
     parser.add_argument("--departments", type=int, default=8)
+    parser.add_argument(
+        "--batch-size", type=int, default=100,
+        help="events per batch envelope, each batch signed once (default 100; 1 = every event signed alone)",
+    )
     parser.add_argument(
         "--window", type=int, help="max uncommitted events while saturating (default: 0.75 s at the warm-up rate)"
     )
@@ -241,7 +264,9 @@ def main(argv: list[str] | None = None) -> None:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     print_table(figures, ROWS)
-    print_breakdown(figures["orderer_cpu_us_per_event"])
+    print_breakdown(figures["orderer_cpu_us_per_event"], f"batches of {plan.batch_size}")
+    if "orderer_cpu_us_per_event_unbatched" in figures:
+        print_breakdown(figures["orderer_cpu_us_per_event_unbatched"], "each event signed alone")
     print()
     line = json_line(figures)
     if args.json_out:
