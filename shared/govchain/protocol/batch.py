@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from govchain.protocol.batchproof import MAX_BATCH_EVENTS, BatchProof, batch_root_message
 from govchain.protocol.canonical import canonical_bytes, sha256_hex
@@ -34,6 +34,9 @@ from govchain.protocol.errors import CanonicalizationError, EventRejected, Rejec
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import all_inclusion_proofs, leaf_hash
 from govchain.protocol.registry import EVENT_TYPES
+
+_ENVELOPES = TypeAdapter(list[Envelope])
+"""One validator call for a whole batch's events, not one per event."""
 
 MAX_BATCH_BYTES = 1024 * 1024
 """The wire message. Opened, each event gains a proof of at most ~880 bytes, so a batch's
@@ -99,7 +102,7 @@ def open_batch(raw: bytes) -> tuple[EventBatch, list[tuple[Envelope, CanonicalFo
         raise _refused(RejectionReason.OVERSIZED, f"batch is {len(raw)} bytes; the limit is {MAX_BATCH_BYTES}")
     try:
         batch = EventBatch.model_validate(parse_json_object(raw, what="batch"))
-        envelopes = [Envelope.model_validate(event) for event in batch.events]
+        envelopes = _ENVELOPES.validate_python(batch.events)
     except (ValueError, ValidationError) as exc:
         raise _refused(RejectionReason.MALFORMED_ENVELOPE, describe_error(exc)) from exc
     _check_members(batch, envelopes)
