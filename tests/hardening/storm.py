@@ -18,6 +18,7 @@ from typing import Any
 
 from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
+from govchain.protocol.batch import EventBatch
 from govchain.protocol.envelope import MAX_EVENT_BYTES, Envelope, parse_envelope
 from govchain.protocol.errors import EventRejected
 from nats.js import JetStreamContext
@@ -41,6 +42,8 @@ class StormMessage:
     """The rejection reason expected (None: any reason)."""
     event_id: str | None = None
     """For events that may commit: the id to look for on chain."""
+    batch_ids: tuple[str, ...] = ()
+    """For a batch envelope: the ids of the events it carries, each to be on chain once."""
 
     @classmethod
     def of(cls, label: str, envelope: Envelope, expect: str, *, reason: str | None = None,
@@ -50,6 +53,14 @@ class StormMessage:
             label, subject or subjects.event_subject(envelope.source, envelope.type), envelope.to_bytes(),
             (msg_id or envelope.id) if header else None, expect, reason, envelope.id,
         )
+
+
+    @classmethod
+    def of_batch(cls, label: str, batch: EventBatch, expect: str, *, msg_id: str | None = None) -> StormMessage:
+        """A batch envelope; its message id is the batch's unless ``msg_id``."""
+        ids = tuple(str(event["id"]) for event in batch.events)
+        return cls(label, subjects.batch_subject(batch.source), batch.to_bytes(), msg_id or batch.msg_id, expect,
+                   batch_ids=ids)
 
 
 @dataclass
@@ -179,8 +190,9 @@ def account(sent: list[Sent], rejections: dict[int, list[dict[str, Any]]], on_ch
         elif m.expect in (COMMIT, CHAIN_DUPLICATE):
             if records:
                 problems.append(f"{where}: rejected ({records[0]['reason']}) but should be on chain")
-            if on_chain[m.event_id or ""] != 1:
-                problems.append(f"{where}: on chain {on_chain[m.event_id or '']} times, expected once")
+            for event_id in m.batch_ids or (m.event_id or "",):
+                if on_chain[event_id] != 1:
+                    problems.append(f"{where}: {event_id} on chain {on_chain[event_id]} times, expected once")
         elif m.expect == REJECT_OR_COMMIT:
             event_id = envelope_id(m.data)
             committed = event_id is not None and on_chain[event_id] == 1 and not records

@@ -18,6 +18,7 @@ import time
 import pytest
 from govchain.audit import verify_chain
 from govchain.bus import subjects
+from govchain.protocol.batch import EventBatch, sign_batch
 from govchain.protocol.envelope import Envelope
 
 from tests.integration.conftest import Ledger
@@ -46,17 +47,28 @@ TICK_S = 0.05
 
 
 class Traffic:
-    """Mostly fresh events, some JetStream duplicates, replays under new ids, and garbage."""
+    """Mostly fresh events, some in batch envelopes; some JetStream duplicates, replays under
+    new ids (of events and of whole batches), and garbage."""
 
     def __init__(self, ledger: Ledger, rng: random.Random) -> None:
         self.ledger = ledger
         self.rng = rng
         self.recent: list[Envelope] = []
+        self.batches: list[EventBatch] = []
         self.n = 0
 
     def next(self) -> StormMessage:
         self.n += 1
         roll = self.rng.random()
+        if self.batches and roll < 0.02:
+            return StormMessage.of_batch("batch replay", self.rng.choice(self.batches), CHAIN_DUPLICATE,
+                                         msg_id=f"batch-replay-{self.n}")
+        if 0.95 <= roll:
+            department = self.rng.choice(DEPARTMENTS)
+            events = [self.ledger.document(department, self.n * 1000 + k) for k in range(self.rng.randint(2, 40))]
+            batch = sign_batch(self.ledger.department_keys[department], events)
+            self.batches.append(batch)
+            return StormMessage.of_batch("fresh batch", batch, COMMIT)
         if self.recent and roll < 0.05:
             return StormMessage.of("duplicate", self.rng.choice(self.recent[-50:]), JS_DUPLICATE)
         if self.recent and roll < 0.10:
@@ -117,7 +129,7 @@ async def test_soak_with_restarts_loses_nothing_and_orders_nothing_twice(ledger:
     on_chain = await read_chain_ids(js)
     problems = account(sent, await read_rejections(js), on_chain)
     assert not problems, "\n".join(problems[:50])
-    fresh = {m.message.event_id for m in sent if m.message.expect == COMMIT}
+    fresh = {i for m in sent if m.message.expect == COMMIT for i in (m.message.batch_ids or (m.message.event_id,))}
     assert fresh <= set(on_chain)
     report = await verify_chain(js, genesis_hash=ledger.settings.genesis_hash)
     assert report.ok, report
