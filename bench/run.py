@@ -240,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-scaling", action="store_true")
     parser.add_argument("--batch-max-count", type=int, help="GOVCHAIN_BATCH_MAX_COUNT for the ledger")
     parser.add_argument("--batch-max-wait-ms", type=int, help="GOVCHAIN_BATCH_MAX_WAIT_MS for the ledger")
+    parser.add_argument("--batch-preferred-bytes", type=int, help="GOVCHAIN_BATCH_PREFERRED_BYTES for the ledger")
     parser.add_argument("--profile", type=Path, help="write pyinstrument profiles (orderer, catch-up, verify) here")
     parser.add_argument("--json-out", type=Path, help="also write the JSON figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")
@@ -252,6 +253,8 @@ def main(argv: list[str] | None = None) -> None:
         ledger_env["GOVCHAIN_BATCH_MAX_COUNT"] = str(args.batch_max_count)
     if args.batch_max_wait_ms:
         ledger_env["GOVCHAIN_BATCH_MAX_WAIT_MS"] = str(args.batch_max_wait_ms)
+    if args.batch_preferred_bytes:
+        ledger_env["GOVCHAIN_BATCH_PREFERRED_BYTES"] = str(args.batch_preferred_bytes)
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
         args.profile = args.profile.resolve()
