@@ -1,7 +1,8 @@
 """The ledger service as its own process, for the benchmark.
 
-It runs the product's ``run_ledger`` unchanged; the only additions are a SIGTERM handler
-and, with ``--profile``, a pyinstrument profile of the whole process written on exit.
+It runs the product's ``run_ledger`` unchanged, in a process set up as ``govchain serve``
+sets up its own (the GC settling); the only additions are a SIGTERM handler and, with
+``--profile``, a pyinstrument profile of the whole process written on exit.
 A process of its own lets the benchmark read the orderer's peak RSS from /proc.
 
     python -m bench.ledger_proc --data DIR --nats-url URL [--profile OUT.txt]
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from govchain.config import Settings
 from govchain.logs import configure_logging
+from govchain.runtime import settle_process
 from govchain.services.ledger.service import run_ledger
 
 
@@ -35,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging("WARNING", "json")
     settings = Settings(data_dir=args.data)  # batch limits etc. from GOVCHAIN_* variables
+    settle_process(settings)
     if args.profile is None:
         asyncio.run(_serve(settings, args.nats_url))
         return

@@ -45,6 +45,7 @@ from govchain.services.cli.contract import audit_app, contract_app
 from govchain.services.cli.identity import credential_app, did_app, identity_app
 from govchain.services.cli.registry import registry_app
 from govchain.services.cli.report import report
+from govchain.runtime import settle_process
 from govchain.services.platform import SERVICES, run_platform
 
 app = typer.Typer(
@@ -142,6 +143,7 @@ def up(
 
         await run_platform(settings, stop, on_ready=announce)
 
+    settle_process(settings)
     run(serve())
 
 
@@ -166,6 +168,7 @@ def serve(
         set_catch_up_reporter(catch_up_display(err_console))
         await runners[service](settings, nats_url, stop)
 
+    settle_process(settings)
     run(serve_one())
 
 

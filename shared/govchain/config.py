@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     batch_max_count: int = Field(default=500, ge=1)
     batch_preferred_bytes: int = Field(default=512 * 1024, ge=1024)
     batch_max_wait_ms: int = Field(default=50, ge=1)
+    gc_freeze: bool = Field(
+        default=True, description="service processes move start-up objects out of CPython's garbage collections"
+    )
+    gc_young_threshold: int = Field(
+        default=0, ge=0,
+        description="objects before CPython's youngest GC generation is collected (0: Python's default, 700)",
+    )
     gateway_host: str = Field(default="127.0.0.1", description="address the HTTP gateway listens on")
     gateway_port: int = Field(default=8080, ge=0, le=65535, description="preferred gateway port (a free one if taken)")
     gateway_secret: SecretStr | None = Field(
