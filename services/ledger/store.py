@@ -7,6 +7,7 @@ The stream stays the source of truth; this store is an index of it that can be r
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,6 +29,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.dialects import sqlite
 
 from govchain.projection.checkpoint import load_checkpoint, prepare_checkpoints, save_checkpoint
 from govchain.protocol.block import BlockHeader
@@ -69,6 +71,22 @@ nodes = Table(
     Column("hash", LargeBinary(32), nullable=False),
     PrimaryKeyConstraint("level", "idx"),
 )
+
+
+def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Rows in one executemany. On SQLite straight to the driver with named parameters:
+    SQLAlchemy's per-row parameter handling cost a third more than SQLite's own inserts
+    (7.7 against 5.6 µs per event and node, bench/RESULTS.md). Elsewhere through Core,
+    whose PostgreSQL dialect batches the rows itself."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(_named_insert(table), rows)  # type: ignore[arg-type]
+    else:
+        conn.execute(insert(table), rows)
+
+
+@functools.cache
+def _named_insert(table: Table) -> str:
+    return str(insert(table).compile(dialect=sqlite.dialect(paramstyle="named")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +136,9 @@ class LedgerStore:
                 )
             )
             if applied.envelopes:
-                conn.execute(
-                    insert(events),
+                _insert_many(
+                    conn,
+                    events,
                     [
                         {
                             "event_id": envelope.id,
@@ -136,10 +155,7 @@ class LedgerStore:
                     ],
                 )
             if applied.new_nodes:
-                conn.execute(
-                    insert(nodes),
-                    [{"level": n.level, "idx": n.index, "hash": n.hash} for n in applied.new_nodes],
-                )
+                _insert_many(conn, nodes, [{"level": n.level, "idx": n.index, "hash": n.hash} for n in applied.new_nodes])
             save_checkpoint(conn, CHECKPOINT_NAME, checkpoint, state_changed=applied.state_changed)
 
     def included(self, event_ids: Iterable[str]) -> dict[str, bytes]:
