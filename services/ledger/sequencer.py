@@ -2,9 +2,10 @@
 refused and why, what is a harmless re-send.
 
 Two steps. :func:`preparse_message` needs no chain state (parse, subject check, leaf hash;
-a batch envelope opened into its events), so it runs as messages arrive. :func:`sequence` walks the batch in order against the chain state,
-applying each accepted event before judging the next: a key registered earlier in the
-block can sign later in it, a key revoked earlier cannot.
+a batch envelope opened into its events), so it runs as messages arrive. :func:`sequence`
+walks the batch in order against the chain state, applying each accepted event before
+judging the next: a key registered earlier in the block can sign later in it, a key
+revoked earlier cannot.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class Parsed:
     record: dict[str, Any] | None = None
     """The signed envelope as the block will store it, when parsing built it anyway."""
     batch_root: bytes | None = None
+    """For an event opened from a batch: the root its proof leads to, as the opener derived it."""
 
     @property
     def size(self) -> int:
