@@ -85,18 +85,20 @@ async def saturate(
     start_committed = tracker.committed
     t0 = time.perf_counter()
     deadline = t0 + duration_s
+
+    def uncommitted() -> int:
+        return len(publish_time) - (tracker.committed - start_committed)
+
     sent = 0
     while sent < len(messages) and time.perf_counter() < deadline:
-        if len(publish_time) - (tracker.committed - start_committed) >= window:
+        if uncommitted() >= window:
             await tracker.changed(0.05)
             continue
-        burst = sent
-        while burst < len(messages) and burst - sent < YIELD_EVERY:
-            await _send(publisher, messages[burst], publish_time)
-            burst += 1
-            if len(publish_time) - (tracker.committed - start_committed) >= window:
+        for message in messages[sent : sent + YIELD_EVERY]:
+            await _send(publisher, message, publish_time)
+            sent += 1
+            if uncommitted() >= window:
                 break
-        sent = burst
         await asyncio.sleep(0)
     published = len(publish_time)
     while time.perf_counter() < deadline and tracker.committed - start_committed < published:
