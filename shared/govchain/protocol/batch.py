@@ -66,25 +66,19 @@ class EventBatch(BaseModel):
 
 def sign_batch(key: SigningKey, events: Sequence[Envelope]) -> EventBatch:
     """What a department's SDK does: sign ``events`` (unsigned or not; any signature is
-    dropped) as one batch under ``key``. All must come from one source, with distinct ids."""
+    dropped) as one batch under ``key``. All must come from one source, with distinct ids,
+    and none may change chain state: the orderer's own rules, checked here by opening the
+    signed batch as the orderer will, so a batch it would refuse is never published."""
     if not 1 <= len(events) <= MAX_BATCH_EVENTS:
         raise ValueError(f"a batch holds 1 to {MAX_BATCH_EVENTS} events, not {len(events)}")
-    sources = {event.source for event in events}
-    if len(sources) != 1:
-        raise ValueError(f"a batch comes from one source, not {sorted(sources)}")
-    if len({event.id for event in events}) != len(events):
-        raise ValueError("event ids repeat inside the batch")
-    for event in events:
-        if EVENT_TYPES.any_version_changes_state(event.type):
-            raise ValueError(f"{event.type} changes chain state and must be published alone")
     bodies = [
         event.model_copy(update={"signer": key.key_id, "signature": None, "batchproof": None}).unsigned_dict()
         for event in events
     ]
     root, _ = all_inclusion_proofs([leaf_hash(canonical_bytes(body)) for body in bodies])
     signature = key.sign(batch_root_message(root, len(bodies))).hex()
-    batch = EventBatch(source=sources.pop(), signer=key.key_id, signature=signature, events=bodies)
-    try:  # what an SDK signs, the orderer must be able to open: refuse here, before publishing
+    batch = EventBatch(source=events[0].source, signer=key.key_id, signature=signature, events=bodies)
+    try:
         open_batch(batch.to_bytes())
     except EventRejected as exc:
         raise ValueError(exc.detail) from None
@@ -139,10 +133,14 @@ def _check_members(batch: EventBatch, envelopes: list[Envelope]) -> None:
         if envelope.is_signed:
             raise _refused(RejectionReason.MALFORMED_ENVELOPE, f"event {index} is signed itself; batch events are not")
         if (envelope.source, envelope.signer) != (batch.source, batch.signer):
-            raise _refused(RejectionReason.SUBJECT_MISMATCH, f"event {index} is not from the batch's source and signer")
+            raise _refused(
+                RejectionReason.SUBJECT_MISMATCH,
+                f"event {index} is from {envelope.source}; a batch has one source and one signer",
+            )
         if EVENT_TYPES.any_version_changes_state(envelope.type):
             raise _refused(
-                RejectionReason.UNAUTHORIZED, f"event {index} ({envelope.type}) changes chain state and must travel alone"
+                RejectionReason.UNAUTHORIZED,
+                f"event {index} ({envelope.type}) changes chain state and must be published alone",
             )
         if envelope.id in seen:
             raise _refused(RejectionReason.CONFLICTING_ID, f"event id {envelope.id} repeats inside the batch")
