@@ -63,9 +63,10 @@ class GovChainClient:
         receipts: dict[str, dict[str, Any]] = {}
         delay = 0.02
         while True:
-            whole = await self.receipt(batch.msg_id, batch.source)
-            if whole["status"] == "rejected":
-                return [{**whole, "event_id": event_id, "batch_id": batch.msg_id} for event_id in ids]
+            if not receipts:  # once any event has a receipt, the batch was opened: no whole refusal
+                whole = await self.receipt(batch.msg_id, batch.source)
+                if whole["status"] == "rejected":
+                    return [{**whole, "event_id": event_id, "batch_id": batch.msg_id} for event_id in ids]
             for event_id in ids:
                 if event_id not in receipts:
                     receipt = await self.receipt(event_id, batch.source)
