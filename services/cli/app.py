@@ -23,7 +23,8 @@ from govchain.logs import configure_logging
 from govchain.projection.progress import catch_up_display, set_catch_up_reporter
 from govchain.protocol.block import Block
 from govchain.protocol.genesis import genesis_payload
-from govchain.protocol.envelope import make_event, parse_json_object
+from govchain.protocol.envelope import make_event
+from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.proofs import inclusion_problem

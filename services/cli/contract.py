@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from govchain.bus import subjects
 from govchain.client import GovChainClient
-from govchain.protocol.envelope import parse_json_object
+from govchain.protocol.jsontext import parse_json_object
 from govchain.services.cli.common import (
     DATA_OPTION,
     JSON_OPTION,

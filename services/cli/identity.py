@@ -15,7 +15,7 @@ from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.protocol.credentials import add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
-from govchain.protocol.envelope import parse_json_object
+from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.keys import SigningKey
 from govchain.pseudonym import pseudonym

@@ -8,14 +8,13 @@ import pytest
 
 from govchain.protocol.block import Block, seal_block
 from govchain.protocol.canonical import canonical_bytes
-from govchain.protocol.envelope import Envelope, make_event
+from govchain.protocol.envelope import Envelope, make_event, utc_now
 from govchain.protocol.genesis import genesis_payload, make_genesis_block, make_genesis_event
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import Frontier, leaf_hash
 from govchain.protocol.state import ChainState
 
 CHAIN_ID = "testchain"
-BLOCK_TIME = "2025-01-02T03:04:05.000000Z"
 
 
 class ChainBuilder:
@@ -35,7 +34,7 @@ class ChainBuilder:
     def genesis_state(self) -> ChainState:
         return ChainState.from_genesis(genesis_payload(self.genesis_event))
 
-    def register(self, dept: str, key: SigningKey | None = None) -> Envelope:
+    def register(self, dept: str, key: SigningKey | None = None, *, time: str | None = None) -> Envelope:
         key = key or SigningKey.generate()
         self.dept_keys[dept] = key
         return make_event(
@@ -43,6 +42,7 @@ class ChainBuilder:
             source="root",
             type="department.registered",
             data={"department_id": dept, "name": dept.title(), "public_key": key.public.hex},
+            time=time,
         )
 
     def document(self, dept: str, key: SigningKey | None = None, **overrides: Any) -> Envelope:
@@ -77,7 +77,7 @@ class ChainBuilder:
             events=dicts,
             leaf_hashes=leaves,
             log_after=log,
-            time=BLOCK_TIME,
+            time=utc_now(),  # as the orderer does; the events it seals were made just now
             orderer_key=key or self.orderer,
         )
         if commit:

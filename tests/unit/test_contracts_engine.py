@@ -88,7 +88,7 @@ def land_transfer(after_seconds: int = 60) -> dict[str, Any]:
 def chain(tmp_path: Path) -> Iterator[Chain]:
     engine = make_engine(f"sqlite:///{tmp_path / 'contract.db'}")
     chain = Chain(engine)
-    chain.block([chain.register(d) for d in ("market", "land", "tax", "housing")], at=-100)
+    chain.block([chain.register(d, time=stamp(-100)) for d in ("market", "land", "tax", "housing")], at=-100)
     chain.block([chain.by("land", "land.parcel_registered", {
         "parcel_id": "P-1", "location": "Lot 1", "area_m2": "100", "land_use": "residential", "owner": OWNER},
         at=-50)], at=-50)

@@ -191,8 +191,9 @@ def test_parse_accepts_id_at_the_pattern_limits(key: SigningKey) -> None:
         {"schemaversion": 0},
         {"specversion": "0.3"},
         {"datacontenttype": "text/plain"},
-        {"time": "2025-03-04T05:06:07+08:00"},
-        {"time": "yesterdayZ"},
+        {"schemaversion": 1.0},
+        {"schemaversion": "1"},
+        {"schemaversion": True},
         {"data": ["not", "an", "object"]},
         {"signer": "AB" * 32},
         {"signature": "xy" * 64},
@@ -202,6 +203,25 @@ def test_parse_accepts_id_at_the_pattern_limits(key: SigningKey) -> None:
 )
 def test_parse_rejects_malformed_fields(key: SigningKey, changes: dict[str, object]) -> None:
     assert rejection(wire(doc_event(key), **changes)) is RejectionReason.MALFORMED_ENVELOPE
+
+
+@pytest.mark.parametrize(
+    "bad_time",
+    [
+        "yesterdayZ", "20250304T050607Z", "2025-03-04 05:06:07Z", "2025-03-04T05:06:07",
+        "2025-03-04T05:06:07.1234567890Z", "2025-13-04T05:06:07Z", "2025-03-04T25:06:07Z",
+        "2025-03-04t05:06:07z", "2025-03-04T05:06:07+0800", "2025-03-04T05:06Z", 1741064767,
+    ],
+)
+def test_parse_refuses_a_time_that_is_not_rfc3339_as_invalid_time(key: SigningKey, bad_time: object) -> None:
+    assert rejection(wire(doc_event(key), time=bad_time)) is RejectionReason.INVALID_TIME
+
+
+@pytest.mark.parametrize("good_time", ["2025-03-04T05:06:07Z", "2025-03-04T05:06:07.123456789Z",
+                                       "2025-03-04T05:06:07+08:00", "2025-03-04T05:06:07-00:00"])
+def test_parse_accepts_rfc3339_with_z_or_an_offset(key: SigningKey, good_time: str) -> None:
+    raw = wire(doc_event(key), time=good_time)
+    assert parse_envelope(raw).time == good_time
 
 
 @pytest.mark.parametrize(

@@ -28,9 +28,10 @@ from govchain.protocol.envelope import (
     CanonicalForms,
     Envelope,
     describe_error,
-    parse_json_object,
+    refusal_reason,
 )
 from govchain.protocol.errors import CanonicalizationError, EventRejected, RejectionReason
+from govchain.protocol.jsontext import MAX_EVENT_DEPTH, parse_json_object
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import all_inclusion_proofs, leaf_hash
 from govchain.protocol.registry import EVENT_TYPES
@@ -95,10 +96,10 @@ def open_batch(raw: bytes) -> tuple[EventBatch, list[tuple[Envelope, CanonicalFo
     if len(raw) > MAX_BATCH_BYTES:
         raise _refused(RejectionReason.OVERSIZED, f"batch is {len(raw)} bytes; the limit is {MAX_BATCH_BYTES}")
     try:
-        batch = EventBatch.model_validate(parse_json_object(raw, what="batch"))
+        batch = EventBatch.model_validate(parse_json_object(raw, what="batch", max_depth=MAX_EVENT_DEPTH + 2))
         envelopes = _ENVELOPES.validate_python(batch.events)
     except (ValueError, ValidationError) as exc:
-        raise _refused(RejectionReason.MALFORMED_ENVELOPE, describe_error(exc)) from exc
+        raise _refused(refusal_reason(exc), describe_error(exc)) from exc
     _check_members(batch, envelopes)
     bodies = [envelope.unsigned_dict() for envelope in envelopes]
     try:

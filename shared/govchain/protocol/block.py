@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from govchain.protocol.canonical import canonical_bytes, sha256_hex
-from govchain.protocol.envelope import HEX64_PATTERN, PRINCIPAL_PATTERN, parse_json_object
+from govchain.protocol.envelope import HEX64_PATTERN, PRINCIPAL_PATTERN
+from govchain.protocol.jsontext import MAX_EVENT_DEPTH, parse_json_object
 from govchain.protocol.errors import BlockVerificationError
 from govchain.protocol.keys import PublicKey, SigningKey
 from govchain.protocol.merkle import Frontier, leaf_hash, root_from_leaf_hashes
@@ -61,7 +62,7 @@ class Block(BaseModel):
     @classmethod
     def from_bytes(cls, raw: bytes, *, height_hint: int | None = None) -> Block:
         try:
-            return cls.model_validate(parse_json_object(raw, what="block"))
+            return cls.model_validate(parse_json_object(raw, what="block", max_depth=MAX_EVENT_DEPTH + 2))
         except (ValueError, ValidationError) as exc:
             height = -1 if height_hint is None else height_hint
             raise BlockVerificationError(height, f"not a well-formed block: {exc}") from exc

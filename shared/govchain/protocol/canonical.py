@@ -57,6 +57,8 @@ def canonical_bytes(value: Any) -> bytes:
         return rfc8785.dumps(value)
     except UnicodeEncodeError as exc:  # a lone surrogate: not UTF-8, so not JSON text
         raise CanonicalizationError("value cannot be canonicalized: input contains non-UTF-8 codepoints") from exc
+    except RecursionError as exc:  # readers bound depth first (jsontext); this is the backstop
+        raise CanonicalizationError("value cannot be canonicalized: it nests too deeply") from exc
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise CanonicalizationError(f"value cannot be canonicalized: {exc}") from exc
 

@@ -10,7 +10,6 @@ the root it signs. Its signing bytes are the same: the envelope without either.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,8 +18,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from govchain.protocol.batchproof import BatchProof
-from govchain.protocol.canonical import SAFE_INTEGER, canonical_bytes
+from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.errors import CanonicalizationError, EventRejected, RejectionReason
+from govchain.protocol.eventtime import parse_rfc3339
+from govchain.protocol.jsontext import MAX_EVENT_DEPTH, parse_json_object
 from govchain.protocol.keys import PublicKey, SigningKey
 
 # Ids, sources and type names travel inside NATS subjects and message ids, so they are
@@ -66,7 +67,7 @@ class Envelope(BaseModel):
     id: str = Field(pattern=EVENT_ID_PATTERN)
     source: str = Field(pattern=PRINCIPAL_PATTERN, description="publishing department or authority")
     type: str = Field(pattern=TYPE_PATTERN)
-    schemaversion: int = Field(ge=1, le=1000)
+    schemaversion: int = Field(ge=1, le=1000, strict=True, description="a JSON integer: not 1.0, \"1\" or true")
     subject: str | None = Field(default=None, max_length=256)
     time: str
     datacontenttype: Literal["application/json"] = "application/json"
@@ -78,9 +79,7 @@ class Envelope(BaseModel):
     @field_validator("time")
     @classmethod
     def _rfc3339(cls, value: str) -> str:
-        if not value.endswith("Z"):
-            raise ValueError("time must be an RFC 3339 UTC timestamp ending in Z")
-        datetime.fromisoformat(value)
+        parse_rfc3339(value)
         return value
 
     @model_validator(mode="after")
@@ -169,41 +168,6 @@ def make_event(
     ).signed_by(key)
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate JSON key {key!r}")
-        result[key] = value
-    return result
-
-
-def _json_int(digits: str) -> int | float:
-    """JSON numbers are IEEE 754 doubles (RFC 8785 §3.2.2.3): an integral double of 2**53 or
-    more is written as plain digits, so digits beyond the safe range that are a double's
-    canonical form are read back as that double. Other big integers stay ints and fail
-    canonicalization, as they must: rounding 2**53 + 1 would change what was meant."""
-    number = int(digits)
-    if -SAFE_INTEGER <= number <= SAFE_INTEGER:
-        return number
-    try:
-        double = float(number)
-        return double if canonical_bytes(double) == digits.encode() else number
-    except (OverflowError, CanonicalizationError):
-        return number
-
-
-def parse_json_object(raw: bytes, *, what: str) -> dict[str, Any]:
-    """Strict JSON: one object, UTF-8, no duplicate keys (they would make signatures ambiguous)."""
-    try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_int=_json_int)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise ValueError(f"{what} is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise ValueError(f"{what} must be a JSON object")
-    return value
-
-
 def parse_envelope(raw: bytes) -> Envelope:
     """Parse wire bytes into a signed envelope, or raise :class:`EventRejected`."""
     return parse_event(raw)[0]
@@ -216,9 +180,9 @@ def parse_event(raw: bytes) -> tuple[Envelope, CanonicalForms]:
             RejectionReason.OVERSIZED, f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}"
         )
     try:
-        envelope = Envelope.model_validate(parse_json_object(raw, what="event"))
+        envelope = Envelope.model_validate(parse_json_object(raw, what="event", max_depth=MAX_EVENT_DEPTH))
     except (ValueError, ValidationError) as exc:
-        raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, describe_error(exc)) from exc
+        raise EventRejected(refusal_reason(exc), describe_error(exc)) from exc
     if not envelope.is_signed:
         raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, "event is not signed")
     try:  # NaN, Infinity, integers beyond 2**53, lone surrogates: nothing could sign or hash it
@@ -226,6 +190,13 @@ def parse_event(raw: bytes) -> tuple[Envelope, CanonicalForms]:
     except CanonicalizationError as exc:
         raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, str(exc)) from exc
     return envelope, forms
+
+
+def refusal_reason(exc: Exception) -> RejectionReason:
+    """``invalid_time`` when an envelope's only fault is its time; else ``malformed_envelope``."""
+    if isinstance(exc, ValidationError) and all(error["loc"][-1:] == ("time",) for error in exc.errors()):
+        return RejectionReason.INVALID_TIME
+    return RejectionReason.MALFORMED_ENVELOPE
 
 
 def describe_error(exc: Exception) -> str:

@@ -36,6 +36,9 @@ class RejectionReason(StrEnum):
     UNAUTHORIZED = "unauthorized"
     CONFLICTING_ID = "conflicting_id"
     STATE_CONFLICT = "state_conflict"
+    INVALID_TIME = "invalid_time"
+    INTERNAL_ERROR = "internal_error"
+    """The orderer failed on the message itself: quarantined with its hash, so it cannot stop the ledger."""
 
 
 class EventRejected(GovChainError):

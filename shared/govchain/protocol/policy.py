@@ -18,6 +18,9 @@ ADMIN_ROLE = "admin"
 """A department's own keys act with this role inside the department."""
 
 
+CONTRACT_ENGINE = "contract-engine"
+
+
 class Grant(BaseModel):
     """One way to be allowed: by named principals, by kind and/or by role, within some departments."""
 
@@ -32,15 +35,30 @@ class Grant(BaseModel):
         return "*" in self.departments or department in self.departments
 
 
+class EventTimeRule(BaseModel):
+    """How far an event's ``time`` may lie from the time of the block that orders it.
+
+    Fixed in genesis, so every verifier judges with the same window. Principals named in
+    ``derived_by`` publish results of earlier blocks (the contract engine dates each result
+    with the time of the block that caused it) and may publish them late, never early."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_ahead_s: int = Field(default=300, ge=0, le=86_400)
+    max_behind_s: int = Field(default=300, ge=0, le=31 * 86_400)
+    derived_by: list[str] = Field(default_factory=lambda: [CONTRACT_ENGINE])
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     publish: dict[str, list[Grant]] = Field(default_factory=dict)
     """event type → the grants that allow publishing it; a type with no entry is refused."""
+    event_time: EventTimeRule | None = None
+    """``None`` only on chains made before the rule existed: their events' times are not judged."""
 
 
 _REGISTRARS = [Grant(kind="department"), Grant(role="registrar")]
-CONTRACT_ENGINE = "contract-engine"
 _ENGINE = Grant(principals=[CONTRACT_ENGINE])
 
 DEFAULT_POLICY = Policy(
@@ -63,6 +81,7 @@ DEFAULT_POLICY = Policy(
         "land.transfer_expired": [_ENGINE],
         "land.transfer_refused": [_ENGINE],
         "clock.tick": [_ENGINE],
-    }
+    },
+    event_time=EventTimeRule(),
 )
 """What ``govchain init`` writes into genesis; later changed on chain by the root authority."""

@@ -16,6 +16,7 @@ from govchain.protocol import events as ev
 from govchain.protocol.contracts import ContractDeployed
 from govchain.protocol.envelope import Envelope
 from govchain.protocol.errors import EventRejected, RejectionReason
+from govchain.protocol.eventtime import check_event_time
 from govchain.protocol.keys import PublicKey
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState, KeyRecord
@@ -25,14 +26,24 @@ Rule = Callable[[ChainState, Envelope, BaseModel, str], None]
 
 
 def validate_event(
-    state: ChainState, envelope: Envelope, signing_bytes: bytes | None = None, *, batch_root: bytes | None = None
+    state: ChainState,
+    envelope: Envelope,
+    signing_bytes: bytes | None = None,
+    *,
+    batch_root: bytes | None = None,
+    block_time: str | None = None,
 ) -> BaseModel:
     """Return the parsed payload of a valid event, or raise :class:`EventRejected`.
 
     ``signing_bytes`` (and ``batch_root``) are the envelope's own, when the caller has
-    already derived them (see :meth:`Envelope.has_valid_signature`)."""
+    already derived them (see :meth:`Envelope.has_valid_signature`). ``block_time`` is the
+    time of the block being judged: the orderer and every verifier pass it, and the event's
+    time is judged against it by the chain's :class:`EventTimeRule` (``None``: a check of the
+    event alone, outside any block, as tools and tests make)."""
     payload = EVENT_TYPES.parse_data(envelope.type, envelope.schemaversion, envelope.data)
     signer = check_signer(state, envelope, signing_bytes, batch_root=batch_root)
+    if block_time is not None:
+        check_time(state, envelope, signer, block_time)
     rule = _RULES.get(type(payload))
     if rule is not None:
         rule(state, envelope, payload, signer)
@@ -58,6 +69,17 @@ def check_signer(
         raise EventRejected(RejectionReason.BAD_SIGNATURE, "signature does not verify")
     _check_usable(state, record)
     return record.owner
+
+
+def check_time(state: ChainState, envelope: Envelope, signer: str, block_time: str) -> None:
+    """The event's time must lie within the chain's window around its block's time."""
+    rule = state.policy.event_time
+    if rule is None:  # a chain made before the rule: nothing to judge by
+        return
+    late_ok = signer in rule.derived_by
+    check_event_time(
+        envelope.time, block_time, max_ahead_s=rule.max_ahead_s, max_behind_s=None if late_ok else rule.max_behind_s
+    )
 
 
 def _check_usable(state: ChainState, record: KeyRecord) -> None:

@@ -131,7 +131,7 @@ class ChainVerifier:
                 self._check_signature(block, state, fail)
                 if any(EVENT_TYPES.changes_state(e.type, e.schemaversion) for e in envelopes):
                     state = state.copy()
-                state_changed = self._apply_events(state, envelopes, new_ids, fail)
+                state_changed = self._apply_events(state, envelopes, block.header.time, new_ids, fail)
             except BlockVerificationError:
                 previous.state.height = earlier_height
                 raise
@@ -180,7 +180,7 @@ class ChainVerifier:
             raise fail("orderer signature does not verify")
 
     def _apply_events(
-        self, state: ChainState, envelopes: list[Envelope], new_ids: set[str], fail: _Fail
+        self, state: ChainState, envelopes: list[Envelope], block_time: str, new_ids: set[str], fail: _Fail
     ) -> bool:
         changed = False
         for index, envelope in enumerate(envelopes):
@@ -188,7 +188,7 @@ class ChainVerifier:
             if not (self.check_events or stateful):
                 continue
             try:
-                payload = validate_event(state, envelope)
+                payload = validate_event(state, envelope, block_time=block_time)
             except EventRejected as exc:
                 raise fail(f"event {index} ({envelope.id}) is invalid: {exc}") from exc
             if self.check_events:
