@@ -25,7 +25,8 @@ from govchain.bus.subjects import batch_subject, event_subject
 from govchain.protocol.batch import open_batch, sign_batch
 from govchain.protocol.block import seal_block
 from govchain.protocol.canonical import canonical_bytes, reference_canonical_bytes
-from govchain.protocol.envelope import Envelope, make_event, parse_json_object, utc_now
+from govchain.protocol.envelope import Envelope, make_event, utc_now
+from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.genesis import genesis_payload, make_genesis_event
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import Frontier, leaf_hash
@@ -96,7 +97,7 @@ def measure(n_events: int, batch_size: int = 1) -> dict[str, float]:
     else:
         out["  open_batch (parse, models, forms, paths)"] = _best(lambda: [open_batch(i.data) for i in intakes], n)
     batches = [parsed[i : i + BATCH] for i in range(0, n, BATCH)]
-    out["sequence (total)"] = _best(lambda: [sequence(state, b, {}) for b in batches], n)
+    out["sequence (total)"] = _best(lambda: [sequence(state, b, {}, block_time=utc_now()) for b in batches], n)
     out["  payload model (parse_data)"] = _best(
         lambda: [EVENT_TYPES.parse_data(e.type, e.schemaversion, e.data) for e in events], n
     )

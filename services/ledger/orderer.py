@@ -39,7 +39,15 @@ from govchain.protocol.genesis import make_genesis_block
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.verify import ChainVerifier, Checkpoint, VerifiedBlock
-from govchain.services.ledger.sequencer import Batch, Intake, Parsed, preparse_message, sequence
+from govchain.services.ledger.sequencer import (
+    Batch,
+    Intake,
+    Parsed,
+    Rejection,
+    preparse_message,
+    quarantine,
+    sequence,
+)
 from govchain.services.ledger.store import LedgerStore
 
 log = get_logger("govchain.ledger.orderer")
@@ -50,6 +58,8 @@ TRANSIENT = (ServiceUnavailableError, NoRespondersError, NoStreamResponseError, 
 """What a NATS cluster answers while it elects new leaders: retry, do not die."""
 MAX_ACK_PENDING = 20_000
 IDLE_POLL_S = 1.0
+QUARANTINE_AFTER = 3
+"""Failed judgings of a message, alone, before it is quarantined as ``internal_error``."""
 
 
 class OrdererFenced(GovChainError):
@@ -60,17 +70,27 @@ class OrdererKeyRevoked(GovChainError):
     """This orderer's key is revoked on chain: any block it signed would fail verification."""
 
 
+class JudgingFailed(GovChainError):
+    """Judging a batch's events failed unexpectedly: a fault that one of its messages causes,
+    unlike a store or NATS failure, and so one that retrying the same message repeats."""
+
+
 @dataclass(frozen=True, slots=True)
 class Received:
     """A message from stream EVENTS, already parsed: what the block cutter holds."""
 
     msg: Msg
     parsed: list[Parsed]
+    intake: Intake
 
     @classmethod
     def of(cls, msg: Msg) -> Received:
         intake = Intake(msg.subject, msg.data, (msg.headers or {}).get("Nats-Msg-Id"), msg.metadata.sequence.stream)
-        return cls(msg, preparse_message(intake))
+        return cls(msg, preparse_message(intake), intake)
+
+    @property
+    def stream_seq(self) -> int:
+        return self.intake.stream_seq
 
     @property
     def size(self) -> int:
@@ -116,6 +136,9 @@ class Orderer:
         self.stream_replicas = stream_replicas
         self.checkpoint: Checkpoint | None = None
         self._last_time = ""
+        self._failures: dict[int, int] = {}
+        """Intake sequence → failed judgings of a batch holding that message. A suspect message
+        is judged alone next time, so a fault is pinned on the one message that causes it."""
 
     @property
     def height(self) -> int:
@@ -211,6 +234,11 @@ class Orderer:
                 raise
             for msg in msgs:
                 received = Received.of(msg)
+                if received.stream_seq in self._failures:  # a suspect: judge it alone
+                    if cutter.pending:
+                        await self.commit(cutter.cut())
+                    await self.commit([received])
+                    continue
                 batches = cutter.add(
                     received, received.size, count=len(received.parsed), flush_before=received.changes_state
                 )
@@ -230,13 +258,21 @@ class Orderer:
     async def commit(self, received: list[Received]) -> BatchReport:
         """Order one batch: judge, append the block, index it, then ack the events."""
         try:
-            return await self._commit(received)
+            report = await self._commit(received)
         except OrdererKeyRevoked:
             raise
         except OrdererFenced as exc:
             log.warning("orderer fenced; catching up", reason=str(exc))
+        except JudgingFailed as exc:
+            log.error("judging a batch failed; its messages will be judged alone", error=repr(exc.__cause__))
+            if await self._count_failure(received, exc):
+                return BatchReport(None, 0, 1, 0)
         except Exception:
             log.exception("batch failed; catching up before retrying its events")
+        else:
+            for item in received:
+                self._failures.pop(item.stream_seq, None)
+            return report
         # The in-memory state may have seen events the chain did not: reload it from the
         # store and the stream. Unacked events come back and are judged again.
         self.checkpoint = None  # nothing is ordered until recover() has succeeded
@@ -257,9 +293,13 @@ class Orderer:
         parsed = [item for message in received for item in message.parsed]
         ids = [p.envelope.id for p in parsed if p.envelope is not None]
         on_chain = await asyncio.to_thread(self.store.included, ids)
-        batch = sequence(self.checkpoint.state, parsed, on_chain)
-        await self._publish_rejections(batch)
-        height = await self._append_batch(batch) if batch.envelopes else None
+        block_time = max(utc_now(), self._last_time)  # block time never runs backwards
+        try:
+            batch = sequence(self.checkpoint.state, parsed, on_chain, block_time=block_time)
+        except Exception as exc:
+            raise JudgingFailed(str(exc)) from exc
+        await self._publish_rejections(batch.rejections)
+        height = await self._append_batch(batch, block_time) if batch.envelopes else None
         for message in received:
             await message.msg.ack()
         if batch.rejections:
@@ -267,8 +307,26 @@ class Orderer:
                      reasons=sorted({r.reason.value for r in batch.rejections}))
         return BatchReport(height, len(batch.envelopes), len(batch.rejections), batch.duplicates)
 
-    async def _publish_rejections(self, batch: Batch) -> None:
-        for rejection in batch.rejections:
+    async def _count_failure(self, received: list[Received], exc: JudgingFailed) -> bool:
+        """Count a failed judging against each message; quarantine a lone message that has
+        failed :data:`QUARANTINE_AFTER` times. True when it was quarantined (and acked)."""
+        for item in received:
+            self._failures[item.stream_seq] = self._failures.get(item.stream_seq, 0) + 1
+        if len(received) != 1 or self._failures[received[0].stream_seq] < QUARANTINE_AFTER:
+            return False
+        item = received[0]
+        cause = exc.__cause__ or exc
+        await self._publish_rejections([quarantine(item.intake, cause)])
+        await item.msg.ack()
+        self._failures.pop(item.stream_seq, None)
+        log.error("message quarantined as internal_error", intake_seq=item.stream_seq, error=repr(cause))
+        # Judging may have changed the in-memory state before it failed: reload it.
+        self.checkpoint = None
+        await self.recover()
+        return True
+
+    async def _publish_rejections(self, rejections: list[Rejection]) -> None:
+        for rejection in rejections:
             await self.js.publish(
                 subjects.rejected_subject(rejection.source, rejection.event_id),
                 json.dumps(rejection.record()).encode(),
@@ -276,13 +334,11 @@ class Orderer:
                 headers={"Nats-Msg-Id": rejection.msg_id},
             )
 
-    async def _append_batch(self, batch: Batch) -> int:
+    async def _append_batch(self, batch: Batch, block_time: str) -> int:
         assert self.checkpoint is not None
         checkpoint = self.checkpoint
         log_after = checkpoint.log.copy()
         new_nodes = [node for leaf in batch.leaves for node in log_after.append(leaf)]
-        now = utc_now()
-        block_time = max(now, self._last_time)  # block time never runs backwards
         block = seal_block(
             chain_id=checkpoint.state.chain_id,
             height=checkpoint.height + 1,

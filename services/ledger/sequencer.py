@@ -16,13 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govchain.bus.subjects import is_batch_subject, split_event_subject
-from govchain.protocol.batch import open_batch
+from govchain.protocol.batch import MAX_BATCH_BYTES, open_batch
+from govchain.protocol.canonical import sha256_hex
 from govchain.protocol.envelope import EVENT_ID_PATTERN, Envelope, parse_event, utc_now
 from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.merkle import leaf_hash
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState, apply_event
 from govchain.protocol.validation import validate_event
+
+MAX_KEPT_BYTES = MAX_BATCH_BYTES
+"""Original bytes a refusal record keeps whole: any message the orderer could accept. Beyond
+this (up to the server's 4 MiB payload limit) a prefix of this length is kept."""
+MAX_DETAIL_CHARS = 2000
 
 _SAFE_ID = re.compile(EVENT_ID_PATTERN)
 _SAFE_TOKEN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -47,17 +53,26 @@ class Rejection:
     detail: str
 
     def record(self) -> dict[str, Any]:
-        """What stream REJECTED keeps: the reason and the original bytes, so nothing is lost."""
-        return {
+        """What stream REJECTED keeps: the reason and the original bytes, so nothing is lost.
+
+        Bytes too big to fit one message with their record keep a prefix, and the SHA-256 and
+        size of the whole, so the refusal is always recorded and the original still identified."""
+        data = self.intake.data
+        record = {
             "event_id": self.event_id,
             "source": self.source,
             "subject": self.intake.subject,
             "reason": self.reason.value,
-            "detail": self.detail,
+            "detail": self.detail[:MAX_DETAIL_CHARS],
             "intake_seq": self.intake.stream_seq,
             "rejected_at": utc_now(),
-            "original_b64": base64.b64encode(self.intake.data).decode(),
+            "original_size": len(data),
+            "original_sha256": sha256_hex(data),
+            "original_b64": base64.b64encode(data[:MAX_KEPT_BYTES]).decode(),
         }
+        if len(data) > MAX_KEPT_BYTES:
+            record["original_truncated"] = True
+        return record
 
     @property
     def msg_id(self) -> str:
@@ -111,10 +126,23 @@ def _reject(intake: Intake, envelope: Envelope | None, error: EventRejected) -> 
 
 
 def preparse_message(intake: Intake) -> list[Parsed]:
-    """One message from stream EVENTS as the events it carries: one, or a batch's."""
-    if is_batch_subject(intake.subject):
-        return preparse_batch(intake)
-    return [preparse(intake)]
+    """One message from stream EVENTS as the events it carries: one, or a batch's.
+
+    Total: whatever the bytes, the answer is parsed events or a refusal. A fault of ours on
+    some input (an exception no check foresaw) quarantines that message as ``internal_error``
+    instead of stopping the orderer, which would meet the same message again on restart."""
+    try:
+        if is_batch_subject(intake.subject):
+            return preparse_batch(intake)
+        return [preparse(intake)]
+    except Exception as exc:  # noqa: BLE001 - the point: nothing a message holds may stop the ledger
+        return [Parsed(intake, rejection=quarantine(intake, exc))]
+
+
+def quarantine(intake: Intake, exc: BaseException, envelope: Envelope | None = None) -> Rejection:
+    """The refusal of a message the orderer failed on unexpectedly, named by the bytes' hash."""
+    detail = f"the orderer failed on this message ({type(exc).__name__}); quarantined, sha256 {sha256_hex(intake.data)}"
+    return _reject(intake, envelope, EventRejected(RejectionReason.INTERNAL_ERROR, detail))
 
 
 def preparse_batch(intake: Intake) -> list[Parsed]:
@@ -160,11 +188,15 @@ def preparse(intake: Intake) -> Parsed:
     return Parsed(intake, envelope, leaf_hash(forms.signed), forms.signing, record=forms.record)
 
 
-def sequence(state: ChainState, parsed: list[Parsed], on_chain: dict[str, bytes]) -> Batch:
-    """Judge a batch in order. ``state`` is advanced by every accepted state-changing event.
+def sequence(state: ChainState, parsed: list[Parsed], on_chain: dict[str, bytes], *, block_time: str) -> Batch:
+    """Judge a batch in order, as the block of time ``block_time``. ``state`` is advanced by
+    every accepted state-changing event.
 
     ``on_chain`` maps ids already in earlier blocks to their leaf hash: the same event again
     is a silent duplicate (already committed); another event under a used id is refused.
+    An unexpected fault while judging one event quarantines that event alone (see
+    :func:`quarantine`); judging reads the state and changes nothing, so the rest of the
+    block is judged as if the event had never come.
     """
     batch = Batch()
     seen = dict(on_chain)
@@ -183,9 +215,14 @@ def sequence(state: ChainState, parsed: list[Parsed], on_chain: dict[str, bytes]
                 raise EventRejected(
                     RejectionReason.CONFLICTING_ID, f"id {envelope.id} is already used by another event"
                 )
-            payload = validate_event(state, envelope, item.signing, batch_root=item.batch_root)
+            payload = validate_event(
+                state, envelope, item.signing, batch_root=item.batch_root, block_time=block_time
+            )
         except EventRejected as error:
             batch.rejections.append(_reject(item.intake, envelope, error))
+            continue
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            batch.rejections.append(quarantine(item.intake, exc, envelope))
             continue
         if EVENT_TYPES.changes_state(envelope.type, envelope.schemaversion):
             apply_event(state, envelope, payload)

@@ -64,8 +64,14 @@ def crafted(tax: SigningKey, reused_id: str) -> list[StormMessage]:
     forged = good.model_copy(update={"data": _doc_data(1, title="Altered")})
     unsigned = json.loads(good.to_bytes())
     del unsigned["signature"]
-    local_time = json.loads(good.to_bytes())
-    local_time["time"] = local_time["time"].removesuffix("Z") + "+08:00"
+    no_offset = json.loads(good.to_bytes())
+    no_offset["time"] = no_offset["time"].removesuffix("Z")
+    far_future = make_event(tax, source="tax", type=DOC, data=_doc_data(9101), event_id="fuzz-future",
+                            time="9999-12-31T23:59:59Z")
+    long_ago = make_event(tax, source="tax", type=DOC, data=_doc_data(9102), event_id="fuzz-past",
+                          time="0001-01-01T00:00:00Z")
+    float_version = json.loads(good.to_bytes())
+    float_version["schemaversion"] = 1.0
     subject = subjects.event_subject("tax", DOC)
     return [
         StormMessage.of("forged data", forged, REJECT, reason="bad_signature"),
@@ -92,7 +98,11 @@ def crafted(tax: SigningKey, reused_id: str) -> list[StormMessage]:
         StormMessage.of("subject without a type", good, REJECT, reason="subject_mismatch",
                         subject="gov.events.tax", msg_id="lie-3"),
         StormMessage("unsigned", subject, json.dumps(unsigned).encode(), "unsigned-1", REJECT, "malformed_envelope"),
-        StormMessage("non-UTC time", subject, json.dumps(local_time).encode(), "tz-1", REJECT, "malformed_envelope"),
+        StormMessage("time without offset", subject, json.dumps(no_offset).encode(), "tz-1", REJECT, "invalid_time"),
+        StormMessage.of("time far ahead of the block", far_future, REJECT, reason="invalid_time"),
+        StormMessage.of("time long before the block", long_ago, REJECT, reason="invalid_time"),
+        StormMessage("schemaversion 1.0", subject, json.dumps(float_version).encode(), "sv-1", REJECT,
+                     "malformed_envelope"),
     ]
 
 

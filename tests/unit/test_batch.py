@@ -475,7 +475,8 @@ def test_open_batch_refuses_duplicate_json_keys() -> None:
                      id="bad-signature-hex"),
         pytest.param(lambda v: v["events"].append("not an event"), RejectionReason.MALFORMED_ENVELOPE,
                      id="event-not-object"),
-        pytest.param(_set_event_field("time", "yesterday"), RejectionReason.MALFORMED_ENVELOPE, id="event-invalid"),
+        pytest.param(_set_event_field("time", "yesterday"), RejectionReason.INVALID_TIME, id="event-bad-time"),
+        pytest.param(_set_event_field("schemaversion", "1"), RejectionReason.MALFORMED_ENVELOPE, id="event-invalid"),
         pytest.param(_set_event_field("signature", "ab" * 64), RejectionReason.MALFORMED_ENVELOPE, id="event-signed"),
         pytest.param(_set_event_field("batchproof", {"index": 0, "size": 1, "path": [], "signature": "ab" * 64}),
                      RejectionReason.MALFORMED_ENVELOPE, id="event-has-proof"),
@@ -744,7 +745,7 @@ def test_preparse_never_raises_on_a_batch_subject_without_a_department() -> None
 def test_sequence_accepts_every_event_of_a_batch_from_a_registered_key(tax_state: ChainState) -> None:
     events = docs(6)
     parsed = preparse_message(_batch_intake(sign_batch(TAX, events)))
-    result = sequence(tax_state.copy(), parsed, {})
+    result = sequence(tax_state.copy(), parsed, {}, block_time=TIME)
     assert result.rejections == []
     assert [e.id for e in result.envelopes] == [e.id for e in events]
     assert result.leaves == [leaf_hash(e.to_bytes()) for e in result.envelopes]
@@ -758,7 +759,7 @@ def test_sequence_refuses_only_the_event_the_policy_does_not_grant(tax_state: Ch
     assert UNGRANTED_TYPE not in {t for t, grants in tax_state.policy.publish.items()
                                   if any(g.kind == "department" for g in grants)}
     parsed = preparse_message(_batch_intake(sign_batch(TAX, events)))
-    result = sequence(tax_state.copy(), parsed, {})
+    result = sequence(tax_state.copy(), parsed, {}, block_time=TIME)
     assert [e.id for e in result.envelopes] == [e.id for i, e in enumerate(events) if i != position]
     assert len(result.rejections) == 1
     rejection = result.rejections[0]
@@ -771,7 +772,7 @@ def test_sequence_refuses_only_the_event_the_policy_does_not_grant(tax_state: Ch
 
 def test_sequence_refuses_every_event_of_a_batch_from_an_unregistered_key(tax_state: ChainState) -> None:
     parsed = preparse_message(_batch_intake(sign_batch(OTHER, docs(3, key=OTHER))))
-    result = sequence(tax_state.copy(), parsed, {})
+    result = sequence(tax_state.copy(), parsed, {}, block_time=TIME)
     assert result.envelopes == []
     assert [r.reason for r in result.rejections] == [RejectionReason.UNKNOWN_KEY] * 3
 
@@ -784,16 +785,16 @@ def test_sequence_refuses_a_batch_event_whose_proof_was_tampered(tax_state: Chai
     forged_forms = forged.canonical_forms()
     parsed[2] = Parsed(Intake(victim.intake.subject, forged_forms.signed, forged.id, victim.intake.stream_seq),
                        forged, leaf_hash(forged_forms.signed), forged_forms.signing)
-    result = sequence(tax_state.copy(), parsed, {})
+    result = sequence(tax_state.copy(), parsed, {}, block_time=TIME)
     assert [e.id for e in result.envelopes] == ["evt-0", "evt-1", "evt-3"]
     assert [(r.event_id, r.reason) for r in result.rejections] == [("evt-2", RejectionReason.BAD_SIGNATURE)]
 
 
 def test_a_re_sent_batch_is_a_run_of_harmless_duplicates(tax_state: ChainState) -> None:
     batch = sign_batch(TAX, docs(3))
-    first = sequence(tax_state.copy(), preparse_message(_batch_intake(batch, seq=1)), {})
+    first = sequence(tax_state.copy(), preparse_message(_batch_intake(batch, seq=1)), {}, block_time=TIME)
     on_chain = {e.id: leaf for e, leaf in zip(first.envelopes, first.leaves, strict=True)}
-    again = sequence(tax_state.copy(), preparse_message(_batch_intake(batch, seq=2)), on_chain)
+    again = sequence(tax_state.copy(), preparse_message(_batch_intake(batch, seq=2)), on_chain, block_time=TIME)
     assert (again.envelopes, again.rejections, again.duplicates) == ([], [], 3)
 
 

@@ -306,7 +306,7 @@ def test_sequence_orders_each_id_once_and_refuses_conflicts(
         parsed.append(preparse(Intake(event_subject("tax", envelope.type), envelope.to_bytes(), envelope.id, seq)))
     chain_leaves = {POOL[(n, v)].id: leaf_hash(POOL[(n, v)].to_bytes()) for n, v in on_chain.items()}
 
-    result = sequence(tax_state.copy(), parsed, dict(chain_leaves))
+    result = sequence(tax_state.copy(), parsed, dict(chain_leaves), block_time="2025-01-01T00:00:00.000000Z")
 
     # The model: the first event under an id not yet used is ordered; the same bytes again are a
     # harmless duplicate; other bytes under a used id are refused as a conflicting id.
