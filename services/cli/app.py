@@ -24,9 +24,10 @@ from govchain.projection.progress import catch_up_display, set_catch_up_reporter
 from govchain.protocol.block import Block
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.envelope import make_event
-from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.errors import GovChainError
+from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.keys import SigningKey
+from govchain.protocol.policy import EventTimeRule
 from govchain.protocol.proofs import inclusion_problem
 from govchain.services.cli.common import (
     DATA_OPTION,
@@ -90,16 +91,29 @@ def init(
     data: Path = DATA_OPTION,
     chain_id: str = typer.Option(None, help="Chain id (lowercase letters, digits, - and _). Default: random."),
     exist_ok: bool = typer.Option(False, "--exist-ok", help="Succeed without change if the folder already holds a chain."),
+    max_event_ahead_s: int = typer.Option(
+        300, "--max-event-ahead", min=0, max=86_400,
+        help="Seconds an event's time may lie after the time of the block that orders it. Fixed in genesis.",
+    ),
+    max_event_behind_s: int = typer.Option(
+        300, "--max-event-behind", min=0, max=31 * 86_400,
+        help="Seconds an event's time may lie before its block's time (publishers that sign offline need more). "
+             "Fixed in genesis.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Create a new chain: root authority key, orderer key and the signed genesis event."""
+    """Create a new chain: root authority key, orderer key and the signed genesis event.
+
+    The genesis policy fixes how far an event's time may stray from its block's time; events
+    outside that window are refused as invalid_time."""
     settings = settings_from(data)
     chain = chain_id or f"govchain-{uuid.uuid4().hex[:8]}"
     if exist_ok and DataDir(settings.data_dir).is_initialised():
         typer.echo(f"{settings.data_dir} already holds a chain; nothing to do")
         return
     try:
-        info = DataDir(settings.data_dir).init(chain)
+        window = EventTimeRule(max_ahead_s=max_event_ahead_s, max_behind_s=max_event_behind_s)
+        info = DataDir(settings.data_dir).init(chain, event_time=window)
     except GovChainError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None

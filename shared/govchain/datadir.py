@@ -14,6 +14,7 @@ from govchain.protocol.envelope import Envelope
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.genesis import make_genesis_block, make_genesis_event
 from govchain.protocol.keys import SigningKey
+from govchain.protocol.policy import DEFAULT_POLICY, EventTimeRule
 from govchain.pseudonym import create_pseudonym_key, load_pseudonym_key
 
 
@@ -61,8 +62,11 @@ class DataDir:
     def is_initialised(self) -> bool:
         return self.genesis_file.exists()
 
-    def init(self, chain_id: str) -> dict[str, str]:
-        """Create the root and orderer keys and the signed genesis event; refuse to overwrite."""
+    def init(self, chain_id: str, *, event_time: EventTimeRule | None = None) -> dict[str, str]:
+        """Create the root and orderer keys and the signed genesis event; refuse to overwrite.
+
+        ``event_time``: the window an event's time must keep around its block's time
+        (default: :class:`EventTimeRule`'s ±300 s); fixed for the chain's whole life."""
         if self.is_initialised():
             raise DataDirError(f"{self.root} already holds a chain (genesis.json exists)")
         self.keys.mkdir(parents=True, exist_ok=True)
@@ -74,7 +78,8 @@ class DataDir:
         for name, key in services.items():
             key.save(self.key_file(name))
         create_pseudonym_key(self.pseudonym_key_file)
-        genesis = make_genesis_event(chain_id, [root], [orderer], services=services)
+        policy = DEFAULT_POLICY.model_copy(update={"event_time": event_time or EventTimeRule()})
+        genesis = make_genesis_event(chain_id, [root], [orderer], services=services, policy=policy)
         self.genesis_file.write_text(json.dumps(genesis.to_dict(), indent=2) + "\n")
         return {
             "chain_id": chain_id,

@@ -225,3 +225,13 @@ def test_a_fault_while_judging_one_event_quarantines_that_event_alone(
     batch = sequence(state, parsed, {}, block_time=BLOCK_TIME)
     assert [e.id for e in batch.envelopes] == ["ev-1", "ev-3"]
     assert [(r.event_id, r.reason) for r in batch.rejections] == [("ev-2", RejectionReason.INTERNAL_ERROR)]
+
+
+def test_init_fixes_the_time_window_in_genesis(tmp_path: Any) -> None:
+    from govchain.datadir import DataDir
+    from govchain.protocol.genesis import genesis_payload
+
+    data = DataDir(tmp_path / "node")
+    data.init("c", event_time=EventTimeRule(max_ahead_s=60, max_behind_s=3600))
+    policy = Policy.model_validate(genesis_payload(data.genesis()).policy)
+    assert policy.event_time == EventTimeRule(max_ahead_s=60, max_behind_s=3600)
