@@ -9,8 +9,8 @@ Why a follower that stores rows keyed by stream sequence, rather than the altern
   anyway, and the consumer is server state someone must provision and clean up.
 
 Here the position *is* the rows (the highest stored sequence), written in the same
-transaction, so a restart resumes exactly where it stopped with an ephemeral ordered
-consumer, like the block projections do. A summary first waits (bounded) until the tally
+transaction, so a restart resumes exactly where it stopped, reading with direct gets
+(:mod:`govchain.bus.stream_reader`) like the block projections do. A summary first waits (bounded) until the tally
 has reached the stream's last sequence at request time, so a refusal its publisher has
 already been told about is in the next summary.
 """
@@ -22,13 +22,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine, func, insert, select
 
 from govchain.bus import subjects
+from govchain.bus.stream_reader import follow_batches
 from govchain.logs import get_logger
 from govchain.projection.runner import wait_for_height
 from govchain.services.analytics import tables as t
@@ -36,8 +35,6 @@ from govchain.services.analytics import tables as t
 log = get_logger("govchain.analytics")
 
 BATCH_MAX = 500
-IDLE_TIMEOUT_S = 1.0
-STREAM_WAIT_S = 0.5
 UNREADABLE = "unreadable"
 
 
@@ -80,17 +77,12 @@ class RefusalTally:
             self.seq: int = conn.execute(select(func.coalesce(func.max(t.refusals.c.stream_seq), 0))).scalar_one()
 
     async def run(self, stop: asyncio.Event) -> None:
-        sub = await self._subscribe(stop)
-        if sub is None:
-            return
-        try:
-            while not stop.is_set():
-                batch = await self._next_batch(sub)
-                if batch:
-                    await asyncio.to_thread(self._store, batch)
-                    self.seq = batch[-1].stream_seq
-        finally:
-            await sub.unsubscribe()
+        async for messages in follow_batches(
+            self.js, subjects.REJECTED_STREAM, self.seq + 1, stop=stop, gapless=False, batch=BATCH_MAX
+        ):
+            batch = [Refusal.from_message(m.seq, m.subject, m.data) for m in messages]
+            await asyncio.to_thread(self._store, batch)
+            self.seq = batch[-1].stream_seq
 
     async def caught_up(self, timeout: float = 10.0) -> int:
         """Wait (bounded) until every refusal on the stream now is stored; the sequence reached."""
@@ -100,36 +92,6 @@ class RefusalTally:
             return self.seq
         await wait_for_height(lambda: self.seq, last, timeout)  # a sequence waits like a height
         return self.seq
-
-    async def _subscribe(self, stop: asyncio.Event) -> Any:
-        while not stop.is_set():  # the ledger creates the stream; we may start first
-            try:
-                return await self.js.subscribe(
-                    subjects.REJECTED_SUBJECTS,
-                    stream=subjects.REJECTED_STREAM,
-                    ordered_consumer=True,
-                    config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.seq + 1),
-                )
-            except NotFoundError:
-                await asyncio.sleep(STREAM_WAIT_S)
-        return None
-
-    async def _next_batch(self, sub: Any) -> list[Refusal]:
-        """What is waiting, up to BATCH_MAX, so a backlog is stored in few transactions."""
-        batch: list[Refusal] = []
-        timeout = IDLE_TIMEOUT_S
-        while len(batch) < BATCH_MAX:
-            try:
-                msg: Msg = await sub.next_msg(timeout=timeout)
-            except TimeoutError:  # nats' own TimeoutError derives from it
-                break
-            seq = msg.metadata.sequence.stream
-            if seq > (batch[-1].stream_seq if batch else self.seq):  # an ordered consumer may redeliver after a reset
-                batch.append(Refusal.from_message(seq, msg.subject, msg.data))
-            if sub.pending_msgs == 0:
-                break
-            timeout = 0.05
-        return batch
 
     def _store(self, batch: list[Refusal]) -> None:
         with self.engine.begin() as conn:

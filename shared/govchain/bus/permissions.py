@@ -34,19 +34,12 @@ FOLLOWED_STREAMS = (subjects.BLOCKS_STREAM, subjects.REJECTED_STREAM)
 def read_streams(streams: Iterable[str] = FOLLOWED_STREAMS) -> list[str]:
     """The JetStream API a reader needs to follow ``streams``, and nothing that changes one.
 
-    Readers follow a stream with nats-py's ordered consumers (``govchain.bus.blocks``): an
-    ephemeral push consumer that the server names, created on the legacy subject
-    ``$JS.API.CONSUMER.CREATE.<stream>`` (no name in the subject), with no acks and with flow
-    control replies on ``$JS.FC.<stream>.>``. That subject is allowed only for the followed
-    streams: a create request carries the consumer's name in its body, and the server then
-    *updates* an existing consumer of that name (it rewrites a durable's filter and limits).
-    So no reader can create, update, read from, delete or even look at a consumer of EVENTS,
-    the orderer's ``ledger-orderer`` among them.
-
-    There are no named (durable) reader consumers: as long as ephemeral creation is allowed on
-    a stream, any reader could rewrite a named consumer there through the body's name, so
-    "owning" a durable on BLOCKS would not be enforced. A reader that restarts re-creates its
-    ordered consumer at its checkpoint height instead.
+    Readers follow a stream with batched direct gets (:mod:`govchain.bus.stream_reader`): the
+    server answers on the reader's own inbox and keeps no consumer. So readers get no
+    consumer rights at all. A consumer-create request names its delivery subject in its body,
+    which permissions cannot see: a reader allowed to create one could make the server push a
+    stream onto any subject (another service's request subject, another user's inbox), or
+    rewrite a named consumer, the orderer's ``ledger-orderer`` among them.
     """
     allowed = ["$JS.API.INFO"]
     for stream in streams:
@@ -55,15 +48,12 @@ def read_streams(streams: Iterable[str] = FOLLOWED_STREAMS) -> list[str]:
             f"$JS.API.STREAM.MSG.GET.{stream}",
             f"$JS.API.DIRECT.GET.{stream}",
             f"$JS.API.DIRECT.GET.{stream}.>",
-            f"$JS.API.CONSUMER.CREATE.{stream}",  # server-named ephemeral (ordered) consumers only
-            f"$JS.API.CONSUMER.INFO.{stream}.*",
-            f"$JS.FC.{stream}.>",
         ]
     return allowed
 
 
 READ_STREAMS = read_streams([subjects.BLOCKS_STREAM])
-"""Follow BLOCKS with ordered consumers and read single blocks; nothing more."""
+"""Read BLOCKS by direct get; nothing more."""
 READ_REFUSALS = read_streams()
 """Also REJECTED: for analytics, which tallies refusals (``services/analytics/refusals.py``)."""
 
