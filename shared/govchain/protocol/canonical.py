@@ -22,6 +22,10 @@ import rfc8785
 
 from govchain.protocol.errors import CanonicalizationError
 
+class NestingTooDeep(CanonicalizationError):
+    """A value nests deeper than Python can walk: malformed input more than a value without a form."""
+
+
 SAFE_INTEGER = 2**53 - 1
 """The largest integer every JSON reader holds exactly (RFC 8785 refuses anything beyond)."""
 _encode_plain = json.JSONEncoder(
@@ -58,7 +62,7 @@ def canonical_bytes(value: Any) -> bytes:
     except UnicodeEncodeError as exc:  # a lone surrogate: not UTF-8, so not JSON text
         raise CanonicalizationError("value cannot be canonicalized: input contains non-UTF-8 codepoints") from exc
     except RecursionError as exc:  # readers bound depth first (jsontext); this is the backstop
-        raise CanonicalizationError("value cannot be canonicalized: it nests too deeply") from exc
+        raise NestingTooDeep("value cannot be canonicalized: it nests too deeply") from exc
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise CanonicalizationError(f"value cannot be canonicalized: {exc}") from exc
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from govchain.protocol.canonical import canonical_bytes, sha256
+from govchain.protocol.canonical import NestingTooDeep, canonical_bytes, sha256
 from govchain.protocol.envelope import utc_now
 from govchain.protocol.errors import CanonicalizationError, GovChainError
 from govchain.protocol.keys import PublicKey, SigningKey
@@ -329,6 +329,8 @@ def _verify_proof(
     # Steps 5-7: transformation, proof configuration, hashing.
     try:
         transformed = transform(unsecured, options)
+    except NestingTooDeep:
+        return fail(ProofFailure.MALFORMED_DOCUMENT, vm)
     except CanonicalizationError:
         return fail(ProofFailure.NOT_CANONICALIZABLE, vm)
     try:
