@@ -13,7 +13,7 @@ from pathlib import Path
 
 from govchain.bus import subjects
 from govchain.bus.connect import connect
-from govchain.bus.embedded import EmbeddedNats
+from govchain.bus.embedded import SYNC_ALWAYS, EmbeddedNats
 from govchain.client import GovChainClient
 from govchain.datadir import DataDir
 from govchain.protocol import events as ev
@@ -54,6 +54,8 @@ class BenchPlatform:
     ledger_env: dict[str, str] = field(default_factory=dict)
     profile_out: Path | None = None
     chain_id: str = "bench-chain"
+    sync_interval: str = SYNC_ALWAYS
+    """JetStream's fsync policy: ``always`` (durable acks, the default) or a duration."""
     nats: EmbeddedNats | None = None
     data: DataDir | None = None
     genesis_hash: str = ""
@@ -63,7 +65,7 @@ class BenchPlatform:
     async def start(self) -> None:
         self.data = DataDir(self.workdir / "node")
         self.genesis_hash = self.data.init(self.chain_id)["genesis_hash"]
-        self.nats = EmbeddedNats(self.workdir / "nats", port=0).start()
+        self.nats = EmbeddedNats(self.workdir / "nats", port=0, sync_interval=self.sync_interval).start()
         self.nc = await connect(self.nats.url, name="bench")
         command = [sys.executable, "-m", "bench.ledger_proc", "--data", str(self.data.root)]
         command += ["--nats-url", self.nats.url]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import nats
-from govchain.bus.embedded import EmbeddedNats
+from govchain.bus.embedded import SYNC_ALWAYS, EmbeddedNats
 from govchain.bus.pull import BatchPuller, ensure_durable
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
@@ -64,9 +64,13 @@ async def _batch_puller(nc: Client, count: int) -> float:
     return (time.perf_counter() - started) / got * 1e6
 
 
-async def measure(count: int) -> dict[str, float]:
-    """µs per message pulled and acked, each way, on a throw-away server."""
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedNats(Path(tmp) / "nats", port=0) as server:
+async def measure(count: int, sync_interval: str = SYNC_ALWAYS) -> dict[str, float]:
+    """µs per message pulled and acked, each way, on a throw-away server (acks are writes:
+    it fsyncs as the benchmark's own server does)."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmbeddedNats(Path(tmp) / "nats", port=0, sync_interval=sync_interval) as server,
+    ):
         nc = await nats.connect(server.url)
         try:
             return {"nats_py_fetch_us_per_msg": await _nats_py(nc, count),

@@ -11,9 +11,12 @@ Phases, in one run on one NATS server:
  6. catch-up: a new projection replays the whole chain; verify: ``verify_chain`` of it;
  7. scaling: the ledger's proof store at 10^4, 10^5, 10^6 events (store built directly);
  8. the orderer's CPU per step without NATS, and what pulling a message costs (bench/pullcost.py).
-Prints a table, then one JSON line. ``--quick`` is a ~10 s smoke run.
+Prints a table, then one JSON line. ``--quick`` is a ~10 s smoke run. JetStream fsyncs every
+write before acking it (``--nats-sync-interval always``, ``"durable": true`` in the JSON) unless
+given a duration; the raw baseline runs on the same server, so it pays the same.
 
-    python -m bench.run [--quick] [--duration 20] [--profile bench/profiles] [--json-out f.json]
+    python -m bench.run [--quick] [--duration 20] [--nats-sync-interval always] [--profile bench/profiles]
+                        [--json-out f.json]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from govchain.bus.blocks import last_height
+from govchain.bus.embedded import SYNC_ALWAYS, check_sync_interval
 from govchain.logs import configure_logging
 
 from bench.breakdown import measure, print_breakdown
@@ -66,6 +70,7 @@ class Plan:
     scaling_points: tuple[int, ...]
     breakdown_events: int
     batch_size: int
+    nats_sync_interval: str = SYNC_ALWAYS
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Plan:
@@ -82,6 +87,7 @@ class Plan:
             scaling_points=points,
             breakdown_events=1_000 if quick else 5_000,
             batch_size=args.batch_size,
+            nats_sync_interval=args.nats_sync_interval,
         )
 
 
@@ -101,8 +107,14 @@ def _cpu_per_event(before: dict[str, float | None], after: dict[str, float | Non
 
 
 async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env: dict[str, str]) -> dict[str, Any]:
-    figures: dict[str, Any] = {"machine": machine_info(), "plan": asdict(plan), "ledger_env": ledger_env}
-    platform = BenchPlatform(workdir, ledger_env, profile_dir / "orderer.txt" if profile_dir else None)
+    figures: dict[str, Any] = {
+        "machine": machine_info(), "plan": asdict(plan), "ledger_env": ledger_env,
+        "nats_sync_interval": plan.nats_sync_interval, "durable": plan.nats_sync_interval == SYNC_ALWAYS,
+    }
+    platform = BenchPlatform(
+        workdir, ledger_env, profile_dir / "orderer.txt" if profile_dir else None,
+        sync_interval=plan.nats_sync_interval,
+    )
     progress(f"starting NATS and the ledger in {workdir}")
     await platform.start()
     rss_at: dict[int, int] = {}
@@ -195,13 +207,14 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
     if plan.batch_size > 1:
         figures["orderer_cpu_us_per_event_unbatched"] = measure(plan.breakdown_events, 1)
     progress("pull cost: nats-py fetch against BatchPuller")
-    figures["pull_cost"] = await pull_cost(plan.raw_events // 3)
+    figures["pull_cost"] = await pull_cost(plan.raw_events // 3, plan.nats_sync_interval)
     figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     figures["targets_met"] = targets_met(figures)
     return figures
 
 
 ROWS = [
+    ("acks fsynced by JetStream (durable)", "durable", ""),
     ("signed events committed (peak)", "events_per_s", "events/s"),
     ("  sustained over", "sustained_s", "s"),
     ("raw JetStream publish+ack+consume", "raw_jetstream_per_s", "msgs/s"),
@@ -220,6 +233,13 @@ ROWS = [
     ("orderer peak RSS (VmHWM)", "orderer_peak_rss_mib", "MiB"),
     ("events lost", "lost_events", ""),
 ]
+
+
+def _sync_interval(value: str) -> str:
+    try:
+        return check_sync_interval(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -241,6 +261,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-max-count", type=int, help="GOVCHAIN_BATCH_MAX_COUNT for the ledger")
     parser.add_argument("--batch-max-wait-ms", type=int, help="GOVCHAIN_BATCH_MAX_WAIT_MS for the ledger")
     parser.add_argument("--batch-preferred-bytes", type=int, help="GOVCHAIN_BATCH_PREFERRED_BYTES for the ledger")
+    parser.add_argument(
+        "--nats-sync-interval", type=_sync_interval, default=SYNC_ALWAYS,
+        help="JetStream sync_interval: always (fsync before every ack, the default) or a duration such as 2m",
+    )
     parser.add_argument("--profile", type=Path, help="write pyinstrument profiles (orderer, catch-up, verify) here")
     parser.add_argument("--json-out", type=Path, help="also write the JSON figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")

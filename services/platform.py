@@ -38,7 +38,9 @@ async def nats_server(settings: Settings) -> AsyncIterator[str]:
     if settings.nats_url:
         yield settings.nats_url
         return
-    server = EmbeddedNats(DataDir(settings.data_dir).nats_store, port=settings.nats_port)
+    server = EmbeddedNats(
+        DataDir(settings.data_dir).nats_store, port=settings.nats_port, sync_interval=settings.nats_sync_interval
+    )
     # Started from this (main) thread on purpose: the server is tied to the thread that forks
     # it (it stops if that thread dies), and a pool thread may end before we do.
     server.start()

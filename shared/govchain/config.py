@@ -7,9 +7,10 @@ import os
 import socket
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from govchain.bus.embedded import SYNC_ALWAYS, check_sync_interval
 from govchain.protocol.cutter import BatchLimits
 
 
@@ -21,6 +22,11 @@ class Settings(BaseSettings):
         default=None, description="external NATS server; when unset, an embedded one is started"
     )
     nats_port: int = Field(default=4222, ge=0, le=65535, description="preferred embedded NATS port")
+    nats_sync_interval: str = Field(
+        default=SYNC_ALWAYS,
+        description="embedded NATS: JetStream fsyncs each write before acking it (always), or only every "
+        "Go duration (2m, 10s, 500ms), so a power cut can lose what was acknowledged since",
+    )
     nats_user: str | None = None
     nats_password: SecretStr | None = None
     database_url: str | None = Field(
@@ -31,6 +37,9 @@ class Settings(BaseSettings):
     )
     pseudonym_key: SecretStr | None = Field(
         default=None, description="the citizens' pseudonym HMAC key (hex) instead of keys/pseudonym.key"
+    )
+    vault_kek: SecretStr | None = Field(
+        default=None, description="the key vault's key-encryption key (64 hex digits) instead of keys/vault.kek"
     )
     genesis_hash: str | None = Field(default=None, description="pin of block 0's hash (trust anchor)")
     batch_max_count: int = Field(default=500, ge=1)
@@ -63,6 +72,11 @@ class Settings(BaseSettings):
     ack_wait_s: float = Field(
         default=30.0, gt=0, description="how long an event taken by a crashed orderer waits to be redelivered"
     )
+
+    @field_validator("nats_sync_interval")
+    @classmethod
+    def _sync_interval(cls, value: str) -> str:
+        return check_sync_interval(value)
 
     @property
     def batch_limits(self) -> BatchLimits:
