@@ -20,6 +20,7 @@ from govchain.bus.blocks import follow_blocks, last_height
 from govchain.client import GovChainClient
 from govchain.datadir import DataDir
 from govchain.logs import configure_logging
+from govchain.privatefiles import use_private_umask
 from govchain.projection.progress import catch_up_display, set_catch_up_reporter
 from govchain.protocol.block import Block
 from govchain.protocol.genesis import genesis_payload
@@ -46,6 +47,7 @@ from govchain.services.cli.common import (
 from govchain.services.cli.contract import audit_app, contract_app
 from govchain.services.cli.identity import credential_app, did_app, identity_app
 from govchain.services.cli.registry import registry_app
+from govchain.services.cli.vault import vault_app
 from govchain.services.cli.report import report
 from govchain.runtime import settle_process
 from govchain.services.platform import SERVICES, run_platform
@@ -68,10 +70,12 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(registry_app, name="registry")
 app.add_typer(contract_app, name="contract")
 app.add_typer(audit_app, name="audit")
+app.add_typer(vault_app, name="vault")
 app.command("report")(report)
 
 
 def main() -> None:
+    use_private_umask()  # every file this process and its children (nats-server, SQLite) make is 0600/0700
     app()
 
 
@@ -139,6 +143,7 @@ def up(
     if not data_dir.is_initialised():
         info = data_dir.init(f"govchain-{uuid.uuid4().hex[:8]}")
         err_console.print(f"initialised a new chain {info['chain_id']} in {settings.data_dir}")
+    data_dir.make_private()  # a folder made by an older version had 0644 databases in 0755 folders
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -174,6 +179,7 @@ def serve(
     if service not in runners:
         err_console.print(f"[bold red]error:[/] unknown service {service!r}; choose from {', '.join(runners)}")
         raise typer.Exit(2)
+    DataDir(settings.data_dir).make_private()
 
     async def serve_one() -> None:
         stop = asyncio.Event()

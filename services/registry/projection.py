@@ -152,6 +152,7 @@ class RegistryProjection:
 
     def __init__(self, vault: KeyVault | None = None) -> None:
         self.vault = vault
+        self._erased_in_block = False
         self._handlers: dict[type[BaseModel], Handler] = {
             rec.BusinessRegistered: _business,
             rec.LicenseIssued: _license_issued,
@@ -169,6 +170,7 @@ class RegistryProjection:
         upgrade_to_head(engine, MIGRATIONS)
 
     def apply(self, conn: Connection, block: VerifiedBlock) -> None:
+        self._erased_in_block = False
         for position, envelope in enumerate(block.envelopes):
             event_type = EVENT_TYPES.resolve(envelope.type, envelope.schemaversion)
             handler = self._handlers.get(event_type.model)
@@ -204,3 +206,10 @@ class RegistryProjection:
         conn.execute(insert(t.erasures).values(subject=p.subject, reason=p.reason, height=at.height, event_id=e.id))
         if self.vault is not None:
             self.vault.erase_within(conn, p.subject, p.reason)
+            self._erased_in_block = True
+
+    def after_commit(self) -> None:
+        """Once a block that erased keys has committed, scrub them from the vault's WAL too."""
+        if self._erased_in_block and self.vault is not None:
+            self._erased_in_block = False
+            self.vault.flush_erasures()

@@ -15,6 +15,8 @@ from govchain.protocol.errors import GovChainError
 from govchain.protocol.genesis import make_genesis_block, make_genesis_event
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.policy import DEFAULT_POLICY, EventTimeRule
+from govchain.privacy.kekfiles import KekFiles
+from govchain.privatefiles import make_tree_private, private_folder, write_private
 from govchain.pseudonym import create_pseudonym_key, load_pseudonym_key
 
 
@@ -56,6 +58,11 @@ class DataDir:
             return bytes.fromhex(secret.get_secret_value())
         return load_pseudonym_key(self.pseudonym_key_file)
 
+    @property
+    def vault_kek_files(self) -> KekFiles:
+        """The key vault's key-encryption key (``keys/vault.kek``), kept apart from its database."""
+        return KekFiles(self.keys)
+
     def key_file(self, name: str) -> Path:
         return self.keys / f"{name}.pem"
 
@@ -69,8 +76,8 @@ class DataDir:
         (default: :class:`EventTimeRule`'s ±300 s); fixed for the chain's whole life."""
         if self.is_initialised():
             raise DataDirError(f"{self.root} already holds a chain (genesis.json exists)")
-        self.keys.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.keys, 0o700)
+        private_folder(self.root)
+        private_folder(self.keys)
         root, orderer = SigningKey.generate(), SigningKey.generate()
         services = {name: SigningKey.generate() for name in PLATFORM_SERVICES}
         root.save(self.key_file("root"))
@@ -78,9 +85,11 @@ class DataDir:
         for name, key in services.items():
             key.save(self.key_file(name))
         create_pseudonym_key(self.pseudonym_key_file)
+        if not self.vault_kek_files.current.exists():
+            self.vault_kek_files.create_current()
         policy = DEFAULT_POLICY.model_copy(update={"event_time": event_time or EventTimeRule()})
         genesis = make_genesis_event(chain_id, [root], [orderer], services=services, policy=policy)
-        self.genesis_file.write_text(json.dumps(genesis.to_dict(), indent=2) + "\n")
+        write_private(self.genesis_file, (json.dumps(genesis.to_dict(), indent=2) + "\n").encode())
         return {
             "chain_id": chain_id,
             "genesis_hash": make_genesis_block(genesis, orderer).hash,
@@ -100,7 +109,7 @@ class DataDir:
         return SigningKey.load(self.key_file(name))
 
     def write_run_info(self, info: dict[str, Any]) -> None:
-        self.run_file.write_text(json.dumps(info, indent=2) + "\n")
+        write_private(self.run_file, (json.dumps(info, indent=2) + "\n").encode())
 
     def update_run_info(self, **values: Any) -> None:
         self.write_run_info({**(self.run_info() or {}), **values})
@@ -112,3 +121,21 @@ class DataDir:
 
     def clear_run_info(self) -> None:
         self.run_file.unlink(missing_ok=True)
+
+    def running_pid(self) -> int | None:
+        """The pid of a ``govchain up`` still running on this folder (None if none, or if the
+        run file was left by one that died)."""
+        pid = (self.run_info() or {}).get("pid")
+        if not isinstance(pid, int):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid  # alive, another user's
+        return pid
+
+    def make_private(self) -> list[Path]:
+        """0700 folders and 0600 files throughout (for folders made by older versions)."""
+        return make_tree_private(self.root)

@@ -264,7 +264,7 @@ async def test_erasure_shreds_the_key_and_the_chain_still_verifies(registry: Reg
     with engine.connect() as conn:
         row = conn.execute(select(subject_keys).where(subject_keys.c.subject == OWNER)).one()
     engine.dispose()
-    assert row.data_key is None and row.erasure_reason == "right to erasure"
+    assert row.wrapped_key is None and row.erasure_reason == "right to erasure"
     assert (await verify_chain(registry.ledger.nc.jetstream())).ok
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, Row, select
 
 from govchain.privacy.fields import SealedFieldError
+from govchain.privacy.kek import Kek
 from govchain.privacy.vault import KeyVault, SubjectErased, UnknownSubjectKey, subject_keys
 from govchain.storage.engine import make_engine
 
@@ -25,8 +26,13 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def vault(engine: Engine) -> KeyVault:
-    return KeyVault(engine)
+def kek() -> Kek:
+    return Kek.generate()
+
+
+@pytest.fixture
+def vault(engine: Engine, kek: Kek) -> KeyVault:
+    return KeyVault(engine, kek)
 
 
 def test_key_is_created_once_and_reused(vault: KeyVault) -> None:
@@ -90,7 +96,7 @@ def test_erased_row_keeps_no_key_bytes(vault: KeyVault, engine: Engine) -> None:
     vault.key_for_sealing(ADA)
     vault.erase(ADA, "request #7")
     row = _row(engine, ADA)
-    assert row.data_key is None
+    assert row.wrapped_key is None and row.kek_id is None
     assert row.erased_at is not None
     assert row.erasure_reason == "request #7"
     assert row.key_version == 1
@@ -99,7 +105,7 @@ def test_erased_row_keeps_no_key_bytes(vault: KeyVault, engine: Engine) -> None:
 def test_erasing_a_subject_without_key_forbids_ever_creating_one(vault: KeyVault, engine: Engine) -> None:
     assert vault.erase(ADA, "asked before any data was sealed") is False
     assert vault.is_erased(ADA)
-    assert _row(engine, ADA).data_key is None
+    assert _row(engine, ADA).wrapped_key is None
     with pytest.raises(SubjectErased):
         vault.key_for_sealing(ADA)
     with pytest.raises(SubjectErased):
@@ -116,7 +122,7 @@ def test_refuses_subjects_that_are_not_pseudonyms(vault: KeyVault) -> None:
         vault.key_for_sealing("1985-03-07-1234")
 
 
-def test_a_second_vault_on_the_same_database_sees_the_same_keys(db_url: str, vault: KeyVault) -> None:
+def test_a_second_vault_on_the_same_database_sees_the_same_keys(db_url: str, vault: KeyVault, kek: Kek) -> None:
     field = vault.seal_for(ADA, "Ada Lovelace", CONTEXT)
     key = vault.key_for_sealing(ADA)
     vault.key_for_sealing(BOB)
@@ -124,7 +130,7 @@ def test_a_second_vault_on_the_same_database_sees_the_same_keys(db_url: str, vau
 
     other_engine = make_engine(db_url)
     try:
-        other = KeyVault(other_engine)  # create_all on an existing table is a no-op
+        other = KeyVault(other_engine, kek)  # migrating an up-to-date table is a no-op
         assert other.key_for_sealing(ADA) == key
         assert other.open_for(field, CONTEXT) == "Ada Lovelace"
         assert other.is_erased(BOB)

@@ -14,15 +14,28 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, inspect, insert, select, text
+from sqlalchemy import (
+    Column, DateTime, Engine, Integer, LargeBinary, MetaData, String, Table, Text, inspect, insert, select, text,
+)
 
-from govchain.privacy.vault import KeyVault, subject_keys, vault_metadata
+from govchain.privacy.kek import Kek
+from govchain.privacy.vault import KeyVault, vault_metadata
 from govchain.projection.checkpoint import checkpoints, metadata as checkpoint_metadata, prepare_checkpoints
 from govchain.services.ledger.store import LedgerStore
 from govchain.storage.engine import make_engine
 from govchain.storage.migrations import SchemaMismatch
 
 ADA = "c-" + "a1" * 16
+PRIVACY_HEAD = "0002"
+
+# The vault's table as the old create_all made it (revision 0001): data keys in clear.
+legacy_vault_metadata = MetaData()
+legacy_subject_keys = Table(
+    "privacy_subject_keys", legacy_vault_metadata,
+    Column("subject", String(64), primary_key=True), Column("key_version", Integer, nullable=False),
+    Column("data_key", LargeBinary, nullable=True), Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=True), Column("erasure_reason", Text, nullable=True),
+)
 CHECKPOINT_ROW = {"name": "registry", "height": 7, "block_hash": "ab" * 32, "log_size": 12,
                   "log_json": "[]", "state_json": "{}"}
 
@@ -54,24 +67,26 @@ def test_a_new_database_gets_both_tables_from_alembic(engine: Engine) -> None:
     prepare_checkpoints(engine)
     KeyVault(engine)
     assert revision(engine, "alembic_version_checkpoints") == "0001"
-    assert revision(engine, "alembic_version_privacy") == "0001"
+    assert revision(engine, "alembic_version_privacy") == PRIVACY_HEAD
     assert schema_drift(engine, checkpoint_metadata) == []
     assert schema_drift(engine, vault_metadata) == []
 
 
 def test_a_database_made_by_the_old_create_all_upgrades_in_place(engine: Engine) -> None:
     checkpoint_metadata.create_all(engine)  # what the runner, the ledger store and the vault did before
-    vault_metadata.create_all(engine)
+    legacy_vault_metadata.create_all(engine)
     created = datetime(2026, 11, 1, tzinfo=UTC)
     with engine.begin() as conn:
         conn.execute(insert(checkpoints).values(**CHECKPOINT_ROW))
-        conn.execute(insert(subject_keys).values(subject=ADA, key_version=1, data_key=b"k" * 32, created_at=created))
+        conn.execute(insert(legacy_subject_keys).values(
+            subject=ADA, key_version=1, data_key=b"k" * 32, created_at=created))
     assert revision(engine, "alembic_version_checkpoints") is None
 
     prepare_checkpoints(engine)
-    vault = KeyVault(engine)
+    kek = Kek.generate()
+    vault = KeyVault(engine, kek)  # 0002 wraps the clear key under the KEK
     assert revision(engine, "alembic_version_checkpoints") == "0001"
-    assert revision(engine, "alembic_version_privacy") == "0001"
+    assert revision(engine, "alembic_version_privacy") == PRIVACY_HEAD
     with engine.connect() as conn:
         assert dict(conn.execute(select(checkpoints)).one()._mapping) == CHECKPOINT_ROW
     assert vault.key_for_opening(ADA, 1) == b"k" * 32  # the key made before the upgrade still opens
@@ -79,7 +94,7 @@ def test_a_database_made_by_the_old_create_all_upgrades_in_place(engine: Engine)
     assert schema_drift(engine, vault_metadata) == []
 
     prepare_checkpoints(engine)  # every later start: nothing to do
-    KeyVault(engine)
+    KeyVault(engine, kek)
     assert revision(engine, "alembic_version_checkpoints") == "0001"
 
 
@@ -128,6 +143,6 @@ def test_services_starting_together_on_postgres_migrate_once(db_url: str) -> Non
     engine = make_engine(db_url)
     try:
         assert revision(engine, "alembic_version_checkpoints") == "0001"
-        assert revision(engine, "alembic_version_privacy") == "0001"
+        assert revision(engine, "alembic_version_privacy") == PRIVACY_HEAD
     finally:
         engine.dispose()

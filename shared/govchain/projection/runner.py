@@ -28,7 +28,11 @@ log = get_logger("govchain.projection")
 
 
 class Projection(Protocol):
-    """A read model built from blocks. ``apply`` runs inside the checkpoint's transaction."""
+    """A read model built from blocks. ``apply`` runs inside the checkpoint's transaction.
+
+    A projection may also define ``after_commit()``: the runner calls it once that
+    transaction has committed (the registry then scrubs erased keys from SQLite's WAL, which
+    cannot be done inside a transaction)."""
 
     name: str
 
@@ -150,3 +154,6 @@ class ProjectionRunner:
         with self.engine.begin() as conn:
             self.projection.apply(conn, applied)
             save_checkpoint(conn, self.projection.name, checkpoint, state_changed=applied.state_changed)
+        after_commit = getattr(self.projection, "after_commit", None)
+        if after_commit is not None:
+            after_commit()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from alembic import command, context, op
 from alembic.config import Config
@@ -26,9 +27,13 @@ def alembic_config(scripts: Path, engine: Engine | None = None) -> Config:
     return config
 
 
-def upgrade_to_head(engine: Engine, scripts: Path) -> None:
-    """Bring the store's schema up to the newest migration (idempotent; runs at service start)."""
+def upgrade_to_head(engine: Engine, scripts: Path, *, attributes: Mapping[str, Any] | None = None) -> None:
+    """Bring the store's schema up to the newest migration (idempotent; runs at service start).
+
+    ``attributes`` reach the migration scripts as ``alembic.context.config.attributes`` (the
+    key vault passes its KEK, so that the migration can wrap the keys it moves)."""
     config = alembic_config(scripts)
+    config.attributes.update(attributes or {})
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Services sharing one database start together and would race to create the same
