@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import os
 import re
 from typing import Annotated, Any
 
@@ -23,11 +21,13 @@ from govchain.protocol.multikey import public_key_from_multibase
 from govchain.protocol.merkle import leaf_hash
 from govchain.protocol.proofs import consistency_problem, inclusion_problem
 from govchain.protocol.requests import AccessDenied
+from govchain.services.gateway.bodies import StrictJsonRoute
 from govchain.services.gateway.context import Gateway, api_error, denied, gateway_of
-from govchain.services.gateway.limits import limiter, private_limit, public_limit, submit_limit
+from govchain.services.gateway.errors import ERROR_RESPONSES
+from govchain.services.gateway.limits import limiter, max_upload_bytes, private_limit, public_limit, submit_limit
 from govchain.services.gateway.sessions import Session
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=StrictJsonRoute, responses=ERROR_RESPONSES)
 SHA256 = r"^[0-9a-f]{64}$"
 
 
@@ -124,11 +124,6 @@ async def consistency(
     return {**answer, "verified": consistency_problem(answer, gateway.orderer_keys) is None}
 
 
-def max_upload_bytes() -> int:
-    """The biggest document POST /documents/verify hashes (``GOVCHAIN_GATEWAY_MAX_UPLOAD_BYTES``)."""
-    return int(os.environ.get("GOVCHAIN_GATEWAY_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
-
-
 def _event_id(value: str) -> str:
     if not re.fullmatch(EVENT_ID_PATTERN, value):
         raise api_error(400, "bad_request", "an event id is 1-64 letters, digits, '_' or '-'")
@@ -138,21 +133,30 @@ def _event_id(value: str) -> str:
 # -- submitting
 
 
+def _signed_json_body(description: str) -> dict[str, Any]:
+    """OpenAPI for a body the route reads as raw bytes: FastAPI does not parse it, the kernel's
+    intake does (the same checks, in the same order, as the orderer's)."""
+    return {"requestBody": {"required": True, "description": description,
+                            "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+
 @router.post("/events", tags=["submit"], status_code=201,
              summary="Submit a signed event (a department's record, a citizen's application)",
              responses={202: {"description": "accepted, not yet ordered (poll GET /events/{id})"},
+                        400: {"description": "not a signed envelope, with the ledger's reason code "
+                                             "(`malformed_envelope`, `oversized`, ...)"},
                         409: {"description": "the id is already used by another event on chain"},
                         422: {"description": "refused by the ledger, with its reason code"},
-                        429: {"description": "too many submissions from this client"}})
+                        429: {"description": "too many submissions from this client"}},
+             openapi_extra=_signed_json_body("the signed envelope, as the SDK produces it"))
 @limiter.limit(submit_limit)
 async def submit(
     request: Request,
     gateway: GatewayDep,
-    envelope: Annotated[dict[str, Any], Body(description="the signed envelope, as the SDK produces it")],
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the block")] = 20,
 ) -> Any:
     try:
-        signed = parse_envelope(json.dumps(envelope).encode())
+        signed = parse_envelope(await request.body())
     except EventRejected as exc:
         raise api_error(400, exc.reason.value, exc.detail) from None
     await gateway.client.publish(signed)
@@ -175,16 +179,16 @@ async def submit(
                         202: {"description": "accepted, not all ordered yet (poll GET /events/{id})"},
                         400: {"description": "not a batch envelope, with the reason"},
                         422: {"description": "the batch was refused as a whole, with its reason code"},
-                        429: {"description": "too many submissions from this client"}})
+                        429: {"description": "too many submissions from this client"}},
+             openapi_extra=_signed_json_body("the batch envelope, as sign_batch produces it"))
 @limiter.limit(submit_limit)
 async def submit_batch(
     request: Request,
     gateway: GatewayDep,
-    batch: Annotated[dict[str, Any], Body(description="the batch envelope, as sign_batch produces it")],
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the blocks")] = 20,
 ) -> Any:
     try:
-        signed, _ = open_batch(json.dumps(batch).encode())
+        signed, _ = open_batch(await request.body())
     except EventRejected as exc:
         raise api_error(400, exc.reason.value, exc.detail) from None
     try:

@@ -6,13 +6,10 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from slowapi.errors import RateLimitExceeded
 
 from govchain import __version__
 from govchain.bus.connect import connect
@@ -21,7 +18,9 @@ from govchain.datadir import DataDir
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.state import ChainState
 from govchain.services.gateway import api, portal
+from govchain.services.gateway.bodies import BodyLimit
 from govchain.services.gateway.context import GATEWAY, Gateway
+from govchain.services.gateway.errors import install_error_handlers
 from govchain.services.gateway.limits import limiter
 from govchain.services.gateway.sessions import Sessions
 
@@ -35,7 +34,10 @@ GovChain's one entry point for citizens, businesses, departments and the public.
 * **registry**: public records, document and credential verification;
 * **me**: sign in by signing a challenge with your key, then see your own data and who read it.
 
-Errors are JSON `{"error": {"code": ..., "message": ...}}` with a stable reason code.
+Errors are JSON `{"error": {"code": ..., "message": ...}}` with a stable reason code. Bad input
+always ends in a 4xx, never a 5xx: JSON bodies are read strictly (one object, nesting bounded
+before parsing, no duplicate keys) and may be at most 1 MiB (HTTP 413, `too_large`); a service
+behind the gateway that does not answer is HTTP 503, `unavailable`.
 
 Every endpoint is rate limited per client (HTTP 429, code `rate_limited`, `Retry-After`):
 public reads by `GOVCHAIN_GATEWAY_RATE_LIMIT` (default 120/minute), `POST /api/v1/events` by
@@ -68,42 +70,9 @@ def create_app(settings: Settings, nats_url: str) -> FastAPI:
     app.include_router(api.router)
     app.include_router(portal.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(RateLimitExceeded, _rate_limited)
+    app.add_middleware(BodyLimit)
+    install_error_handlers(app)
     return app
-
-
-def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
-
-
-def _error(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    if _wants_html(request):
-        return portal.templates.TemplateResponse(
-            request, "error.html", {"chain_id": request.app.state.chain_id, "status": status, "message": message},
-            status_code=status,
-        )
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    detail: Any = exc.detail
-    if isinstance(detail, dict):
-        return _error(request, exc.status_code, detail["code"], detail["message"])
-    return _error(request, exc.status_code, "http_error", str(detail))
-
-
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return _error(request, 400, "bad_request", f"{where}: {first['msg']}")
-
-
-async def _rate_limited(request: Request, exc: Exception) -> Response:
-    return _error(request, 429, "rate_limited", f"too many requests: {exc}", headers={"Retry-After": "60"})
 
 
 __all__ = ["create_app", "HTMLResponse"]

@@ -55,3 +55,8 @@ def submit_limit() -> str:
 def private_limit() -> str:
     """The limit for application status and ``/me`` (``GOVCHAIN_GATEWAY_PRIVATE_RATE_LIMIT``)."""
     return os.environ.get(PRIVATE_LIMIT_ENV, "60/minute")
+
+
+def max_upload_bytes() -> int:
+    """The biggest document POST /documents/verify hashes (``GOVCHAIN_GATEWAY_MAX_UPLOAD_BYTES``)."""
+    return int(os.environ.get("GOVCHAIN_GATEWAY_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from govchain.bus import subjects
+from govchain.protocol.envelope import EVENT_ID_PATTERN
 from govchain.protocol.proofs import inclusion_problem
 from govchain.services.gateway.context import gateway_of
 
@@ -52,7 +54,7 @@ async def search(request: Request, q: Annotated[str, Query(max_length=100)]) -> 
 
 
 def _looks_like_event_id(value: str) -> bool:
-    return 0 < len(value) <= 64 and all(c.isalnum() or c in "_-" for c in value)
+    return re.fullmatch(EVENT_ID_PATTERN, value) is not None  # str.isalnum() also takes 数据, é, ...
 
 
 @router.get("/blocks/{height}", response_class=HTMLResponse)

@@ -234,10 +234,10 @@ class RegistryQueries:
 
     async def search_businesses(self, request: SearchRequest) -> dict[str, Any]:
         async def work(viewer: Viewer) -> dict[str, Any]:
-            pattern = f"%{request.text}%"
+            # autoescape: '%' and '_' in the text are searched for, not LIKE wildcards
             rows = self.rows(
-                select(t.businesses).where(t.businesses.c.name.ilike(pattern)).order_by(t.businesses.c.business_id)
-                .limit(100)
+                select(t.businesses).where(t.businesses.c.name.icontains(request.text, autoescape=True))
+                .order_by(t.businesses.c.business_id).limit(100)
             )
             records = [view("business", _decoded(row), viewer, subject=row["owner"]) for row in rows]
             return await self.with_proofs(

@@ -13,6 +13,7 @@ from faststream.nats import NatsBroker
 from faststream.security import SASLPlaintext
 from nats.aio.client import Client
 
+from govchain.bus.requests_total import total_request_options
 from govchain.bus.subjects import inbox_prefix
 from govchain.config import Settings
 
@@ -40,11 +41,14 @@ async def connect(url: str, settings: Settings | None = None, *, name: str = "go
 
 
 def make_broker(url: str, settings: Settings, *, name: str) -> NatsBroker:
-    """A FastStream broker for a service's request/reply API; per-message logs at DEBUG."""
+    """A FastStream broker for a service's request/reply API; per-message logs at DEBUG.
+
+    Every request subject on it is total (:mod:`govchain.bus.requests_total`): any body gets
+    the handler's answer or a typed refusal, never silence."""
     security = None
     options: dict[str, object] = {}
     if settings.nats_user:
         security = SASLPlaintext(username=settings.nats_user, password=_password(settings))
         options["inbox_prefix"] = inbox_prefix(settings.nats_user)
     return NatsBroker(servers(url), name=name, security=security, log_level=logging.DEBUG,
-                      max_reconnect_attempts=-1, reconnect_time_wait=1, **options)
+                      max_reconnect_attempts=-1, reconnect_time_wait=1, **total_request_options(), **options)

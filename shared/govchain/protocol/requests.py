@@ -81,6 +81,8 @@ def authenticate(
         sent = datetime.fromisoformat(proof.time)
     except ValueError:
         raise AccessDenied("unauthenticated", "request time is not an RFC 3339 timestamp") from None
+    if sent.utcoffset() is None:  # RFC 3339 requires an offset; a local time means nothing to us
+        raise AccessDenied("unauthenticated", "request time has no timezone: end it with 'Z' or an offset")
     skew = abs(((now or datetime.now(UTC)) - sent).total_seconds())
     if skew > MAX_CLOCK_SKEW_S:
         raise AccessDenied("unauthenticated", f"request time is {skew:.0f}s off; sign a fresh request")
