@@ -79,11 +79,15 @@ class ProjectionRunner:
         self.verifier = ChainVerifier(
             genesis_hash=genesis_hash, check_events=check_events, checkpoint=checkpoint
         )
+        self._committed = self.verifier.height
 
     @property
     def height(self) -> int:
-        """The last height applied (and checkpointed); -1 before genesis."""
-        return self.verifier.height
+        """The last height applied and committed; -1 before genesis.
+
+        Not the verifier's height: that moves on when a block is verified, before its rows
+        are committed, and a query waiting for a height must not read the rows of before."""
+        return self._committed
 
     async def run(
         self,
@@ -154,6 +158,7 @@ class ProjectionRunner:
         with self.engine.begin() as conn:
             self.projection.apply(conn, applied)
             save_checkpoint(conn, self.projection.name, checkpoint, state_changed=applied.state_changed)
+        self._committed = applied.block.height
         after_commit = getattr(self.projection, "after_commit", None)
         if after_commit is not None:
             after_commit()
