@@ -45,7 +45,7 @@ def _sign_range(pem: bytes, department: str, tag: str, start: int, count: int, b
         for n in range(start, start + count)
     ]
     if batch_size == 1:
-        return [WireMessage(event_subject(department, EVENT_TYPE), e.to_bytes(), e.id, (e.id,)) for e in events]
+        return [WireMessage(event_subject(department, EVENT_TYPE), e.to_bytes(), e.msg_id, (e.id,)) for e in events]
     out = []
     for first in range(0, len(events), batch_size):
         batch = sign_batch(key, events[first : first + batch_size])

@@ -160,8 +160,8 @@ async def submit(
     except EventRejected as exc:
         raise api_error(400, exc.reason.value, exc.detail) from None
     await gateway.client.publish(signed)
-    try:
-        receipt = await gateway.client.wait_receipt(signed.id, signed.source, wait)
+    try:  # the verdict on these bytes, not on someone else's message under the same id
+        receipt = await gateway.client.wait_receipt(signed.id, signed.source, wait, wire=signed.to_bytes())
     except TimeoutError:
         return JSONResponse({"event_id": signed.id, "status": "pending"}, status_code=202)
     if receipt["status"] == "rejected":

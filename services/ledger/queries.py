@@ -44,6 +44,9 @@ class Receipt(BaseModel):
     block_hash: str | None = None
     reason: str | None = None
     detail: str | None = None
+    original_sha256: str | None = None
+    """For a refusal: the SHA-256 of the refused bytes, so a publisher can tell its own event's
+    refusal from that of someone else's message under the same source and id."""
 
 
 class ProofRequest(BaseModel):
@@ -148,7 +151,8 @@ async def answer_receipt(store: LedgerStore, js: JetStreamContext, request: Rece
         else:
             record = json.loads(msg.data)
             return Receipt(
-                event_id=request.event_id, status="rejected", reason=record["reason"], detail=record["detail"]
+                event_id=request.event_id, status="rejected", reason=record["reason"], detail=record["detail"],
+                original_sha256=record.get("original_sha256"),
             )
     return Receipt(event_id=request.event_id, status="pending")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from typing import Any
@@ -12,7 +13,7 @@ from nats.js.api import PubAck
 
 from govchain.bus import subjects
 from govchain.protocol.batch import EventBatch
-from govchain.protocol.envelope import Envelope
+from govchain.protocol.envelope import Envelope, event_msg_id
 from govchain.protocol.errors import GovChainError, RejectionReason
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import leaf_hash
@@ -35,12 +36,15 @@ class GovChainClient:
         self.js = nc.jetstream()
 
     async def publish(self, envelope: Envelope) -> PubAck:
-        """Publish a signed event; the event id doubles as ``Nats-Msg-Id`` so re-sends de-duplicate."""
+        """Publish a signed event. Its ``Nats-Msg-Id`` is derived from its signed bytes
+        (:func:`~govchain.protocol.envelope.event_msg_id`), so an identical re-send is
+        de-duplicated and nobody can have another's event dropped as a duplicate."""
+        wire = envelope.to_bytes()
         return await self.js.publish(
             subjects.event_subject(envelope.source, envelope.type),
-            envelope.to_bytes(),
+            wire,
             stream=subjects.EVENTS_STREAM,
-            headers={"Nats-Msg-Id": envelope.id},
+            headers={"Nats-Msg-Id": event_msg_id(wire)},
         )
 
     async def publish_batch(self, batch: EventBatch) -> PubAck:
@@ -89,15 +93,26 @@ class GovChainClient:
     async def receipt(self, event_id: str, source: str | None = None) -> dict[str, Any]:
         return await self.request(subjects.LEDGER_RECEIPT, {"event_id": event_id, "source": source})
 
-    async def wait_receipt(self, event_id: str, source: str, timeout: float = 30.0) -> dict[str, Any]:
-        """Poll until the event is committed or rejected; raise TimeoutError if it stays pending."""
+    async def wait_receipt(
+        self, event_id: str, source: str, timeout: float = 30.0, *, wire: bytes | None = None
+    ) -> dict[str, Any]:
+        """Poll until the event is committed or rejected; raise TimeoutError if it stays pending.
+
+        With ``wire`` (the bytes this client published), a refusal of *other* bytes under the
+        same source and id (someone else's forgery, refused) is not taken for this event's:
+        the event stays pending until its own verdict."""
         deadline = time.monotonic() + timeout
         delay = 0.02
+        own = None if wire is None else hashlib.sha256(wire).hexdigest()
         while True:
             receipt = await self.receipt(event_id, source)
-            if receipt["status"] != "pending":
+            refused_other = (receipt["status"] == "rejected" and own is not None
+                             and receipt.get("original_sha256") not in (None, own))
+            if receipt["status"] != "pending" and not refused_other:
                 return receipt
             if time.monotonic() > deadline:
+                if refused_other:
+                    return receipt  # no verdict of our own: report what stands under the id
                 raise TimeoutError(f"event {event_id} still pending after {timeout}s")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
@@ -108,9 +123,10 @@ class GovChainClient:
         A committed receipt whose leaf differs from this event's means its id was already
         used by another event (JetStream de-duplicated ours): that is a refusal, not a success.
         """
+        wire = envelope.to_bytes()
         await self.publish(envelope)
-        receipt = await self.wait_receipt(envelope.id, envelope.source, timeout)
-        ours = leaf_hash(envelope.to_bytes()).hex()
+        receipt = await self.wait_receipt(envelope.id, envelope.source, timeout, wire=wire)
+        ours = leaf_hash(wire).hex()
         if receipt["status"] == "committed" and receipt["leaf_hash"] != ours:
             return {
                 "event_id": envelope.id,

@@ -52,7 +52,7 @@ class StormMessage:
         """A signed event; its message id is the event id unless ``msg_id`` (or no header at all)."""
         return cls(
             label, subject or subjects.event_subject(envelope.source, envelope.type), envelope.to_bytes(),
-            (msg_id or envelope.id) if header else None, expect, reason, envelope.id,
+            (msg_id or envelope.msg_id) if header else None, expect, reason, envelope.id,
         )
 
 

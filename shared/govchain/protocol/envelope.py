@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from govchain.protocol.batchproof import BatchProof
-from govchain.protocol.canonical import canonical_bytes
+from govchain.protocol.canonical import canonical_bytes, sha256_hex
 from govchain.protocol.errors import CanonicalizationError, EventRejected, RejectionReason
 from govchain.protocol.eventtime import parse_rfc3339
 from govchain.protocol.jsontext import MAX_EVENT_DEPTH, parse_json_object
@@ -126,6 +126,11 @@ class Envelope(BaseModel):
         record = self._signed_dict(body)
         return CanonicalForms(signing, canonical_bytes(record), record)
 
+    @property
+    def msg_id(self) -> str:
+        """``Nats-Msg-Id`` of this event: see :func:`event_msg_id`."""
+        return event_msg_id(self.to_bytes())
+
     def signed_by(self, key: SigningKey) -> Envelope:
         unsigned = self.model_copy(update={"signer": key.key_id, "signature": None, "batchproof": None})
         return unsigned.model_copy(update={"signature": key.sign(unsigned.signing_bytes()).hex()})
@@ -142,6 +147,16 @@ class Envelope(BaseModel):
             return self.batchproof.verify(public_key, message, root=batch_root)
         assert self.signature is not None
         return public_key.verify(bytes.fromhex(self.signature), message)
+
+
+def event_msg_id(signed: bytes) -> str:
+    """The JetStream ``Nats-Msg-Id`` of an event: derived from its signed bytes.
+
+    JetStream's de-duplication window is stream-wide and a header is whatever the publisher
+    writes, so an id a publisher chooses could make the server drop another department's
+    event as a "duplicate". A hash of the signed bytes cannot be known before the signer
+    has signed, so only an identical re-send is de-duplicated."""
+    return "ev-" + sha256_hex(signed)[:48]
 
 
 def make_event(
