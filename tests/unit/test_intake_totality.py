@@ -235,3 +235,9 @@ def test_init_fixes_the_time_window_in_genesis(tmp_path: Any) -> None:
     data.init("c", event_time=EventTimeRule(max_ahead_s=60, max_behind_s=3600))
     policy = Policy.model_validate(genesis_payload(data.genesis()).policy)
     assert policy.event_time == EventTimeRule(max_ahead_s=60, max_behind_s=3600)
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_parse_json_object_refuses_what_python_reads_but_json_is_not(constant: bytes) -> None:
+    with pytest.raises(ValueError, match="not JSON"):
+        parse_json_object(b'{"n":' + constant + b"}", what="request")

@@ -80,13 +80,18 @@ def _json_int(digits: str) -> int | float:
         return number
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_json_object(raw: bytes, *, what: str, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
-    """Strict JSON: one object, UTF-8, no duplicate keys, nesting at most ``max_depth``.
+    """Strict JSON: one object, UTF-8, no duplicate keys, no NaN or Infinity, nesting at most
+    ``max_depth``.
 
     Raises :class:`ValueError` (:class:`JsonTooDeep` for depth) with a readable reason."""
     check_depth(raw, what=what, max_depth=max_depth)
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_int=_json_int)
+        value = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_int=_json_int, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"{what} is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
