@@ -265,8 +265,9 @@ def test_preparse_accounts_for_every_message_and_every_rejection_can_be_publishe
     record = json.loads(json.dumps(rejection.record()))  # what goes on stream REJECTED
     assert base64.b64decode(record["original_b64"]) == intake.data  # nothing is lost
     assert record["intake_seq"] == intake.stream_seq
-    assert RejectionReason(record["reason"]) in {
+    assert RejectionReason(record["reason"]) in {  # what needs no chain state; never internal_error
         RejectionReason.MALFORMED_ENVELOPE, RejectionReason.OVERSIZED, RejectionReason.SUBJECT_MISMATCH,
+        RejectionReason.INVALID_TIME,
     }
 
 
