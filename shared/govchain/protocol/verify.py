@@ -93,7 +93,11 @@ class ChainVerifier:
         fail = _Fail(self.height + 1)  # where the chain breaks, whatever the block claims
         if height != self.height + 1:
             raise fail(f"the block claims height {height}")
-        if block.header.block_hash() != block.hash:
+        try:
+            header_hash = block.header.block_hash()
+        except CanonicalizationError as exc:  # e.g. a number beyond 2**53 in the header
+            raise fail(f"the header has no canonical form: {exc}") from exc
+        if header_hash != block.hash:
             raise fail("header hash does not match the block hash (header altered)")
         envelopes = _parse_events(block, fail)
         try:
