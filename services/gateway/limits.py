@@ -31,8 +31,13 @@ SUBMIT_LIMIT_ENV = "GOVCHAIN_GATEWAY_SUBMIT_RATE_LIMIT"
 PRIVATE_LIMIT_ENV = "GOVCHAIN_GATEWAY_PRIVATE_RATE_LIMIT"
 
 
+def trust_proxy() -> bool:
+    """``GOVCHAIN_GATEWAY_TRUST_PROXY=1``: a trusted reverse proxy sets ``X-Forwarded-For``."""
+    return os.environ.get("GOVCHAIN_GATEWAY_TRUST_PROXY") == "1"
+
+
 def client_address(request: Request) -> str:
-    if os.environ.get("GOVCHAIN_GATEWAY_TRUST_PROXY") == "1":
+    if trust_proxy():
         forwarded = request.headers.get("x-forwarded-for", "")
         if forwarded:
             return forwarded.split(",")[0].strip()

@@ -1,4 +1,7 @@
-"""The public portal and block explorer: server-rendered pages over the same services."""
+"""The public portal and block explorer: server-rendered pages over the same services.
+
+Every page is rate-limited like the public API (``GOVCHAIN_GATEWAY_RATE_LIMIT``): a page costs
+the services as much as the API calls behind it."""
 
 from __future__ import annotations
 
@@ -17,9 +20,11 @@ from govchain.bus import subjects
 from govchain.protocol.envelope import EVENT_ID_PATTERN
 from govchain.protocol.proofs import inclusion_problem
 from govchain.services.gateway.context import gateway_of
+from govchain.services.gateway.limits import limiter, public_limit
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 router = APIRouter(include_in_schema=False)
+UPLOAD_CHUNK_BYTES = 1024 * 1024
 
 CHARTS = (
     ("processing", "Processing time, applied → decided"),
@@ -34,6 +39,7 @@ def page(request: Request, name: str, **context: Any) -> HTMLResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
+@limiter.limit(public_limit)
 async def index(request: Request) -> HTMLResponse:
     gateway = gateway_of(request)
     newest = await gateway.head_height()
@@ -42,6 +48,7 @@ async def index(request: Request) -> HTMLResponse:
 
 
 @router.get("/search")
+@limiter.limit(public_limit)
 async def search(request: Request, q: Annotated[str, Query(max_length=100)]) -> Response:
     q = q.strip()
     if q.isdigit():
@@ -58,6 +65,7 @@ def _looks_like_event_id(value: str) -> bool:
 
 
 @router.get("/blocks/{height}", response_class=HTMLResponse)
+@limiter.limit(public_limit)
 async def block(request: Request, height: int) -> HTMLResponse:
     found = await gateway_of(request).block(height)
     return page(request, "block.html", header=found.header.model_dump(), hash=found.hash,
@@ -65,6 +73,7 @@ async def block(request: Request, height: int) -> HTMLResponse:
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
+@limiter.limit(public_limit)
 async def event(request: Request, event_id: str) -> HTMLResponse:
     gateway = gateway_of(request)
     receipt = await gateway.ask(subjects.LEDGER_RECEIPT, {"event_id": event_id})
@@ -79,6 +88,7 @@ async def event(request: Request, event_id: str) -> HTMLResponse:
 
 
 @router.get("/registry", response_class=HTMLResponse)
+@limiter.limit(public_limit)
 async def registry(request: Request, q: Annotated[str | None, Query(max_length=100)] = None) -> HTMLResponse:
     gateway = gateway_of(request)
     found = None if q is None else (await gateway.ask(subjects.REGISTRY_BUSINESSES, {"text": q}))["records"]
@@ -87,26 +97,33 @@ async def registry(request: Request, q: Annotated[str | None, Query(max_length=1
 
 
 @router.get("/registry/parcel", response_class=HTMLResponse)
+@limiter.limit(public_limit)
 async def parcel(request: Request, id: Annotated[str, Query(max_length=64)]) -> HTMLResponse:
     answer = await gateway_of(request).ask(subjects.REGISTRY_PARCEL, {"id": id})
     return page(request, "parcel.html", record=answer["record"], history=answer["history"])
 
 
 @router.get("/verify", response_class=HTMLResponse)
+@limiter.limit(public_limit)
 async def verify_form(request: Request) -> HTMLResponse:
     return page(request, "verify.html", result=None)
 
 
 @router.post("/verify", response_class=HTMLResponse)
+@limiter.limit(public_limit)
 async def verify(request: Request, file: UploadFile) -> HTMLResponse:
     gateway = gateway_of(request)
-    digest = hashlib.sha256(await file.read()).hexdigest()
+    hasher = hashlib.sha256()
+    while chunk := await file.read(UPLOAD_CHUNK_BYTES):  # never the whole upload in memory
+        hasher.update(chunk)
+    digest = hasher.hexdigest()
     answer = await gateway.ask(subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": True})
     verified = bool(answer["proofs"]) and all(inclusion_problem(p, gateway.orderer_keys) is None for p in answer["proofs"])
     return page(request, "verify.html", result={"sha256": digest, **answer}, proofs_verified=verified)
 
 
 @router.get("/analytics", response_class=HTMLResponse)
+@limiter.limit(public_limit)
 async def analytics(request: Request) -> HTMLResponse:
     try:
         await gateway_of(request).ask(subjects.ANALYTICS_SUMMARY, {})
@@ -117,6 +134,7 @@ async def analytics(request: Request) -> HTMLResponse:
 
 
 @router.get("/charts/{name}.png")
+@limiter.limit(public_limit)
 async def chart(request: Request, name: str) -> Response:
     if name not in {n for n, _ in CHARTS}:
         raise HTTPException(404, detail={"code": "not_found", "message": f"no chart {name}"})

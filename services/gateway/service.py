@@ -5,14 +5,24 @@ from __future__ import annotations
 import asyncio
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from govchain.bus.embedded import free_port, port_is_free
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.logs import get_logger
 from govchain.services.gateway.app import create_app
+from govchain.services.gateway.limits import trust_proxy
 
 log = get_logger("govchain.gateway")
+
+
+def server_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+    """How uvicorn serves the gateway. uvicorn by default believes ``X-Forwarded-For`` from
+    127.0.0.1: anyone on the host could pick their address and escape the rate limits. Proxy
+    headers count only when ``GOVCHAIN_GATEWAY_TRUST_PROXY=1`` says a trusted proxy sets them."""
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
+                          proxy_headers=trust_proxy())
 
 
 async def run_gateway(
@@ -23,9 +33,7 @@ async def run_gateway(
         port = free_port(settings.gateway_host)
         if settings.gateway_port != 0:
             log.warning("preferred gateway port taken; using another", preferred=settings.gateway_port, port=port)
-    config = uvicorn.Config(create_app(settings, nats_url), host=settings.gateway_host, port=port,
-                            log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(create_app(settings, nats_url), settings.gateway_host, port))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the platform owns signals
     serving = asyncio.create_task(server.serve())
     while not server.started:
