@@ -316,7 +316,8 @@ class Orderer:
             return False
         item = received[0]
         cause = exc.__cause__ or exc
-        await self._publish_rejections([quarantine(item.intake, cause)])
+        named = [quarantine(p.intake, cause, p.envelope) for p in item.parsed if p.envelope is not None]
+        await self._publish_rejections(named or [quarantine(item.intake, cause)])  # under each event's own id
         await item.msg.ack()
         self._failures.pop(item.stream_seq, None)
         log.error("message quarantined as internal_error", intake_seq=item.stream_seq, error=repr(cause))
