@@ -45,6 +45,7 @@ from govchain.services.cli.common import (
     with_connection,
 )
 from govchain.services.cli.contract import audit_app, contract_app
+from govchain.services.cli.custody import custody_app
 from govchain.services.cli.identity import credential_app, did_app, identity_app
 from govchain.services.cli.registry import registry_app
 from govchain.services.cli.vault import vault_app
@@ -71,6 +72,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(contract_app, name="contract")
 app.add_typer(audit_app, name="audit")
 app.add_typer(vault_app, name="vault")
+app.add_typer(custody_app, name="custody")
 app.command("report")(report)
 
 
