@@ -13,7 +13,7 @@ from __future__ import annotations
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
 from nats.errors import Error as NatsError
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import BadRequestError, BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from govchain.logs import get_logger
@@ -21,6 +21,8 @@ from govchain.logs import get_logger
 log = get_logger("govchain.lease")
 
 BUCKET = "govchain_leases"
+WRONG_LAST_SEQUENCE = 10071
+"""JetStream's error code for a write whose expected revision is not the key's."""
 
 
 class Lease:
@@ -91,4 +93,7 @@ class Lease:
             await kv.delete(self.name, last=self.revision)
         except (KeyWrongLastSequenceError, KeyNotFoundError):
             pass
+        except BadRequestError as exc:  # nats-py reports a lapsed lease's wrong revision this way
+            if exc.err_code != WRONG_LAST_SEQUENCE:
+                raise
         self.revision = None

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from nats.aio.client import Client
-from nats.errors import NoRespondersError
+from nats.errors import ConnectionReconnectingError, NoRespondersError
 from nats.js import JetStreamContext
 
 from govchain.protocol.errors import GovChainError
@@ -98,7 +98,10 @@ async def follow_batches(
     while stop is None or not stop.is_set():
         try:
             messages = await read_batch(js, stream, seq, batch=batch)
-        except NoRespondersError:  # no stream yet
+        except NoRespondersError:  # no stream yet, or its leader is being elected
+            await _pause(stop, STREAM_WAIT_S)
+            continue
+        except (TimeoutError, ConnectionReconnectingError):  # the answer was lost to a reconnect: ask again
             await _pause(stop, STREAM_WAIT_S)
             continue
         if not messages:
