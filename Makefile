@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DATA   ?= .govchain
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install browser up test test-fast demo bench clean
+.PHONY: help install browser up test test-fast demo bench crash clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,11 @@ demo: $(STAMP)  ## run the scripted demo on a throw-away platform and print its 
 bench: $(STAMP)  ## benchmark the ledger against raw JetStream (table + JSON line; BENCH_ARGS=--quick for a smoke run)
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+CRASH_KILLS ?= 20
+
+crash: $(STAMP)  ## crash injection, long run: kill -9 under load CRASH_KILLS times per mode (GOVCHAIN_CRASH_SEED=<seed> replays)
+	GOVCHAIN_CRASH_KILLS=$(CRASH_KILLS) $(BIN)/python -m pytest tests/crash -s
 
 clean:  ## remove the virtual environment and local data
 	rm -rf $(VENV) $(DATA) .pytest_cache .hypothesis
