@@ -24,7 +24,6 @@ from govchain.privatefiles import use_private_umask
 from govchain.projection.progress import catch_up_display, set_catch_up_reporter
 from govchain.protocol.block import Block
 from govchain.protocol.genesis import genesis_payload
-from govchain.protocol.envelope import make_event
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.keys import SigningKey

@@ -19,7 +19,7 @@ from govchain.client import GovChainClient
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.protocol.batch import sign_batch
-from govchain.protocol.envelope import make_event
+from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.keys import PublicKey, SigningKey
 from govchain.protocol.state import ChainState
@@ -115,6 +115,11 @@ def sign_and_submit(
         )
     except (GovChainError, ValueError) as exc:
         fail(str(exc))
+    return submit_signed(settings, envelope, as_json=as_json, timeout=timeout)
+
+
+def submit_signed(settings: Settings, envelope: Envelope, *, as_json: bool, timeout: float = 30.0) -> dict[str, Any]:
+    """Publish a signed event, print its receipt; exit 1 if it was rejected."""
 
     async def send(nc: Client) -> dict[str, Any]:
         return await GovChainClient(nc).submit(envelope, timeout)

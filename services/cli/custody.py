@@ -11,7 +11,6 @@ event from a connected machine.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from datetime import timedelta
@@ -19,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from nats.aio.client import Client
 
-from govchain.client import GovChainClient
 from govchain.datadir import DataDir
 from govchain.privacy.kekfiles import KekFiles
 from govchain.privatefiles import private_folder, write_private
@@ -38,9 +35,8 @@ from govchain.services.cli.common import (
     NATS_OPTION,
     emit,
     fail,
-    run,
     settings_from,
-    with_connection,
+    submit_signed,
 )
 
 custody_app = typer.Typer(
@@ -252,18 +248,7 @@ def submit(
         fail(f"{signed_file}: {exc.strerror}")
     except EventRejected as exc:
         fail(f"{signed_file} is not a signed event: {exc.reason.value}: {exc.detail}")
-
-    async def send(nc: Client) -> dict[str, Any]:
-        return await GovChainClient(nc).submit(envelope, timeout)
-
-    receipt = run(with_connection(settings, send))
-    if receipt["status"] == "committed":
-        text = f"committed: event {receipt['event_id']} in block {receipt['height']} at position {receipt['position']}"
-    else:
-        text = f"rejected: event {receipt['event_id']}: {receipt['reason']}: {receipt['detail']}"
-    emit(receipt, as_json, text)
-    if receipt["status"] != "committed":
-        raise typer.Exit(1)
+    submit_signed(settings, envelope, as_json=as_json, timeout=timeout)
 
 
 __all__ = ["KEPT_OFFLINE", "SERVICE_FILES", "WRITABLE", "custody_app", "split_chain"]

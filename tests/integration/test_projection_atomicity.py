@@ -23,7 +23,6 @@ import pytest
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, func, insert, select
 
 from govchain.bus.blocks import last_height
-from govchain.bus.connect import connect
 from govchain.projection import runner as runner_module
 from govchain.projection.checkpoint import load_checkpoint, prepare_checkpoints, save_checkpoint
 from govchain.projection.runner import ProjectionRunner

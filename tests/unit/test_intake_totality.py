@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from govchain.bus.subjects import event_subject
 from govchain.protocol.batch import sign_batch
-from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.envelope import MAX_EVENT_BYTES, make_event, parse_event
 from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.eventtime import check_event_time, parse_rfc3339

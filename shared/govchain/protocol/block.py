@@ -7,7 +7,6 @@ inclusion proof of any event in the log can be tied to a header the orderer sign
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
