@@ -27,6 +27,7 @@ from sqlalchemy import Engine, create_engine, event, text
 
 from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
+from govchain.bus.stream_reader import read_stream
 from govchain.privacy.vault import KeyVault
 from govchain.projection.digest import table_digests
 from govchain.projection.runner import Projection, ProjectionRunner
@@ -182,18 +183,10 @@ async def rejections(js: JetStreamContext) -> dict[str, list[dict[str, Any]]]:
     """Every record on stream REJECTED, by the event id (or batch id) it names."""
     found: dict[str, list[dict[str, Any]]] = {}
     newest = (await js.stream_info(subjects.REJECTED_STREAM)).state.last_seq
-    if newest == 0:
-        return found
-    sub = await js.subscribe(subjects.REJECTED_SUBJECTS, stream=subjects.REJECTED_STREAM, ordered_consumer=True)
-    try:
-        while True:
-            msg = await sub.next_msg(timeout=10)
-            record = json.loads(msg.data)
-            found.setdefault(str(record.get("event_id")), []).append(record)
-            if msg.metadata.sequence.stream >= newest:
-                return found
-    finally:
-        await sub.unsubscribe()
+    async for message in read_stream(js, subjects.REJECTED_STREAM, 1, to_seq=newest):
+        record = json.loads(message.data)
+        found.setdefault(str(record.get("event_id")), []).append(record)
+    return found
 
 
 @dataclass

@@ -170,6 +170,13 @@ class Harness:
     async def pause(self, low: float, high: float) -> None:
         await asyncio.sleep(self.rng.uniform(low, high))
 
+    async def end_cycle(self, cycle: int) -> None:
+        """Let the load run on against what was restarted, stop it, and check everything."""
+        await self.load_flowing()
+        await self.pause(0.2, 1.0)
+        self.stop_load()
+        await self.check(cycle)
+
     async def check(self, cycle: int) -> None:
         """(a) back and caught up by itself, (b) verify, (c) PubAcks accounted, (d) stores = rebuild."""
         where = self.where(cycle)
@@ -238,10 +245,7 @@ async def test_the_platform_survives_kill_9(tmp_path: Path) -> None:
                 kill_platform(harness, platform, cycle, nats_too=harness.rng.random() < 0.5, what="recovering")
             harness.figures.restart_s.append(platform.start())
             harness.point_load()
-            await harness.load_flowing()
-            await harness.pause(0.2, 1.0)  # the load goes on against the restarted platform
-            harness.stop_load()
-            await harness.check(cycle)
+            await harness.end_cycle(cycle)
     finally:
         harness.abandon_load()
         code = platform.stop()
@@ -282,10 +286,7 @@ async def test_a_service_killed_alone_recovers(tmp_path: Path) -> None:
                     harness.figures.count(f"{victim} (recovering)")
                     services.start(victim)
                 harness.figures.restart_s.append(await _back(harness, victim))
-                await harness.load_flowing()
-                await harness.pause(0.2, 1.0)
-                harness.stop_load()
-                await harness.check(cycle)
+                await harness.end_cycle(cycle)
         finally:
             harness.abandon_load()
             codes = services.stop_all()
@@ -363,10 +364,7 @@ async def test_a_nats_node_of_three_killed_loses_nothing(tmp_path: Path) -> None
                     await harness.pause(0.5, 3.0)
                     other.start()
                 harness.point_load()
-                await harness.load_flowing()
-                await harness.pause(0.2, 1.0)
-                harness.stop_load()
-                await harness.check(cycle)
+                await harness.end_cycle(cycle)
         finally:
             harness.abandon_load()
             codes = services.stop_all()

@@ -17,13 +17,17 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from govchain.audit import verify_chain
 from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
+from govchain.bus.stream_reader import read_stream
 from govchain.protocol.batch import EventBatch
 from govchain.protocol.envelope import MAX_EVENT_BYTES, Envelope, parse_envelope
 from govchain.protocol.errors import EventRejected
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
+
+from tests.integration.conftest import Ledger
 
 REJECT = "reject"
 COMMIT = "commit"
@@ -134,18 +138,10 @@ async def read_rejections(js: JetStreamContext) -> dict[int, list[dict[str, Any]
     """Every record on stream REJECTED, by the intake sequence it names."""
     by_seq: dict[int, list[dict[str, Any]]] = {}
     newest = (await js.stream_info(subjects.REJECTED_STREAM)).state.last_seq
-    if newest == 0:
-        return by_seq
-    sub = await js.subscribe(subjects.REJECTED_SUBJECTS, stream=subjects.REJECTED_STREAM, ordered_consumer=True)
-    try:
-        while True:
-            msg = await sub.next_msg(timeout=10)
-            record = json.loads(msg.data)
-            by_seq.setdefault(record["intake_seq"], []).append(record)
-            if msg.metadata.sequence.stream >= newest:
-                return by_seq
-    finally:
-        await sub.unsubscribe()
+    async for message in read_stream(js, subjects.REJECTED_STREAM, 1, to_seq=newest):
+        record = json.loads(message.data)
+        by_seq.setdefault(record["intake_seq"], []).append(record)
+    return by_seq
 
 
 async def read_chain_ids(js: JetStreamContext) -> Counter[str]:
@@ -213,3 +209,16 @@ def account(sent: list[Sent], rejections: dict[int, list[dict[str, Any]]], on_ch
     if duplicated:
         problems.append(f"event ids on chain more than once: {duplicated}")
     return problems
+
+
+async def assert_storm_survived(ledger: Ledger, sent: list[Sent], after: Envelope) -> None:
+    """After a storm: the intake drained, the orderer still running, a good event (``after``)
+    still commits, every message accounted for, and the whole chain verifies."""
+    js = ledger.nc.jetstream()
+    await wait_drained(js)
+    assert ledger.task is not None and not ledger.task.done(), "the orderer stopped"
+    assert (await ledger.submit(after))["status"] == "committed"
+    problems = account(sent, await read_rejections(js), await read_chain_ids(js))
+    assert not problems, "\n".join(problems)
+    report = await verify_chain(js, genesis_hash=ledger.settings.genesis_hash)
+    assert report.ok, report

@@ -33,6 +33,7 @@ from .storm import (
     REJECT_OR_COMMIT,
     StormMessage,
     account,
+    assert_storm_survived,
     garbage,
     mutants,
     oversized_payloads,
@@ -167,15 +168,7 @@ async def test_intake_survives_a_storm_and_accounts_for_every_message(ledger: Le
     with pytest.raises(MaxPayloadError):
         await js.publish(subjects.event_subject("tax", DOC), b" " * (8 * 1024 * 1024))
 
-    await wait_drained(js)
-    assert ledger.task is not None and not ledger.task.done(), "the orderer stopped"
-    after = ledger.document("tax", 8001)
-    assert (await ledger.submit(after))["status"] == "committed"
-
-    problems = account(sent, await read_rejections(js), await read_chain_ids(js))
-    assert not problems, "\n".join(problems)
-    report = await verify_chain(js, genesis_hash=ledger.settings.genesis_hash)
-    assert report.ok, report
+    await assert_storm_survived(ledger, sent, ledger.document("tax", 8001))
 
 
 @pytest.mark.parametrize("ledger", [{"batch_max_count": 7, "batch_max_wait_ms": 5}], indirect=True)

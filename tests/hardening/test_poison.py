@@ -26,7 +26,15 @@ from govchain.protocol.keys import SigningKey
 
 from tests.integration.conftest import Ledger
 
-from .storm import REJECT, REJECT_OR_COMMIT, StormMessage, account, publish_all, read_chain_ids, read_rejections, wait_drained
+from .storm import (
+    REJECT,
+    REJECT_OR_COMMIT,
+    StormMessage,
+    assert_storm_survived,
+    publish_all,
+    read_rejections,
+    wait_drained,
+)
 
 DOC = "document.registered"
 HOSTILE_DEPTHS = (33, 500, 5_000, 100_000)
@@ -108,15 +116,7 @@ async def test_the_worst_bytes_end_as_refusals_and_the_ledger_goes_on(ledger: Le
     rng.shuffle(storm)
     sent = await publish_all(js, storm)
 
-    await wait_drained(js)
-    assert ledger.task is not None and not ledger.task.done(), "the orderer stopped"
-    after = ledger.document("tax", 1)
-    assert (await ledger.submit(after))["status"] == "committed"
-
-    problems = account(sent, await read_rejections(js), await read_chain_ids(js))
-    assert not problems, "\n".join(problems)
-    report = await verify_chain(js, genesis_hash=ledger.settings.genesis_hash)
-    assert report.ok, report
+    await assert_storm_survived(ledger, sent, ledger.document("tax", 1))
 
 
 async def test_a_refusal_too_big_for_one_message_is_recorded_once(ledger: Ledger) -> None:
