@@ -10,7 +10,8 @@ layers make it so:
 * :func:`make_tree_private` at ``init``/``up``/``serve``, for folders made by an older
   version (or by a process with a looser umask);
 * :func:`write_private` / :func:`write_private_durably` for files whose mode must not
-  depend on the umask at all (keys, genesis, run info).
+  depend on the umask at all (keys, genesis, run info); :func:`read_secret_file` refuses a
+  secret that has become readable by others.
 
 :func:`shred_file` overwrites before unlinking. That is best effort: on SSDs (wear
 levelling), copy-on-write filesystems (btrfs, ZFS, APFS), snapshots and some journalling
@@ -28,6 +29,20 @@ from pathlib import Path
 PRIVATE_UMASK = 0o077
 """Group and others get no bits on anything created after :func:`use_private_umask`."""
 SHARED_BITS = stat.S_IRWXG | stat.S_IRWXO
+
+
+def read_secret_file(path: Path, *, what: str, error: type[Exception]) -> bytes:
+    """The contents of a file holding a secret (a key, a KEK), as ``error`` with a readable
+    reason if it cannot be read or if group or others may read it: a secret others can read
+    is no longer one, and using it would hide that."""
+    try:
+        mode = path.stat().st_mode
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
+    if mode & SHARED_BITS:
+        raise error(f"{what} {path} is readable by others (mode {stat.filemode(mode)}); run chmod 600")
+    return data
 
 
 def use_private_umask() -> int:

@@ -13,6 +13,7 @@ import os
 import secrets
 from pathlib import Path
 
+from govchain.privatefiles import read_secret_file
 from govchain.protocol.errors import KeyFileError
 
 PSEUDONYM_BYTES = 16
@@ -35,13 +36,7 @@ def create_pseudonym_key(path: Path) -> None:
 
 
 def load_pseudonym_key(path: Path) -> bytes:
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text().strip()
-    except OSError as exc:
-        raise KeyFileError(f"cannot read pseudonym key {path}: {exc.strerror}") from exc
-    if mode & 0o077:
-        raise KeyFileError(f"pseudonym key {path} is readable by others; run chmod 600")
+    text = read_secret_file(path, what="pseudonym key", error=KeyFileError).decode("ascii", errors="replace").strip()
     try:
         key = bytes.fromhex(text)
     except ValueError as exc:

@@ -10,7 +10,6 @@ files is the live one is decided by the database (see :mod:`govchain.privacy.rot
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from govchain.privatefiles import (
     fsync_folder,
     overwrite_open_file,
     private_folder,
+    read_secret_file,
     shred_file,
     staging_path,
     write_private_durably,
@@ -102,11 +102,5 @@ class KekFiles:
 
 def load_kek(path: Path) -> Kek:
     """Read a KEK file; refuse one that group or others may read."""
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text()
-    except OSError as exc:
-        raise KekError(f"cannot read vault KEK {path}: {exc.strerror}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KekError(f"vault KEK {path} is readable by others (mode {stat.filemode(mode)}); run chmod 600")
+    text = read_secret_file(path, what="vault KEK", error=KekError).decode("ascii", errors="replace")
     return Kek.from_hex(text, what=f"vault KEK {path}")

@@ -13,7 +13,6 @@ libsodium also refuses small-order and non-canonical points, which honest keys n
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.signing import VerifyKey
 
+from govchain.privatefiles import read_secret_file
 from govchain.protocol.canonical import sha256_hex
 from govchain.protocol.errors import KeyFileError
 
@@ -119,13 +119,5 @@ class SigningKey:
     @classmethod
     def load(cls, path: Path) -> SigningKey:
         """Read a PEM key file; refuse one that group or others can read."""
-        try:
-            mode = path.stat().st_mode
-            pem = path.read_bytes()
-        except OSError as exc:
-            raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from exc
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyFileError(
-                f"key file {path} is readable by others (mode {stat.filemode(mode)}); run chmod 600"
-            )
+        pem = read_secret_file(path, what="key file", error=KeyFileError)
         return cls.from_pem(pem)
