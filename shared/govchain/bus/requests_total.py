@@ -35,7 +35,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 from govchain.logs import get_logger
 from govchain.protocol.errors import GovChainError
-from govchain.protocol.jsontext import MAX_JSON_DEPTH, JsonTooDeep, parse_json_object
+from govchain.protocol.jsontext import MAX_JSON_DEPTH, parse_json_object
 from govchain.protocol.requests import AccessDenied
 
 log = get_logger("govchain.requests")
@@ -70,9 +70,7 @@ def read_request(raw: bytes) -> dict[str, Any]:
         return {}
     try:
         value = parse_json_object(raw, what="the request", max_depth=MAX_REQUEST_DEPTH)
-    except JsonTooDeep as exc:
-        raise RequestRefused("malformed_request", str(exc)) from None
-    except ValueError as exc:
+    except ValueError as exc:  # JsonTooDeep included: depth is measured before parsing
         raise RequestRefused("malformed_request", str(exc)) from None
     _must_be_plain_json(value)
     return value
