@@ -25,6 +25,7 @@ from govchain.bus.subjects import batch_subject, event_subject
 from govchain.protocol.batch import open_batch, sign_batch
 from govchain.protocol.block import seal_block
 from govchain.protocol.canonical import canonical_bytes, reference_canonical_bytes
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.envelope import Envelope, make_event, utc_now
 from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.genesis import genesis_payload, make_genesis_event
@@ -131,7 +132,7 @@ def measure(n_events: int, batch_size: int = 1) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         store = LedgerStore(make_engine(f"sqlite:///{Path(tmp) / 'ledger.db'}"))
         out["LedgerStore.record (SQLite)"] = _per_event(lambda: [store.record(a, c) for a, c in sealed], n)
-        ids = [e.id for e in events]
+        ids = [EventKey(e.source, e.id) for e in events]
         out["LedgerStore.included (dedup)"] = _best(
             lambda: [store.included(ids[i : i + BATCH]) for i in range(0, n, BATCH)], n
         )

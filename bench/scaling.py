@@ -27,6 +27,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from govchain.protocol.block import ZERO_HASH, seal_block
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.genesis import genesis_payload, make_genesis_event
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import (
@@ -106,7 +107,7 @@ def _measure(store: LedgerStore, log: Frontier, rng: random.Random) -> dict[str,
     consistency_s = time.perf_counter() - t0
     lookups = []
     for _ in range(LOOKUP_SAMPLES):
-        ids = [f"e{rng.randrange(size * 2)}" for _ in range(BLOCK_SIZE)]  # about half are on chain
+        ids = [EventKey("tax", f"e{rng.randrange(size * 2)}") for _ in range(BLOCK_SIZE)]  # about half on chain
         t0 = time.perf_counter()
         store.included(ids)
         lookups.append(time.perf_counter() - t0)

@@ -25,6 +25,7 @@ from govchain.projection.progress import catch_up_display, set_catch_up_reporter
 from govchain.protocol.block import Block
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.errors import GovChainError
+from govchain.protocol.eventref import event_ref, parse_event_ref
 from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.policy import EventTimeRule
@@ -375,30 +376,39 @@ def verify(
 
 @app.command()
 def proof(
-    event_id: str = typer.Argument(..., help="The event's id."),
+    event: str = typer.Argument(
+        ..., metavar="EVENT",
+        help="The event as SOURCE/ID (e.g. tax/tax-doc-1), or its bare ID when one source alone used it.",
+    ),
     at_height: int = typer.Option(None, help="Prove against the signed head of this later block (default: the event's block)."),
     data: Path = DATA_OPTION,
     nats_url: str = NATS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Print an RFC 9162 inclusion proof of an event, checked here against the orderer-signed head."""
+    """Print an RFC 9162 inclusion proof of an event, checked here against the orderer-signed head.
+
+    Events are named by source and id, as in CloudEvents: two departments may use the same id."""
+    try:
+        source, event_id = parse_event_ref(event)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="EVENT") from exc
     settings = settings_from(data, nats_url)
     orderer_keys = trusted_orderer_keys(settings)
 
     async def fetch(nc: Client) -> dict[str, Any]:
-        return await GovChainClient(nc).inclusion_proof(event_id, at_height)
+        return await GovChainClient(nc).inclusion_proof(event_id, at_height, source=source)
 
     answer = run(with_connection(settings, fetch))
     problem = inclusion_problem(answer, orderer_keys)
     if problem:
         err_console.print(f"[bold red]proof does not verify:[/] {problem}")
         raise typer.Exit(1)
-    fields = ("event_id", "leaf_hash", "leaf_index", "tree_size", "path", "root", "block_height")
+    fields = ("source", "event_id", "leaf_hash", "leaf_index", "tree_size", "path", "root", "block_height")
     result = {k: answer[k] for k in fields}
     emit(
         result,
         as_json,
-        f"event {event_id} is leaf {answer['leaf_index']} of {answer['tree_size']}; "
+        f"event {event_ref(answer['source'], answer['event_id'])} is leaf {answer['leaf_index']} of {answer['tree_size']}; "
         f"proof of {len(answer['path'])} hashes verified against the signed head of block {answer['block_height']}",
     )
 

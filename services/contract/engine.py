@@ -113,12 +113,14 @@ class ContractEngineProjection:
             # No case to reject: the error is on record under UNKEYED, the event is otherwise ignored.
             log.warning("event names no case of the contract", contract=latest.contract_id, event_id=envelope.id,
                         error=str(exc))
-            _history(conn, latest, UNKEYED, at, "error:case_key", NEW, str(exc)[:500], envelope.id)
+            _history(conn, latest, UNKEYED, at, "error:case_key", NEW, str(exc)[:500], envelope.ref)
             return
         case, definition = _load_case(conn, latest, key)
         result = step(definition, case, key, event, at, evaluate)  # never raises: errors reject the case
         if result is not None:
-            self._record(conn, definition, result, at, envelope.id, is_new=case is None)
+            # The trigger is named source/id: ids are unique per source only, and a result's
+            # id derives from its trigger, so two sources' equal ids must not meet here.
+            self._record(conn, definition, result, at, envelope.ref, is_new=case is None)
 
     def _deadlines(self, conn: Connection, at: dict[str, Any], evaluate: Evaluator) -> None:
         for definition in all_definitions(conn):

@@ -38,7 +38,7 @@ history = Table(
     Column("step", String(80), nullable=False),
     Column("state", String(64), nullable=False),
     Column("failed", Text),
-    Column("trigger_event_id", String(64)),
+    Column("trigger_event_id", String(128), comment="source/id of the triggering event (bare id before 0002)"),
 )
 
 outbox = Table(

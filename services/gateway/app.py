@@ -28,9 +28,15 @@ DESCRIPTION = """
 GovChain's one entry point for citizens, businesses, departments and the public.
 
 * **chain**: blocks, events, RFC 9162 inclusion and consistency proofs, each checked against
-  the orderer-signed head;
+  the orderer-signed head. An event is named by its source and id (`/events/{source}/{id}`),
+  as CloudEvents names it; a bare id works while one source alone used it (else 409
+  `ambiguous_id`, naming the sources). The public does not see the fields that link a person's
+  events (a citizen's pseudonym, a citizen's key id): they read `{"redacted": true}` and
+  `redacted_fields` lists them; signed-in officers and auditors see them;
 * **submit**: signed events (a department's records, a citizen's applications) with their
-  receipt or the ledger's reason code; application status;
+  receipt or the ledger's reason code; the signer and signature are checked before anything
+  is published (422 `unknown_key`, `signer_not_of_source`, `bad_signature`, `key_revoked`);
+  application status;
 * **registry**: public records, document and credential verification;
 * **me**: sign in by signing a challenge with your key, then see your own data and who read it.
 
@@ -58,7 +64,8 @@ def create_app(settings: Settings, nats_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nc = await connect(nats_url, settings, name="govchain-gateway")
-        app.state.gateway = Gateway(nc, data.signing_key(GATEWAY), Sessions(secret), orderer_keys)
+        app.state.gateway = Gateway(nc, data.signing_key(GATEWAY), Sessions(secret), orderer_keys,
+                                    chain_id=genesis.chain_id)
         try:
             yield
         finally:

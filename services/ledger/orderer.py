@@ -34,6 +34,7 @@ from govchain.protocol import events as ev
 from govchain.protocol.block import Block, block_msg_id, seal_block
 from govchain.protocol.cutter import BatchLimits, BlockCutter
 from govchain.protocol.envelope import Envelope, utc_now
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.genesis import make_genesis_block
 from govchain.protocol.keys import SigningKey
@@ -291,8 +292,8 @@ class Orderer:
         if own is None or own.owner != ev.LEDGER or not own.usable_at(self.checkpoint.state.height):
             raise OrdererKeyRevoked(f"orderer key {self.key.key_id} is not an active orderer key on chain")
         parsed = [item for message in received for item in message.parsed]
-        ids = [p.envelope.id for p in parsed if p.envelope is not None]
-        on_chain = await asyncio.to_thread(self.store.included, ids)
+        keys = [EventKey(p.envelope.source, p.envelope.id) for p in parsed if p.envelope is not None]
+        on_chain = await asyncio.to_thread(self.store.included, keys)
         block_time = max(utc_now(), self._last_time)  # block time never runs backwards
         try:
             batch = sequence(self.checkpoint.state, parsed, on_chain, block_time=block_time)

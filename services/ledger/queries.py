@@ -20,7 +20,8 @@ from govchain.bus import subjects
 from govchain.protocol.block import BlockHeader
 from govchain.protocol.envelope import EVENT_ID_PATTERN, PRINCIPAL_PATTERN
 from govchain.protocol.merkle import consistency_proof, inclusion_proof
-from govchain.services.ledger.store import LedgerStore
+from govchain.protocol.eventref import event_ref
+from govchain.services.ledger.store import EventLocation, LedgerStore
 
 
 class SignedHead(BaseModel):
@@ -30,11 +31,14 @@ class SignedHead(BaseModel):
 
 
 class ReceiptRequest(BaseModel):
+    """An event is (source, id): a receipt needs both, as only the publisher asks for it."""
+
     event_id: str = Field(pattern=EVENT_ID_PATTERN)
-    source: str | None = Field(default=None, pattern=PRINCIPAL_PATTERN)
+    source: str = Field(pattern=PRINCIPAL_PATTERN)
 
 
 class Receipt(BaseModel):
+    source: str
     event_id: str
     status: Literal["committed", "rejected", "pending"]
     height: int | None = None
@@ -51,10 +55,15 @@ class Receipt(BaseModel):
 
 class ProofRequest(BaseModel):
     event_id: str = Field(pattern=EVENT_ID_PATTERN)
+    source: str | None = Field(
+        default=None, pattern=PRINCIPAL_PATTERN,
+        description="the event's source; may be left out when only one source used the id",
+    )
     at_height: int | None = Field(default=None, ge=0, description="prove against this later head")
 
 
 class InclusionAnswer(BaseModel):
+    source: str
     event_id: str
     leaf_hash: str
     leaf_index: int
@@ -81,7 +90,7 @@ class ConsistencyAnswer(BaseModel):
 
 class QueryError(BaseModel):
     error: str
-    code: Literal["not_found", "bad_request"]
+    code: Literal["not_found", "bad_request", "ambiguous_id"]
 
 
 def signed_head(store: LedgerStore, height: int) -> SignedHead | None:
@@ -92,10 +101,24 @@ def signed_head(store: LedgerStore, height: int) -> SignedHead | None:
     return SignedHead(header=header, hash=block_hash, signature=signature)
 
 
+def find_event(store: LedgerStore, event_id: str, source: str | None) -> EventLocation | QueryError:
+    """The one event named by ``source/event_id``, or by a bare id that one source alone used."""
+    found = store.locate(event_id, source)
+    if not found:
+        name = event_id if source is None else event_ref(source, event_id)
+        return QueryError(error=f"event {name} is not on chain", code="not_found")
+    if len(found) > 1:
+        sources = ", ".join(sorted(location.source for location in found))
+        return QueryError(
+            error=f"id {event_id} is used by several sources ({sources}); name the source", code="ambiguous_id"
+        )
+    return found[0]
+
+
 def answer_inclusion(store: LedgerStore, request: ProofRequest) -> InclusionAnswer | QueryError:
-    location = store.locate(request.event_id)
-    if location is None:
-        return QueryError(error=f"event {request.event_id} is not on chain", code="not_found")
+    location = find_event(store, request.event_id, request.source)
+    if isinstance(location, QueryError):
+        return location
     height = location.height if request.at_height is None else request.at_height
     if height < location.height:
         return QueryError(error=f"event is in block {location.height}, after {height}", code="bad_request")
@@ -105,6 +128,7 @@ def answer_inclusion(store: LedgerStore, request: ProofRequest) -> InclusionAnsw
     size = head.header.log_size
     path = store.with_nodes(lambda nodes: inclusion_proof(location.leaf_index, size, nodes))
     return InclusionAnswer(
+        source=location.source,
         event_id=location.event_id,
         leaf_hash=location.leaf_hash.hex(),
         leaf_index=location.leaf_index,
@@ -129,10 +153,12 @@ def answer_consistency(store: LedgerStore, request: ConsistencyRequest) -> Consi
 
 
 async def answer_receipt(store: LedgerStore, js: JetStreamContext, request: ReceiptRequest) -> Receipt:
-    location = await asyncio.to_thread(store.locate, request.event_id)
-    if location is not None:
+    found = await asyncio.to_thread(store.locate, request.event_id, request.source)
+    if found:
+        location = found[0]
         head = await asyncio.to_thread(signed_head, store, location.height)
         return Receipt(
+            source=request.source,
             event_id=request.event_id,
             status="committed",
             height=location.height,
@@ -141,20 +167,19 @@ async def answer_receipt(store: LedgerStore, js: JetStreamContext, request: Rece
             leaf_hash=location.leaf_hash.hex(),
             block_hash=head.hash if head else None,
         )
-    if request.source is not None:
-        try:
-            msg = await js.get_last_msg(
-                subjects.REJECTED_STREAM, subjects.rejected_subject(request.source, request.event_id)
-            )
-        except NotFoundError:
-            pass
-        else:
-            record = json.loads(msg.data)
-            return Receipt(
-                event_id=request.event_id, status="rejected", reason=record["reason"], detail=record["detail"],
-                original_sha256=record.get("original_sha256"),
-            )
-    return Receipt(event_id=request.event_id, status="pending")
+    try:
+        msg = await js.get_last_msg(
+            subjects.REJECTED_STREAM, subjects.rejected_subject(request.source, request.event_id)
+        )
+    except NotFoundError:
+        pass
+    else:
+        record = json.loads(msg.data)
+        return Receipt(
+            source=request.source, event_id=request.event_id, status="rejected", reason=record["reason"],
+            detail=record["detail"], original_sha256=record.get("original_sha256"),
+        )
+    return Receipt(source=request.source, event_id=request.event_id, status="pending")
 
 
 def ledger_router(store: LedgerStore, jetstream: Callable[[], JetStreamContext]) -> NatsRouter:

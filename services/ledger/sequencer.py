@@ -20,6 +20,7 @@ from govchain.protocol.batch import MAX_BATCH_BYTES, open_batch
 from govchain.protocol.canonical import sha256_hex
 from govchain.protocol.envelope import EVENT_ID_PATTERN, Envelope, parse_event, utc_now
 from govchain.protocol.errors import EventRejected, RejectionReason
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.merkle import leaf_hash
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState, apply_event
@@ -188,12 +189,16 @@ def preparse(intake: Intake) -> Parsed:
     return Parsed(intake, envelope, leaf_hash(forms.signed), forms.signing, record=forms.record)
 
 
-def sequence(state: ChainState, parsed: list[Parsed], on_chain: dict[str, bytes], *, block_time: str) -> Batch:
+def sequence(
+    state: ChainState, parsed: list[Parsed], on_chain: dict[EventKey, bytes], *, block_time: str
+) -> Batch:
     """Judge a batch in order, as the block of time ``block_time``. ``state`` is advanced by
     every accepted state-changing event.
 
-    ``on_chain`` maps ids already in earlier blocks to their leaf hash: the same event again
-    is a silent duplicate (already committed); another event under a used id is refused.
+    ``on_chain`` maps the (source, id) of events already in earlier blocks to their leaf
+    hash: the same event again is a silent duplicate (already committed); another event of
+    the same source under a used id is refused. Ids are per source (CloudEvents), so no
+    department can take or block another's.
     An unexpected fault while judging one event quarantines that event alone (see
     :func:`quarantine`); judging reads the state and changes nothing, so the rest of the
     block is judged as if the event had never come.
@@ -206,14 +211,15 @@ def sequence(state: ChainState, parsed: list[Parsed], on_chain: dict[str, bytes]
             continue
         envelope = item.envelope
         assert envelope is not None
+        key = EventKey(envelope.source, envelope.id)
         try:
-            earlier = seen.get(envelope.id)
+            earlier = seen.get(key)
             if earlier == item.leaf:
                 batch.duplicates += 1
                 continue
             if earlier is not None:
                 raise EventRejected(
-                    RejectionReason.CONFLICTING_ID, f"id {envelope.id} is already used by another event"
+                    RejectionReason.CONFLICTING_ID, f"{key} is already used by another event of {envelope.source}"
                 )
             payload = validate_event(
                 state, envelope, item.signing, batch_root=item.batch_root, block_time=block_time
@@ -227,7 +233,7 @@ def sequence(state: ChainState, parsed: list[Parsed], on_chain: dict[str, bytes]
         if EVENT_TYPES.changes_state(envelope.type, envelope.schemaversion):
             apply_event(state, envelope, payload)
             batch.state_changed = True
-        seen[envelope.id] = item.leaf
+        seen[key] = item.leaf
         batch.envelopes.append(envelope)
         batch.records.append(envelope.to_dict() if item.record is None else item.record)
         batch.leaves.append(item.leaf)

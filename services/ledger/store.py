@@ -28,11 +28,13 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    tuple_,
 )
 from sqlalchemy.dialects import sqlite
 
 from govchain.projection.checkpoint import load_checkpoint, prepare_checkpoints, save_checkpoint
 from govchain.protocol.block import BlockHeader
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.verify import Checkpoint, VerifiedBlock
 from govchain.storage.migrations import upgrade_to_head
 
@@ -54,13 +56,14 @@ blocks = Table(
 events = Table(
     "ledger_events",
     metadata,
-    Column("event_id", String(64), primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("event_id", String(64), nullable=False),
     Column("height", Integer, nullable=False, index=True),
     Column("position", Integer, nullable=False),
     Column("leaf_index", Integer, nullable=False, unique=True),
     Column("leaf_hash", LargeBinary(32), nullable=False),
     Column("type", String(128), nullable=False),
-    Column("source", String(64), nullable=False),
+    PrimaryKeyConstraint("source", "event_id"),  # an event is source + id (govchain.protocol.eventref)
 )
 
 nodes = Table(
@@ -91,6 +94,7 @@ def _named_insert(table: Table) -> str:
 
 @dataclass(frozen=True, slots=True)
 class EventLocation:
+    source: str
     event_id: str
     height: int
     position: int
@@ -141,13 +145,13 @@ class LedgerStore:
                     events,
                     [
                         {
+                            "source": envelope.source,
                             "event_id": envelope.id,
                             "height": block.height,
                             "position": position,
                             "leaf_index": applied.first_leaf_index + position,
                             "leaf_hash": leaf,
                             "type": envelope.type,
-                            "source": envelope.source,
                         }
                         for position, (envelope, leaf) in enumerate(
                             zip(applied.envelopes, applied.leaf_hashes, strict=True)
@@ -158,25 +162,33 @@ class LedgerStore:
                 _insert_many(conn, nodes, [{"level": n.level, "idx": n.index, "hash": n.hash} for n in applied.new_nodes])
             save_checkpoint(conn, CHECKPOINT_NAME, checkpoint, state_changed=applied.state_changed)
 
-    def included(self, event_ids: Iterable[str]) -> dict[str, bytes]:
-        """event id → leaf hash, for those of ``event_ids`` already on chain."""
-        wanted = list(dict.fromkeys(event_ids))
-        found: dict[str, bytes] = {}
+    def included(self, keys: Iterable[EventKey]) -> dict[EventKey, bytes]:
+        """(source, id) → leaf hash, for those of ``keys`` already on chain."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[EventKey, bytes] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), _ID_CHUNK):
                 chunk = wanted[start : start + _ID_CHUNK]
                 rows = conn.execute(
-                    select(events.c.event_id, events.c.leaf_hash).where(events.c.event_id.in_(chunk))
+                    select(events.c.source, events.c.event_id, events.c.leaf_hash).where(
+                        tuple_(events.c.source, events.c.event_id).in_(chunk)
+                    )
                 )
-                found.update((row.event_id, bytes(row.leaf_hash)) for row in rows)
+                found.update((EventKey(row.source, row.event_id), bytes(row.leaf_hash)) for row in rows)
         return found
 
-    def locate(self, event_id: str) -> EventLocation | None:
+    def locate(self, event_id: str, source: str | None = None) -> list[EventLocation]:
+        """Where the event ``source/event_id`` is; with no source, every event of that id
+        (one per source that used it), in chain order."""
+        where = [events.c.event_id == event_id]
+        if source is not None:
+            where.append(events.c.source == source)
         with self.engine.connect() as conn:
-            row = conn.execute(select(events).where(events.c.event_id == event_id)).one_or_none()
-        if row is None:
-            return None
-        return EventLocation(row.event_id, row.height, row.position, row.leaf_index, bytes(row.leaf_hash))
+            rows = conn.execute(select(events).where(*where).order_by(events.c.leaf_index)).all()
+        return [
+            EventLocation(row.source, row.event_id, row.height, row.position, row.leaf_index, bytes(row.leaf_hash))
+            for row in rows
+        ]
 
     def header(self, height: int) -> tuple[BlockHeader, str, str] | None:
         """(header, block hash, orderer signature) of block ``height``."""

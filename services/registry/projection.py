@@ -61,7 +61,7 @@ def _business(conn: Connection, e: Envelope, p: rec.BusinessRegistered, at: At) 
     conn.execute(insert(t.businesses).values(
         business_id=p.business_id, name=p.name, registration_no=p.registration_no, address=p.address,
         activity=p.activity, owner=p.owner, owner_details=_sealed(p.owner_details), department=e.source,
-        height=at.height, event_ids=json.dumps([e.id]),
+        height=at.height, event_ids=json.dumps([e.ref]),
     ))
 
 
@@ -74,7 +74,7 @@ def _license_issued(conn: Connection, e: Envelope, p: rec.LicenseIssued, at: At)
         raise Void("licence ends before it starts")
     conn.execute(insert(t.licenses).values(
         license_id=p.license_id, business_id=p.business_id, kind=p.kind, valid_from=p.valid_from,
-        valid_until=p.valid_until, status="valid", department=e.source, height=at.height, event_ids=json.dumps([e.id]),
+        valid_until=p.valid_until, status="valid", department=e.source, height=at.height, event_ids=json.dumps([e.ref]),
     ))
 
 
@@ -88,7 +88,7 @@ def _license_revoked(conn: Connection, e: Envelope, p: rec.LicenseRevoked, at: A
         raise Void(f"licence {p.license_id} is already revoked")
     conn.execute(update(t.licenses).where(t.licenses.c.license_id == p.license_id).values(
         status="revoked", revocation_reason=p.reason, height=at.height,
-        event_ids=json.dumps([*json.loads(row.event_ids), e.id]),
+        event_ids=json.dumps([*json.loads(row.event_ids), e.ref]),
     ))
 
 
@@ -97,7 +97,7 @@ def _parcel(conn: Connection, e: Envelope, p: rec.ParcelRegistered, at: At) -> N
         raise Void(f"parcel {p.parcel_id} is already registered")
     conn.execute(insert(t.parcels).values(
         parcel_id=p.parcel_id, location=p.location, area_m2=p.area_m2, land_use=p.land_use, owner=p.owner,
-        owner_details=_sealed(p.owner_details), department=e.source, height=at.height, event_ids=json.dumps([e.id]),
+        owner_details=_sealed(p.owner_details), department=e.source, height=at.height, event_ids=json.dumps([e.ref]),
     ))
 
 
@@ -114,17 +114,17 @@ def _transfer(conn: Connection, e: Envelope, p: rec.LandTransferred, at: At) -> 
     conn.execute(insert(t.land_transactions).values(
         transfer_id=p.transfer_id, parcel_id=p.parcel_id, from_owner=p.from_owner, to_owner=p.to_owner,
         consideration=p.consideration, contract_sha256=p.contract_sha256, height=at.height, position=at.position,
-        event_id=e.id,
+        event_id=e.ref,
     ))
     conn.execute(update(t.parcels).where(t.parcels.c.parcel_id == p.parcel_id).values(
         owner=p.to_owner, owner_details=_sealed(p.to_owner_details), height=at.height,
-        event_ids=json.dumps([*json.loads(parcel.event_ids), e.id]),
+        event_ids=json.dumps([*json.loads(parcel.event_ids), e.ref]),
     ))
 
 
 def _document(conn: Connection, e: Envelope, p: ev.DocumentRegistered, at: At) -> None:
     conn.execute(insert(t.documents).values(
-        event_id=e.id, sha256=p.sha256, document_id=p.document_id, title=p.title, kind=p.kind,
+        event_id=e.ref, sha256=p.sha256, document_id=p.document_id, title=p.title, kind=p.kind,
         department=e.source, height=at.height,
     ))
 
@@ -136,12 +136,12 @@ def _dataset(conn: Connection, e: Envelope, p: rec.DatasetPublished, at: At) -> 
         access=p.access, readers=json.dumps(p.readers), height=at.height,
     )
     if row is None:
-        conn.execute(insert(t.datasets).values(dataset_id=p.dataset_id, event_ids=json.dumps([e.id]), **values))
+        conn.execute(insert(t.datasets).values(dataset_id=p.dataset_id, event_ids=json.dumps([e.ref]), **values))
     elif row.department != e.source:
         raise Void(f"data set {p.dataset_id} belongs to {row.department}")
     else:
         conn.execute(update(t.datasets).where(t.datasets.c.dataset_id == p.dataset_id).values(
-            event_ids=json.dumps([*json.loads(row.event_ids), e.id]), **values,
+            event_ids=json.dumps([*json.loads(row.event_ids), e.ref]), **values,
         ))
 
 
@@ -184,17 +184,17 @@ class RegistryProjection:
             except Void as void:
                 savepoint.rollback()
                 conn.execute(insert(t.void_events).values(
-                    event_id=envelope.id, type=envelope.type, reason=str(void), height=block.block.height,
+                    event_id=envelope.ref, type=envelope.type, reason=str(void), height=block.block.height,
                 ))
 
     def _department(self, conn: Connection, e: Envelope, p: ev.DepartmentRegistered, at: At) -> None:
         conn.execute(insert(t.departments).values(
-            department_id=p.department_id, name=p.name, registered_height=at.height, event_id=e.id,
+            department_id=p.department_id, name=p.name, registered_height=at.height, event_id=e.ref,
         ))
 
     def _accessed(self, conn: Connection, e: Envelope, p: rec.PersonalDataAccessed, at: At) -> None:
         conn.execute(insert(t.access_log).values(
-            event_id=e.id, subject=p.subject, reader=p.reader, reader_department=at.state.department_of(p.reader),
+            event_id=e.ref, subject=p.subject, reader=p.reader, reader_department=at.state.department_of(p.reader),
             purpose=p.purpose, record=p.record, fields=json.dumps(p.fields), time=e.time, height=at.height,
         ))
 
@@ -203,7 +203,7 @@ class RegistryProjection:
             raise Void(f"{e.source} may not erase the data of {p.subject}")
         if _exists(conn, t.erasures, "subject", p.subject):
             raise Void(f"{p.subject} is already erased")
-        conn.execute(insert(t.erasures).values(subject=p.subject, reason=p.reason, height=at.height, event_id=e.id))
+        conn.execute(insert(t.erasures).values(subject=p.subject, reason=p.reason, height=at.height, event_id=e.ref))
         if self.vault is not None:
             self.vault.erase_within(conn, p.subject, p.reason)
             self._erased_in_block = True

@@ -23,6 +23,7 @@ from govchain.client import GovChainClient, LedgerQueryError
 from govchain.privacy.fields import SealedField
 from govchain.privacy.vault import KeyVault, SubjectErased, UnknownSubjectKey
 from govchain.projection.runner import wait_for_height
+from govchain.protocol.eventref import parse_event_ref
 from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.requests import AccessDenied, ReplayGuard, RequestSignature, authenticate
@@ -110,7 +111,8 @@ class RegistryQueries:
 
     async def proofs(self, event_ids: list[str]) -> list[dict[str, Any]]:
         """One ledger inclusion proof per event (each tied to the signed head of a block), in
-        the order given, each event once."""
+        the order given, each event once. Events are named ``source/id`` (bare ids in rows
+        from before registry migration 0003)."""
         client = self.client()
         unique = list(dict.fromkeys(event_ids))
         if len(unique) > MAX_PROOFS:
@@ -126,7 +128,8 @@ class RegistryQueries:
             while True:
                 try:
                     async with gate:
-                        return await client.inclusion_proof(event_id)
+                        source, bare_id = parse_event_ref(event_id)
+                        return await client.inclusion_proof(bare_id, source=source)
                 except LedgerQueryError as exc:
                     if exc.code != "not_found" or time.monotonic() > deadline:
                         raise AccessDenied("proof_unavailable", f"no inclusion proof of event {event_id}: {exc}") from exc

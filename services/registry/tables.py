@@ -6,7 +6,9 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
-EVENT_ID = String(64)
+EVENT_ID = String(128)
+"""An event's reference, ``source/id`` (govchain.protocol.eventref): ids are unique per source
+only. Rows written before migration 0003 hold a bare id, which was unique chain-wide then."""
 PRINCIPAL = String(64)
 RECORD_ID = String(64)
 

@@ -90,7 +90,8 @@ class GovChainClient:
             raise LedgerQueryError(answer["code"], answer["error"])
         return dict(answer)
 
-    async def receipt(self, event_id: str, source: str | None = None) -> dict[str, Any]:
+    async def receipt(self, event_id: str, source: str) -> dict[str, Any]:
+        """The verdict on the event ``source/event_id``: committed, rejected or pending."""
         return await self.request(subjects.LEDGER_RECEIPT, {"event_id": event_id, "source": source})
 
     async def wait_receipt(
@@ -129,15 +130,22 @@ class GovChainClient:
         ours = leaf_hash(wire).hex()
         if receipt["status"] == "committed" and receipt["leaf_hash"] != ours:
             return {
+                "source": envelope.source,
                 "event_id": envelope.id,
                 "status": "rejected",
                 "reason": RejectionReason.CONFLICTING_ID.value,
-                "detail": f"id {envelope.id} is already used by another event on chain",
+                "detail": f"id {envelope.id} of {envelope.source} is already used by another event on chain",
             }
         return receipt
 
-    async def inclusion_proof(self, event_id: str, at_height: int | None = None) -> dict[str, Any]:
-        return await self.request(subjects.LEDGER_PROOF, {"event_id": event_id, "at_height": at_height})
+    async def inclusion_proof(
+        self, event_id: str, at_height: int | None = None, *, source: str | None = None
+    ) -> dict[str, Any]:
+        """The RFC 9162 proof of ``source/event_id`` against a signed head. Without ``source``
+        the ledger answers only when one source alone used the id (else ``ambiguous_id``)."""
+        return await self.request(
+            subjects.LEDGER_PROOF, {"event_id": event_id, "source": source, "at_height": at_height}
+        )
 
     async def consistency_proof(self, first_height: int, second_height: int) -> dict[str, Any]:
         return await self.request(

@@ -45,12 +45,13 @@ NOT_FROM_A_GOOD_REQUEST = {"malformed_request", "invalid_request", "too_large", 
 REFUSALS = {"malformed_request", "too_large", "invalid_request"}
 
 GOOD: dict[str, dict[str, Any]] = {
-    subjects.LEDGER_RECEIPT: {"event_id": "no-such-event"},
+    subjects.LEDGER_RECEIPT: {"event_id": "no-such-event", "source": "tax"},
     subjects.LEDGER_PROOF: {"event_id": "no-such-event"},
     subjects.LEDGER_CONSISTENCY: {"first_height": 0, "second_height": 0},
     subjects.LEDGER_HEAD: {},
     subjects.IDENTITY_RESOLVE: {"did": "did:govchain:root", "min_height": 0},
     subjects.IDENTITY_VERIFY_CREDENTIAL: {"credential": {"type": ["VerifiableCredential"]}, "min_height": 0},
+    subjects.IDENTITY_KEY: {"key_id": "0" * 64, "min_height": 0},
     subjects.REGISTRY_BUSINESS: {"id": "B-404", "min_height": 0},
     subjects.REGISTRY_BUSINESSES: {"text": "noodle", "min_height": 0},
     subjects.REGISTRY_PARCEL: {"id": "P-404", "min_height": 0},

@@ -50,7 +50,7 @@ async def test_a_batch_commits_each_event_with_its_own_proof_and_the_chain_verif
     assert all(e.has_valid_signature(key.public) for e in stored)
     trusted = await orderer_keys(ledger)
     for event in (events[0], events[57], events[-1]):
-        assert inclusion_problem(await ledger.client.inclusion_proof(event.id), trusted) is None
+        assert inclusion_problem(await ledger.client.inclusion_proof(event.id, source=event.source), trusted) is None
     report = await verify_chain(ledger.nc.jetstream())
     assert report.ok and report.events >= 100
 

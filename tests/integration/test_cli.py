@@ -98,8 +98,12 @@ def test_publish_verify_proof_and_tail_from_the_command_line(platform: Path, tmp
     wrong = govchain("publish", str(stranger), "--key", f"{data}/keys/root.pem", "--data", data, check=False)
     assert wrong.returncode == 1 and "signer_not_of_source" in wrong.stdout
 
-    proof = json.loads(govchain("proof", "tax-doc-1", "--data", data, "--json").stdout)
-    assert set(proof) == {"event_id", "leaf_hash", "leaf_index", "tree_size", "path", "root", "block_height"}
+    proof = json.loads(govchain("proof", "tax/tax-doc-1", "--data", data, "--json").stdout)
+    assert set(proof) == {"source", "event_id", "leaf_hash", "leaf_index", "tree_size", "path", "root", "block_height"}
+    assert (proof["source"], proof["event_id"]) == ("tax", "tax-doc-1")
+    assert json.loads(govchain("proof", "tax-doc-1", "--data", data, "--json").stdout) == proof  # one source used it
+    malformed = govchain("proof", "Tax/tax-doc-1", "--data", data, check=False)
+    assert malformed.returncode == 2 and "is not a source" in malformed.stderr
     assert proof["block_height"] == receipt["height"] and proof["leaf_index"] == receipt["leaf_index"]
     check_with_independent_verifier(proof, data)
 

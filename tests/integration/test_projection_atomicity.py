@@ -28,6 +28,7 @@ from govchain.projection.checkpoint import load_checkpoint, prepare_checkpoints,
 from govchain.projection.runner import ProjectionRunner
 from govchain.protocol import events as ev
 from govchain.protocol.block import Block, seal_block
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.envelope import make_event
 from govchain.protocol.genesis import make_genesis_block, make_genesis_event
 from govchain.protocol.keys import SigningKey
@@ -252,7 +253,7 @@ def test_the_registry_rolls_back_a_void_events_rows_and_keeps_the_rest_of_the_bl
     block = chain.documents("kept-1", "void-after-writing", "kept-2")
     commit_block(registry_engine, projection, chain, block)
 
-    void_id = block.envelopes[1].id
+    void_id = block.envelopes[1].ref  # the registry names events source/id
     assert documents_and_voids(registry_engine) == ({"kept-1", "kept-2"}, {void_id})
     assert checkpoint_height(registry_engine, projection.name) == 1
 
@@ -292,7 +293,7 @@ def test_the_ledgers_driver_level_inserts_roll_back_with_their_block(
         store.record(block, chain.verifier.checkpoint)  # type: ignore[arg-type]
     monkeypatch.undo()
 
-    ids = [envelope.id for envelope in block.envelopes]
+    ids = [EventKey(envelope.source, envelope.id) for envelope in block.envelopes]
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(ledger_store.nodes)).scalar() == nodes_before
     assert (store.head_height(), store.included(ids)) == (0, {})

@@ -128,7 +128,7 @@ async def test_a_crash_mid_commit_loses_no_event_and_doubles_none(
     task, stop = await start(Orderer, store)
     try:
         for _ in range(400):
-            if all(store.locate(e.id) for e in published):
+            if all(store.locate(e.id, e.source) for e in published):
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(settings.ack_wait_s * 2)  # let every unacked copy come back and be judged

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from govchain.audit import verify_chain
 from govchain.bus import subjects
 from govchain.client import LedgerQueryError
+from govchain.protocol.eventref import event_ref, parse_event_ref
 from govchain.privacy.vault import subject_keys
 from govchain.protocol.envelope import make_event
 from govchain.protocol.genesis import genesis_payload
@@ -39,7 +40,7 @@ class Registry:
         self.db_url = db_url
         self.keys: dict[str, SigningKey] = {}
         self.height = 0
-        self.events: dict[str, str] = {}  # what the test committed (label → event id)
+        self.events: dict[str, str] = {}  # what the test committed (label → event, source/id)
 
     async def commit(self, signer: str, source: str, type: str, data: dict[str, Any],
                      label: str | None = None) -> dict[str, Any]:
@@ -48,7 +49,7 @@ class Registry:
         if receipt["status"] == "committed":
             self.height = receipt["height"]
             if label is not None:
-                self.events[label] = event.id
+                self.events[label] = event.ref
         return receipt
 
     def orderer_keys(self) -> dict[str, Any]:
@@ -61,7 +62,7 @@ class Registry:
         expected = [self.events[label] for label in labels]
         proofs = answer["proofs"]
         assert len(proofs) == len(expected)
-        assert sorted(proof["event_id"] for proof in proofs) == sorted(expected)
+        assert sorted(event_ref(proof["source"], proof["event_id"]) for proof in proofs) == sorted(expected)
         orderer = self.orderer_keys()
         for proof in proofs:
             assert proof["root"] == proof["head"]["header"]["log_root"]
@@ -169,7 +170,9 @@ async def test_every_official_read_is_on_chain_and_listed_for_the_person(registr
     assert [(e["reader"], e["reader_department"], e["purpose"], e["record"], e["fields"]) for e in log["entries"]] == [
         ("market-clerk", "market", "licence renewal", "business.registered/B-1", ["owner_details"])
     ]
-    receipt = await registry.ledger.client.receipt(log["entries"][0]["event_id"])
+    source, event_id = parse_event_ref(log["entries"][0]["event_id"])  # the access log names events source/id
+    assert source is not None
+    receipt = await registry.ledger.client.receipt(event_id, source)
     assert receipt["status"] == "committed"  # the read itself is an event on chain
     assert (await registry.ask(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}, as_="auditor-1"))["entries"]
     assert await registry.denied(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}, as_=STRANGER) == "forbidden"
@@ -375,11 +378,11 @@ class _LaggingLedger:
         self.unknown_for = unknown_for
         self.asked = 0
 
-    async def inclusion_proof(self, event_id: str) -> dict[str, Any]:
+    async def inclusion_proof(self, event_id: str, *, source: str | None = None) -> dict[str, Any]:
         self.asked += 1
         if self.asked <= self.unknown_for:
             raise LedgerQueryError("not_found", f"event {event_id} is not on chain")
-        return {"event_id": event_id}
+        return {"source": source, "event_id": event_id}
 
 
 @pytest.mark.parametrize("unknown_for, answered", [(2, True), (10**6, False)])
@@ -395,15 +398,15 @@ async def test_a_proof_the_ledger_has_not_indexed_yet_is_waited_for_then_refused
     engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
     RegistryProjection().prepare(engine)
     with engine.begin() as conn:
-        conn.execute(documents.insert().values(event_id="e" * 64, sha256="ab" * 32, document_id="d", title="t",
-                                               kind="deed", department="land", height=1))
+        conn.execute(documents.insert().values(event_id="land/" + "e" * 64, sha256="ab" * 32, document_id="d",
+                                               title="t", kind="deed", department="land", height=1))
     ledger = _LaggingLedger(unknown_for)
     api = queries.RegistryQueries(engine, KeyVault(engine), client=lambda: ledger, state=lambda: None,  # type: ignore[arg-type, return-value]
                                   height=lambda: 1, key=SigningKey.generate())
     answer = await api.verify_document(queries.DocumentRequest(sha256="ab" * 32, with_proofs=True))
     engine.dispose()
     if answered:
-        assert answer["proofs"] == [{"event_id": "e" * 64}] and ledger.asked == 3
+        assert answer["proofs"] == [{"source": "land", "event_id": "e" * 64}] and ledger.asked == 3
     else:
         assert answer["code"] == "proof_unavailable" and "proofs" not in answer
 

@@ -26,6 +26,7 @@ from govchain.datadir import DataDir
 from govchain.protocol.envelope import make_event
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.keys import SigningKey
+from govchain.protocol.eventref import event_ref
 from govchain.protocol.proofs import inclusion_problem
 from govchain.protocol.state import ChainState
 
@@ -143,6 +144,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             yield handle
 
 
+def _ref(proof: dict[str, Any]) -> str:
+    """How registry rows name an event: source/id."""
+    return event_ref(proof["source"], proof["event_id"])
+
+
 def assert_proofs_verify(platform: Platform, answer: dict[str, Any], events: int) -> None:
     """``events`` proofs, of distinct events, each leading to the log root of a head the orderer signed."""
     genesis = genesis_payload(DataDir(platform.data).genesis())
@@ -161,12 +167,12 @@ def test_every_listing_carries_proofs_when_asked(platform: Platform) -> None:
     assert_proofs_verify(platform, platform.ok("catalog", "--proofs", as_="auditor-1"), 3)
     parcel = platform.ok("parcel", "P-1", "--proofs")
     assert_proofs_verify(platform, parcel, 2)  # the registration and transfer T-1
-    assert parcel["history"][0]["event_id"] in {proof["event_id"] for proof in parcel["proofs"]}
+    assert parcel["history"][0]["event_id"] in {_ref(proof) for proof in parcel["proofs"]}
     platform.ok("business", "B-1", "--purpose", "licence renewal", as_="market-clerk")
     log = platform.ok("access-log", OWNER, "--proofs", as_=OWNER)
     assert log["entries"]
     assert_proofs_verify(platform, log, len(log["entries"]))
-    assert {proof["event_id"] for proof in log["proofs"]} == {entry["event_id"] for entry in log["entries"]}
+    assert {_ref(proof) for proof in log["proofs"]} == {entry["event_id"] for entry in log["entries"]}
     assert "proofs" not in platform.ok("departments")
 
 

@@ -7,7 +7,10 @@ else chose ahead of time never matches a genuine event's.
 
 from __future__ import annotations
 
+import pytest
+
 from govchain.bus import subjects
+from govchain.client import LedgerQueryError
 from govchain.protocol.envelope import event_msg_id, make_event
 from govchain.protocol.keys import SigningKey
 
@@ -45,3 +48,27 @@ async def test_an_identical_re_send_is_still_de_duplicated(ledger: Ledger) -> No
     again = await ledger.client.publish(event)
     assert again.duplicate and again.seq == first.seq
     assert event.msg_id == event_msg_id(event.to_bytes()) != event.id
+
+
+async def test_an_id_another_department_took_first_leaves_the_genuine_event_its_own(ledger: Ledger) -> None:
+    """Ids are per source (CloudEvents): the rogue's event under tax's id is its own event."""
+    await ledger.register_department("tax")
+    rogue_key = await ledger.register_department("rogue")
+    genuine = ledger.document("tax", 4)
+    squatter = make_event(rogue_key, source="rogue", type="document.registered", event_id=genuine.id,
+                          data={"document_id": "squat", "sha256": "e" * 64, "title": "Squatted"})
+    assert (await ledger.submit(squatter))["status"] == "committed"
+    receipt = await ledger.submit(genuine)
+    assert receipt["status"] == "committed" and receipt["source"] == "tax", receipt
+
+    with pytest.raises(LedgerQueryError) as ambiguous:
+        await ledger.client.inclusion_proof(genuine.id)
+    assert ambiguous.value.code == "ambiguous_id" and "rogue, tax" in str(ambiguous.value)
+    proofs = {source: await ledger.client.inclusion_proof(genuine.id, source=source) for source in ("tax", "rogue")}
+    assert proofs["tax"]["leaf_hash"] == receipt["leaf_hash"] != proofs["rogue"]["leaf_hash"]
+    assert {p["source"] for p in proofs.values()} == {"tax", "rogue"}
+
+    conflicting = make_event(ledger.department_keys["tax"], source="tax", type="document.registered",
+                             event_id=genuine.id, data={**genuine.data, "title": "Another title, same id"})
+    refused = await ledger.submit(conflicting)
+    assert (refused["status"], refused["reason"]) == ("rejected", "conflicting_id")

@@ -34,6 +34,7 @@ from govchain.protocol.batch import MAX_BATCH_BYTES, EventBatch, open_batch, sig
 from govchain.protocol.batchproof import BATCH_ROOT_CONTEXT, MAX_BATCH_EVENTS, BatchProof, batch_root_message
 from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.cutter import BatchLimits, BlockCutter
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.envelope import (
     EVENT_ID_PATTERN,
     MAX_EVENT_BYTES,
@@ -793,7 +794,7 @@ def test_sequence_refuses_a_batch_event_whose_proof_was_tampered(tax_state: Chai
 def test_a_re_sent_batch_is_a_run_of_harmless_duplicates(tax_state: ChainState) -> None:
     batch = sign_batch(TAX, docs(3))
     first = sequence(tax_state.copy(), preparse_message(_batch_intake(batch, seq=1)), {}, block_time=TIME)
-    on_chain = {e.id: leaf for e, leaf in zip(first.envelopes, first.leaves, strict=True)}
+    on_chain = {EventKey(e.source, e.id): leaf for e, leaf in zip(first.envelopes, first.leaves, strict=True)}
     again = sequence(tax_state.copy(), preparse_message(_batch_intake(batch, seq=2)), on_chain, block_time=TIME)
     assert (again.envelopes, again.rejections, again.duplicates) == ([], [], 3)
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from govchain.bus.subjects import event_subject, rejected_subject
 from govchain.protocol.canonical import canonical_bytes
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.envelope import (
     EVENT_ID_PATTERN,
     PRINCIPAL_PATTERN,
@@ -293,6 +294,10 @@ def _doc(n: int, variant: int) -> Envelope:
 POOL = {(n, v): _doc(n, v) for n in range(5) for v in range(2)}
 
 
+def _key(envelope: Envelope) -> EventKey:
+    return EventKey(envelope.source, envelope.id)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     batch=st.lists(st.sampled_from(sorted(POOL)), max_size=12),
@@ -305,7 +310,7 @@ def test_sequence_orders_each_id_once_and_refuses_conflicts(
     for seq, key in enumerate(batch, 1):
         envelope = POOL[key]
         parsed.append(preparse(Intake(event_subject("tax", envelope.type), envelope.to_bytes(), envelope.id, seq)))
-    chain_leaves = {POOL[(n, v)].id: leaf_hash(POOL[(n, v)].to_bytes()) for n, v in on_chain.items()}
+    chain_leaves = {_key(POOL[(n, v)]): leaf_hash(POOL[(n, v)].to_bytes()) for n, v in on_chain.items()}
 
     result = sequence(tax_state.copy(), parsed, dict(chain_leaves), block_time="2025-01-01T00:00:00.000000Z")
 
@@ -315,9 +320,9 @@ def test_sequence_orders_each_id_once_and_refuses_conflicts(
     expected_ids, expected_dups, expected_conflicts = [], 0, 0
     for item in parsed:
         assert item.envelope is not None
-        earlier = seen.get(item.envelope.id)
+        earlier = seen.get(_key(item.envelope))
         if earlier is None:
-            seen[item.envelope.id] = item.leaf
+            seen[_key(item.envelope)] = item.leaf
             expected_ids.append(item.envelope.id)
         elif earlier == item.leaf:
             expected_dups += 1

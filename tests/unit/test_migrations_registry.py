@@ -1,4 +1,4 @@
-"""Registry migration 0002 (department event ids) on SQLite and PostgreSQL."""
+"""Registry migrations 0002 (department event ids) and 0003 (event references) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -33,9 +33,12 @@ def test_a_directory_from_0001_keeps_its_rows_without_event_ids(engine: Engine) 
     upgrade_to_head(engine, MIGRATIONS)
     with engine.begin() as conn:
         assert [tuple(row) for row in conn.execute(select(departments))] == [("land", "Land Bureau", 3, None)]
+        longest_ref = "t" * 63 + "/" + "x" * 64  # source/id at their longest: 128 characters
         conn.execute(insert(departments).values(department_id="tax", name="Tax", registered_height=4,
-                                                event_id="ab" * 32))
-        assert conn.execute(text("SELECT version_num FROM alembic_version_registry")).scalar_one() == "0002"
+                                                event_id=longest_ref))
+        assert conn.execute(select(departments.c.event_id).where(departments.c.department_id == "tax")
+                            ).scalar_one() == longest_ref
+        assert conn.execute(text("SELECT version_num FROM alembic_version_registry")).scalar_one() == "0003"
         context = MigrationContext.configure(conn, opts={
             "include_name": lambda name, type_, _: type_ != "table" or name in metadata.tables})
         assert list(compare_metadata(context, metadata)) == []  # the models and the migrations agree

@@ -17,6 +17,8 @@ LEDGER_HEAD = "gov.ledger.head"
 
 IDENTITY_RESOLVE = "gov.identity.did.resolve"
 IDENTITY_VERIFY_CREDENTIAL = "gov.identity.credential.verify"
+IDENTITY_KEY = "gov.identity.key"
+"""One key as the chain knows it, with its owner: the gateway checks signers with it."""
 
 REGISTRY_BUSINESS = "gov.registry.business"
 REGISTRY_BUSINESSES = "gov.registry.businesses"

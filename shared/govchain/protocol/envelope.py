@@ -127,6 +127,11 @@ class Envelope(BaseModel):
         return CanonicalForms(signing, canonical_bytes(record), record)
 
     @property
+    def ref(self) -> str:
+        """``source/id``: this event's name on a chain (see :mod:`govchain.protocol.eventref`)."""
+        return f"{self.source}/{self.id}"
+
+    @property
     def msg_id(self) -> str:
         """``Nats-Msg-Id`` of this event: see :func:`event_msg_id`."""
         return event_msg_id(self.to_bytes())

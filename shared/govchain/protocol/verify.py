@@ -17,6 +17,7 @@ from govchain.protocol import events as ev
 from govchain.protocol.block import ZERO_HASH, Block, BlockHeader
 from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.envelope import Envelope
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.errors import (
     BlockVerificationError,
     CanonicalizationError,
@@ -77,7 +78,8 @@ class ChainVerifier:
     """Pin of block 0's hash (the trust anchor); when None, block 0 is trusted on first use."""
     check_events: bool = False
     checkpoint: Checkpoint | None = None
-    _seen_ids: set[str] = field(default_factory=set)
+    _seen_ids: set[EventKey] = field(default_factory=set)
+    """(source, id) of every event so far, when ``check_events``: each may be included once."""
 
     @property
     def height(self) -> int:
@@ -120,7 +122,7 @@ class ChainVerifier:
         if log.size != block.header.log_size or log.root().hex() != block.header.log_root:
             raise fail("log root does not match the log after this block")
 
-        new_ids: set[str] = set()
+        new_ids: set[EventKey] = set()
         if previous is None:
             state = genesis_state
             self._check_signature(block, state, fail)
@@ -163,7 +165,7 @@ class ChainVerifier:
         root = state.keys.get(genesis.signer)
         if root is None or root.owner != ev.ROOT or not genesis.has_valid_signature(root.public_key):
             raise fail("genesis event is not signed by a root key it names")
-        self._seen_ids.add(genesis.id)
+        self._seen_ids.add(EventKey(genesis.source, genesis.id))
         return state
 
     @staticmethod
@@ -184,7 +186,7 @@ class ChainVerifier:
             raise fail("orderer signature does not verify")
 
     def _apply_events(
-        self, state: ChainState, envelopes: list[Envelope], block_time: str, new_ids: set[str], fail: _Fail
+        self, state: ChainState, envelopes: list[Envelope], block_time: str, new_ids: set[EventKey], fail: _Fail
     ) -> bool:
         changed = False
         for index, envelope in enumerate(envelopes):
@@ -196,9 +198,10 @@ class ChainVerifier:
             except EventRejected as exc:
                 raise fail(f"event {index} ({envelope.id}) is invalid: {exc}") from exc
             if self.check_events:
-                if envelope.id in self._seen_ids or envelope.id in new_ids:
-                    raise fail(f"event id {envelope.id} is included twice")
-                new_ids.add(envelope.id)
+                key = EventKey(envelope.source, envelope.id)
+                if key in self._seen_ids or key in new_ids:
+                    raise fail(f"event {key} is included twice")
+                new_ids.add(key)
             if stateful:
                 apply_event(state, envelope, payload)
                 changed = True
