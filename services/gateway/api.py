@@ -6,26 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from govchain.bus import subjects
 from govchain.protocol.batch import open_batch
-from govchain.protocol.envelope import EVENT_ID_PATTERN, PRINCIPAL_PATTERN, parse_envelope
+from govchain.protocol.envelope import PRINCIPAL_PATTERN, parse_event
 from govchain.protocol.errors import EventRejected, RejectionReason
+from govchain.protocol.eventref import parse_event_ref
 from govchain.protocol.multikey import public_key_from_multibase
 from govchain.protocol.merkle import leaf_hash
 from govchain.protocol.proofs import consistency_problem, inclusion_problem
 from govchain.protocol.requests import AccessDenied
 from govchain.services.gateway.bodies import StrictJsonRoute
-from govchain.services.gateway.context import Gateway, api_error, denied, gateway_of
-from govchain.services.gateway.errors import ERROR_RESPONSES
+from govchain.services.gateway.context import (
+    Gateway, OptionalSession, api_error, checked_event_id, checked_source, denied, gateway_of, shown_error,
+)
+from govchain.services.gateway.errors import ERROR_RESPONSES, ApiError
 from govchain.services.gateway.limits import limiter, max_upload_bytes, private_limit, public_limit, submit_limit
 from govchain.services.gateway.sessions import Session
+from govchain.services.gateway.visibility import shown_to
 
 router = APIRouter(prefix="/api/v1", route_class=StrictJsonRoute, responses=ERROR_RESPONSES)
 SHA256 = r"^[0-9a-f]{64}$"
@@ -38,25 +41,12 @@ def _gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(_gateway)]
 
 
-def _session(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session | None:
-    if authorization is None:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise api_error(401, "unauthenticated", "use 'Authorization: Bearer <token>' from POST /api/v1/auth/session")
-    try:
-        return gateway_of(request).sessions.session(token)
-    except AccessDenied as exc:
-        raise denied(exc) from None
-
-
-def _required_session(session: Annotated[Session | None, Depends(_session)]) -> Session:
+def _required_session(session: OptionalSession) -> Session:
     if session is None:
         raise api_error(401, "unauthenticated", "sign in first: POST /api/v1/auth/challenge, then /auth/session")
     return session
 
 
-OptionalSession = Annotated[Session | None, Depends(_session)]
 RequiredSession = Annotated[Session, Depends(_required_session)]
 
 
@@ -83,35 +73,42 @@ async def blocks(
     return {"blocks": [{"hash": b.hash, **b.header.model_dump()} for b in found], "newest": newest}
 
 
-@router.get("/blocks/{height}", tags=["chain"], summary="A block: its signed header and its events")
+REDACTION = ("Anyone sees every event, but not the fields that link a person's events: a citizen's "
+             "pseudonym (`owner`, `from_owner`, `to_owner`, an applicant, a citizen as source) and a citizen's key "
+             "id are replaced by `{\"redacted\": true}`, and `redacted_fields` lists their paths. Officers and "
+             "auditors signed in (`Authorization: Bearer`) see them. The gateway checks each proof against the "
+             "full event before redacting it.")
+
+
+@router.get("/blocks/{height}", tags=["chain"], summary="A block: its signed header and its events",
+            description=REDACTION + " `leaf_hashes` (of the full events) let anyone recompute `events_root`.")
 @limiter.limit(public_limit)
-async def block(request: Request, gateway: GatewayDep, height: int) -> dict[str, Any]:
+async def block(request: Request, gateway: GatewayDep, height: int, session: OptionalSession) -> dict[str, Any]:
     found = await gateway.block(height)
-    return {"hash": found.hash, "signature": found.signature, "header": found.header.model_dump(),
-            "events": found.events}
+    answer = {"hash": found.hash, "signature": found.signature, "header": found.header.model_dump(),
+              "events": found.events, "leaf_hashes": [h.hex() for h in found.leaf_hashes()]}
+    return shown_to(await gateway.viewer(session), answer)
 
 
-@router.get("/events/{event_id}", tags=["chain"], summary="An event, its receipt and its inclusion proof, checked")
+@router.get("/events/{source}/{event_id}", tags=["chain"],
+            summary="An event, named by its source and id, with its receipt and its inclusion proof, checked",
+            description=REDACTION)
 @limiter.limit(public_limit)
-async def event(request: Request, gateway: GatewayDep, event_id: str) -> dict[str, Any]:
-    receipt = await gateway.ask(subjects.LEDGER_RECEIPT, {"event_id": _event_id(event_id)})
-    if receipt["status"] != "committed":
-        raise api_error(404, "not_found", f"event {event_id} is not on chain")
-    found = await gateway.block(receipt["height"])
-    proof = await gateway.ask(subjects.LEDGER_PROOF, {"event_id": event_id})
-    problem = inclusion_problem(proof, gateway.orderer_keys)
-    return {"event": found.events[receipt["position"]], "receipt": receipt, "proof": proof,
-            "proof_verified": problem is None, "proof_problem": problem}
+async def event(request: Request, gateway: GatewayDep, source: str, event_id: str,
+                session: OptionalSession) -> dict[str, Any]:
+    return shown_to(await gateway.viewer(session), await gateway.event(event_id, source))
 
 
-@router.get("/events/{event_id}/proof", tags=["chain"], summary="RFC 9162 inclusion proof against a signed head")
+@router.get("/events/{source}/{event_id}/proof", tags=["chain"], summary="RFC 9162 inclusion proof against a signed head")
 @limiter.limit(public_limit)
 async def proof(
-    request: Request, gateway: GatewayDep, event_id: str,
+    request: Request, gateway: GatewayDep, source: str, event_id: str, session: OptionalSession,
     at_height: Annotated[int | None, Query(ge=0)] = None,
 ) -> dict[str, Any]:
-    answer = await gateway.ask(subjects.LEDGER_PROOF, {"event_id": _event_id(event_id), "at_height": at_height})
-    return {**answer, "verified": inclusion_problem(answer, gateway.orderer_keys) is None}
+    answer = await gateway.ask(subjects.LEDGER_PROOF, {
+        "event_id": checked_event_id(event_id), "source": checked_source(source), "at_height": at_height})
+    verified = inclusion_problem(answer, gateway.orderer_keys) is None
+    return shown_to(await gateway.viewer(session), {**answer, "verified": verified})
 
 
 @router.get("/consistency", tags=["chain"], summary="RFC 9162 consistency proof between two signed heads")
@@ -124,13 +121,31 @@ async def consistency(
     return {**answer, "verified": consistency_problem(answer, gateway.orderer_keys) is None}
 
 
-def _event_id(value: str) -> str:
-    if not re.fullmatch(EVENT_ID_PATTERN, value):
-        raise api_error(400, "bad_request", "an event id is 1-64 letters, digits, '_' or '-'")
-    return value
+@router.get("/events/{event_id}", tags=["chain"],
+            summary="An event by its id alone, when one source alone used that id",
+            description="As `GET /events/{source}/{event_id}`. An event is named by its source and its id "
+                        "(CloudEvents): when several sources used this id, the answer is 409 `ambiguous_id` "
+                        "with the candidate `sources`.",
+            responses={409: {"model": ApiError, "description": "`ambiguous_id`: several sources used this id; "
+                                                               "`error.sources` names them"}})
+@limiter.limit(public_limit)
+async def event_by_id(request: Request, gateway: GatewayDep, event_id: str, session: OptionalSession) -> dict[str, Any]:
+    viewer = await gateway.viewer(session)
+    try:
+        found = await gateway.event(event_id, None)
+    except HTTPException as exc:
+        raise shown_error(exc, viewer) from None
+    return shown_to(viewer, found)
 
 
 # -- submitting
+
+
+SIGNER_CHECK = ("Before publishing, the gateway checks the signer and the signature as the orderer will, against "
+                "the key as the chain knows it at its newest block: a refusal is HTTP 422 with the orderer's "
+                "reason code, and nothing is published. When the identity service does not answer, the "
+                "answer is 503 `unavailable`: nothing is published unchecked. The ledger still judges every "
+                "event itself.")
 
 
 def _signed_json_body(description: str) -> dict[str, Any]:
@@ -142,11 +157,14 @@ def _signed_json_body(description: str) -> dict[str, Any]:
 
 @router.post("/events", tags=["submit"], status_code=201,
              summary="Submit a signed event (a department's record, a citizen's application)",
-             responses={202: {"description": "accepted, not yet ordered (poll GET /events/{id})"},
+             description=SIGNER_CHECK,
+             responses={202: {"description": "accepted, not yet ordered (poll GET /events/{source}/{id})"},
                         400: {"description": "not a signed envelope, with the ledger's reason code "
                                              "(`malformed_envelope`, `oversized`, ...)"},
-                        409: {"description": "the id is already used by another event on chain"},
-                        422: {"description": "refused by the ledger, with its reason code"},
+                        409: {"description": "the id is already used by another event of this source on chain"},
+                        422: {"description": "refused, not published: signer or signature (`unknown_key`, "
+                                             "`signer_not_of_source`, `bad_signature`, `key_revoked`); or refused "
+                                             "by the ledger, with its reason code"},
                         429: {"description": "too many submissions from this client"}},
              openapi_extra=_signed_json_body("the signed envelope, as the SDK produces it"))
 @limiter.limit(submit_limit)
@@ -156,9 +174,10 @@ async def submit(
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the block")] = 20,
 ) -> Any:
     try:
-        signed = parse_envelope(await request.body())
+        signed, forms = parse_event(await request.body())
     except EventRejected as exc:
         raise api_error(400, exc.reason.value, exc.detail) from None
+    await gateway.check_signer(signed, forms.signing)
     await gateway.client.publish(signed)
     try:  # the verdict on these bytes, not on someone else's message under the same id
         receipt = await gateway.client.wait_receipt(signed.id, signed.source, wait, wire=signed.to_bytes())
@@ -175,10 +194,13 @@ async def submit(
 
 @router.post("/events/batch", tags=["submit"],
              summary="Submit a batch envelope: up to 1,024 events of one department, signed once",
+             description=SIGNER_CHECK,
              responses={200: {"description": "every event decided: a receipt each (committed or rejected), in batch order"},
-                        202: {"description": "accepted, not all ordered yet (poll GET /events/{id})"},
+                        202: {"description": "accepted, not all ordered yet (poll GET /events/{source}/{id})"},
                         400: {"description": "not a batch envelope, with the reason"},
-                        422: {"description": "the batch was refused as a whole, with its reason code"},
+                        422: {"description": "the batch was refused as a whole, with its reason code (the signer "
+                                             "and signature checks before publishing: `unknown_key`, "
+                                             "`signer_not_of_source`, `bad_signature`, `key_revoked`)"},
                         429: {"description": "too many submissions from this client"}},
              openapi_extra=_signed_json_body("the batch envelope, as sign_batch produces it"))
 @limiter.limit(submit_limit)
@@ -188,9 +210,11 @@ async def submit_batch(
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the blocks")] = 20,
 ) -> Any:
     try:
-        signed, _ = open_batch(await request.body())
+        signed, opened = open_batch(await request.body())
     except EventRejected as exc:
         raise api_error(400, exc.reason.value, exc.detail) from None
+    first, forms = opened[0]  # one source, one signer, one signature over the root: one check
+    await gateway.check_signer(first, forms.signing, batch_root=forms.batch_root)
     try:
         receipts = await gateway.client.submit_batch(signed, wait)
     except TimeoutError:
@@ -243,14 +267,20 @@ async def _involved_in_case(gateway: Gateway, case: dict[str, Any]) -> set[str]:
     that moved it and those those events name (an applicant, the approving departments)."""
     involved = _named(case.get("vars", {}))
 
-    async def trigger(event_id: str) -> dict[str, Any] | None:
-        receipt = await gateway.ask(subjects.LEDGER_RECEIPT, {"event_id": event_id})
-        if receipt.get("status") != "committed":
+    async def trigger(height: int, ref: str) -> dict[str, Any] | None:
+        # The step's block holds its trigger, named source/id (a bare id in rows from before the
+        # contract engine named sources); a deadline's step names no event and matches none.
+        try:
+            source, event_id = parse_event_ref(ref)
+        except ValueError:
             return None
-        return (await gateway.block(receipt["height"])).events[receipt["position"]]
+        events = (await gateway.block(height)).events
+        matches = [e for e in events if e.get("id") == event_id and source in (None, e.get("source"))]
+        return matches[0] if len(matches) == 1 else None  # another source's same id never counts
 
-    ids = {step["trigger_event_id"] for step in case.get("history", []) if step.get("trigger_event_id")}
-    for event in await asyncio.gather(*(trigger(i) for i in sorted(ids))):
+    steps = {(step["height"], step["trigger_event_id"]) for step in case.get("history", [])
+             if step.get("trigger_event_id") and isinstance(step.get("height"), int)}
+    for event in await asyncio.gather(*(trigger(height, ref) for height, ref in sorted(steps))):
         if event is not None:
             involved |= {event["source"]} | _named(event.get("data", {}))
     return involved
@@ -391,7 +421,7 @@ async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -
         gateway.challenges.check(nonce)  # a challenge signs in once
     except AccessDenied as exc:
         raise denied(exc) from None
-    token, issued = gateway.sessions.issue(body.principal)
+    token, issued = gateway.sessions.issue(body.principal, body.key_id)
     return {"token": token, "principal": issued.principal, "expires": issued.expires}
 
 

@@ -1,11 +1,13 @@
-"""What every gateway request handler shares: the NATS client, the gateway's key, sessions."""
+"""What every gateway request handler shares: the NATS client, the gateway's key, sessions,
+and the questions several routes ask (an event and its proof, who is asking, whose key signed)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.js.errors import NotFoundError
@@ -13,14 +15,23 @@ from nats.js.errors import NotFoundError
 from govchain.bus import subjects
 from govchain.client import GovChainClient, LedgerQueryError
 from govchain.protocol.block import Block
+from govchain.protocol.canonical import canonical_bytes
+from govchain.protocol.envelope import EVENT_ID_PATTERN, PRINCIPAL_PATTERN, Envelope
 from govchain.protocol.keys import PublicKey, SigningKey
+from govchain.protocol.merkle import leaf_hash
+from govchain.protocol.proofs import inclusion_problem
 from govchain.protocol.requests import AccessDenied, ReplayGuard
+from govchain.protocol.state import ChainState
 from govchain.services.gateway.sessions import Session, Sessions
+from govchain.services.gateway.signers import key_state, session_viewer, signer_refusal
+from govchain.services.gateway.visibility import public_error
+from govchain.services.registry.access import Viewer
 
 GATEWAY = "gateway"
 
 STATUS_BY_CODE = {
     "not_found": 404, "forbidden": 403, "unauthenticated": 401, "purpose_required": 400, "bad_request": 400,
+    "ambiguous_id": 409,
     "not_ready": 503, "replayed": 409, "erased": 410, "not_recorded": 503,
     "proof_unavailable": 503, "too_many_proofs": 422, "unknown_chart": 404,
     # a service's refusal of the request itself (govchain.bus.requests_total): the client's input
@@ -38,6 +49,7 @@ class Gateway:
     key: SigningKey
     sessions: Sessions
     orderer_keys: dict[str, PublicKey]
+    chain_id: str = ""
     challenges: ReplayGuard = field(default_factory=ReplayGuard)
 
     @property
@@ -73,10 +85,92 @@ class Gateway:
         except LedgerQueryError:
             return -1
 
+    async def key_state(self, key_id: str) -> ChainState:
+        """The chain state of one key and its owner as of the newest block (the identity
+        projection waits for it), or as of the projection's own height when the ledger does not
+        answer. 503 when the identity service does not answer: never a guess."""
+        try:
+            head: int | None = max(await self.head_height(), 0)
+        except (TimeoutError, NoRespondersError):
+            head = None
+        answer = await self.ask(subjects.IDENTITY_KEY, {"key_id": key_id, "min_height": head})
+        return key_state(answer, self.chain_id)
 
-def api_error(status: int, code: str, message: str) -> HTTPException:
-    """Every error the API returns: a status, a stable reason code and a readable message."""
-    return HTTPException(status_code=status, detail={"code": code, "message": message})
+    async def check_signer(
+        self, envelope: Envelope, signing_bytes: bytes | None = None, *, batch_root: bytes | None = None,
+    ) -> None:
+        """Refuse (HTTP 422, with the orderer's reason code) an envelope whose signer the chain
+        does not know, that does not act for its source, whose signature does not verify or whose
+        key is revoked: defence in depth, so forged bytes never reach stream EVENTS through the
+        gateway. The orderer still judges every event itself, as of the chain before it."""
+        refusal = signer_refusal(await self.key_state(envelope.signer), envelope, signing_bytes, batch_root=batch_root)
+        if refusal is not None:
+            raise api_error(422, refusal.reason.value, refusal.detail)
+
+    async def viewer(self, session: Session | None) -> Viewer:
+        """Who is asking, as the registry's field visibility knows viewers: the public without a
+        session; with one, the signed-in principal while the key it signed in with is usable."""
+        if session is None or session.key_id is None:
+            return Viewer()
+        return session_viewer(await self.key_state(session.key_id), session.principal, session.key_id)
+
+    async def event(self, event_id: str, source: str | None) -> dict[str, Any]:
+        """An event on chain, in full, with its receipt and its inclusion proof checked against the
+        orderer-signed head and against the event's own bytes. ``source`` None: the one source
+        that used ``event_id``; 409 ``ambiguous_id`` naming the sources when several did."""
+        params: dict[str, Any] = {"event_id": checked_event_id(event_id)}
+        if source is not None:
+            params["source"] = checked_source(source)
+        try:
+            proof = await self.ask(subjects.LEDGER_PROOF, params)
+        except HTTPException as exc:
+            if exc.detail["code"] == "ambiguous_id":
+                raise api_error(409, "ambiguous_id", exc.detail["message"], event_id=event_id,
+                                sources=candidate_sources(exc.detail["message"])) from None
+            raise
+        source = str(proof["source"])
+        receipt = await self.ask(subjects.LEDGER_RECEIPT, {"event_id": event_id, "source": source})
+        if receipt["status"] != "committed":
+            raise api_error(404, "not_found", f"event {source}/{event_id} is not on chain")
+        envelope = (await self.block(receipt["height"])).events[receipt["position"]]
+        problem = inclusion_problem(proof, self.orderer_keys)
+        if problem is None and leaf_hash(canonical_bytes(envelope)).hex() != proof["leaf_hash"]:
+            problem = "the event in the block is not the leaf the proof proves"
+        return {"event": envelope, "receipt": receipt, "proof": proof,
+                "proof_verified": problem is None, "proof_problem": problem}
+
+
+def api_error(status: int, code: str, message: str, **more: Any) -> HTTPException:
+    """Every error the API returns: a status, a stable reason code and a readable message (and,
+    for a few codes, what the client can do next: the candidate ``sources`` of an ambiguous id)."""
+    return HTTPException(status_code=status, detail={"code": code, "message": message, **more})
+
+
+def shown_error(exc: HTTPException, viewer: Viewer) -> HTTPException:
+    """An error as ``viewer`` may see it (see :func:`public_error`)."""
+    if viewer.sees_internal() or not isinstance(exc.detail, dict):
+        return exc
+    return HTTPException(status_code=exc.status_code, detail=public_error(exc.detail), headers=exc.headers)
+
+
+def checked_event_id(value: str) -> str:
+    if not re.fullmatch(EVENT_ID_PATTERN, value):
+        raise api_error(400, "bad_request", "an event id is 1-64 letters, digits, '_' or '-'")
+    return value
+
+
+def checked_source(value: str) -> str:
+    if not re.fullmatch(PRINCIPAL_PATTERN, value):
+        raise api_error(400, "bad_request", "a source is a principal id: 1-63 of a-z, 0-9, '_' or '-'")
+    return value
+
+
+def candidate_sources(message: str) -> list[str]:
+    """The sources an ``ambiguous_id`` refusal names: the ledger lists them in its message,
+    ``... (land-bureau, tax); name the source``."""
+    found = re.search(r"\(([^()]*)\)", message)
+    names = [] if found is None else [name.strip() for name in found.group(1).split(",")]
+    return [name for name in names if re.fullmatch(PRINCIPAL_PATTERN, name)]
 
 
 def denied(exc: AccessDenied) -> HTTPException:
@@ -85,3 +179,20 @@ def denied(exc: AccessDenied) -> HTTPException:
 
 def gateway_of(request: Request) -> Gateway:
     return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+def optional_session(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session | None:
+    """The signed-in session of a request (``Authorization: Bearer <token>``), if it has one;
+    API routes and portal pages alike."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise api_error(401, "unauthenticated", "use 'Authorization: Bearer <token>' from POST /api/v1/auth/session")
+    try:
+        return gateway_of(request).sessions.session(token)
+    except AccessDenied as exc:
+        raise denied(exc) from None
+
+
+OptionalSession = Annotated[Session | None, Depends(optional_session)]

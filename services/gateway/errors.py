@@ -3,6 +3,8 @@ message, as JSON (``{"error": {"code", "message"}}``) or, for a browser on a por
 the error page.
 
 Bad input always ends in a 4xx: malformed or invalid (400), too large (413), rate limited (429).
+An event id that several sources used, asked for without its source, is a 409 ``ambiguous_id``
+that names those ``sources`` (the portal offers them as links).
 A service that does not answer is a 503 (``unavailable``), never mistaken for "not found"; a
 fault of the gateway itself is a 500 with code ``internal_error``, and its traceback is logged.
 """
@@ -15,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from nats.errors import Error as NatsError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from slowapi.errors import RateLimitExceeded
 from starlette.exceptions import HTTPException
 
@@ -33,6 +35,9 @@ CODE_BY_STATUS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed
 class ErrorDetail(BaseModel):
     code: str
     message: str
+    event_id: str | None = Field(default=None, description="`ambiguous_id`: the id asked for")
+    sources: list[str | dict[str, bool]] | None = Field(
+        default=None, description='`ambiguous_id`: the sources that used the id (`{"redacted": true}` for a citizen)')
 
 
 class ApiError(BaseModel):
@@ -50,7 +55,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {"model": ApiError, "description": "Too many requests from this client (`rate_limited`); see Retry-After"},
     503: {"model": ApiError, "description": "A service behind the gateway did not answer or is behind "
                                             "(`unavailable`, `not_ready`); try again"},
-    "4XX": {"model": ApiError, "description": "Any other refusal (401, 403, 404, 409, 410, 422), same shape"},
+    "4XX": {"model": ApiError, "description": "Any other refusal (401, 403, 404, 409, 410, 422), same shape; "
+                                             "409 `ambiguous_id` names the `sources` that used an event id"},
 }
 """Documented on every API route (OpenAPI), in place of FastAPI's default 422 schema."""
 
@@ -61,22 +67,27 @@ def _wants_html(request: Request) -> bool:
 
 def error_response(
     request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+    more: dict[str, Any] | None = None,
 ) -> Response:
+    """``more``: the few extra parts some errors carry (see :class:`ErrorDetail`)."""
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+    more = more or {}
     if _wants_html(request):
         return portal.templates.TemplateResponse(
-            request, "error.html", {"chain_id": request.app.state.chain_id, "status": status, "message": message},
+            request, "error.html",
+            {"chain_id": request.app.state.chain_id, "status": status, "message": message, **more},
             status_code=status, headers=headers,
         )
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    return JSONResponse({"error": {"code": code, "message": message, **more}}, status_code=status, headers=headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     detail: Any = exc.detail
     if isinstance(detail, dict):
-        return error_response(request, exc.status_code, detail["code"], detail["message"], exc.headers)
+        more = {key: value for key, value in detail.items() if key not in ("code", "message")}
+        return error_response(request, exc.status_code, detail["code"], detail["message"], exc.headers, more)
     return error_response(request, exc.status_code, CODE_BY_STATUS.get(exc.status_code, "http_error"), str(detail),
                           exc.headers)
 

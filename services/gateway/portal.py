@@ -1,26 +1,31 @@
 """The public portal and block explorer: server-rendered pages over the same services.
 
 Every page is rate-limited like the public API (``GOVCHAIN_GATEWAY_RATE_LIMIT``): a page costs
-the services as much as the API calls behind it."""
+the services as much as the API calls behind it. Events are shown as the API shows them
+(:mod:`govchain.services.gateway.visibility`): the public does not see the fields that link a
+person's events; a request with an officer's session (``Authorization: Bearer``) does. Links
+name an event by source and id, except where the source is a citizen: a URL ends up in logs
+and Referer headers, so no link carries a pseudonym."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from govchain.bus import subjects
-from govchain.protocol.envelope import EVENT_ID_PATTERN
+from govchain.protocol.eventref import parse_event_ref
 from govchain.protocol.proofs import inclusion_problem
-from govchain.services.gateway.context import gateway_of
+from govchain.services.gateway.context import OptionalSession, gateway_of, shown_error
 from govchain.services.gateway.limits import limiter, public_limit
+from govchain.services.gateway.visibility import is_redacted, names_a_citizen, shown_to
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 router = APIRouter(include_in_schema=False)
@@ -32,6 +37,27 @@ CHARTS = (
     ("throughput", "Throughput"),
     ("rejections", "Rejections by reason"),
 )
+
+
+def event_href(source: Any, event_id: str) -> str:
+    """The portal URL of an event: ``/events/<source>/<id>``; ``/events/<id>`` when the source is
+    not shown, or is a citizen (no link carries a pseudonym)."""
+    if isinstance(source, str) and not names_a_citizen(source):
+        return f"/events/{source}/{event_id}"
+    return f"/events/{event_id}"
+
+
+def ref_href(ref: str) -> str:
+    """The portal URL of an event named ``source/id`` (or by a bare id, in older registry rows)."""
+    try:
+        source, event_id = parse_event_ref(ref)
+    except ValueError:
+        return "/"
+    return event_href(source, event_id)
+
+
+templates.env.globals.update(event_href=event_href, ref_href=ref_href)
+templates.env.tests["redacted"] = is_redacted
 
 
 def page(request: Request, name: str, **context: Any) -> HTMLResponse:
@@ -50,41 +76,63 @@ async def index(request: Request) -> HTMLResponse:
 @router.get("/search")
 @limiter.limit(public_limit)
 async def search(request: Request, q: Annotated[str, Query(max_length=100)]) -> Response:
+    """A height, an event (``source/id`` or a bare id), else a business name."""
     q = q.strip()
     if q.isdigit():
         return RedirectResponse(f"/blocks/{int(q)}", status_code=303)
-    gateway = gateway_of(request)
-    receipt = await gateway.ask(subjects.LEDGER_RECEIPT, {"event_id": q}) if _looks_like_event_id(q) else None
-    if receipt and receipt["status"] == "committed":
-        return RedirectResponse(f"/events/{q}", status_code=303)
-    return RedirectResponse(f"/registry?q={q}", status_code=303)
-
-
-def _looks_like_event_id(value: str) -> bool:
-    return re.fullmatch(EVENT_ID_PATTERN, value) is not None  # str.isalnum() also takes 数据, é, ...
+    try:
+        source, event_id = parse_event_ref(q)
+    except ValueError:
+        return RedirectResponse(f"/registry?{urlencode({'q': q})}", status_code=303)
+    params: dict[str, Any] = {"event_id": event_id} if source is None else {"event_id": event_id, "source": source}
+    try:
+        found = await gateway_of(request).ask(subjects.LEDGER_PROOF, params)
+    except HTTPException as exc:
+        if exc.detail["code"] == "ambiguous_id":
+            return RedirectResponse(f"/events/{event_id}", status_code=303)  # that page offers the sources
+        if exc.detail["code"] not in ("not_found", "bad_request", "invalid_request"):
+            raise
+        return RedirectResponse(f"/registry?{urlencode({'q': q})}", status_code=303)
+    return RedirectResponse(event_href(found["source"], event_id), status_code=303)
 
 
 @router.get("/blocks/{height}", response_class=HTMLResponse)
 @limiter.limit(public_limit)
-async def block(request: Request, height: int) -> HTMLResponse:
-    found = await gateway_of(request).block(height)
+async def block(request: Request, height: int, session: OptionalSession) -> HTMLResponse:
+    gateway = gateway_of(request)
+    found = await gateway.block(height)
+    shown = shown_to(await gateway.viewer(session), {"events": found.events})
     return page(request, "block.html", header=found.header.model_dump(), hash=found.hash,
-                signature=found.signature, events=found.events)
+                signature=found.signature, events=shown["events"], visibility=shown["visibility"],
+                redacted_fields=shown["redacted_fields"])
+
+
+@router.get("/events/{source}/{event_id}", response_class=HTMLResponse)
+@limiter.limit(public_limit)
+async def event(request: Request, source: str, event_id: str, session: OptionalSession) -> HTMLResponse:
+    gateway = gateway_of(request)
+    return _event_page(request, shown_to(await gateway.viewer(session), await gateway.event(event_id, source)))
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
 @limiter.limit(public_limit)
-async def event(request: Request, event_id: str) -> HTMLResponse:
+async def event_by_id(request: Request, event_id: str, session: OptionalSession) -> HTMLResponse:
+    """An event by its id alone; when several sources used it, the error page offers each."""
     gateway = gateway_of(request)
-    receipt = await gateway.ask(subjects.LEDGER_RECEIPT, {"event_id": event_id})
-    if receipt["status"] != "committed":
-        raise HTTPException(404, detail={"code": "not_found", "message": f"event {event_id} is not on chain"})
-    found = await gateway.block(receipt["height"])
-    proof = await gateway.ask(subjects.LEDGER_PROOF, {"event_id": event_id})
-    problem = inclusion_problem(proof, gateway.orderer_keys)
-    envelope = found.events[receipt["position"]]
+    viewer = await gateway.viewer(session)
+    try:
+        found = await gateway.event(event_id, None)
+    except HTTPException as exc:
+        raise shown_error(exc, viewer) from None
+    return _event_page(request, shown_to(viewer, found))
+
+
+def _event_page(request: Request, shown: dict[str, Any]) -> HTMLResponse:
+    envelope = shown["event"]
     return page(request, "event.html", event=envelope, event_json=json.dumps(envelope, indent=2, ensure_ascii=False),
-                receipt=receipt, proof=proof, proof_verified=problem is None, proof_problem=problem)
+                receipt=shown["receipt"], proof=shown["proof"], proof_verified=shown["proof_verified"],
+                proof_problem=shown["proof_problem"], visibility=shown["visibility"],
+                redacted_fields=shown["redacted_fields"])
 
 
 @router.get("/registry", response_class=HTMLResponse)

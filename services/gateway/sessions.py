@@ -1,9 +1,10 @@
 """Stateless, signed challenges and session tokens for the HTTP gateway.
 
 A person proves control of a key on chain by signing a challenge; the gateway then issues a
-short-lived bearer token and asks the services on the person's behalf (as a delegate). Both
-are HMAC-signed with the gateway's secret, so several gateway replicas sharing the secret
-need no shared session store.
+short-lived bearer token and asks the services on the person's behalf (as a delegate). The
+token names the key that signed in too: a session stops seeing what an officer sees once that
+key is revoked. Both are HMAC-signed with the gateway's secret, so several gateway replicas
+sharing the secret need no shared session store.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def _unb64(text: str) -> bytes:
 class Session:
     principal: str
     expires: int
+    key_id: str | None = None
+    """The key the person signed in with (None in a token issued before sessions named it)."""
 
 
 class Sessions:
@@ -70,10 +73,11 @@ class Sessions:
         """The challenge's nonce, if the gateway issued it and it has not expired."""
         return str(self._open(challenge, "challenge")["nonce"])
 
-    def issue(self, principal: str) -> tuple[str, Session]:
-        session = Session(principal, int(time.time()) + SESSION_TTL_S)
-        return self._seal({"kind": "session", "sub": principal, "exp": session.expires}), session
+    def issue(self, principal: str, key_id: str) -> tuple[str, Session]:
+        session = Session(principal, int(time.time()) + SESSION_TTL_S, key_id)
+        return self._seal({"kind": "session", "sub": principal, "exp": session.expires, "key": key_id}), session
 
     def session(self, token: str) -> Session:
         claims = self._open(token, "session")
-        return Session(str(claims["sub"]), int(claims["exp"]))  # type: ignore[arg-type]
+        key = claims.get("key")
+        return Session(str(claims["sub"]), int(claims["exp"]), key if isinstance(key, str) else None)  # type: ignore[arg-type]

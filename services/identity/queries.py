@@ -1,4 +1,4 @@
-"""The identity service's API over NATS request/reply: DID resolution, credential checks."""
+"""The identity service's API over NATS request/reply: DID resolution, credential checks, keys."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 
 from govchain.bus import subjects
 from govchain.projection.runner import wait_for_height
-from govchain.protocol.envelope import utc_now
+from govchain.protocol.envelope import HEX64_PATTERN, utc_now
 from govchain.services.identity.projection import SqlDirectory
-from govchain.services.identity.verification import resolve_did, verify_credential
+from govchain.services.identity.verification import Directory, resolve_did, verify_credential
 
 
 class ResolveRequest(BaseModel):
@@ -27,6 +27,11 @@ class VerifyRequest(BaseModel):
     min_height: int | None = Field(default=None, description="answer only once this block is applied")
 
 
+class KeyRequest(BaseModel):
+    key_id: str = Field(pattern=HEX64_PATTERN)
+    min_height: int | None = Field(default=None, description="answer only once this block is applied")
+
+
 class VerifyAnswer(BaseModel):
     valid: bool
     reason: str | None
@@ -34,6 +39,16 @@ class VerifyAnswer(BaseModel):
     verification_method: str | None
     checked_at: str
     as_of_height: int
+
+
+def key_answer(key_id: str, directory: Directory) -> dict[str, Any]:
+    """A key by its id (``key`` None: not on chain) and its owner, as of ``as_of_height``: what the
+    gateway judges an event's signer by before publishing it (the orderer judges again), the
+    way the orderer does, with :func:`govchain.protocol.validation.check_signer`."""
+    record = directory.key(key_id)
+    owner = None if record is None else directory.principal(record.owner)
+    return {"key_id": key_id, "key": None if record is None else record.to_json(),
+            "owner": None if owner is None else owner.to_json(), "as_of_height": directory.height}
 
 
 BEHIND = {"error": "the identity projection has not reached the requested height yet", "code": "not_ready"}
@@ -52,6 +67,12 @@ def identity_router(engine: Engine, height: Callable[[], int]) -> NatsRouter:
         if not await wait_for_height(height, request.min_height):
             return BEHIND
         return await asyncio.to_thread(with_directory, lambda d: resolve_did(request.did, d))
+
+    @router.subscriber(subjects.IDENTITY_KEY)
+    async def key(request: KeyRequest) -> dict[str, Any]:
+        if not await wait_for_height(height, request.min_height):
+            return BEHIND
+        return await asyncio.to_thread(with_directory, lambda d: key_answer(request.key_id, d))
 
     @router.subscriber(subjects.IDENTITY_VERIFY_CREDENTIAL)
     async def verify(request: VerifyRequest) -> VerifyAnswer | dict[str, str]:

@@ -52,10 +52,15 @@ def test_blocks_and_events_with_checked_proofs(api: httpx.Client, platform: Plat
     event_id = platform.summary["committed_event_ids"][5]
     found = api.get(f"/api/v1/events/{event_id}").json()
     assert found["event"]["id"] == event_id and found["proof_verified"] is True
-    proof = api.get(f"/api/v1/events/{event_id}/proof", params={"at_height": head["header"]["height"]}).json()
+    source = found["event"]["source"]
+    assert found["receipt"]["source"] == source
+    assert api.get(f"/api/v1/events/{source}/{event_id}").json() == found
+    proof = api.get(f"/api/v1/events/{source}/{event_id}/proof", params={"at_height": head["header"]["height"]}).json()
     assert proof["verified"] is True and proof["tree_size"] == head["header"]["log_size"]
     assert error_code(api.get("/api/v1/events/not-an-event")) == "not_found"
+    assert error_code(api.get(f"/api/v1/events/no-such-source/{event_id}")) == "not_found"
     assert api.get("/api/v1/events/bad%20id").status_code == 400
+    assert error_code(api.get(f"/api/v1/events/Not_A_Source/{event_id}")) == "bad_request"
     consistency = api.get("/api/v1/consistency", params={"first": 2, "second": head["header"]["height"]}).json()
     assert consistency["verified"] is True
     assert error_code(api.get("/api/v1/consistency", params={"first": 5, "second": 2})) == "bad_request"

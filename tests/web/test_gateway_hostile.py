@@ -11,6 +11,7 @@ afterwards the gateway still serves. A gateway whose services do not answer says
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import random
@@ -21,13 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
 from fastapi.testclient import TestClient
 from nats.aio.client import Client
 
+from govchain.bus import subjects
 from govchain.bus.embedded import EmbeddedNats
+from govchain.bus.streams import ensure_streams
 from govchain.config import Settings
 from govchain.datadir import DataDir
+from govchain.protocol.batch import sign_batch
+from govchain.protocol.envelope import make_event
+from govchain.protocol.keys import SigningKey
 from govchain.services.gateway import api, portal
 from govchain.services.gateway.app import create_app
 
@@ -162,8 +169,9 @@ def test_sizes_and_depths_get_their_own_reason_codes(prober: Prober) -> None:
                             headers=json_type)) == (400, "malformed_envelope")
     assert code(prober.send("deep", "POST", "/api/v1/credentials/verify", content=_deep(500),
                             headers=json_type)) == (400, "bad_request")
-    # An id the ledger refuses, asked for through a portal page, is the client's mistake: 400.
-    assert code(prober.send("bad id", "GET", "/events/bad%20id!")) == (400, "invalid_request")
+    # An id that is not an event id, asked for through a portal page, is the client's mistake: 400.
+    assert code(prober.send("bad id", "GET", "/events/bad%20id!")) == (400, "bad_request")
+    assert code(prober.send("bad source", "GET", "/events/Bad%20Source/x")) == (400, "bad_request")
     # '%' is searched for, not taken as a LIKE wildcard matching every business.
     assert prober.send("wildcard", "GET", "/api/v1/registry/businesses", params={"q": "%"}).json()["records"] == []
     assert not prober.failures, "\n".join(prober.failures)
@@ -236,3 +244,28 @@ def test_services_that_do_not_answer_are_503_never_404(lonely_gateway: TestClien
     finally:
         stop.set()
         thread.join(10)
+
+
+async def _events_last_seq(url: str, *, create: bool = False) -> int:
+    nc = await nats.connect(url)
+    try:
+        if create:
+            await ensure_streams(nc.jetstream())
+        return int((await nc.jetstream().stream_info(subjects.EVENTS_STREAM)).state.last_seq)
+    finally:
+        await nc.close()
+
+
+def test_a_gateway_that_cannot_check_a_signer_publishes_nothing(
+    lonely_gateway: TestClient, nats_server: EmbeddedNats,
+) -> None:
+    """The identity service does not answer: 503, and the event is not published unchecked."""
+    assert asyncio.run(_events_last_seq(nats_server.url, create=True)) == 0
+    key = SigningKey.generate()
+    event = make_event(key, source="land-bureau", type="document.registered",
+                       data={"document_id": "d", "sha256": "ab" * 32, "title": "Unchecked"})
+    batch = sign_batch(key, [event])
+    for path, body in (("/api/v1/events", event.to_bytes()), ("/api/v1/events/batch", batch.to_bytes())):
+        answer = lonely_gateway.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 503 and answer.json()["error"]["code"] == "unavailable", answer.text
+    assert asyncio.run(_events_last_seq(nats_server.url)) == 0
