@@ -20,12 +20,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install GovChain with its test tools
 
-browser:  ## install Debian's chromium (and CJK fonts) for the browser tests, if missing and possible
-	@if command -v chromium >/dev/null 2>&1; then :; \
+BROWSER_PACKAGES = $(if $(shell command -v chromium),,chromium) \
+	$(if $(shell fc-list :lang=zh 2>/dev/null),,fonts-wqy-zenhei)
+
+browser:  ## install Debian's chromium and a CJK font for the browser tests, each if missing and possible
+	@missing="$(strip $(BROWSER_PACKAGES))"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing chromium for the browser tests (Debian packages)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
-	else echo "note: chromium is not installed; the browser tests will be skipped"; fi
+		echo "installing $$missing for the browser tests (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "note: $$missing not installed; browser tests are skipped without chromium, Chinese shows as boxes without the font"; fi
 
 up: $(STAMP)  ## run the platform on this machine (embedded NATS + SQLite in $(DATA)/)
 	$(BIN)/govchain up --data $(DATA)

@@ -12,12 +12,13 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from nats.aio.client import Client
+from nats.errors import NoServersError
 from rich.console import Console
 
-from govchain.bus.connect import connect
+from govchain.bus.connect import CLI_CONNECT_ATTEMPTS, connect
 from govchain.client import GovChainClient
 from govchain.config import Settings
-from govchain.datadir import DataDir
+from govchain.datadir import DataDir, DataDirError
 from govchain.protocol.batch import sign_batch
 from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.errors import GovChainError
@@ -27,7 +28,7 @@ from govchain.protocol.genesis import genesis_payload
 
 T = TypeVar("T")
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # one line per error, whatever the width
 
 DATA_OPTION = typer.Option(
     None, "--data", "-d", help="Data folder (keys, genesis, NATS store). Env: GOVCHAIN_DATA_DIR.",
@@ -63,13 +64,20 @@ def running_nats_url(settings: Settings) -> str:
 
 def trusted_orderer_keys(settings: Settings) -> dict[str, PublicKey]:
     """Orderer keys named by this node's genesis: the anchor proofs are checked against."""
-    genesis = genesis_payload(DataDir(settings.data_dir).genesis())
+    try:
+        genesis = genesis_payload(DataDir(settings.data_dir).genesis())
+    except DataDirError as exc:
+        fail(str(exc))
     state = ChainState.from_genesis(genesis)
     return {r.key_id: r.public_key for r in state.keys.values() if r.owner == "ledger"}
 
 
 async def with_connection(settings: Settings, work: Callable[[Client], Awaitable[T]]) -> T:
-    nc = await connect(running_nats_url(settings), settings, name="govchain-cli")
+    url = running_nats_url(settings)
+    try:
+        nc = await connect(url, settings, name="govchain-cli", attempts=CLI_CONNECT_ATTEMPTS)
+    except NoServersError:
+        raise GovChainError(f"cannot reach NATS at {url}: is the platform running (`govchain up`)?") from None
     try:
         return await work(nc)
     finally:

@@ -18,6 +18,7 @@ from govchain.datadir import DataDir
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.state import ChainState
 from govchain.services.gateway import api, portal
+from govchain.services.gateway.apidocs import install_api_docs
 from govchain.services.gateway.bodies import BodyLimit
 from govchain.services.gateway.context import GATEWAY, Gateway
 from govchain.services.gateway.errors import install_error_handlers
@@ -71,7 +72,9 @@ def create_app(settings: Settings, nats_url: str) -> FastAPI:
         finally:
             await nc.drain()
 
-    app = FastAPI(title="GovChain gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="GovChain gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # /docs is served with local assets: apidocs
+    install_api_docs(app)
     app.state.chain_id = genesis.chain_id
     app.state.limiter = limiter
     app.include_router(api.router)

@@ -229,3 +229,34 @@ def test_serve_runs_one_service_against_external_nats_and_status_reports_it(
     finally:
         service.send_signal(signal.SIGTERM)
         assert service.wait(timeout=30) == 0
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again on return: nothing listens there
+
+
+@pytest.mark.parametrize("command", [
+    ["verify", "--nats-url", "nats://127.0.0.1:{port}"],
+    ["tail", "--nats-url", "nats://127.0.0.1:{port}"],
+    ["proof", "tax/tax-doc-1", "--nats-url", "nats://127.0.0.1:{port}"],
+    ["proof", "tax/tax-doc-1"],
+])
+def test_an_unreachable_server_or_a_missing_data_folder_is_one_line_and_exit_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Within seconds, one readable line on stderr: no reconnect loop, no traceback."""
+    data = tmp_path / "node"
+    if "proof" in command:  # a proof is checked against the chain's genesis: it needs a data folder
+        if "--nats-url" in command:
+            govchain("init", "--data", str(data), "--chain-id", "cli-test")
+    args = [part.format(port=_closed_port()) for part in command]
+    started = time.monotonic()
+    result = govchain(*args, "--data", str(data), check=False, timeout=30)
+    assert result.returncode == 2, result
+    assert time.monotonic() - started < 20
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), lines
+    assert ("cannot reach NATS" in lines[0]) if "--nats-url" in command else ("has no genesis.json" in lines[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -37,7 +38,19 @@ def test_openapi_documents_every_group(api: httpx.Client) -> None:
     spec = api.get("/openapi.json").json()
     tags = {tag for path in spec["paths"].values() for op in path.values() for tag in op.get("tags", [])}
     assert {"chain", "submit", "registry", "me"} <= tags
-    assert api.get("/docs").status_code == 200
+
+
+def test_the_api_docs_page_needs_no_other_host(api: httpx.Client) -> None:
+    """On an intranet /docs must work: every script, style and icon it loads is the gateway's."""
+    page = api.get("/docs")
+    assert page.status_code == 200
+    loaded = re.findall(r"""(?:src|href)=["']([^"']+)["']|url: ?["']([^"']+)["']""", page.text)
+    urls = {u for pair in loaded for u in pair if u}
+    assert urls and all(u.startswith("/") and not u.startswith("//") for u in urls), urls
+    assert not re.search(r"https?://", page.text.replace("http://www.w3.org", ""))
+    for url in urls:
+        assert api.get(url).status_code == 200, url
+    assert "SwaggerUIBundle" in api.get("/docs-assets/swagger-ui-bundle.js").text
 
 
 def test_blocks_and_events_with_checked_proofs(api: httpx.Client, platform: Platform) -> None:

@@ -16,6 +16,9 @@ from nats.aio.client import Client
 from govchain.bus.requests_total import total_request_options
 from govchain.bus.subjects import inbox_prefix
 from govchain.config import Settings
+from govchain.logs import get_logger
+
+log = get_logger(__name__)
 
 
 def servers(url: str) -> list[str]:
@@ -30,9 +33,28 @@ def _password(settings: Settings) -> str:
     return settings.nats_password.get_secret_value() if settings.nats_password else ""
 
 
-async def connect(url: str, settings: Settings | None = None, *, name: str = "govchain") -> Client:
-    options: dict[str, object] = {"name": name, "max_reconnect_attempts": -1, "connect_timeout": 5,
-                                  "reconnect_time_wait": 0.5}
+CLI_CONNECT_ATTEMPTS = 6
+"""A command gives up after this many attempts per server (about 3 s): a person is waiting."""
+
+
+async def _log_nats_error(exc: Exception) -> None:
+    """One line per failed attempt, never a traceback: nats-py's default logs each with one."""
+    log.warning("nats connection error", error=f"{type(exc).__name__}: {exc}")
+
+
+async def _debug_nats_error(exc: Exception) -> None:
+    """A command says once, in its own words, that NATS is unreachable: attempts stay quiet."""
+    log.debug("nats connection error", error=f"{type(exc).__name__}: {exc}")
+
+
+async def connect(
+    url: str, settings: Settings | None = None, *, name: str = "govchain", attempts: int = -1
+) -> Client:
+    """A connection to ``url``. Services retry for ever (``attempts`` -1); a command passes
+    :data:`CLI_CONNECT_ATTEMPTS` and gets ``nats.errors.NoServersError`` when none answers."""
+    options: dict[str, object] = {"name": name, "max_reconnect_attempts": attempts, "connect_timeout": 5,
+                                  "reconnect_time_wait": 0.5,
+                                  "error_cb": _log_nats_error if attempts < 0 else _debug_nats_error}
     if settings and settings.nats_user:
         options["user"] = settings.nats_user
         options["password"] = _password(settings)
