@@ -11,7 +11,7 @@ setup(
     package_dir={"govchain": "shared/govchain", "govchain.services": "services"},
     package_data={
         # The kernel's own alembic trees (checkpoints, privacy vault) need their script template too.
-        "govchain": ["**/migrations/*.mako"],
+        "govchain": ["**/migrations/*.mako", "protocol/contexts/*.jsonld"],
         "govchain.services": [
             "*/migrations/*.py", "*/migrations/*.mako", "*/migrations/versions/*.py", "*/definitions/*.json",
             "*/templates/*.html", "*/static/*",

@@ -4,6 +4,7 @@ credentials, and the identity events departments publish."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from nats.aio.client import Client
 from govchain.client import GovChainClient
 from govchain.config import Settings
 from govchain.datadir import DataDir
-from govchain.protocol.credentials import add_proof, make_credential
+from govchain.protocol.credentials import GOVCHAIN_CONTEXT, add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
 from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.errors import GovChainError
@@ -54,17 +55,33 @@ def did_resolve(
     nats_url: str = NATS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Print the DID document of a principal as of the chain (exit 1 if not found)."""
+    """Resolve a DID as of the chain (exit 1 if it does not resolve).
+
+    The output is a DID Core §7.1 resolution result: ``didDocument`` (null when resolution
+    fails), ``didResolutionMetadata`` (an ``error`` such as ``notFound`` or ``invalidDid`` on
+    failure) and ``didDocumentMetadata`` (``deactivated``, and block heights as strings)."""
     settings = settings_from(data, nats_url)
 
     async def ask(nc: Client) -> dict[str, Any]:
         client = GovChainClient(nc)
         return await client.resolve_did(did, min_height=await client.head_height())
 
-    result = run(with_connection(settings, ask))
-    emit(result, as_json, json.dumps(result, indent=2))
+    result = resolution_result(run(with_connection(settings, ask)))
+    emit(result, as_json, json.dumps(result, indent=2, ensure_ascii=False))
     if result["didDocument"] is None:
         raise typer.Exit(1)
+
+
+RESOLUTION_RESULT = ("didDocument", "didResolutionMetadata", "didDocumentMetadata")
+
+
+def resolution_result(answer: dict[str, Any]) -> dict[str, Any]:
+    """The three members of a DID Core resolution result, and nothing else; an answer that
+    lacks one (an identity service of another version) is refused rather than printed."""
+    missing = [name for name in RESOLUTION_RESULT if name not in answer]
+    if missing:
+        fail(f"the identity service answered without {', '.join(missing)}")
+    return {name: answer[name] for name in RESOLUTION_RESULT}
 
 
 @credential_app.command("issue")
@@ -74,18 +91,26 @@ def credential_issue(
     subject: str = typer.Option(..., help='credentialSubject as JSON, or @FILE, e.g. {"id": "did:govchain:c-...", "clearance": "ok"}'),
     credential_type: list[str] = typer.Option(..., "--type", help="Credential type(s) besides VerifiableCredential."),
     signer: str = typer.Option(None, help="Principal owning KEY if not the issuer (an official of it)."),
-    credential_id: str = typer.Option(None, "--id", help="Credential id (default: a urn:uuid)."),
+    credential_id: str = typer.Option(None, "--id", help="Credential id (default: a new urn:uuid)."),
     valid_until: str = typer.Option(None, help="RFC 3339 end of validity."),
+    context: list[str] = typer.Option(
+        [], "--context", help="JSON-LD context URL for claims the GovChain context does not define (repeatable)."
+    ),
     out: Path = typer.Option(None, help="Write the credential here instead of printing it."),
 ) -> None:
-    """Issue a credential signed with KEY: no network needed, verification checks it against the chain."""
+    """Issue a credential signed with KEY: no network needed, verification checks it against the chain.
+
+    Its ``@context`` is the VC 2.0 context, the GovChain context (served by every gateway at
+    /contexts/govchain/v1) and any --context given."""
     try:
         subject_value = parse_json_object(
             Path(subject[1:]).read_bytes() if subject.startswith("@") else subject.encode(), what="--subject"
         )
         signing_key = SigningKey.load(key)
         credential = make_credential(
-            did_for(issuer), subject_value, credential_type, credential_id=credential_id, valid_until=valid_until,
+            did_for(issuer), subject_value, credential_type,
+            credential_id=credential_id if credential_id is not None else uuid.uuid4().urn,
+            valid_until=valid_until, contexts=[GOVCHAIN_CONTEXT, *context],
         )
         secured = add_proof(credential, signing_key, verification_method_id(signer or issuer, signing_key.key_id))
     except (GovChainError, ValueError, OSError) as exc:

@@ -23,7 +23,15 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from govchain.protocol.credentials import credential_time_problem, parse_datetime, verify_proof
-from govchain.protocol.did import DidError, did_document, did_for, parse_verification_method, principal_of
+from govchain.protocol.did import (
+    DID_PREFIX,
+    DidError,
+    did_document,
+    did_for,
+    is_did,
+    parse_verification_method,
+    principal_of,
+)
 from govchain.protocol.keys import PublicKey
 from govchain.protocol.state import KeyRecord, Principal
 
@@ -141,17 +149,36 @@ def verify_credential(credential: Any, directory: Directory, now: str) -> Verdic
 
 
 def resolve_did(did: str, directory: Directory) -> dict[str, Any]:
-    """A DID resolution result (DID Core §7.1): document plus document and resolution metadata.
+    """DID Core §7.1 ``resolve``: ``didResolutionMetadata``, ``didDocument``, ``didDocumentMetadata``.
 
     The document lists the keys that can sign the next block (as of ``directory.height``):
     revoked keys and rotated-out keys past their grace blocks are left out, and named in the
-    metadata (``revokedKeys``, ``retiredKeys``) so a verifier can tell why.
+    metadata so a verifier can tell why.
+
+    ``didResolutionMetadata`` is empty on success (§7.1.2: ``contentType`` belongs to
+    ``resolveRepresentation`` and must not be present for ``resolve``, whose document is a map);
+    on failure it holds ``error``: ``invalidDid`` (not a DID, or not a valid ``did:govchain``
+    one), ``methodNotSupported`` (another DID method; DID Resolution §"Errors") or ``notFound``,
+    and the document metadata is then empty (§7.1).
+
+    ``didDocumentMetadata`` follows §7.3: every value is a string, map, list, boolean or null,
+    never a number, so block heights are written as decimal strings:
+
+    - ``deactivated``: true when no key of the principal can sign (all revoked or retired);
+      false otherwise (§7.1.3, as DID Resolution asks);
+    - ``kind``: department, official, citizen, service, root;
+    - ``created_height``: the block that registered the principal;
+    - ``updated_height``: the last block that changed the principal's own record;
+    - ``as_of_height``: the last block the answer reflects;
+    - ``revokedKeys``: ``{"key_id", "height" (the block of the revocation), "reason" (or null)}``;
+    - ``retiredKeys``: ``{"key_id", "valid_until" (the last block it could sign)}``.
     """
     try:
         principal_id = principal_of(did)
     except DidError as exc:
+        error = "methodNotSupported" if is_did(did) and not did.startswith(DID_PREFIX) else "invalidDid"
         return {"didDocument": None, "didDocumentMetadata": {},
-                "didResolutionMetadata": {"error": "invalidDid", "detail": str(exc)}}
+                "didResolutionMetadata": {"error": error, "detail": str(exc)}}
     principal = directory.principal(principal_id)
     if principal is None:
         return {"didDocument": None, "didDocumentMetadata": {}, "didResolutionMetadata": {"error": "notFound"}}
@@ -167,19 +194,19 @@ def resolve_did(did: str, directory: Directory) -> dict[str, Any]:
     return {
         "didDocument": document,
         "didDocumentMetadata": {
-            "created_height": principal.registered_height,
-            "updated_height": principal.updated_height,
+            "created_height": str(principal.registered_height),
+            "updated_height": str(principal.updated_height),
             "deactivated": not usable,
             "kind": principal.kind,
             "revokedKeys": [
-                {"key_id": r.key_id, "height": r.revoked_height, "reason": r.revocation_reason}
+                {"key_id": r.key_id, "height": str(r.revoked_height), "reason": r.revocation_reason}
                 for r in records if r.revoked
             ],
             "retiredKeys": [
-                {"key_id": r.key_id, "valid_until": r.valid_until}
+                {"key_id": r.key_id, "valid_until": str(r.valid_until)}
                 for r in records if not r.revoked and not r.usable_at(next_height)
             ],
-            "as_of_height": directory.height,
+            "as_of_height": str(directory.height),
         },
-        "didResolutionMetadata": {"contentType": "application/did+json"},
+        "didResolutionMetadata": {},
     }

@@ -6,13 +6,14 @@ import asyncio
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from govchain.protocol.credentials import add_proof, make_credential
+from govchain.protocol.credentials import GOVCHAIN_CONTEXT, VC_V2_CONTEXT, add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
 from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
@@ -63,14 +64,37 @@ async def test_dids_resolve_with_their_current_keys_and_revocations(identity: Le
     assert [m["id"] for m in document["verificationMethod"]] == [f"did:govchain:tax-alice#{alice.key_id}"]
     assert document["assertionMethod"] == [f"did:govchain:tax-alice#{alice.key_id}"]
 
+    assert official["didResolutionMetadata"] == {}  # DID Core §7.1.2: no contentType from resolve()
+    assert official["didDocumentMetadata"]["deactivated"] is False
+    assert official["didDocumentMetadata"]["created_height"] == str(height)
+
     height = await committed(identity, tax, "tax", "key.revoked", {"key_id": alice.key_id, "reason": "left office"})
     after = await resolve(identity, "did:govchain:tax-alice", height)
-    assert after["didDocument"]["verificationMethod"] == []
+    # Deactivated: no usable key, so no verification relationships (DID Core §5.3.1/§5.3.2).
+    assert after["didDocument"] == {"@context": document["@context"], "id": "did:govchain:tax-alice",
+                                    "controller": "did:govchain:tax"}
     assert after["didDocumentMetadata"]["deactivated"] is True
-    assert after["didDocumentMetadata"]["revokedKeys"] == [{"key_id": alice.key_id, "height": height, "reason": "left office"}]
+    assert after["didDocumentMetadata"]["revokedKeys"] == [
+        {"key_id": alice.key_id, "height": str(height), "reason": "left office"}]
+    assert_metadata_structure(after["didDocumentMetadata"])
     missing = await resolve(identity, "did:govchain:nobody", height)
-    assert missing["didDocument"] is None and missing["didResolutionMetadata"]["error"] == "notFound"
-    assert (await resolve(identity, "did:web:example.org", height))["didResolutionMetadata"]["error"] == "invalidDid"
+    assert missing == {"didDocument": None, "didDocumentMetadata": {}, "didResolutionMetadata": {"error": "notFound"}}
+    other_method = await resolve(identity, "did:web:example.org", height)
+    assert other_method["didResolutionMetadata"]["error"] == "methodNotSupported"
+    assert (await resolve(identity, "did:govchain:Not Valid", height))["didResolutionMetadata"]["error"] == "invalidDid"
+
+
+def assert_metadata_structure(value: Any) -> None:
+    """DID Core §7.3: strings, maps, lists, booleans or null, all the way down (no numbers)."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            assert isinstance(name, str)
+            assert_metadata_structure(item)
+    elif isinstance(value, list):
+        for item in value:
+            assert_metadata_structure(item)
+    else:
+        assert value is None or isinstance(value, str | bool), f"{value!r} is not a metadata value"
 
 
 async def test_a_key_revoked_in_one_block_cannot_sign_in_the_next(identity: Ledger) -> None:
@@ -128,7 +152,7 @@ async def test_a_rotated_key_signs_through_its_grace_blocks_then_stops(identity:
     rotated_at = await committed(identity, old, "tax", "key.rotated", {
         "owner": "tax", "old_key_id": old.key_id, "public_key": new.public.hex, "grace_blocks": 2})
     in_grace = await resolve(identity, did_for("tax"), rotated_at)  # nothing after the rotation yet
-    assert in_grace["didDocumentMetadata"]["as_of_height"] == rotated_at
+    assert in_grace["didDocumentMetadata"]["as_of_height"] == str(rotated_at)
     assert {m["id"].split("#")[1] for m in in_grace["didDocument"]["verificationMethod"]} == {old.key_id, new.key_id}
     identity.department_keys["tax"] = new
     assert (await identity.submit(identity.document("tax", 1)))["status"] == "committed"  # new key at once
@@ -149,8 +173,9 @@ async def test_a_rotated_key_signs_through_its_grace_blocks_then_stops(identity:
     document = after["didDocument"]
     assert [m["id"] for m in document["verificationMethod"]] == [verification_method_id("tax", new.key_id)]
     assert document["assertionMethod"] == document["authentication"] == [verification_method_id("tax", new.key_id)]
-    assert after["didDocumentMetadata"]["retiredKeys"] == [{"key_id": old.key_id, "valid_until": rotated_at + 2}]
+    assert after["didDocumentMetadata"]["retiredKeys"] == [{"key_id": old.key_id, "valid_until": str(rotated_at + 2)}]
     assert after["didDocumentMetadata"]["revokedKeys"] == []
+    assert_metadata_structure(after["didDocumentMetadata"])
 
     # What the old key issued while it could still sign stays valid; what it issues now does not.
     answer = await identity.client.verify_credential(before_rotation, min_height=head)
@@ -223,5 +248,33 @@ async def test_the_credential_commands(identity: Ledger, tmp_path: Path) -> None
     assert tampered.returncode == 1
     assert json.loads(tampered.stdout) == {"valid": False, "reason": "signature does not verify"}
 
+    # Without --id the credential gets a fresh urn:uuid (the help's promise), and the command
+    # neither loses it nor crashes reporting it.
+    out = tmp_path / "vc-default-id.json"
+    issued = run("credential", "issue", "--key", str(key_file), "--issuer", "tax", "--subject", subject,
+                 "--type", "TaxClearanceCredential", "--out", str(out))
+    assert issued.returncode == 0, issued.stderr
+    credential = json.loads(out.read_text())
+    assert str(uuid.UUID(credential["id"].removeprefix("urn:uuid:"))) == credential["id"].removeprefix("urn:uuid:")
+    assert credential["id"].startswith("urn:uuid:") and credential["id"] in issued.stderr
+    assert credential["@context"] == [VC_V2_CONTEXT, GOVCHAIN_CONTEXT]
+    verify = await asyncio.to_thread(run, "credential", "verify", str(out), "--json", "--nats-url", identity.nats_url)
+    assert json.loads(verify.stdout) == {"valid": True, "reason": None}
+    printed = run("credential", "issue", "--key", str(key_file), "--issuer", "tax", "--subject", subject,
+                  "--type", "TaxClearanceCredential")
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["id"].startswith("urn:uuid:")
+
+    # `did resolve --json` prints a DID Core §7.1 resolution result: those three members only.
     resolved = await asyncio.to_thread(run, "did", "resolve", "did:govchain:tax", "--json", "--nats-url", identity.nats_url)
-    assert json.loads(resolved.stdout)["didDocument"]["id"] == "did:govchain:tax"
+    assert resolved.returncode == 0, resolved.stderr
+    result = json.loads(resolved.stdout)
+    assert set(result) == {"didDocument", "didResolutionMetadata", "didDocumentMetadata"}
+    assert result["didDocument"]["id"] == "did:govchain:tax"
+    assert result["didResolutionMetadata"] == {}
+    assert result["didDocumentMetadata"]["deactivated"] is False
+    assert_metadata_structure(result["didDocumentMetadata"])
+    unknown = await asyncio.to_thread(run, "did", "resolve", "did:govchain:nobody", "--json", "--nats-url", identity.nats_url)
+    assert unknown.returncode == 1
+    assert json.loads(unknown.stdout) == {"didDocument": None, "didResolutionMetadata": {"error": "notFound"},
+                                          "didDocumentMetadata": {}}

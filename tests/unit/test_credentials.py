@@ -24,11 +24,15 @@ from hypothesis import strategies as st
 
 from govchain.protocol.canonical import canonical_bytes, sha256
 from govchain.protocol.credentials import (
+    GOVCHAIN_CONTEXT,
+    VC_V2_CONTEXT,
     CredentialError,
     ProofCheck,
     ProofFailure,
     add_proof,
     credential_time_problem,
+    govchain_context,
+    govchain_context_bytes,
     hash_data,
     make_credential,
     proof_configuration,
@@ -480,7 +484,7 @@ def test_make_credential_builds_a_vc_2_document() -> None:
         status=status,
     )
     assert vc == {
-        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "@context": ["https://www.w3.org/ns/credentials/v2", GOVCHAIN_CONTEXT],
         "id": "urn:uuid:7f1c8f58-5c1e-4a8e-9f57-7d3c1c9f1a01",
         "type": ["VerifiableCredential", "BusinessLicenseCredential"],
         "issuer": "did:govchain:dept-commerce",
@@ -496,11 +500,34 @@ def test_make_credential_builds_a_vc_2_document() -> None:
 def test_make_credential_minimal() -> None:
     vc = make_credential("did:govchain:dept-a", {"id": "did:govchain:c1"}, [])
     assert vc == {
-        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "@context": ["https://www.w3.org/ns/credentials/v2", "https://govchain.example/contexts/govchain/v1"],
         "type": ["VerifiableCredential"],
         "issuer": "did:govchain:dept-a",
         "credentialSubject": {"id": "did:govchain:c1"},
     }
+
+
+def test_make_credential_contexts_follow_the_vc_context_once_each() -> None:
+    extra = "https://land.gov.example/contexts/parcels/v1"
+    inline = {"parcelId": "https://land.gov.example/vocab#parcelId"}
+    vc = make_credential("did:govchain:land", {}, [], contexts=[GOVCHAIN_CONTEXT, extra, inline, extra])
+    assert vc["@context"] == [VC_V2_CONTEXT, GOVCHAIN_CONTEXT, extra, inline]
+    assert make_credential("did:govchain:land", {}, [], contexts=[])["@context"] == [VC_V2_CONTEXT]
+    for bad in ("https://x.example/v1", ["not a url"], [3]):
+        with pytest.raises(CredentialError):
+            make_credential("did:govchain:land", {}, [], contexts=bad)  # type: ignore[arg-type]
+
+
+def test_the_govchain_context_ships_in_the_package_and_defines_the_govchain_terms() -> None:
+    document = govchain_context()
+    assert json.loads(govchain_context_bytes()) == document
+    terms = document["@context"]
+    assert terms["@protected"] is True
+    for term in ("TaxClearanceCredential", "BusinessLicenseCredential", "BusinessOperatorCredential",
+                 "BusinessLicence", "GovChainRevocation", "clearance", "licence", "amount"):
+        assert term in terms, term
+    document["@context"].clear()
+    assert govchain_context()["@context"], "each call returns a fresh copy"
 
 
 @pytest.mark.parametrize(
@@ -717,8 +744,12 @@ def test_did_documents_list_only_keys_that_can_sign_the_next_block() -> None:
     def listed(directory: ChainDirectory) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         result = resolve_did(did_for("tax"), directory)
         document = result["didDocument"]
-        ids = [m["id"].split("#")[1] for m in document["verificationMethod"]]
-        assert document["assertionMethod"] == document["authentication"] == [m["id"] for m in document["verificationMethod"]]
+        methods = document.get("verificationMethod", [])
+        ids = [m["id"].split("#")[1] for m in methods]
+        if methods:
+            assert document["assertionMethod"] == document["authentication"] == [m["id"] for m in methods]
+        else:  # DID Core §5.3.1/§5.3.2: present only with one or more methods
+            assert {"verificationMethod", "authentication", "assertionMethod"}.isdisjoint(document)
         return ids, [k["key_id"] for k in result["didDocumentMetadata"]["retiredKeys"]], \
             result["didDocumentMetadata"]["revokedKeys"]
 
@@ -730,5 +761,56 @@ def test_did_documents_list_only_keys_that_can_sign_the_next_block() -> None:
     past_grace.state.keys[new.key_id].revocation_reason = "lost"
     ids, retired, revoked = listed(past_grace)
     assert ids == [] and retired == [old.key_id]
-    assert revoked == [{"key_id": new.key_id, "height": ROTATED_AT + 2, "reason": "lost"}]
-    assert resolve_did(did_for("tax"), past_grace)["didDocumentMetadata"]["deactivated"] is True
+    assert revoked == [{"key_id": new.key_id, "height": str(ROTATED_AT + 2), "reason": "lost"}]
+    metadata = resolve_did(did_for("tax"), past_grace)["didDocumentMetadata"]
+    assert metadata["deactivated"] is True
+    assert metadata["retiredKeys"] == [{"key_id": old.key_id, "valid_until": str(ROTATED_AT + 2)}]
+    assert metadata["as_of_height"] == str(ROTATED_AT + 2)
+
+
+# --------------------------------------------------------------------------- the CLI (no network)
+
+import uuid  # noqa: E402
+
+from typer.testing import CliRunner  # noqa: E402
+
+from govchain.services.cli.identity import credential_app  # noqa: E402
+
+
+@pytest.mark.parametrize("to_file", [True, False], ids=["--out", "stdout"])
+def test_credential_issue_without_id_gives_a_urn_uuid(tmp_path: Path, to_file: bool) -> None:
+    """`govchain credential issue` without --id: the help promises a urn:uuid; the command
+    wrote a credential without ``id`` and then crashed with KeyError 'id'."""
+    key = SigningKey.generate()
+    key_file = tmp_path / "tax.pem"
+    key.save(key_file)
+    out = tmp_path / "vc.json"
+    args = ["issue", "--key", str(key_file), "--issuer", "tax", "--type", "TaxClearanceCredential",
+            "--subject", json.dumps({"id": did_for("c-1"), "clearance": "paid"})]
+    result = CliRunner().invoke(credential_app, [*args, "--out", str(out)] if to_file else args)
+    assert result.exit_code == 0, result.output
+    assert result.exception is None
+    credential = json.loads(out.read_text() if to_file else result.stdout)
+    assert credential["id"] == uuid.UUID(credential["id"].removeprefix("urn:uuid:")).urn
+    assert credential["@context"] == [VC_V2_CONTEXT, GOVCHAIN_CONTEXT]
+    vm = verification_method_id("tax", key.key_id)
+    assert verify_proof(credential, lambda v: key.public if v == vm else None).valid
+    if to_file:
+        assert credential["id"] in result.stderr
+
+
+def test_credential_issue_keeps_a_given_id_and_adds_contexts(tmp_path: Path) -> None:
+    key = SigningKey.generate()
+    key_file = tmp_path / "land.pem"
+    key.save(key_file)
+    extra = "https://land.gov.example/contexts/parcels/v1"
+    result = CliRunner().invoke(credential_app, [
+        "issue", "--key", str(key_file), "--issuer", "land", "--type", "BusinessLicenseCredential",
+        "--subject", "{}", "--id", "urn:cli:7", "--context", extra])
+    assert result.exit_code == 0, result.output
+    credential = json.loads(result.stdout)
+    assert credential["id"] == "urn:cli:7"
+    assert credential["@context"] == [VC_V2_CONTEXT, GOVCHAIN_CONTEXT, extra]
+    refused = CliRunner().invoke(credential_app, [
+        "issue", "--key", str(key_file), "--issuer", "land", "--type", "X", "--subject", "{}", "--id", "no-colon"])
+    assert refused.exit_code == 2 and refused.exception is not None and isinstance(refused.exception, SystemExit)

@@ -18,6 +18,7 @@ from govchain.protocol.did import (
     DidError,
     did_document,
     did_for,
+    is_did,
     parse_verification_method,
     principal_of,
     verification_method_id,
@@ -280,14 +281,38 @@ def test_did_document_multikeys_decode_back_to_the_keys() -> None:
 
 
 def test_did_document_without_controller_aliases_or_keys() -> None:
+    # DID Core §5.3.1/§5.3.2: authentication and assertionMethod are optional, and when present
+    # hold one or more methods; a deactivated DID (no usable key) therefore has neither, and
+    # no empty verificationMethod either (§5.2: optional).
     document = did_document("dept-a", controller=None, keys=[])
     assert document == {
         "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
         "id": "did:govchain:dept-a",
-        "verificationMethod": [],
-        "authentication": [],
-        "assertionMethod": [],
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("did:govchain:tax", True),
+        ("did:web:example.org", True),
+        ("did:example:123456789abcdefghi", True),
+        ("did:web:example.org%3A3000:user:alice", True),
+        ("did:govchain:Dept", True),  # valid DID syntax, though not a valid did:govchain id
+        ("did:govchain:", False),
+        ("did:Web:example.org", False),
+        ("did:web:example.org#key-1", False),
+        ("did:web:example.org/path", False),
+        ("did:web:example.org:", False),
+        ("did:web:%zz", False),
+        ("did::x", False),
+        ("not-a-did", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_is_did_follows_did_core_syntax(value: object, valid: bool) -> None:
+    assert is_did(value) is valid
 
 
 def test_did_document_matches_the_published_multikey() -> None:

@@ -337,11 +337,12 @@ def test_proofs_between_larger_trees_do_not_pass_for_smaller_sizes() -> None:
 @pytest.mark.parametrize(
     ("old_size", "new_size", "old_root", "new_root", "proof", "valid"),
     [
-        (0, 0, EMPTY_ROOT, EMPTY_ROOT, [], True),
-        (0, 5, EMPTY_ROOT, ROOTS[5], [], True),
+        # Size 0 is refused whatever follows, as transparency-dev/merkle's VerifyConsistency
+        # does: every tree extends the empty one, so such a proof would pass any new root.
+        (0, 0, EMPTY_ROOT, EMPTY_ROOT, [], False),
+        (0, 5, EMPTY_ROOT, ROOTS[5], [], False),
+        (0, 5, EMPTY_ROOT, SOME_HASH, [], False),
         (0, 5, EMPTY_ROOT, ROOTS[5], [EMPTY_ROOT], False),
-        # Stricter than transparency-dev/merkle, which accepts any root for size 0: an empty
-        # tree has exactly one root.
         (0, 5, SOME_HASH, ROOTS[5], [], False),
         (3, 3, ROOTS[3], ROOTS[3], [], True),
         (3, 3, ROOTS[3], ROOTS[3], [ROOTS[3]], False),
@@ -374,6 +375,16 @@ def test_consistency_proof_refuses_impossible_requests(old_size: int, new_size: 
 def test_trivial_consistency_proofs_are_empty() -> None:
     assert consistency_proof(0, 8, TREE8) == []
     assert consistency_proof(5, 5, TREE8) == []
+
+
+@pytest.mark.parametrize("new_size", [0, 1, 2, 5, 8])
+def test_no_new_root_is_consistent_with_the_empty_tree(new_size: int) -> None:
+    """The fault this guards against: with size 0 accepted, any root (a forked or rewritten
+    log) passed as an extension of the empty tree. The proof generator still answers [] for
+    size 0 (nothing to prove); the verifier never takes it."""
+    proof = consistency_proof(0, new_size, TREE8)
+    for new_root in (ROOTS[new_size], EMPTY_ROOT, SOME_HASH):
+        assert not verify_consistency(0, new_size, EMPTY_ROOT, new_root, proof)
 
 
 # --- cost: proofs read O(log n) nodes ----------------------------------------------------

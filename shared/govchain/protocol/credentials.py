@@ -14,11 +14,14 @@ Everything here is pure: keys are resolved through a callback, time is passed in
 from __future__ import annotations
 
 import copy
+import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from govchain.protocol.canonical import NestingTooDeep, canonical_bytes, sha256
@@ -28,6 +31,15 @@ from govchain.protocol.keys import PublicKey, SigningKey
 from govchain.protocol.multikey import MultikeyError, decode_multibase_b58, multibase_b58
 
 VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+GOVCHAIN_CONTEXT = "https://govchain.example/contexts/govchain/v1"
+"""The GovChain JSON-LD context: the terms GovChain credentials use that VC 2.0 does not define
+(credential types such as ``TaxClearanceCredential``, claims such as ``clearance`` and
+``amount``, the ``GovChainRevocation`` status type). It is an identifier, not a location to
+fetch at run time: the document ships in this package (:func:`govchain_context`) and every
+gateway serves the same bytes at ``/contexts/govchain/v1``, so verifiers pin it as VC 2.0
+§4.3 asks. Its host is in the reserved ``.example`` domain (RFC 2606), so nobody can ever
+serve other terms under this name; version 1 never changes, new terms go into a v2."""
+GOVCHAIN_CONTEXT_FILE = "govchain-v1.jsonld"
 VERIFIABLE_CREDENTIAL = "VerifiableCredential"
 PROOF_TYPE = "DataIntegrityProof"
 CRYPTOSUITE = "eddsa-jcs-2022"
@@ -116,6 +128,21 @@ def parse_datetime(value: Any, *, require_timezone: bool = True) -> datetime | N
 # --------------------------------------------------------------------------- credentials
 
 
+def govchain_context_bytes() -> bytes:
+    """The GovChain JSON-LD context document, exactly as published (package data)."""
+    return resources.files("govchain.protocol.contexts").joinpath(GOVCHAIN_CONTEXT_FILE).read_bytes()
+
+
+@cache
+def _govchain_context_text() -> str:
+    return govchain_context_bytes().decode("utf-8")
+
+
+def govchain_context() -> dict[str, Any]:
+    """The GovChain JSON-LD context document as a JSON object (a fresh copy each call)."""
+    return json.loads(_govchain_context_text())
+
+
 def make_credential(
     issuer: str,
     subject: dict[str, Any],
@@ -125,9 +152,14 @@ def make_credential(
     valid_from: str | None = None,
     valid_until: str | None = None,
     status: dict[str, Any] | None = None,
+    contexts: Sequence[str | dict[str, Any]] = (GOVCHAIN_CONTEXT,),
 ) -> dict[str, Any]:
     """An unsecured VC 2.0 credential; secure it with :func:`add_proof`.
 
+    ``@context`` is the VC 2.0 context followed by ``contexts``: by default the GovChain
+    context, which defines GovChain's credential types and claims; a department whose
+    claims it does not define adds its own context here (VC 2.0 §4.3: every term of a
+    credential is defined by a context).
     ``types`` are added after ``VerifiableCredential`` (which is always first, once).
     Validity bounds must be ``dateTimeStamp`` values, so a wallet anywhere compares
     them the same way.
@@ -142,7 +174,15 @@ def make_credential(
     for type_name in types:
         if type_name not in all_types:
             all_types.append(type_name)
-    credential: dict[str, Any] = {"@context": [VC_V2_CONTEXT]}
+    if isinstance(contexts, str | dict) or not all(
+        (isinstance(c, str) and ":" in c) or isinstance(c, dict) for c in contexts
+    ):
+        raise CredentialError("contexts must be a list of context URLs or context objects")
+    context_list: list[Any] = [VC_V2_CONTEXT]
+    for context in contexts:
+        if context not in context_list:
+            context_list.append(copy.deepcopy(context))
+    credential: dict[str, Any] = {"@context": context_list}
     if credential_id is not None:
         if not isinstance(credential_id, str) or ":" not in credential_id:
             raise CredentialError("credential id must be a URL (e.g. urn:uuid:...)")

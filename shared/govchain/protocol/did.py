@@ -38,6 +38,11 @@ def is_principal_id(value: object) -> bool:
     return isinstance(value, str) and _PRINCIPAL_ID.fullmatch(value) is not None
 
 
+def is_did(value: object) -> bool:
+    """True for any DID in DID Core §3.1 syntax (any method), without path, query or fragment."""
+    return isinstance(value, str) and _ANY_DID.fullmatch(value) is not None
+
+
 def did_for(principal_id: str) -> str:
     """The DID of a principal."""
     if not is_principal_id(principal_id):
@@ -85,12 +90,15 @@ def did_document(
     ``keys`` are ``(key_id, public_key)`` pairs; each key id must be the key's own id.
     Every key becomes a ``Multikey`` verification method usable for ``authentication``
     and ``assertionMethod``. ``controller`` (e.g. the root authority's DID) is written
-    only when given; each key's controller is the principal itself.
+    only when given; each key's controller is the principal itself. Without keys the
+    document has no ``verificationMethod``, ``authentication`` or ``assertionMethod`` at
+    all: DID Core allows each to be absent but not an empty ``authentication`` or
+    ``assertionMethod``.
     """
     did = did_for(principal_id)
     document: dict[str, Any] = {"@context": [DID_CONTEXT, MULTIKEY_CONTEXT], "id": did}
     if controller is not None:
-        if not isinstance(controller, str) or _ANY_DID.fullmatch(controller) is None:
+        if not is_did(controller):
             raise DidError(f"controller must be a DID: {controller!r}")
         document["controller"] = controller
     aliases = list(also_known_as)
@@ -115,7 +123,11 @@ def did_document(
                 "publicKeyMultibase": public_key_multibase(public_key),
             }
         )
-    document["verificationMethod"] = methods
-    document["authentication"] = [method["id"] for method in methods]
-    document["assertionMethod"] = [method["id"] for method in methods]
+    if methods:
+        # DID Core §5.2 and §5.3.1/§5.3.2: these properties are optional, and authentication
+        # and assertionMethod, when present, hold one or more methods. A principal without a
+        # usable key (a deactivated DID) has none of the three.
+        document["verificationMethod"] = methods
+        document["authentication"] = [method["id"] for method in methods]
+        document["assertionMethod"] = [method["id"] for method in methods]
     return document

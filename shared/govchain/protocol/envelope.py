@@ -226,3 +226,129 @@ def describe_error(exc: Exception) -> str:
         where = ".".join(str(part) for part in first["loc"]) or "envelope"
         return f"{where}: {first['msg']} ({exc.error_count()} error(s))"
     return str(exc)
+
+
+# --------------------------------------------------------------------------- CloudEvents 1.0
+#
+# A GovChain envelope stores an event that arrived in a batch with ``batchproof`` as a JSON
+# object: that record is what blocks hold and leaves hash. CloudEvents 1.0 allows only its own
+# type system for attributes (Boolean, Integer, String, Binary, URI, URI-reference,
+# Timestamp; no maps), and a map-valued attribute has no binary-mode form (an SDK writes the
+# Python repr of the dict into a ``ce-batchproof`` header). So the CloudEvents form of an
+# event is made here, and every attribute in it is a CloudEvents type:
+#
+# - ``specversion``, ``id``, ``source`` (a URI-reference: the principal id), ``type``,
+#   ``subject``, ``time`` (Timestamp), ``datacontenttype``: the envelope's own values;
+# - ``data``: the payload, a JSON value (``datacontenttype`` is ``application/json``);
+# - ``schemaversion``: Integer; ``signer``, ``signature``: String (lowercase hex);
+# - ``batchproof``: Binary, written as its canonical string encoding, Base64 (RFC 4648 §4,
+#   padded): the RFC 8785 bytes of the proof object ({"index", "path", "signature", "size"}).
+#   One proof has exactly one encoding; :func:`from_cloudevent` refuses any other.
+#
+# The signature covers the envelope without ``signature``/``batchproof``, so it verifies the
+# same in either form. Going back from a CloudEvent needs the attribute *text* the signer
+# signed: a transport that re-renders ``time`` (an SDK parses it into a datetime) gives it
+# back as GovChain writes times (UTC, microseconds, ``Z``); other renderings fail to verify.
+
+import base64  # noqa: E402
+import binascii  # noqa: E402
+import re  # noqa: E402
+from collections.abc import Mapping  # noqa: E402
+
+CLOUDEVENT_EXTENSIONS = ("schemaversion", "signer", "signature", "batchproof")
+"""The extension attributes a GovChain CloudEvent carries (lowercase, at most 20 characters)."""
+_CE_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]{0,9})")  # string encoding of a 32-bit Integer
+MAX_CLOUDEVENT_BYTES = MAX_EVENT_BYTES + 2048
+"""A CloudEvent's JSON may exceed its event's limit by the Base64 of a batch proof (< 1.5 KB)."""
+
+
+def batchproof_attribute(proof: BatchProof) -> str:
+    """The ``batchproof`` attribute of a CloudEvent: Base64 of the proof's RFC 8785 bytes."""
+    return base64.b64encode(proof.to_bytes()).decode("ascii")
+
+
+def batchproof_from_attribute(value: object) -> BatchProof:
+    """The proof in a ``batchproof`` attribute; raises :class:`EventRejected` on anything else."""
+    def refuse(why: str) -> EventRejected:
+        return EventRejected(RejectionReason.MALFORMED_ENVELOPE, f"batchproof: {why}")
+
+    if not isinstance(value, str) or len(value) > 4 * MAX_EVENT_BYTES:
+        raise refuse("a CloudEvent carries it as one Base64 string")
+    try:
+        raw = base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise refuse("not Base64 (RFC 4648 §4)") from exc
+    try:
+        proof = BatchProof.model_validate(parse_json_object(raw, what="batchproof", max_depth=2))
+    except (ValueError, ValidationError) as exc:
+        raise refuse(describe_error(exc)) from exc
+    if proof.to_bytes() != raw or batchproof_attribute(proof) != value:
+        raise refuse("not the canonical encoding of the proof (RFC 8785 bytes, padded Base64)")
+    return proof
+
+
+def to_cloudevent(envelope: Envelope) -> dict[str, Any]:
+    """The signed event as a CloudEvents 1.0 event in the JSON event format (structured mode).
+
+    Every attribute is a CloudEvents type (see the section comment), so it maps onto any
+    binding's binary mode too (``ce-`` HTTP headers, NATS or Kafka headers)."""
+    if not envelope.is_signed:
+        raise ValueError("envelope is not signed")
+    event = envelope.unsigned_dict()
+    if envelope.signature is not None:
+        event["signature"] = envelope.signature
+    else:
+        assert envelope.batchproof is not None
+        event["batchproof"] = batchproof_attribute(envelope.batchproof)
+    return event
+
+
+def from_cloudevent(event: Mapping[str, Any]) -> Envelope:
+    """The signed envelope in a CloudEvent: its JSON form, or the attributes of a binary-mode
+    message (each as its canonical string encoding) with ``data`` added by the caller.
+
+    Attributes GovChain does not define are refused: the signature would not cover them.
+    Raises :class:`EventRejected` (``malformed_envelope`` or ``invalid_time``). For bytes from
+    outside use :func:`parse_cloudevent`, which bounds size and depth before parsing."""
+    if not isinstance(event, Mapping):
+        raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, "a CloudEvent is a JSON object")
+    body = dict(event)
+    if "data_base64" in body:
+        raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, "data must be a JSON object, not data_base64")
+    version = body.get("schemaversion")
+    if isinstance(version, str) and _CE_INTEGER.fullmatch(version):  # an Integer's string encoding
+        body["schemaversion"] = int(version)
+    if isinstance(body.get("time"), datetime):  # a transport that parsed the Timestamp
+        instant: datetime = body["time"]
+        if instant.tzinfo is None:
+            raise EventRejected(RejectionReason.INVALID_TIME, "time: a Timestamp has a time zone")
+        text = instant.isoformat(timespec="microseconds")
+        body["time"] = text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+    if "batchproof" in body:
+        body["batchproof"] = batchproof_from_attribute(body["batchproof"])
+    try:
+        envelope = Envelope.model_validate(body)
+    except (ValueError, ValidationError) as exc:
+        raise EventRejected(refusal_reason(exc), describe_error(exc)) from exc
+    if not envelope.is_signed:
+        raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, "event is not signed")
+    return envelope
+
+
+def parse_cloudevent(raw: bytes) -> Envelope:
+    """A structured-mode CloudEvent (``application/cloudevents+json``) from outside, read as
+    strictly as :func:`parse_event` reads the native form; raises :class:`EventRejected`."""
+    if len(raw) > MAX_CLOUDEVENT_BYTES:
+        raise EventRejected(
+            RejectionReason.OVERSIZED, f"CloudEvent is {len(raw)} bytes; the limit is {MAX_CLOUDEVENT_BYTES}"
+        )
+    try:
+        event = parse_json_object(raw, what="CloudEvent", max_depth=MAX_EVENT_DEPTH)
+    except ValueError as exc:
+        raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, describe_error(exc)) from exc
+    envelope = from_cloudevent(event)
+    try:  # integers beyond 2**53 and the like: nothing could have signed them
+        envelope.canonical_forms()
+    except CanonicalizationError as exc:
+        raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, str(exc)) from exc
+    return envelope

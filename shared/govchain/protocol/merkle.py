@@ -307,15 +307,18 @@ def verify_consistency(
 ) -> bool:
     """RFC 9162 §2.1.4.2, step for step: is the tree ``old_root`` a prefix of ``new_root``?
 
-    The RFC covers 0 < old_size < new_size. Equal sizes need equal roots and an empty proof;
-    old_size 0 needs the empty-tree root and an empty proof. Never raises on bad input.
+    The RFC covers 0 < old_size < new_size; equal sizes (> 0) need equal roots and an empty
+    proof. An old size of 0 is refused, whatever the roots and the proof: every tree extends
+    the empty one, so such a "proof" would accept any new root and show nothing about it. This
+    is what the Go reference, transparency-dev/merkle ``proof.VerifyConsistency``, does
+    ("consistency proof from empty tree is meaningless"); a client with no earlier checkpoint
+    has to trust its first one on other grounds (a signature, witnesses). Never raises on bad
+    input.
     """
-    if not 0 <= old_size <= new_size or not _all_hashes(old_root, new_root, *proof):
+    if not 0 < old_size <= new_size or not _all_hashes(old_root, new_root, *proof):
         return False
     if old_size == new_size:
         return not proof and old_root == new_root
-    if old_size == 0:
-        return not proof and old_root == EMPTY_ROOT
     if not proof:
         return False
     path = list(proof)

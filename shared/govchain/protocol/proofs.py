@@ -47,6 +47,12 @@ def consistency_problem(answer: dict[str, Any], orderer_keys: dict[str, PublicKe
         if problem:
             return f"{side} head: {problem}"
     first, second = answer["first"]["header"], answer["second"]["header"]
+    if first["log_size"] == 0:
+        # Every log extends the empty one: such a proof would accept any second root (RFC 9162
+        # §2.1.4.2 starts at size 1; transparency-dev/merkle refuses size 0 the same way).
+        return "a consistency proof from an empty log proves nothing"
+    if first["log_size"] > second["log_size"]:
+        return "the first head is larger than the second"
     ok = verify_consistency(
         first["log_size"],
         second["log_size"],

@@ -1,0 +1,1 @@
+"""JSON-LD contexts GovChain publishes (package data; see :mod:`govchain.protocol.credentials`)."""
