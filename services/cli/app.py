@@ -49,6 +49,7 @@ from govchain.services.cli.custody import custody_app
 from govchain.services.cli.identity import credential_app, did_app, identity_app
 from govchain.services.cli.registry import registry_app
 from govchain.services.cli.vault import vault_app
+from govchain.services.cli.witness import log_app, witness_app
 from govchain.services.cli.report import report
 from govchain.runtime import settle_process
 from govchain.services.platform import SERVICES, run_platform
@@ -73,6 +74,8 @@ app.add_typer(contract_app, name="contract")
 app.add_typer(audit_app, name="audit")
 app.add_typer(vault_app, name="vault")
 app.add_typer(custody_app, name="custody")
+app.add_typer(witness_app, name="witness")
+app.add_typer(log_app, name="log")
 app.command("report")(report)
 
 
