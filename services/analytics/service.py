@@ -3,88 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-from collections.abc import Callable
-from typing import Any
 
-from faststream.nats import NatsRouter
-from pydantic import BaseModel, Field
-from sqlalchemy import Engine
-
-from govchain.bus import subjects
 from govchain.config import Settings
-from govchain.projection.runner import wait_for_height
 from govchain.projection.service import hosted_projection, run_until_stopped
-from govchain.services.analytics.charts import CHARTS
-from govchain.services.analytics.metrics import AnalyticsConfig, Summary, summarize
+from govchain.services.analytics.metrics import AnalyticsConfig
 from govchain.services.analytics.projection import AnalyticsProjection
+from govchain.services.analytics.queries import AnalyticsQueries, analytics_router
 from govchain.services.analytics.refusals import RefusalTally
-from govchain.services.analytics.store import read_snapshot
-
-
-class SummaryRequest(BaseModel):
-    min_height: int | None = Field(default=None, description="answer only once this block is applied")
-
-
-class ChartRequest(BaseModel):
-    name: str = Field(max_length=32, description=" | ".join(CHARTS))
-    min_height: int | None = Field(default=None, description="answer only once this block is applied")
-
-
-BEHIND = {"error": "the analytics projection has not reached the requested height yet", "code": "not_ready"}
-
-
-class AnalyticsQueries:
-    """Summaries from the store; ``height`` and ``refusals`` reach the running followers lazily."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        config: AnalyticsConfig,
-        height: Callable[[], int],
-        refusals: Callable[[], RefusalTally | None],
-    ) -> None:
-        self.engine = engine
-        self.config = config
-        self.height = height
-        self.refusals = refusals
-
-    async def summary(self, min_height: int | None) -> Summary | None:
-        """The summary once ``min_height`` is applied and REJECTED is read to its end; None if
-        the projection stays behind."""
-        if not await wait_for_height(self.height, min_height):
-            return None
-        tally = self.refusals()
-        if tally is not None:
-            await tally.caught_up()
-        return await asyncio.to_thread(lambda: summarize(read_snapshot(self.engine), self.config))
-
-
-def analytics_router(queries: AnalyticsQueries) -> NatsRouter:
-    router = NatsRouter()
-
-    @router.subscriber(subjects.ANALYTICS_SUMMARY)
-    async def summary(request: SummaryRequest) -> dict[str, Any]:
-        found = await queries.summary(request.min_height)
-        return BEHIND if found is None else found.model_dump(mode="json")
-
-    @router.subscriber(subjects.ANALYTICS_CHART)
-    async def chart(request: ChartRequest) -> dict[str, Any]:
-        draw = CHARTS.get(request.name)
-        if draw is None:
-            return {"error": f"no chart {request.name!r}; there are {', '.join(CHARTS)}", "code": "unknown_chart"}
-        found = await queries.summary(request.min_height)
-        if found is None:
-            return BEHIND
-        png = await asyncio.to_thread(draw, found)
-        return {
-            "name": request.name,
-            "media_type": "image/png",
-            "as_of_height": found.as_of_height,
-            "png_base64": base64.b64encode(png).decode(),
-        }
-
-    return router
 
 
 async def run_analytics(

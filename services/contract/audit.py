@@ -39,7 +39,7 @@ from govchain.projection.runner import ProjectionRunner
 from govchain.protocol.policy import CONTRACT_ENGINE
 from govchain.protocol.verify import VerifiedBlock
 from govchain.services.contract import tables as t
-from govchain.services.contract.engine import ContractEngineProjection
+from govchain.services.contract.projection import ContractEngineProjection
 from govchain.storage.engine import make_engine
 
 NOT_RESULTS = {"clock.tick"}

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from govchain.bus import subjects
 from govchain.projection.runner import wait_for_height
 from govchain.protocol.envelope import HEX64_PATTERN, utc_now
-from govchain.services.identity.projection import SqlDirectory
+from govchain.services.identity.directory import SqlDirectory
 from govchain.services.identity.verification import Directory, resolve_did, verify_credential
 
 

@@ -35,7 +35,7 @@ from govchain.protocol.block import Block
 from govchain.protocol.verify import ChainVerifier
 from govchain.services.analytics.projection import AnalyticsProjection
 from govchain.services.analytics.refusals import RefusalTally
-from govchain.services.contract.engine import ContractEngineProjection
+from govchain.services.contract.projection import ContractEngineProjection
 from govchain.services.identity.projection import IdentityProjection
 from govchain.services.ledger.store import LedgerStore
 from govchain.services.registry.projection import RegistryProjection

@@ -29,8 +29,10 @@ import govchain.services.ledger.queries as ledger_queries
 from govchain.bus import subjects
 from govchain.bus.requests_total import MAX_REQUEST_BYTES
 from govchain.protocol.requests import sign_request
-from govchain.services.analytics.service import AnalyticsQueries, analytics_router, run_analytics
-from govchain.services.contract.service import contract_router, run_contract_engine
+from govchain.services.analytics.queries import AnalyticsQueries, analytics_router
+from govchain.services.analytics.service import run_analytics
+from govchain.services.contract.queries import contract_router
+from govchain.services.contract.service import run_contract_engine
 from govchain.services.identity.queries import identity_router
 from govchain.services.identity.service import run_identity
 from govchain.services.ledger.queries import ledger_router

@@ -21,7 +21,7 @@ from govchain.protocol.merkle import leaf_hash
 from govchain.protocol.verify import ChainVerifier
 from govchain.services.contract import BUILTIN_CONTRACTS
 from govchain.services.contract import tables as t
-from govchain.services.contract.engine import ContractEngineProjection
+from govchain.services.contract.projection import ContractEngineProjection
 from govchain.storage.engine import make_engine
 
 from .conftest import ChainBuilder

@@ -13,7 +13,7 @@ from govchain.privacy.vault import KeyVault
 from govchain.projection.checkpoint import prepare_checkpoints
 from govchain.projection.digest import projection_digest, table_digests
 from govchain.services.analytics.projection import AnalyticsProjection
-from govchain.services.contract.engine import ContractEngineProjection
+from govchain.services.contract.projection import ContractEngineProjection
 from govchain.services.identity.projection import IdentityProjection
 from govchain.services.ledger.store import LedgerStore
 from govchain.services.registry.projection import RegistryProjection
