@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
@@ -29,6 +30,8 @@ from govchain.services.gateway.errors import ERROR_RESPONSES, ApiError
 from govchain.services.gateway.limits import limiter, max_upload_bytes, private_limit, public_limit, submit_limit
 from govchain.services.gateway.sessions import Session
 from govchain.services.gateway.visibility import shown_to
+
+Opened = TypeVar("Opened")
 
 router = APIRouter(prefix="/api/v1", route_class=StrictJsonRoute, responses=ERROR_RESPONSES)
 SHA256 = r"^[0-9a-f]{64}$"
@@ -173,18 +176,15 @@ async def submit(
     gateway: GatewayDep,
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the block")] = 20,
 ) -> Any:
-    try:
-        signed, forms = parse_event(await request.body())
-    except EventRejected as exc:
-        raise api_error(400, exc.reason.value, exc.detail) from None
+    signed, forms = await _opened(request, parse_event)
     await gateway.check_signer(signed, forms.signing)
     await gateway.client.publish(signed)
     try:  # the verdict on these bytes, not on someone else's message under the same id
         receipt = await gateway.client.wait_receipt(signed.id, signed.source, wait, wire=signed.to_bytes())
     except TimeoutError:
-        return JSONResponse({"event_id": signed.id, "status": "pending"}, status_code=202)
+        return _pending(source=signed.source, event_id=signed.id)
     if receipt["status"] == "rejected":
-        raise api_error(422, receipt["reason"], receipt["detail"])
+        raise _refused(receipt)
     if receipt.get("leaf_hash") != leaf_hash(signed.to_bytes()).hex():
         # JetStream de-duplicated ours by its id: the receipt is another event's.
         raise api_error(409, RejectionReason.CONFLICTING_ID.value,
@@ -209,20 +209,36 @@ async def submit_batch(
     gateway: GatewayDep,
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the blocks")] = 20,
 ) -> Any:
-    try:
-        signed, opened = open_batch(await request.body())
-    except EventRejected as exc:
-        raise api_error(400, exc.reason.value, exc.detail) from None
+    signed, opened = await _opened(request, open_batch)
     first, forms = opened[0]  # one source, one signer, one signature over the root: one check
     await gateway.check_signer(first, forms.signing, batch_root=forms.batch_root)
     try:
         receipts = await gateway.client.submit_batch(signed, wait)
     except TimeoutError:
-        return JSONResponse({"batch_id": signed.msg_id, "status": "pending"}, status_code=202)
+        return _pending(batch_id=signed.msg_id)
     whole = receipts[0].get("batch_id") if receipts else None
     if whole is not None:
-        raise api_error(422, receipts[0]["reason"], receipts[0]["detail"])
+        raise _refused(receipts[0])
     return {"batch_id": signed.msg_id, "receipts": receipts}
+
+
+async def _opened(request: Request, opener: Callable[[bytes], Opened]) -> Opened:
+    """The body opened by ``opener`` (an event or a batch parser); 400 with the ledger's own
+    reason code when it is not one, so a client sees the refusal the orderer would give."""
+    try:
+        return opener(await request.body())
+    except EventRejected as exc:
+        raise api_error(400, exc.reason.value, exc.detail) from None
+
+
+def _pending(**names: str) -> JSONResponse:
+    """Published, no verdict within the wait: the client polls the event (or batch) named."""
+    return JSONResponse({**names, "status": "pending"}, status_code=202)
+
+
+def _refused(receipt: dict[str, Any]) -> HTTPException:
+    """The ledger's refusal of what was published, with its reason code."""
+    return api_error(422, receipt["reason"], receipt["detail"])
 
 
 CASE_PUBLIC_FIELDS = ("contract_id", "case_key", "version", "state", "entered_at", "updated_height")

@@ -315,7 +315,7 @@ def test_an_event_not_yet_ordered_is_pending_and_an_id_used_twice_is_refused(pla
         event = make_event(key, source="land-bureau", type="document.registered",
                            data={"document_id": "api-pending", "sha256": "ab" * 32, "title": "Not waited for"})
         pending = api.post("/api/v1/events", params={"wait": 0}, json=event.to_dict())
-        assert pending.status_code == 202 and pending.json() == {"event_id": event.id, "status": "pending"}
+        assert pending.status_code == 202 and pending.json() == {"source": event.source, "event_id": event.id, "status": "pending"}
         assert api.get(f"/api/v1/events/{event.id}").status_code in (200, 404)
         for _ in range(100):  # the orderer cuts a block within its max wait
             found = api.get(f"/api/v1/events/{event.id}")
