@@ -20,12 +20,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.errors import ConnectionReconnectingError, NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
+from nats.js.errors import APIError
 
 from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
+from govchain.bus.errors import NATS_ERRORS, is_transient
 from govchain.bus.lease import Lease
 from govchain.bus.pull import BatchPuller, ensure_durable
 from govchain.bus.streams import ensure_streams
@@ -54,9 +53,6 @@ from govchain.services.ledger.store import LedgerStore
 log = get_logger("govchain.ledger.orderer")
 
 WRONG_LAST_SEQUENCE = 10071
-TRANSIENT = (ServiceUnavailableError, NoRespondersError, NoStreamResponseError, ConnectionReconnectingError,
-             NatsTimeoutError, APIError)
-"""What a NATS cluster answers while it elects new leaders: retry, do not die."""
 MAX_ACK_PENDING = 20_000
 IDLE_POLL_S = 1.0
 QUARANTINE_AFTER = 3
@@ -201,7 +197,9 @@ class Orderer:
                             continue
                         await self.recover()  # the previous leader may have appended blocks we have not indexed
                     await self._order(puller, stop, lease)
-                except TRANSIENT as exc:
+                except NATS_ERRORS as exc:
+                    if not is_transient(exc):  # a refusal (bad request, not found): asking again repeats it
+                        raise
                     # A cluster electing new leaders answers "unavailable" for a few seconds.
                     log.warning("NATS unavailable; retrying", error=f"{type(exc).__name__}: {exc}")
                     await _pause(stop, 0.5)
@@ -229,7 +227,7 @@ class Orderer:
                 wait = max(0.001, self.limits.max_wait_s - (time.monotonic() - pending_since))
             try:
                 msgs = await puller.fetch(self.limits.max_count, wait)
-            except TRANSIENT:
+            except NATS_ERRORS:
                 for item in cutter.cut():  # unacked either way; let them come back in order
                     await item.msg.nak()
                 raise
@@ -280,8 +278,8 @@ class Orderer:
         for item in received:
             try:
                 await item.msg.nak()
-            except TRANSIENT:
-                pass  # redelivered after ack_wait anyway
+            except NATS_ERRORS:
+                pass  # whatever NATS answers, it is redelivered after ack_wait anyway
         await self.recover()
         return BatchReport(None, 0, 0, 0)
 

@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from govchain.bus.embedded import SYNC_ALWAYS, check_sync_interval
-from govchain.protocol.cutter import BatchLimits
+from govchain.protocol.cutter import DEFAULT_MAX_COUNT, DEFAULT_MAX_WAIT_MS, DEFAULT_PREFERRED_BYTES, BatchLimits
 
 
 class Settings(BaseSettings):
@@ -42,9 +42,9 @@ class Settings(BaseSettings):
         default=None, description="the key vault's key-encryption key (64 hex digits) instead of keys/vault.kek"
     )
     genesis_hash: str | None = Field(default=None, description="pin of block 0's hash (trust anchor)")
-    batch_max_count: int = Field(default=500, ge=1)
-    batch_preferred_bytes: int = Field(default=512 * 1024, ge=1024)
-    batch_max_wait_ms: int = Field(default=50, ge=1)
+    batch_max_count: int = Field(default=DEFAULT_MAX_COUNT, ge=1)
+    batch_preferred_bytes: int = Field(default=DEFAULT_PREFERRED_BYTES, ge=1024)
+    batch_max_wait_ms: int = Field(default=DEFAULT_MAX_WAIT_MS, ge=1)
     gc_freeze: bool = Field(
         default=True, description="service processes move start-up objects out of CPython's garbage collections"
     )

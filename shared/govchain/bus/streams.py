@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.errors import NoRespondersError
-from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
+from nats.js.errors import NotFoundError
 
 from govchain.bus import subjects
+from govchain.bus.errors import NATS_ERRORS, is_transient
 
 DUPLICATE_WINDOW = timedelta(minutes=10)
 
@@ -67,9 +67,7 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1, *, patience_s:
                 except NotFoundError:
                     await js.add_stream(config)
             return
-        except (ServiceUnavailableError, NoRespondersError, TimeoutError, APIError) as exc:
-            if isinstance(exc, APIError) and exc.code not in (None, 503, 500, 408):
-                raise
-            if time.monotonic() > deadline:
+        except NATS_ERRORS as exc:
+            if not is_transient(exc) or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.25)

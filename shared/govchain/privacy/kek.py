@@ -25,9 +25,9 @@ import secrets
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from govchain.privacy.fields import KEY_BYTES, NONCE_BYTES, TAG_BYTES, check_subject
 from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.errors import GovChainError
+from govchain.protocol.sealed import KEY_BYTES, NONCE_BYTES, TAG_BYTES, check_subject
 
 KEK_BYTES = 32
 KEK_ID_BYTES = 8

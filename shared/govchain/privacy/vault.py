@@ -2,7 +2,7 @@
 and crypto-shredding by deleting the wrapped key.
 
 Every personal field on chain is sealed under its subject's data key (see
-:mod:`govchain.privacy.fields`). The chain is append-only and replicated, so personal data
+:mod:`govchain.protocol.sealed`). The chain is append-only and replicated, so personal data
 cannot be deleted from it; erasing the key instead makes every ciphertext of that subject
 unreadable, on every node and in every copy of the chain, while the chain still verifies.
 
@@ -74,7 +74,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from govchain.privacy.fields import KEY_BYTES, SealedField, check_subject, open_sealed, seal
 from govchain.privacy.kek import Kek, KekError
 from govchain.privacy.scrub import (
     make_sqlite_files_private,
@@ -84,6 +83,7 @@ from govchain.privacy.scrub import (
     vacuum_full,
 )
 from govchain.protocol.errors import GovChainError
+from govchain.protocol.sealed import KEY_BYTES, SealedField, check_subject, open_sealed, seal
 from govchain.storage.migrations import upgrade_to_head
 
 KEY_VERSION = 1

@@ -1,6 +1,6 @@
 """The registry's event types: businesses and licenses, land, data catalog, personal data.
 
-Personal fields travel as :class:`~govchain.privacy.fields.SealedField` ciphertexts under the
+Personal fields travel as :class:`~govchain.protocol.sealed.SealedField` ciphertexts under the
 data key of the person they concern, so no personal data is in clear on chain. Whether an
 event is *authorized* is the ledger's call (on-chain policy); whether it is *consistent*
 with the registry (say, a transfer from the parcel's current owner) is decided by the
@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from govchain.privacy.fields import SealedField
 from govchain.protocol.envelope import HEX64_PATTERN, PRINCIPAL_PATTERN
 from govchain.protocol.registry import EVENT_TYPES
+from govchain.protocol.sealed import SealedField
 
 RECORD_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 DECIMAL = r"^\d{1,15}(\.\d{1,4})?$"
