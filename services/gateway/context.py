@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 from nats.aio.client import Client
-from nats.errors import NoRespondersError
 from nats.js.errors import NotFoundError
 
 from govchain.bus import subjects
+from govchain.bus.errors import NATS_ERRORS
 from govchain.client import GovChainClient, LedgerQueryError
 from govchain.protocol.block import Block
 from govchain.protocol.canonical import canonical_bytes
@@ -24,6 +24,7 @@ from govchain.protocol.requests import AccessDenied, ReplayGuard
 from govchain.protocol.state import ChainState
 from govchain.services.gateway.sessions import Session, Sessions
 from govchain.services.gateway.signers import key_state, session_viewer, signer_refusal
+from govchain.services.gateway.upstream import nats_failure
 from govchain.services.gateway.visibility import public_error
 from govchain.services.registry.access import Viewer
 
@@ -65,8 +66,8 @@ class Gateway:
                                            on_behalf_of=session.principal)
         except LedgerQueryError as exc:
             raise api_error(STATUS_BY_CODE.get(exc.code, 502), exc.code, str(exc)) from None
-        except (TimeoutError, NoRespondersError):
-            raise api_error(503, "unavailable", f"the service behind {subject} did not answer; try again") from None
+        except NATS_ERRORS as exc:
+            raise api_error(*nats_failure(exc, f"the service behind {subject}")) from None
 
     async def block(self, height: int) -> Block:
         """The block at ``height``: 404 if there is none; a NATS failure (timeout, no server) is
@@ -91,8 +92,8 @@ class Gateway:
         answer. 503 when the identity service does not answer: never a guess."""
         try:
             head: int | None = max(await self.head_height(), 0)
-        except (TimeoutError, NoRespondersError):
-            head = None
+        except NATS_ERRORS:
+            head = None  # judged as of the identity projection's own height
         answer = await self.ask(subjects.IDENTITY_KEY, {"key_id": key_id, "min_height": head})
         return key_state(answer, self.chain_id)
 

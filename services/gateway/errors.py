@@ -16,13 +16,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from nats.errors import Error as NatsError
 from pydantic import BaseModel, Field
 from slowapi.errors import RateLimitExceeded
 from starlette.exceptions import HTTPException
 
+from govchain.bus.errors import NATS_ERRORS
 from govchain.logs import get_logger
 from govchain.services.gateway import portal
+from govchain.services.gateway.upstream import nats_failure
 
 log = get_logger("govchain.gateway")
 
@@ -53,6 +54,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
                                             "`invalid_request` / `malformed_request`"},
     413: {"model": ApiError, "description": "The body is too large (`too_large`)"},
     429: {"model": ApiError, "description": "Too many requests from this client (`rate_limited`); see Retry-After"},
+    502: {"model": ApiError, "description": "A service behind the gateway refused the gateway's own request "
+                                            "(`upstream_error`, logged): the gateway's fault, not the client's"},
     503: {"model": ApiError, "description": "A service behind the gateway did not answer or is behind "
                                             "(`unavailable`, `not_ready`); try again"},
     "4XX": {"model": ApiError, "description": "Any other refusal (401, 403, 404, 409, 410, 422), same shape; "
@@ -103,10 +106,11 @@ async def _rate_limited(request: Request, exc: Exception) -> Response:
     return error_response(request, 429, "rate_limited", f"too many requests: {exc}", headers={"Retry-After": "60"})
 
 
-async def _unavailable(request: Request, exc: Exception) -> Response:
-    log.warning("a service behind the gateway did not answer", path=request.url.path, error=type(exc).__name__)
-    return error_response(request, 503, "unavailable", "a service behind the gateway did not answer; try again",
-                          headers={"Retry-After": "5"})
+async def _nats_failed(request: Request, exc: Exception) -> Response:
+    status, code, message = nats_failure(exc)
+    log.warning("NATS failed under a request", path=request.url.path, error=type(exc).__name__, status=status)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return error_response(request, status, code, message, headers=headers)
 
 
 async def _internal(request: Request, exc: Exception) -> Response:
@@ -119,6 +123,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)  # Starlette's: FastAPI's own and routing's 404/405
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RateLimitExceeded, _rate_limited)
-    app.add_exception_handler(TimeoutError, _unavailable)
-    app.add_exception_handler(NatsError, _unavailable)  # no responders, connection lost, ...
+    for nats_error in NATS_ERRORS:  # no responders, connection lost, a refused request, ...
+        app.add_exception_handler(nats_error, _nats_failed)
     app.add_exception_handler(Exception, _internal)
