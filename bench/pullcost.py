@@ -1,4 +1,4 @@
-"""What pulling a message costs the consumer: nats-py's ``fetch`` against :class:`BatchPuller`.
+"""What pulling a message costs the consumer: nats-py's ``fetch`` against :class:`MessagePuller`.
 
 Both drain the same pre-published messages (700 bytes, a ``Nats-Msg-Id`` each, like an
 event) from one durable consumer in batches of 500, acking each; the figure is wall time
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nats
 from govchain.bus.embedded import SYNC_ALWAYS, EmbeddedNats
-from govchain.bus.pull import BatchPuller, ensure_durable
+from govchain.bus.pull import MessagePuller, ensure_durable
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
@@ -53,7 +53,7 @@ async def _nats_py(nc: Client, count: int) -> float:
 async def _batch_puller(nc: Client, count: int) -> float:
     await _fill(nc, "PULLER", count)
     await ensure_durable(nc.jetstream(), "PULLER", "puller.>", _config())
-    puller = await BatchPuller(nc, "PULLER", "cost").start()
+    puller = await MessagePuller(nc, "PULLER", "cost").start()
     got, started = 0, time.perf_counter()
     while got < count:
         msgs = await puller.fetch(BATCH, 2)

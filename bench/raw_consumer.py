@@ -1,7 +1,7 @@
 """Plain JetStream pull consumer for the baseline, in its own process like the orderer.
 
 It consumes ``--count`` messages from stream ``--stream`` with a durable pull consumer
-(explicit acks, fetch batches of 500, the same :class:`BatchPuller`: the orderer's
+(explicit acks, fetch batches of 500, the same :class:`MessagePuller`: the orderer's
 settings), acks each one, and prints one JSON line: ``{"count", "first", "last"}``
 (wall-clock seconds).
 
@@ -17,7 +17,7 @@ import sys
 import time
 
 import nats
-from govchain.bus.pull import BatchPuller, ensure_durable
+from govchain.bus.pull import MessagePuller, ensure_durable
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 FETCH_BATCH = 500
@@ -32,7 +32,7 @@ async def consume(url: str, stream: str, count: int, timeout_s: float) -> dict[s
         max_ack_pending=MAX_ACK_PENDING,
     )
     await ensure_durable(js, stream, "bench.raw.>", config)
-    puller = await BatchPuller(nc, stream, "bench-raw").start()
+    puller = await MessagePuller(nc, stream, "bench-raw").start()
     print("ready", flush=True)
     got = 0
     first = last = 0.0

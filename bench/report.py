@@ -87,7 +87,7 @@ def print_table(figures: dict[str, Any], rows: list[tuple[str, str, str]], out: 
     pull = figures.get("pull_cost") or {}
     if pull:
         print("Pulling one message (µs, pull + ack): nats-py fetch "
-              f"{pull['nats_py_fetch_us_per_msg']:.0f}, BatchPuller {pull['batch_puller_us_per_msg']:.0f}", file=out)
+              f"{pull['nats_py_fetch_us_per_msg']:.0f}, MessagePuller {pull['batch_puller_us_per_msg']:.0f}", file=out)
     rss_path = figures.get("orderer_rss_at_events") or {}
     if rss_path:
         print("", file=out)

@@ -206,7 +206,7 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
     figures["orderer_cpu_us_per_event"] = measure(plan.breakdown_events, plan.batch_size)
     if plan.batch_size > 1:
         figures["orderer_cpu_us_per_event_unbatched"] = measure(plan.breakdown_events, 1)
-    progress("pull cost: nats-py fetch against BatchPuller")
+    progress("pull cost: nats-py fetch against MessagePuller")
     figures["pull_cost"] = await pull_cost(plan.raw_events // 3, plan.nats_sync_interval)
     figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     figures["targets_met"] = targets_met(figures)

@@ -26,12 +26,12 @@ from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
 from govchain.bus.errors import NATS_ERRORS, is_transient
 from govchain.bus.lease import Lease
-from govchain.bus.pull import BatchPuller, ensure_durable
+from govchain.bus.pull import MessagePuller, ensure_durable
 from govchain.bus.streams import ensure_streams
 from govchain.logs import get_logger
 from govchain.protocol import events as ev
 from govchain.protocol.block import Block, block_msg_id, seal_block
-from govchain.protocol.cutter import BatchLimits, BlockCutter
+from govchain.protocol.cutter import BlockLimits, BlockCutter
 from govchain.protocol.envelope import Envelope, utc_now
 from govchain.protocol.eventref import EventKey
 from govchain.protocol.errors import GovChainError
@@ -40,7 +40,7 @@ from govchain.protocol.keys import SigningKey
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.verify import ChainVerifier, Checkpoint, VerifiedBlock
 from govchain.services.ledger.sequencer import (
-    Batch,
+    JudgedBlock,
     Intake,
     Parsed,
     Rejection,
@@ -102,7 +102,9 @@ class Received:
 
 
 @dataclass
-class BatchReport:
+class CommitReport:
+    """What one commit did: the block's height (None when nothing was appended) and counts."""
+
     height: int | None
     committed: int
     rejected: int
@@ -116,7 +118,7 @@ class Orderer:
         store: LedgerStore,
         key: SigningKey,
         genesis: Envelope,
-        limits: BatchLimits,
+        limits: BlockLimits,
         *,
         genesis_hash: str | None = None,
         ack_wait_s: float = 30.0,
@@ -182,7 +184,7 @@ class Orderer:
                 num_replicas=self.stream_replicas,
             ),
         )
-        puller = await BatchPuller(self.nc, subjects.EVENTS_STREAM, subjects.ORDERER_CONSUMER).start()
+        puller = await MessagePuller(self.nc, subjects.EVENTS_STREAM, subjects.ORDERER_CONSUMER).start()
         if ready is not None:
             ready.set()
         try:
@@ -208,7 +210,7 @@ class Orderer:
                 await lease.release()
             await puller.close()
 
-    async def _order(self, puller: BatchPuller, stop: asyncio.Event, lease: Lease | None) -> None:
+    async def _order(self, puller: MessagePuller, stop: asyncio.Event, lease: Lease | None) -> None:
         """The ordering loop; returns on ``stop`` or when the lease is lost."""
         cutter: BlockCutter[Received] = BlockCutter(self.limits)
         pending_since: float | None = None
@@ -254,7 +256,7 @@ class Orderer:
 
     # -- one batch
 
-    async def commit(self, received: list[Received]) -> BatchReport:
+    async def commit(self, received: list[Received]) -> CommitReport:
         """Order one batch: judge, append the block, index it, then ack the events."""
         try:
             report = await self._commit(received)
@@ -265,7 +267,7 @@ class Orderer:
         except JudgingFailed as exc:
             log.error("judging a batch failed; its messages will be judged alone", error=repr(exc.__cause__))
             if await self._count_failure(received, exc):
-                return BatchReport(None, 0, 1, 0)
+                return CommitReport(None, 0, 1, 0)
         except Exception:
             log.exception("batch failed; catching up before retrying its events")
         else:
@@ -281,9 +283,9 @@ class Orderer:
             except NATS_ERRORS:
                 pass  # whatever NATS answers, it is redelivered after ack_wait anyway
         await self.recover()
-        return BatchReport(None, 0, 0, 0)
+        return CommitReport(None, 0, 0, 0)
 
-    async def _commit(self, received: list[Received]) -> BatchReport:
+    async def _commit(self, received: list[Received]) -> CommitReport:
         assert self.checkpoint is not None, "recover() first"
         self.checkpoint.state.height = self.checkpoint.height + 1
         own = self.checkpoint.state.keys.get(self.key.key_id)
@@ -304,7 +306,7 @@ class Orderer:
         if batch.rejections:
             log.info("events rejected", count=len(batch.rejections),
                      reasons=sorted({r.reason.value for r in batch.rejections}))
-        return BatchReport(height, len(batch.envelopes), len(batch.rejections), batch.duplicates)
+        return CommitReport(height, len(batch.envelopes), len(batch.rejections), batch.duplicates)
 
     async def _count_failure(self, received: list[Received], exc: JudgingFailed) -> bool:
         """Count a failed judging against each message; quarantine a lone message that has
@@ -334,7 +336,7 @@ class Orderer:
                 headers={"Nats-Msg-Id": rejection.msg_id},
             )
 
-    async def _append_batch(self, batch: Batch, block_time: str) -> int:
+    async def _append_batch(self, batch: JudgedBlock, block_time: str) -> int:
         assert self.checkpoint is not None
         checkpoint = self.checkpoint
         log_after = checkpoint.log.copy()

@@ -100,7 +100,11 @@ class Parsed:
 
 
 @dataclass
-class Batch:
+class JudgedBlock:
+    """What :func:`sequence` decided of the messages cut for one block: the events it will
+    hold, in order, and what was refused or was a harmless re-send. (An ``EventBatch`` is
+    something else: many events signed once by a department.)"""
+
     envelopes: list[Envelope] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     """The accepted events as the block stores them (their signed JSON objects)."""
@@ -191,7 +195,7 @@ def preparse(intake: Intake) -> Parsed:
 
 def sequence(
     state: ChainState, parsed: list[Parsed], on_chain: dict[EventKey, bytes], *, block_time: str
-) -> Batch:
+) -> JudgedBlock:
     """Judge a batch in order, as the block of time ``block_time``. ``state`` is advanced by
     every accepted state-changing event.
 
@@ -203,7 +207,7 @@ def sequence(
     :func:`quarantine`); judging reads the state and changes nothing, so the rest of the
     block is judged as if the event had never come.
     """
-    batch = Batch()
+    batch = JudgedBlock()
     seen = dict(on_chain)
     for item in parsed:
         if item.rejection is not None:

@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from govchain.bus.embedded import SYNC_ALWAYS, check_sync_interval
-from govchain.protocol.cutter import DEFAULT_MAX_COUNT, DEFAULT_MAX_WAIT_MS, DEFAULT_PREFERRED_BYTES, BatchLimits
+from govchain.protocol.cutter import DEFAULT_MAX_COUNT, DEFAULT_MAX_WAIT_MS, DEFAULT_PREFERRED_BYTES, BlockLimits
 
 
 class Settings(BaseSettings):
@@ -79,8 +79,8 @@ class Settings(BaseSettings):
         return check_sync_interval(value)
 
     @property
-    def batch_limits(self) -> BatchLimits:
-        return BatchLimits(
+    def batch_limits(self) -> BlockLimits:
+        return BlockLimits(
             max_count=self.batch_max_count,
             preferred_bytes=self.batch_preferred_bytes,
             max_wait_s=self.batch_max_wait_ms / 1000,

@@ -17,7 +17,7 @@ from govchain.bus import subjects
 from govchain.bus.embedded import EmbeddedNats, free_port
 from govchain.bus.errors import NATS_ERRORS, NatsFault, classify
 from govchain.bus.streams import ensure_streams
-from govchain.protocol.cutter import BatchLimits
+from govchain.protocol.cutter import BlockLimits
 from govchain.protocol.genesis import make_genesis_event
 from govchain.protocol.keys import SigningKey
 from govchain.services.ledger.orderer import Orderer
@@ -100,7 +100,7 @@ async def test_the_orderer_retries_an_outage_and_stops_on_a_refusal(nc: Client) 
     await ensure_streams(nc.jetstream())
     root, key = SigningKey.generate(), SigningKey.generate()
     no_store = cast(LedgerStore, None)
-    orderer = Orderer(nc, no_store, key, make_genesis_event("errs", [root], [key]), BatchLimits())
+    orderer = Orderer(nc, no_store, key, make_genesis_event("errs", [root], [key]), BlockLimits())
     answers: list[BaseException | None] = [
         None,  # start-up: nothing to catch up with (the checkpoint stays unset)
         ServiceUnavailableError(code=503, err_code=10008, description="JetStream system temporarily unavailable"),

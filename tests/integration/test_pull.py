@@ -1,4 +1,4 @@
-"""BatchPuller against a real JetStream: batches, waiting, the hand-back on pause."""
+"""MessagePuller against a real JetStream: batches, waiting, the hand-back on pause."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 from govchain.bus.embedded import EmbeddedNats
-from govchain.bus.pull import BatchPuller, ensure_durable
+from govchain.bus.pull import MessagePuller, ensure_durable
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
@@ -35,7 +35,7 @@ async def publish(nc: Client, first: int, count: int) -> None:
 
 async def test_fetches_in_order_in_batches_and_every_message_once(nc: Client) -> None:
     await publish(nc, 0, 1234)
-    puller = await BatchPuller(nc, STREAM, CONSUMER).start()
+    puller = await MessagePuller(nc, STREAM, CONSUMER).start()
     seen: list[int] = []
     sizes: list[int] = []
     while len(seen) < 1234:
@@ -54,7 +54,7 @@ async def test_fetches_in_order_in_batches_and_every_message_once(nc: Client) ->
 
 
 async def test_an_idle_fetch_waits_for_a_message_published_later_and_returns_it_promptly(nc: Client) -> None:
-    puller = await BatchPuller(nc, STREAM, CONSUMER).start()
+    puller = await MessagePuller(nc, STREAM, CONSUMER).start()
 
     async def later() -> None:
         await asyncio.sleep(0.3)
@@ -74,7 +74,7 @@ async def test_an_idle_fetch_waits_for_a_message_published_later_and_returns_it_
 async def test_pause_and_close_hand_back_what_an_open_request_delivered_but_nobody_took(
     nc: Client, lets_go: str
 ) -> None:
-    standby = await BatchPuller(nc, STREAM, CONSUMER).start()
+    standby = await MessagePuller(nc, STREAM, CONSUMER).start()
 
     async def first_event() -> None:
         await asyncio.sleep(0.2)
@@ -92,7 +92,7 @@ async def test_pause_and_close_hand_back_what_an_open_request_delivered_but_nobo
     await publish(nc, 6, 2)  # may still reach the paused standby's open pull: handed back too
     await asyncio.sleep(0.3)
 
-    leader = await BatchPuller(nc, STREAM, CONSUMER).start()
+    leader = await MessagePuller(nc, STREAM, CONSUMER).start()
     seen: list[int] = []
     started = time.monotonic()
     while len(seen) < 7 and time.monotonic() - started < 10:

@@ -33,7 +33,7 @@ from govchain.bus.subjects import batch_subject, event_subject, is_batch_subject
 from govchain.protocol.batch import MAX_BATCH_BYTES, EventBatch, open_batch, sign_batch, with_batchproof
 from govchain.protocol.batchproof import BATCH_ROOT_CONTEXT, MAX_BATCH_EVENTS, BatchProof, batch_root_message
 from govchain.protocol.canonical import canonical_bytes
-from govchain.protocol.cutter import BatchLimits, BlockCutter
+from govchain.protocol.cutter import BlockLimits, BlockCutter
 from govchain.protocol.eventref import EventKey
 from govchain.protocol.envelope import (
     EVENT_ID_PATTERN,
@@ -619,7 +619,7 @@ def test_batch_msg_id_follows_the_signature_not_the_encoding() -> None:
 
 
 def cutter(max_count: int = 5, preferred_bytes: int = 1000) -> BlockCutter[str]:
-    return BlockCutter(BatchLimits(max_count=max_count, preferred_bytes=preferred_bytes, max_wait_s=1.0))
+    return BlockCutter(BlockLimits(max_count=max_count, preferred_bytes=preferred_bytes, max_wait_s=1.0))
 
 
 def test_an_item_counts_its_events_towards_the_count_limit() -> None:

@@ -5,19 +5,19 @@ from __future__ import annotations
 import pytest
 
 from govchain.config import Settings
-from govchain.protocol.cutter import BatchLimits, BlockCutter
+from govchain.protocol.cutter import BlockLimits, BlockCutter
 
 
 def cutter(max_count: int = 3, preferred_bytes: int = 100) -> BlockCutter[str]:
-    return BlockCutter(BatchLimits(max_count=max_count, preferred_bytes=preferred_bytes, max_wait_s=1.0))
+    return BlockCutter(BlockLimits(max_count=max_count, preferred_bytes=preferred_bytes, max_wait_s=1.0))
 
 
 def test_defaults_are_the_ledgers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One source: the settings default to BatchLimits' defaults (500 events, 512 KiB, 50 ms:
+    """One source: the settings default to BlockLimits' defaults (500 events, 512 KiB, 50 ms:
     what the ledger runs with and the README documents)."""
     for name in ("GOVCHAIN_BATCH_MAX_COUNT", "GOVCHAIN_BATCH_PREFERRED_BYTES", "GOVCHAIN_BATCH_MAX_WAIT_MS"):
         monkeypatch.delenv(name, raising=False)
-    limits = BatchLimits()
+    limits = BlockLimits()
     assert (limits.max_count, limits.preferred_bytes, limits.max_wait_s) == (500, 512 * 1024, 0.05)
     assert Settings().batch_limits == limits
 
@@ -26,7 +26,7 @@ def test_settings_override_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("GOVCHAIN_BATCH_MAX_COUNT", "7")
     monkeypatch.setenv("GOVCHAIN_BATCH_PREFERRED_BYTES", "4096")
     monkeypatch.setenv("GOVCHAIN_BATCH_MAX_WAIT_MS", "300")
-    assert Settings().batch_limits == BatchLimits(max_count=7, preferred_bytes=4096, max_wait_s=0.3)
+    assert Settings().batch_limits == BlockLimits(max_count=7, preferred_bytes=4096, max_wait_s=0.3)
 
 
 def test_cuts_at_the_count_limit() -> None:
@@ -138,4 +138,4 @@ def test_no_item_is_lost_or_reordered() -> None:
 )
 def test_batch_limits_reject_non_positive_values(limits: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="positive"):
-        BatchLimits(**limits)  # type: ignore[arg-type]
+        BlockLimits(**limits)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ itself is simple, so this speaks it directly: one subscription on ``<inbox>.*``,
 request answered on its own ``<inbox>.<n>``; a callback collects deliveries into a buffer and
 wakes the caller once per burst (~20 µs per message; bench/RESULTS.md).
 
-:meth:`BatchPuller.fetch` behaves like nats-py's: a no-wait pull for what is there; if
+:meth:`MessagePuller.fetch` behaves like nats-py's: a no-wait pull for what is there; if
 nothing is, a pull that lingers until ``timeout``. Status messages end a request: 404 (no
 messages), 408 (expired) and 409 (e.g. a consumer leader change, or max ack pending) are
 normal; anything else is raised as :class:`nats.js.errors.APIError`. Messages a request
@@ -48,7 +48,7 @@ async def ensure_durable(js: JetStreamContext, stream: str, subject: str, config
 
 
 @dataclass
-class BatchPuller:
+class MessagePuller:
     """Fetch batches from durable ``consumer`` of ``stream``; :meth:`start` before use."""
 
     nc: Client
@@ -63,7 +63,7 @@ class BatchPuller:
     _paused: bool = False
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def start(self) -> BatchPuller:
+    async def start(self) -> MessagePuller:
         self._inbox = self.nc.new_inbox()
         self._sub = await self.nc.subscribe(self._inbox + ".*", cb=self._deliver)
         return self

@@ -1,9 +1,9 @@
-"""The block cutter: when a batch of pending events becomes a block.
+"""The block cutter: when the pending events become a block.
 
 Fabric's rules, which operators already know: cut when the count limit is reached; cut
 before an event that would overflow the preferred size; an event larger than that goes
 alone; the timer starts at the first pending event (the caller owns the clock).
-GovChain adds one: an event that changes keys or policy flushes the pending batch first,
+GovChain adds one: an event that changes keys or policy flushes the pending events first,
 so a block's earlier events are never judged by a rule that arrives after them in time.
 An item may stand for several events (a batch envelope): the count limit counts events,
 and an item of more events than the limit goes alone, like an oversized one.
@@ -27,7 +27,7 @@ DEFAULT_MAX_WAIT_MS = 50
 
 
 @dataclass(frozen=True, slots=True)
-class BatchLimits:
+class BlockLimits:
     """When a block is cut. The defaults are the ledger's: its settings
     (``GOVCHAIN_BATCH_MAX_COUNT`` / ``_PREFERRED_BYTES`` / ``_MAX_WAIT_MS``) default to them."""
 
@@ -37,12 +37,12 @@ class BatchLimits:
 
     def __post_init__(self) -> None:
         if self.max_count < 1 or self.preferred_bytes < 1 or self.max_wait_s <= 0:
-            raise ValueError("batch limits must be positive")
+            raise ValueError("block limits must be positive")
 
 
 @dataclass
 class BlockCutter(Generic[Item]):
-    limits: BatchLimits
+    limits: BlockLimits
     _pending: list[Item] = field(default_factory=list)
     _pending_bytes: int = 0
     _pending_events: int = 0
@@ -52,26 +52,26 @@ class BlockCutter(Generic[Item]):
         return len(self._pending)
 
     def add(self, item: Item, size: int, *, count: int = 1, flush_before: bool = False) -> list[list[Item]]:
-        """Queue ``item`` of ``size`` bytes and ``count`` events; return the batches that are
-        now complete, oldest first."""
-        batches: list[list[Item]] = []
+        """Queue ``item`` of ``size`` bytes and ``count`` events; return the contents of each
+        block now complete, oldest first."""
+        blocks: list[list[Item]] = []
         if self._pending and (
             flush_before
             or self._pending_bytes + size > self.limits.preferred_bytes
             or self._pending_events + count > self.limits.max_count
         ):
-            batches.append(self.cut())
+            blocks.append(self.cut())
         if size > self.limits.preferred_bytes or count > self.limits.max_count:
-            batches.append([item])
-            return batches
+            blocks.append([item])
+            return blocks
         self._pending.append(item)
         self._pending_bytes += size
         self._pending_events += count
         if self._pending_events >= self.limits.max_count:
-            batches.append(self.cut())
-        return batches
+            blocks.append(self.cut())
+        return blocks
 
     def cut(self) -> list[Item]:
-        """Take the pending batch (on timer expiry, or when a rule above says so)."""
-        batch, self._pending, self._pending_bytes, self._pending_events = self._pending, [], 0, 0
-        return batch
+        """Take the pending events as one block's (on timer expiry, or when a rule above says so)."""
+        block, self._pending, self._pending_bytes, self._pending_events = self._pending, [], 0, 0
+        return block
