@@ -68,7 +68,7 @@ def test_every_size_zero_vector_is_refused_as_the_reference_refuses_it() -> None
 
 
 def _signed_head(key: SigningKey, height: int, size: int, root: bytes) -> dict[str, Any]:
-    header = BlockHeader(chain_id="std", height=height, prev_hash="0" * 64, events_root="1" * 64,
+    header = BlockHeader(version=1, chain_id="std", height=height, prev_hash="0" * 64, events_root="1" * 64,
                          log_root=root.hex(), log_size=size, event_count=1,
                          time="2026-01-01T00:00:00.000000Z", orderer=key.key_id)
     block_hash = header.block_hash()

@@ -103,6 +103,21 @@ def test_block_from_bytes_rejects_garbage(raw: bytes) -> None:
     assert info.value.height == 7
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("height", "1"), ("height", 1.0), ("log_size", True), ("event_count", "3"), ("version", None),
+])
+def test_a_header_only_coercion_could_read_is_refused(chain: ChainBuilder, field: str, value: object) -> None:
+    """The hash covers the parsed header: a coerced or defaulted field would verify under bytes
+    the orderer never wrote (and that a verifier hashing what it received rejects)."""
+    block = json.loads(chain.blocks[1].to_bytes())
+    if value is None:
+        del block["header"][field]
+    else:
+        block["header"][field] = value
+    with pytest.raises(BlockVerificationError, match="not a well-formed block"):
+        Block.from_bytes(json.dumps(block).encode(), height_hint=1)
+
+
 def test_block_from_bytes_rejects_extra_fields(chain: ChainBuilder) -> None:
     value = json.loads(chain.blocks[1].to_bytes())
     value["header"]["note"] = "x"

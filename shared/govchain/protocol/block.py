@@ -23,9 +23,14 @@ ZERO_HASH = "0" * 64
 
 
 class BlockHeader(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Strict, every field required: the block hash is over the parsed header's canonical
+    form, so a header that parsed by coercion (``"height": "0"``, ``1.0``, a missing
+    ``version``) would verify under bytes the orderer never wrote, and an outside verifier
+    hashing what it received would disagree. Only the orderer's exact form is accepted."""
 
-    version: int = BLOCK_FORMAT_VERSION
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    version: int
     chain_id: str = Field(pattern=PRINCIPAL_PATTERN)
     height: int = Field(ge=0)
     prev_hash: str = Field(pattern=HEX64_PATTERN)
@@ -89,6 +94,7 @@ def seal_block(
 ) -> Block:
     """Build and sign the next block; ``log_after`` is the event log including its leaves."""
     header = BlockHeader(
+        version=BLOCK_FORMAT_VERSION,
         chain_id=chain_id,
         height=height,
         prev_hash=prev_hash,
