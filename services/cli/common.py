@@ -114,8 +114,10 @@ def sign_and_submit(
     subject: str | None = None,
     event_id: str | None = None,
     schemaversion: int = 1,
+    also: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Sign an event, publish it, print its receipt; exit 1 if it was rejected."""
+    """Sign an event, publish it, print its receipt (and ``also``: what the command made that
+    the next command needs, such as a citizen's id); exit 1 if it was rejected."""
     try:
         envelope = make_event(
             SigningKey.load(key_file), source=source, type=type, data=data,
@@ -123,11 +125,13 @@ def sign_and_submit(
         )
     except (GovChainError, ValueError) as exc:
         fail(str(exc))
-    return submit_signed(settings, envelope, as_json=as_json, timeout=timeout)
+    return submit_signed(settings, envelope, as_json=as_json, timeout=timeout, also=also)
 
 
-def submit_signed(settings: Settings, envelope: Envelope, *, as_json: bool, timeout: float = 30.0) -> dict[str, Any]:
-    """Publish a signed event, print its receipt; exit 1 if it was rejected."""
+def submit_signed(
+    settings: Settings, envelope: Envelope, *, as_json: bool, timeout: float = 30.0, also: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Publish a signed event, print its receipt (with ``also`` first); exit 1 if it was rejected."""
 
     async def send(nc: Client) -> dict[str, Any]:
         return await GovChainClient(nc).submit(envelope, timeout)
@@ -137,6 +141,9 @@ def submit_signed(settings: Settings, envelope: Envelope, *, as_json: bool, time
         text = f"committed: event {receipt['event_id']} in block {receipt['height']} at position {receipt['position']}"
     else:
         text = f"rejected: event {receipt['event_id']}: {receipt['reason']}: {receipt['detail']}"
+    if also:
+        receipt = {**also, **receipt}
+        text = "\n".join([*(f"{name}: {value}" for name, value in also.items()), text])
     emit(receipt, as_json, text)
     if receipt["status"] != "committed":
         raise typer.Exit(1)

@@ -196,7 +196,8 @@ def identity_enroll(
             payload["public_key"] = new_key.public.hex
     except (GovChainError, ValueError) as exc:
         fail(str(exc))
-    sign_and_submit(settings, key, source=department, type="citizen.enrolled", data=payload, as_json=as_json)
+    sign_and_submit(settings, key, source=department, type="citizen.enrolled", data=payload, as_json=as_json,
+                    also={"citizen_id": citizen_id})
 
 
 @identity_app.command("register-official")
