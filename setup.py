@@ -1,10 +1,18 @@
 """Package layout: the kernel lives in shared/govchain, the services in services/, both under
 the one import package ``govchain`` (metadata and dependencies are in pyproject.toml)."""
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
-KERNEL = ["govchain", *(f"govchain.{name}" for name in find_packages("shared/govchain"))]
-SERVICES = ["govchain.services", *(f"govchain.services.{name}" for name in find_packages("services"))]
+
+def packages(where: str, prefix: str) -> list[str]:
+    """Every folder under ``where`` as a package, data folders (migrations, templates, static)
+    included: setuptools warns about each folder whose files ship but which is no package."""
+    found = find_namespace_packages(where, exclude=["*__pycache__*", "*.egg-info*"])
+    return [prefix, *(f"{prefix}.{name}" for name in found)]
+
+
+KERNEL = packages("shared/govchain", "govchain")
+SERVICES = packages("services", "govchain.services")
 
 setup(
     packages=KERNEL + SERVICES,
