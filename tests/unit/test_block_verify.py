@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from govchain.protocol.block import ZERO_HASH, Block, block_msg_id
 from govchain.protocol.canonical import canonical_bytes, sha256_hex
-from govchain.protocol.envelope import make_event
+from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.errors import BlockVerificationError
 from govchain.protocol.genesis import make_genesis_block
 from govchain.protocol.keys import SigningKey
@@ -366,3 +369,162 @@ def test_checkpoint_from_another_height_or_chain_does_not_fit(chain: ChainBuilde
     wrong_hash["block_hash"] = "22" * 32
     with pytest.raises(BlockVerificationError, match="previous-hash"):
         ChainVerifier(checkpoint=Checkpoint.from_json(wrong_hash)).verify(next_block)
+
+
+PROPS_BLOCKS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# -- block verification
+
+
+@pytest.fixture(scope="module")
+def chains(chain_factory: type[ChainBuilder]) -> tuple[ChainBuilder, ChainBuilder]:
+    """Two chains with the same shape (genesis, departments, documents, more documents)."""
+    built = []
+    for _ in range(2):
+        builder = chain_factory()
+        builder.seal([builder.register("tax"), builder.register("land")])
+        builder.seal([builder.document("tax"), builder.document("land")])
+        builder.seal([builder.document("land", title="三")])
+        built.append(builder)
+    return built[0], built[1]
+
+
+@PROPS_BLOCKS
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 3)), min_size=1, max_size=7), st.booleans())
+def test_only_the_exact_chain_in_order_verifies(
+    chains: tuple[ChainBuilder, ChainBuilder], picks: list[tuple[int, int]], check_events: bool
+) -> None:
+    """Blocks of two chains, in any order, with repeats: the verifier accepts the longest prefix
+    that is one chain's blocks 0, 1, 2, ... and refuses the first block after it."""
+    blocks = [chains[c].blocks[h] for c, h in picks]
+    first_chain = picks[0][0]
+    good = 0
+    while good < len(picks) and picks[good] == (first_chain, good):
+        good += 1
+    verifier = ChainVerifier(check_events=check_events)
+    for block in blocks[:good]:
+        verifier.verify(block)
+    if good < len(blocks):
+        event("refused")
+        with pytest.raises(BlockVerificationError):
+            verifier.verify(blocks[good])
+    assert verifier.height == good - 1
+
+
+def _damage(value: Any, data: st.DataObject) -> Any:
+    """Delete a member, replace a subtree with random JSON, or change a value's type."""
+    paths: list[tuple[Any, ...]] = []
+
+    def walk(node: Any, path: tuple[Any, ...]) -> None:
+        paths.append(path)
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, (*path, i))
+
+    walk(value, ())
+    path = data.draw(st.sampled_from(paths[1:]), label="path")
+    parent = value
+    for part in path[:-1]:
+        parent = parent[part]
+    how = data.draw(st.sampled_from(["delete", "replace", "wrap"]), label="damage")
+    if how == "delete":
+        del parent[path[-1]]
+    elif how == "wrap":
+        parent[path[-1]] = [parent[path[-1]]]
+    else:
+        parent[path[-1]] = data.draw(
+            st.recursive(
+                st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.floats(allow_nan=False),
+                lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                max_leaves=8,
+            ),
+            label="new value",
+        )
+    return value
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 3), st.booleans(), st.data())
+def test_structurally_damaged_blocks_fail_only_with_block_verification_error(
+    chains: tuple[ChainBuilder, ChainBuilder], height: int, check_events: bool, data: st.DataObject
+) -> None:
+    builder = chains[0]
+    damaged = _damage(copy.deepcopy(builder.blocks[height].model_dump()), data)
+    verifier = ChainVerifier(check_events=check_events)
+    for block in builder.blocks[:height]:
+        verifier.verify(block)
+    try:
+        raw = json.dumps(damaged, allow_nan=True).encode()
+        block = Block.from_bytes(raw, height_hint=height)
+        verifier.verify(block)
+    except BlockVerificationError as exc:
+        assert exc.height == height
+        assert verifier.height == height - 1
+        return
+    # The only harmless damage: none (e.g. a value replaced by an equal one).
+    assert block == builder.blocks[height]
+
+
+STRANGER = SigningKey.generate()
+
+
+@st.composite
+def _garbage_events(draw: st.DrawFn, builder: ChainBuilder) -> dict[str, Any]:
+    """A dict a faulty orderer might put in a block: canonicalizable, but not a valid event."""
+    good = builder.document("tax").to_dict()
+    kind = draw(st.sampled_from(["random object", "field replaced", "field dropped", "stranger key", "bad signature"]))
+    event(kind)
+    if kind == "random object":
+        scalars = st.none() | st.integers(-(2**40), 2**40) | st.text(max_size=8)
+        return draw(st.dictionaries(st.text(max_size=8), scalars, max_size=6))
+    if kind == "field replaced":
+        name = draw(st.sampled_from(sorted(good)))
+        original = good[name]
+        values: st.SearchStrategy[Any] = st.none() | st.integers(-5, 5) | st.text(max_size=70) | st.just({})
+        good[name] = draw(values.filter(lambda v: v != original))
+        return good
+    if kind == "field dropped":
+        del good[draw(st.sampled_from(sorted(good)))]
+        return good
+    if kind == "stranger key":
+        return make_event(STRANGER, source="tax", type="document.registered", data=good["data"]).to_dict()
+    signature = good["signature"]
+    good["signature"] = ("0" if signature[0] != "0" else "1") + signature[1:]
+    return good
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_validly_signed_block_of_garbage_events_is_refused_by_an_auditor(
+    chain_factory: type[ChainBuilder], data: st.DataObject
+) -> None:
+    builder = chain_factory()
+    builder.seal([builder.register("tax")])
+    garbage = data.draw(_garbage_events(builder), label="garbage event")
+    position = data.draw(st.integers(0, 2), label="position")
+    events: list[Any] = [builder.document("tax") for _ in range(2)]
+    events.insert(position, garbage)
+    block = builder.seal(events, commit=False)  # signed by the real orderer key
+
+    auditor = ChainVerifier(check_events=True)
+    for good in builder.blocks:
+        auditor.verify(good)
+    with pytest.raises(BlockVerificationError):
+        auditor.verify(block)
+    assert auditor.height == len(builder.blocks) - 1
+
+    # A projection that trusts the orderer's signature skips re-validating stateless events,
+    # but still refuses anything that is not a well-formed envelope in its signed normal form.
+    projection = ChainVerifier(check_events=False)
+    for good in builder.blocks:
+        projection.verify(good)
+    try:
+        projection.verify(block)
+    except BlockVerificationError:
+        return
+    event("accepted by a trusting projection")
+    assert Envelope.model_validate(garbage).to_dict() == garbage  # well-formed, normal form

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +20,7 @@ from govchain.protocol.canonical import (
     sha256_hex,
 )
 from govchain.protocol.errors import CanonicalizationError
+from tests.unit.strategies import ANY_KEY, PROPS, SAFE_INT, UTF8_TEXT, json_values
 
 
 def test_rfc8785_section_3_2_2_sample() -> None:
@@ -183,3 +186,66 @@ class _Number(int):
 @pytest.mark.parametrize("value", [{"k": _Text("v")}, {"k": _Number(7)}, {"k": True}, [_Number(1), ("t",)]])
 def test_subclasses_and_tuples_take_the_reference_path_and_agree(value: object) -> None:
     assert canonical_bytes(value) == reference_canonical_bytes(value)
+
+
+# -- canonical JSON: an independent oracle
+
+
+def _utf16_sorted(value: Any) -> Any:
+    """The same value with every object's members in RFC 8785 order (UTF-16 code units)."""
+    if isinstance(value, dict):
+        ordered = sorted(value, key=lambda k: k.encode("utf-16-be"))
+        return {k: _utf16_sorted(value[k]) for k in ordered}
+    if isinstance(value, list):
+        return [_utf16_sorted(v) for v in value]
+    return value
+
+
+def jcs_oracle(value: Any) -> bytes:
+    """RFC 8785 for values without floats: members in UTF-16 order, no whitespace, UTF-8,
+    only the escapes JSON requires. Python's json module does exactly that escaping."""
+    return json.dumps(_utf16_sorted(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+@PROPS
+@given(json_values(st.none() | st.booleans() | SAFE_INT | UTF8_TEXT, keys=ANY_KEY))
+def test_canonical_bytes_match_an_independent_oracle_without_floats(value: Any) -> None:
+    # Keys are drawn from all of Unicode, so astral keys (sorted by UTF-16 surrogates, not by
+    # code point) and control characters (escaped) are both exercised.
+    assert canonical_bytes(value) == jcs_oracle(value)
+
+
+def test_oracle_disagrees_with_code_point_order_where_rfc8785_says_it_must() -> None:
+    # U+1F600 sorts before U+FF61 by UTF-16 code units (0xD83D < 0xFF61), after it by code point.
+    value = {"\uff61": 1, "\U0001f600": 2}
+    assert canonical_bytes(value) == '{"\U0001f600":2,"\uff61":1}'.encode()
+    by_code_point = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    assert canonical_bytes(value) != by_code_point
+
+
+UNCANONICAL = st.sampled_from(
+    [math.nan, math.inf, -math.inf, 2**53, -(2**53), 2**64, -(10**30), "\ud800", "a\udfffb", b"bytes", {1, 2}, object()]
+)
+
+
+def _bury(value: Any, bad: Any, path: list[int]) -> Any:
+    """``value`` with ``bad`` placed at a depth given by ``path`` (lists and objects alternate)."""
+    for depth, step in enumerate(reversed(path)):
+        bad = [*([value] * (step % 3)), bad] if depth % 2 else {f"k{step}": bad, "other": value}
+    return bad
+
+
+@PROPS
+@given(json_values(st.none() | SAFE_INT | UTF8_TEXT), UNCANONICAL, st.lists(st.integers(0, 5), max_size=6))
+def test_values_without_a_canonical_form_raise_only_canonicalization_error(
+    value: Any, bad: Any, path: list[int]
+) -> None:
+    with pytest.raises(CanonicalizationError):
+        canonical_bytes(_bury(value, bad, path))
+
+
+@PROPS
+@given(json_values(st.none() | SAFE_INT), st.sampled_from([1, 2.5, None, b"k", ("t",)]))
+def test_non_string_keys_raise_only_canonicalization_error(value: Any, key: Any) -> None:
+    with pytest.raises(CanonicalizationError):
+        canonical_bytes({"ok": value, key: value})

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.envelope import (
+    EVENT_ID_PATTERN,
     MAX_EVENT_BYTES,
+    PRINCIPAL_PATTERN,
+    TYPE_PATTERN,
     Envelope,
     make_event,
     parse_envelope,
 )
 from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.keys import SigningKey
+from tests.unit.strategies import FINITE, PROPS, SAFE_INT, UTF8_TEXT, json_values
 
 TIME = "2025-03-04T05:06:07.123456Z"
 
@@ -264,3 +271,95 @@ def test_rejection_carries_reason_and_detail() -> None:
         parse_envelope(b"[]")
     assert info.value.detail
     assert str(info.value).startswith("malformed_envelope: ")
+
+
+# -- random envelopes: sign -> wire -> parse
+
+KEYS = [SigningKey.generate() for _ in range(3)]
+
+
+def _regex(pattern: str) -> st.SearchStrategy[str]:
+    return st.from_regex(pattern, fullmatch=True)
+
+
+TIMES = st.datetimes().map(lambda t: t.isoformat(timespec="microseconds") + "Z")
+ENVELOPES = st.builds(
+    lambda key, **fields: make_event(key, **fields),
+    st.sampled_from(KEYS),
+    source=_regex(PRINCIPAL_PATTERN),
+    type=_regex(TYPE_PATTERN).filter(lambda t: len(t) < 120),
+    data=st.dictionaries(
+        UTF8_TEXT, json_values(st.none() | st.booleans() | SAFE_INT | FINITE | UTF8_TEXT), max_size=5
+    ),
+    schemaversion=st.integers(1, 1000),
+    subject=st.none() | st.text(st.characters(codec="utf-8"), max_size=256),
+    event_id=_regex(EVENT_ID_PATTERN),
+    time=TIMES,
+)
+
+
+def _reordered(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _reordered(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reordered(v) for v in value]
+    return value
+
+
+@PROPS
+@given(ENVELOPES, st.sampled_from([None, 0, 2]), st.booleans(), st.booleans())
+def test_any_signed_envelope_survives_any_json_encoding(
+    envelope: Envelope, indent: int | None, ascii_only: bool, reorder: bool
+) -> None:
+    wire = envelope.to_bytes()
+    assert parse_envelope(wire) == envelope
+    # A publisher may send any JSON encoding of the same object: it parses to the same event,
+    # the signature holds, and the leaf (RFC 8785 bytes) is the same as for the canonical form.
+    value = json.loads(wire)
+    other = json.dumps(_reordered(value) if reorder else value, indent=indent, ensure_ascii=ascii_only).encode()
+    parsed = parse_envelope(other)
+    assert parsed == envelope
+    assert parsed.to_bytes() == wire
+    assert parsed.has_valid_signature(KEYS[[k.key_id for k in KEYS].index(envelope.signer)].public)
+    assert not any(parsed.has_valid_signature(k.public) for k in KEYS if k.key_id != envelope.signer)
+
+
+@pytest.mark.parametrize("number", [2.0**53, 1e20, -(2.0**60), 2.0**69])
+def test_what_the_sdk_signs_the_intake_accepts_even_for_large_integral_floats(number: float) -> None:
+    # RFC 8785 writes these doubles as plain digits; the intake must read them back as doubles.
+    envelope = make_event(KEYS[0], source="tax", type="document.registered", data={"amount": number})
+    assert b"e+" not in envelope.to_bytes()
+    parsed = parse_envelope(envelope.to_bytes())
+    assert parsed == envelope
+    assert parsed.has_valid_signature(KEYS[0].public)
+
+
+@pytest.mark.parametrize("digits", ["9007199254740993", "-9007199254740993", "1" + "0" * 400])
+def test_integers_no_double_holds_are_refused_not_rounded(digits: str) -> None:
+    # Rounding 2**53 + 1 to the nearest double would change what the publisher meant.
+    envelope = make_event(KEYS[0], source="tax", type="document.registered", data={"amount": 1})
+    wire = envelope.to_bytes().replace(b'"amount":1', b'"amount":' + digits.encode())
+    with pytest.raises(EventRejected) as caught:
+        parse_envelope(wire)
+    assert caught.value.reason == RejectionReason.MALFORMED_ENVELOPE
+
+
+ED25519_L = 2**252 + 27742317777372353535851937790883648493
+
+
+def _malleated(signature_hex: str) -> str:
+    """The same signature with S replaced by S + L: equal modulo the group order."""
+    raw = bytes.fromhex(signature_hex)
+    s = int.from_bytes(raw[32:], "little") + ED25519_L
+    return (raw[:32] + s.to_bytes(32, "little")).hex()
+
+
+@settings(max_examples=25, deadline=None)
+@given(ENVELOPES)
+def test_malleated_signatures_do_not_verify(envelope: Envelope) -> None:
+    # Otherwise one event could be re-sent with a second valid signature, so a second leaf
+    # under the same id; the orderer would only catch it as a conflicting id.
+    assert envelope.signature is not None
+    malleated = envelope.model_copy(update={"signature": _malleated(envelope.signature)})
+    key = next(k for k in KEYS if k.key_id == envelope.signer)
+    assert not malleated.has_valid_signature(key.public)

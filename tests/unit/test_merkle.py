@@ -20,9 +20,10 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from govchain.protocol.merkle import (
@@ -536,3 +537,81 @@ def test_pymerkle_consistency_proofs_hold_between_our_roots() -> None:
                 theirs.get_root(new_size),
                 consistency_proof(old_size, new_size, ours),
             )
+
+
+PROPS_CHAIN = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# -- Merkle verifiers take anything and answer only True or False
+
+ANYTHING = st.one_of(
+    st.binary(min_size=0, max_size=40),
+    st.binary(min_size=32, max_size=32),
+    st.none(),
+    st.text(max_size=40),
+    st.integers(),
+    st.floats(),
+    st.lists(st.integers(0, 255), max_size=32),
+)
+SIZES = st.integers(min_value=-(2**70), max_value=2**70)
+
+
+@PROPS_CHAIN
+@given(ANYTHING, SIZES, SIZES, st.lists(ANYTHING, max_size=80), ANYTHING)
+def test_verify_inclusion_never_raises(leaf: Any, index: int, size: int, proof: list[Any], root: Any) -> None:
+    assert verify_inclusion(leaf, index, size, proof, root) in (True, False)
+
+
+@PROPS_CHAIN
+@given(SIZES, SIZES, ANYTHING, ANYTHING, st.lists(ANYTHING, max_size=80))
+def test_verify_consistency_never_raises(old: int, new: int, old_root: Any, new_root: Any, proof: list[Any]) -> None:
+    assert verify_consistency(old, new, old_root, new_root, proof) in (True, False)
+
+
+HASH = st.binary(min_size=32, max_size=32)
+
+
+@PROPS_CHAIN
+@given(HASH, st.integers(0, 2**64), st.integers(1, 2**64), st.lists(HASH, max_size=70), HASH)
+def test_random_well_formed_inclusion_claims_do_not_verify(
+    leaf: bytes, index: int, size: int, proof: list[bytes], root: bytes
+) -> None:
+    assume(root != leaf)  # a one-leaf tree's root is its leaf: the one claim that is true
+    assert not verify_inclusion(leaf, index % size, size, proof, root)
+
+
+class _Synthetic:
+    """Any perfect node of a virtual log of any size, on demand."""
+
+    def perfect_node(self, level: int, index: int) -> bytes:
+        return hashlib.sha256(f"{level}/{index}".encode()).digest()
+
+
+def _ceil_log2(n: int) -> int:
+    return (n - 1).bit_length()
+
+
+@PROPS_CHAIN
+@given(st.integers(1, 2**62), st.data())
+def test_proof_sizes_stay_logarithmic_at_any_scale(size: int, data: st.DataObject) -> None:
+    index = data.draw(st.integers(0, size - 1), label="index")
+    assert len(inclusion_proof(index, size, _Synthetic())) <= _ceil_log2(size)
+    old = data.draw(st.integers(0, size), label="old size")
+    assert len(consistency_proof(old, size, _Synthetic())) <= _ceil_log2(size) + 1
+
+
+SMALL_N = 200
+SMALL_TREE = MemoryTree(leaf_hash(i.to_bytes(2, "big")) for i in range(SMALL_N))
+SMALL_LEAVES = [SMALL_TREE.perfect_node(0, i) for i in range(SMALL_N)]
+
+
+@PROPS_CHAIN
+@given(st.integers(0, 200), st.integers(0, 200))
+def test_subtree_root_is_the_root_of_its_leaves_or_refuses(start: int, end: int) -> None:
+    width = end - start
+    aligned = width > 0 and start % (1 << (width - 1).bit_length()) == 0
+    if start <= end and (width == 0 or aligned):
+        assert subtree_root(start, end, SMALL_TREE) == root_from_leaf_hashes(SMALL_LEAVES[start:end])
+    else:
+        with pytest.raises(ValueError):
+            subtree_root(start, end, SMALL_TREE)
