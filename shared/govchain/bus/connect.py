@@ -7,6 +7,7 @@ between them.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import nats
 from faststream.nats import NatsBroker
@@ -68,7 +69,7 @@ def make_broker(url: str, settings: Settings, *, name: str) -> NatsBroker:
     Every request subject on it is total (:mod:`govchain.bus.requests_total`): any body gets
     the handler's answer or a typed refusal, never silence."""
     security = None
-    options: dict[str, object] = {}
+    options: dict[str, Any] = {}
     if settings.nats_user:
         security = SASLPlaintext(username=settings.nats_user, password=_password(settings))
         options["inbox_prefix"] = inbox_prefix(settings.nats_user)

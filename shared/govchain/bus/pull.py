@@ -20,6 +20,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -43,7 +44,7 @@ async def ensure_durable(js: JetStreamContext, stream: str, subject: str, config
         return
     except NotFoundError:
         pass
-    filtered = {} if config.filter_subjects else {"filter_subject": subject}
+    filtered: dict[str, Any] = {} if config.filter_subjects else {"filter_subject": subject}
     await js.add_consumer(stream, config=replace(config, name=config.durable_name, **filtered))
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -100,5 +101,5 @@ class Kek:
     def __repr__(self) -> str:
         return f"Kek(id={self.id})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError("a KEK is not pickled")  # nor copied into another process by accident

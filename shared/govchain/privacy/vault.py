@@ -149,9 +149,9 @@ def live_kek_ids(engine: Engine) -> frozenset[str]:
         inspector = inspect(conn)
         if not inspector.has_table(TABLE) or "kek_id" not in {c["name"] for c in inspector.get_columns(TABLE)}:
             return frozenset()
-        ids = conn.execute(
+        ids: list[str | None] = list(conn.execute(
             select(subject_keys.c.kek_id).distinct().where(subject_keys.c.wrapped_key.is_not(None))
-        ).scalars()
+        ).scalars())
         return frozenset(i for i in ids if i is not None)
 
 

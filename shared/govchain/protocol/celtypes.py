@@ -179,7 +179,7 @@ def parse(source: str) -> Node:
             text = match.group(0)
             if kind == "ident" and text in ("true", "false", "null", "in"):
                 kind = text if text != "true" and text != "false" else "bool"
-            tokens.append((kind, text))
+            tokens.append((kind or "string", text))  # every alternative of the pattern is named
     parser = _Parser(tokens)
     node = parser.expr()
     if parser.peek() is not None:
@@ -341,7 +341,8 @@ class TypeChecker:
     def check(self, node: Node) -> CelType:
         kind = node[0]
         if kind == "literal":
-            return node[1]
+            literal: CelType = node[1]
+            return literal
         if kind == "ident":
             if node[1] not in self.variables:
                 raise ContractError(f"unknown name {node[1]!r}; use {', '.join(sorted(VARIABLES))}")
@@ -457,7 +458,7 @@ class TypeChecker:
         return self.arithmetic(op, left, right)
 
     def arithmetic(self, op: str, left: CelType, right: CelType) -> CelType:
-        allowed: dict[str, dict[tuple[str, str], CelType | None]] = {
+        by_operator: dict[str, dict[tuple[str, str], CelType | None]] = {
             "+": {("int", "int"): INT, ("uint", "uint"): UINT, ("double", "double"): DOUBLE,
                   ("string", "string"): STRING, ("bytes", "bytes"): BYTES, ("list", "list"): None,
                   ("timestamp", "duration"): TIMESTAMP, ("duration", "timestamp"): TIMESTAMP,
@@ -468,7 +469,8 @@ class TypeChecker:
             "*": {("int", "int"): INT, ("uint", "uint"): UINT, ("double", "double"): DOUBLE},
             "/": {("int", "int"): INT, ("uint", "uint"): UINT, ("double", "double"): DOUBLE},
             "%": {("int", "int"): INT, ("uint", "uint"): UINT},
-        }[op]
+        }
+        allowed = by_operator[op]
         if left.kind == "dyn" or right.kind == "dyn":
             known = right if left.kind == "dyn" else left
             if known.kind == "dyn":

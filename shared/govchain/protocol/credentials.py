@@ -140,7 +140,8 @@ def _govchain_context_text() -> str:
 
 def govchain_context() -> dict[str, Any]:
     """The GovChain JSON-LD context document as a JSON object (a fresh copy each call)."""
-    return json.loads(_govchain_context_text())
+    document: dict[str, Any] = json.loads(_govchain_context_text())
+    return document
 
 
 def make_credential(
@@ -351,8 +352,11 @@ def _verify_proof(
     # Steps 1-3: split the secured document into document, proof options and signature.
     unsecured = {name: value for name, value in secured.items() if name != "proof"}
     options = {name: value for name, value in proof.items() if name != "proofValue"}
+    proof_value = proof.get("proofValue")
     try:
-        proof_bytes = decode_multibase_b58(proof.get("proofValue"))
+        if not isinstance(proof_value, str):
+            raise MultikeyError("proofValue must be a multibase string")
+        proof_bytes = decode_multibase_b58(proof_value)
     except MultikeyError:
         return fail(ProofFailure.MALFORMED_PROOF_VALUE, vm)
     if len(proof_bytes) != SIGNATURE_LENGTH:

@@ -51,7 +51,7 @@ class Node(NamedTuple):
     """The root ``hash`` of the perfect subtree over leaves [index*2^level, (index+1)*2^level)."""
 
     level: int
-    index: int
+    index: int  # type: ignore[assignment]  # RFC 9162's name; shadows tuple.index, never called on a Node
     hash: bytes
 
 

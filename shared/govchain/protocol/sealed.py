@@ -24,7 +24,7 @@ import binascii
 import json
 import re
 import secrets
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.errors import GovChainError
 
-ENC = "aes-256-gcm"
+ENC: Final = "aes-256-gcm"
 """The only scheme so far; the ``enc`` tag leaves room for another without ambiguity."""
 KEY_BYTES = 32
 NONCE_BYTES = 12

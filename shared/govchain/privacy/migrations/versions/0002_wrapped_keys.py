@@ -55,6 +55,7 @@ def upgrade() -> None:
             "(keys/vault.kek or GOVCHAIN_VAULT_KEK) to wrap them"
         )
     for row in clear:
+        assert kek is not None  # refused above when there are keys to wrap and no KEK
         bind.execute(
             sa.update(_keys).where(_keys.c.subject == row.subject).values(
                 kek_id=kek.id,
