@@ -2,7 +2,7 @@
 
 It runs the product's ``run_ledger`` unchanged, in a process set up as ``govchain serve``
 sets up its own (the GC settling); the only additions are a SIGTERM handler and, with
-``--profile``, a pyinstrument profile of the whole process written on exit.
+``--profile``, a profile of the whole process written on exit (bench/profiling.py).
 A process of its own lets the benchmark read the orderer's peak RSS from /proc.
 
     python -m bench.ledger_proc --data DIR --nats-url URL [--profile OUT.txt]
@@ -15,6 +15,7 @@ import asyncio
 import signal
 from pathlib import Path
 
+from bench.profiling import profiled
 from govchain.config import Settings
 from govchain.logs import configure_logging
 from govchain.runtime import settle_process
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--nats-url", required=True)
-    parser.add_argument("--profile", type=Path, help="write a pyinstrument text profile here on exit")
+    parser.add_argument("--profile", type=Path, help="write a text profile here on exit (pyinstrument, else cProfile)")
     args = parser.parse_args(argv)
     configure_logging("WARNING", "json")
     settings = Settings(data_dir=args.data)  # batch limits etc. from GOVCHAIN_* variables
@@ -41,16 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile is None:
         asyncio.run(_serve(settings, args.nats_url))
         return
-    from pyinstrument import Profiler
-
-    profiler = Profiler(interval=0.001, async_mode="disabled")
-    profiler.start()
-    try:
+    with profiled(args.profile, async_mode="disabled"):
         asyncio.run(_serve(settings, args.nats_url))
-    finally:
-        profiler.stop()
-        args.profile.write_text(profiler.output_text(unicode=True, color=False))
-
 
 if __name__ == "__main__":
     main()

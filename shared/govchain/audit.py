@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from nats.js import JetStreamContext
 
-from govchain.bus.blocks import follow_blocks, last_height
+from govchain.bus.blocks import follow_block_batches, follow_blocks, last_height
+from govchain.projection.progress import VERIFY, CatchUpReporter, catch_up_reporter, report_events
 from govchain.protocol.block import Block
 from govchain.protocol.errors import BlockVerificationError
 from govchain.protocol.state import ChainState
@@ -21,6 +23,10 @@ class ChainReport:
     events: int
     first_bad_height: int | None
     detail: str | None = None
+    seconds: float = 0.0
+    """Wall-clock time the verification took."""
+    events_per_s: float = 0.0
+    """Events verified per second (every one re-validated, every block's roots and links)."""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -31,23 +37,46 @@ async def verify_chain(
     *,
     genesis_hash: str | None = None,
     on_block: Callable[[int, int], None] | None = None,
+    progress: CatchUpReporter | None = None,
 ) -> ChainReport:
     """Verify blocks 0..newest with full event re-validation; stop at the first bad block.
 
     ``on_block(height, newest)`` is called after each good block (for a progress bar).
+    Progress and rate (events per second) go to ``progress`` under the name ``verify``
+    (default: the process's :func:`~govchain.projection.progress.catch_up_reporter`, unless
+    ``on_block`` is given: that caller shows its own progress), as a catching-up projection's do.
     """
     verifier = ChainVerifier(genesis_hash=genesis_hash, check_events=True)
     newest = await last_height(js)
+    reporter = progress if progress is not None else catch_up_reporter()
+    reporting = newest >= 0 and (progress is not None or on_block is None)
+    if reporting:
+        reporter.started(VERIFY, -1, newest)
+    began = time.perf_counter()
     events = 0
-    async for height, raw in follow_blocks(js, 0, to_height=newest):
-        try:
-            verified = verifier.verify(Block.from_bytes(raw, height_hint=height))
-        except BlockVerificationError as exc:
-            return ChainReport(False, verifier.height, events, height, exc.detail)
-        events += len(verified.envelopes)
-        if on_block is not None:
-            on_block(height, newest)
-    return ChainReport(True, verifier.height, events, None)
+
+    def report(ok: bool, first_bad: int | None = None, detail: str | None = None) -> ChainReport:
+        seconds = time.perf_counter() - began
+        rate = events / seconds if seconds > 0 else 0.0
+        return ChainReport(ok, verifier.height, events, first_bad, detail, seconds, rate)
+
+    try:
+        async for blocks in follow_block_batches(js, 0, to_height=newest):
+            for height, raw in blocks:
+                try:
+                    verified = verifier.verify(Block.from_bytes(raw, height_hint=height))
+                except BlockVerificationError as exc:
+                    return report(False, height, exc.detail)
+                events += len(verified.leaf_hashes)
+                if on_block is not None:
+                    on_block(height, newest)
+            if reporting:
+                report_events(reporter, VERIFY, events)
+                reporter.advanced(VERIFY, verifier.height, newest)
+        return report(True)
+    finally:
+        if reporting:
+            reporter.finished(VERIFY, verifier.height)
 
 
 async def chain_state(js: JetStreamContext, *, genesis_hash: str | None = None) -> ChainState:

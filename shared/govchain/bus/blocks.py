@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from nats.js import JetStreamContext
 
 from govchain.bus import subjects
-from govchain.bus.stream_reader import read_stream
+from govchain.bus.stream_reader import follow_batches, read_stream
 
 
 async def last_height(js: JetStreamContext) -> int:
@@ -35,3 +35,24 @@ async def follow_blocks(
         js, subjects.BLOCKS_STREAM, subjects.block_sequence(from_height), to_seq=to_seq, stop=stop
     ):
         yield message.seq - 1, message.data
+
+
+async def follow_block_batches(
+    js: JetStreamContext,
+    from_height: int,
+    *,
+    to_height: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> AsyncIterator[list[tuple[int, bytes]]]:
+    """:func:`follow_blocks` a direct-get batch at a time (up to
+    :data:`~govchain.bus.stream_reader.BATCH` blocks): ``[(height, raw block), ...]``, in order,
+    no gaps, so a reader can verify a run of blocks and commit them in one transaction."""
+    if to_height is not None and to_height < from_height:
+        return
+    to_seq = None if to_height is None else subjects.block_sequence(to_height)
+    async for messages in follow_batches(js, subjects.BLOCKS_STREAM, subjects.block_sequence(from_height), stop=stop):
+        batch = [(m.seq - 1, m.data) for m in messages if to_seq is None or m.seq <= to_seq]
+        if batch:
+            yield batch
+        if (to_seq is not None and messages[-1].seq >= to_seq) or (stop is not None and stop.is_set()):
+            return

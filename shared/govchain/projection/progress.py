@@ -6,7 +6,11 @@ wants to see that it moves. The runner reports to a :class:`CatchUpReporter`:
 
 * ``started(projection, from_height, head)`` once, when it starts behind the head;
 * ``advanced(projection, height, head)`` after each block applied on the way;
-* ``finished(projection, height)`` once, when it reaches the head it started towards (or stops).
+* ``finished(projection, height)`` once, when it reaches the head it started towards (or stops);
+* optionally ``counted(projection, events)``, before ``advanced``: the events replayed so far,
+  so the reporter can show a rate in events per second (a reporter without it shows blocks).
+
+``govchain verify`` (:func:`govchain.audit.verify_chain`) reports the same way, as ``verify``.
 
 The head is the one read when the run began: blocks appended meanwhile are followed as usual,
 not counted as catch-up. By default reports go to :class:`LogCatchUp` (structured log lines,
@@ -44,6 +48,7 @@ class _Run:
     began: float
     last_report: float
     announced: bool = False
+    events: int | None = None
 
 
 @dataclass
@@ -64,6 +69,11 @@ class LogCatchUp:
         if head - from_height >= self.min_blocks:
             self._announce(projection, run)
 
+    def counted(self, projection: str, events: int) -> None:
+        run = self._runs.get(projection)
+        if run is not None:
+            run.events = events
+
     def _announce(self, projection: str, run: _Run) -> None:
         run.announced = True
         self.emit("projection catching up", projection=projection, from_height=run.from_height + 1,
@@ -82,17 +92,25 @@ class LogCatchUp:
         done = height - run.from_height
         total = head - run.from_height
         rate = done / max(now - run.began, 1e-9)
+        extra = _event_rate(run, now - run.began)
         self.emit("projection catch-up progress", projection=projection, height=height, head=head,
                   percent=round(100 * done / max(total, 1), 1), blocks_per_s=round(rate, 1),
-                  eta_s=round((head - height) / rate, 1) if rate > 0 else None)
+                  eta_s=round((head - height) / rate, 1) if rate > 0 else None, **extra)
 
     def finished(self, projection: str, height: int) -> None:
         run = self._runs.pop(projection, None)
         if run is None or not run.announced:
             return
         took = self.clock() - run.began
+        extra = _event_rate(run, took)
         self.emit("projection caught up" if height >= run.head else "projection catch-up stopped",
-                  projection=projection, height=height, head=run.head, seconds=round(took, 2))
+                  projection=projection, height=height, head=run.head, seconds=round(took, 2), **extra)
+
+
+def _event_rate(run: _Run, seconds: float) -> dict[str, int]:
+    if run.events is None:
+        return {}
+    return {"events": run.events, "events_per_s": round(run.events / max(seconds, 1e-9))}
 
 
 class RichCatchUp:
@@ -102,16 +120,25 @@ class RichCatchUp:
         self.console = console
         self._progress: Progress | None = None
         self._tasks: dict[str, tuple[TaskID, int]] = {}
+        self._began: dict[str, float] = {}
 
     def started(self, projection: str, from_height: int, head: int) -> None:
         if self._progress is None:
             self._progress = Progress(
-                TextColumn("catching up [bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("blocks"), TimeRemainingColumn(), console=self.console, transient=True,
+                TextColumn("{task.fields[verb]} [bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("blocks"), TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                console=self.console, transient=True,
             )
             self._progress.start()
-        task = self._progress.add_task(projection, total=head - from_height)
+        verb, what = ("verifying", "the chain") if projection == VERIFY else ("catching up", projection)
+        task = self._progress.add_task(what, total=head - from_height, verb=verb, rate="")
         self._tasks[projection] = (task, from_height)
+        self._began[projection] = time.monotonic()
+
+    def counted(self, projection: str, events: int) -> None:
+        if self._progress is not None and projection in self._tasks:
+            seconds = max(time.monotonic() - self._began.get(projection, 0.0), 1e-9)
+            self._progress.update(self._tasks[projection][0], rate=f"{events / seconds:,.0f} events/s")
 
     def advanced(self, projection: str, height: int, head: int) -> None:
         if self._progress is not None and projection in self._tasks:
@@ -126,6 +153,17 @@ class RichCatchUp:
         if not self._tasks:
             self._progress.stop()
             self._progress = None
+
+
+VERIFY = "verify"
+"""The name :func:`govchain.audit.verify_chain` reports its progress under."""
+
+
+def report_events(reporter: CatchUpReporter, projection: str, events: int) -> None:
+    """Tell ``reporter`` how many events have been replayed, if it counts them (``counted``)."""
+    counted = getattr(reporter, "counted", None)
+    if counted is not None:
+        counted(projection, events)
 
 
 _reporter: CatchUpReporter = LogCatchUp()

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy import Connection, Engine
 
-from govchain.bus.blocks import follow_blocks, last_height
+from govchain.bus.blocks import follow_block_batches, last_height
 from govchain.logs import get_logger
 from govchain.projection.checkpoint import load_checkpoint, prepare_checkpoints, save_checkpoint
-from govchain.projection.progress import CatchUpReporter, catch_up_reporter
+from govchain.projection.progress import CatchUpReporter, catch_up_reporter, report_events
 from govchain.protocol.block import Block
 from govchain.protocol.errors import BlockVerificationError
-from govchain.protocol.verify import ChainVerifier, VerifiedBlock
+from govchain.protocol.verify import ChainVerifier, Checkpoint, VerifiedBlock
 
 log = get_logger("govchain.projection")
 
@@ -53,6 +53,11 @@ async def wait_for_height(current: Callable[[], int], min_height: int | None, ti
             return False
         await asyncio.sleep(0.02)
     return True
+
+
+GROUP_BLOCKS = 64
+"""Blocks verified, then handed to the store thread together, at most (a reader at the head
+gets one or two at a time anyway). Each still commits in a transaction of its own."""
 
 
 class ProjectionHalted(BlockVerificationError):
@@ -114,22 +119,57 @@ class ProjectionRunner:
         catching_up = target > self.height and (catch_up is not None or on_block is None)
         if catching_up:
             reporter.started(name, self.height, target)
+        replayed = 0
         try:
-            async for height, raw in follow_blocks(
-                self.js, self.height + 1, to_height=until_height, stop=stop
-            ):
-                await self._apply(raw, height)
-                if catching_up:
-                    reporter.advanced(name, height, target)
-                    if height >= target:
-                        catching_up = False
-                        reporter.finished(name, height)
-                if on_block is not None:
-                    on_block(height, until_height if until_height is not None else height)
+            async for blocks in follow_block_batches(self.js, self.height + 1, to_height=until_height, stop=stop):
+                for group, halted in self._verify_groups(blocks):
+                    if group:
+                        await asyncio.to_thread(self._commit, group)
+                        if catching_up:
+                            replayed += sum(len(applied.leaf_hashes) for applied, _ in group)
+                            report_events(reporter, name, replayed)
+                    for applied, _ in group:
+                        height = applied.block.height
+                        if catching_up:
+                            reporter.advanced(name, height, target)
+                            if height >= target:
+                                catching_up = False
+                                reporter.finished(name, height)
+                        if on_block is not None:
+                            on_block(height, until_height if until_height is not None else height)
+                    if halted is not None:
+                        raise halted
+                    if stop.is_set():
+                        break
+                if stop.is_set():
+                    break
         finally:
             if catching_up:  # stopped, or halted on a bad block, before reaching the head
                 reporter.finished(name, self.height)
         return self.height
+
+    def _verify_groups(
+        self, blocks: list[tuple[int, bytes]]
+    ) -> Iterator[tuple[list[tuple[VerifiedBlock, Checkpoint]], ProjectionHalted | None]]:
+        """Verify ``blocks`` in order, in groups of up to :data:`GROUP_BLOCKS` handed to the
+        store thread at once, each block with the checkpoint after it; a block that fails ends
+        the last group (the good blocks before it are still applied) and comes with it, to be
+        raised once they are committed."""
+        group: list[tuple[VerifiedBlock, Checkpoint]] = []
+        for height, raw in blocks:
+            try:
+                applied = self._verify(raw, height)
+            except ProjectionHalted as exc:
+                yield group, exc
+                return
+            checkpoint = self.verifier.checkpoint
+            assert checkpoint is not None
+            group.append((applied, checkpoint))
+            if len(group) >= GROUP_BLOCKS:
+                yield group, None
+                group = []
+        if group:
+            yield group, None
 
     async def _catch_up_target(self, until_height: int | None) -> int:
         """The height a catch-up runs to: the chain head now (or ``until_height`` if lower)."""
@@ -139,9 +179,9 @@ class ProjectionRunner:
             return -1
         return head if until_height is None else min(head, until_height)
 
-    async def _apply(self, raw: bytes, height: int) -> None:
+    def _verify(self, raw: bytes, height: int) -> VerifiedBlock:
         try:
-            applied = self.verifier.verify(Block.from_bytes(raw, height_hint=height))
+            return self.verifier.verify(Block.from_bytes(raw, height_hint=height))
         except BlockVerificationError as exc:
             log.error(
                 "block failed verification; projection halted",
@@ -150,15 +190,20 @@ class ProjectionRunner:
                 detail=exc.detail,
             )
             raise ProjectionHalted(height, exc.detail) from exc
-        await asyncio.to_thread(self._commit, applied)
 
-    def _commit(self, applied: VerifiedBlock) -> None:
-        checkpoint = self.verifier.checkpoint
-        assert checkpoint is not None
-        with self.engine.begin() as conn:
-            self.projection.apply(conn, applied)
-            save_checkpoint(conn, self.projection.name, checkpoint, state_changed=applied.state_changed)
-        self._committed = applied.block.height
-        after_commit = getattr(self.projection, "after_commit", None)
-        if after_commit is not None:
-            after_commit()
+    def _commit(self, group: list[tuple[VerifiedBlock, Checkpoint]]) -> None:
+        """Apply verified blocks in order, each in its own transaction with the checkpoint after
+        it (a block that fails, or a process killed in one, leaves the blocks before it applied
+        and itself not at all). One hand-off to this thread for the whole group."""
+        for applied, checkpoint in group:
+            # The verifier moves an unchanged state's height along with each block it verifies
+            # (it has verified the whole group by now): a projection applying a block sees the
+            # state as of that block, as when each block was applied right after its verification.
+            applied.state.height = applied.block.height
+            with self.engine.begin() as conn:
+                self.projection.apply(conn, applied)
+                save_checkpoint(conn, self.projection.name, checkpoint, state_changed=applied.state_changed)
+            self._committed = applied.block.height
+            after_commit = getattr(self.projection, "after_commit", None)
+            if after_commit is not None:
+                after_commit()

@@ -7,14 +7,17 @@ inclusion proof of any event in the log can be tied to a header the orderer sign
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from govchain.protocol.canonical import canonical_bytes, sha256_hex
+from govchain.protocol.canonical import SAFE_INTEGER, canonical_bytes, sha256_hex
 from govchain.protocol.envelope import HEX64_PATTERN, PRINCIPAL_PATTERN
-from govchain.protocol.jsontext import MAX_EVENT_DEPTH, parse_json_object
 from govchain.protocol.errors import BlockVerificationError
+from govchain.protocol.jsontext import MAX_EVENT_DEPTH, parse_json_object
+from govchain.protocol.jsontext import _no_constants as no_constants
 from govchain.protocol.keys import PublicKey, SigningKey
 from govchain.protocol.merkle import Frontier, leaf_hash, root_from_leaf_hashes
 
@@ -65,6 +68,15 @@ class Block(BaseModel):
 
     @classmethod
     def from_bytes(cls, raw: bytes, *, height_hint: int | None = None) -> Block:
+        """Parse wire bytes strictly (:func:`~govchain.protocol.jsontext.parse_json_object`
+        rules, the strict header model); raise :class:`BlockVerificationError` otherwise.
+
+        A block as the orderer writes it takes :func:`_parse_fast`, which reaches the same
+        result for less; anything it does not accept is parsed again by the reference path,
+        so every refusal (and its message) is the reference's."""
+        block = _parse_fast(raw)
+        if block is not None:
+            return block
         try:
             return cls.model_validate(parse_json_object(raw, what="block", max_depth=MAX_EVENT_DEPTH + 2))
         except (ValueError, ValidationError) as exc:
@@ -79,6 +91,71 @@ class Block(BaseModel):
         return public_key.key_id == self.header.orderer and public_key.verify(
             bytes.fromhex(self.signature), bytes.fromhex(self.hash)
         )
+
+
+_BLOCK_KEYS = frozenset(Block.model_fields)
+_HEX64 = re.compile(HEX64_PATTERN.removeprefix("^").removesuffix("$"))
+_HEX128 = re.compile(r"[0-9a-f]{128}")
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``jsontext``'s duplicate-key refusal, with the loop in C."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate JSON key")
+    return result
+
+
+_decode_strict = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=no_constants).decode
+
+
+def _nests_within(value: dict[str, Any] | list[Any], levels: int) -> bool:
+    """True when the container ``value`` nests at most ``levels`` levels, itself included
+    (what :func:`~govchain.protocol.jsontext.nesting_depth` measures on its text), and every
+    integer in it is a safe one (``jsontext`` reads other digits its own way: see ``_json_int``)."""
+    if levels <= 0:
+        return False
+    items: Any = value.values() if type(value) is dict else value
+    for item in items:
+        kind = type(item)
+        if kind is int:
+            if not -SAFE_INTEGER <= item <= SAFE_INTEGER:
+                return False
+        elif (kind is dict or kind is list) and not _nests_within(item, levels - 1):
+            return False
+    return True
+
+
+def _parse_fast(raw: bytes) -> Block | None:
+    """The block, read exactly as ``Block.model_validate(parse_json_object(raw, ...))`` reads
+    it, or None to leave the decision (and the refusal) to that reference path.
+
+    The same rules (no duplicate keys, no NaN), but the depth bound is checked on the parsed
+    value instead of scanning the text first (the C parser bounds its own recursion); integers
+    beyond 2**53 (which ``jsontext`` may read as doubles) are left to the reference; and the
+    events, ``list[dict[str, Any]]``, are taken as parsed instead of being copied by the
+    model. The header still goes through its strict model."""
+    try:
+        value = _decode_strict(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if type(value) is not dict or value.keys() != _BLOCK_KEYS:
+        return None
+    header, events, block_hash, signature = value["header"], value["events"], value["hash"], value["signature"]
+    if (
+        type(header) is not dict or type(events) is not list
+        or type(block_hash) is not str or not _HEX64.fullmatch(block_hash)
+        or type(signature) is not str or not _HEX128.fullmatch(signature)
+    ):
+        return None
+    for event in events:  # the block is level 1, the list level 2: each event may nest MAX_EVENT_DEPTH
+        if type(event) is not dict or not _nests_within(event, MAX_EVENT_DEPTH):
+            return None
+    if not _nests_within(header, MAX_EVENT_DEPTH + 1):  # also: its integers are safe ones
+        return None
+    try:
+        parsed_header = BlockHeader.model_validate(header)
+    except ValidationError:
+        return None
+    return Block.model_construct(header=parsed_header, hash=block_hash, signature=signature, events=events)
 
 
 def seal_block(

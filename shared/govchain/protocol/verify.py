@@ -8,22 +8,30 @@ which is what an auditor runs; projections may skip that and trust the orderer's
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
+from hashlib import sha256 as _sha256
 from typing import Any
 
 from pydantic import ValidationError
 
 from govchain.protocol import events as ev
+from govchain.protocol.batchproof import MAX_BATCH_EVENTS, BatchProof
 from govchain.protocol.block import ZERO_HASH, Block, BlockHeader
-from govchain.protocol.canonical import canonical_bytes
-from govchain.protocol.envelope import Envelope
-from govchain.protocol.eventref import EventKey
+from govchain.protocol.canonical import (
+    _is_plain,  # noqa: PLC2701 - the same rule, for the payload
+    canonical_bytes,
+)
+from govchain.protocol.envelope import EVENT_ID_PATTERN, HEX64_PATTERN, PRINCIPAL_PATTERN, TYPE_PATTERN, Envelope
 from govchain.protocol.errors import (
     BlockVerificationError,
     CanonicalizationError,
     EventRejected,
 )
-from govchain.protocol.merkle import Frontier, Node, leaf_hash, root_from_leaf_hashes
+from govchain.protocol.eventref import EventKey
+from govchain.protocol.eventtime import parse_rfc3339
+from govchain.protocol.merkle import Frontier, Node, all_inclusion_proofs, leaf_hash, root_from_leaf_hashes
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState, apply_event
 from govchain.protocol.validation import validate_event
@@ -101,11 +109,7 @@ class ChainVerifier:
             raise fail(f"the header has no canonical form: {exc}") from exc
         if header_hash != block.hash:
             raise fail("header hash does not match the block hash (header altered)")
-        envelopes = _parse_events(block, fail)
-        try:
-            leaves = [leaf_hash(canonical_bytes(event)) for event in block.events]
-        except CanonicalizationError as exc:
-            raise fail(str(exc)) from exc
+        envelopes, leaves, signing = _open_events(block.events, fail)
         if block.header.event_count != len(leaves):
             raise fail(f"header counts {block.header.event_count} events, block has {len(leaves)}")
         if root_from_leaf_hashes(leaves).hex() != block.header.events_root:
@@ -137,7 +141,10 @@ class ChainVerifier:
                 self._check_signature(block, state, fail)
                 if any(EVENT_TYPES.changes_state(e.type, e.schemaversion) for e in envelopes):
                     state = state.copy()
-                state_changed = self._apply_events(state, envelopes, block.header.time, new_ids, fail)
+                roots = _batch_roots(envelopes, signing) if self.check_events else {}
+                state_changed = self._apply_events(
+                    state, envelopes, signing, roots, block.header.time, new_ids, fail
+                )
             except BlockVerificationError:
                 previous.state.height = earlier_height
                 raise
@@ -186,15 +193,26 @@ class ChainVerifier:
             raise fail("orderer signature does not verify")
 
     def _apply_events(
-        self, state: ChainState, envelopes: list[Envelope], block_time: str, new_ids: set[EventKey], fail: _Fail
+        self,
+        state: ChainState,
+        envelopes: list[Envelope],
+        signing: list[bytes | None],
+        roots: dict[int, bytes],
+        block_time: str,
+        new_ids: set[EventKey],
+        fail: _Fail,
     ) -> bool:
+        """``signing[i]``, when not None, is event i's signing bytes; ``roots[i]`` the root its
+        batch proof leads to, derived once for its whole batch (see :func:`_batch_roots`)."""
         changed = False
         for index, envelope in enumerate(envelopes):
             stateful = EVENT_TYPES.changes_state(envelope.type, envelope.schemaversion)
             if not (self.check_events or stateful):
                 continue
             try:
-                payload = validate_event(state, envelope, block_time=block_time)
+                payload = validate_event(
+                    state, envelope, signing[index], batch_root=roots.get(index), block_time=block_time
+                )
             except EventRejected as exc:
                 raise fail(f"event {index} ({envelope.id}) is invalid: {exc}") from exc
             if self.check_events:
@@ -218,16 +236,261 @@ class _Fail:
         return BlockVerificationError(self.height, detail)
 
 
-def _parse_events(block: Block, fail: _Fail) -> list[Envelope]:
-    """Parse the block's events, which must be stored exactly in their signed normal form:
-    otherwise a leaf would commit to bytes other than the ones the signature covers."""
-    envelopes = []
-    for index, event in enumerate(block.events):
-        try:
-            envelope = Envelope.model_validate(event)
-        except ValidationError as exc:
-            raise fail(f"event {index} is not a well-formed envelope") from exc
-        if not envelope.is_signed or envelope.to_dict() != event:
-            raise fail(f"event {index} is not stored in its signed normal form")
-        envelopes.append(envelope)
-    return envelopes
+def _parse_event(event: dict[str, Any], index: int, fail: _Fail) -> Envelope:
+    """The reference reading of one stored event: the envelope model, which must give back
+    exactly the stored object (its signed normal form: otherwise a leaf would commit to bytes
+    other than the ones the signature covers)."""
+    try:
+        envelope = Envelope.model_validate(event)
+    except ValidationError as exc:
+        raise fail(f"event {index} is not a well-formed envelope") from exc
+    if not envelope.is_signed or envelope.to_dict() != event:
+        raise fail(f"event {index} is not stored in its signed normal form")
+    return envelope
+
+
+def _open_events(
+    events: list[dict[str, Any]], fail: _Fail
+) -> tuple[list[Envelope], list[bytes], list[bytes | None]]:
+    """Each event's envelope, leaf hash and (where it came cheaply) signing bytes.
+
+    An event in the normal form the orderer writes is opened by :func:`_open_fast`; any other
+    goes through :func:`_parse_event`, which accepts or refuses it as before. As before, every
+    event is parsed before any leaf of a reference-path event is canonicalised, so a block
+    that breaks both ways is reported by its first malformed event."""
+    envelopes: list[Envelope] = []
+    signed: list[bytes | None] = []
+    signing: list[bytes | None] = []
+    for index, event in enumerate(events):
+        opened = _open_fast(event)
+        if opened is None:
+            envelopes.append(_parse_event(event, index, fail))
+            signed.append(None)
+            signing.append(None)
+        else:
+            envelopes.append(opened[0])
+            signing.append(opened[1])
+            signed.append(opened[2])
+    leaves = []
+    for event, leaf_bytes in zip(events, signed, strict=True):
+        if leaf_bytes is None:
+            try:
+                leaf_bytes = canonical_bytes(event)
+            except CanonicalizationError as exc:
+                raise fail(str(exc)) from exc
+        leaves.append(_sha256(b"\x00" + leaf_bytes).digest())
+    return envelopes, leaves, signing
+
+
+# --------------------------------------------------------------------------- the fast path
+#
+# Reading an event the reference way costs a pydantic validation, two model dumps and a
+# canonical encoding of the whole envelope (about 25 µs). An event exactly in the form the
+# orderer stores (every attribute of its exact JSON type, identifiers matching their
+# patterns, ``data`` of plain JSON) is accepted by that path, and the envelope it yields is
+# the one built here from the same values. Its RFC 8785 bytes are written directly: the
+# envelope's keys are fixed and their sorted order known, the identifiers and the time need
+# no escaping (their patterns allow none), and ``data`` goes through the C encoder, which
+# writes JCS for plain JSON (see govchain.protocol.canonical). Anything else returns None and
+# takes the reference path, so the fast path can only be narrower, never more lenient;
+# tests/unit/test_verify_fastpath.py holds the two equal.
+
+_REQUIRED = frozenset(("specversion", "id", "source", "type", "schemaversion", "time", "datacontenttype",
+                       "data", "signer"))
+_SHAPES = {
+    _REQUIRED | {"signature"}: (False, False),
+    _REQUIRED | {"batchproof"}: (True, False),
+    _REQUIRED | {"signature", "subject"}: (False, True),
+    _REQUIRED | {"batchproof", "subject"}: (True, True),
+}
+_PROOF_KEYS = frozenset(("index", "path", "signature", "size"))
+
+
+def _anchored(pattern: str) -> re.Pattern[str]:
+    """A field pattern for ``fullmatch`` (pydantic's ``$`` never matches before a final newline)."""
+    return re.compile(pattern.removeprefix("^").removesuffix("$"))
+
+
+_ID = _anchored(EVENT_ID_PATTERN)
+_PRINCIPAL = _anchored(PRINCIPAL_PATTERN)
+_TYPE = _anchored(TYPE_PATTERN)
+_HEX64 = _anchored(HEX64_PATTERN)
+_HEX128 = re.compile(r"[0-9a-f]{128}")
+_encode_string = json.encoder.encode_basestring
+
+
+def _not_json(value: object) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+_encode_chunks = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _not_json, _encode_string, None, ":", ",", True, False, False
+)
+"""``json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"))``
+made once: ``JSONEncoder.encode`` builds its C encoder anew on every call, which costs more
+than encoding a small payload. (No circular-reference check: parsed JSON has no cycles, and
+a cycle in a built value ends in RecursionError, which sends the event to the reference path.)"""
+
+
+def _encode_plain(value: Any) -> str:
+    return "".join(_encode_chunks(value, 0))
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _model(cls: type[Any], values: dict[str, Any], fields_set: set[str]) -> Any:
+    """What ``cls.model_construct`` makes, without its per-field Python loop."""
+    model = _new(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", fields_set)
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
+
+
+def _open_fast(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | None:
+    """(envelope, signing bytes, signed bytes) of an event in the orderer's normal form, or
+    None when the reference path must judge it (see the section comment)."""
+    if type(event) is not dict:
+        return None
+    try:
+        return _open_normal_form(event)
+    except RecursionError:  # a payload nesting beyond Python's stack: the reference refuses it
+        return None
+
+
+def _open_normal_form(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | None:
+    shape = _SHAPES.get(frozenset(event))
+    if shape is None:
+        return None
+    batched, has_subject = shape
+    event_id, source, event_type, version = event["id"], event["source"], event["type"], event["schemaversion"]
+    signer, when, data = event["signer"], event["time"], event["data"]
+    if not (
+        event["specversion"] == "1.0" and type(event["specversion"]) is str
+        and event["datacontenttype"] == "application/json" and type(event["datacontenttype"]) is str
+        and type(event_id) is str and _ID.fullmatch(event_id)
+        and type(source) is str and (source in _GOOD_PRINCIPALS or _matches(_PRINCIPAL, source, _GOOD_PRINCIPALS))
+        and type(event_type) is str and (event_type in _GOOD_TYPES or _matches(_TYPE, event_type, _GOOD_TYPES))
+        and type(version) is int and 1 <= version <= 1000
+        and type(signer) is str and (signer in _GOOD_KEY_IDS or _matches(_HEX64, signer, _GOOD_KEY_IDS))
+        and type(when) is str and type(data) is dict and _is_plain(data)
+    ):
+        return None
+    subject = None
+    if has_subject:
+        subject = event["subject"]
+        if type(subject) is not str or len(subject) > 256:
+            return None
+        subject_json = f'"subject":{_encode_string(subject)},'
+    else:
+        subject_json = ""
+    try:
+        parse_rfc3339(when)  # its pattern leaves digits, "-:.+TZ" and a final newline, never escaped
+        if "\n" in when:
+            return None
+        data_json = _encode_plain(data)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    tail = (
+        f'"signer":"{signer}","source":"{source}","specversion":"1.0",{subject_json}'
+        f'"time":"{when}","type":"{event_type}"}}'
+    )
+    head = f'{{"data":{data_json},"datacontenttype":"application/json","id":"{event_id}","schemaversion":{version},'
+    proof: BatchProof | None = None
+    signature: str | None = None
+    try:
+        signing = (head + tail).encode()
+        if batched:
+            raw_proof = event["batchproof"]
+            if type(raw_proof) is not dict or raw_proof.keys() != _PROOF_KEYS:
+                return None
+            index, size, path, proof_signature = (
+                raw_proof["index"], raw_proof["size"], raw_proof["path"], raw_proof["signature"]
+            )
+            if not (
+                type(index) is int and type(size) is int and 0 <= index < size <= MAX_BATCH_EVENTS
+                and type(path) is list and len(path) <= 10
+                and type(proof_signature) is str
+                and (proof_signature in _GOOD_SIGNATURES or _matches(_HEX128, proof_signature, _GOOD_SIGNATURES))
+            ):
+                return None
+            if path:  # each node 64 lowercase hex digits: fromhex refuses non-hex, the length check spaces
+                if set(map(type, path)) != _STR or set(map(len, path)) != _LEN64:
+                    return None
+                joined = "".join(path)
+                if len(bytes.fromhex(joined)) != 32 * len(path) or joined != joined.lower():
+                    return None
+                nodes = '"' + '","'.join(path) + '"'
+            else:
+                nodes = ""
+            proof = _model(BatchProof, {"index": index, "size": size, "path": list(path),
+                                        "signature": proof_signature}, set(_PROOF_KEYS))
+            # BatchProof.to_bytes, written out here with the path already joined
+            proof_json = f'{{"index":{index},"path":[{nodes}],"signature":"{proof_signature}","size":{size}}}'
+            signed = b'{"batchproof":' + proof_json.encode() + b"," + signing[1:]
+        else:
+            signature = event["signature"]
+            if type(signature) is not str or not _HEX128.fullmatch(signature):
+                return None
+            signed = (head + f'"signature":"{signature}",' + tail).encode()
+    except (UnicodeEncodeError, ValueError):  # a lone surrogate (the reference refuses it), or no hex
+        return None
+    envelope = _model(Envelope, {
+        "specversion": "1.0", "id": event_id, "source": source, "type": event_type, "schemaversion": version,
+        "subject": subject, "time": when, "datacontenttype": "application/json", "data": dict(data),
+        "signer": signer, "signature": signature, "batchproof": proof,
+    }, set(event))
+    return envelope, signing, signed
+
+
+_STR = {str}
+_LEN64 = {64}
+_GOOD_PRINCIPALS: set[str] = set()
+_GOOD_TYPES: set[str] = set()
+_GOOD_KEY_IDS: set[str] = set()
+_GOOD_SIGNATURES: set[str] = set()
+"""Values that matched their pattern before: sources, types, signers and batch signatures
+repeat from event to event, and a set lookup costs a tenth of a regular expression."""
+_MEMO_LIMIT = 4096
+
+
+def _matches(pattern: re.Pattern[str], value: str, good: set[str]) -> bool:
+    if not pattern.fullmatch(value):
+        return False
+    if len(good) >= _MEMO_LIMIT:
+        good.clear()
+    good.add(value)
+    return True
+
+
+def _batch_roots(envelopes: list[Envelope], signing: list[bytes | None]) -> dict[int, bytes]:
+    """For the events of each batch whose every event is in this block: the batch root each
+    one's proof leads to, computed once for the batch instead of walking every path.
+
+    A batch's tree is rebuilt from its events' signing bytes (ordered by proof index); an
+    event gets that root only when its proof's path is exactly its path in that tree, and
+    then walking the path (``BatchProof.root``) would give the same root. Events of batches
+    split over blocks, or whose path differs, are left out: their proofs are walked as before."""
+    batches: dict[tuple[str, str, int], dict[int, int]] = {}
+    for position, envelope in enumerate(envelopes):
+        proof = envelope.batchproof
+        if proof is None or signing[position] is None:
+            continue
+        members = batches.setdefault((envelope.signer, proof.signature, proof.size), {})
+        if proof.index in members:
+            members[proof.index] = -1  # two events claim one place: leave the batch to the walk
+        else:
+            members[proof.index] = position
+    roots: dict[int, bytes] = {}
+    for (_, _, size), members in batches.items():
+        if len(members) != size or -1 in members.values():
+            continue
+        order = [members[index] for index in range(size)]
+        root, paths = all_inclusion_proofs([leaf_hash(signing[p]) for p in order])  # type: ignore[arg-type]
+        for position, path in zip(order, paths, strict=True):
+            proof = envelopes[position].batchproof
+            assert proof is not None
+            if "".join(proof.path) == b"".join(path).hex():
+                roots[position] = root
+    return roots
