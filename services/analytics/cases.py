@@ -39,6 +39,9 @@ class ServiceType:
     """When set, the data field naming a business: the case belongs to the department that
     registered that business (the applicant is a citizen, not a department). Otherwise the
     case belongs to the opening event's source."""
+    applicant_field: str | None = None
+    """The data field of the opening event naming the person the case is for (a citizen's
+    pseudonym): the only one whose rating of the case counts."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ SERVICE_TYPES = Catalogue((
             "license.application_rejected": Decision("rejected", reason_field="failed_condition"),
         },
         department_of_business="business_id",
+        applicant_field="applicant",
     ),
     ServiceType(
         name="land-transfer",
@@ -101,6 +105,7 @@ SERVICE_TYPES = Catalogue((
             "land.transfer_expired": Decision("expired"),
             "land.transfer_refused": Decision("rejected", reason_field="reason"),
         },
+        applicant_field="from_owner",
     ),
 ))
 """The services GovChain measures (their contracts ship in ``services/contract/definitions``)."""

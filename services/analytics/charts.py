@@ -138,11 +138,87 @@ def comparison_chart(summary: Summary) -> bytes:
     return _png(fig)
 
 
+SCORE_COLORS = ("#d62728", "#ff7f0e", "#bcbd22", "#8fbc8f", "#2ca02c")
+
+
+def satisfaction_chart(summary: Summary) -> bytes:
+    """Counted ratings per service type by score (stacked), with mean score and response rate."""
+    fig, ax = _figure("Public satisfaction: ratings by score (signed by the applicant)")
+    stats = [s for s in summary.satisfaction.by_service_type if s.ratings]
+    if not stats:
+        return _empty(fig, ax, "No ratings yet")
+    labels = [f"{_title(summary, s.service_type)}\nmean {s.mean_score:.2f}, response "
+              f"{100 * (s.response_rate or 0):.0f} %" for s in stats]
+    positions = list(range(len(stats)))
+    left = [0] * len(stats)
+    for score, color in zip(("1", "2", "3", "4", "5"), SCORE_COLORS, strict=True):
+        counts = [s.distribution.get(score, 0) for s in stats]
+        ax.barh(positions, counts, left=left, color=color, label=f"{score} ★")
+        left = [a + b for a, b in zip(left, counts, strict=True)]
+    ax.set_yticks(positions, [_short(label) for label in labels])
+    ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("ratings")
+    ax.legend(loc="lower right", ncols=5, fontsize="small")
+    return _png(fig)
+
+
+def satisfaction_trend_chart(summary: Summary) -> bytes:
+    """Mean score per block-time day and service type."""
+    fig, ax = _figure("Mean satisfaction score per day (block time)")
+    trend = summary.satisfaction.trend
+    if not trend:
+        return _empty(fig, ax, "No ratings yet")
+    series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for point in trend:
+        series[point.service_type].append((datetime.strptime(point.day, "%Y-%m-%d"), point.mean_score))
+    for service_type, points in series.items():
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=_title(summary, service_type))
+    ax.set_ylim(0.5, 5.5)
+    ax.set_ylabel("mean score (1–5)")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
+    ax.legend(loc="lower right")
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def costs_chart(summary: Summary) -> bytes:
+    """Cost of the decided cases per month: by hand (the model's assumption) and on the platform."""
+    fig, ax = _figure("Cost of decided cases per month, CNY (cost model: see the report's assumptions)")
+    periods = sorted({r.period or "" for r in summary.costs.by_period})
+    if not periods:
+        return _empty(fig, ax, "No decided cases yet")
+    before = Counter[str]()
+    after = Counter[str]()
+    for r in summary.costs.by_period:
+        before[r.period or ""] += round(r.cost_before)
+        after[r.period or ""] += round(r.cost_after)
+    positions = list(range(len(periods)))
+    width = 0.38
+    ax.bar([p - width / 2 for p in positions], [before[p] for p in periods], width, color=BASELINE_COLOR,
+           label="by hand (before)")
+    ax.bar([p + width / 2 for p in positions], [after[p] for p in periods], width, color=MEASURED_COLOR,
+           label="on the platform (after)")
+    for p, period in zip(positions, periods, strict=True):
+        ax.annotate(f"saved {before[period] - after[period]:,}", (p, before[period]), ha="center",
+                    va="bottom", fontsize="small")
+    ax.set_xticks(positions, periods)
+    ax.set_xlim(-1, len(periods))
+    ax.set_ylim(0, 1.2 * max(before.values(), default=1))
+    ax.set_ylabel("CNY")
+    ax.legend(loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
 CHARTS: dict[str, Callable[[Summary], bytes]] = {
     "processing": processing_chart,
     "throughput": throughput_chart,
     "rejections": rejections_chart,
     "comparison": comparison_chart,
+    "satisfaction": satisfaction_chart,
+    "satisfaction_trend": satisfaction_trend_chart,
+    "costs": costs_chart,
 }
 """Every chart by the name the API and the report use."""
 

@@ -21,6 +21,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from govchain.services.analytics.cases import OUTCOMES, SERVICE_TYPES, Catalogue, Outcome
+from govchain.services.analytics.costs import DEFAULT_COSTS, CostReport, ServiceCostModel, cost_report, merge_costs
+from govchain.services.analytics.satisfaction import RatingRow, Satisfaction, satisfaction
 
 DAY_S = 86_400.0
 HOUR = timedelta(hours=1)
@@ -46,22 +48,34 @@ DEFAULT_TARGETS: dict[str, ServiceTargets] = {
 }
 
 
+COSTS_KEY = "costs"
+"""The key of the cost model in the configuration file (every other key names a service type)."""
+
+
 class AnalyticsConfig(BaseModel):
-    """Targets per service type. Overrides merge field by field over the defaults, so a file
-    may change one SLA without restating every baseline."""
+    """Targets and cost model per service type. Overrides merge field by field over the
+    defaults, so a file may change one SLA or one cost without restating the rest."""
 
     model_config = ConfigDict(frozen=True)
 
     targets: dict[str, ServiceTargets] = Field(default_factory=lambda: dict(DEFAULT_TARGETS))
+    costs: dict[str, ServiceCostModel] = Field(default_factory=lambda: dict(DEFAULT_COSTS))
 
     @classmethod
     def from_mapping(cls, overrides: Mapping[str, Mapping[str, Any]]) -> AnalyticsConfig:
-        """``{"business-license": {"sla_s": 86400, "baseline_median_s": 1296000}, ...}``"""
+        """``{"business-license": {"sla_s": 86400, "baseline_median_s": 1296000}, ...,
+        "costs": {"business-license": {"staff_hourly_cost": 150}, ...}}``"""
         targets = dict(DEFAULT_TARGETS)
+        costs = dict(DEFAULT_COSTS)
         for service_type, values in overrides.items():
+            if service_type == COSTS_KEY:
+                if not isinstance(values, Mapping):
+                    raise ValueError(f"{COSTS_KEY!r}: expected an object of service type → cost model")
+                costs = merge_costs(values)
+                continue
             base = targets.get(service_type, ServiceTargets())
             targets[service_type] = ServiceTargets.model_validate({**base.model_dump(), **values})
-        return cls(targets=targets)
+        return cls(targets=targets, costs=costs)
 
     @classmethod
     def load(cls, path: Path | None) -> AnalyticsConfig:
@@ -134,6 +148,7 @@ class MetricsInput:
     events: Sequence[EventCount] = ()
     refusals: Sequence[RefusalCount] = ()
     refusals_as_of_seq: int = 0
+    ratings: Sequence[RatingRow] = ()
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -217,6 +232,8 @@ class Summary(BaseModel):
     throughput: Throughput
     refusals: Refusals
     targets: dict[str, ServiceTargets]
+    satisfaction: Satisfaction = Field(default_factory=Satisfaction, description="signed ratings of decided cases")
+    costs: CostReport = Field(default_factory=CostReport, description="the cost model applied to decided cases")
 
 
 # --- computations ----------------------------------------------------------------------------
@@ -358,6 +375,8 @@ def summarize(data: MetricsInput, config: AnalyticsConfig, catalogue: Catalogue 
         throughput=throughput(data.events),
         refusals=refusals(data.refusals, data.refusals_as_of_seq),
         targets=config.targets,
+        satisfaction=satisfaction(data.ratings, data.cases, [s.service_type for s in stats]),
+        costs=cost_report(data.cases, config.costs),
     )
 
 

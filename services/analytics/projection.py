@@ -24,6 +24,7 @@ from govchain.storage.migrations import upgrade_to_head
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 BUSINESS_REGISTERED = "business.registered"
+CASE_RATED = "case.rated"
 MAX_REASON = 500
 
 
@@ -57,6 +58,8 @@ class AnalyticsProjection:
         for envelope in block.envelopes:
             if envelope.type == BUSINESS_REGISTERED:
                 self._business(conn, envelope, header.height)
+            elif envelope.type == CASE_RATED:
+                self._rated(conn, envelope, header.height, header.time)
             service = self.catalogue.opened_by(envelope.type)
             if service is not None:
                 self._open(conn, service, envelope, header.height, header.time)
@@ -81,6 +84,7 @@ class AnalyticsProjection:
         conn.execute(insert(t.cases).values(
             service_type=service.name, case_id=case_id, department=self._department(conn, service, e),
             opened_at=time, opened_height=height, opened_event_id=e.id,
+            applicant=None if service.applicant_field is None else _text(e.data, service.applicant_field),
         ))
 
     def _decide(
@@ -102,12 +106,54 @@ class AnalyticsProjection:
             reason=None if reason is None else reason[:MAX_REASON],
         ))
 
+    def _rated(self, conn: Connection, e: Envelope, height: int, time: str) -> None:
+        """Record a rating, counted or void with its reason (see :func:`rating_problem`)."""
+        service_type, case_id = _text(e.data, "service_type") or "", _text(e.data, "case_id") or ""
+        case = _row(conn, t.cases, service_type=service_type, case_id=case_id) if service_type and case_id else None
+        counted = None if case is None else conn.execute(select(t.ratings.c.event_id).where(
+            t.ratings.c.service_type == service_type, t.ratings.c.case_id == case_id,
+            t.ratings.c.void_reason.is_(None),
+        ).limit(1)).first()
+        comment = e.data.get("comment")
+        problem = rating_problem(
+            rater=e.source, case=case, already_rated=counted is not None,
+            comment_subject=comment.get("subject") if isinstance(comment, dict) else None,
+        )
+        score = e.data.get("score")
+        conn.execute(insert(t.ratings).values(
+            event_id=e.ref, service_type=service_type[:64], case_id=case_id[:128],
+            department=None if case is None else case.department,
+            score=score if isinstance(score, int) else 0, has_comment=isinstance(comment, dict),
+            rated_at=time, height=height, void_reason=None if problem is None else problem[:300],
+        ))
+
     def _department(self, conn: Connection, service: ServiceType, e: Envelope) -> str | None:
         if service.department_of_business is None:
             return e.source
         business_id = _text(e.data, service.department_of_business)
         business = None if business_id is None else _row(conn, t.businesses, business_id=business_id)
         return None if business is None else str(business.department)
+
+
+def rating_problem(*, rater: str, case: Any, already_rated: bool, comment_subject: str | None) -> str | None:
+    """Why a rating does not count (``code: details``), or None when it does.
+
+    Decided here, in the projection, because it needs case state the ledger does not keep
+    (who applied, whether the case is decided): the ledger has already checked that a
+    citizen signed it; this check reads only earlier blocks, so every replica agrees."""
+    if case is None:
+        return "unknown_case: no such case of this service"
+    if case.applicant is None:
+        return "unknown_applicant: the case does not name whom it is for"
+    if case.applicant != rater:
+        return "not_applicant: only the applicant may rate a case"
+    if case.decided_at is None:
+        return "not_decided: a case can be rated once it is decided"
+    if already_rated:
+        return "already_rated: the case has been rated"
+    if comment_subject is not None and comment_subject != rater:
+        return "comment_not_rater: the comment must be sealed for the rater"
+    return None
 
 
 def _text(data: dict[str, Any], key: str) -> str | None:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, func, select
 from govchain.services.analytics import tables as t
 from govchain.services.analytics.metrics import CaseRow, EventCount, MetricsInput, RefusalCount
 from govchain.services.analytics.projection import parse_time
+from govchain.services.analytics.satisfaction import RatingRow
 
 
 def read_snapshot(engine: Engine) -> MetricsInput:
@@ -29,6 +30,7 @@ def read_snapshot(engine: Engine) -> MetricsInput:
             events=_events(conn, height),
             refusals=_refusals(conn, int(refusals_seq)),
             refusals_as_of_seq=int(refusals_seq),
+            ratings=_ratings(conn, height),
         )
 
 
@@ -63,3 +65,11 @@ def _refusals(conn: Connection, up_to_seq: int) -> list[RefusalCount]:
         select(r.department, r.reason, func.count()).where(r.stream_seq <= up_to_seq).group_by(r.department, r.reason)
     ).all()
     return [RefusalCount(department=d, reason=reason, count=int(n)) for d, reason, n in rows]
+
+
+def _ratings(conn: Connection, height: int) -> list[RatingRow]:
+    r = t.ratings.c
+    rows = conn.execute(select(t.ratings).where(r.height <= height).order_by(r.height, r.event_id)).all()
+    return [RatingRow(event_id=row.event_id, service_type=row.service_type, case_id=row.case_id,
+                      department=row.department, score=int(row.score), rated_at=parse_time(row.rated_at),
+                      void_reason=row.void_reason, has_comment=bool(row.has_comment)) for row in rows]

@@ -6,7 +6,7 @@ one height by filtering, whatever the database's isolation level.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table
 
 metadata = MetaData()
 
@@ -27,6 +27,7 @@ cases = Table(
     Column("decided_event_id", String(64)),
     Column("outcome", String(16), comment="approved, rejected or expired"),
     Column("reason", String(500), comment="why, when the decision says (e.g. the failed condition)"),
+    Column("applicant", PRINCIPAL, comment="whom the case is for (a pseudonym); the only one who may rate it"),
     Index("ix_analytics_cases_opened_height", "opened_height"),
 )
 
@@ -65,3 +66,20 @@ refusals = Table(
     Column("reason", String(64), nullable=False),
     Column("rejected_at", TIME, comment="the orderer's clock (refusals have no block time)"),
 )
+
+ratings = Table(
+    "analytics_ratings",
+    metadata,
+    Column("event_id", String(128), primary_key=True, comment="the case.rated event, source/id"),
+    Column("service_type", String(64), nullable=False),
+    Column("case_id", String(128), nullable=False),
+    Column("department", PRINCIPAL, comment="the rated case's department; NULL when unknown"),
+    Column("score", Integer, nullable=False),
+    Column("has_comment", Boolean, nullable=False),
+    Column("rated_at", TIME, nullable=False, comment="block time of the rating"),
+    Column("height", Integer, nullable=False),
+    Column("void_reason", String(300), comment="why the rating does not count; NULL when it counts"),
+    Index("ix_analytics_ratings_case", "service_type", "case_id"),
+)
+"""Ratings of service cases. No rater column: a counted rating is the applicant's by rule,
+and a void one needs no name to show why it was refused."""

@@ -1,4 +1,5 @@
-"""``govchain report``: how fast the services decide, from the chain: tables and PNG charts."""
+"""``govchain report``: how fast the services decide, how satisfied applicants are and what it
+saves: tables and PNG charts."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from govchain.client import GovChainClient
 from govchain.protocol.errors import GovChainError
 from govchain.services.analytics.cases import OUTCOMES
 from govchain.services.analytics.charts import CHARTS, format_duration
+from govchain.services.analytics.costs import ServiceCostModel
 from govchain.services.analytics.metrics import Summary
 from govchain.services.cli.common import (
     DATA_OPTION,
@@ -37,7 +39,8 @@ def report(
     data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, out: Path = OUT_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """Service efficiency: time to decision per service and department, SLA breaches, before/after
-    the manual process, rejections and ledger refusals; charts are written to --out."""
+    the manual process, rejections and ledger refusals; public satisfaction (ratings, refused
+    ratings) and cost savings with the cost model's assumptions; charts are written to --out."""
     settings = settings_from(data, nats_url)
 
     async def fetch(nc: Client) -> dict[str, Any]:
@@ -115,12 +118,72 @@ def _print_tables(s: Summary) -> None:
     sources = ", ".join(f"{source} {n}" for source, n in list(tp.by_source.items())[:5]) or "none"
     console.print(f"Throughput: {tp.total_events} events over {tp.span_hours} h of block time "
                   f"(mean {mean}/h, peak {tp.peak_per_hour}/h); busiest sources: {sources}")
+    _print_satisfaction(s, titles)
+    _print_costs(s, titles)
+
+
+def _print_satisfaction(s: Summary, titles: dict[str, str]) -> None:
+    console.print("\n[bold]Public satisfaction[/] (ratings signed by the applicant, once per decided case)\n")
+    scores = ("1", "2", "3", "4", "5")
+    rated = _table("Ratings by service", "service", "department", "ratings", "decided", "response rate",
+                   "mean score", " / ".join(scores), "comments")
+    for r in [*s.satisfaction.by_service_type, *s.satisfaction.by_department]:
+        rated.add_row(titles.get(r.service_type, r.service_type), r.department or "(all)",
+                      *_ints(r.ratings, r.decided), _pct(r.response_rate),
+                      "—" if r.mean_score is None else f"{r.mean_score:.2f}",
+                      " / ".join(str(r.distribution.get(k, 0)) for k in scores), str(r.comments))
+    console.print(rated)
+    trend = _table("Trend (block-time day)", "day", "service", "ratings", "mean score")
+    for p in s.satisfaction.trend:
+        trend.add_row(p.day, titles.get(p.service_type, p.service_type), str(p.ratings), f"{p.mean_score:.2f}")
+    console.print(trend)
+    void = _table(f"Ratings that do not count ({len(s.satisfaction.void)})", "event", "service", "case", "reason")
+    for v in s.satisfaction.void:
+        void.add_row(v.event_id, titles.get(v.service_type, v.service_type), v.case_id, v.reason)
+    console.print(void)
+
+
+def _print_costs(s: Summary, titles: dict[str, str]) -> None:
+    c = s.costs
+    console.print("\n[bold]Cost savings[/] (a cost model applied to the decided cases measured on chain; CNY)\n")
+    per_case = _table("Cost per case", "service", "by hand (before)", "on the platform (after)", "saving per case")
+    for row in c.per_case:
+        per_case.add_row(titles.get(row.service_type, row.service_type), _cny(row.cost_before), _cny(row.cost_after),
+                         _cny(row.saving))
+    console.print(per_case)
+    periods = _table("Savings per month (of the decision)", "service", "month", "cases", "before", "after", "saved")
+    for row in c.by_period:
+        periods.add_row(titles.get(row.service_type, row.service_type), row.period or "—", str(row.cases),
+                        _cny(row.cost_before), _cny(row.cost_after), _cny(row.saving))
+    console.print(periods)
+    departments = _table("Savings per department", "service", "department", "cases", "before", "after", "saved")
+    for row in c.by_department:
+        departments.add_row(titles.get(row.service_type, row.service_type), row.department or "(unknown)",
+                            str(row.cases), _cny(row.cost_before), _cny(row.cost_after), _cny(row.saving))
+    console.print(departments)
+    console.print(f"Total: {c.total_cases} decided cases, {_cny(c.total_before)} by hand, {_cny(c.total_after)} "
+                  f"on the platform, [bold]{_cny(c.total_saving)} saved[/]"
+                  + (f"; no cost model for {', '.join(c.unmodelled)}" if c.unmodelled else ""))
+    assumptions = _table("Assumptions of the cost model (set them in GOVCHAIN_ANALYTICS_CONFIG, key \"costs\")",
+                         "assumption", *(titles.get(row.service_type, row.service_type) for row in c.per_case))
+    for field, info in ServiceCostModel.model_fields.items():
+        assumptions.add_row(f"{field}: {info.description}",
+                            *(f"{getattr(row.assumptions, field):g}" for row in c.per_case))
+    console.print(assumptions)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+def _cny(value: float) -> str:
+    return f"{value:,.2f}"
 
 
 def _table(title: str, *columns: str) -> Table:
     table = Table(title=title, title_justify="left", show_lines=False)
     for n, column in enumerate(columns):
-        text = n == 0 or column in ("department", "outcome", "reason")
+        text = n == 0 or column in ("department", "outcome", "reason", "service", "case", "month", "day")
         table.add_column(column, justify="left" if text else "right")
     return table
 

@@ -3,4 +3,4 @@
 from pathlib import Path
 
 BUILTIN_CONTRACTS = {path.stem: path for path in (Path(__file__).parent / "definitions").glob("*.json")}
-"""The contracts GovChain ships: business-license and land-transfer."""
+"""The contracts GovChain ships: business-license, land-transfer and data-sharing."""

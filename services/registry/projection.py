@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, Table, insert, select, update
 from govchain.privacy.vault import KeyVault
 from govchain.protocol import events as ev
 from govchain.protocol import records as rec
+from govchain.protocol import sharing
 from govchain.protocol.envelope import Envelope
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState
@@ -133,7 +134,8 @@ def _dataset(conn: Connection, e: Envelope, p: rec.DatasetPublished, at: At) -> 
     row = conn.execute(select(t.datasets).where(t.datasets.c.dataset_id == p.dataset_id)).one_or_none()
     values = dict(
         department=e.source, title=p.title, description=p.description, fields=json.dumps(p.fields),
-        access=p.access, readers=json.dumps(p.readers), height=at.height,
+        access=p.access, readers=json.dumps(p.readers), height=at.height, source=p.source,
+        approvers=json.dumps(p.approvers), required=p.required,
     )
     if row is None:
         conn.execute(insert(t.datasets).values(dataset_id=p.dataset_id, event_ids=json.dumps([e.ref]), **values))
@@ -143,6 +145,57 @@ def _dataset(conn: Connection, e: Envelope, p: rec.DatasetPublished, at: At) -> 
         conn.execute(update(t.datasets).where(t.datasets.c.dataset_id == p.dataset_id).values(
             event_ids=json.dumps([*json.loads(row.event_ids), e.ref]), **values,
         ))
+
+
+def grant_problem(dataset: Any, p: sharing.DatasetAccessGranted) -> str | None:
+    """Why a grant of the data-sharing contract is inconsistent with the catalog, or None.
+
+    The contract checks what the request says; the registry checks it against the set the
+    holder published: that it exists and is the holder's, that the fields are the set's, and
+    that the approvals meet the set's own rule (its ``approvers``, ``required`` of them; by
+    default the holder alone)."""
+    if dataset is None:
+        return f"no_dataset: data set {p.dataset_id} is not in the catalog"
+    if dataset.department != p.holder:
+        return f"not_holder: data set {p.dataset_id} belongs to {dataset.department}, not {p.holder}"
+    unknown = sorted(set(p.fields) - set(json.loads(dataset.fields)))
+    if unknown:
+        return f"unknown_fields: data set {p.dataset_id} has no field(s) {', '.join(unknown)}"
+    approvers = json.loads(dataset.approvers or "[]") or [dataset.department]
+    required = dataset.required or 1
+    counted = sorted(set(p.approvals) & set(approvers))
+    if len(counted) < required:
+        return (f"approval_rule: data set {p.dataset_id} needs {required} of {', '.join(approvers)}; "
+                f"approved by {', '.join(counted) or 'none of them'}")
+    return None
+
+
+def _granted(conn: Connection, e: Envelope, p: sharing.DatasetAccessGranted, at: At) -> None:
+    if _exists(conn, t.data_grants, "request_id", p.request_id):
+        raise Void(f"grant {p.request_id} is already recorded")
+    dataset = conn.execute(select(t.datasets).where(t.datasets.c.dataset_id == p.dataset_id)).one_or_none()
+    problem = grant_problem(dataset, p)
+    conn.execute(insert(t.data_grants).values(
+        request_id=p.request_id, dataset_id=p.dataset_id, holder=p.holder, grantee=p.grantee, purpose=p.purpose,
+        fields=json.dumps(p.fields), approvals=json.dumps(p.approvals), expires_on=p.expires_on,
+        status="granted" if problem is None else "void", void_reason=problem, height=at.height, event_id=e.ref,
+    ))
+    if problem is not None:  # kept (reads under it are refused with the reason) and listed as void
+        conn.execute(insert(t.void_events).values(event_id=e.ref, type=e.type, reason=problem[:300],
+                                                  height=at.height))
+
+
+def _read(conn: Connection, e: Envelope, p: sharing.DatasetRead, at: At) -> None:
+    if not _exists(conn, t.data_grants, "request_id", p.request_id):
+        raise Void(f"no grant {p.request_id}")
+    conn.execute(insert(t.dataset_reads).values(
+        event_id=e.ref, request_id=p.request_id, dataset_id=p.dataset_id, reader=p.reader,
+        reader_department=at.state.department_of(p.reader) or p.reader, fields=json.dumps(p.fields),
+        records=p.records, time=e.time, height=at.height,
+    ))
+    subjects = sorted(set(p.subjects))
+    if subjects:
+        conn.execute(insert(t.dataset_read_subjects), [{"event_id": e.ref, "subject": s} for s in subjects])
 
 
 class RegistryProjection:
@@ -161,6 +214,8 @@ class RegistryProjection:
             rec.LandTransferred: _transfer,
             ev.DocumentRegistered: _document,
             rec.DatasetPublished: _dataset,
+            sharing.DatasetAccessGranted: _granted,
+            sharing.DatasetRead: _read,
             rec.PersonalDataAccessed: self._accessed,
             rec.PersonalDataErased: self._erased,
             ev.DepartmentRegistered: self._department,

@@ -23,8 +23,8 @@ from govchain.client import GovChainClient, LedgerQueryError
 from govchain.privacy.fields import SealedField
 from govchain.privacy.vault import KeyVault, SubjectErased, UnknownSubjectKey
 from govchain.projection.runner import wait_for_height
-from govchain.protocol.eventref import parse_event_ref
 from govchain.protocol.envelope import make_event
+from govchain.protocol.eventref import parse_event_ref
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.requests import AccessDenied, ReplayGuard, RequestSignature, authenticate
 from govchain.protocol.state import ChainState
@@ -295,8 +295,9 @@ class RegistryQueries:
     async def seal(self, request: SealRequest) -> dict[str, Any]:
         """Encrypt personal fields under the subject's data key, for a department about to publish."""
         def work(viewer: Viewer) -> dict[str, Any]:
-            if not viewer.is_officer:
-                raise AccessDenied("forbidden", "only departments and their officials seal personal data")
+            if not viewer.is_officer and viewer.principal != request.subject:
+                raise AccessDenied("forbidden", "only departments, their officials and the person themself "
+                                                "seal personal data")
             try:
                 sealed = {
                     name: self.vault.seal_for(request.subject, value, record_context(request.record, name)).model_dump()
@@ -314,9 +315,12 @@ class RegistryQueries:
             rows = self.rows(
                 select(t.access_log).where(t.access_log.c.subject == request.subject).order_by(t.access_log.c.height)
             )
+            from govchain.services.registry.sharing import shared_reads_of  # imports this module
+
+            entries = sorted([*(_decoded(row) for row in rows), *shared_reads_of(self, request.subject)],
+                             key=lambda entry: entry["height"])
             return await self.with_proofs(
-                request, {"subject": request.subject, "entries": [_decoded(row) for row in rows]},
-                [row["event_id"] for row in rows],
+                request, {"subject": request.subject, "entries": entries}, [entry["event_id"] for entry in entries],
             )
 
         return await self.answer(subjects.REGISTRY_ACCESS_LOG, request, work)
@@ -351,4 +355,9 @@ def registry_router(queries: RegistryQueries) -> NatsRouter:
     router.subscriber(subjects.REGISTRY_CATALOG)(queries.catalog)
     router.subscriber(subjects.REGISTRY_ACCESS_LOG)(queries.access_log)
     router.subscriber(subjects.REGISTRY_SEAL)(queries.seal)
+    from govchain.services.registry.sharing import REGISTRY_DATASET_READ, REGISTRY_GRANTS, SharingQueries
+
+    sharing = SharingQueries(queries)
+    router.subscriber(REGISTRY_DATASET_READ)(sharing.read)
+    router.subscriber(REGISTRY_GRANTS)(sharing.grants)
     return router

@@ -94,6 +94,9 @@ datasets = Table(
     Column("readers", Text, nullable=False),
     Column("height", Integer, nullable=False),
     Column("event_ids", Text, nullable=False),
+    Column("source", String(16), comment="the register its records are read from under a grant; NULL: not readable"),
+    Column("approvers", Text, comment="JSON list: whose approval a grant needs; NULL or []: the department alone"),
+    Column("required", Integer, comment="how many of approvers must approve; NULL: 1"),
 )
 
 departments = Table(
@@ -136,3 +139,43 @@ void_events = Table(
     Column("reason", String(300), nullable=False),
     Column("height", Integer, nullable=False),
 )
+
+data_grants = Table(
+    "registry_data_grants",
+    metadata,
+    Column("request_id", RECORD_ID, primary_key=True),
+    Column("dataset_id", RECORD_ID, nullable=False, index=True),
+    Column("holder", PRINCIPAL, nullable=False),
+    Column("grantee", PRINCIPAL, nullable=False, index=True),
+    Column("purpose", String(300), nullable=False),
+    Column("fields", Text, nullable=False, comment="JSON list of the granted fields"),
+    Column("approvals", Text, nullable=False, comment="JSON list of the departments that approved"),
+    Column("expires_on", String(10), nullable=False, comment="last day (UTC block time) reads are allowed"),
+    Column("status", String(16), nullable=False, comment="granted, or void (see void_reason)"),
+    Column("void_reason", String(300)),
+    Column("height", Integer, nullable=False),
+    Column("event_id", EVENT_ID, nullable=False),
+)
+"""Grants of the data-sharing contract; a grant the registry finds inconsistent is kept as void."""
+
+dataset_reads = Table(
+    "registry_dataset_reads",
+    metadata,
+    Column("event_id", EVENT_ID, primary_key=True),
+    Column("request_id", RECORD_ID, nullable=False, index=True),
+    Column("dataset_id", RECORD_ID, nullable=False),
+    Column("reader", PRINCIPAL, nullable=False),
+    Column("reader_department", PRINCIPAL),
+    Column("fields", Text, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("time", String(40), nullable=False),
+    Column("height", Integer, nullable=False),
+)
+
+dataset_read_subjects = Table(
+    "registry_dataset_read_subjects",
+    metadata,
+    Column("event_id", EVENT_ID, primary_key=True),
+    Column("subject", PRINCIPAL, primary_key=True, index=True),
+)
+"""Whose personal data each read under a grant held: what their access logs list."""

@@ -225,7 +225,8 @@ async def test_the_summary_measures_cases_refusals_and_throughput_from_the_chain
     assert all(p.read_bytes().startswith(PNG_MAGIC) for p in out.iterdir())
 
     await asyncio.to_thread(report, None, ledger.nats_url, tmp_path / "again", True)
-    as_json = json.loads(capsys.readouterr().out)
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]  # beside log lines
+    as_json = json.loads(line)
     assert as_json["charts"] == {name: str(tmp_path / "again" / f"{name}.png") for name in CHARTS}
     assert as_json["service_types"] == found["service_types"] and as_json["refusals"] == found["refusals"]
 

@@ -297,8 +297,11 @@ async def test_a_denied_reader_gets_an_error_whatever_the_data_holds(registry: R
 
 async def test_only_officers_seal_personal_data(registry: Registry) -> None:
     params = {"subject": BUYER, "record": "x/1", "fields": {"owner_details": {"a": 1}}}
-    assert await registry.denied(subjects.REGISTRY_SEAL, params, as_=BUYER) == "forbidden"
+    assert await registry.denied(subjects.REGISTRY_SEAL, params, as_=STRANGER) == "forbidden"
     assert await registry.denied(subjects.REGISTRY_SEAL, params) == "forbidden"
+    # ... and the person themself, for their own data only (issue 14: a rating's comment)
+    own = await registry.ask(subjects.REGISTRY_SEAL, params, as_=BUYER)
+    assert own["sealed"]["owner_details"]["subject"] == BUYER
     sealed = await registry.ask(subjects.REGISTRY_SEAL, params, as_="land-clerk")
     field = sealed["sealed"]["owner_details"]
     assert set(field) == {"enc", "subject", "key_version", "nonce", "ct"} and field["subject"] == BUYER

@@ -20,6 +20,7 @@ from govchain.services.analytics.metrics import (
     Summary,
     summarize,
 )
+from govchain.services.analytics.satisfaction import RatingRow
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -44,7 +45,10 @@ def full_summary() -> Summary:
     events = [EventCount(T0 + timedelta(hours=h), source, n)
               for h in range(0, 30, 3) for source, n in (("market", 4), ("land", 2), ("contract-engine", h % 5))]
     refusals = [RefusalCount("market", "bad_signature", 3), RefusalCount("land", "unauthorized", 1)]
-    return summarize(MetricsInput(12, T0 + timedelta(days=8), cases, events, refusals, 4), AnalyticsConfig())
+    ratings = [RatingRow(f"e{n}", c.service_type, c.case_id, c.department, 1 + n % 5, T0 + timedelta(days=n % 3))
+               for n, c in enumerate(cases)]
+    return summarize(MetricsInput(12, T0 + timedelta(days=8), cases, events, refusals, 4, ratings=ratings),
+                     AnalyticsConfig())
 
 
 def empty_summary() -> Summary:

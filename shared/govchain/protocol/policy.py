@@ -3,7 +3,9 @@
 The policy starts in genesis and changes only by ``policy.rule_set`` events from the root
 authority, so whether an event was authorized is decided by the chain before it alone.
 Identity events (principals, keys, roles) follow fixed structural rules in
-:mod:`govchain.protocol.validation`; every other type needs a grant here.
+:mod:`govchain.protocol.validation`; every other type needs a grant here. The trust anchors
+are the root authority's alone, whatever this policy says: ``policy.rule_set`` (this policy)
+and ``witness.policy_set`` (which checkpoint witnesses count, and how many must cosign).
 """
 
 from __future__ import annotations
@@ -81,6 +83,13 @@ DEFAULT_POLICY = Policy(
         "land.transfer_expired": [_ENGINE],
         "land.transfer_refused": [_ENGINE],
         "clock.tick": [_ENGINE],
+        "case.rated": [Grant(kind="citizen")],
+        "dataset.access_requested": [Grant(kind="department"), Grant(role="data-steward")],
+        "dataset.access_approved": [Grant(kind="department"), Grant(role="data-steward")],
+        "dataset.access_declined": [Grant(kind="department"), Grant(role="data-steward")],
+        "dataset.access_granted": [_ENGINE],
+        "dataset.access_refused": [_ENGINE],
+        "dataset.read": [Grant(kind="service")],
     },
     event_time=EventTimeRule(),
 )
