@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from govchain.bus.embedded import EmbeddedNats
+import uvicorn
+
+from govchain.bus.embedded import EmbeddedNats, free_port
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.logs import get_logger
@@ -18,6 +21,9 @@ from govchain.services.gateway.service import run_gateway
 from govchain.services.identity.service import run_identity
 from govchain.services.ledger.service import run_ledger
 from govchain.services.registry.service import run_registry
+from govchain.services.witness.folder import WitnessFolder
+from govchain.services.witness.service import trusted_logs, witness_app
+from govchain.services.witness.store import WitnessStore
 
 SERVICES = (
     ("ledger", run_ledger),
@@ -83,3 +89,53 @@ async def run_platform(
                     task.cancel()
             await asyncio.gather(*services, return_exceptions=True)
             data.clear_run_info()
+
+
+class LocalWitness:
+    """A checkpoint witness (services/witness) served in this process: for the demo and tests,
+    where two witnesses beside the platform stand in for a court's and an audit office's.
+
+    Its folder (key, name, state) is made on first use; :meth:`start` serves it on a free port
+    (or ``port``) and returns its URL; :meth:`stop` takes it down (state kept, like a restart)."""
+
+    def __init__(self, folder: Path, name: str, log_vkeys: Sequence[str], *, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.folder = WitnessFolder(folder)
+        if not self.folder.is_initialised():
+            self.folder.init(name)
+        self.name = self.folder.name()
+        self.vkey = self.folder.signer().verifier.vkey
+        self.log_vkeys = list(log_vkeys)
+        self.host = host
+        self.port = port or free_port(host)
+        self._server: uvicorn.Server | None = None
+        self._serving: asyncio.Task[None] | None = None
+        self._store: WitnessStore | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> str:
+        app, store = witness_app(self.folder, trusted_logs(self.log_vkeys))
+        server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
+                                               access_log=False, lifespan="off", proxy_headers=False))
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
+        self._server, self._store = server, store
+        self._serving = asyncio.create_task(server.serve(), name=f"witness {self.name}")
+        while not server.started:
+            if self._serving.done():
+                store.close()
+                self._serving.result()
+                raise RuntimeError(f"witness {self.name} did not start")
+            await asyncio.sleep(0.02)
+        log.info("witness serving", name=self.name, url=self.url)
+        return self.url
+
+    async def stop(self) -> None:
+        if self._server is not None and self._serving is not None:
+            self._server.should_exit = True
+            await asyncio.gather(self._serving, return_exceptions=True)
+        if self._store is not None:
+            self._store.close()
+        self._server = self._serving = self._store = None

@@ -3,14 +3,46 @@ the forms witnesses and clients configure)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import typer
+from nats.js import JetStreamContext
+from pydantic import ValidationError
 
-from govchain.protocol.errors import GovChainError
+from govchain.audit import ChainReport
+from govchain.bus.blocks import follow_blocks, last_height
+from govchain.client import LedgerQueryError, log_vkeys, witness_requirement
+from govchain.datadir import DataDir, DataDirError
+from govchain.privatefiles import write_private_durably
+from govchain.protocol import events as ev
+from govchain.protocol.block import Block
+from govchain.protocol.errors import BlockVerificationError, GovChainError
+from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.keys import PublicKey, SigningKey
-from govchain.services.cli.common import DATA_OPTION, JSON_OPTION, emit, fail, settings_from, trusted_orderer_keys
+from govchain.protocol.merkle import Frontier
+from govchain.protocol.verify import ChainVerifier
+from govchain.services.cli.common import (
+    DATA_OPTION,
+    JSON_OPTION,
+    NATS_OPTION,
+    emit,
+    fail,
+    settings_from,
+    sign_and_submit,
+    trusted_orderer_keys,
+)
+from govchain.transparency.checkpoint import open_checkpoint
+from govchain.transparency.errors import QuorumNotMet, TransparencyError
+from govchain.transparency.policy import CosignedCheckpoint, verify_cosigned
 from govchain.transparency.vkeys import Ed25519Verifier
+
+LOG_VKEYS_FILE = "log-vkeys"
+"""In a witness's folder: the checkpoint keys (vkeys) of the logs it follows, one per line, for
+`govchain witness serve` without --log-vkey (a container's whole configuration is its folder)."""
 
 WITNESS_DIR_OPTION = typer.Option(
     Path(".govchain-witness"), "--dir", envvar="GOVCHAIN_WITNESS_DIR",
@@ -43,26 +75,67 @@ def init(
         help="The witness's name in its cosignature lines: a schema-less URL without spaces or '+', "
              "e.g. audit.example.gov/witness. Clients see it next to every cosignature.",
     ),
+    log_vkeys: list[str] = typer.Option(
+        [], "--log-vkey",
+        help="A log this witness follows (its checkpoint vkey, from `govchain log vkey`); repeatable. Kept in "
+             f"the folder ({LOG_VKEYS_FILE}), so `serve` needs no --log-vkey.",
+    ),
     folder: Path = WITNESS_DIR_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create the witness's key and name, and print its vkey.
 
     The key is an Ed25519 PEM file, mode 0600, never overwritten. Give the printed verifier key
-    (vkey) to the clients whose policy should count this witness."""
+    (vkey) to the clients whose policy should count this witness, and to the root authority for
+    the chain's witness policy (`govchain witness policy`)."""
     from govchain.services.witness.folder import WitnessFolder
+    from govchain.services.witness.service import trusted_logs
 
     try:
+        trusted_logs(log_vkeys)  # refuse a bad log key before anything is written
         signer = WitnessFolder(folder).init(name)
-    except GovChainError as exc:
+        if log_vkeys:
+            _write_log_vkeys(folder, log_vkeys)
+    except (GovChainError, ValueError) as exc:
         fail(str(exc))
     vkey = signer.verifier.vkey
     emit(
-        {"dir": str(folder), "name": name, "vkey": vkey},
+        {"dir": str(folder), "name": name, "vkey": vkey, "log_vkeys": log_vkeys},
         as_json,
         f"initialised witness {name} in {folder}\n  vkey: {vkey}\n"
         "Give the vkey to the clients whose policy should count this witness.",
     )
+
+
+@witness_app.command("add-log")
+def add_log(
+    log_vkey: str = typer.Argument(..., help="The log's checkpoint key as a vkey (`govchain log vkey`)."),
+    folder: Path = WITNESS_DIR_OPTION,
+) -> None:
+    """Follow another log (or another key of a log): add its vkey to the folder's list, which
+    `govchain witness serve` reads when given no --log-vkey. Restart the witness after."""
+    from govchain.services.witness.service import trusted_logs
+
+    try:
+        trusted_logs([log_vkey])
+        known = read_log_vkeys(folder)
+        if log_vkey not in known:
+            _write_log_vkeys(folder, [*known, log_vkey])
+    except (GovChainError, ValueError, OSError) as exc:
+        fail(str(exc))
+    typer.echo(f"{folder} follows {len(read_log_vkeys(folder))} log key(s)")
+
+
+def read_log_vkeys(folder: Path) -> list[str]:
+    """The log vkeys kept in a witness folder (none if it keeps none)."""
+    path = folder / LOG_VKEYS_FILE
+    if not path.exists():
+        return []
+    return [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def _write_log_vkeys(folder: Path, vkeys: list[str]) -> None:
+    write_private_durably(folder / LOG_VKEYS_FILE, "".join(f"{v}\n" for v in dict.fromkeys(vkeys)).encode("utf-8"))
 
 
 @witness_app.command("vkey")
@@ -82,9 +155,10 @@ def vkey(folder: Path = WITNESS_DIR_OPTION) -> None:
 @witness_app.command("serve")
 def serve(
     log_vkeys: list[str] = typer.Option(
-        ..., "--log-vkey", envvar="GOVCHAIN_WITNESS_LOG_VKEYS",
+        [], "--log-vkey", envvar="GOVCHAIN_WITNESS_LOG_VKEYS",
         help="A log's checkpoint key as a vkey (print it with `govchain log vkey`). Repeat for more keys "
-             "or more logs. Env: GOVCHAIN_WITNESS_LOG_VKEYS (space-separated).",
+             "or more logs. Env: GOVCHAIN_WITNESS_LOG_VKEYS (space-separated). Default: the keys kept in "
+             f"the folder's {LOG_VKEYS_FILE} (`witness init --log-vkey`, `witness add-log`).",
     ),
     origin: str = typer.Option(
         None, "--origin",
@@ -111,6 +185,10 @@ def serve(
     from govchain.services.witness.service import trusted_logs
 
     try:
+        log_vkeys = log_vkeys or read_log_vkeys(folder)
+        if not log_vkeys:
+            fail(f"no log to follow: give --log-vkey, or keep them in {folder / LOG_VKEYS_FILE} "
+                 "(`govchain witness add-log VKEY`)")
         logs = trusted_logs(log_vkeys, origin)
         witness_folder = WitnessFolder(folder)
         witness_folder.signer()  # fail here, readably, if the folder has no usable key
@@ -123,9 +201,10 @@ def serve(
 @log_app.command("vkey")
 def log_vkey(
     origin: str = typer.Option(
-        ..., "--origin",
+        None, "--origin",
         help="The log's key name, which SHOULD equal the origin line of its checkpoints "
-             "(a schema-less URL, e.g. gov.example/govchain/main).",
+             "(a schema-less URL, e.g. gov.example/govchain/main). Default: the chain's default origin, "
+             "govchain.example/<chain id> (give the one the witness policy names, if it names one).",
     ),
     key: Path = typer.Option(None, "--key", "-k", help="Take the public key of this private key file (PEM)."),
     public_key: str = typer.Option(None, "--public-key", help="The Ed25519 public key in hex (64 digits)."),
@@ -138,6 +217,11 @@ def log_vkey(
     names, one per line."""
     if key is not None and public_key is not None:
         fail("give --key or --public-key, not both")
+    if origin is None:
+        try:
+            origin = ev.default_log_origin(genesis_payload(DataDir(settings_from(data).data_dir).genesis()).chain_id)
+        except DataDirError as exc:
+            fail(f"{exc} (or give --origin)")
     try:
         if public_key is not None:
             keys = [PublicKey.from_hex(public_key)]
@@ -149,3 +233,212 @@ def log_vkey(
             typer.echo(Ed25519Verifier(origin, public.raw).vkey)
     except (GovChainError, ValueError, OSError) as exc:
         fail(str(exc))
+
+
+# -- the chain's witness policy -----------------------------------------------------------------
+
+
+def parse_witness_spec(spec: str) -> dict[str, Any]:
+    """``NAME=VKEY@URL``, ``VKEY@URL``, ``NAME=VKEY`` or ``VKEY`` → a policy entry.
+
+    A vkey begins with its name (``name+keyid+key``), so NAME may be left out; given, it must be
+    the vkey's. The URL is where the ledger asks the witness (``<url>/add-checkpoint``)."""
+    name, sep, rest = spec.partition("=")
+    if not sep or "+" in name:  # no NAME= part: the '=' found was base64 padding or nothing
+        name, rest = "", spec
+    parts = rest.split("+", 2)
+    if len(parts) != 3:
+        raise ValueError(f"not a witness NAME=VKEY@URL: {spec[:80]!r}")
+    key, at, url = parts[2].partition("@")
+    vkey = f"{parts[0]}+{parts[1]}+{key}"
+    entry: dict[str, Any] = {"name": name or parts[0], "vkey": vkey}
+    if at:
+        entry["url"] = url.rstrip("/")
+    return entry
+
+
+@witness_app.command("policy")
+def policy(
+    witnesses: list[str] = typer.Option(
+        [], "--witness", "-w",
+        help="A witness as NAME=VKEY@URL (NAME may be left out: the vkey starts with it; @URL too, if the "
+             "ledger learns it from GOVCHAIN_WITNESS_URLS). Repeat for each witness.",
+    ),
+    quorum: int = typer.Option(..., "--quorum", "-q", min=0, help="How many of the witnesses must cosign (k of n)."),
+    origin: str = typer.Option(
+        None, "--origin",
+        help="The origin line of the chain's checkpoints, a schema-less URL you control "
+             "(e.g. gov.example.cn/govchain/<chain>). Default: govchain.example/<chain id>. The witnesses "
+             "must follow the log under this origin (`govchain log vkey --origin`).",
+    ),
+    key: Path = typer.Option(None, "--key", "-k", help="The root authority's private key (PEM): sign and publish."),
+    out: Path = typer.Option(
+        None, "--out",
+        help="Instead of --key: write the event for `govchain custody sign` (the root key stays offline).",
+    ),
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Name the chain's checkpoint witnesses and the quorum (a root-signed witness.policy_set).
+
+    From the next block on, the ledger asks these witnesses to cosign each checkpoint and
+    publishes a checkpoint (GET /log/checkpoint) once QUORUM of them cosigned it; `govchain
+    verify --witnessed`, `govchain proof --witnessed`, the SDK and the portal count only their
+    cosignatures. Who should witness: bodies independent of the operator (other departments, a
+    court, the audit office), each with its own key (`govchain witness init`)."""
+    if (key is None) == (out is None):
+        fail("give --key (sign and publish now) or --out (sign offline with `govchain custody sign`)")
+    try:
+        payload = ev.WitnessPolicySet.model_validate(
+            {"origin": origin, "witnesses": [parse_witness_spec(w) for w in witnesses], "quorum": quorum}
+        )
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        fail(f"witness policy: {detail}")
+    body = payload.model_dump(mode="json", exclude_none=True)
+    if out is not None:
+        spec = {"source": ev.ROOT, "type": ev.WITNESS_POLICY_TYPE, "data": body}
+        try:
+            write_private_durably(out, (json.dumps(spec, indent=2) + "\n").encode("utf-8"))
+        except OSError as exc:
+            fail(str(exc))
+        emit({"out": str(out), **spec}, as_json,
+             f"wrote {out}: sign it with `govchain custody sign {out} --key <root.pem>` and publish the result")
+        return
+    settings = settings_from(data, nats_url)
+    sign_and_submit(settings, key, source=ev.ROOT, type=ev.WITNESS_POLICY_TYPE, data=body, as_json=as_json)
+
+
+# -- checking a checkpoint against the chain ----------------------------------------------------
+
+
+@dataclass
+class WitnessedCheck:
+    """What `--witnessed` found: the checkpoint, who cosigned it, and every problem."""
+
+    size: int | None = None
+    height: int | None = None
+    origin: str | None = None
+    cosigners: list[str] = field(default_factory=list)
+    required: int = 0
+    problems: list[str] = field(default_factory=list)
+    verified: CosignedCheckpoint | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.verified is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "size": self.size, "height": self.height, "origin": self.origin,
+                "cosigners": self.cosigners, "required": self.required, "problems": self.problems}
+
+    def describe(self) -> str:
+        if self.ok:
+            return (f"witnessed checkpoint OK: size {self.size} (block {self.height}) cosigned by "
+                    f"{', '.join(self.cosigners) or 'no witness'} ({len(self.cosigners)} of {self.required} required)")
+        return "witnessed checkpoint FAILED: " + "; ".join(self.problems)
+
+
+@dataclass
+class _AtSize:
+    """The chain as of one log size, captured while verifying: its root there and its policy."""
+
+    root: bytes
+    height: int
+    log_vkeys: list[str]
+    witnesses: list[str]
+    quorum: int
+    origin: str
+
+
+async def verify_chain_at(
+    js: JetStreamContext,
+    size: int | None,
+    *,
+    genesis_hash: str | None = None,
+    check_events: bool = True,
+    on_block: Callable[[int, int], None] | None = None,
+) -> tuple[ChainReport, _AtSize | None]:
+    """Verify the chain like :func:`govchain.audit.verify_chain`, and capture, at log size
+    ``size``, the root of the verified log and the witness policy then in force (the state
+    after the block that reaches that size). None when the chain never reaches ``size``."""
+    verifier = ChainVerifier(genesis_hash=genesis_hash, check_events=check_events)
+    newest = await last_height(js)
+    events, found = 0, None
+    async for height, raw in follow_blocks(js, 0, to_height=newest):
+        wanted = size is not None and found is None
+        before = verifier.checkpoint.log.copy() if wanted and verifier.checkpoint is not None else Frontier()
+        try:
+            verified = verifier.verify(Block.from_bytes(raw, height_hint=height))
+        except BlockVerificationError as exc:
+            return ChainReport(False, verifier.height, events, height, exc.detail), found
+        events += len(verified.envelopes)
+        if wanted and size is not None and before.size < size <= before.size + len(verified.leaf_hashes):
+            for leaf in verified.leaf_hashes[: size - before.size]:
+                before.append(leaf)
+            state = verified.state
+            witnesses, quorum = witness_requirement(state)
+            found = _AtSize(before.root(), height, log_vkeys(state), witnesses, quorum, state.log_origin)
+        if on_block is not None:
+            on_block(height, newest)
+    return ChainReport(True, verifier.height, events, None), found
+
+
+def check_witnessed(record: dict[str, Any] | None, at: _AtSize | None, chain_size: int) -> WitnessedCheck:
+    """Judge the published checkpoint ``record`` against the verified chain: signed by an
+    orderer key under the chain's origin, cosigned by the quorum of the chain's own witness
+    policy (as of that size), and its root the chain's root at that size."""
+    check = WitnessedCheck()
+    if record is None:
+        check.problems.append("no witnessed checkpoint has been published (is the ledger running?)")
+        return check
+    note = str(record.get("note", "")).encode("utf-8")
+    claimed = int(record.get("size", -1))
+    check.size, check.height = claimed, record.get("height")
+    if at is None:
+        check.problems.append(
+            f"INCONSISTENT: the checkpoint is of size {claimed}, but the verified chain has only {chain_size} "
+            "events: it describes a history this chain does not have")
+        return check
+    check.origin, check.required = at.origin, at.quorum
+    try:
+        body, _ = open_checkpoint(note, [Ed25519Verifier.from_vkey(v) for v in at.log_vkeys])
+    except TransparencyError as exc:
+        check.problems.append(f"the checkpoint is not signed by an orderer key of the chain under origin "
+                              f"{at.origin}: {exc}")
+        return check
+    if body.size != claimed or body.origin != at.origin:
+        check.problems.append(f"the checkpoint note ({body.origin}, size {body.size}) is not the record "
+                              f"({record.get('origin')}, size {claimed}) or not of origin {at.origin}")
+    elif body.root != at.root:
+        check.problems.append(
+            f"INCONSISTENT: the orderer key signed root {body.root.hex()} for size {body.size}, but the verified "
+            f"chain's log root at that size is {at.root.hex()}: a fork (two histories under one key)")
+    if not at.witnesses or at.quorum == 0:
+        check.problems.append("the chain's witness policy requires no cosignature: the root authority names "
+                              "witnesses and a quorum with `govchain witness policy` (a checkpoint the operator "
+                              "alone signed proves no more than a block does)")
+        return check
+    try:
+        verified = verify_cosigned(note, at.log_vkeys, at.witnesses, at.quorum)
+    except QuorumNotMet as exc:
+        check.problems.append(f"only {exc.found} of the {exc.required} witness cosignatures the chain's policy "
+                              f"requires (at block {at.height})")
+        return check
+    except TransparencyError as exc:
+        check.problems.append(f"the checkpoint's cosignatures do not verify: {exc}")
+        return check
+    check.cosigners = [w.name for w in verified.witnesses]
+    check.verified = verified
+    return check
+
+
+async def published_checkpoint(client: Any) -> dict[str, Any] | None:
+    """The ledger's newest checkpoint record, None when it has none."""
+    try:
+        return dict(await client.checkpoint())
+    except LedgerQueryError as exc:
+        if exc.code == "not_found":
+            return None
+        raise

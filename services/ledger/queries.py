@@ -7,9 +7,10 @@ not tied to a signed head proves nothing.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from faststream.nats import NatsRouter
 from nats.js import JetStreamContext
@@ -21,7 +22,10 @@ from govchain.protocol.block import BlockHeader
 from govchain.protocol.envelope import EVENT_ID_PATTERN, PRINCIPAL_PATTERN
 from govchain.protocol.merkle import consistency_proof, inclusion_proof
 from govchain.protocol.eventref import event_ref
+from govchain.services.ledger.checkpoints import newest_checkpoint
 from govchain.services.ledger.store import EventLocation, LedgerStore
+from govchain.transparency.errors import TileUnavailable
+from govchain.transparency.tiles import MAX_LEVEL, TILE_WIDTH, Tile, tile_for_tree
 
 
 class SignedHead(BaseModel):
@@ -93,6 +97,47 @@ class QueryError(BaseModel):
     code: Literal["not_found", "bad_request", "ambiguous_id"]
 
 
+class CheckpointRequest(BaseModel):
+    """The newest witnessed checkpoint (no parameters)."""
+
+
+class CheckpointAnswer(BaseModel):
+    origin: str
+    size: int
+    root: str
+    height: int = Field(description="the block after which the log has ``size`` leaves")
+    note: str = Field(description="the c2sp.org/tlog-checkpoint note: the log's signature and the cosignatures")
+    cosigners: list[str]
+    policy: dict[str, Any] | None = Field(description="the witness policy the checkpoint was cosigned under")
+    published: str
+    head_height: int = Field(description="the newest block the ledger has indexed (the cosigned size may lag)")
+    head_size: int
+
+
+class TileRequest(BaseModel):
+    level: int = Field(ge=0, le=MAX_LEVEL)
+    index: int = Field(ge=0, le=2**53)
+    width: int = Field(default=TILE_WIDTH, ge=1, le=TILE_WIDTH)
+
+
+class TileAnswer(BaseModel):
+    level: int
+    index: int
+    width: int
+    tree_size: int = Field(description="the log size the tile was checked against (the newest)")
+    data: str = Field(description="base64 of the tile: its hashes, 32 bytes each")
+
+
+class LeavesRequest(BaseModel):
+    start: int = Field(ge=0, le=2**53)
+    count: int = Field(ge=1, le=TILE_WIDTH)
+
+
+class LeavesAnswer(BaseModel):
+    start: int
+    locations: list[tuple[int, int]] = Field(description="(block height, position) of each leaf, in log order")
+
+
 def signed_head(store: LedgerStore, height: int) -> SignedHead | None:
     found = store.header(height)
     if found is None:
@@ -152,6 +197,35 @@ def answer_consistency(store: LedgerStore, request: ConsistencyRequest) -> Consi
     return ConsistencyAnswer(first_size=old, second_size=new, path=[p.hex() for p in path], first=first, second=second)
 
 
+def head_size(store: LedgerStore) -> tuple[int, int]:
+    """(height, log size) of the newest indexed block; (-1, 0) before genesis."""
+    height = store.head_height()
+    found = store.header(height) if height >= 0 else None
+    return (height, found[0].log_size) if found is not None else (-1, 0)
+
+
+async def answer_checkpoint(store: LedgerStore, js: JetStreamContext) -> CheckpointAnswer | QueryError:
+    record = await newest_checkpoint(js)
+    if record is None:
+        return QueryError(error="no checkpoint has been published yet", code="not_found")
+    height, size = await asyncio.to_thread(head_size, store)
+    fields = {name: record.get(name) for name in CheckpointAnswer.model_fields
+              if name not in ("head_height", "head_size")}
+    return CheckpointAnswer(**fields, head_height=height, head_size=size)
+
+
+def answer_tile(store: LedgerStore, request: TileRequest) -> TileAnswer | QueryError:
+    """A hash tile of the log as it stands (tiles of any published size are its prefixes)."""
+    _, size = head_size(store)
+    tile = Tile(request.level, request.index, request.width)
+    try:
+        data = store.with_nodes(lambda nodes: tile_for_tree(tile, nodes, size))
+    except TileUnavailable as exc:
+        return QueryError(error=str(exc), code="not_found")
+    return TileAnswer(level=tile.level, index=tile.index, width=tile.width, tree_size=size,
+                      data=base64.b64encode(data).decode("ascii"))
+
+
 async def answer_receipt(store: LedgerStore, js: JetStreamContext, request: ReceiptRequest) -> Receipt:
     found = await asyncio.to_thread(store.locate, request.event_id, request.source)
     if found:
@@ -197,6 +271,19 @@ def ledger_router(store: LedgerStore, jetstream: Callable[[], JetStreamContext])
     @router.subscriber(subjects.LEDGER_CONSISTENCY)
     async def consistency(request: ConsistencyRequest) -> ConsistencyAnswer | QueryError:
         return await asyncio.to_thread(answer_consistency, store, request)
+
+    @router.subscriber(subjects.LEDGER_CHECKPOINT)
+    async def checkpoint() -> CheckpointAnswer | QueryError:
+        return await answer_checkpoint(store, jetstream())
+
+    @router.subscriber(subjects.LEDGER_TILE)
+    async def tile(request: TileRequest) -> TileAnswer | QueryError:
+        return await asyncio.to_thread(answer_tile, store, request)
+
+    @router.subscriber(subjects.LEDGER_LEAVES)
+    async def leaves(request: LeavesRequest) -> LeavesAnswer:
+        found = await asyncio.to_thread(store.leaf_locations, request.start, request.start + request.count)
+        return LeavesAnswer(start=request.start, locations=found)
 
     @router.subscriber(subjects.LEDGER_HEAD)
     async def head() -> SignedHead | QueryError:

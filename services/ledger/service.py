@@ -1,4 +1,6 @@
-"""The ledger service process: the orderer plus its query API, on one NATS connection."""
+"""The ledger service process: the orderer, its query API and the checkpoint publisher, on one
+NATS connection. The publisher (witnessed checkpoints) is a task of its own beside the
+orderer: it reads what the orderer committed and never holds it up."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from govchain.bus.connect import make_broker
 from govchain.bus.lease import Lease
 from govchain.config import Settings
 from govchain.datadir import DataDir
+from govchain.services.ledger.checkpoints import CheckpointPublisher
 from govchain.services.ledger.orderer import Orderer
 from govchain.services.ledger.queries import ledger_router
 from govchain.services.ledger.store import LedgerStore
@@ -22,11 +25,13 @@ async def run_ledger(
     broker = make_broker(nats_url, settings, name="govchain-ledger")
     broker.include_router(ledger_router(store, lambda: broker.connection.jetstream()))
     await broker.start()
+    publishing: asyncio.Task[None] | None = None
     try:
+        key = data.signing_key("orderer", settings.orderer_key)
         orderer = Orderer(
             broker.connection,
             store,
-            data.signing_key("orderer", settings.orderer_key),
+            key,
             data.genesis(),
             settings.batch_limits,
             genesis_hash=settings.genesis_hash,
@@ -35,7 +40,16 @@ async def run_ledger(
         )
         lease = Lease(broker.connection.jetstream(), name="orderer", holder=settings.instance_id,
                       ttl_s=settings.lease_ttl_s, replicas=settings.stream_replicas)
+        publisher = CheckpointPublisher(
+            broker.connection.jetstream(), store, key,
+            interval_s=settings.checkpoint_interval_ms / 1000, timeout_s=settings.witness_timeout_s,
+            url_overrides=settings.witness_url_overrides, lease=lease,
+        )
+        publishing = asyncio.create_task(publisher.run(stop), name="checkpoints")
         await orderer.run(stop, ready=ready, lease=lease)
     finally:
+        if publishing is not None:
+            publishing.cancel()
+            await asyncio.gather(publishing, return_exceptions=True)
         await broker.stop()
         store.engine.dispose()

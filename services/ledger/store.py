@@ -116,6 +116,19 @@ class StoredNodes:
             raise KeyError((level, index))
         return bytes(value)
 
+    def perfect_nodes(self, level: int, start: int, count: int) -> list[bytes]:
+        """Nodes (level, start) .. (level, start + count - 1) in one range scan (a tlog tile
+        is 256 of them); KeyError if any is missing (a :class:`~govchain.transparency.tiles.NodeRangeSource`)."""
+        rows = self._conn.execute(
+            select(nodes.c.idx, nodes.c.hash)
+            .where(nodes.c.level == level, nodes.c.idx >= start, nodes.c.idx < start + count)
+            .order_by(nodes.c.idx)
+        ).all()
+        if len(rows) != count:
+            have = {row.idx for row in rows}
+            raise KeyError((level, next(i for i in range(start, start + count) if i not in have)))
+        return [bytes(row.hash) for row in rows]
+
 
 class LedgerStore:
     def __init__(self, engine: Engine) -> None:
@@ -202,6 +215,25 @@ class LedgerStore:
         with self.engine.connect() as conn:
             value = conn.execute(select(func.max(blocks.c.height))).scalar_one_or_none()
         return -1 if value is None else int(value)
+
+    def leaf_locations(self, start: int, end: int) -> list[tuple[int, int]]:
+        """(block height, position in the block) of leaves ``start`` .. ``end - 1``, in log order:
+        where an entry bundle's events are (fewer when the log is shorter)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(events.c.height, events.c.position)
+                .where(events.c.leaf_index >= start, events.c.leaf_index < end)
+                .order_by(events.c.leaf_index)
+            ).all()
+        return [(row.height, row.position) for row in rows]
+
+    def event_types_between(self, after_height: int, to_height: int) -> set[str]:
+        """The event types in blocks ``after_height + 1`` .. ``to_height``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(events.c.type).distinct().where(events.c.height > after_height, events.c.height <= to_height)
+            )
+            return {row.type for row in rows}
 
     def with_nodes(self, work: Any) -> Any:
         """Run ``work(node_source)`` on one consistent connection (proof generation)."""

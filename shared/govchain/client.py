@@ -12,12 +12,16 @@ from nats.aio.client import Client
 from nats.js.api import PubAck
 
 from govchain.bus import subjects
-from govchain.protocol.batch import EventBatch
+from govchain.protocol import events as ev
+from govchain.protocol.batch import EventBatch, open_batch
 from govchain.protocol.envelope import Envelope, event_msg_id
-from govchain.protocol.errors import GovChainError, RejectionReason
+from govchain.protocol.errors import EventRejected, GovChainError, RejectionReason
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import leaf_hash
 from govchain.protocol.requests import sign_request
+from govchain.protocol.state import ChainState
+from govchain.transparency.policy import CosignedCheckpoint, verify_cosigned
+from govchain.transparency.vkeys import Ed25519Verifier
 
 REQUEST_TIMEOUT_S = 5.0
 
@@ -28,6 +32,35 @@ class LedgerQueryError(GovChainError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+def log_vkeys(state: ChainState) -> list[str]:
+    """The note verifier keys (c2sp.org/signed-note vkeys) the chain's checkpoints are signed
+    with, as of ``state``: each orderer key not revoked, under the chain's origin."""
+    return [
+        Ed25519Verifier(state.log_origin, record.public_key.raw).vkey
+        for record in state.keys.values()
+        if record.owner == ev.LEDGER and not record.revoked
+    ]
+
+
+def witness_requirement(state: ChainState) -> tuple[list[str], int]:
+    """(the witnesses' cosignature vkeys, the quorum) of the chain's witness policy as of
+    ``state``; ([], 0) when it names none."""
+    policy = state.witness_policy
+    if policy is None:
+        return [], 0
+    return [w.vkey for w in policy.witnesses], policy.quorum
+
+
+def verify_witnessed(note: bytes, state: ChainState, *, now: int | None = None) -> CosignedCheckpoint:
+    """Check a checkpoint note against the chain's own policy as of ``state``: signed by an
+    orderer key under the chain's origin and cosigned by at least the quorum of its witnesses.
+
+    Returns the checkpoint and who cosigned it; raises a
+    :class:`~govchain.transparency.errors.TransparencyError` (``QuorumNotMet`` below the quorum)."""
+    witnesses, quorum = witness_requirement(state)
+    return verify_cosigned(note, log_vkeys(state), witnesses, quorum, now=now)
 
 
 class GovChainClient:
@@ -57,29 +90,42 @@ class GovChainClient:
         )
 
     async def submit_batch(self, batch: EventBatch, timeout: float = 30.0) -> list[dict[str, Any]]:
-        """Publish a batch and wait for a receipt of each of its events, in batch order.
+        """Publish a batch and wait for the verdict on each of *its* events, in batch order.
 
         A batch refused as a whole is recorded once, under its ``msg_id``; each of its events
-        then gets that refusal as its receipt."""
+        then gets that refusal. A receipt is asked for by source and id, and an id may already
+        hold something else: an event an earlier run committed (this one, signed anew, is then
+        refused as ``conflicting_id``, as :meth:`submit` says for a single event) or the
+        refusal of other bytes (this event's verdict is still to come). So each receipt is
+        checked against the event's own leaf and bytes, as the orderer opens the batch.
+        Raises TimeoutError when some event has no verdict of its own in time."""
+        try:
+            _, opened = open_batch(batch.to_bytes())
+            own: dict[str, bytes | None] = {envelope.id: forms.signed for envelope, forms in opened}
+        except EventRejected:  # the ledger will refuse it whole; its verdict is all there is
+            own = {str(event["id"]): None for event in batch.events}
         await self.publish_batch(batch)
-        ids = [str(event["id"]) for event in batch.events]
-        deadline = time.monotonic() + timeout
-        receipts: dict[str, dict[str, Any]] = {}
-        delay = 0.02
+        deadline, delay = time.monotonic() + timeout, 0.02
+        verdicts: dict[str, dict[str, Any]] = {}
+        latest: dict[str, dict[str, Any]] = {}
         while True:
-            if not receipts:  # once any event has a receipt, the batch was opened: no whole refusal
+            if not verdicts:  # once any event has a verdict, the batch was opened: no whole refusal
                 whole = await self.receipt(batch.msg_id, batch.source)
                 if whole["status"] == "rejected":
-                    return [{**whole, "event_id": event_id, "batch_id": batch.msg_id} for event_id in ids]
-            for event_id in ids:
-                if event_id not in receipts:
-                    receipt = await self.receipt(event_id, batch.source)
-                    if receipt["status"] != "pending":
-                        receipts[event_id] = receipt
-            if len(receipts) == len(ids):
-                return [receipts[event_id] for event_id in ids]
+                    return [{**whole, "event_id": event_id, "batch_id": batch.msg_id} for event_id in own]
+            for event_id, signed in own.items():
+                if event_id not in verdicts:
+                    latest[event_id] = receipt = await self.receipt(event_id, batch.source)
+                    verdict = own_verdict(receipt, signed)
+                    if verdict is not None:
+                        verdicts[event_id] = verdict
+            if len(verdicts) == len(own):
+                return [verdicts[event_id] for event_id in own]
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(ids) - len(receipts)} events of {batch.msg_id} still pending after {timeout}s")
+                undecided = [event_id for event_id in own if event_id not in verdicts]
+                if all(latest[event_id]["status"] != "pending" for event_id in undecided):
+                    return [verdicts.get(event_id, latest[event_id]) for event_id in own]  # what stands under the id
+                raise TimeoutError(f"{len(undecided)} events of {batch.msg_id} still pending after {timeout}s")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
 
@@ -155,6 +201,32 @@ class GovChainClient:
     async def head(self) -> dict[str, Any]:
         return await self.request(subjects.LEDGER_HEAD, {})
 
+    async def checkpoint(self) -> dict[str, Any]:
+        """The newest witnessed checkpoint as the ledger publishes it: ``note`` (the signed
+        c2sp.org/tlog-checkpoint), ``size``, ``root``, ``height``, ``cosigners``, the ``policy``
+        it was cosigned under, and the ledger's own ``head_size`` (the cosigned size may lag).
+        Not verified: use :meth:`witnessed_checkpoint`."""
+        return await self.request(subjects.LEDGER_CHECKPOINT, {})
+
+    async def witnessed_checkpoint(
+        self,
+        *,
+        log_vkeys: str | list[str],
+        witness_vkeys: list[str],
+        quorum: int,
+        now: int | None = None,
+    ) -> tuple[CosignedCheckpoint, dict[str, Any]]:
+        """The newest checkpoint, verified against a k-of-n witness policy the caller trusts
+        (e.g. :func:`witness_requirement` of a chain state it verified itself): signed by one
+        of ``log_vkeys`` and cosigned by at least ``quorum`` of ``witness_vkeys``. Returns the
+        verified checkpoint with the witnesses that cosigned it, and the ledger's answer.
+        Raises ``QuorumNotMet`` (or another TransparencyError) if it does not check out."""
+        answer = await self.checkpoint()
+        verified = verify_cosigned(str(answer["note"]).encode("utf-8"), log_vkeys, witness_vkeys, quorum, now=now)
+        if verified.checkpoint.size != answer["size"] or verified.checkpoint.root.hex() != answer["root"]:
+            raise LedgerQueryError("bad_answer", "the ledger's checkpoint record contradicts its own note")
+        return verified, answer
+
     async def head_height(self) -> int:
         """Height of the newest block the ledger has indexed."""
         return int((await self.head())["header"]["height"])
@@ -189,3 +261,23 @@ class GovChainClient:
         return await self.request(
             subjects.IDENTITY_VERIFY_CREDENTIAL, {"credential": credential, "min_height": min_height}
         )
+
+
+def own_verdict(receipt: dict[str, Any], signed: bytes | None) -> dict[str, Any] | None:
+    """``receipt`` as the verdict on the event whose signed bytes are ``signed``; None while
+    there is none yet (pending, or a refusal of other bytes under the same source and id).
+    Without the bytes (a batch that does not open), any verdict is taken."""
+    if signed is None:
+        return None if receipt["status"] == "pending" else receipt
+    if receipt["status"] == "committed":
+        if receipt["leaf_hash"] == leaf_hash(signed).hex():
+            return receipt
+        return {
+            "source": receipt["source"], "event_id": receipt["event_id"], "status": "rejected",
+            "reason": RejectionReason.CONFLICTING_ID.value,
+            "detail": f"id {receipt['event_id']} of {receipt['source']} is already used by another event on chain "
+                      f"(block {receipt['height']})",
+        }
+    if receipt["status"] == "rejected" and receipt.get("original_sha256") in (None, hashlib.sha256(signed).hexdigest()):
+        return receipt
+    return None

@@ -72,11 +72,34 @@ class Settings(BaseSettings):
     ack_wait_s: float = Field(
         default=30.0, gt=0, description="how long an event taken by a crashed orderer waits to be redelivered"
     )
+    witness_urls: str = Field(
+        default="",
+        description="where the ledger reaches checkpoint witnesses, as NAME=URL pairs separated by spaces or "
+        "commas (NAME: the witness's name in the on-chain policy); overrides the policy's URL for that witness",
+    )
+    checkpoint_interval_ms: int = Field(
+        default=1000, ge=10, le=3_600_000,
+        description="the ledger signs a checkpoint of the newest log size (and asks the witnesses) at most this often",
+    )
+    witness_timeout_s: float = Field(
+        default=5.0, gt=0, le=120, description="how long the ledger waits for one witness's answer"
+    )
 
     @field_validator("nats_sync_interval")
     @classmethod
     def _sync_interval(cls, value: str) -> str:
         return check_sync_interval(value)
+
+    @field_validator("witness_urls")
+    @classmethod
+    def _witness_urls(cls, value: str) -> str:
+        parse_witness_urls(value)
+        return value
+
+    @property
+    def witness_url_overrides(self) -> dict[str, str]:
+        """Witness name → base URL, from ``witness_urls``."""
+        return parse_witness_urls(self.witness_urls)
 
     @property
     def batch_limits(self) -> BlockLimits:
@@ -92,3 +115,17 @@ class Settings(BaseSettings):
         db_dir = self.data_dir / "db"
         db_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{db_dir / service}.db"
+
+
+def parse_witness_urls(text: str) -> dict[str, str]:
+    """``NAME=URL`` pairs separated by spaces or commas (a witness name holds neither, nor
+    ``=``); raises ValueError on anything else."""
+    found: dict[str, str] = {}
+    for item in text.replace(",", " ").split():
+        name, sep, url = item.partition("=")
+        if not sep or not name or not url.startswith(("http://", "https://")):
+            raise ValueError(f"a witness URL is NAME=http(s)://…, not {item[:80]!r}")
+        if name in found:
+            raise ValueError(f"witness {name} has two URLs")
+        found[name] = url.rstrip("/")
+    return found

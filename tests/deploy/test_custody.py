@@ -62,14 +62,46 @@ def _served(spec: dict[str, Any]) -> str | None:
 # -- the Compose files ---------------------------------------------------------------------
 
 
+def _witness(spec: dict[str, Any]) -> bool:
+    """A checkpoint witness: `govchain witness serve`, with its own key in its own folder."""
+    return is_govchain(spec) and argv(spec.get("command"))[:2] == ["witness", "serve"]
+
+
 @pytest.mark.parametrize("deployment", list(DEPLOYMENTS))
 def test_no_container_creates_the_chain(deployment: str) -> None:
     """`govchain init` makes the root key: it runs on the trusted host, never in the deployment."""
     for name, spec in active_services(DEPLOYMENTS[deployment]).items():
         if is_govchain(spec):
-            assert argv(spec.get("command"))[:1] == ["serve"], (
-                f"{deployment}: service {name!r}, key command: only `govchain serve` runs in the deployment"
+            assert argv(spec.get("command"))[:1] == ["serve"] or _witness(spec), (
+                f"{deployment}: service {name!r}, key command: only `govchain serve` (and `govchain witness "
+                f"serve`) run in the deployment"
             )
+
+
+@pytest.mark.parametrize("deployment", list(DEPLOYMENTS))
+def test_witnesses_have_separate_keys_and_state(deployment: str) -> None:
+    """At least two witnesses, each reading its key and writing its state in a folder of its own
+    (made by `govchain witness init`, never by the chain's custody split: a witness's key is the
+    witness's), and the ledger told where they are."""
+    services = active_services(DEPLOYMENTS[deployment])
+    witnesses = {name: spec for name, spec in services.items() if _witness(spec)}
+    assert len(witnesses) >= 2, f"{deployment}: expected at least two witnesses, found {sorted(witnesses)}"
+    folders = set()
+    for name, spec in witnesses.items():
+        where = f"{deployment}: service {name!r}"
+        args = argv(spec.get("command"))
+        data = args[args.index("--dir") + 1]
+        mounts = [m for m in _bind_mounts(spec) if str(m["target"]).rstrip("/") == data]
+        assert len(mounts) == 1 and len(_bind_mounts(spec)) == 1, f"{where}, key volumes: one folder at {data}"
+        mount = mounts[0]
+        assert mount["source"] == f"{DEPLOY}/{name}" and name not in SERVICE_FILES, f"{where}, key volumes"
+        assert not mount.get("read_only"), f"{where}, key volumes: the witness writes its state (witness.db)"
+        assert (mount.get("bind") or {}).get("create_host_path") is False, f"{where}, key volumes"
+        folders.add(mount["source"])
+    assert len(folders) == len(witnesses)
+    urls = (services["ledger"].get("environment") or {}).get("GOVCHAIN_WITNESS_URLS", "")
+    for name in witnesses:
+        assert f"http://{name}:8790" in urls, f"{deployment}: the ledger's GOVCHAIN_WITNESS_URLS lacks {name}"
 
 
 @pytest.mark.parametrize("deployment", list(DEPLOYMENTS))

@@ -51,6 +51,9 @@ GOOD: dict[str, dict[str, Any]] = {
     subjects.LEDGER_PROOF: {"event_id": "no-such-event"},
     subjects.LEDGER_CONSISTENCY: {"first_height": 0, "second_height": 0},
     subjects.LEDGER_HEAD: {},
+    subjects.LEDGER_CHECKPOINT: {},
+    subjects.LEDGER_TILE: {"level": 0, "index": 0, "width": 1},
+    subjects.LEDGER_LEAVES: {"start": 0, "count": 1},
     subjects.IDENTITY_RESOLVE: {"did": "did:govchain:root", "min_height": 0},
     subjects.IDENTITY_VERIFY_CREDENTIAL: {"credential": {"type": ["VerifiableCredential"]}, "min_height": 0},
     subjects.IDENTITY_KEY: {"key_id": "0" * 64, "min_height": 0},
@@ -62,6 +65,8 @@ GOOD: dict[str, dict[str, Any]] = {
     subjects.REGISTRY_CATALOG: {"min_height": 0},
     subjects.REGISTRY_ACCESS_LOG: {"subject": "c-" + "01" * 16, "min_height": 0},
     subjects.REGISTRY_SEAL: {"subject": "c-" + "01" * 16, "record": "r/1", "fields": {}, "min_height": 0},
+    subjects.REGISTRY_DATASET_READ: {"request_id": "DS-404", "min_height": 0},
+    subjects.REGISTRY_GRANTS: {"min_height": 0},
     subjects.CONTRACT_CASE: {"contract_id": "no-such-contract", "case_key": "K-1", "min_height": 0},
     subjects.CONTRACT_LIST: {},
     subjects.ANALYTICS_SUMMARY: {"min_height": 0},
@@ -112,7 +117,7 @@ def _wrong_value(rng: random.Random) -> Any:
 
 FIELDS = ["event_id", "source", "at_height", "first_height", "second_height", "did", "credential", "min_height",
           "id", "text", "sha256", "subject", "record", "fields", "purpose", "with_proofs", "auth", "contract_id",
-          "case_key", "name"]
+          "case_key", "name", "level", "index", "width", "start", "count"]
 
 
 def hostile_bodies(rng: random.Random, good: dict[str, Any]) -> list[Hostile]:

@@ -125,3 +125,34 @@ def test_serve_refuses_a_malformed_log_key_readably(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "vkey" in refused.stderr
     missing = govchain("witness", "serve", "--dir", str(tmp_path / "none"), "--log-vkey", Log().vkey)
     assert missing.returncode == 2 and "govchain witness init" in missing.stderr
+
+
+def test_a_witness_folder_keeps_the_logs_it_follows(tmp_path: Path) -> None:
+    """`witness init --log-vkey` and `witness add-log` keep the logs in the folder, so a
+    container's whole configuration is its folder and `serve` needs no --log-vkey."""
+    folder = tmp_path / "witness"
+    first, second = Log(), Log(origin="gov.example/other")
+    made = govchain("witness", "init", "--dir", str(folder), "--name", "court.example/w", "--log-vkey", first.vkey)
+    assert made.returncode == 0, made.stderr
+    assert stat.S_IMODE((folder / "log-vkeys").stat().st_mode) == 0o600
+    assert govchain("witness", "add-log", second.vkey, "--dir", str(folder)).returncode == 0
+    assert govchain("witness", "add-log", second.vkey, "--dir", str(folder)).returncode == 0  # once only
+    from govchain.services.cli.witness import read_log_vkeys
+
+    assert read_log_vkeys(folder) == [first.vkey, second.vkey]
+    assert govchain("witness", "add-log", "not-a-vkey", "--dir", str(folder)).returncode == 2
+    refused = govchain("witness", "init", "--dir", str(tmp_path / "w2"), "--name", "x.example/w", "--log-vkey", "bad")
+    assert refused.returncode == 2 and not (tmp_path / "w2" / "witness.pem").exists()
+    nothing = govchain("witness", "init", "--dir", str(tmp_path / "w3"), "--name", "y.example/w")
+    assert nothing.returncode == 0
+    no_logs = govchain("witness", "serve", "--dir", str(tmp_path / "w3"), "--port", "1")
+    assert no_logs.returncode == 2 and "no log to follow" in no_logs.stderr
+
+
+def test_log_vkey_defaults_to_the_chains_origin(tmp_path: Path) -> None:
+    data = tmp_path / "node"
+    DataDir(data).init("origin-chain")
+    orderer = DataDir(data).signing_key("orderer")
+    printed = govchain("log", "vkey", "--data", str(data))
+    assert printed.stdout.strip() == Ed25519Verifier("govchain.example/origin-chain", orderer.public.raw).vkey
+    assert govchain("log", "vkey", "--data", str(tmp_path / "none")).returncode == 2

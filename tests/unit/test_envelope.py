@@ -14,6 +14,7 @@ from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.envelope import (
     EVENT_ID_PATTERN,
     MAX_EVENT_BYTES,
+    MAX_LEAF_BYTES,
     PRINCIPAL_PATTERN,
     TYPE_PATTERN,
     Envelope,
@@ -254,8 +255,11 @@ def _padded(key: SigningKey, size: int) -> bytes:
 
 
 def test_parse_accepts_an_event_of_exactly_the_limit(key: SigningKey) -> None:
-    event = parse_envelope(_padded(key, MAX_EVENT_BYTES))
+    event = parse_envelope(_padded(key, MAX_LEAF_BYTES))  # its leaf fits a tlog-tiles entry bundle
     assert event.has_valid_signature(key.public)
+    with pytest.raises(EventRejected) as info:
+        parse_envelope(_padded(key, MAX_LEAF_BYTES + 1))
+    assert info.value.reason is RejectionReason.OVERSIZED
 
 
 def test_parse_rejects_oversized_before_parsing(key: SigningKey) -> None:

@@ -88,11 +88,13 @@ class Deployment:
 
 
 def service_users(services: Iterable[str]) -> list[NatsUser]:
-    """The platform's services; the ledger alone writes blocks and manages streams."""
+    """The platform's services; the ledger alone writes blocks and witnessed checkpoints and
+    manages streams (readers get checkpoints and tiles through its queries, ``gov.ledger.>``)."""
     users = [
         NatsUser(
             "ledger",
-            publish=[subjects.BLOCKS_SUBJECT, subjects.REJECTED_SUBJECTS, "$JS.API.>", "$KV.govchain_leases.>",
+            publish=[subjects.BLOCKS_SUBJECT, subjects.REJECTED_SUBJECTS, subjects.CHECKPOINTS_SUBJECT, "$JS.API.>",
+                     "$KV.govchain_leases.>",
                      "$JS.ACK.>", *QUERIES, INBOX],
             subscribe=[own_inbox("ledger"), "gov.ledger.>"],
             responds=True,

@@ -14,11 +14,15 @@ from govchain.bus import subjects
 from govchain.bus.errors import NATS_ERRORS, is_transient
 
 DUPLICATE_WINDOW = timedelta(minutes=10)
+CHECKPOINT_HISTORY = 100_000
+"""Witnessed checkpoints kept (the oldest go first): weeks of history at one per second of
+traffic. Only the newest is needed to check the chain; the witnesses keep their own."""
 
 
 def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     """EVENTS is an intake queue (the chain is the record, so acked events leave it);
-    BLOCKS is append-only: no deletes, no purges; REJECTED keeps every refusal."""
+    BLOCKS is append-only: no deletes, no purges; REJECTED keeps every refusal; CHECKPOINTS
+    keeps the newest witnessed checkpoints (no deletes, no purges; the oldest age out)."""
     window = DUPLICATE_WINDOW.total_seconds()
     return [
         StreamConfig(
@@ -43,6 +47,19 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
             subjects=[subjects.BLOCKS_SUBJECT],
             retention=RetentionPolicy.LIMITS,
             discard=DiscardPolicy.NEW,
+            storage=StorageType.FILE,
+            duplicate_window=window,
+            deny_delete=True,
+            deny_purge=True,
+            allow_direct=True,
+            num_replicas=replicas,
+        ),
+        StreamConfig(
+            name=subjects.CHECKPOINTS_STREAM,
+            subjects=[subjects.CHECKPOINTS_SUBJECT],
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.OLD,
+            max_msgs=CHECKPOINT_HISTORY,
             storage=StorageType.FILE,
             duplicate_window=window,
             deny_delete=True,

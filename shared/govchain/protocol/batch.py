@@ -23,10 +23,10 @@ from govchain.protocol.batchproof import MAX_BATCH_EVENTS, BatchProof, batch_roo
 from govchain.protocol.canonical import canonical_bytes, sha256_hex
 from govchain.protocol.envelope import (
     HEX64_PATTERN,
-    MAX_EVENT_BYTES,
     PRINCIPAL_PATTERN,
     CanonicalForms,
     Envelope,
+    check_leaf_size,
     describe_error,
     refusal_reason,
 )
@@ -112,10 +112,10 @@ def open_batch(raw: bytes) -> tuple[EventBatch, list[tuple[Envelope, CanonicalFo
         hex_path = [node.hex() for node in path]
         proof = BatchProof.model_construct(index=index, size=size, path=hex_path, signature=batch.signature)
         signed = with_batchproof(signed_body, proof)
-        if len(signed) > MAX_EVENT_BYTES:  # the limit of an event published alone holds here too
-            raise _refused(
-                RejectionReason.OVERSIZED, f"event {index} is {len(signed)} bytes; the limit is {MAX_EVENT_BYTES}"
-            )
+        try:  # the leaf limit of an event published alone holds here too, batch proof included
+            check_leaf_size(signed)
+        except EventRejected as exc:
+            raise _refused(exc.reason, f"event {index}: {exc.detail}") from None
         body["batchproof"] = {"index": index, "path": hex_path, "signature": batch.signature, "size": size}
         forms = CanonicalForms(signed_body, signed, body, root)
         opened.append((envelope.model_copy(update={"batchproof": proof}), forms))

@@ -32,6 +32,12 @@ TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 HEX64_PATTERN = r"^[0-9a-f]{64}$"
 
 MAX_EVENT_BYTES = 256 * 1024
+"""The most bytes an event may arrive as, checked before anything parses them."""
+MAX_LEAF_BYTES = 0xFFFF
+"""65,535 bytes: the most an event's leaf (the RFC 8785 bytes of the signed envelope, batch
+proof included: what a block stores and the log hashes) may hold. A c2sp.org/tlog-tiles entry
+bundle prefixes each leaf with a 16-bit length, so every event on chain fits a standard entry
+bundle. Larger events are refused as ``oversized``."""
 
 
 def utc_now() -> str:
@@ -209,7 +215,20 @@ def parse_event(raw: bytes) -> tuple[Envelope, CanonicalForms]:
         forms = envelope.canonical_forms()
     except CanonicalizationError as exc:
         raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, str(exc)) from exc
+    check_leaf_size(forms.signed)
     return envelope, forms
+
+
+def check_leaf_size(signed: bytes) -> None:
+    """Refuse (``oversized``) a leaf that would not fit an entry bundle (:data:`MAX_LEAF_BYTES`).
+
+    Judged on the canonical form, not on the bytes that came: those may be longer (spaces) or
+    shorter (``1e21`` is ``1e+21`` in RFC 8785)."""
+    if len(signed) > MAX_LEAF_BYTES:
+        raise EventRejected(
+            RejectionReason.OVERSIZED,
+            f"event is {len(signed)} bytes in canonical form; the limit is {MAX_LEAF_BYTES} (one tlog entry)",
+        )
 
 
 def refusal_reason(exc: Exception) -> RejectionReason:
@@ -348,7 +367,8 @@ def parse_cloudevent(raw: bytes) -> Envelope:
         raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, describe_error(exc)) from exc
     envelope = from_cloudevent(event)
     try:  # integers beyond 2**53 and the like: nothing could have signed them
-        envelope.canonical_forms()
+        forms = envelope.canonical_forms()
     except CanonicalizationError as exc:
         raise EventRejected(RejectionReason.MALFORMED_ENVELOPE, str(exc)) from exc
+    check_leaf_size(forms.signed)
     return envelope

@@ -8,9 +8,13 @@ them with the one reducer in :mod:`govchain.protocol.state`.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from govchain.protocol.envelope import HEX64_PATTERN, PRINCIPAL_PATTERN
 from govchain.protocol.policy import ROLE_PATTERN, Grant
@@ -149,3 +153,89 @@ class CredentialRevoked(Payload):
 
     credential_id: str = Field(min_length=1, max_length=256)
     reason: str = Field(min_length=1, max_length=200)
+
+
+# -- witnessed checkpoints ------------------------------------------------------------------
+
+NOTE_KEY_NAME_PATTERN = r"^[A-Za-z0-9._~:/@!$&'()*,;=%-]{1,200}$"
+"""A c2sp.org/signed-note key name as GovChain accepts it on chain: a schema-less URL such as
+``audit.example.gov/witness`` (no spaces, no ``+``, printable ASCII only). The log's origin
+line is one too: the log signs its checkpoints under a key named after its origin."""
+MAX_WITNESSES = 32
+WITNESS_POLICY_TYPE = "witness.policy_set"
+
+
+def default_log_origin(chain_id: str) -> str:
+    """The origin line of a chain's checkpoints until a witness policy names another:
+    ``govchain.example/<chain id>`` (a deployment sets its own, e.g. ``gov.example.cn/govchain/<id>``)."""
+    return f"govchain.example/{chain_id}"
+
+
+def cosignature_vkey_name(vkey: str) -> str:
+    """The key name of a c2sp.org/tlog-cosignature verifier key
+    ``<name>+<hex key id>+<base64(0x04 || Ed25519 public key)>``, after checking its form, type
+    and key id (the first four bytes of SHA-256(name || 0x0A || 0x04 || key)); ValueError if not.
+
+    The transparency package parses vkeys too; the protocol repeats these few lines so that it
+    stays free of everything outside itself, and judges every policy event alike."""
+    parts = vkey.split("+", 2)
+    if len(parts) != 3 or not re.fullmatch(NOTE_KEY_NAME_PATTERN, parts[0]):
+        raise ValueError("a witness vkey is name+keyid+key, its name a schema-less URL")
+    name, hex_id, encoded = parts
+    if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
+        raise ValueError("a vkey's key id is 8 lowercase hex digits")
+    try:
+        material = base64.b64decode(encoded.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise ValueError("a vkey's key is standard base64") from None
+    if base64.b64encode(material).decode("ascii") != encoded:
+        raise ValueError("a vkey's key is canonical base64")
+    if len(material) != 33 or material[0] != 0x04:
+        raise ValueError("a witness vkey is a cosignature/v1 key: type 0x04 and a 32-byte Ed25519 key")
+    if hashlib.sha256(name.encode() + b"\n" + material).digest()[:4] != bytes.fromhex(hex_id):
+        raise ValueError(f"vkey {name}: key id {hex_id} does not match the key")
+    return name
+
+
+class NamedWitness(BaseModel):
+    """One checkpoint witness: its note key name, its cosignature verifier key, and where the
+    ledger asks it (optional: a deployment may reach it at another address, GOVCHAIN_WITNESS_URLS)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=NOTE_KEY_NAME_PATTERN)
+    vkey: str = Field(max_length=300, description="c2sp.org/tlog-cosignature vkey (type 0x04)")
+    url: str | None = Field(default=None, max_length=512, pattern=r"^https?://[^\s]+$",
+                            description="base URL; the ledger POSTs to <url>/add-checkpoint")
+
+    @model_validator(mode="after")
+    def _vkey_names_the_witness(self) -> NamedWitness:
+        if cosignature_vkey_name(self.vkey) != self.name:
+            raise ValueError(f"the vkey is named {self.vkey.split('+', 1)[0]!r}, not {self.name!r}")
+        return self
+
+
+@EVENT_TYPES.register(WITNESS_POLICY_TYPE, 1, changes_state=True)
+class WitnessPolicySet(Payload):
+    """The root authority names the checkpoint witnesses and how many of them must cosign.
+
+    From the block after it, the ledger asks these witnesses to cosign each checkpoint, and a
+    client that requires a witnessed checkpoint counts only their cosignatures, ``quorum`` of
+    them at least (k of n). ``origin`` is the checkpoints' origin line (default
+    :func:`default_log_origin`). An empty list with quorum 0 withdraws the policy."""
+
+    origin: str | None = Field(default=None, pattern=NOTE_KEY_NAME_PATTERN)
+    witnesses: list[NamedWitness] = Field(max_length=MAX_WITNESSES)
+    quorum: int = Field(ge=0, le=MAX_WITNESSES)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WitnessPolicySet:
+        if self.quorum > len(self.witnesses):
+            raise ValueError(f"a quorum of {self.quorum} cannot be met by {len(self.witnesses)} witnesses")
+        names = [w.name for w in self.witnesses]
+        if len(set(names)) != len(names):
+            raise ValueError("each witness is named once")
+        keys = [w.vkey.split("+", 2)[2] for w in self.witnesses]
+        if len(set(keys)) != len(keys):
+            raise ValueError("each witness has its own key")
+        return self

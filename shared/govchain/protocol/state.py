@@ -88,6 +88,11 @@ class ChainState:
     policy: Policy = field(default_factory=Policy)
     contracts: dict[str, list[int]] = field(default_factory=dict)
     """Contract id → its deployed versions, ascending (validation refuses a redeployment)."""
+    witness_policy: ev.WitnessPolicySet | None = None
+    """The checkpoint witnesses and their quorum, as the root authority last set them (None:
+    no witnesses named; checkpoints carry the log's signature alone)."""
+    witness_policy_height: int | None = None
+    """Height of the block that set :attr:`witness_policy`."""
 
     @classmethod
     def from_genesis(cls, genesis: ev.ChainGenesis) -> ChainState:
@@ -109,6 +114,14 @@ class ChainState:
 
     def add_key(self, public_key: PublicKey, owner: str) -> None:
         self.keys[public_key.key_id] = KeyRecord(public_key, owner, added_height=self.height)
+
+    @property
+    def log_origin(self) -> str:
+        """The origin line of the chain's checkpoints (and the name of the log's note key)."""
+        policy = self.witness_policy
+        if policy is not None and policy.origin is not None:
+            return policy.origin
+        return ev.default_log_origin(self.chain_id)
 
     def deployed_versions(self, contract_id: str) -> list[int]:
         return self.contracts.get(contract_id, [])
@@ -147,7 +160,7 @@ class ChainState:
     # -- snapshots: the orderer and projections persist state so they need not replay the chain
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value = {
             "chain_id": self.chain_id,
             "height": self.height,
             "policy": self.policy.model_dump(mode="json"),
@@ -155,6 +168,10 @@ class ChainState:
             "keys": [r.to_json() for r in self.keys.values()],
             "contracts": {cid: list(versions) for cid, versions in sorted(self.contracts.items())},
         }
+        if self.witness_policy is not None:  # absent until set: older snapshots read the same
+            value["witness_policy"] = {**self.witness_policy.model_dump(mode="json"),
+                                       "set_height": self.witness_policy_height}
+        return value
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> ChainState:
@@ -168,6 +185,11 @@ class ChainState:
         # would accept a redeployment of a version deployed earlier, which a replay from genesis
         # refuses. Replay such a snapshot from genesis to hold the rule for those versions too.
         state.contracts = {cid: sorted(versions) for cid, versions in value.get("contracts", {}).items()}
+        witnesses = value.get("witness_policy")
+        if witnesses is not None:
+            body = {k: v for k, v in witnesses.items() if k != "set_height"}
+            state.witness_policy = ev.WitnessPolicySet.model_validate(body)
+            state.witness_policy_height = witnesses.get("set_height")
         return state
 
     def copy(self) -> ChainState:
@@ -212,6 +234,9 @@ def apply_event(state: ChainState, envelope: Envelope, payload: BaseModel) -> No
             state.touch(payload.principal)
         case ev.PolicyRuleSet():
             state.policy.publish[payload.event_type] = list(payload.grants)
+        case ev.WitnessPolicySet():
+            state.witness_policy = payload
+            state.witness_policy_height = state.height
         case ContractDeployed():
             definition = payload.definition
             versions = state.contracts.setdefault(definition.contract_id, [])

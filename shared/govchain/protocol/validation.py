@@ -227,6 +227,11 @@ def _policy_rule_set(state: ChainState, envelope: Envelope, payload: BaseModel, 
     _require_root(envelope, "changes the policy")
 
 
+def _witness_policy_set(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
+    """Which witnesses count is a trust anchor of the chain, like the policy: the root's alone."""
+    _require_root(envelope, "names the checkpoint witnesses")
+
+
 def _contract_deployed(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
     """Who may deploy is the policy's call; which version may be deployed is the chain's.
 
@@ -261,5 +266,6 @@ _RULES: dict[type[BaseModel], Rule] = {
     ev.RoleGranted: _role_changed,
     ev.RoleRevoked: _role_changed,
     ev.PolicyRuleSet: _policy_rule_set,
+    ev.WitnessPolicySet: _witness_policy_set,
     ContractDeployed: _contract_deployed,
 }
