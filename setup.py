@@ -22,7 +22,7 @@ setup(
         "govchain": ["**/migrations/*.mako", "protocol/contexts/*.jsonld"],
         "govchain.services": [
             "*/migrations/*.py", "*/migrations/*.mako", "*/migrations/versions/*.py", "*/definitions/*.json",
-            "*/templates/*.html", "*/static/*",
+            "*/templates/*.html", "*/static/*", "*/i18n/*.json",
         ]
     },
 )

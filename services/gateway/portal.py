@@ -1,5 +1,11 @@
 """The public portal and block explorer: server-rendered pages over the same services.
 
+Pages speak zh-CN first and English on request (:mod:`govchain.services.gateway.i18n`: one
+message catalogue per language, ``t(key)`` in templates). The event page and the document
+check run ``static/verify.js``: the browser checks the proof itself, from the genesis block
+(the trust anchor, pinned in the page by its hash and served at ``/genesis/<hash>.json``) to the
+orderer's signature, the RFC 8785 header hash and the RFC 9162 path.
+
 Every page is rate-limited like the public API (``GOVCHAIN_GATEWAY_RATE_LIMIT``): a page costs
 the services as much as the API calls behind it. Events are shown as the API shows them
 (:mod:`govchain.services.gateway.visibility`): the public does not see the fields that link a
@@ -19,24 +25,24 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from govchain.bus import subjects
 from govchain.protocol.eventref import parse_event_ref
-from govchain.protocol.proofs import inclusion_problem
+from govchain.protocol.proofs import inclusion_problem, signed_head_problem
+from govchain.services.gateway import i18n
 from govchain.services.gateway.context import OptionalSession, gateway_of, shown_error
 from govchain.services.gateway.limits import limiter, public_limit
-from govchain.services.gateway.visibility import is_redacted, names_a_citizen, shown_to
+from govchain.services.gateway.visibility import is_redacted, names_a_citizen, public_view, shown_to
 
-templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+templates = Jinja2Templates(directory=Path(__file__).with_name("templates"), context_processors=[i18n.context])
 router = APIRouter(include_in_schema=False)
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 
-CHARTS = (
-    ("processing", "Processing time, applied → decided"),
-    ("comparison", "Before and after: manual process vs GovChain"),
-    ("throughput", "Throughput"),
-    ("rejections", "Rejections by reason"),
-)
+CHARTS = ("processing", "comparison", "throughput", "rejections")
+"""The analytics charts, titled by the catalogue's ``chart.<name>``."""
+GENESIS_CACHE = "public, max-age=31536000, immutable"
+"""``/genesis/<hash>.json`` names its content: cacheable for good."""
 
 
 def event_href(source: Any, event_id: str) -> str:
@@ -61,7 +67,43 @@ templates.env.tests["redacted"] = is_redacted
 
 
 def page(request: Request, name: str, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"chain_id": request.app.state.chain_id, **context})
+    response = templates.TemplateResponse(request, name, {"chain_id": request.app.state.chain_id, **context})
+    i18n.remember(request, response)
+    return response
+
+
+def script_json(value: Any) -> Markup:
+    """``value`` as JSON to sit inside ``<script type="application/json">``: no ``<``, ``>`` or
+    ``&`` in it (each a JSON escape), so no string can close the element."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+async def genesis_block(request: Request) -> dict[str, Any]:
+    """Block 0, the browser's trust anchor, as the public may see it; checked once against the
+    orderer keys of the gateway's own genesis file, then kept."""
+    cached = getattr(request.app.state, "genesis_block", None)
+    if cached is None:
+        gateway = gateway_of(request)
+        found = await gateway.block(0)
+        head = {"header": found.header.model_dump(), "hash": found.hash, "signature": found.signature}
+        problem = signed_head_problem(head, gateway.orderer_keys)
+        if problem is not None:
+            raise HTTPException(503, detail={"code": "unavailable",
+                                             "message": f"block 0 does not check out: {problem}"})
+        cached = {**head, "events": public_view(found.events)[0]}  # genesis names no citizen: unchanged
+        request.app.state.genesis_block = cached
+    return cached
+
+
+async def browser_check(request: Request, proofs: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ``static/verify.js`` checks, and in which language it says so: each proof with its
+    signed head and, when the page shows the event in full, the event as it is hashed."""
+    genesis = await genesis_block(request)
+    language = i18n.chosen_language(request)
+    data = {"chain_id": request.app.state.chain_id, "genesis_hash": genesis["hash"],
+            "genesis_url": f"/genesis/{genesis['hash']}.json", "proofs": proofs}
+    return {"check_data": script_json(data), "check_messages": script_json(i18n.script_messages(language))}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -70,7 +112,21 @@ async def index(request: Request) -> HTMLResponse:
     gateway = gateway_of(request)
     newest = await gateway.head_height()
     blocks = [await gateway.block(h) for h in range(newest, max(newest - 15, -1), -1)]
-    return page(request, "index.html", blocks=[{"hash": b.hash, **b.header.model_dump()} for b in blocks])
+    from govchain.services.gateway.log import witnessed_or_none  # log imports errors, which imports us
+
+    return page(request, "index.html", blocks=[{"hash": b.hash, **b.header.model_dump()} for b in blocks],
+                witnessed=await witnessed_or_none(gateway))
+
+
+@router.get("/genesis/{block_hash}.json")
+@limiter.limit(public_limit)
+async def genesis(request: Request, block_hash: str) -> Response:
+    """Block 0, the trust anchor the browser checks every proof from, named by its hash."""
+    found = await genesis_block(request)
+    if block_hash != found["hash"]:
+        raise HTTPException(404, detail={"code": "not_found", "message": f"this chain's genesis is not {block_hash}"})
+    return Response(json.dumps(found, ensure_ascii=False).encode(), media_type="application/json",
+                    headers={"Cache-Control": GENESIS_CACHE})
 
 
 @router.get("/search")
@@ -111,7 +167,7 @@ async def block(request: Request, height: int, session: OptionalSession) -> HTML
 @limiter.limit(public_limit)
 async def event(request: Request, source: str, event_id: str, session: OptionalSession) -> HTMLResponse:
     gateway = gateway_of(request)
-    return _event_page(request, shown_to(await gateway.viewer(session), await gateway.event(event_id, source)))
+    return await _event_page(request, shown_to(await gateway.viewer(session), await gateway.event(event_id, source)))
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
@@ -124,12 +180,16 @@ async def event_by_id(request: Request, event_id: str, session: OptionalSession)
         found = await gateway.event(event_id, None)
     except HTTPException as exc:
         raise shown_error(exc, viewer) from None
-    return _event_page(request, shown_to(viewer, found))
+    return await _event_page(request, shown_to(viewer, found))
 
 
-def _event_page(request: Request, shown: dict[str, Any]) -> HTMLResponse:
+async def _event_page(request: Request, shown: dict[str, Any]) -> HTMLResponse:
     envelope = shown["event"]
-    return page(request, "event.html", event=envelope, event_json=json.dumps(envelope, indent=2, ensure_ascii=False),
+    whole = not any(path.startswith("event.") for path in shown["redacted_fields"])
+    checks = await browser_check(request, [{"proof": shown["proof"], "event": envelope if whole else None,
+                                            "redacted": not whole}])
+    return page(request, "event.html", **checks, event=envelope,
+                event_json=json.dumps(envelope, indent=2, ensure_ascii=False),
                 receipt=shown["receipt"], proof=shown["proof"], proof_verified=shown["proof_verified"],
                 proof_problem=shown["proof_problem"], visibility=shown["visibility"],
                 redacted_fields=shown["redacted_fields"])
@@ -166,8 +226,14 @@ async def verify(request: Request, file: UploadFile) -> HTMLResponse:
         hasher.update(chunk)
     digest = hasher.hexdigest()
     answer = await gateway.ask(subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": True})
-    verified = bool(answer["proofs"]) and all(inclusion_problem(p, gateway.orderer_keys) is None for p in answer["proofs"])
-    return page(request, "verify.html", result={"sha256": digest, **answer}, proofs_verified=verified)
+    verified = bool(answer["proofs"]) and all(inclusion_problem(p, gateway.orderer_keys) is None
+                                              for p in answer["proofs"])
+    proofs = public_view(answer["proofs"])[0]  # the page's data shows no pseudonym either
+    checks = await browser_check(request, [
+        {"proof": p, "event": None, "redacted": False, "document_sha256": digest,
+         "event_url": f"/api/v1/events/{p['source']}/{p['event_id']}" if isinstance(p["source"], str) else None}
+        for p in proofs])
+    return page(request, "verify.html", result={"sha256": digest, **answer}, proofs_verified=verified, **checks)
 
 
 @router.get("/analytics", response_class=HTMLResponse)
@@ -184,7 +250,7 @@ async def analytics(request: Request) -> HTMLResponse:
 @router.get("/charts/{name}.png")
 @limiter.limit(public_limit)
 async def chart(request: Request, name: str) -> Response:
-    if name not in {n for n, _ in CHARTS}:
+    if name not in CHARTS:
         raise HTTPException(404, detail={"code": "not_found", "message": f"no chart {name}"})
     answer = await gateway_of(request).ask(subjects.ANALYTICS_CHART, {"name": name})
     return Response(base64.b64decode(answer["png_base64"]), media_type="image/png",

@@ -355,9 +355,9 @@ def registry_router(queries: RegistryQueries) -> NatsRouter:
     router.subscriber(subjects.REGISTRY_CATALOG)(queries.catalog)
     router.subscriber(subjects.REGISTRY_ACCESS_LOG)(queries.access_log)
     router.subscriber(subjects.REGISTRY_SEAL)(queries.seal)
-    from govchain.services.registry.sharing import REGISTRY_DATASET_READ, REGISTRY_GRANTS, SharingQueries
+    from govchain.services.registry.sharing import SharingQueries
 
     sharing = SharingQueries(queries)
-    router.subscriber(REGISTRY_DATASET_READ)(sharing.read)
-    router.subscriber(REGISTRY_GRANTS)(sharing.grants)
+    router.subscriber(subjects.REGISTRY_DATASET_READ)(sharing.read)
+    router.subscriber(subjects.REGISTRY_GRANTS)(sharing.grants)
     return router

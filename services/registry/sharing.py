@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy import or_, select
 
+from govchain.bus import subjects
 from govchain.privacy.fields import SealedField
 from govchain.privacy.vault import SubjectErased, UnknownSubjectKey
 from govchain.protocol.envelope import make_event
@@ -38,9 +39,6 @@ from govchain.services.registry.queries import (
     _decoded,
     record_context,
 )
-
-REGISTRY_DATASET_READ = "gov.registry.dataset.read"
-REGISTRY_GRANTS = "gov.registry.grants"
 
 SOURCES: dict[str, tuple[Any, str, str, str]] = {
     # register → (table, record kind in access.FIELDS, key column, sealed-field record prefix)
@@ -108,11 +106,11 @@ class SharingQueries:
                                 .order_by(table.c[key]).limit(MAX_RECORDS))
             levels = FIELDS[kind]
             personal = [f for f in fields if levels.get(f) is Level.PERSONAL]
-            subjects = sorted({row["owner"] for row in found if any(row.get(f) for f in personal)})
+            people = sorted({row["owner"] for row in found if any(row.get(f) for f in personal)})
             receipt = await self.q.client().submit(make_event(
                 self.q.key, source=REGISTRY_SERVICE, type="dataset.read", data={
                     "request_id": grant["request_id"], "dataset_id": grant["dataset_id"],
-                    "reader": viewer.principal, "fields": fields, "records": len(found), "subjects": subjects,
+                    "reader": viewer.principal, "fields": fields, "records": len(found), "subjects": people,
                 }))
             if receipt["status"] != "committed":
                 raise AccessDenied("not_recorded", f"the read could not be recorded on chain: {receipt.get('reason')}")
@@ -129,7 +127,7 @@ class SharingQueries:
                     "records": records, "read_event": {"source": REGISTRY_SERVICE, "id": receipt.get("event_id"),
                                                        "height": receipt.get("height")}}
 
-        return await self.q.answer(REGISTRY_DATASET_READ, request, work)
+        return await self.q.answer(subjects.REGISTRY_DATASET_READ, request, work)
 
     async def _open(self, row: dict[str, Any], field: str, record: str) -> Any:
         sealed = row.get(field)
@@ -165,7 +163,7 @@ class SharingQueries:
             return await self.q.with_proofs(request, {"grants": grants, "today": await self.today()},
                                             [grant["event_id"] for grant in grants])
 
-        return await self.q.answer(REGISTRY_GRANTS, request, work)
+        return await self.q.answer(subjects.REGISTRY_GRANTS, request, work)
 
 
 def shared_reads_of(queries: RegistryQueries, subject: str) -> list[dict[str, Any]]:

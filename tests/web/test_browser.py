@@ -24,7 +24,8 @@ def page(platform: Platform) -> Iterator[object]:
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         )
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, base_url=platform.url)
+        # These walks read the English pages (the portal is zh-CN first: test_portal_i18n.py).
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, base_url=platform.url, locale="en-US")
         yield context.new_page()
         browser.close()
 
@@ -38,7 +39,7 @@ def test_from_the_latest_blocks_to_an_event_with_its_proof_checked(page: object,
     assert page.locator("#header").inner_text().count("Block hash") == 1
     page.locator("#events tbody tr a").first.click()
     assert page.locator("h1").inner_text().startswith("Event")
-    assert "Inclusion proof verified" in page.locator("#proof-status").inner_text()
+    assert "verified the inclusion proof" in page.locator("#proof-status").inner_text()
     assert '"signature"' in page.locator("#envelope").inner_text()
 
 
@@ -74,6 +75,7 @@ def test_verifying_a_document_by_upload(page: object, tmp_path: Path) -> None:
     page.click("form button")
     verdict = page.locator("#verdict").inner_text()
     assert "Registered by land-bureau" in verdict and "inclusion proof verified" in verdict
+    assert page.locator("#browser-check[data-state=ok]").wait_for(timeout=15_000) is None
     forged = tmp_path / "forged.txt"
     forged.write_bytes(b"land-bureau document 3, amended")
     page.set_input_files("input[type=file]", str(forged))

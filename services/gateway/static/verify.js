@@ -1,0 +1,303 @@
+// GovChain: the browser checks a proof itself (no build step, no dependency, no other host).
+//
+// From the trust anchor to the event:
+//   1. genesis (block 0), fetched from this gateway and checked against the hash the page pins
+//      (and against the hash this browser remembered the first time it saw this chain): its
+//      header hashes to that hash, its one event is its log root, and it names the orderer key;
+//   2. the signed head: its header, in RFC 8785 canonical JSON, hashes (SHA-256) to the block
+//      hash, and the orderer's Ed25519 signature of those 32 bytes verifies (WebCrypto);
+//   3. the RFC 9162 inclusion proof from the leaf hash to the head's log root;
+//   4. when the page has the whole event: its leaf hash, from its RFC 8785 bytes.
+// Messages come from the page (the gateway's catalogue, in the page's language).
+
+const encoder = new TextEncoder();
+
+export function hexToBytes(hex) {
+  if (typeof hex !== "string" || !/^([0-9a-f]{2})*$/.test(hex)) throw new CheckError("other", { detail: "not hex" });
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(2 * i, 2), 16);
+  return out;
+}
+
+export function bytesToHex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export class CheckError extends Error {
+  constructor(key, params = {}) {
+    super(key);
+    this.key = key;
+    this.params = params;
+  }
+}
+
+// RFC 8785 (JCS) for the JSON values blocks and events hold: strings, numbers (integers within
+// ±(2^53 − 1); other finite numbers in ECMAScript form, which is what RFC 8785 prescribes),
+// booleans, null, arrays and objects. Keys are sorted by UTF-16 code units: JavaScript's default
+// string order. JSON.stringify writes strings exactly as RFC 8785 §3.2.2.2 does.
+export function canonicalize(value) {
+  if (value === null || typeof value === "boolean") return JSON.stringify(value);
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new CheckError("canonical", { detail: String(value) });
+    if (Number.isInteger(value) && !Number.isSafeInteger(value)) throw new CheckError("canonical", { detail: String(value) });
+    return JSON.stringify(value);
+  }
+  if (typeof value === "string") {
+    if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value)) {
+      throw new CheckError("canonical", { detail: "lone surrogate" });
+    }
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return "[" + value.map(canonicalize).join(",") + "]";
+  if (typeof value === "object") {
+    const keys = Object.keys(value).sort(); // UTF-16 code unit order
+    return "{" + keys.map((k) => canonicalize(k) + ":" + canonicalize(value[k])).join(",") + "}";
+  }
+  throw new CheckError("canonical", { detail: typeof value });
+}
+
+export async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+export const leafHash = (bytes) => sha256(concat(Uint8Array.of(0), bytes));
+export const nodeHash = (left, right) => sha256(concat(Uint8Array.of(1), left, right));
+
+export const canonicalBytes = (value) => encoder.encode(canonicalize(value));
+
+// RFC 9162 §2.1.3.2. Plain numbers, halved by division: sizes go beyond 2^31 (where >> breaks).
+export async function rootFromInclusionProof(leaf, index, size, path) {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return null;
+  let fn = index, sn = size - 1, r = leaf;
+  const half = (n) => Math.floor(n / 2);
+  for (const p of path) {
+    if (sn === 0) return null;
+    if (fn % 2 === 1 || fn === sn) {
+      r = await nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) { fn = half(fn); sn = half(sn); }
+      }
+    } else {
+      r = await nodeHash(r, p);
+    }
+    fn = half(fn); sn = half(sn);
+  }
+  return sn === 0 ? r : null;
+}
+
+const equalBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+export async function ed25519Verify(publicKey, signature, message) {
+  const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+  return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
+}
+
+export async function blockHash(header) {
+  return bytesToHex(await sha256(canonicalBytes(header)));
+}
+
+// The trust anchor: the orderer keys genesis names (key id = hex SHA-256 of the raw key).
+export async function orderersFromGenesis(genesis, pinnedHash) {
+  const got = await blockHash(genesis.header);
+  if (got !== pinnedHash || genesis.hash !== pinnedHash) throw new CheckError("genesis_hash", { got, want: pinnedHash });
+  const header = genesis.header;
+  const [event] = genesis.events || [];
+  if (header.height !== 0 || header.log_size !== 1 || genesis.events.length !== 1 || event.type !== "chain.genesis") {
+    throw new CheckError("genesis_shape");
+  }
+  const leaf = bytesToHex(await leafHash(canonicalBytes(event)));
+  if (leaf !== header.log_root || leaf !== header.events_root) throw new CheckError("genesis_shape");
+  const keys = new Map();
+  for (const hex of event.data.orderer_keys || []) {
+    const raw = hexToBytes(hex);
+    keys.set(bytesToHex(await sha256(raw)), raw);
+  }
+  await checkSignedHead(genesis, keys); // block 0 is signed by the orderer key it names
+  keys.chainId = header.chain_id;
+  return keys;
+}
+
+export async function checkSignedHead(head, orderers, report = () => {}) {
+  const got = await blockHash(head.header);
+  if (got !== head.hash) throw new CheckError("head_hash", { got, want: head.hash });
+  report("head_hash", { height: head.header.height, hash: short(head.hash) });
+  const key = orderers.get(head.header.orderer);
+  if (!key) throw new CheckError("unknown_key", { key: head.header.orderer });
+  if (!(await ed25519Verify(key, hexToBytes(head.signature), hexToBytes(head.hash)))) {
+    throw new CheckError("signature", { height: head.header.height });
+  }
+  report("signature", { key: short(head.header.orderer) });
+}
+
+// One proof, step by step: each step is reported as it passes; the first failure throws.
+export async function checkProof(item, orderers, report) {
+  const { proof, event } = item;
+  const head = proof.head;
+  if (head.header.chain_id !== orderers.chainId) {
+    throw new CheckError("chain", { got: head.header.chain_id, want: orderers.chainId });
+  }
+  await checkSignedHead(head, orderers, report);
+  if (proof.root !== head.header.log_root || proof.tree_size !== head.header.log_size) throw new CheckError("root");
+  report("root", { size: head.header.log_size });
+  const root = await rootFromInclusionProof(hexToBytes(proof.leaf_hash), proof.leaf_index, proof.tree_size,
+    proof.path.map(hexToBytes));
+  if (root === null || !equalBytes(root, hexToBytes(head.header.log_root))) throw new CheckError("inclusion");
+  report("inclusion", { index: proof.leaf_index, steps: proof.path.length });
+  let whole = event, redacted = item.redacted;
+  if (!whole && item.event_url) { // a document check: the registration event, from the API
+    const answer = await fetchJson(item.event_url, "event_fetch");
+    redacted = (answer.redacted_fields || []).length > 0;
+    whole = redacted ? null : answer.event;
+  }
+  if (whole) {
+    const leaf = bytesToHex(await leafHash(canonicalBytes(whole)));
+    if (leaf !== proof.leaf_hash) throw new CheckError("leaf", { got: short(leaf), want: short(proof.leaf_hash) });
+    report("leaf", {});
+    if (item.document_sha256) {
+      const named = whole.data?.sha256;
+      if (named !== item.document_sha256) throw new CheckError("document", { got: String(named), want: item.document_sha256 });
+      report("document", { sha: short(named) });
+    }
+  } else {
+    report(redacted ? "leaf_redacted" : "leaf_absent", {}, "skip");
+  }
+}
+
+// The document check: the file's SHA-256, computed here when the form is sent, kept for the
+// answer page (sessionStorage: this tab only), so the browser knows which fingerprint it asked about.
+const FINGERPRINT = "govchain.document.sha256";
+const MAX_HASHED_BYTES = 256 * 1024 * 1024;
+
+function hashBeforeSending(form) {
+  form.addEventListener("submit", async (event) => {
+    const file = form.querySelector("input[type=file]")?.files?.[0];
+    if (form.dataset.hashed || !file || !window.crypto?.subtle || file.size > MAX_HASHED_BYTES) return;
+    event.preventDefault();
+    try {
+      window.sessionStorage.setItem(FINGERPRINT, bytesToHex(await sha256(new Uint8Array(await file.arrayBuffer()))));
+    } catch {
+      window.sessionStorage.removeItem(FINGERPRINT);
+    }
+    form.dataset.hashed = "1";
+    form.submit();
+  });
+}
+
+function fingerprintComputedHere() {
+  try {
+    const value = window.sessionStorage.getItem(FINGERPRINT);
+    window.sessionStorage.removeItem(FINGERPRINT);
+    return value;
+  } catch {
+    return null;
+  }
+}
+
+const short = (hex) => (typeof hex === "string" && hex.length > 16 ? hex.slice(0, 16) + "…" : String(hex));
+
+function format(messages, key, params = {}) {
+  const text = messages[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
+}
+
+async function fetchJson(url, failure) {
+  const response = await fetch(url, { credentials: "omit", headers: { Accept: "application/json" } });
+  if (!response.ok) throw new CheckError(failure, { detail: `HTTP ${response.status}` });
+  return response.json();
+}
+
+function remembered(chainId, hash) {
+  // Trust on first use, per browser: the genesis this browser first saw for this chain id.
+  try {
+    const name = `govchain.genesis.${chainId}`;
+    const before = window.localStorage.getItem(name);
+    if (before === null) { window.localStorage.setItem(name, hash); return { first: true }; }
+    return { first: false, changed: before !== hash, before };
+  } catch {
+    return { first: true };
+  }
+}
+
+export async function run(section, data, messages) {
+  const steps = section.querySelector(".steps");
+  const verdict = section.querySelector(".verdict");
+  const anchor = section.querySelector(".anchor");
+  const say = (key, params, state = "ok", prefix = "") => {
+    const li = document.createElement("li");
+    li.dataset.step = key;
+    li.dataset.state = state;
+    const mark = document.createElement("span");
+    mark.className = "mark";
+    mark.textContent = format(messages, state === "ok" ? "check.pass" : state === "skip" ? "check.skip" : "check.fail");
+    li.append(mark, " ", prefix + format(messages, `check.step.${key}`, params));
+    steps.append(li);
+  };
+  try {
+    if (!window.crypto?.subtle) throw new CheckError("other", { detail: format(messages, "check.no_crypto") });
+    const pin = remembered(data.chain_id, data.genesis_hash);
+    if (pin.changed) throw new CheckError("genesis_changed", { pinned: pin.before, got: data.genesis_hash });
+    const genesis = await fetchJson(data.genesis_url, "genesis_fetch");
+    let orderers;
+    try {
+      orderers = await orderersFromGenesis(genesis, data.genesis_hash);
+    } catch (error) {
+      if (error instanceof CheckError || error?.name !== "NotSupportedError") throw error;
+      throw new CheckError("other", { detail: format(messages, "check.no_crypto") });
+    }
+    const keyIds = [...orderers.keys()];
+    say("genesis", { key: keyIds.map(short).join(", ") });
+    anchor.textContent = format(messages, "check.anchor", { hash: data.genesis_hash, key: keyIds.join(", ") }) +
+      (pin.first ? "" : " " + format(messages, "check.anchor_pinned"));
+    const documents = new Set(data.proofs.map((item) => item.document_sha256).filter(Boolean));
+    const mine = documents.size ? fingerprintComputedHere() : null;
+    if (mine) {
+      if (!documents.has(mine)) throw new CheckError("file", { got: short(mine), want: short([...documents][0]) });
+      say("file", { sha: short(mine) });
+    }
+    for (const [n, item] of data.proofs.entries()) {
+      const prefix = data.proofs.length > 1 ? format(messages, "check.proof", { n: n + 1 }) + ": " : "";
+      await checkProof(item, orderers, (key, params, state = "ok") => say(key, params, state, prefix));
+    }
+    section.dataset.state = "ok";
+    verdict.textContent = format(messages, "check.passed");
+  } catch (error) {
+    const known = error instanceof CheckError;
+    const reason = format(messages, `check.why.${known ? error.key : "other"}`,
+      known ? error.params : { detail: String(error?.message ?? error) });
+    const li = document.createElement("li");
+    li.dataset.state = "fail";
+    li.dataset.step = known ? error.key : "other";
+    li.textContent = `${format(messages, "check.fail")} ${reason}`;
+    steps.append(li);
+    section.dataset.state = "fail";
+    verdict.textContent = format(messages, "check.failed", { reason });
+  }
+}
+
+function start() {
+  const form = document.querySelector("form[data-fingerprint]");
+  if (form) hashBeforeSending(form);
+  const section = document.getElementById("browser-check");
+  const data = document.getElementById("check-data");
+  const messages = document.getElementById("check-messages");
+  if (!section || !data || !messages) return;
+  let parsed;
+  try {
+    parsed = [JSON.parse(data.textContent), JSON.parse(messages.textContent)];
+  } catch (error) {
+    section.dataset.state = "fail";
+    section.querySelector(".verdict").textContent = String(error);
+    return;
+  }
+  section.dataset.state = "running";
+  run(section, ...parsed);
+}
+
+if (typeof document !== "undefined") start();
