@@ -48,8 +48,16 @@ from govchain.services.cli.contract import audit_app, contract_app
 from govchain.services.cli.custody import custody_app
 from govchain.services.cli.identity import credential_app, did_app, identity_app
 from govchain.services.cli.registry import registry_app
+from govchain.services.cli.sharing import sharing_app
 from govchain.services.cli.vault import vault_app
-from govchain.services.cli.witness import log_app, witness_app
+from govchain.services.cli.witness import (
+    WitnessedCheck,
+    check_witnessed,
+    log_app,
+    published_checkpoint,
+    verify_chain_at,
+    witness_app,
+)
 from govchain.services.cli.report import report
 from govchain.runtime import settle_process
 from govchain.services.platform import SERVICES, run_platform
@@ -70,6 +78,7 @@ app.add_typer(did_app, name="did")
 app.add_typer(credential_app, name="credential")
 app.add_typer(identity_app, name="identity")
 app.add_typer(registry_app, name="registry")
+app.add_typer(sharing_app, name="sharing")
 app.add_typer(contract_app, name="contract")
 app.add_typer(audit_app, name="audit")
 app.add_typer(vault_app, name="vault")
@@ -248,15 +257,24 @@ def nats_config(
 @app.command()
 def keygen(
     out: Path = typer.Argument(..., help="Where to write the private key (PEM, mode 0600; never overwritten)."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q",
+        help="Print only the public key (hex), for scripts: TAX_KEY=$(govchain keygen keys/tax.pem -q).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Create an Ed25519 signing key for a department or official."""
+    """Create an Ed25519 signing key for a department or official (folders in OUT are created)."""
+    if quiet and as_json:
+        raise typer.BadParameter("--quiet prints the public key alone; --json prints an object: choose one")
     key = SigningKey.generate()
     try:
         key.save(out)
     except GovChainError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
+    if quiet:
+        typer.echo(key.public.hex)
+        return
     emit(
         {"key_file": str(out), "key_id": key.key_id, "public_key": key.public.hex},
         as_json,
@@ -273,7 +291,11 @@ def publish(
     timeout: float = typer.Option(30.0, help="Seconds to wait for the receipt."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Sign an event with KEY, publish it, and print its receipt: block and position, or why it was rejected."""
+    """Sign an event with KEY, publish it, and print its receipt: block and position, or why it was rejected.
+
+    Each run signs a new event, stamped with the current time. Without an "id" in the file a new
+    one is made each time; with one, running the command again publishes another event under a
+    used id: the ledger refuses it as conflicting_id (exit 1) and keeps it on stream REJECTED."""
     settings = settings_from(data, nats_url)
     try:
         spec = parse_json_object(event_file.read_bytes(), what=str(event_file))
@@ -299,7 +321,10 @@ def publish_batch(
 ) -> None:
     """Sign up to 1,024 events once, as a batch envelope, publish them in one message, and
     print each event's receipt. Each event is still judged, ordered and proved on its own;
-    events that change identity, keys, policy or contracts must be published alone."""
+    events that change identity, keys, policy or contracts must be published alone.
+
+    As with `publish`, each run signs new events: an event whose "id" is already used is
+    refused as conflicting_id (exit 1), even when the event under that id came from this file."""
     settings = settings_from(data, nats_url)
     try:
         specs = json.loads(events_file.read_bytes())
@@ -346,13 +371,19 @@ def tail(
 def verify(
     data: Path = DATA_OPTION,
     nats_url: str = NATS_OPTION,
+    witnessed: bool = typer.Option(
+        False, "--witnessed",
+        help="Also require the newest published checkpoint to be cosigned by the quorum of the chain's own "
+             "witness policy and to match the verified chain (its root is the chain's at its size).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Re-verify the whole chain: links, Merkle roots, orderer signatures, and every event
     against the chain state before it. Exits 1 if anything fails."""
     settings = settings_from(data, nats_url)
 
-    async def check(nc: Client) -> dict[str, Any]:
+    async def check(nc: Client) -> tuple[dict[str, Any], WitnessedCheck | None]:
+        record = await published_checkpoint(GovChainClient(nc)) if witnessed else None
         with Progress(
             TextColumn("verifying"), BarColumn(), MofNCompleteColumn(),
             console=err_console, transient=True, disable=as_json,
@@ -362,18 +393,28 @@ def verify(
             def advance(height: int, newest: int) -> None:
                 progress.update(task, completed=height + 1, total=newest + 1)
 
-            report = await verify_chain(nc.jetstream(), genesis_hash=settings.genesis_hash, on_block=advance)
-        return report.to_json()
+            if not witnessed:
+                report = await verify_chain(nc.jetstream(), genesis_hash=settings.genesis_hash, on_block=advance)
+                return report.to_json(), None
+            size = None if record is None else int(record["size"])
+            report, at = await verify_chain_at(nc.jetstream(), size, genesis_hash=settings.genesis_hash,
+                                               on_block=advance)
+        return report.to_json(), check_witnessed(record, at, report.events) if report.ok else None
 
-    report = run(with_connection(settings, check))
+    report, witness_check = run(with_connection(settings, check))
     summary = {k: report[k] for k in ("ok", "height", "events", "first_bad_height")}
+    if witness_check is not None:
+        summary["witnessed"] = witness_check.to_json()
+        summary["ok"] = report["ok"] and witness_check.ok
     if as_json:
         emit(summary, True)
     elif report["ok"]:
         typer.echo(f"chain OK: {report['height'] + 1} blocks, {report['events']} events verified")
+        if witness_check is not None:
+            typer.echo(witness_check.describe())
     else:
         typer.echo(f"chain BROKEN at height {report['first_bad_height']}: {report['detail']}")
-    if not report["ok"]:
+    if not summary["ok"]:
         raise typer.Exit(1)
 
 
@@ -384,6 +425,11 @@ def proof(
         help="The event as SOURCE/ID (e.g. tax/tax-doc-1), or its bare ID when one source alone used it.",
     ),
     at_height: int = typer.Option(None, help="Prove against the signed head of this later block (default: the event's block)."),
+    witnessed: bool = typer.Option(
+        False, "--witnessed",
+        help="Prove against the newest witnessed checkpoint instead: cosigned by the quorum of the chain's "
+             "witness policy (the chain is verified to learn it) and matching the verified chain.",
+    ),
     data: Path = DATA_OPTION,
     nats_url: str = NATS_OPTION,
     as_json: bool = JSON_OPTION,
@@ -395,25 +441,52 @@ def proof(
         source, event_id = parse_event_ref(event)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="EVENT") from exc
+    if witnessed and at_height is not None:
+        raise typer.BadParameter("--witnessed proves against the witnessed checkpoint's block",
+                                 param_hint="--at-height")
     settings = settings_from(data, nats_url)
     orderer_keys = trusted_orderer_keys(settings)
 
-    async def fetch(nc: Client) -> dict[str, Any]:
-        return await GovChainClient(nc).inclusion_proof(event_id, at_height, source=source)
+    async def fetch(nc: Client) -> tuple[dict[str, Any], WitnessedCheck | None, str | None]:
+        client = GovChainClient(nc)
+        if not witnessed:
+            return await client.inclusion_proof(event_id, at_height, source=source), None, None
+        record = await published_checkpoint(client)
+        size = None if record is None else int(record["size"])
+        report, at = await verify_chain_at(nc.jetstream(), size, genesis_hash=settings.genesis_hash,
+                                           check_events=False)
+        if not report.ok:
+            raise GovChainError(f"the chain does not verify at height {report.first_bad_height}: {report.detail}")
+        check = check_witnessed(record, at, report.events)
+        answer = await client.inclusion_proof(event_id, None, source=source)
+        if not check.ok or check.height is None:
+            return answer, check, None
+        if answer["event_height"] > check.height:
+            return answer, check, (f"the event is in block {answer['event_height']}, after the newest witnessed "
+                                   f"checkpoint (block {check.height}, size {check.size}): not witnessed yet")
+        answer = await client.inclusion_proof(event_id, check.height, source=source)
+        if (answer["tree_size"], answer["root"]) != (check.size, at.root.hex() if at else None):
+            return answer, check, "the proof's signed head is not the witnessed checkpoint"
+        return answer, check, None
 
-    answer = run(with_connection(settings, fetch))
+    answer, check, witness_problem = run(with_connection(settings, fetch))
     problem = inclusion_problem(answer, orderer_keys)
+    if problem is None and check is not None and not check.ok:
+        problem = check.describe()
+    problem = problem or witness_problem
     if problem:
         err_console.print(f"[bold red]proof does not verify:[/] {problem}")
         raise typer.Exit(1)
     fields = ("source", "event_id", "leaf_hash", "leaf_index", "tree_size", "path", "root", "block_height")
     result = {k: answer[k] for k in fields}
-    emit(
-        result,
-        as_json,
-        f"event {event_ref(answer['source'], answer['event_id'])} is leaf {answer['leaf_index']} of {answer['tree_size']}; "
-        f"proof of {len(answer['path'])} hashes verified against the signed head of block {answer['block_height']}",
-    )
+    text = (f"event {event_ref(answer['source'], answer['event_id'])} is leaf {answer['leaf_index']} of "
+            f"{answer['tree_size']}; proof of {len(answer['path'])} hashes verified against the signed head of "
+            f"block {answer['block_height']}")
+    if check is not None:
+        result["witnessed"] = check.to_json()
+        text += (f", the checkpoint cosigned by {', '.join(check.cosigners)} "
+                 f"({len(check.cosigners)} of {check.required} required)")
+    emit(result, as_json, text)
 
 
 @app.command()

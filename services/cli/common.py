@@ -22,9 +22,9 @@ from govchain.datadir import DataDir, DataDirError
 from govchain.protocol.batch import sign_batch
 from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.errors import GovChainError
+from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.keys import PublicKey, SigningKey
 from govchain.protocol.state import ChainState
-from govchain.protocol.genesis import genesis_payload
 
 T = TypeVar("T")
 

@@ -1,8 +1,11 @@
 """``govchain demo``: a scripted scenario on a throw-away platform, ending in a verified chain.
 
-It plays what happens on a real deployment: the root authority admits departments, the
-departments publish signed records, some bad events arrive and are refused with reasons,
-a re-sent event is de-duplicated, and at the end the chain is verified and a proof checked.
+It plays what happens on a real deployment: the root authority names two checkpoint
+witnesses (run here in-process, each with its own key, standing in for a court's and an audit
+office's) and admits departments, the departments publish signed records, some bad events
+arrive and are refused with reasons, a re-sent event is de-duplicated, and at the end the
+chain is verified, a proof checked, and the newest checkpoint checked to be cosigned by both
+witnesses and consistent with the chain.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from typing import Any
 
 from rich.progress import Progress
 
-from govchain.audit import verify_chain
 from govchain.bus import subjects
 from govchain.bus.blocks import last_height
 from govchain.bus.connect import connect
@@ -33,14 +35,19 @@ from govchain.protocol.keys import SigningKey
 from govchain.pseudonym import pseudonym
 from govchain.protocol.proofs import inclusion_problem
 from govchain.services.cli.common import err_console, trusted_orderer_keys
+from govchain.services.cli.witness import check_witnessed, published_checkpoint, verify_chain_at
 from govchain.services.contract import BUILTIN_CONTRACTS
 from govchain.services.contract.audit import audit_contracts
-from govchain.services.platform import run_platform
+from govchain.services.platform import LocalWitness, run_platform
+from govchain.transparency.vkeys import Ed25519Signer
 
 DEPARTMENTS = {"market-regulator": "Market Regulation Bureau", "land-bureau": "Land and Resources Bureau"}
 DOCUMENTS_PER_DEPARTMENT = 5
 DEMO_NATIONAL_ID = "110101199003074512"  # made-up national ids; only their pseudonyms reach the chain
 DEMO_BUYER_NATIONAL_ID = "310104198807153021"
+DEMO_WITNESSES = {"court": "court.demo.govchain.example/witness", "audit": "audit-office.demo.govchain.example/witness"}
+"""Folder (under ``witnesses/`` of the data folder) → the witness's name."""
+WITNESS_WAIT_S = 30.0
 
 
 async def run_demo(
@@ -55,19 +62,24 @@ async def run_demo(
 async def _demo_in(
     data: Path, *, keep: bool, quiet: bool, on_summary: Callable[[dict[str, Any]], None]
 ) -> dict[str, Any]:
-    settings = Settings(data_dir=data, nats_port=0, gateway_port=0)
+    settings = Settings(data_dir=data, nats_port=0, gateway_port=0, checkpoint_interval_ms=200)
     data_dir = DataDir(data)
     if not data_dir.is_initialised():
         data_dir.init("govchain-demo")
+    origin = ev.default_log_origin(data_dir.genesis().data["chain_id"])
+    log_vkey = Ed25519Signer(origin, data_dir.signing_key("orderer")).verifier.vkey
+    witnesses = [LocalWitness(data / "witnesses" / folder, name, [log_vkey]) for folder, name in DEMO_WITNESSES.items()]
     stop = asyncio.Event()
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     platform = asyncio.create_task(run_platform(settings, stop, on_ready=ready.set_result))
     try:
+        for witness in witnesses:
+            await witness.start()
         done, _ = await asyncio.wait({platform, ready}, return_when=asyncio.FIRST_COMPLETED)
         if platform in done:
             platform.result()  # raises the start-up failure
         nats_url = ready.result()
-        summary = await _scenario(settings, data_dir, nats_url, quiet=quiet)
+        summary = await _scenario(settings, data_dir, nats_url, witnesses, quiet=quiet)
         summary["portal_url"] = (data_dir.run_info() or {}).get("gateway_url")
         on_summary(summary)
         if keep:
@@ -80,6 +92,8 @@ async def _demo_in(
     finally:
         stop.set()
         await asyncio.gather(platform, return_exceptions=True)
+        for witness in witnesses:
+            await witness.stop()
 
 
 def _stored_key(data_dir: DataDir, name: str) -> SigningKey:
@@ -95,9 +109,10 @@ def _stored_key(data_dir: DataDir, name: str) -> SigningKey:
 class Scenario:
     """The demo's stages; each publishes through the real client and notes what it saw."""
 
-    def __init__(self, client: GovChainClient, data_dir: DataDir) -> None:
+    def __init__(self, client: GovChainClient, data_dir: DataDir, witnesses: list[LocalWitness]) -> None:
         self.client = client
         self.data_dir = data_dir
+        self.witnesses = witnesses
         self.root = data_dir.signing_key("root")
         self.keys = {dept: _stored_key(data_dir, dept) for dept in DEPARTMENTS}
         self.committed: list[str] = []
@@ -111,6 +126,13 @@ class Scenario:
         else:
             self.rejected[envelope.id] = receipt["reason"]
         return receipt
+
+    async def name_witnesses(self) -> None:
+        """The root authority names two checkpoint witnesses, both required (2 of 2)."""
+        await self.submit(make_event(self.root, source=ev.ROOT, type=ev.WITNESS_POLICY_TYPE, data={
+            "witnesses": [{"name": w.name, "vkey": w.vkey, "url": w.url} for w in self.witnesses],
+            "quorum": len(self.witnesses),
+        }))
 
     async def admit_departments(self) -> None:
         """The root authority admits the departments."""
@@ -311,10 +333,82 @@ class Scenario:
                 raise TimeoutError(f"case {key} of {contract_id} did not settle")
             await asyncio.sleep(0.1)
 
+    # --- issue 14: evaluating the platform, data sharing between departments (one step) -------
+
+    async def evaluation_and_sharing(self) -> None:
+        """Ratings, cost savings and a data set shared under a grant."""
+        
+        land, market = "land-bureau", "market-regulator"
+        citizen = self.summary["citizen_id"]
+        citizen_key = _stored_key(self.data_dir, "citizen")
+        buyer_key = _stored_key(self.data_dir, "buyer")
+        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key())
+
+        # Data sharing: the land bureau asks for the market regulator's business register; the
+        # contract grants it on the regulator's approval; the land registrar reads under it.
+        await self.submit(make_event(self.keys[market], source=market, type="dataset.published", data={
+            "dataset_id": "registered-businesses", "title": "Registered businesses",
+            "description": "Businesses this bureau registered, with their owners' sealed details",
+            "fields": ["business_id", "name", "address", "owner_details"], "access": "departments",
+            "readers": [land], "source": "businesses"}))
+        await self.submit(make_event(self.root, source=ev.ROOT, type="contract.deployed",
+                                     data={"definition": json.loads(BUILTIN_CONTRACTS["data-sharing"].read_text())}))
+        await self.submit(make_event(self.keys[land], source=land, type="dataset.access_requested", data={
+            "request_id": "DS-0001", "dataset_id": "registered-businesses", "holder": market,
+            "purpose": "check the seller's businesses before a land transfer", "fields": ["name", "owner_details"],
+            "duration_days": 30, "approvers": [market], "required": 1}))
+        await self.submit(make_event(self.keys[market], source=market, type="dataset.access_approved",
+                                     data={"request_id": "DS-0001"}))
+        case = await self._settled("data-sharing", "DS-0001", {"granted", "refused", "expired"})
+        for result in case["results"]:
+            await self.client.wait_receipt(result["event_id"], "contract-engine")
+        registrar = (_stored_key(self.data_dir, "land-registrar"), "land-registrar")
+        head = await self.client.head_height()
+        grants = await self.client.query(subjects.REGISTRY_GRANTS, {"min_height": head}, as_principal=(self.keys[land], land))
+        read = await self.client.query(subjects.REGISTRY_DATASET_READ, {"request_id": "DS-0001", "min_height": head},
+                                       as_principal=registrar)
+        try:
+            await self.client.query(subjects.REGISTRY_DATASET_READ, {"request_id": "DS-0001", "fields": ["address"]},
+                                    as_principal=registrar)
+            out_of_scope_refused = False
+        except LedgerQueryError as exc:
+            out_of_scope_refused = exc.code == "out_of_scope"
+        log = await self.client.query(subjects.REGISTRY_ACCESS_LOG, {
+            "subject": citizen, "min_height": await self.client.head_height()}, as_principal=(citizen_key, citizen))
+
+        # Satisfaction: the applicant rates the licence case (a sealed comment); the buyer's
+        # rating of a case that is not theirs is kept as void, with the reason.
+        sealed = await self.client.query(subjects.REGISTRY_SEAL, {
+            "subject": citizen, "record": "case.rated/business-license/APP-0001",
+            "fields": {"comment": "办理很快 (quick and clear)"}}, as_principal=(citizen_key, citizen))
+        await self.submit(make_event(citizen_key, source=citizen, type="case.rated", data={
+            "service_type": "business-license", "case_id": "APP-0001", "score": 5,
+            "comment": sealed["sealed"]["comment"]}))
+        last = await self.submit(make_event(buyer_key, source=buyer, type="case.rated", data={
+            "service_type": "business-license", "case_id": "APP-0001", "score": 1}))
+        analytics = await self.client.request(subjects.ANALYTICS_SUMMARY, {"min_height": last["height"]})
+        satisfaction, costs = analytics["satisfaction"], analytics["costs"]
+        self.summary.update({
+            "satisfaction_ratings": sum(s["ratings"] for s in satisfaction["by_service_type"]),
+            "satisfaction_refused": dict(satisfaction["void_by_reason"]),
+            "cost_savings_computed": costs["total_cases"] > 0 and costs["total_saving"] > 0,
+            "cost_saving_cny": costs["total_saving"],
+            "data_shares_granted": sum(g["status"] == "granted" for g in grants["grants"]),
+            "data_share_read_logged": any(e["record"].startswith("dataset/") for e in log["entries"])
+                                      and bool(read["records"]),
+            "data_share_out_of_scope_refused": out_of_scope_refused,
+        })
+
+    # --- end of issue 14 step ------------------------------------------------------------------
+
     async def verify(self, settings: Settings) -> None:
-        """Verify the whole chain and one inclusion proof against the signed head."""
+        """Verify the whole chain, one inclusion proof against the signed head, and the newest
+        checkpoint: cosigned by the witnesses and consistent with the verified chain."""
         js = self.client.nc.jetstream()
-        report = await verify_chain(js, genesis_hash=settings.genesis_hash)
+        record = await self._witnessed(await self.client.head())
+        report, at = await verify_chain_at(js, None if record is None else int(record["size"]),
+                                           genesis_hash=settings.genesis_hash)
+        witnessed = check_witnessed(record, at, report.events)
         answer = await self.client.inclusion_proof(self.documents[-1].id)
         proof_problem = inclusion_problem(answer, trusted_orderer_keys(settings))
         unique = list(dict.fromkeys(self.committed))
@@ -326,15 +420,36 @@ class Scenario:
             "rejection_reasons": sorted(set(self.rejected.values())),
             "duplicates_ordered": len(self.committed) - len(unique),
             "proof_verified": proof_problem is None,
+            "witnessed_checkpoint": witnessed.ok,
+            "witness_cosignatures": len(witnessed.cosigners),
+            "witnessed_size": witnessed.size,
             "committed_event_ids": unique,
         })
+        if not witnessed.ok:
+            self.summary["witnessed_problems"] = witnessed.problems
+
+    async def _witnessed(self, head: dict[str, Any]) -> dict[str, Any] | None:
+        """The published checkpoint once it covers the log as of ``head`` with every witness's
+        cosignature (the ledger gathers them within a round or two), or the newest one there is."""
+        size, wanted = head["header"]["log_size"], len(self.witnesses)
+        deadline = asyncio.get_running_loop().time() + WITNESS_WAIT_S
+        while True:
+            record = await published_checkpoint(self.client)
+            if record is not None and record["size"] >= size and len(record["cosigners"]) >= wanted:
+                return record
+            if asyncio.get_running_loop().time() > deadline:
+                return record
+            await asyncio.sleep(0.1)
 
 
-async def _scenario(settings: Settings, data_dir: DataDir, nats_url: str, *, quiet: bool) -> dict[str, Any]:
+async def _scenario(
+    settings: Settings, data_dir: DataDir, nats_url: str, witnesses: list[LocalWitness], *, quiet: bool
+) -> dict[str, Any]:
     nc = await connect(nats_url, settings, name="govchain-demo")
-    scenario = Scenario(GovChainClient(nc), data_dir)
-    stages = [scenario.admit_departments, scenario.register_documents, scenario.refuse_bad_events,
-              scenario.resend, scenario.identities, scenario.registry, scenario.contracts]
+    scenario = Scenario(GovChainClient(nc), data_dir, witnesses)
+    stages = [scenario.name_witnesses, scenario.admit_departments, scenario.register_documents,
+              scenario.refuse_bad_events, scenario.resend, scenario.identities, scenario.registry, scenario.contracts,
+              scenario.evaluation_and_sharing]
     try:
         with Progress(console=err_console, transient=True, disable=quiet) as progress:
             task = progress.add_task("demo scenario", total=len(stages) + 1)
@@ -348,7 +463,8 @@ async def _scenario(settings: Settings, data_dir: DataDir, nats_url: str, *, qui
         await nc.drain()
     summary = scenario.summary
     checks = ("chain_ok", "proof_verified", "credential_valid", "credential_revoked_detected",
-              "document_verified", "official_read_owner", "erased_unreadable", "contracts_audit_ok")
+              "document_verified", "official_read_owner", "erased_unreadable", "contracts_audit_ok",
+              "witnessed_checkpoint")
     ok = all(summary[c] for c in checks) and summary["duplicates_ordered"] == 0
     return {
         "ok": ok,

@@ -15,6 +15,7 @@ from nats.aio.client import Client
 from govchain.bus import subjects
 from govchain.client import GovChainClient, LedgerQueryError
 from govchain.protocol.errors import GovChainError
+from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.keys import SigningKey
 from govchain.services.cli.common import (
     DATA_OPTION,
@@ -143,6 +144,37 @@ def catalog(
     """The data sets departments share that you may read."""
     _show(_ask(data, nats_url, subjects.REGISTRY_CATALOG, {"with_proofs": proofs}, as_key, principal, as_json),
           as_json)
+
+
+@registry_app.command("seal")
+def seal(
+    details: str = typer.Argument(
+        ..., metavar="DETAILS",
+        help='The personal details as a JSON object (e.g. {"legal_name": "Li Ming"}), or @FILE.',
+    ),
+    subject: str = typer.Option(..., help="Whose data it is: the person's pseudonym (c-…)."),
+    record: str = typer.Option(
+        ..., help="The record it belongs to, which the ciphertext is bound to: business.registered/<business id> "
+                  "or land/<parcel id>.",
+    ),
+    field: str = typer.Option("owner_details", help="The event field it goes in."),
+    as_key: Path = typer.Option(..., "--as", help="An officer's key (PEM): a department's or one of its officials'."),
+    principal: str = typer.Option(..., "--principal", help="The principal owning the --as key."),
+    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION,
+) -> None:
+    """Encrypt personal details under the person's own data key, for an event about to be published.
+
+    Prints the sealed field: one JSON object, AES-256-GCM ciphertext only, to put in the event's
+    FIELD in place of the details, so no personal data in clear reaches the chain. The data key
+    stays in the registry's key vault; erasing it makes the details unreadable everywhere."""
+    try:
+        parsed = parse_json_object(Path(details[1:]).read_bytes() if details.startswith("@") else details.encode(),
+                                   what="DETAILS")
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
+    params = {"subject": subject, "record": record, "fields": {field: parsed}}
+    answer = _ask(data, nats_url, subjects.REGISTRY_SEAL, params, as_key, principal)
+    typer.echo(json.dumps(answer["sealed"][field]))
 
 
 @registry_app.command("access-log")

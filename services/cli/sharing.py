@@ -16,9 +16,9 @@ from typing import Any
 
 import typer
 
+from govchain.bus import subjects
 from govchain.services.cli.common import DATA_OPTION, JSON_OPTION, NATS_OPTION, emit, settings_from, sign_and_submit
 from govchain.services.cli.registry import AS_OPTION, PRINCIPAL_OPTION, _ask
-from govchain.services.registry.sharing import REGISTRY_DATASET_READ, REGISTRY_GRANTS
 
 sharing_app = typer.Typer(help="Share data sets between departments: request, approve, refuse, list grants, read.",
                           no_args_is_help=True)
@@ -78,7 +78,7 @@ def grants(
 ) -> None:
     """Grants your department is party to (auditors: all), with their expiry and every read under them."""
     params: dict[str, Any] = {} if dataset_id is None else {"dataset_id": dataset_id}
-    answer = _ask(data, nats_url, REGISTRY_GRANTS, params, as_key, principal, as_json)
+    answer = _ask(data, nats_url, subjects.REGISTRY_GRANTS, params, as_key, principal, as_json)
     lines = [f"chain day {answer.get('today')}"]
     for g in answer["grants"]:
         state = g["status"] if g["status"] != "void" else f"void ({g['void_reason']})"
@@ -100,5 +100,5 @@ def read(
     params: dict[str, Any] = {"request_id": request_id}
     if fields:
         params["fields"] = fields
-    answer = _ask(data, nats_url, REGISTRY_DATASET_READ, params, as_key, principal, as_json)
+    answer = _ask(data, nats_url, subjects.REGISTRY_DATASET_READ, params, as_key, principal, as_json)
     emit(answer, as_json, json.dumps(answer, indent=2, ensure_ascii=False))

@@ -182,13 +182,15 @@ def test_demo_runs_a_scenario_and_verifies_it() -> None:
     assert summary["rejected"] == 5
     assert summary["rejection_reasons"] == ["bad_signature", "invalid_payload", "unauthorized", "unknown_key"]
     assert summary["duplicates_ordered"] == 0
-    # genesis, 2 departments, 10 documents, an official, its document, a citizen, a revocation;
-    # a second citizen, a business, a licence, a parcel, a transfer, an access record, an erasure;
-    # two contract deployments, an application, a transfer request, two approvals, two results
-    assert summary["events"] == 1 + 2 + 10 + 4 + 7 + 8
-    # the demo published all but genesis, the access record (by the registry) and the two
-    # contract results (by the contract engine)
-    assert len(summary["committed_event_ids"]) == summary["events"] - 4
+    # genesis, the witness policy, 2 departments, 10 documents, an official, its document, a citizen,
+    # a revocation; a second citizen, a business, a licence, a parcel, a transfer, an access record,
+    # an erasure; two contract deployments, an application, a transfer request, two approvals, two results;
+    # a data set, the data-sharing contract, a request, an approval, its grant, a read under it, two ratings
+    assert summary["events"] == 1 + 1 + 2 + 10 + 4 + 7 + 8 + 8
+    assert summary["witnessed_checkpoint"] is True and summary["witness_cosignatures"] >= 2
+    # the demo published all but genesis, the access record and the data set read (by the registry)
+    # and the three contract results (by the contract engine)
+    assert len(summary["committed_event_ids"]) == summary["events"] - 6
     assert summary["identities"] == 4
     assert summary["credential_valid"] is True and summary["credential_revoked_detected"] is True
     assert summary["unauthorized_rejected"] == 2
@@ -197,6 +199,9 @@ def test_demo_runs_a_scenario_and_verifies_it() -> None:
     assert summary["erased_unreadable"] is True
     assert summary["licenses_issued"] == 1 and summary["land_transfers_approved"] == 1
     assert summary["contracts_audit_ok"] is True
+    assert summary["satisfaction_ratings"] == 1 and summary["satisfaction_refused"] == {"not_applicant": 1}
+    assert summary["cost_savings_computed"] is True and summary["data_shares_granted"] == 1
+    assert summary["data_share_read_logged"] is True and summary["data_share_out_of_scope_refused"] is True
     assert summary["citizen_id"].startswith("c-") and "110101199003074512" not in json.dumps(summary)
     assert summary["blocks"] >= 2 and summary["nats_url"].startswith("nats://127.0.0.1:")
 

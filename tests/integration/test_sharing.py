@@ -20,7 +20,7 @@ from govchain.services.contract import BUILTIN_CONTRACTS
 from govchain.services.contract.service import run_contract_engine
 from govchain.services.registry.access import Viewer
 from govchain.services.registry.service import run_registry
-from govchain.services.registry.sharing import REGISTRY_DATASET_READ, REGISTRY_GRANTS, read_problem
+from govchain.services.registry.sharing import read_problem
 
 from .conftest import Ledger
 
@@ -125,14 +125,14 @@ async def test_a_granted_read_is_checked_recorded_and_shown_to_the_citizen(shari
     assert case["state"] == "granted"
     assert [r["type"] for r in case["results"]] == ["dataset.access_granted"]
 
-    grants = (await sharing.ask(REGISTRY_GRANTS, {}, as_="tax"))["grants"]
+    grants = (await sharing.ask(subjects.REGISTRY_GRANTS, {}, as_="tax"))["grants"]
     assert [(g["request_id"], g["status"], g["grantee"], g["fields"], g["approvals"]) for g in grants] == [
         ("DS-1", "granted", "tax", ["name", "owner_details"], ["market"])]
     assert grants[0]["expires_on"] == case["vars"]["expires_on"]  # 30 days after the approving block's day
-    assert (await sharing.ask(REGISTRY_GRANTS, {}, as_="market"))["grants"][0]["request_id"] == "DS-1"
-    assert (await sharing.ask(REGISTRY_GRANTS, {}, as_="land"))["grants"] == []
+    assert (await sharing.ask(subjects.REGISTRY_GRANTS, {}, as_="market"))["grants"][0]["request_id"] == "DS-1"
+    assert (await sharing.ask(subjects.REGISTRY_GRANTS, {}, as_="land"))["grants"] == []
 
-    answer = await sharing.ask(REGISTRY_DATASET_READ, {"request_id": "DS-1"}, as_="tax-clerk")
+    answer = await sharing.ask(subjects.REGISTRY_DATASET_READ, {"request_id": "DS-1"}, as_="tax-clerk")
     assert answer["records"] == [{"name": "Harbour Noodle House", "owner_details": {"legal_name": "Li Ming"}},
                                  {"name": "Tea House", "owner_details": None}]
     read = answer["read_event"]
@@ -145,15 +145,15 @@ async def test_a_granted_read_is_checked_recorded_and_shown_to_the_citizen(shari
         ("tax-clerk", "tax", "tax registration checks", ["name", "owner_details"])]
     assert log[0]["record"] == "dataset/businesses (grant DS-1)"
     assert (await sharing.ask(subjects.REGISTRY_ACCESS_LOG, {"subject": OTHER}, as_=OTHER))["entries"] == []
-    reads = (await sharing.ask(REGISTRY_GRANTS, {}, as_="market"))["grants"][0]["reads"]
+    reads = (await sharing.ask(subjects.REGISTRY_GRANTS, {}, as_="market"))["grants"][0]["reads"]
     assert [(r["reader"], r["records"]) for r in reads] == [("tax-clerk", 2)]
 
     # Refused reads, each with its reason; none of them reaches the chain.
-    assert (await sharing.denied(REGISTRY_DATASET_READ, {"request_id": "DS-1", "fields": ["address"]},
+    assert (await sharing.denied(subjects.REGISTRY_DATASET_READ, {"request_id": "DS-1", "fields": ["address"]},
                                  as_="tax"))[0] == "out_of_scope"
-    assert (await sharing.denied(REGISTRY_DATASET_READ, {"request_id": "DS-1"}, as_="land"))[0] == "forbidden"
-    assert (await sharing.denied(REGISTRY_DATASET_READ, {"request_id": "DS-1"}, as_=OWNER))[0] == "forbidden"
-    assert (await sharing.denied(REGISTRY_DATASET_READ, {"request_id": "DS-404"}, as_="tax"))[0] == "no_grant"
+    assert (await sharing.denied(subjects.REGISTRY_DATASET_READ, {"request_id": "DS-1"}, as_="land"))[0] == "forbidden"
+    assert (await sharing.denied(subjects.REGISTRY_DATASET_READ, {"request_id": "DS-1"}, as_=OWNER))[0] == "forbidden"
+    assert (await sharing.denied(subjects.REGISTRY_DATASET_READ, {"request_id": "DS-404"}, as_="tax"))[0] == "no_grant"
 
 
 async def test_refusals_by_the_contract_and_by_the_registry(sharing: Sharing) -> None:
@@ -178,7 +178,7 @@ async def test_refusals_by_the_contract_and_by_the_registry(sharing: Sharing) ->
     assert (await sharing.case("DS-5", {"granted"}))["state"] == "granted"
 
     for _ in range(100):
-        grants = {g["request_id"]: g for g in (await sharing.ask(REGISTRY_GRANTS, {}, as_="tax"))["grants"]}
+        grants = {g["request_id"]: g for g in (await sharing.ask(subjects.REGISTRY_GRANTS, {}, as_="tax"))["grants"]}
         if {"DS-3", "DS-5"} <= set(grants):
             break
         await asyncio.sleep(0.1)
@@ -186,9 +186,9 @@ async def test_refusals_by_the_contract_and_by_the_registry(sharing: Sharing) ->
     assert grants["DS-3"]["status"] == "void"
     assert grants["DS-3"]["void_reason"] == (
         "approval_rule: data set businesses-sensitive needs 2 of market, audit; approved by market")
-    code, message = await sharing.denied(REGISTRY_DATASET_READ, {"request_id": "DS-3"}, as_="tax")
+    code, message = await sharing.denied(subjects.REGISTRY_DATASET_READ, {"request_id": "DS-3"}, as_="tax")
     assert code == "grant_void" and "approval_rule" in message
-    assert len((await sharing.ask(REGISTRY_DATASET_READ, {"request_id": "DS-5"}, as_="tax"))["records"]) == 2
+    assert len((await sharing.ask(subjects.REGISTRY_DATASET_READ, {"request_id": "DS-5"}, as_="tax"))["records"]) == 2
 
 
 def test_a_read_after_the_grant_expired_is_refused() -> None:
