@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from govchain.services.analytics.durations import duration_unit, format_duration  # noqa: F401 (re-exported)
 from govchain.services.analytics.metrics import Comparison, Summary
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 100
@@ -25,25 +26,6 @@ BASELINE_COLOR, MEASURED_COLOR, P90_COLOR, REFUSAL_COLOR = "#9e9e9e", "#1f77b4",
 TOP_SOURCES = 5
 DAILY_AFTER_HOURS = 96
 LABEL_MAX = 48
-
-UNITS: tuple[tuple[str, str, float], ...] = (
-    ("days", "d", 86_400.0), ("hours", "h", 3_600.0), ("minutes", "min", 60.0), ("seconds", "s", 1.0),
-)
-
-
-def duration_unit(seconds: float) -> tuple[str, str, float]:
-    """The largest unit in which ``seconds`` is at least 2: (name, symbol, seconds per unit)."""
-    return next((u for u in UNITS if seconds >= 2 * u[2]), UNITS[-1])
-
-
-def format_duration(seconds: float | None) -> str:
-    """A duration for people: ``15.0 d``, ``3.2 h``, ``1.25 s``; ``—`` when unknown."""
-    if seconds is None:
-        return "—"
-    _, symbol, size = duration_unit(abs(seconds))
-    value = seconds / size
-    return f"{value:.2f} {symbol}" if symbol == "s" else f"{value:.1f} {symbol}"
-
 
 def processing_chart(summary: Summary) -> bytes:
     """Median and 90th percentile of applied → decided time per service type."""

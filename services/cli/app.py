@@ -60,7 +60,6 @@ from govchain.services.cli.witness import (
 )
 from govchain.services.cli.report import report
 from govchain.runtime import settle_process
-from govchain.services.platform import SERVICES, run_platform
 
 app = typer.Typer(
     name="govchain",
@@ -175,6 +174,8 @@ def up(
                 f"NATS: {url}   data: {settings.data_dir}\nPress Ctrl-C to stop."
             )
 
+        from govchain.services.platform import run_platform  # every service: loaded only to run them
+
         await run_platform(settings, stop, on_ready=announce)
 
     settle_process(settings)
@@ -188,6 +189,8 @@ def serve(
     nats_url: str = typer.Option(..., "--nats-url", envvar="GOVCHAIN_NATS_URL", help="The NATS server (required: a deployment runs its own)."),
 ) -> None:
     """Run one service against an external NATS server (one container per service in a deployment)."""
+    from govchain.services.platform import SERVICES  # every service: loaded only to run one
+
     settings = settings_from(data, nats_url)
     runners = dict(SERVICES)
     if service not in runners:

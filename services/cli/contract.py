@@ -26,7 +26,6 @@ from govchain.services.cli.common import (
     with_connection,
 )
 from govchain.services.contract import BUILTIN_CONTRACTS
-from govchain.services.contract.audit import audit_contracts
 
 contract_app = typer.Typer(help="Deploy smart contracts and follow their cases.", no_args_is_help=True)
 audit_app = typer.Typer(help="Re-check the chain offline, as an auditor.", no_args_is_help=True)
@@ -83,6 +82,7 @@ def case(
 @audit_app.command("contracts")
 def audit(data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Re-execute every contract from the chain alone; report any result that differs (exit 1)."""
+    from govchain.services.contract.audit import audit_contracts  # replays every contract: loaded only here
     settings = settings_from(data, nats_url)
 
     async def check(nc: Client) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from govchain.bus import subjects
 from govchain.client import GovChainClient
 from govchain.protocol.errors import GovChainError
 from govchain.services.analytics.cases import OUTCOMES
-from govchain.services.analytics.charts import CHARTS, format_duration
+from govchain.services.analytics.durations import format_duration
 from govchain.services.analytics.costs import ServiceCostModel
 from govchain.services.analytics.metrics import Summary
 from govchain.services.cli.common import (
@@ -62,6 +62,7 @@ def report(
 
 def _write_charts(summary: Summary, out: Path) -> dict[str, Path]:
     """Draw every chart from the one summary (so tables and charts agree) into ``out``."""
+    from govchain.services.analytics.charts import CHARTS  # matplotlib: loaded only to draw
     try:
         out.mkdir(parents=True, exist_ok=True)
         written = {}
