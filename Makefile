@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DATA   ?= .govchain
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install browser up test test-fast demo bench crash clean
+.PHONY: help install browser up lint test test-fast demo bench crash clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,7 +34,12 @@ browser:  ## install Debian's chromium and a CJK font for the browser tests, eac
 up: $(STAMP)  ## run the platform on this machine (embedded NATS + SQLite in $(DATA)/)
 	$(BIN)/govchain up --data $(DATA)
 
-test: $(STAMP) browser  ## run the whole test suite against real NATS (and PostgreSQL where it answers)
+lint: $(STAMP)  ## the gate: ruff (format and lint), mypy on the kernel (strict on protocol, crypto, transparency)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: $(STAMP) browser lint  ## lint, then the whole test suite against real NATS (and PostgreSQL where it answers)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)  ## unit tests only

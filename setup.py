@@ -21,8 +21,13 @@ setup(
         # The kernel's own alembic trees (checkpoints, privacy vault) need their script template too.
         "govchain": ["**/migrations/*.mako", "protocol/contexts/*.jsonld"],
         "govchain.services": [
-            "*/migrations/*.py", "*/migrations/*.mako", "*/migrations/versions/*.py", "*/definitions/*.json",
-            "*/templates/*.html", "*/static/*", "*/i18n/*.json",
-        ]
+            "*/migrations/*.py",
+            "*/migrations/*.mako",
+            "*/migrations/versions/*.py",
+            "*/definitions/*.json",
+            "*/templates/*.html",
+            "*/static/*",
+            "*/i18n/*.json",
+        ],
     },
 )

@@ -21,14 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from govchain.bus.subjects import batch_subject, event_subject
 from govchain.protocol.batch import open_batch, sign_batch
 from govchain.protocol.block import seal_block
 from govchain.protocol.canonical import canonical_bytes, reference_canonical_bytes
-from govchain.protocol.eventref import EventKey
 from govchain.protocol.envelope import Envelope, make_event, utc_now
-from govchain.protocol.jsontext import parse_json_object
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.genesis import genesis_payload, make_genesis_event
+from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import Frontier, leaf_hash
 from govchain.protocol.registry import EVENT_TYPES
@@ -73,13 +74,21 @@ def measure(n_events: int, batch_size: int = 1) -> dict[str, float]:
     state.add_principal(Principal("tax", "department", "Tax", "tax"))
     state.add_key(tax.public, "tax")
     events = [
-        make_event(tax, source="tax", type="document.registered", event_id=f"b-{i}",
-                   data={"document_id": f"d-{i}", "sha256": f"{i:064x}", "title": f"Record {i}"})
+        make_event(
+            tax,
+            source="tax",
+            type="document.registered",
+            event_id=f"b-{i}",
+            data={"document_id": f"d-{i}", "sha256": f"{i:064x}", "title": f"Record {i}"},
+        )
         for i in range(n_events)
     ]
     wires = [e.to_bytes() for e in events]
     if batch_size == 1:
-        intakes = [Intake(event_subject("tax", e.type), w, e.id, i + 1) for i, (e, w) in enumerate(zip(events, wires))]
+        intakes = [
+            Intake(event_subject("tax", e.type), w, e.id, i + 1)
+            for i, (e, w) in enumerate(zip(events, wires, strict=False))
+        ]
     else:
         signed_batches = [sign_batch(tax, events[i : i + batch_size]) for i in range(0, n_events, batch_size)]
         intakes = [Intake(batch_subject("tax"), b.to_bytes(), b.msg_id, i + 1) for i, b in enumerate(signed_batches)]
@@ -121,8 +130,14 @@ def measure(n_events: int, batch_size: int = 1) -> dict[str, float]:
             chunk, chunk_leaves = events[start : start + BATCH], leaves[start : start + BATCH]
             new_nodes = [node for leaf in chunk_leaves for node in log.append(leaf)]
             block = seal_block(
-                chain_id="breakdown", height=height, prev_hash="0" * 64, events=[e.to_dict() for e in chunk],
-                leaf_hashes=chunk_leaves, log_after=log, time=utc_now(), orderer_key=orderer,
+                chain_id="breakdown",
+                height=height,
+                prev_hash="0" * 64,
+                events=[e.to_dict() for e in chunk],
+                leaf_hashes=chunk_leaves,
+                log_after=log,
+                time=utc_now(),
+                orderer_key=orderer,
             )
             block.to_bytes()
             applied = VerifiedBlock(block, chunk, chunk_leaves, start, False, new_nodes, state)
@@ -152,8 +167,10 @@ def measure(n_events: int, batch_size: int = 1) -> dict[str, float]:
 def print_breakdown(rows: dict[str, float], title: str) -> None:
     core = rows["preparse (total)"] + rows["sequence (total)"] + rows["seal block + wire bytes"]
     core += rows["LedgerStore.record (SQLite)"] + rows["LedgerStore.included (dedup)"]
-    print(f"\nOrderer CPU per event, {title}, without NATS (sum of the five totals: {core:.0f} µs/event "
-          f"= {1e6 / core:,.0f} events/s on one core)")
+    print(
+        f"\nOrderer CPU per event, {title}, without NATS (sum of the five totals: {core:.0f} µs/event "
+        f"= {1e6 / core:,.0f} events/s on one core)"
+    )
     for name, us in rows.items():
         share = f"{us / core:5.0%}" if not name.startswith("ref:") else "     "
         print(f"  {name:<42} {us:8.1f} µs  {share}")

@@ -45,5 +45,6 @@ def main(argv: list[str] | None = None) -> None:
     with profiled(args.profile, async_mode="disabled"):
         asyncio.run(_serve(settings, args.nats_url))
 
+
 if __name__ == "__main__":
     main()

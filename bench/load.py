@@ -6,12 +6,12 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from govchain.bus import subjects
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from bench.tracker import CommitTracker
 from bench.workload import WireMessage
+from govchain.bus import subjects
 
 YIELD_EVERY = 100
 DRAIN_TIMEOUT_S = 120.0

@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nats.aio.client import Client
+from nats.js.errors import NotFoundError
+
 from govchain.bus import subjects
 from govchain.bus.connect import connect
 from govchain.bus.embedded import SYNC_ALWAYS, EmbeddedNats
@@ -19,8 +22,6 @@ from govchain.datadir import DataDir
 from govchain.protocol import events as ev
 from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
-from nats.aio.client import Client
-from nats.js.errors import NotFoundError
 
 READY_TIMEOUT_S = 60.0
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +116,9 @@ class BenchPlatform:
         keys = {name: SigningKey.generate() for name in names}
         envelopes = [
             make_event(
-                root, source=ev.ROOT, type="department.registered",
+                root,
+                source=ev.ROOT,
+                type="department.registered",
                 data={"department_id": name, "name": name.title(), "public_key": key.public.hex},
             )
             for name, key in keys.items()

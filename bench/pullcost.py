@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 import nats
-from govchain.bus.embedded import SYNC_ALWAYS, EmbeddedNats
-from govchain.bus.pull import MessagePuller, ensure_durable
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+
+from govchain.bus.embedded import SYNC_ALWAYS, EmbeddedNats
+from govchain.bus.pull import MessagePuller, ensure_durable
 
 BATCH = 500
 PAYLOAD = b"x" * 700
@@ -29,8 +30,10 @@ PAYLOAD = b"x" * 700
 async def _fill(nc: Client, stream: str, count: int) -> None:
     js = nc.jetstream()
     await js.add_stream(StreamConfig(name=stream, subjects=[f"{stream.lower()}.>"]))
-    acks = [await js.publish_async(f"{stream.lower()}.m", PAYLOAD, headers={"Nats-Msg-Id": f"{stream}-{i}"})
-            for i in range(count)]
+    acks = [
+        await js.publish_async(f"{stream.lower()}.m", PAYLOAD, headers={"Nats-Msg-Id": f"{stream}-{i}"})
+        for i in range(count)
+    ]
     await asyncio.gather(*acks)
 
 
@@ -73,8 +76,10 @@ async def measure(count: int, sync_interval: str = SYNC_ALWAYS) -> dict[str, flo
     ):
         nc = await nats.connect(server.url)
         try:
-            return {"nats_py_fetch_us_per_msg": await _nats_py(nc, count),
-                    "batch_puller_us_per_msg": await _batch_puller(nc, count)}
+            return {
+                "nats_py_fetch_us_per_msg": await _nats_py(nc, count),
+                "batch_puller_us_per_msg": await _batch_puller(nc, count),
+            }
         finally:
             await nc.close()
 

@@ -17,8 +17,9 @@ import sys
 import time
 
 import nats
-from govchain.bus.pull import MessagePuller, ensure_durable
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from govchain.bus.pull import MessagePuller, ensure_durable
 
 FETCH_BATCH = 500
 MAX_ACK_PENDING = 20_000
@@ -28,7 +29,9 @@ async def consume(url: str, stream: str, count: int, timeout_s: float) -> dict[s
     nc = await nats.connect(url, name="bench-raw-consumer")
     js = nc.jetstream()
     config = ConsumerConfig(
-        durable_name="bench-raw", ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+        durable_name="bench-raw",
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
         max_ack_pending=MAX_ACK_PENDING,
     )
     await ensure_durable(js, stream, "bench.raw.>", config)

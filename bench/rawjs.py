@@ -13,13 +13,13 @@ import sys
 import time
 from dataclasses import dataclass
 
-from govchain.bus.streams import DUPLICATE_WINDOW
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
 from bench.load import Publisher
 from bench.platform import REPO_ROOT
 from bench.workload import WireMessage, event_count
+from govchain.bus.streams import DUPLICATE_WINDOW
 
 RAW_STREAM = "BENCHRAW"
 
@@ -53,8 +53,17 @@ async def raw_jetstream(js: JetStreamContext, nats_url: str, messages: list[Wire
         )
     )
     consumer = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.raw_consumer", "--url", nats_url, "--stream", RAW_STREAM,
-        "--count", str(len(messages)), cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bench.raw_consumer",
+        "--url",
+        nats_url,
+        "--stream",
+        RAW_STREAM,
+        "--count",
+        str(len(messages)),
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
     )
     assert consumer.stdout is not None
     if (await consumer.stdout.readline()).strip() != b"ready":

@@ -6,13 +6,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nats.js import JetStreamContext
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, insert
+
 from govchain.audit import ChainReport, verify_chain
 from govchain.bus.blocks import last_height
 from govchain.projection.runner import ProjectionRunner
 from govchain.protocol.verify import VerifiedBlock
 from govchain.storage.engine import make_engine
-from nats.js import JetStreamContext
-from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, insert
 
 _metadata = MetaData()
 _documents = Table(

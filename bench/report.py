@@ -72,27 +72,42 @@ def print_table(figures: dict[str, Any], rows: list[tuple[str, str, str]], out: 
     if scaling:
         print("", file=out)
         print("Scaling (ledger store built directly, see bench/scaling.py)", file=out)
-        print(f"{'events':>10} {'RSS MiB':>8} {'proof µs':>9} {'path':>5} {'reads':>6} "
-              f"{'consist µs':>10} {'dedup500 ms':>11} {'db MiB':>7}", file=out)
+        print(
+            f"{'events':>10} {'RSS MiB':>8} {'proof µs':>9} {'path':>5} {'reads':>6} "
+            f"{'consist µs':>10} {'dedup500 ms':>11} {'db MiB':>7}",
+            file=out,
+        )
         for p in scaling:
-            print(f"{p['events']:>10,} {p['rss_kib'] / 1024:>8.1f} {p['inclusion_proof_us']:>9.0f} "
-                  f"{p['inclusion_path_len']:>5} {p['node_reads']:>6.1f} {p['consistency_proof_us']:>10.0f} "
-                  f"{p['dedup_lookup_500_ms']:>11.2f} {p['db_mib']:>7.1f}", file=out)
+            print(
+                f"{p['events']:>10,} {p['rss_kib'] / 1024:>8.1f} {p['inclusion_proof_us']:>9.0f} "
+                f"{p['inclusion_path_len']:>5} {p['node_reads']:>6.1f} {p['consistency_proof_us']:>10.0f} "
+                f"{p['dedup_lookup_500_ms']:>11.2f} {p['db_mib']:>7.1f}",
+                file=out,
+            )
     cpu = figures.get("peak_cpu_us_per_event") or {}
     if cpu:
         print("", file=out)
-        print("CPU per committed event during the peak phase (µs): "
-              + ", ".join(f"{name} {us:.0f}" for name, us in cpu.items())
-              + f"; sum {sum(cpu.values()):.0f} on {os.cpu_count()} cores", file=out)
+        print(
+            "CPU per committed event during the peak phase (µs): "
+            + ", ".join(f"{name} {us:.0f}" for name, us in cpu.items())
+            + f"; sum {sum(cpu.values()):.0f} on {os.cpu_count()} cores",
+            file=out,
+        )
     pull = figures.get("pull_cost") or {}
     if pull:
-        print("Pulling one message (µs, pull + ack): nats-py fetch "
-              f"{pull['nats_py_fetch_us_per_msg']:.0f}, MessagePuller {pull['batch_puller_us_per_msg']:.0f}", file=out)
+        print(
+            "Pulling one message (µs, pull + ack): nats-py fetch "
+            f"{pull['nats_py_fetch_us_per_msg']:.0f}, MessagePuller {pull['batch_puller_us_per_msg']:.0f}",
+            file=out,
+        )
     rss_path = figures.get("orderer_rss_at_events") or {}
     if rss_path:
         print("", file=out)
-        print("Orderer RSS on the full path (MiB at chain size): "
-              + ", ".join(f"{int(k):,}: {v / 1024:.1f}" for k, v in rss_path.items()), file=out)
+        print(
+            "Orderer RSS on the full path (MiB at chain size): "
+            + ", ".join(f"{int(k):,}: {v / 1024:.1f}" for k, v in rss_path.items()),
+            file=out,
+        )
     print("", file=out)
     for name, met in targets_met(figures).items():
         print(f"target {name}: {'met' if met else 'NOT met'}", file=out)

@@ -120,11 +120,16 @@ def _cpu_per_event(before: dict[str, float | None], after: dict[str, float | Non
 
 async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env: dict[str, str]) -> dict[str, Any]:
     figures: dict[str, Any] = {
-        "machine": machine_info(), "plan": asdict(plan), "ledger_env": ledger_env,
-        "nats_sync_interval": plan.nats_sync_interval, "durable": plan.nats_sync_interval == SYNC_ALWAYS,
+        "machine": machine_info(),
+        "plan": asdict(plan),
+        "ledger_env": ledger_env,
+        "nats_sync_interval": plan.nats_sync_interval,
+        "durable": plan.nats_sync_interval == SYNC_ALWAYS,
     }
     platform = BenchPlatform(
-        workdir, ledger_env, profile_dir / "orderer.txt" if profile_dir else None,
+        workdir,
+        ledger_env,
+        profile_dir / "orderer.txt" if profile_dir else None,
         sync_interval=plan.nats_sync_interval,
     )
     progress(f"starting NATS and the ledger in {workdir}")
@@ -167,8 +172,10 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
         # The like-for-like baseline: the very messages the peak phase offered (the same batch
         # envelopes, so the same bytes per message), at least as many events as it committed.
         raw_messages = peak_events
-        progress(f"raw JetStream, the peak's own messages: {len(raw_messages):,} messages, "
-                 f"{event_count(raw_messages):,} events (the peak committed {peak.committed:,})")
+        progress(
+            f"raw JetStream, the peak's own messages: {len(raw_messages):,} messages, "
+            f"{event_count(raw_messages):,} events (the peak committed {peak.committed:,})"
+        )
         raw_batched = await raw_jetstream(js, nats_url, raw_messages)
         peak_latency = _latency_figures(peak, tracker)
         progress(f"latency: {peak.rate / 2:,.0f} events/s for {plan.latency_s:g}s")
@@ -184,8 +191,15 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
         # freeze what is left, as a GovChain service does once it has started
         # (govchain.runtime.settle_for_service), so the collector does not walk them while
         # catch-up and verify allocate.
-        for big in (warm_messages, peak_events, latency_events, tracker.commit_time,
-                    warm.publish_time, peak.publish_time, latency.publish_time):
+        for big in (
+            warm_messages,
+            peak_events,
+            latency_events,
+            tracker.commit_time,
+            warm.publish_time,
+            peak.publish_time,
+            latency.publish_time,
+        ):
             big.clear()
         settle_for_service()
         progress("catch-up: a new projection replays the chain")
@@ -283,7 +297,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--raw-events", type=int, help="messages in the raw JetStream baseline")
     parser.add_argument("--departments", type=int, default=8)
     parser.add_argument(
-        "--batch-size", type=int, default=100,
+        "--batch-size",
+        type=int,
+        default=100,
         help="events per batch envelope, each batch signed once (default 100; 1 = every event signed alone)",
     )
     parser.add_argument(
@@ -295,7 +311,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-max-wait-ms", type=int, help="GOVCHAIN_BATCH_MAX_WAIT_MS for the ledger")
     parser.add_argument("--batch-preferred-bytes", type=int, help="GOVCHAIN_BATCH_PREFERRED_BYTES for the ledger")
     parser.add_argument(
-        "--nats-sync-interval", type=_sync_interval, default=SYNC_ALWAYS,
+        "--nats-sync-interval",
+        type=_sync_interval,
+        default=SYNC_ALWAYS,
         help="JetStream sync_interval: always (fsync before every ack, the default) or a duration such as 2m",
     )
     parser.add_argument("--profile", type=Path, help="write pyinstrument profiles (orderer, catch-up, verify) here")

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from bench.platform import REPO_ROOT, proc_status_kib
 from govchain.protocol.block import ZERO_HASH, seal_block
 from govchain.protocol.eventref import EventKey
 from govchain.protocol.genesis import genesis_payload, make_genesis_event
@@ -44,8 +45,6 @@ from govchain.protocol.state import ChainState
 from govchain.protocol.verify import Checkpoint, VerifiedBlock
 from govchain.services.ledger.store import LedgerStore
 from govchain.storage.engine import make_engine
-
-from bench.platform import REPO_ROOT, proc_status_kib
 
 BLOCK_SIZE = 500
 PROOF_SAMPLES = 200
@@ -138,8 +137,14 @@ def build(points: list[int], workdir: Path) -> list[ScalePoint]:
             new_nodes = [node for leaf in leaves for node in log.append(leaf)]
             height += 1
             block = seal_block(
-                chain_id="scale", height=height, prev_hash=prev_hash, events=[], leaf_hashes=leaves,
-                log_after=log, time=BLOCK_TIME, orderer_key=orderer,
+                chain_id="scale",
+                height=height,
+                prev_hash=prev_hash,
+                events=[],
+                leaf_hashes=leaves,
+                log_after=log,
+                time=BLOCK_TIME,
+                orderer_key=orderer,
             )
             rows = [SimpleNamespace(id=f"e{i}", type=EVENT_TYPE, source="tax") for i in range(first, log.size)]
             applied = VerifiedBlock(block, rows, leaves, first, height == 0, new_nodes, state)  # type: ignore[arg-type]
@@ -167,7 +172,10 @@ def run_scaling(points: list[int], workdir: Path) -> list[ScalePoint]:
     """Run :func:`build` in a child process and return its points."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.scaling", "--points", ",".join(map(str, points)), "--dir", str(workdir)],
-        cwd=REPO_ROOT, check=True, capture_output=True, text=True,
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return [ScalePoint(**p) for p in json.loads(out.stdout)]
 

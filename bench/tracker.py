@@ -12,8 +12,9 @@ import json
 import time
 from collections.abc import Callable
 
-from govchain.bus.blocks import follow_blocks
 from nats.js import JetStreamContext
+
+from govchain.bus.blocks import follow_blocks
 
 
 class CommitTracker:

@@ -46,16 +46,25 @@ def build_chain(n_events: int, batch_size: int = 100, departments: int = 4) -> t
     raws = [genesis.to_bytes()]
     keys = {f"dept{i}": SigningKey.generate() for i in range(departments)}
     registrations = [
-        make_event(root, source="root", type="department.registered",
-                   data={"department_id": d, "name": d.title(), "public_key": k.public.hex})
+        make_event(
+            root,
+            source="root",
+            type="department.registered",
+            data={"department_id": d, "name": d.title(), "public_key": k.public.hex},
+        )
         for d, k in keys.items()
     ]
     intakes = [Intake(event_subject("root", e.type), e.to_bytes(), e.id, i) for i, e in enumerate(registrations, 1)]
     per_dept = -(-n_events // departments)
     for d, key in keys.items():
         events = [
-            make_event(key, source=d, type="document.registered", event_id=f"{d}-{n}",
-                       data={"document_id": f"{d}-{n}", "sha256": f"{n:064x}", "title": f"Record {n}"})
+            make_event(
+                key,
+                source=d,
+                type="document.registered",
+                event_id=f"{d}-{n}",
+                data={"document_id": f"{d}-{n}", "sha256": f"{n:064x}", "title": f"Record {n}"},
+            )
             for n in range(per_dept)
         ]
         if batch_size == 1:
@@ -78,8 +87,14 @@ def build_chain(n_events: int, batch_size: int = 100, departments: int = 4) -> t
         for leaf in judged.leaves:
             log.append(leaf)
         block = seal_block(
-            chain_id="verifycost", height=checkpoint.height + 1, prev_hash=checkpoint.block_hash,
-            events=judged.records, leaf_hashes=judged.leaves, log_after=log, time=block_time, orderer_key=orderer,
+            chain_id="verifycost",
+            height=checkpoint.height + 1,
+            prev_hash=checkpoint.block_hash,
+            events=judged.records,
+            leaf_hashes=judged.leaves,
+            log_after=log,
+            time=block_time,
+            orderer_key=orderer,
         )
         raw = block.to_bytes()
         verifier.verify(Block.from_bytes(raw))

@@ -34,8 +34,18 @@ from nats.errors import Error as NatsError
 from nats.js.errors import NotFoundError
 
 ZERO_HASH = "0" * 64
-HEADER_FIELDS = {"version", "chain_id", "height", "prev_hash", "events_root", "log_root", "log_size",
-                 "event_count", "time", "orderer"}
+HEADER_FIELDS = {
+    "version",
+    "chain_id",
+    "height",
+    "prev_hash",
+    "events_root",
+    "log_root",
+    "log_size",
+    "event_count",
+    "time",
+    "orderer",
+}
 ORDERER, ROOT = "ledger", "root"  # the principals that own orderer keys and root authority keys
 BATCH_CONTEXT = "govchain.event_batch.v1"
 
@@ -45,6 +55,7 @@ class Broken(Exception):
 
 
 # -- canonical bytes and RFC 9162 hashing ---------------------------------------------------
+
 
 def jcs(value: Any) -> bytes:
     try:
@@ -119,6 +130,7 @@ def ed25519_ok(public_hex: str, signature_hex: str, message: bytes) -> bool:
 
 
 # -- the chain as far as it is verified -------------------------------------------------------
+
 
 class Follower:
     """The checkpoint after the last verified block: all a restart needs."""
@@ -253,12 +265,15 @@ class Follower:
 
 # -- reading blocks ------------------------------------------------------------------------------
 
+
 def parse(raw: bytes) -> dict[str, Any]:
     """Strict JSON: duplicate keys would let two readers see two different blocks."""
+
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         if len({k for k, _ in items}) != len(items):
             raise Broken("duplicate JSON key")
         return dict(items)
+
     try:  # (NaN and Infinity parse, but have no RFC 8785 form: jcs refuses them)
         block: dict[str, Any] = json.loads(raw, object_pairs_hook=pairs)
         return block
@@ -269,8 +284,11 @@ def parse(raw: bytes) -> dict[str, Any]:
 async def from_nats(args: argparse.Namespace, height: int) -> AsyncIterator[bytes]:
     """Direct get by sequence (block h is message h+1): read-only, no consumer on the server."""
     user = os.environ.get("GOVCHAIN_NATS_USER")
-    auth = {"user": user, "password": os.environ.get("GOVCHAIN_NATS_PASSWORD", ""),
-            "inbox_prefix": f"_INBOX.{user}"} if user else {}  # readers may listen on their own inbox only
+    auth = (
+        {"user": user, "password": os.environ.get("GOVCHAIN_NATS_PASSWORD", ""), "inbox_prefix": f"_INBOX.{user}"}
+        if user
+        else {}
+    )  # readers may listen on their own inbox only
     nc = await nats.connect(args.nats_url, max_reconnect_attempts=-1 if args.follow else 3, **auth)
     js, seq, last = nc.jetstream(), height + 1, 0
     try:
@@ -314,8 +332,11 @@ async def follow(args: argparse.Namespace) -> int:
             except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
                 raise Broken(f"malformed block: {type(exc).__name__} {exc}") from None
             header = block["header"]
-            print(f"height {chain.height}  {chain.hash}  events {header['event_count']}  "
-                  f"log {header['log_size']}  {header['time']}", flush=True)
+            print(
+                f"height {chain.height}  {chain.hash}  events {header['event_count']}  "
+                f"log {header['log_size']}  {header['time']}",
+                flush=True,
+            )
             if args.state:
                 chain.save(args.state)
     except Broken as exc:

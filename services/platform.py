@@ -98,8 +98,9 @@ class LocalWitness:
     Its folder (key, name, state) is made on first use; :meth:`start` serves it on a free port
     (or ``port``) and returns its URL; :meth:`stop` takes it down (state kept, like a restart)."""
 
-    def __init__(self, folder: Path, name: str, log_vkeys: Sequence[str], *, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+    def __init__(
+        self, folder: Path, name: str, log_vkeys: Sequence[str], *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.folder = WitnessFolder(folder)
         if not self.folder.is_initialised():
             self.folder.init(name)
@@ -118,8 +119,17 @@ class LocalWitness:
 
     async def start(self) -> str:
         app, store = witness_app(self.folder, trusted_logs(self.log_vkeys))
-        server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
-                                               access_log=False, lifespan="off", proxy_headers=False))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=self.host,
+                port=self.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                proxy_headers=False,
+            )
+        )
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
         self._server, self._store = server, store
         self._serving = asyncio.create_task(server.serve(), name=f"witness {self.name}")

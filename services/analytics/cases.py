@@ -82,30 +82,32 @@ class Catalogue:
         return self._deciders.get(event_type, ())
 
 
-SERVICE_TYPES = Catalogue((
-    ServiceType(
-        name="business-license",
-        title="Business licence",
-        opened_by="license.applied",
-        key_field="application_id",
-        decided_by={
-            "license.issued": Decision("approved"),
-            "license.application_rejected": Decision("rejected", reason_field="failed_condition"),
-        },
-        department_of_business="business_id",
-        applicant_field="applicant",
-    ),
-    ServiceType(
-        name="land-transfer",
-        title="Land transfer",
-        opened_by="land.transfer_requested",
-        key_field="request_id",
-        decided_by={
-            "land.transferred": Decision("approved"),
-            "land.transfer_expired": Decision("expired"),
-            "land.transfer_refused": Decision("rejected", reason_field="reason"),
-        },
-        applicant_field="from_owner",
-    ),
-))
+SERVICE_TYPES = Catalogue(
+    (
+        ServiceType(
+            name="business-license",
+            title="Business licence",
+            opened_by="license.applied",
+            key_field="application_id",
+            decided_by={
+                "license.issued": Decision("approved"),
+                "license.application_rejected": Decision("rejected", reason_field="failed_condition"),
+            },
+            department_of_business="business_id",
+            applicant_field="applicant",
+        ),
+        ServiceType(
+            name="land-transfer",
+            title="Land transfer",
+            opened_by="land.transfer_requested",
+            key_field="request_id",
+            decided_by={
+                "land.transferred": Decision("approved"),
+                "land.transfer_expired": Decision("expired"),
+                "land.transfer_refused": Decision("rejected", reason_field="reason"),
+            },
+            applicant_field="from_owner",
+        ),
+    )
+)
 """The services GovChain measures (their contracts ship in ``services/contract/definitions``)."""

@@ -27,6 +27,7 @@ TOP_SOURCES = 5
 DAILY_AFTER_HOURS = 96
 LABEL_MAX = 48
 
+
 def processing_chart(summary: Summary) -> bytes:
     """Median and 90th percentile of applied → decided time per service type."""
     fig, ax = _figure("Processing time per service type (applied → decided, block time)")
@@ -107,8 +108,9 @@ def comparison_chart(summary: Summary) -> bytes:
     width = 0.38
     baseline = [(c.baseline_median_s or 0.0) / size for c in rows]
     measured = [(c.measured_median_s or 0.0) / size for c in rows]
-    before = ax.bar([p - width / 2 for p in positions], baseline, width, label="before: manual process",
-                    color=BASELINE_COLOR)
+    before = ax.bar(
+        [p - width / 2 for p in positions], baseline, width, label="before: manual process", color=BASELINE_COLOR
+    )
     after = ax.bar([p + width / 2 for p in positions], measured, width, label="after: GovChain", color=MEASURED_COLOR)
     ax.bar_label(after, [_after_label(c) for c in rows], padding=3, fontsize="small")
     ax.bar_label(before, [format_duration(c.baseline_median_s) for c in rows], padding=3, fontsize="small")
@@ -129,8 +131,10 @@ def satisfaction_chart(summary: Summary) -> bytes:
     stats = [s for s in summary.satisfaction.by_service_type if s.ratings]
     if not stats:
         return _empty(fig, ax, "No ratings yet")
-    labels = [f"{_title(summary, s.service_type)}\nmean {s.mean_score:.2f}, response "
-              f"{100 * (s.response_rate or 0):.0f} %" for s in stats]
+    labels = [
+        f"{_title(summary, s.service_type)}\nmean {s.mean_score:.2f}, response {100 * (s.response_rate or 0):.0f} %"
+        for s in stats
+    ]
     positions = list(range(len(stats)))
     left = [0] * len(stats)
     for score, color in zip(("1", "2", "3", "4", "5"), SCORE_COLORS, strict=True):
@@ -177,13 +181,24 @@ def costs_chart(summary: Summary) -> bytes:
         after[r.period or ""] += round(r.cost_after)
     positions = list(range(len(periods)))
     width = 0.38
-    ax.bar([p - width / 2 for p in positions], [before[p] for p in periods], width, color=BASELINE_COLOR,
-           label="by hand (before)")
-    ax.bar([p + width / 2 for p in positions], [after[p] for p in periods], width, color=MEASURED_COLOR,
-           label="on the platform (after)")
+    ax.bar(
+        [p - width / 2 for p in positions],
+        [before[p] for p in periods],
+        width,
+        color=BASELINE_COLOR,
+        label="by hand (before)",
+    )
+    ax.bar(
+        [p + width / 2 for p in positions],
+        [after[p] for p in periods],
+        width,
+        color=MEASURED_COLOR,
+        label="on the platform (after)",
+    )
     for p, period in zip(positions, periods, strict=True):
-        ax.annotate(f"saved {before[period] - after[period]:,}", (p, before[period]), ha="center",
-                    va="bottom", fontsize="small")
+        ax.annotate(
+            f"saved {before[period] - after[period]:,}", (p, before[period]), ha="center", va="bottom", fontsize="small"
+        )
     ax.set_xticks(positions, periods)
     ax.set_xlim(-1, len(periods))
     ax.set_ylim(0, 1.2 * max(before.values(), default=1))

@@ -51,8 +51,12 @@ class ServiceCostModel(BaseModel):
     @property
     def cost_before(self) -> float:
         """One case by hand."""
-        return (self.manual_steps_before * self.staff_cost_per_step + self.paper_cost + self.courier_cost
-                + self.visits_avoided * self.cost_per_visit)
+        return (
+            self.manual_steps_before * self.staff_cost_per_step
+            + self.paper_cost
+            + self.courier_cost
+            + self.visits_avoided * self.cost_per_visit
+        )
 
     @property
     def cost_after(self) -> float:
@@ -68,14 +72,28 @@ DEFAULT_COSTS: dict[str, ServiceCostModel] = {
     # 6 counter and back-office steps of 20 min at 120 CNY/h = 240; + 15 paper + 25 courier +
     # 2 visits × 80 = 440 CNY by hand. On chain one review step (40) + 8 platform = 48 CNY.
     "business-license": ServiceCostModel(
-        manual_steps_before=6, manual_steps_after=1, staff_minutes_per_step=20, staff_hourly_cost=120,
-        paper_cost=15, courier_cost=25, visits_avoided=2, cost_per_visit=80, platform_cost_per_case=8,
+        manual_steps_before=6,
+        manual_steps_after=1,
+        staff_minutes_per_step=20,
+        staff_hourly_cost=120,
+        paper_cost=15,
+        courier_cost=25,
+        visits_avoided=2,
+        cost_per_visit=80,
+        platform_cost_per_case=8,
     ),
     # 10 steps of 30 min at 150 CNY/h = 750; + 40 paper + 50 courier + 3 visits × 100 = 1140
     # CNY by hand. On chain two approvals (150) + 12 platform = 162 CNY.
     "land-transfer": ServiceCostModel(
-        manual_steps_before=10, manual_steps_after=2, staff_minutes_per_step=30, staff_hourly_cost=150,
-        paper_cost=40, courier_cost=50, visits_avoided=3, cost_per_visit=100, platform_cost_per_case=12,
+        manual_steps_before=10,
+        manual_steps_after=2,
+        staff_minutes_per_step=30,
+        staff_hourly_cost=150,
+        paper_cost=40,
+        courier_cost=50,
+        visits_avoided=3,
+        cost_per_visit=100,
+        platform_cost_per_case=12,
     ),
 }
 """Illustrative defaults, not measurements: replace them with your own figures (README,
@@ -87,9 +105,7 @@ def merge_costs(overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Service
     models = dict(DEFAULT_COSTS)
     for service_type, values in overrides.items():
         base = models.get(service_type)
-        models[service_type] = ServiceCostModel.model_validate(
-            {**(base.model_dump() if base else {}), **values}
-        )
+        models[service_type] = ServiceCostModel.model_validate({**(base.model_dump() if base else {}), **values})
     return models
 
 
@@ -137,8 +153,14 @@ def period_of(moment: datetime) -> str:
 
 
 def _savings(service_type: str, model: ServiceCostModel, n: int, **where: str | None) -> Savings:
-    return Savings(service_type=service_type, cases=n, cost_before=n * model.cost_before,
-                   cost_after=n * model.cost_after, saving=n * model.saving, **where)
+    return Savings(
+        service_type=service_type,
+        cases=n,
+        cost_before=n * model.cost_before,
+        cost_after=n * model.cost_after,
+        saving=n * model.saving,
+        **where,
+    )
 
 
 def cost_report(cases: Iterable[DecidedCase], models: Mapping[str, ServiceCostModel]) -> CostReport:
@@ -160,8 +182,12 @@ def cost_report(cases: Iterable[DecidedCase], models: Mapping[str, ServiceCostMo
         for (s, d), n in sorted(departments.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
     ]
     return CostReport(
-        per_case=[CostPerCase(service_type=s, cost_before=m.cost_before, cost_after=m.cost_after, saving=m.saving,
-                              assumptions=m) for s, m in models.items()],
+        per_case=[
+            CostPerCase(
+                service_type=s, cost_before=m.cost_before, cost_after=m.cost_after, saving=m.saving, assumptions=m
+            )
+            for s, m in models.items()
+        ],
         by_period=by_period,
         by_department=by_department,
         total_cases=sum(r.cases for r in by_period),

@@ -4,7 +4,10 @@ free of the plotting stack, so a command that prints a table does not load matpl
 from __future__ import annotations
 
 UNITS: tuple[tuple[str, str, float], ...] = (
-    ("days", "d", 86_400.0), ("hours", "h", 3_600.0), ("minutes", "min", 60.0), ("seconds", "s", 1.0),
+    ("days", "d", 86_400.0),
+    ("hours", "h", 3_600.0),
+    ("minutes", "min", 60.0),
+    ("seconds", "s", 1.0),
 )
 
 

@@ -282,8 +282,11 @@ def by_service_type(
 ) -> list[ServiceTypeStats]:
     groups = _group(cases, lambda c: c.service_type)
     return [
-        ServiceTypeStats(service_type=name, title=catalogue.title(name),
-                         **case_stats(groups.get(name, []), config.for_type(name).sla_s, as_of))
+        ServiceTypeStats(
+            service_type=name,
+            title=catalogue.title(name),
+            **case_stats(groups.get(name, []), config.for_type(name).sla_s, as_of),
+        )
         for name in _ordered_types(cases, catalogue, config)
     ]
 
@@ -292,8 +295,11 @@ def by_department(cases: Sequence[CaseRow], as_of: datetime | None, config: Anal
     """Per service type and department: times of different services are not comparable."""
     groups = _group(cases, lambda c: (c.service_type, c.department))
     return [
-        DepartmentStats(service_type=service_type, department=department,
-                        **case_stats(rows, config.for_type(service_type).sla_s, as_of))
+        DepartmentStats(
+            service_type=service_type,
+            department=department,
+            **case_stats(rows, config.for_type(service_type).sla_s, as_of),
+        )
         for (service_type, department), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
     ]
 
@@ -304,11 +310,17 @@ def comparison(stats: Sequence[ServiceTypeStats], config: AnalyticsConfig) -> li
     for s in stats:
         baseline, measured = config.for_type(s.service_type).baseline_median_s, s.median_s
         saved = None if baseline is None or measured is None else baseline - measured
-        rows.append(Comparison(
-            service_type=s.service_type, title=s.title, decided=s.decided, baseline_median_s=baseline,
-            measured_median_s=measured, time_saved_s=saved,
-            improvement_pct=None if saved is None or baseline is None else 100 * saved / baseline,
-        ))
+        rows.append(
+            Comparison(
+                service_type=s.service_type,
+                title=s.title,
+                decided=s.decided,
+                baseline_median_s=baseline,
+                measured_median_s=measured,
+                time_saved_s=saved,
+                improvement_pct=None if saved is None or baseline is None else 100 * saved / baseline,
+            )
+        )
     return rows
 
 

@@ -51,10 +51,13 @@ class AnalyticsProjection:
         header = block.block.header
         per_source = Counter(e.source for e in block.envelopes)
         if per_source:
-            conn.execute(insert(t.block_events), [
-                {"height": header.height, "source": source, "hour": hour_of(header.time), "events": n}
-                for source, n in per_source.items()
-            ])
+            conn.execute(
+                insert(t.block_events),
+                [
+                    {"height": header.height, "source": source, "hour": hour_of(header.time), "events": n}
+                    for source, n in per_source.items()
+                ],
+            )
         for envelope in block.envelopes:
             if envelope.type == BUSINESS_REGISTERED:
                 self._business(conn, envelope, header.height)
@@ -81,11 +84,17 @@ class AnalyticsProjection:
         case_id = _text(e.data, service.key_field)
         if case_id is None or _row(conn, t.cases, service_type=service.name, case_id=case_id) is not None:
             return
-        conn.execute(insert(t.cases).values(
-            service_type=service.name, case_id=case_id, department=self._department(conn, service, e),
-            opened_at=time, opened_height=height, opened_event_id=e.id,
-            applicant=None if service.applicant_field is None else _text(e.data, service.applicant_field),
-        ))
+        conn.execute(
+            insert(t.cases).values(
+                service_type=service.name,
+                case_id=case_id,
+                department=self._department(conn, service, e),
+                opened_at=time,
+                opened_height=height,
+                opened_event_id=e.id,
+                applicant=None if service.applicant_field is None else _text(e.data, service.applicant_field),
+            )
+        )
 
     def _decide(
         self, conn: Connection, service: ServiceType, decision: Decision, e: Envelope, height: int, time: str
@@ -99,33 +108,59 @@ class AnalyticsProjection:
         if row is None or row.decided_at is not None:
             return
         reason = None if decision.reason_field is None else _text(e.data, decision.reason_field)
-        conn.execute(update(t.cases).where(
-            t.cases.c.service_type == service.name, t.cases.c.case_id == case_id,
-        ).values(
-            decided_at=time, decided_height=height, decided_event_id=e.id, outcome=decision.outcome,
-            reason=None if reason is None else reason[:MAX_REASON],
-        ))
+        conn.execute(
+            update(t.cases)
+            .where(
+                t.cases.c.service_type == service.name,
+                t.cases.c.case_id == case_id,
+            )
+            .values(
+                decided_at=time,
+                decided_height=height,
+                decided_event_id=e.id,
+                outcome=decision.outcome,
+                reason=None if reason is None else reason[:MAX_REASON],
+            )
+        )
 
     def _rated(self, conn: Connection, e: Envelope, height: int, time: str) -> None:
         """Record a rating, counted or void with its reason (see :func:`rating_problem`)."""
         service_type, case_id = _text(e.data, "service_type") or "", _text(e.data, "case_id") or ""
         case = _row(conn, t.cases, service_type=service_type, case_id=case_id) if service_type and case_id else None
-        counted = None if case is None else conn.execute(select(t.ratings.c.event_id).where(
-            t.ratings.c.service_type == service_type, t.ratings.c.case_id == case_id,
-            t.ratings.c.void_reason.is_(None),
-        ).limit(1)).first()
+        counted = (
+            None
+            if case is None
+            else conn.execute(
+                select(t.ratings.c.event_id)
+                .where(
+                    t.ratings.c.service_type == service_type,
+                    t.ratings.c.case_id == case_id,
+                    t.ratings.c.void_reason.is_(None),
+                )
+                .limit(1)
+            ).first()
+        )
         comment = e.data.get("comment")
         problem = rating_problem(
-            rater=e.source, case=case, already_rated=counted is not None,
+            rater=e.source,
+            case=case,
+            already_rated=counted is not None,
             comment_subject=comment.get("subject") if isinstance(comment, dict) else None,
         )
         score = e.data.get("score")
-        conn.execute(insert(t.ratings).values(
-            event_id=e.ref, service_type=service_type[:64], case_id=case_id[:128],
-            department=None if case is None else case.department,
-            score=score if isinstance(score, int) else 0, has_comment=isinstance(comment, dict),
-            rated_at=time, height=height, void_reason=None if problem is None else problem[:300],
-        ))
+        conn.execute(
+            insert(t.ratings).values(
+                event_id=e.ref,
+                service_type=service_type[:64],
+                case_id=case_id[:128],
+                department=None if case is None else case.department,
+                score=score if isinstance(score, int) else 0,
+                has_comment=isinstance(comment, dict),
+                rated_at=time,
+                height=height,
+                void_reason=None if problem is None else problem[:300],
+            )
+        )
 
     def _department(self, conn: Connection, service: ServiceType, e: Envelope) -> str | None:
         if service.department_of_business is None:

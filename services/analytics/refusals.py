@@ -95,9 +95,17 @@ class RefusalTally:
 
     def _store(self, batch: list[Refusal]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(t.refusals), [
-                {"stream_seq": r.stream_seq, "event_id": r.event_id, "department": r.department,
-                 "reason": r.reason, "rejected_at": r.rejected_at}
-                for r in batch
-            ])
+            conn.execute(
+                insert(t.refusals),
+                [
+                    {
+                        "stream_seq": r.stream_seq,
+                        "event_id": r.event_id,
+                        "department": r.department,
+                        "reason": r.reason,
+                        "rejected_at": r.rejected_at,
+                    }
+                    for r in batch
+                ],
+            )
         log.debug("refusals tallied", count=len(batch), up_to_seq=batch[-1].stream_seq)

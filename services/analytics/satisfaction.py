@@ -76,7 +76,10 @@ class Satisfaction(BaseModel):
 def stats(service_type: str, department: str | None, ratings: Sequence[RatingRow], decided: int) -> SatisfactionStats:
     scores = Counter(r.score for r in ratings)
     return SatisfactionStats(
-        service_type=service_type, department=department, ratings=len(ratings), decided=decided,
+        service_type=service_type,
+        department=department,
+        ratings=len(ratings),
+        decided=decided,
         response_rate=len(ratings) / decided if decided else None,
         mean_score=sum(r.score for r in ratings) / len(ratings) if ratings else None,
         distribution={str(s): scores.get(s, 0) for s in SCORES},
@@ -108,13 +111,23 @@ def satisfaction(
     return Satisfaction(
         by_service_type=[stats(n, None, by_type.get(n, []), decided_type.get(n, 0)) for n in names],
         by_department=[stats(s, d, by_dept.get((s, d), []), decided_dept.get((s, d), 0)) for s, d in departments],
-        trend=[TrendPoint(day=day, service_type=s, ratings=len(rows), mean_score=sum(r.score for r in rows) / len(rows))
-               for (day, s), rows in sorted(by_day.items())],
-        void=[VoidRating(event_id=r.event_id, service_type=r.service_type, case_id=r.case_id,
-                         reason=r.void_reason or "", rated_at=r.rated_at)
-              for r in sorted(void, key=lambda r: r.rated_at)],
-        void_by_reason=dict(sorted(Counter(_code(r.void_reason or "") for r in void).items(),
-                                   key=lambda kv: (-kv[1], kv[0]))),
+        trend=[
+            TrendPoint(day=day, service_type=s, ratings=len(rows), mean_score=sum(r.score for r in rows) / len(rows))
+            for (day, s), rows in sorted(by_day.items())
+        ],
+        void=[
+            VoidRating(
+                event_id=r.event_id,
+                service_type=r.service_type,
+                case_id=r.case_id,
+                reason=r.void_reason or "",
+                rated_at=r.rated_at,
+            )
+            for r in sorted(void, key=lambda r: r.rated_at)
+        ],
+        void_by_reason=dict(
+            sorted(Counter(_code(r.void_reason or "") for r in void).items(), key=lambda kv: (-kv[1], kv[0]))
+        ),
     )
 
 

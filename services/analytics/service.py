@@ -26,10 +26,19 @@ async def run_analytics(
         config = AnalyticsConfig.load(settings.analytics_config)
     tally: RefusalTally | None = None
     async with hosted_projection(
-        settings, nats_url, name="analytics", database="analytics", projection=AnalyticsProjection(),
-        routes=lambda hosted: analytics_router(AnalyticsQueries(
-            hosted.engine, config, height=hosted.progress.height, refusals=lambda: tally,
-        )),
+        settings,
+        nats_url,
+        name="analytics",
+        database="analytics",
+        projection=AnalyticsProjection(),
+        routes=lambda hosted: analytics_router(
+            AnalyticsQueries(
+                hosted.engine,
+                config,
+                height=hosted.progress.height,
+                refusals=lambda: tally,
+            )
+        ),
     ) as hosted:
         tally = RefusalTally(hosted.broker.connection.jetstream(), hosted.engine)  # after the runner's migrations
         await run_until_stopped(ready, hosted.runner.run(stop), tally.run(stop))

@@ -70,6 +70,16 @@ def _refusals(conn: Connection, up_to_seq: int) -> list[RefusalCount]:
 def _ratings(conn: Connection, height: int) -> list[RatingRow]:
     r = t.ratings.c
     rows = conn.execute(select(t.ratings).where(r.height <= height).order_by(r.height, r.event_id)).all()
-    return [RatingRow(event_id=row.event_id, service_type=row.service_type, case_id=row.case_id,
-                      department=row.department, score=int(row.score), rated_at=parse_time(row.rated_at),
-                      void_reason=row.void_reason, has_comment=bool(row.has_comment)) for row in rows]
+    return [
+        RatingRow(
+            event_id=row.event_id,
+            service_type=row.service_type,
+            case_id=row.case_id,
+            department=row.department,
+            score=int(row.score),
+            rated_at=parse_time(row.rated_at),
+            void_reason=row.void_reason,
+            has_comment=bool(row.has_comment),
+        )
+        for row in rows
+    ]

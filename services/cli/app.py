@@ -14,22 +14,23 @@ from nats.aio.client import Client
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from govchain.audit import chain_state, verify_chain
+from govchain.bus.blocks import follow_blocks, last_height
 from govchain.bus.credentials import write_nats_auth
 from govchain.bus.permissions import Deployment
-from govchain.bus.blocks import follow_blocks, last_height
 from govchain.client import GovChainClient
 from govchain.datadir import DataDir
 from govchain.logs import configure_logging
 from govchain.privatefiles import use_private_umask
 from govchain.projection.progress import catch_up_display, set_catch_up_reporter
 from govchain.protocol.block import Block
-from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.eventref import event_ref, parse_event_ref
+from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.policy import EventTimeRule
 from govchain.protocol.proofs import inclusion_problem
+from govchain.runtime import settle_process
 from govchain.services.cli.common import (
     DATA_OPTION,
     JSON_OPTION,
@@ -48,6 +49,7 @@ from govchain.services.cli.contract import audit_app, contract_app
 from govchain.services.cli.custody import custody_app
 from govchain.services.cli.identity import credential_app, did_app, identity_app
 from govchain.services.cli.registry import registry_app
+from govchain.services.cli.report import report
 from govchain.services.cli.sharing import sharing_app
 from govchain.services.cli.vault import vault_app
 from govchain.services.cli.witness import (
@@ -58,8 +60,6 @@ from govchain.services.cli.witness import (
     verify_chain_at,
     witness_app,
 )
-from govchain.services.cli.report import report
-from govchain.runtime import settle_process
 
 app = typer.Typer(
     name="govchain",
@@ -107,15 +107,23 @@ def _configure(
 def init(
     data: Path = DATA_OPTION,
     chain_id: str = typer.Option(None, help="Chain id (lowercase letters, digits, - and _). Default: random."),
-    exist_ok: bool = typer.Option(False, "--exist-ok", help="Succeed without change if the folder already holds a chain."),
+    exist_ok: bool = typer.Option(
+        False, "--exist-ok", help="Succeed without change if the folder already holds a chain."
+    ),
     max_event_ahead_s: int = typer.Option(
-        300, "--max-event-ahead", min=0, max=86_400,
+        300,
+        "--max-event-ahead",
+        min=0,
+        max=86_400,
         help="Seconds an event's time may lie after the time of the block that orders it. Fixed in genesis.",
     ),
     max_event_behind_s: int = typer.Option(
-        300, "--max-event-behind", min=0, max=31 * 86_400,
+        300,
+        "--max-event-behind",
+        min=0,
+        max=31 * 86_400,
         help="Seconds an event's time may lie before its block's time (publishers that sign offline need more). "
-             "Fixed in genesis.",
+        "Fixed in genesis.",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -148,7 +156,9 @@ def init(
 def up(
     data: Path = DATA_OPTION,
     nats_url: str = NATS_OPTION,
-    nats_port: int = typer.Option(None, help="Preferred port of the embedded NATS server (a free one is used if taken)."),
+    nats_port: int = typer.Option(
+        None, help="Preferred port of the embedded NATS server (a free one is used if taken)."
+    ),
 ) -> None:
     """Run the platform: embedded NATS with JetStream (unless --nats-url) and every service, until Ctrl-C."""
     settings = settings_from(data, nats_url, nats_port=nats_port)
@@ -184,9 +194,13 @@ def up(
 
 @app.command()
 def serve(
-    service: str = typer.Argument(..., help="The service to run: ledger, identity, registry, contract, analytics or gateway."),
+    service: str = typer.Argument(
+        ..., help="The service to run: ledger, identity, registry, contract, analytics or gateway."
+    ),
     data: Path = DATA_OPTION,
-    nats_url: str = typer.Option(..., "--nats-url", envvar="GOVCHAIN_NATS_URL", help="The NATS server (required: a deployment runs its own)."),
+    nats_url: str = typer.Option(
+        ..., "--nats-url", envvar="GOVCHAIN_NATS_URL", help="The NATS server (required: a deployment runs its own)."
+    ),
 ) -> None:
     """Run one service against an external NATS server (one container per service in a deployment)."""
     from govchain.services.platform import SERVICES  # every service: loaded only to run one
@@ -261,7 +275,9 @@ def nats_config(
 def keygen(
     out: Path = typer.Argument(..., help="Where to write the private key (PEM, mode 0600; never overwritten)."),
     quiet: bool = typer.Option(
-        False, "--quiet", "-q",
+        False,
+        "--quiet",
+        "-q",
         help="Print only the public key (hex), for scripts: TAX_KEY=$(govchain keygen keys/tax.pem -q).",
     ),
     as_json: bool = JSON_OPTION,
@@ -287,7 +303,9 @@ def keygen(
 
 @app.command()
 def publish(
-    event_file: Path = typer.Argument(..., help='JSON file: {"source": dept, "type": ..., "data": {...}} (optional "id", "subject", "schemaversion").'),
+    event_file: Path = typer.Argument(
+        ..., help='JSON file: {"source": dept, "type": ..., "data": {...}} (optional "id", "subject", "schemaversion").'
+    ),
     key: Path = typer.Option(..., "--key", "-k", help="The signer's private key (PEM)."),
     data: Path = DATA_OPTION,
     nats_url: str = NATS_OPTION,
@@ -308,14 +326,24 @@ def publish(
     except KeyError as exc:
         fail(f"{event_file} lacks the field {exc}")
     sign_and_submit(
-        settings, key, source=source, type=event_type, data=payload, as_json=as_json, timeout=timeout,
-        subject=spec.get("subject"), event_id=spec.get("id"), schemaversion=spec.get("schemaversion", 1),
+        settings,
+        key,
+        source=source,
+        type=event_type,
+        data=payload,
+        as_json=as_json,
+        timeout=timeout,
+        subject=spec.get("subject"),
+        event_id=spec.get("id"),
+        schemaversion=spec.get("schemaversion", 1),
     )
 
 
 @app.command("publish-batch")
 def publish_batch(
-    events_file: Path = typer.Argument(..., help="JSON file: an array of event objects, each as `publish` takes one, all of one source."),
+    events_file: Path = typer.Argument(
+        ..., help="JSON file: an array of event objects, each as `publish` takes one, all of one source."
+    ),
     key: Path = typer.Option(..., "--key", "-k", help="The signer's private key (PEM)."),
     data: Path = DATA_OPTION,
     nats_url: str = NATS_OPTION,
@@ -375,9 +403,10 @@ def verify(
     data: Path = DATA_OPTION,
     nats_url: str = NATS_OPTION,
     witnessed: bool = typer.Option(
-        False, "--witnessed",
+        False,
+        "--witnessed",
         help="Also require the newest published checkpoint to be cosigned by the quorum of the chain's own "
-             "witness policy and to match the verified chain (its root is the chain's at its size).",
+        "witness policy and to match the verified chain (its root is the chain's at its size).",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -388,8 +417,12 @@ def verify(
     async def check(nc: Client) -> tuple[dict[str, Any], WitnessedCheck | None]:
         record = await published_checkpoint(GovChainClient(nc)) if witnessed else None
         with Progress(
-            TextColumn("verifying"), BarColumn(), MofNCompleteColumn(),
-            console=err_console, transient=True, disable=as_json,
+            TextColumn("verifying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err_console,
+            transient=True,
+            disable=as_json,
         ) as progress:
             task = progress.add_task("blocks", total=None)
 
@@ -400,8 +433,9 @@ def verify(
                 report = await verify_chain(nc.jetstream(), genesis_hash=settings.genesis_hash, on_block=advance)
                 return report.to_json(), None
             size = None if record is None else int(record["size"])
-            report, at = await verify_chain_at(nc.jetstream(), size, genesis_hash=settings.genesis_hash,
-                                               on_block=advance)
+            report, at = await verify_chain_at(
+                nc.jetstream(), size, genesis_hash=settings.genesis_hash, on_block=advance
+            )
         return report.to_json(), check_witnessed(record, at, report.events) if report.ok else None
 
     report, witness_check = run(with_connection(settings, check))
@@ -424,14 +458,18 @@ def verify(
 @app.command()
 def proof(
     event: str = typer.Argument(
-        ..., metavar="EVENT",
+        ...,
+        metavar="EVENT",
         help="The event as SOURCE/ID (e.g. tax/tax-doc-1), or its bare ID when one source alone used it.",
     ),
-    at_height: int = typer.Option(None, help="Prove against the signed head of this later block (default: the event's block)."),
+    at_height: int = typer.Option(
+        None, help="Prove against the signed head of this later block (default: the event's block)."
+    ),
     witnessed: bool = typer.Option(
-        False, "--witnessed",
+        False,
+        "--witnessed",
         help="Prove against the newest witnessed checkpoint instead: cosigned by the quorum of the chain's "
-             "witness policy (the chain is verified to learn it) and matching the verified chain.",
+        "witness policy (the chain is verified to learn it) and matching the verified chain.",
     ),
     data: Path = DATA_OPTION,
     nats_url: str = NATS_OPTION,
@@ -445,8 +483,9 @@ def proof(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="EVENT") from exc
     if witnessed and at_height is not None:
-        raise typer.BadParameter("--witnessed proves against the witnessed checkpoint's block",
-                                 param_hint="--at-height")
+        raise typer.BadParameter(
+            "--witnessed proves against the witnessed checkpoint's block", param_hint="--at-height"
+        )
     settings = settings_from(data, nats_url)
     orderer_keys = trusted_orderer_keys(settings)
 
@@ -456,8 +495,7 @@ def proof(
             return await client.inclusion_proof(event_id, at_height, source=source), None, None
         record = await published_checkpoint(client)
         size = None if record is None else int(record["size"])
-        report, at = await verify_chain_at(nc.jetstream(), size, genesis_hash=settings.genesis_hash,
-                                           check_events=False)
+        report, at = await verify_chain_at(nc.jetstream(), size, genesis_hash=settings.genesis_hash, check_events=False)
         if not report.ok:
             raise GovChainError(f"the chain does not verify at height {report.first_bad_height}: {report.detail}")
         check = check_witnessed(record, at, report.events)
@@ -465,8 +503,14 @@ def proof(
         if not check.ok or check.height is None:
             return answer, check, None
         if answer["event_height"] > check.height:
-            return answer, check, (f"the event is in block {answer['event_height']}, after the newest witnessed "
-                                   f"checkpoint (block {check.height}, size {check.size}): not witnessed yet")
+            return (
+                answer,
+                check,
+                (
+                    f"the event is in block {answer['event_height']}, after the newest witnessed "
+                    f"checkpoint (block {check.height}, size {check.size}): not witnessed yet"
+                ),
+            )
         answer = await client.inclusion_proof(event_id, check.height, source=source)
         if (answer["tree_size"], answer["root"]) != (check.size, at.root.hex() if at else None):
             return answer, check, "the proof's signed head is not the witnessed checkpoint"
@@ -482,13 +526,17 @@ def proof(
         raise typer.Exit(1)
     fields = ("source", "event_id", "leaf_hash", "leaf_index", "tree_size", "path", "root", "block_height")
     result = {k: answer[k] for k in fields}
-    text = (f"event {event_ref(answer['source'], answer['event_id'])} is leaf {answer['leaf_index']} of "
-            f"{answer['tree_size']}; proof of {len(answer['path'])} hashes verified against the signed head of "
-            f"block {answer['block_height']}")
+    text = (
+        f"event {event_ref(answer['source'], answer['event_id'])} is leaf {answer['leaf_index']} of "
+        f"{answer['tree_size']}; proof of {len(answer['path'])} hashes verified against the signed head of "
+        f"block {answer['block_height']}"
+    )
     if check is not None:
         result["witnessed"] = check.to_json()
-        text += (f", the checkpoint cosigned by {', '.join(check.cosigners)} "
-                 f"({len(check.cosigners)} of {check.required} required)")
+        text += (
+            f", the checkpoint cosigned by {', '.join(check.cosigners)} "
+            f"({len(check.cosigners)} of {check.required} required)"
+        )
     emit(result, as_json, text)
 
 

@@ -31,7 +31,10 @@ T = TypeVar("T")
 err_console = Console(stderr=True, soft_wrap=True)  # one line per error, whatever the width
 
 DATA_OPTION = typer.Option(
-    None, "--data", "-d", help="Data folder (keys, genesis, NATS store). Env: GOVCHAIN_DATA_DIR.",
+    None,
+    "--data",
+    "-d",
+    help="Data folder (keys, genesis, NATS store). Env: GOVCHAIN_DATA_DIR.",
     show_default=".govchain",
 )
 NATS_OPTION = typer.Option(
@@ -120,8 +123,13 @@ def sign_and_submit(
     the next command needs, such as a citizen's id); exit 1 if it was rejected."""
     try:
         envelope = make_event(
-            SigningKey.load(key_file), source=source, type=type, data=data,
-            schemaversion=schemaversion, subject=subject, event_id=event_id,
+            SigningKey.load(key_file),
+            source=source,
+            type=type,
+            data=data,
+            schemaversion=schemaversion,
+            subject=subject,
+            event_id=event_id,
         )
     except (GovChainError, ValueError) as exc:
         fail(str(exc))
@@ -159,8 +167,13 @@ def sign_and_submit_batch(
         key = SigningKey.load(key_file)
         events = [
             make_event(
-                key, source=spec["source"], type=spec["type"], data=spec["data"],
-                schemaversion=spec.get("schemaversion", 1), subject=spec.get("subject"), event_id=spec.get("id"),
+                key,
+                source=spec["source"],
+                type=spec["type"],
+                data=spec["data"],
+                schemaversion=spec.get("schemaversion", 1),
+                subject=spec.get("subject"),
+                event_id=spec.get("id"),
             )
             for spec in specs
         ]
@@ -179,8 +192,10 @@ def sign_and_submit_batch(
     else:
         for receipt in receipts:
             if receipt["status"] == "committed":
-                typer.echo(f"committed: event {receipt['event_id']} in block {receipt['height']} "
-                           f"at position {receipt['position']}")
+                typer.echo(
+                    f"committed: event {receipt['event_id']} in block {receipt['height']} "
+                    f"at position {receipt['position']}"
+                )
             else:
                 typer.echo(f"rejected: event {receipt['event_id']}: {receipt['reason']}: {receipt['detail']}")
     if any(receipt["status"] != "committed" for receipt in receipts):

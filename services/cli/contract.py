@@ -34,10 +34,14 @@ audit_app = typer.Typer(help="Re-check the chain offline, as an auditor.", no_ar
 @contract_app.command("deploy")
 def deploy(
     definition: Path = typer.Argument(None, help="A contract definition (JSON)."),
-    builtin: str = typer.Option(None, help=f"Deploy a shipped contract instead: {', '.join(sorted(BUILTIN_CONTRACTS))}."),
+    builtin: str = typer.Option(
+        None, help=f"Deploy a shipped contract instead: {', '.join(sorted(BUILTIN_CONTRACTS))}."
+    ),
     key: Path = typer.Option(..., "--key", "-k", help="The root authority's key, or a contract-admin's."),
     source: str = typer.Option("root", help="Principal the deployment is published for."),
-    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Deploy a contract on chain; the ledger refuses a definition that does not parse or check."""
     if (definition is None) == (builtin is None):
@@ -49,31 +53,50 @@ def deploy(
         document = parse_json_object(path.read_bytes(), what=str(path))
     except (OSError, ValueError) as exc:
         fail(str(exc))
-    sign_and_submit(settings_from(data, nats_url), key, source=source, type="contract.deployed",
-                    data={"definition": document}, as_json=as_json)
+    sign_and_submit(
+        settings_from(data, nats_url),
+        key,
+        source=source,
+        type="contract.deployed",
+        data={"definition": document},
+        as_json=as_json,
+    )
 
 
 @contract_app.command("list")
 def list_contracts(data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION) -> None:
     """The deployed contracts and their versions."""
+
     async def ask(nc: Client) -> dict[str, Any]:
         return await GovChainClient(nc).request(subjects.CONTRACT_LIST, {})
 
     answer = run(with_connection(settings_from(data, nats_url), ask))
-    text = "\n".join(f"{c['contract_id']} v{c['version']} (block {c['deployed_height']}): {c['definition']['title']}"
-                     for c in answer["contracts"]) or "no contracts deployed"
+    text = (
+        "\n".join(
+            f"{c['contract_id']} v{c['version']} (block {c['deployed_height']}): {c['definition']['title']}"
+            for c in answer["contracts"]
+        )
+        or "no contracts deployed"
+    )
     emit(answer, as_json, text)
 
 
 @contract_app.command("case")
 def case(
-    contract_id: str, case_key: str, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    contract_id: str,
+    case_key: str,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """A case's state, variables, history and results."""
+
     async def ask(nc: Client) -> dict[str, Any]:
         client = GovChainClient(nc)
-        return await client.request(subjects.CONTRACT_CASE, {
-            "contract_id": contract_id, "case_key": case_key, "min_height": await client.head_height()})
+        return await client.request(
+            subjects.CONTRACT_CASE,
+            {"contract_id": contract_id, "case_key": case_key, "min_height": await client.head_height()},
+        )
 
     answer = run(with_connection(settings_from(data, nats_url), ask))
     emit(answer, as_json, json.dumps(answer, indent=2))
@@ -83,14 +106,22 @@ def case(
 def audit(data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Re-execute every contract from the chain alone; report any result that differs (exit 1)."""
     from govchain.services.contract.audit import audit_contracts  # replays every contract: loaded only here
+
     settings = settings_from(data, nats_url)
 
     async def check(nc: Client) -> dict[str, Any]:
-        with Progress(TextColumn("re-executing"), BarColumn(), MofNCompleteColumn(),
-                      console=err_console, transient=True, disable=as_json) as progress:
+        with Progress(
+            TextColumn("re-executing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err_console,
+            transient=True,
+            disable=as_json,
+        ) as progress:
             task = progress.add_task("blocks", total=None)
             report = await audit_contracts(
-                nc.jetstream(), genesis_hash=settings.genesis_hash,
+                nc.jetstream(),
+                genesis_hash=settings.genesis_hash,
                 on_block=lambda height, last: progress.update(task, completed=height + 1, total=last + 1),
             )
         return report.to_json()

@@ -154,7 +154,9 @@ def split(
     data: Path = DATA_OPTION,
     out: Path = typer.Option(..., "--out", "-o", help="Where to write one folder per service (e.g. deploy)."),
     owner: str = typer.Option(
-        None, "--owner", help="chown what is written to UID[:GID], e.g. 10001 (the image's user); needs root.",
+        None,
+        "--owner",
+        help="chown what is written to UID[:GID], e.g. 10001 (the image's user); needs root.",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -167,8 +169,10 @@ def split(
         report = split_chain(settings.data_dir, out, None if owner is None else _parse_owner(owner))
     except (GovChainError, OSError) as exc:
         fail(str(exc))
-    lines = [f"split {report['data']} into {report['out']} (0700 folders, 0600 files"
-             + (f", owner {report['owner']})" if report["owner"] else ")")]
+    lines = [
+        f"split {report['data']} into {report['out']} (0700 folders, 0600 files"
+        + (f", owner {report['owner']})" if report["owner"] else ")")
+    ]
     for service, entry in report["services"].items():
         users = ", ".join([service, *entry.get("also_for", [])])
         mode = "read-write" if entry["writable"] else "read-only"
@@ -176,8 +180,10 @@ def split(
     lines.append(f"kept only in {report['data']} (never copied):")
     lines.extend(f"  {name}: {why}" for name, why in report["kept_offline"].items())
     if not report["owner"]:
-        lines.append("the containers run as user 10001: `sudo chown -R 10001:10001 "
-                     f"{report['out']}/*` (or split as root with --owner 10001)")
+        lines.append(
+            "the containers run as user 10001: `sudo chown -R 10001:10001 "
+            f"{report['out']}/*` (or split as root with --owner 10001)"
+        )
     emit(report, as_json, "\n".join(lines))
 
 
@@ -191,10 +197,15 @@ def _event_window(data: Path | None) -> int:
 
 @custody_app.command("sign")
 def sign(
-    event_file: Path = typer.Argument(..., help='JSON file: {"source": ..., "type": ..., "data": {...}} (optional "id", "subject", "schemaversion"), as `govchain publish` takes it.'),
+    event_file: Path = typer.Argument(
+        ...,
+        help='JSON file: {"source": ..., "type": ..., "data": {...}} (optional "id", "subject", "schemaversion"), as `govchain publish` takes it.',
+    ),
     key: Path = typer.Option(..., "--key", "-k", help="The signer's private key (PEM), e.g. chain/keys/root.pem."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the signed event (never overwritten)."),
-    data: Path = typer.Option(None, "--data", "-d", help="The chain folder: its genesis says how long the event stays publishable."),
+    data: Path = typer.Option(
+        None, "--data", "-d", help="The chain folder: its genesis says how long the event stays publishable."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Sign an event and write it to a file, without any network: on the offline host, with
@@ -205,8 +216,13 @@ def sign(
     try:
         spec = parse_json_object(event_file.read_bytes(), what=str(event_file))
         envelope = make_event(
-            SigningKey.load(key), source=spec["source"], type=spec["type"], data=spec["data"],
-            schemaversion=spec.get("schemaversion", 1), subject=spec.get("subject"), event_id=spec.get("id"),
+            SigningKey.load(key),
+            source=spec["source"],
+            type=spec["type"],
+            data=spec["data"],
+            schemaversion=spec.get("schemaversion", 1),
+            subject=spec.get("subject"),
+            event_id=spec.get("id"),
         )
     except KeyError as exc:
         fail(f"{event_file} lacks the field {exc}")
@@ -223,8 +239,15 @@ def sign(
     window = _event_window(data)
     deadline = (parse_rfc3339(envelope.time) + timedelta(seconds=window)).isoformat().replace("+00:00", "Z")
     emit(
-        {"out": str(out), "event_id": envelope.id, "source": envelope.source, "type": envelope.type,
-         "signer": envelope.signer, "time": envelope.time, "publish_before": deadline},
+        {
+            "out": str(out),
+            "event_id": envelope.id,
+            "source": envelope.source,
+            "type": envelope.type,
+            "signer": envelope.signer,
+            "time": envelope.time,
+            "publish_before": deadline,
+        },
         as_json,
         f"wrote {out}: event {envelope.id} ({envelope.type}) signed by {envelope.signer} at {envelope.time}\n"
         f"publish it before {deadline} (the chain's window: {window} s): govchain custody submit {out}",

@@ -28,12 +28,12 @@ from govchain.client import GovChainClient, LedgerQueryError
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.protocol import events as ev
-from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.credentials import add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
+from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.keys import SigningKey
-from govchain.pseudonym import pseudonym
 from govchain.protocol.proofs import inclusion_problem
+from govchain.pseudonym import pseudonym
 from govchain.services.cli.common import err_console, trusted_orderer_keys
 from govchain.services.cli.witness import check_witnessed, published_checkpoint, verify_chain_at
 from govchain.services.contract import BUILTIN_CONTRACTS
@@ -129,24 +129,37 @@ class Scenario:
 
     async def name_witnesses(self) -> None:
         """The root authority names two checkpoint witnesses, both required (2 of 2)."""
-        await self.submit(make_event(self.root, source=ev.ROOT, type=ev.WITNESS_POLICY_TYPE, data={
-            "witnesses": [{"name": w.name, "vkey": w.vkey, "url": w.url} for w in self.witnesses],
-            "quorum": len(self.witnesses),
-        }))
+        await self.submit(
+            make_event(
+                self.root,
+                source=ev.ROOT,
+                type=ev.WITNESS_POLICY_TYPE,
+                data={
+                    "witnesses": [{"name": w.name, "vkey": w.vkey, "url": w.url} for w in self.witnesses],
+                    "quorum": len(self.witnesses),
+                },
+            )
+        )
 
     async def admit_departments(self) -> None:
         """The root authority admits the departments."""
         for dept, name in DEPARTMENTS.items():
-            await self.submit(make_event(
-                self.root, source=ev.ROOT, type="department.registered",
-                data={"department_id": dept, "name": name, "public_key": self.keys[dept].public.hex},
-            ))
+            await self.submit(
+                make_event(
+                    self.root,
+                    source=ev.ROOT,
+                    type="department.registered",
+                    data={"department_id": dept, "name": name, "public_key": self.keys[dept].public.hex},
+                )
+            )
 
     async def register_documents(self) -> None:
         """Departments register document hashes, published together so they share blocks."""
         self.documents = [
             make_event(
-                self.keys[dept], source=dept, type="document.registered",
+                self.keys[dept],
+                source=dept,
+                type="document.registered",
                 data={
                     "document_id": f"{dept}-{n}",
                     "sha256": hashlib.sha256(f"{dept} document {n}".encode()).hexdigest(),
@@ -161,13 +174,25 @@ class Scenario:
     async def refuse_bad_events(self) -> None:
         """A forged signature, a key not on chain, an invalid payload: each refused with a reason."""
         land = "land-bureau"
-        genuine = make_event(self.keys[land], source=land, type="document.registered",
-                             data={"document_id": "forged", "sha256": "0" * 64, "title": "Forged deed"})
+        genuine = make_event(
+            self.keys[land],
+            source=land,
+            type="document.registered",
+            data={"document_id": "forged", "sha256": "0" * 64, "title": "Forged deed"},
+        )
         forged = genuine.model_copy(update={"data": {**genuine.data, "title": "Altered deed"}})
-        stranger = make_event(SigningKey.generate(), source=land, type="document.registered",
-                              data={"document_id": "x", "sha256": "1" * 64, "title": "Unknown signer"})
-        invalid = make_event(self.keys[land], source=land, type="document.registered",
-                             data={"document_id": "no-hash", "title": "Missing hash"})
+        stranger = make_event(
+            SigningKey.generate(),
+            source=land,
+            type="document.registered",
+            data={"document_id": "x", "sha256": "1" * 64, "title": "Unknown signer"},
+        )
+        invalid = make_event(
+            self.keys[land],
+            source=land,
+            type="document.registered",
+            data={"document_id": "no-hash", "title": "Missing hash"},
+        )
         for bad in (forged, stranger, invalid):
             await self.submit(bad)
 
@@ -181,49 +206,102 @@ class Scenario:
         """An official, a citizen under a pseudonym, a credential issued, verified and revoked."""
         land, market = "land-bureau", "market-regulator"
         registrar = _stored_key(self.data_dir, "land-registrar")
-        await self.submit(make_event(self.keys[land], source=land, type="official.registered", data={
-            "official_id": "land-registrar", "department_id": land, "name": "Land registrar",
-            "public_key": registrar.public.hex, "roles": ["registrar"],
-        }))
-        await self.submit(make_event(registrar, source=land, type="document.registered", data={
-            "document_id": "deed-1", "sha256": hashlib.sha256(b"deed 1").hexdigest(), "title": "Title deed 1",
-        }))
+        await self.submit(
+            make_event(
+                self.keys[land],
+                source=land,
+                type="official.registered",
+                data={
+                    "official_id": "land-registrar",
+                    "department_id": land,
+                    "name": "Land registrar",
+                    "public_key": registrar.public.hex,
+                    "roles": ["registrar"],
+                },
+            )
+        )
+        await self.submit(
+            make_event(
+                registrar,
+                source=land,
+                type="document.registered",
+                data={
+                    "document_id": "deed-1",
+                    "sha256": hashlib.sha256(b"deed 1").hexdigest(),
+                    "title": "Title deed 1",
+                },
+            )
+        )
         citizen_id = pseudonym(DEMO_NATIONAL_ID, self.data_dir.pseudonym_key())
         citizen_key = _stored_key(self.data_dir, "citizen")
-        await self.submit(make_event(self.keys[market], source=market, type="citizen.enrolled",
-                                     data={"citizen_id": citizen_id, "public_key": citizen_key.public.hex}))
+        await self.submit(
+            make_event(
+                self.keys[market],
+                source=market,
+                type="citizen.enrolled",
+                data={"citizen_id": citizen_id, "public_key": citizen_key.public.hex},
+            )
+        )
 
         # Unauthorized: an official without the admin role registers a colleague; a
         # department tries to admit another department.
         unauthorized = [
-            make_event(registrar, source=land, type="official.registered", data={
-                "official_id": "land-intruder", "department_id": land, "name": "Intruder",
-                "public_key": SigningKey.generate().public.hex}),
-            make_event(self.keys[market], source=market, type="department.registered", data={
-                "department_id": "shadow-office", "name": "Shadow office",
-                "public_key": SigningKey.generate().public.hex}),
+            make_event(
+                registrar,
+                source=land,
+                type="official.registered",
+                data={
+                    "official_id": "land-intruder",
+                    "department_id": land,
+                    "name": "Intruder",
+                    "public_key": SigningKey.generate().public.hex,
+                },
+            ),
+            make_event(
+                self.keys[market],
+                source=market,
+                type="department.registered",
+                data={
+                    "department_id": "shadow-office",
+                    "name": "Shadow office",
+                    "public_key": SigningKey.generate().public.hex,
+                },
+            ),
         ]
         reasons = [(await self.submit(event)).get("reason") for event in unauthorized]
 
         credential = add_proof(
-            make_credential(did_for(market), {"id": did_for(citizen_id), "licence": "street-vendor"},
-                            ["BusinessOperatorCredential"], credential_id=f"urn:govchain:demo:{citizen_id}"),
-            self.keys[market], verification_method_id(market, self.keys[market].key_id),
+            make_credential(
+                did_for(market),
+                {"id": did_for(citizen_id), "licence": "street-vendor"},
+                ["BusinessOperatorCredential"],
+                credential_id=f"urn:govchain:demo:{citizen_id}",
+            ),
+            self.keys[market],
+            verification_method_id(market, self.keys[market].key_id),
         )
         head = await self.client.head_height()
         valid = await self.client.verify_credential(credential, min_height=head)
-        receipt = await self.submit(make_event(self.keys[market], source=market, type="credential.revoked",
-                                               data={"credential_id": credential["id"], "reason": "demo"}))
+        receipt = await self.submit(
+            make_event(
+                self.keys[market],
+                source=market,
+                type="credential.revoked",
+                data={"credential_id": credential["id"], "reason": "demo"},
+            )
+        )
         revoked = await self.client.verify_credential(credential, min_height=receipt["height"])
         dids = [did_for(p) for p in (*DEPARTMENTS, "land-registrar", citizen_id)]
         resolved = [await self.client.resolve_did(did, min_height=receipt["height"]) for did in dids]
-        self.summary.update({
-            "identities": sum(r["didDocument"] is not None for r in resolved),
-            "citizen_id": citizen_id,
-            "credential_valid": valid["valid"],
-            "credential_revoked_detected": not revoked["valid"] and "revoked" in (revoked["reason"] or ""),
-            "unauthorized_rejected": reasons.count("unauthorized"),
-        })
+        self.summary.update(
+            {
+                "identities": sum(r["didDocument"] is not None for r in resolved),
+                "citizen_id": citizen_id,
+                "credential_valid": valid["valid"],
+                "credential_revoked_detected": not revoked["valid"] and "revoked" in (revoked["reason"] or ""),
+                "unauthorized_rejected": reasons.count("unauthorized"),
+            }
+        )
 
     async def registry(self) -> None:
         """A business and a parcel with sealed owner details, a transfer, an official's read, an erasure."""
@@ -231,100 +309,197 @@ class Scenario:
         first_owner = self.summary["citizen_id"]
         buyer_key = _stored_key(self.data_dir, "buyer")
         buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key())
-        await self.submit(make_event(self.keys[market], source=market, type="citizen.enrolled",
-                                     data={"citizen_id": buyer, "public_key": buyer_key.public.hex}))
+        await self.submit(
+            make_event(
+                self.keys[market],
+                source=market,
+                type="citizen.enrolled",
+                data={"citizen_id": buyer, "public_key": buyer_key.public.hex},
+            )
+        )
 
         async def sealed(dept: str, subject: str, record: str, details: dict[str, str]) -> dict[str, Any]:
-            answer = await self.client.query(subjects.REGISTRY_SEAL, {
-                "subject": subject, "record": record, "fields": {"owner_details": details},
-            }, as_principal=(self.keys[dept], dept))
+            answer = await self.client.query(
+                subjects.REGISTRY_SEAL,
+                {
+                    "subject": subject,
+                    "record": record,
+                    "fields": {"owner_details": details},
+                },
+                as_principal=(self.keys[dept], dept),
+            )
             return dict(answer["sealed"]["owner_details"])
 
         business = {
-            "business_id": "B-0001", "name": "Harbour Noodle House", "registration_no": "91310000MA1K00001X",
-            "address": "12 Harbour Road", "activity": "catering", "owner": first_owner,
-            "owner_details": await sealed(market, first_owner, "business.registered/B-0001",
-                                          {"legal_name": "Li Ming", "phone": "+86 138 0000 0000"}),
+            "business_id": "B-0001",
+            "name": "Harbour Noodle House",
+            "registration_no": "91310000MA1K00001X",
+            "address": "12 Harbour Road",
+            "activity": "catering",
+            "owner": first_owner,
+            "owner_details": await sealed(
+                market,
+                first_owner,
+                "business.registered/B-0001",
+                {"legal_name": "Li Ming", "phone": "+86 138 0000 0000"},
+            ),
         }
         await self.submit(make_event(self.keys[market], source=market, type="business.registered", data=business))
-        await self.submit(make_event(self.keys[market], source=market, type="license.issued", data={
-            "license_id": "L-0001", "business_id": "B-0001", "kind": "food service",
-            "valid_from": "2026-01-01", "valid_until": "2028-12-31"}))
-        await self.submit(make_event(self.keys[land], source=land, type="land.parcel_registered", data={
-            "parcel_id": "P-0001", "location": "Lot 7, Riverside District", "area_m2": "532.50",
-            "land_use": "residential", "owner": first_owner,
-            "owner_details": await sealed(land, first_owner, "land/P-0001", {"legal_name": "Li Ming"})}))
-        receipt = await self.submit(make_event(self.keys[land], source=land, type="land.transferred", data={
-            "transfer_id": "T-0001", "parcel_id": "P-0001", "from_owner": first_owner, "to_owner": buyer,
-            "consideration": "1850000.00",
-            "to_owner_details": await sealed(land, buyer, "land/P-0001", {"legal_name": "Zhao Hua"})}))
+        await self.submit(
+            make_event(
+                self.keys[market],
+                source=market,
+                type="license.issued",
+                data={
+                    "license_id": "L-0001",
+                    "business_id": "B-0001",
+                    "kind": "food service",
+                    "valid_from": "2026-01-01",
+                    "valid_until": "2028-12-31",
+                },
+            )
+        )
+        await self.submit(
+            make_event(
+                self.keys[land],
+                source=land,
+                type="land.parcel_registered",
+                data={
+                    "parcel_id": "P-0001",
+                    "location": "Lot 7, Riverside District",
+                    "area_m2": "532.50",
+                    "land_use": "residential",
+                    "owner": first_owner,
+                    "owner_details": await sealed(land, first_owner, "land/P-0001", {"legal_name": "Li Ming"}),
+                },
+            )
+        )
+        receipt = await self.submit(
+            make_event(
+                self.keys[land],
+                source=land,
+                type="land.transferred",
+                data={
+                    "transfer_id": "T-0001",
+                    "parcel_id": "P-0001",
+                    "from_owner": first_owner,
+                    "to_owner": buyer,
+                    "consideration": "1850000.00",
+                    "to_owner_details": await sealed(land, buyer, "land/P-0001", {"legal_name": "Zhao Hua"}),
+                },
+            )
+        )
         at = receipt["height"]
 
         parcel = await self.client.query(subjects.REGISTRY_PARCEL, {"id": "P-0001", "min_height": at})
-        document = await self.client.query(subjects.REGISTRY_DOCUMENT, {
-            "sha256": self.documents[0].data["sha256"], "with_proofs": True})
+        document = await self.client.query(
+            subjects.REGISTRY_DOCUMENT, {"sha256": self.documents[0].data["sha256"], "with_proofs": True}
+        )
         unknown = await self.client.query(subjects.REGISTRY_DOCUMENT, {"sha256": "f" * 64})
 
         # The land registrar reads the new owner's details, stating why: the read goes on chain.
         registrar = (_stored_key(self.data_dir, "land-registrar"), "land-registrar")
-        read = await self.client.query(subjects.REGISTRY_PARCEL, {
-            "id": "P-0001", "purpose": "verify the transfer deed"}, as_principal=registrar)
+        read = await self.client.query(
+            subjects.REGISTRY_PARCEL, {"id": "P-0001", "purpose": "verify the transfer deed"}, as_principal=registrar
+        )
         head = await self.client.head_height()
-        log = await self.client.query(subjects.REGISTRY_ACCESS_LOG, {"subject": buyer, "min_height": head},
-                                      as_principal=(buyer_key, buyer))
+        log = await self.client.query(
+            subjects.REGISTRY_ACCESS_LOG, {"subject": buyer, "min_height": head}, as_principal=(buyer_key, buyer)
+        )
 
         # The buyer asks to be forgotten: their data key is destroyed; the chain still verifies.
-        erased = await self.submit(make_event(buyer_key, source=buyer, type="personal_data.erased",
-                                              data={"subject": buyer, "reason": "right to erasure"}))
-        after = await self.client.query(subjects.REGISTRY_PARCEL, {
-            "id": "P-0001", "purpose": "verify the transfer deed", "min_height": erased["height"]},
-            as_principal=registrar)
-        self.summary.update({
-            "land_transfers": len(parcel["history"]),
-            "document_verified": document["registered"] and not unknown["registered"]
-                                 and all(p["event_id"] for p in document["proofs"]),
-            "official_read_owner": read["personal"]["owner_details"] == {"legal_name": "Zhao Hua"},
-            "access_log_entries": len(log["entries"]),
-            "erased_unreadable": after["personal"]["owner_details"] == {"erased": True},
-        })
+        erased = await self.submit(
+            make_event(
+                buyer_key,
+                source=buyer,
+                type="personal_data.erased",
+                data={"subject": buyer, "reason": "right to erasure"},
+            )
+        )
+        after = await self.client.query(
+            subjects.REGISTRY_PARCEL,
+            {"id": "P-0001", "purpose": "verify the transfer deed", "min_height": erased["height"]},
+            as_principal=registrar,
+        )
+        self.summary.update(
+            {
+                "land_transfers": len(parcel["history"]),
+                "document_verified": document["registered"]
+                and not unknown["registered"]
+                and all(p["event_id"] for p in document["proofs"]),
+                "official_read_owner": read["personal"]["owner_details"] == {"legal_name": "Zhao Hua"},
+                "access_log_entries": len(log["entries"]),
+                "erased_unreadable": after["personal"]["owner_details"] == {"erased": True},
+            }
+        )
 
     async def contracts(self) -> None:
         """Both shipped contracts: a licence issued automatically, a land transfer approved 2 of 2."""
         land, market = "land-bureau", "market-regulator"
         for name in ("business-license", "land-transfer"):
             definition = json.loads(BUILTIN_CONTRACTS[name].read_text())
-            await self.submit(make_event(self.root, source=ev.ROOT, type="contract.deployed",
-                                         data={"definition": definition}))
+            await self.submit(
+                make_event(self.root, source=ev.ROOT, type="contract.deployed", data={"definition": definition})
+            )
         owner = self.summary["citizen_id"]
         owner_key = _stored_key(self.data_dir, "citizen")
-        await self.submit(make_event(owner_key, source=owner, type="license.applied", data={
-            "application_id": "APP-0001", "applicant": owner, "business_id": "B-0001", "kind": "food service",
-            "documents": [self.documents[0].data["sha256"], self.documents[1].data["sha256"]]}))
+        await self.submit(
+            make_event(
+                owner_key,
+                source=owner,
+                type="license.applied",
+                data={
+                    "application_id": "APP-0001",
+                    "applicant": owner,
+                    "business_id": "B-0001",
+                    "kind": "food service",
+                    "documents": [self.documents[0].data["sha256"], self.documents[1].data["sha256"]],
+                },
+            )
+        )
         buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key())
-        await self.submit(make_event(self.keys[land], source=land, type="land.transfer_requested", data={
-            "request_id": "REQ-0001", "parcel_id": "P-0001", "from_owner": buyer, "to_owner": owner,
-            "consideration": "1900000.00", "approvers": [land, market], "required": 2}))
+        await self.submit(
+            make_event(
+                self.keys[land],
+                source=land,
+                type="land.transfer_requested",
+                data={
+                    "request_id": "REQ-0001",
+                    "parcel_id": "P-0001",
+                    "from_owner": buyer,
+                    "to_owner": owner,
+                    "consideration": "1900000.00",
+                    "approvers": [land, market],
+                    "required": 2,
+                },
+            )
+        )
         for dept in (land, market):
-            await self.submit(make_event(self.keys[dept], source=dept, type="land.transfer_approved",
-                                         data={"request_id": "REQ-0001"}))
+            await self.submit(
+                make_event(self.keys[dept], source=dept, type="land.transfer_approved", data={"request_id": "REQ-0001"})
+            )
         licence = await self._settled("business-license", "APP-0001", {"issued", "rejected"})
         transfer = await self._settled("land-transfer", "REQ-0001", {"recorded", "expired", "refused"})
         for case in (licence, transfer):
             for result in case["results"]:
                 await self.client.wait_receipt(result["event_id"], "contract-engine")
         audit = await audit_contracts(self.client.nc.jetstream())
-        self.summary.update({
-            "licenses_issued": int(licence["state"] == "issued"),
-            "land_transfers_approved": int(transfer["state"] == "recorded"),
-            "contracts_audit_ok": audit.ok and audit.checked >= 2,
-        })
+        self.summary.update(
+            {
+                "licenses_issued": int(licence["state"] == "issued"),
+                "land_transfers_approved": int(transfer["state"] == "recorded"),
+                "contracts_audit_ok": audit.ok and audit.checked >= 2,
+            }
+        )
 
     async def _settled(self, contract_id: str, key: str, final: set[str], timeout: float = 30) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             try:
-                case = await self.client.request(subjects.CONTRACT_CASE, {
-                    "contract_id": contract_id, "case_key": key, "min_height": await self.client.head_height()})
+                case = await self.client.request(
+                    subjects.CONTRACT_CASE,
+                    {"contract_id": contract_id, "case_key": key, "min_height": await self.client.head_height()},
+                )
                 if case["state"] in final:
                     return case
             except LedgerQueryError:
@@ -337,7 +512,7 @@ class Scenario:
 
     async def evaluation_and_sharing(self) -> None:
         """Ratings, cost savings and a data set shared under a grant."""
-        
+
         land, market = "land-bureau", "market-regulator"
         citizen = self.summary["citizen_id"]
         citizen_key = _stored_key(self.data_dir, "citizen")
@@ -346,58 +521,120 @@ class Scenario:
 
         # Data sharing: the land bureau asks for the market regulator's business register; the
         # contract grants it on the regulator's approval; the land registrar reads under it.
-        await self.submit(make_event(self.keys[market], source=market, type="dataset.published", data={
-            "dataset_id": "registered-businesses", "title": "Registered businesses",
-            "description": "Businesses this bureau registered, with their owners' sealed details",
-            "fields": ["business_id", "name", "address", "owner_details"], "access": "departments",
-            "readers": [land], "source": "businesses"}))
-        await self.submit(make_event(self.root, source=ev.ROOT, type="contract.deployed",
-                                     data={"definition": json.loads(BUILTIN_CONTRACTS["data-sharing"].read_text())}))
-        await self.submit(make_event(self.keys[land], source=land, type="dataset.access_requested", data={
-            "request_id": "DS-0001", "dataset_id": "registered-businesses", "holder": market,
-            "purpose": "check the seller's businesses before a land transfer", "fields": ["name", "owner_details"],
-            "duration_days": 30, "approvers": [market], "required": 1}))
-        await self.submit(make_event(self.keys[market], source=market, type="dataset.access_approved",
-                                     data={"request_id": "DS-0001"}))
+        await self.submit(
+            make_event(
+                self.keys[market],
+                source=market,
+                type="dataset.published",
+                data={
+                    "dataset_id": "registered-businesses",
+                    "title": "Registered businesses",
+                    "description": "Businesses this bureau registered, with their owners' sealed details",
+                    "fields": ["business_id", "name", "address", "owner_details"],
+                    "access": "departments",
+                    "readers": [land],
+                    "source": "businesses",
+                },
+            )
+        )
+        await self.submit(
+            make_event(
+                self.root,
+                source=ev.ROOT,
+                type="contract.deployed",
+                data={"definition": json.loads(BUILTIN_CONTRACTS["data-sharing"].read_text())},
+            )
+        )
+        await self.submit(
+            make_event(
+                self.keys[land],
+                source=land,
+                type="dataset.access_requested",
+                data={
+                    "request_id": "DS-0001",
+                    "dataset_id": "registered-businesses",
+                    "holder": market,
+                    "purpose": "check the seller's businesses before a land transfer",
+                    "fields": ["name", "owner_details"],
+                    "duration_days": 30,
+                    "approvers": [market],
+                    "required": 1,
+                },
+            )
+        )
+        await self.submit(
+            make_event(self.keys[market], source=market, type="dataset.access_approved", data={"request_id": "DS-0001"})
+        )
         case = await self._settled("data-sharing", "DS-0001", {"granted", "refused", "expired"})
         for result in case["results"]:
             await self.client.wait_receipt(result["event_id"], "contract-engine")
         registrar = (_stored_key(self.data_dir, "land-registrar"), "land-registrar")
         head = await self.client.head_height()
-        grants = await self.client.query(subjects.REGISTRY_GRANTS, {"min_height": head}, as_principal=(self.keys[land], land))
-        read = await self.client.query(subjects.REGISTRY_DATASET_READ, {"request_id": "DS-0001", "min_height": head},
-                                       as_principal=registrar)
+        grants = await self.client.query(
+            subjects.REGISTRY_GRANTS, {"min_height": head}, as_principal=(self.keys[land], land)
+        )
+        read = await self.client.query(
+            subjects.REGISTRY_DATASET_READ, {"request_id": "DS-0001", "min_height": head}, as_principal=registrar
+        )
         try:
-            await self.client.query(subjects.REGISTRY_DATASET_READ, {"request_id": "DS-0001", "fields": ["address"]},
-                                    as_principal=registrar)
+            await self.client.query(
+                subjects.REGISTRY_DATASET_READ, {"request_id": "DS-0001", "fields": ["address"]}, as_principal=registrar
+            )
             out_of_scope_refused = False
         except LedgerQueryError as exc:
             out_of_scope_refused = exc.code == "out_of_scope"
-        log = await self.client.query(subjects.REGISTRY_ACCESS_LOG, {
-            "subject": citizen, "min_height": await self.client.head_height()}, as_principal=(citizen_key, citizen))
+        log = await self.client.query(
+            subjects.REGISTRY_ACCESS_LOG,
+            {"subject": citizen, "min_height": await self.client.head_height()},
+            as_principal=(citizen_key, citizen),
+        )
 
         # Satisfaction: the applicant rates the licence case (a sealed comment); the buyer's
         # rating of a case that is not theirs is kept as void, with the reason.
-        sealed = await self.client.query(subjects.REGISTRY_SEAL, {
-            "subject": citizen, "record": "case.rated/business-license/APP-0001",
-            "fields": {"comment": "办理很快 (quick and clear)"}}, as_principal=(citizen_key, citizen))
-        await self.submit(make_event(citizen_key, source=citizen, type="case.rated", data={
-            "service_type": "business-license", "case_id": "APP-0001", "score": 5,
-            "comment": sealed["sealed"]["comment"]}))
-        last = await self.submit(make_event(buyer_key, source=buyer, type="case.rated", data={
-            "service_type": "business-license", "case_id": "APP-0001", "score": 1}))
+        sealed = await self.client.query(
+            subjects.REGISTRY_SEAL,
+            {
+                "subject": citizen,
+                "record": "case.rated/business-license/APP-0001",
+                "fields": {"comment": "办理很快 (quick and clear)"},
+            },
+            as_principal=(citizen_key, citizen),
+        )
+        await self.submit(
+            make_event(
+                citizen_key,
+                source=citizen,
+                type="case.rated",
+                data={
+                    "service_type": "business-license",
+                    "case_id": "APP-0001",
+                    "score": 5,
+                    "comment": sealed["sealed"]["comment"],
+                },
+            )
+        )
+        last = await self.submit(
+            make_event(
+                buyer_key,
+                source=buyer,
+                type="case.rated",
+                data={"service_type": "business-license", "case_id": "APP-0001", "score": 1},
+            )
+        )
         analytics = await self.client.request(subjects.ANALYTICS_SUMMARY, {"min_height": last["height"]})
         satisfaction, costs = analytics["satisfaction"], analytics["costs"]
-        self.summary.update({
-            "satisfaction_ratings": sum(s["ratings"] for s in satisfaction["by_service_type"]),
-            "satisfaction_refused": dict(satisfaction["void_by_reason"]),
-            "cost_savings_computed": costs["total_cases"] > 0 and costs["total_saving"] > 0,
-            "cost_saving_cny": costs["total_saving"],
-            "data_shares_granted": sum(g["status"] == "granted" for g in grants["grants"]),
-            "data_share_read_logged": any(e["record"].startswith("dataset/") for e in log["entries"])
-                                      and bool(read["records"]),
-            "data_share_out_of_scope_refused": out_of_scope_refused,
-        })
+        self.summary.update(
+            {
+                "satisfaction_ratings": sum(s["ratings"] for s in satisfaction["by_service_type"]),
+                "satisfaction_refused": dict(satisfaction["void_by_reason"]),
+                "cost_savings_computed": costs["total_cases"] > 0 and costs["total_saving"] > 0,
+                "cost_saving_cny": costs["total_saving"],
+                "data_shares_granted": sum(g["status"] == "granted" for g in grants["grants"]),
+                "data_share_read_logged": any(e["record"].startswith("dataset/") for e in log["entries"])
+                and bool(read["records"]),
+                "data_share_out_of_scope_refused": out_of_scope_refused,
+            }
+        )
 
     # --- end of issue 14 step ------------------------------------------------------------------
 
@@ -406,25 +643,28 @@ class Scenario:
         checkpoint: cosigned by the witnesses and consistent with the verified chain."""
         js = self.client.nc.jetstream()
         record = await self._witnessed(await self.client.head())
-        report, at = await verify_chain_at(js, None if record is None else int(record["size"]),
-                                           genesis_hash=settings.genesis_hash)
+        report, at = await verify_chain_at(
+            js, None if record is None else int(record["size"]), genesis_hash=settings.genesis_hash
+        )
         witnessed = check_witnessed(record, at, report.events)
         answer = await self.client.inclusion_proof(self.documents[-1].id)
         proof_problem = inclusion_problem(answer, trusted_orderer_keys(settings))
         unique = list(dict.fromkeys(self.committed))
-        self.summary.update({
-            "chain_ok": report.ok,
-            "blocks": await last_height(js) + 1,
-            "events": report.events,
-            "rejected": len(self.rejected),
-            "rejection_reasons": sorted(set(self.rejected.values())),
-            "duplicates_ordered": len(self.committed) - len(unique),
-            "proof_verified": proof_problem is None,
-            "witnessed_checkpoint": witnessed.ok,
-            "witness_cosignatures": len(witnessed.cosigners),
-            "witnessed_size": witnessed.size,
-            "committed_event_ids": unique,
-        })
+        self.summary.update(
+            {
+                "chain_ok": report.ok,
+                "blocks": await last_height(js) + 1,
+                "events": report.events,
+                "rejected": len(self.rejected),
+                "rejection_reasons": sorted(set(self.rejected.values())),
+                "duplicates_ordered": len(self.committed) - len(unique),
+                "proof_verified": proof_problem is None,
+                "witnessed_checkpoint": witnessed.ok,
+                "witness_cosignatures": len(witnessed.cosigners),
+                "witnessed_size": witnessed.size,
+                "committed_event_ids": unique,
+            }
+        )
         if not witnessed.ok:
             self.summary["witnessed_problems"] = witnessed.problems
 
@@ -447,9 +687,17 @@ async def _scenario(
 ) -> dict[str, Any]:
     nc = await connect(nats_url, settings, name="govchain-demo")
     scenario = Scenario(GovChainClient(nc), data_dir, witnesses)
-    stages = [scenario.name_witnesses, scenario.admit_departments, scenario.register_documents,
-              scenario.refuse_bad_events, scenario.resend, scenario.identities, scenario.registry, scenario.contracts,
-              scenario.evaluation_and_sharing]
+    stages = [
+        scenario.name_witnesses,
+        scenario.admit_departments,
+        scenario.register_documents,
+        scenario.refuse_bad_events,
+        scenario.resend,
+        scenario.identities,
+        scenario.registry,
+        scenario.contracts,
+        scenario.evaluation_and_sharing,
+    ]
     try:
         with Progress(console=err_console, transient=True, disable=quiet) as progress:
             task = progress.add_task("demo scenario", total=len(stages) + 1)
@@ -462,9 +710,17 @@ async def _scenario(
     finally:
         await nc.drain()
     summary = scenario.summary
-    checks = ("chain_ok", "proof_verified", "credential_valid", "credential_revoked_detected",
-              "document_verified", "official_read_owner", "erased_unreadable", "contracts_audit_ok",
-              "witnessed_checkpoint")
+    checks = (
+        "chain_ok",
+        "proof_verified",
+        "credential_valid",
+        "credential_revoked_detected",
+        "document_verified",
+        "official_read_owner",
+        "erased_unreadable",
+        "contracts_audit_ok",
+        "witnessed_checkpoint",
+    )
     ok = all(summary[c] for c in checks) and summary["duplicates_ordered"] == 0
     return {
         "ok": ok,

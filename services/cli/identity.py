@@ -16,8 +16,8 @@ from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.protocol.credentials import GOVCHAIN_CONTEXT, add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
-from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.errors import GovChainError
+from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.keys import SigningKey
 from govchain.pseudonym import pseudonym
 from govchain.services.cli.common import (
@@ -39,9 +39,7 @@ did_app = typer.Typer(help="Resolve did:govchain identifiers to their DID docume
 credential_app = typer.Typer(
     help="Issue, verify and revoke W3C verifiable credentials (eddsa-jcs-2022 proofs).", no_args_is_help=True
 )
-identity_app = typer.Typer(
-    help="Publish identity events: officials, citizens, keys and roles.", no_args_is_help=True
-)
+identity_app = typer.Typer(help="Publish identity events: officials, citizens, keys and roles.", no_args_is_help=True)
 
 
 def _pseudonym_key(settings: Settings) -> bytes:
@@ -88,7 +86,9 @@ def resolution_result(answer: dict[str, Any]) -> dict[str, Any]:
 def credential_issue(
     key: Path = KEY_OPTION,
     issuer: str = typer.Option(..., help="Issuing principal (a department), e.g. tax."),
-    subject: str = typer.Option(..., help='credentialSubject as JSON, or @FILE, e.g. {"id": "did:govchain:c-...", "clearance": "ok"}'),
+    subject: str = typer.Option(
+        ..., help='credentialSubject as JSON, or @FILE, e.g. {"id": "did:govchain:c-...", "clearance": "ok"}'
+    ),
     credential_type: list[str] = typer.Option(..., "--type", help="Credential type(s) besides VerifiableCredential."),
     signer: str = typer.Option(None, help="Principal owning KEY if not the issuer (an official of it)."),
     credential_id: str = typer.Option(None, "--id", help="Credential id (default: a new urn:uuid)."),
@@ -108,9 +108,12 @@ def credential_issue(
         )
         signing_key = SigningKey.load(key)
         credential = make_credential(
-            did_for(issuer), subject_value, credential_type,
+            did_for(issuer),
+            subject_value,
+            credential_type,
             credential_id=credential_id if credential_id is not None else uuid.uuid4().urn,
-            valid_until=valid_until, contexts=[GOVCHAIN_CONTEXT, *context],
+            valid_until=valid_until,
+            contexts=[GOVCHAIN_CONTEXT, *context],
         )
         secured = add_proof(credential, signing_key, verification_method_id(signer or issuer, signing_key.key_id))
     except (GovChainError, ValueError, OSError) as exc:
@@ -159,8 +162,14 @@ def credential_revoke(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Record on chain that the issuer revoked a credential."""
-    sign_and_submit(settings_from(data, nats_url), key, source=issuer, type="credential.revoked",
-                    data={"credential_id": credential_id, "reason": reason}, as_json=as_json)
+    sign_and_submit(
+        settings_from(data, nats_url),
+        key,
+        source=issuer,
+        type="credential.revoked",
+        data={"credential_id": credential_id, "reason": reason},
+        as_json=as_json,
+    )
 
 
 @identity_app.command("pseudonym")
@@ -196,8 +205,15 @@ def identity_enroll(
             payload["public_key"] = new_key.public.hex
     except (GovChainError, ValueError) as exc:
         fail(str(exc))
-    sign_and_submit(settings, key, source=department, type="citizen.enrolled", data=payload, as_json=as_json,
-                    also={"citizen_id": citizen_id})
+    sign_and_submit(
+        settings,
+        key,
+        source=department,
+        type="citizen.enrolled",
+        data=payload,
+        as_json=as_json,
+        also={"citizen_id": citizen_id},
+    )
 
 
 @identity_app.command("register-official")
@@ -219,9 +235,17 @@ def identity_register_official(
     except GovChainError as exc:
         fail(str(exc))
     sign_and_submit(
-        settings_from(data, nats_url), key, source=department, type="official.registered",
-        data={"official_id": official_id, "department_id": department, "name": name,
-              "public_key": new_key.public.hex, "roles": role},
+        settings_from(data, nats_url),
+        key,
+        source=department,
+        type="official.registered",
+        data={
+            "official_id": official_id,
+            "department_id": department,
+            "name": name,
+            "public_key": new_key.public.hex,
+            "roles": role,
+        },
         as_json=as_json,
     )
 
@@ -244,7 +268,10 @@ def identity_rotate_key(
     except GovChainError as exc:
         fail(str(exc))
     sign_and_submit(
-        settings_from(data, nats_url), key, source=source or owner, type="key.rotated",
+        settings_from(data, nats_url),
+        key,
+        source=source or owner,
+        type="key.rotated",
         data={"owner": owner, "old_key_id": old.key_id, "public_key": fresh.public.hex, "grace_blocks": grace_blocks},
         as_json=as_json,
     )
@@ -261,8 +288,14 @@ def identity_revoke_key(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Revoke a key at once: it signs nothing from the next event on."""
-    sign_and_submit(settings_from(data, nats_url), key, source=source, type="key.revoked",
-                    data={"key_id": key_id, "reason": reason}, as_json=as_json)
+    sign_and_submit(
+        settings_from(data, nats_url),
+        key,
+        source=source,
+        type="key.revoked",
+        data={"key_id": key_id, "reason": reason},
+        as_json=as_json,
+    )
 
 
 @identity_app.command("grant-role")
@@ -277,6 +310,11 @@ def identity_grant_role(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Grant (or with --revoke, take away) a role."""
-    sign_and_submit(settings_from(data, nats_url), key, source=source,
-                    type="role.revoked" if revoke else "role.granted",
-                    data={"principal": principal, "role": role}, as_json=as_json)
+    sign_and_submit(
+        settings_from(data, nats_url),
+        key,
+        source=source,
+        type="role.revoked" if revoke else "role.granted",
+        data={"principal": principal, "role": role},
+        as_json=as_json,
+    )

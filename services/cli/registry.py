@@ -37,11 +37,20 @@ registry_app = typer.Typer(
 AS_OPTION = typer.Option(None, "--as", help="Sign the request with this key (PEM) to see more than public fields.")
 PRINCIPAL_OPTION = typer.Option(None, "--principal", help="The principal owning the --as key (e.g. tax-alice, c-…).")
 PURPOSE_OPTION = typer.Option(None, help="Why an officer reads personal data (recorded on chain, shown to the person).")
-PROOFS_OPTION = typer.Option(False, "--proofs", help="Attach RFC 9162 inclusion proofs of the events the answer rests on.")
+PROOFS_OPTION = typer.Option(
+    False, "--proofs", help="Attach RFC 9162 inclusion proofs of the events the answer rests on."
+)
 
 
-def _ask(data: Path | None, nats_url: str | None, subject: str, params: dict[str, Any],
-         as_key: Path | None, principal: str | None, as_json: bool = False) -> dict[str, Any]:
+def _ask(
+    data: Path | None,
+    nats_url: str | None,
+    subject: str,
+    params: dict[str, Any],
+    as_key: Path | None,
+    principal: str | None,
+    as_json: bool = False,
+) -> dict[str, Any]:
     """Ask the registry; a refusal (forbidden, not_found, ...) prints its code and exits 2
     (with ``--json`` also ``{"error": ..., "code": ...}`` on stdout, for scripts)."""
     settings = settings_from(data, nats_url)
@@ -55,7 +64,9 @@ def _ask(data: Path | None, nats_url: str | None, subject: str, params: dict[str
     async def query(nc: Client) -> dict[str, Any] | LedgerQueryError:
         client = GovChainClient(nc)
         try:
-            return await client.query(subject, {**params, "min_height": await client.head_height()}, as_principal=signer)
+            return await client.query(
+                subject, {**params, "min_height": await client.head_height()}, as_principal=signer
+            )
         except LedgerQueryError as exc:
             return exc
 
@@ -80,49 +91,79 @@ def _show(answer: dict[str, Any], as_json: bool) -> None:
 
 @registry_app.command("business")
 def business(
-    business_id: str, as_key: Path = AS_OPTION, principal: str = PRINCIPAL_OPTION, purpose: str = PURPOSE_OPTION,
-    proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    business_id: str,
+    as_key: Path = AS_OPTION,
+    principal: str = PRINCIPAL_OPTION,
+    purpose: str = PURPOSE_OPTION,
+    proofs: bool = PROOFS_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """A business and its licences."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_BUSINESS, _record(business_id, purpose, proofs), as_key, principal,
-               as_json),
-          as_json)
+    _show(
+        _ask(
+            data,
+            nats_url,
+            subjects.REGISTRY_BUSINESS,
+            _record(business_id, purpose, proofs),
+            as_key,
+            principal,
+            as_json,
+        ),
+        as_json,
+    )
 
 
 @registry_app.command("search")
 def search(
-    text: str, proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION,
+    text: str,
+    proofs: bool = PROOFS_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Businesses whose name contains TEXT (public fields)."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_BUSINESSES, {"text": text, "with_proofs": proofs}, None, None,
-               as_json),
-          as_json)
+    _show(
+        _ask(data, nats_url, subjects.REGISTRY_BUSINESSES, {"text": text, "with_proofs": proofs}, None, None, as_json),
+        as_json,
+    )
 
 
 @registry_app.command("parcel")
 def parcel(
-    parcel_id: str, as_key: Path = AS_OPTION, principal: str = PRINCIPAL_OPTION, purpose: str = PURPOSE_OPTION,
-    proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    parcel_id: str,
+    as_key: Path = AS_OPTION,
+    principal: str = PRINCIPAL_OPTION,
+    purpose: str = PURPOSE_OPTION,
+    proofs: bool = PROOFS_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """A land parcel and the full, ordered history of its transactions."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_PARCEL, _record(parcel_id, purpose, proofs), as_key, principal,
-               as_json),
-          as_json)
+    _show(
+        _ask(data, nats_url, subjects.REGISTRY_PARCEL, _record(parcel_id, purpose, proofs), as_key, principal, as_json),
+        as_json,
+    )
 
 
 @registry_app.command("document")
 def document(
     file: Path = typer.Argument(None, help="The document; its SHA-256 is computed here and only the hash is sent."),
     sha256: str = typer.Option(None, help="Or give the hash directly."),
-    proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    proofs: bool = PROOFS_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Is this document authentic? Which department registered it, and when (exit 1 if unknown)."""
     if (file is None) == (sha256 is None):
         fail("give a FILE or --sha256")
     digest = sha256 or hashlib.sha256(file.read_bytes()).hexdigest()
-    answer = _ask(data, nats_url, subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": proofs}, None, None,
-                  as_json)
+    answer = _ask(
+        data, nats_url, subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": proofs}, None, None, as_json
+    )
     _show(answer, as_json)
     if not answer["registered"]:
         raise typer.Exit(1)
@@ -130,7 +171,10 @@ def document(
 
 @registry_app.command("departments")
 def departments(
-    proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    proofs: bool = PROOFS_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """The department directory."""
     _show(_ask(data, nats_url, subjects.REGISTRY_DEPARTMENTS, {"with_proofs": proofs}, None, None, as_json), as_json)
@@ -138,29 +182,35 @@ def departments(
 
 @registry_app.command("catalog")
 def catalog(
-    as_key: Path = AS_OPTION, principal: str = PRINCIPAL_OPTION, proofs: bool = PROOFS_OPTION,
-    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    as_key: Path = AS_OPTION,
+    principal: str = PRINCIPAL_OPTION,
+    proofs: bool = PROOFS_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """The data sets departments share that you may read."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_CATALOG, {"with_proofs": proofs}, as_key, principal, as_json),
-          as_json)
+    _show(_ask(data, nats_url, subjects.REGISTRY_CATALOG, {"with_proofs": proofs}, as_key, principal, as_json), as_json)
 
 
 @registry_app.command("seal")
 def seal(
     details: str = typer.Argument(
-        ..., metavar="DETAILS",
+        ...,
+        metavar="DETAILS",
         help='The personal details as a JSON object (e.g. {"legal_name": "Li Ming"}), or @FILE.',
     ),
     subject: str = typer.Option(..., help="Whose data it is: the person's pseudonym (c-…)."),
     record: str = typer.Option(
-        ..., help="The record it belongs to, which the ciphertext is bound to: business.registered/<business id> "
-                  "or land/<parcel id>.",
+        ...,
+        help="The record it belongs to, which the ciphertext is bound to: business.registered/<business id> "
+        "or land/<parcel id>.",
     ),
     field: str = typer.Option("owner_details", help="The event field it goes in."),
     as_key: Path = typer.Option(..., "--as", help="An officer's key (PEM): a department's or one of its officials'."),
     principal: str = typer.Option(..., "--principal", help="The principal owning the --as key."),
-    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
 ) -> None:
     """Encrypt personal details under the person's own data key, for an event about to be published.
 
@@ -168,8 +218,9 @@ def seal(
     FIELD in place of the details, so no personal data in clear reaches the chain. The data key
     stays in the registry's key vault; erasing it makes the details unreadable everywhere."""
     try:
-        parsed = parse_json_object(Path(details[1:]).read_bytes() if details.startswith("@") else details.encode(),
-                                   what="DETAILS")
+        parsed = parse_json_object(
+            Path(details[1:]).read_bytes() if details.startswith("@") else details.encode(), what="DETAILS"
+        )
     except (OSError, ValueError) as exc:
         fail(str(exc))
     params = {"subject": subject, "record": record, "fields": {field: parsed}}
@@ -182,12 +233,24 @@ def access_log(
     subject: str = typer.Argument(..., help="Whose log (your own pseudonym, or any as an auditor)."),
     as_key: Path = typer.Option(..., "--as", help="Your key (PEM)."),
     principal: str = typer.Option(..., "--principal", help="Your principal id."),
-    proofs: bool = PROOFS_OPTION, data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    proofs: bool = PROOFS_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Who read a person's personal data, when, and why."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_ACCESS_LOG, {"subject": subject, "with_proofs": proofs}, as_key,
-               principal, as_json),
-          as_json)
+    _show(
+        _ask(
+            data,
+            nats_url,
+            subjects.REGISTRY_ACCESS_LOG,
+            {"subject": subject, "with_proofs": proofs},
+            as_key,
+            principal,
+            as_json,
+        ),
+        as_json,
+    )
 
 
 @registry_app.command("erase")
@@ -195,8 +258,16 @@ def erase(
     subject: str = typer.Argument(..., help="Your pseudonym (c-…)."),
     key: Path = typer.Option(..., "--key", "-k", help="Your key (PEM)."),
     reason: str = typer.Option("right to erasure", help="Recorded on chain."),
-    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Ask to be forgotten: your data key is destroyed, your sealed data unreadable everywhere."""
-    sign_and_submit(settings_from(data, nats_url), key, source=subject, type="personal_data.erased",
-                    data={"subject": subject, "reason": reason}, as_json=as_json)
+    sign_and_submit(
+        settings_from(data, nats_url),
+        key,
+        source=subject,
+        type="personal_data.erased",
+        data={"subject": subject, "reason": reason},
+        as_json=as_json,
+    )

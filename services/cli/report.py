@@ -16,8 +16,8 @@ from govchain.bus import subjects
 from govchain.client import GovChainClient
 from govchain.protocol.errors import GovChainError
 from govchain.services.analytics.cases import OUTCOMES
-from govchain.services.analytics.durations import format_duration
 from govchain.services.analytics.costs import ServiceCostModel
+from govchain.services.analytics.durations import format_duration
 from govchain.services.analytics.metrics import Summary
 from govchain.services.cli.common import (
     DATA_OPTION,
@@ -36,7 +36,10 @@ console = Console()
 
 
 def report(
-    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, out: Path = OUT_OPTION, as_json: bool = JSON_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    out: Path = OUT_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Service efficiency: time to decision per service and department, SLA breaches, before/after
     the manual process, rejections and ledger refusals; public satisfaction (ratings, refused
@@ -63,6 +66,7 @@ def report(
 def _write_charts(summary: Summary, out: Path) -> dict[str, Path]:
     """Draw every chart from the one summary (so tables and charts agree) into ``out``."""
     from govchain.services.analytics.charts import CHARTS  # matplotlib: loaded only to draw
+
     try:
         out.mkdir(parents=True, exist_ok=True)
         written = {}
@@ -79,29 +83,57 @@ def _print_tables(s: Summary) -> None:
     as_of = "no blocks yet" if s.as_of_time is None else f"block {s.as_of_height}, {s.as_of_time:%Y-%m-%d %H:%M:%S} UTC"
     console.print(f"[bold]Service efficiency[/] as of {as_of} (times are block times)\n")
 
-    cases = _table("Service cases", "service", "cases", "open", " / ".join(OUTCOMES), "median", "p90", "mean", "SLA",
-                   "SLA breaches")
+    cases = _table(
+        "Service cases",
+        "service",
+        "cases",
+        "open",
+        " / ".join(OUTCOMES),
+        "median",
+        "p90",
+        "mean",
+        "SLA",
+        "SLA breaches",
+    )
     for t in s.service_types:
         outcomes = " / ".join(str(t.outcomes.get(o, 0)) for o in OUTCOMES)
         times = (t.median_s, t.p90_s, t.mean_s, t.sla_s)
         cases.add_row(t.title, *_ints(t.count, t.open), outcomes, *map(format_duration, times), str(t.sla_breaches))
     console.print(cases)
 
-    departments = _table("By department", "service", "department", "cases", "decided", "open", "median", "p90",
-                         "SLA breaches")
+    departments = _table(
+        "By department", "service", "department", "cases", "decided", "open", "median", "p90", "SLA breaches"
+    )
     titles = {t.service_type: t.title for t in s.service_types}
     for d in s.departments:
-        departments.add_row(titles.get(d.service_type, d.service_type), d.department or "(unknown)",
-                            *_ints(d.count, d.decided, d.open), format_duration(d.median_s), format_duration(d.p90_s),
-                            str(d.sla_breaches))
+        departments.add_row(
+            titles.get(d.service_type, d.service_type),
+            d.department or "(unknown)",
+            *_ints(d.count, d.decided, d.open),
+            format_duration(d.median_s),
+            format_duration(d.p90_s),
+            str(d.sla_breaches),
+        )
     console.print(departments)
 
-    compared = _table("Before / after (median time to decision)", "service", "manual process", "on chain",
-                      "time saved", "improvement", "decided cases")
+    compared = _table(
+        "Before / after (median time to decision)",
+        "service",
+        "manual process",
+        "on chain",
+        "time saved",
+        "improvement",
+        "decided cases",
+    )
     for c in s.comparison:
-        compared.add_row(c.title, format_duration(c.baseline_median_s), format_duration(c.measured_median_s),
-                         format_duration(c.time_saved_s),
-                         "—" if c.improvement_pct is None else f"{c.improvement_pct:.1f} %", str(c.decided))
+        compared.add_row(
+            c.title,
+            format_duration(c.baseline_median_s),
+            format_duration(c.measured_median_s),
+            format_duration(c.time_saved_s),
+            "—" if c.improvement_pct is None else f"{c.improvement_pct:.1f} %",
+            str(c.decided),
+        )
     console.print(compared)
 
     against = _table("Decided against on chain", "service", "outcome", "reason", "cases")
@@ -117,8 +149,10 @@ def _print_tables(s: Summary) -> None:
     tp = s.throughput
     mean = "—" if tp.mean_per_hour is None else f"{tp.mean_per_hour:.1f}"
     sources = ", ".join(f"{source} {n}" for source, n in list(tp.by_source.items())[:5]) or "none"
-    console.print(f"Throughput: {tp.total_events} events over {tp.span_hours} h of block time "
-                  f"(mean {mean}/h, peak {tp.peak_per_hour}/h); busiest sources: {sources}")
+    console.print(
+        f"Throughput: {tp.total_events} events over {tp.span_hours} h of block time "
+        f"(mean {mean}/h, peak {tp.peak_per_hour}/h); busiest sources: {sources}"
+    )
     _print_satisfaction(s, titles)
     _print_costs(s, titles)
 
@@ -126,13 +160,27 @@ def _print_tables(s: Summary) -> None:
 def _print_satisfaction(s: Summary, titles: dict[str, str]) -> None:
     console.print("\n[bold]Public satisfaction[/] (ratings signed by the applicant, once per decided case)\n")
     scores = ("1", "2", "3", "4", "5")
-    rated = _table("Ratings by service", "service", "department", "ratings", "decided", "response rate",
-                   "mean score", " / ".join(scores), "comments")
+    rated = _table(
+        "Ratings by service",
+        "service",
+        "department",
+        "ratings",
+        "decided",
+        "response rate",
+        "mean score",
+        " / ".join(scores),
+        "comments",
+    )
     for r in [*s.satisfaction.by_service_type, *s.satisfaction.by_department]:
-        rated.add_row(titles.get(r.service_type, r.service_type), r.department or "(all)",
-                      *_ints(r.ratings, r.decided), _pct(r.response_rate),
-                      "—" if r.mean_score is None else f"{r.mean_score:.2f}",
-                      " / ".join(str(r.distribution.get(k, 0)) for k in scores), str(r.comments))
+        rated.add_row(
+            titles.get(r.service_type, r.service_type),
+            r.department or "(all)",
+            *_ints(r.ratings, r.decided),
+            _pct(r.response_rate),
+            "—" if r.mean_score is None else f"{r.mean_score:.2f}",
+            " / ".join(str(r.distribution.get(k, 0)) for k in scores),
+            str(r.comments),
+        )
     console.print(rated)
     trend = _table("Trend (block-time day)", "day", "service", "ratings", "mean score")
     for p in s.satisfaction.trend:
@@ -149,27 +197,49 @@ def _print_costs(s: Summary, titles: dict[str, str]) -> None:
     console.print("\n[bold]Cost savings[/] (a cost model applied to the decided cases measured on chain; CNY)\n")
     per_case = _table("Cost per case", "service", "by hand (before)", "on the platform (after)", "saving per case")
     for row in c.per_case:
-        per_case.add_row(titles.get(row.service_type, row.service_type), _cny(row.cost_before), _cny(row.cost_after),
-                         _cny(row.saving))
+        per_case.add_row(
+            titles.get(row.service_type, row.service_type),
+            _cny(row.cost_before),
+            _cny(row.cost_after),
+            _cny(row.saving),
+        )
     console.print(per_case)
     periods = _table("Savings per month (of the decision)", "service", "month", "cases", "before", "after", "saved")
     for row in c.by_period:
-        periods.add_row(titles.get(row.service_type, row.service_type), row.period or "—", str(row.cases),
-                        _cny(row.cost_before), _cny(row.cost_after), _cny(row.saving))
+        periods.add_row(
+            titles.get(row.service_type, row.service_type),
+            row.period or "—",
+            str(row.cases),
+            _cny(row.cost_before),
+            _cny(row.cost_after),
+            _cny(row.saving),
+        )
     console.print(periods)
     departments = _table("Savings per department", "service", "department", "cases", "before", "after", "saved")
     for row in c.by_department:
-        departments.add_row(titles.get(row.service_type, row.service_type), row.department or "(unknown)",
-                            str(row.cases), _cny(row.cost_before), _cny(row.cost_after), _cny(row.saving))
+        departments.add_row(
+            titles.get(row.service_type, row.service_type),
+            row.department or "(unknown)",
+            str(row.cases),
+            _cny(row.cost_before),
+            _cny(row.cost_after),
+            _cny(row.saving),
+        )
     console.print(departments)
-    console.print(f"Total: {c.total_cases} decided cases, {_cny(c.total_before)} by hand, {_cny(c.total_after)} "
-                  f"on the platform, [bold]{_cny(c.total_saving)} saved[/]"
-                  + (f"; no cost model for {', '.join(c.unmodelled)}" if c.unmodelled else ""))
-    assumptions = _table("Assumptions of the cost model (set them in GOVCHAIN_ANALYTICS_CONFIG, key \"costs\")",
-                         "assumption", *(titles.get(row.service_type, row.service_type) for row in c.per_case))
+    console.print(
+        f"Total: {c.total_cases} decided cases, {_cny(c.total_before)} by hand, {_cny(c.total_after)} "
+        f"on the platform, [bold]{_cny(c.total_saving)} saved[/]"
+        + (f"; no cost model for {', '.join(c.unmodelled)}" if c.unmodelled else "")
+    )
+    assumptions = _table(
+        'Assumptions of the cost model (set them in GOVCHAIN_ANALYTICS_CONFIG, key "costs")',
+        "assumption",
+        *(titles.get(row.service_type, row.service_type) for row in c.per_case),
+    )
     for field, info in ServiceCostModel.model_fields.items():
-        assumptions.add_row(f"{field}: {info.description}",
-                            *(f"{getattr(row.assumptions, field):g}" for row in c.per_case))
+        assumptions.add_row(
+            f"{field}: {info.description}", *(f"{getattr(row.assumptions, field):g}" for row in c.per_case)
+        )
     console.print(assumptions)
 
 

@@ -20,8 +20,9 @@ from govchain.bus import subjects
 from govchain.services.cli.common import DATA_OPTION, JSON_OPTION, NATS_OPTION, emit, settings_from, sign_and_submit
 from govchain.services.cli.registry import AS_OPTION, PRINCIPAL_OPTION, _ask
 
-sharing_app = typer.Typer(help="Share data sets between departments: request, approve, refuse, list grants, read.",
-                          no_args_is_help=True)
+sharing_app = typer.Typer(
+    help="Share data sets between departments: request, approve, refuse, list grants, read.", no_args_is_help=True
+)
 
 KEY_OPTION = typer.Option(..., "--key", "-k", help="Your department's key (or a data-steward official's).")
 SOURCE_OPTION = typer.Option(..., "--department", help="The department you act for.")
@@ -34,47 +35,88 @@ def request(
     purpose: str = typer.Option(..., help="Why you need it (on chain; shown to the people whose data is read)."),
     fields: list[str] = typer.Option(..., "--field", "-f", help="A field asked for (repeat for more)."),
     days: int = typer.Option(90, help="How long the grant lasts, in days from its approval (block time)."),
-    approvers: list[str] = typer.Option(None, "--approver", help="A department whose approval counts (default: "
-                                                                 "the holder); repeat for N of M."),
+    approvers: list[str] = typer.Option(
+        None, "--approver", help="A department whose approval counts (default: the holder); repeat for N of M."
+    ),
     required: int = typer.Option(1, help="How many of the approvers must approve."),
     request_id: str = typer.Option(None, "--id", help="The request's id (default: a new one); grants are named by it."),
-    key: Path = KEY_OPTION, source: str = SOURCE_OPTION,
-    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    key: Path = KEY_OPTION,
+    source: str = SOURCE_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Ask another department for access to one of its data sets."""
     rid = request_id or f"DS-{uuid.uuid4().hex[:12]}"
-    sign_and_submit(settings_from(data, nats_url), key, source=source, type="dataset.access_requested", data={
-        "request_id": rid, "dataset_id": dataset_id, "holder": holder, "purpose": purpose, "fields": fields,
-        "duration_days": days, "approvers": approvers or [holder], "required": required,
-    }, as_json=as_json, also={"request_id": rid})
+    sign_and_submit(
+        settings_from(data, nats_url),
+        key,
+        source=source,
+        type="dataset.access_requested",
+        data={
+            "request_id": rid,
+            "dataset_id": dataset_id,
+            "holder": holder,
+            "purpose": purpose,
+            "fields": fields,
+            "duration_days": days,
+            "approvers": approvers or [holder],
+            "required": required,
+        },
+        as_json=as_json,
+        also={"request_id": rid},
+    )
 
 
 @sharing_app.command("approve")
 def approve(
-    request_id: str = typer.Argument(...), key: Path = KEY_OPTION, source: str = SOURCE_OPTION,
-    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    request_id: str = typer.Argument(...),
+    key: Path = KEY_OPTION,
+    source: str = SOURCE_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Approve a request your department is named to approve."""
-    sign_and_submit(settings_from(data, nats_url), key, source=source, type="dataset.access_approved",
-                    data={"request_id": request_id}, as_json=as_json)
+    sign_and_submit(
+        settings_from(data, nats_url),
+        key,
+        source=source,
+        type="dataset.access_approved",
+        data={"request_id": request_id},
+        as_json=as_json,
+    )
 
 
 @sharing_app.command("refuse")
 def refuse(
-    request_id: str = typer.Argument(...), reason: str = typer.Option(..., help="Why (on chain)."),
-    key: Path = KEY_OPTION, source: str = SOURCE_OPTION,
-    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    request_id: str = typer.Argument(...),
+    reason: str = typer.Option(..., help="Why (on chain)."),
+    key: Path = KEY_OPTION,
+    source: str = SOURCE_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Decline a request your department is named to approve: the contract refuses it."""
-    sign_and_submit(settings_from(data, nats_url), key, source=source, type="dataset.access_declined",
-                    data={"request_id": request_id, "reason": reason}, as_json=as_json)
+    sign_and_submit(
+        settings_from(data, nats_url),
+        key,
+        source=source,
+        type="dataset.access_declined",
+        data={"request_id": request_id, "reason": reason},
+        as_json=as_json,
+    )
 
 
 @sharing_app.command("grants")
 def grants(
     dataset_id: str = typer.Option(None, "--dataset", help="Only grants of this data set."),
-    as_key: Path = AS_OPTION, principal: str = PRINCIPAL_OPTION,
-    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    as_key: Path = AS_OPTION,
+    principal: str = PRINCIPAL_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Grants your department is party to (auditors: all), with their expiry and every read under them."""
     params: dict[str, Any] = {} if dataset_id is None else {"dataset_id": dataset_id}
@@ -83,9 +125,11 @@ def grants(
     for g in answer["grants"]:
         state = g["status"] if g["status"] != "void" else f"void ({g['void_reason']})"
         expired = " EXPIRED" if g["status"] == "granted" and str(answer.get("today")) > g["expires_on"] else ""
-        lines.append(f"{g['request_id']}: {g['grantee']} reads {g['dataset_id']} of {g['holder']} "
-                     f"[{', '.join(g['fields'])}] until {g['expires_on']}{expired}; {state}; "
-                     f"approved by {', '.join(g['approvals'])}; {len(g['reads'])} read(s); purpose: {g['purpose']}")
+        lines.append(
+            f"{g['request_id']}: {g['grantee']} reads {g['dataset_id']} of {g['holder']} "
+            f"[{', '.join(g['fields'])}] until {g['expires_on']}{expired}; {state}; "
+            f"approved by {', '.join(g['approvals'])}; {len(g['reads'])} read(s); purpose: {g['purpose']}"
+        )
     emit(answer, as_json, "\n".join(lines))
 
 
@@ -93,8 +137,11 @@ def grants(
 def read(
     request_id: str = typer.Argument(..., help="The grant (its request id)."),
     fields: list[str] = typer.Option(None, "--field", "-f", help="Only these granted fields (default: all)."),
-    as_key: Path = AS_OPTION, principal: str = PRINCIPAL_OPTION,
-    data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION,
+    as_key: Path = AS_OPTION,
+    principal: str = PRINCIPAL_OPTION,
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Read a data set under a grant: checked (grantee, fields, expiry) and recorded on chain first."""
     params: dict[str, Any] = {"request_id": request_id}

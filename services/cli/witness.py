@@ -45,9 +45,11 @@ LOG_VKEYS_FILE = "log-vkeys"
 `govchain witness serve` without --log-vkey (a container's whole configuration is its folder)."""
 
 WITNESS_DIR_OPTION = typer.Option(
-    Path(".govchain-witness"), "--dir", envvar="GOVCHAIN_WITNESS_DIR",
+    Path(".govchain-witness"),
+    "--dir",
+    envvar="GOVCHAIN_WITNESS_DIR",
     help="The witness's folder: its key (witness.pem), name (witness.json) and state (witness.db). "
-         "Env: GOVCHAIN_WITNESS_DIR.",
+    "Env: GOVCHAIN_WITNESS_DIR.",
 )
 
 witness_app = typer.Typer(
@@ -71,14 +73,16 @@ log_app = typer.Typer(
 @witness_app.command("init")
 def init(
     name: str = typer.Option(
-        ..., "--name",
+        ...,
+        "--name",
         help="The witness's name in its cosignature lines: a schema-less URL without spaces or '+', "
-             "e.g. audit.example.gov/witness. Clients see it next to every cosignature.",
+        "e.g. audit.example.gov/witness. Clients see it next to every cosignature.",
     ),
     log_vkeys: list[str] = typer.Option(
-        [], "--log-vkey",
+        [],
+        "--log-vkey",
         help="A log this witness follows (its checkpoint vkey, from `govchain log vkey`); repeatable. Kept in "
-             f"the folder ({LOG_VKEYS_FILE}), so `serve` needs no --log-vkey.",
+        f"the folder ({LOG_VKEYS_FILE}), so `serve` needs no --log-vkey.",
     ),
     folder: Path = WITNESS_DIR_OPTION,
     as_json: bool = JSON_OPTION,
@@ -155,20 +159,26 @@ def vkey(folder: Path = WITNESS_DIR_OPTION) -> None:
 @witness_app.command("serve")
 def serve(
     log_vkeys: list[str] = typer.Option(
-        [], "--log-vkey", envvar="GOVCHAIN_WITNESS_LOG_VKEYS",
+        [],
+        "--log-vkey",
+        envvar="GOVCHAIN_WITNESS_LOG_VKEYS",
         help="A log's checkpoint key as a vkey (print it with `govchain log vkey`). Repeat for more keys "
-             "or more logs. Env: GOVCHAIN_WITNESS_LOG_VKEYS (space-separated). Default: the keys kept in "
-             f"the folder's {LOG_VKEYS_FILE} (`witness init --log-vkey`, `witness add-log`).",
+        "or more logs. Env: GOVCHAIN_WITNESS_LOG_VKEYS (space-separated). Default: the keys kept in "
+        f"the folder's {LOG_VKEYS_FILE} (`witness init --log-vkey`, `witness add-log`).",
     ),
     origin: str = typer.Option(
-        None, "--origin",
+        None,
+        "--origin",
         help="The log's origin line, when all --log-vkey keys belong to one log whose origin is not "
-             "their key name. Default: each key's name is its log's origin.",
+        "their key name. Default: each key's name is its log's origin.",
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 in a container)."),
     port: int = typer.Option(8790, "--port", min=1, max=65535, envvar="GOVCHAIN_WITNESS_PORT", help="TCP port."),
     max_body_bytes: int = typer.Option(
-        64 * 1024, "--max-body-bytes", min=1024, max=1024 * 1024,
+        64 * 1024,
+        "--max-body-bytes",
+        min=1024,
+        max=1024 * 1024,
         help="Largest add-checkpoint request body accepted (HTTP 413 beyond).",
     ),
     folder: Path = WITNESS_DIR_OPTION,
@@ -187,8 +197,10 @@ def serve(
     try:
         log_vkeys = log_vkeys or read_log_vkeys(folder)
         if not log_vkeys:
-            fail(f"no log to follow: give --log-vkey, or keep them in {folder / LOG_VKEYS_FILE} "
-                 "(`govchain witness add-log VKEY`)")
+            fail(
+                f"no log to follow: give --log-vkey, or keep them in {folder / LOG_VKEYS_FILE} "
+                "(`govchain witness add-log VKEY`)"
+            )
         logs = trusted_logs(log_vkeys, origin)
         witness_folder = WitnessFolder(folder)
         witness_folder.signer()  # fail here, readably, if the folder has no usable key
@@ -201,10 +213,11 @@ def serve(
 @log_app.command("vkey")
 def log_vkey(
     origin: str = typer.Option(
-        None, "--origin",
+        None,
+        "--origin",
         help="The log's key name, which SHOULD equal the origin line of its checkpoints "
-             "(a schema-less URL, e.g. gov.example/govchain/main). Default: the chain's default origin, "
-             "govchain.example/<chain id> (give the one the witness policy names, if it names one).",
+        "(a schema-less URL, e.g. gov.example/govchain/main). Default: the chain's default origin, "
+        "govchain.example/<chain id> (give the one the witness policy names, if it names one).",
     ),
     key: Path = typer.Option(None, "--key", "-k", help="Take the public key of this private key file (PEM)."),
     public_key: str = typer.Option(None, "--public-key", help="The Ed25519 public key in hex (64 digits)."),
@@ -260,20 +273,24 @@ def parse_witness_spec(spec: str) -> dict[str, Any]:
 @witness_app.command("policy")
 def policy(
     witnesses: list[str] = typer.Option(
-        [], "--witness", "-w",
+        [],
+        "--witness",
+        "-w",
         help="A witness as NAME=VKEY@URL (NAME may be left out: the vkey starts with it; @URL too, if the "
-             "ledger learns it from GOVCHAIN_WITNESS_URLS). Repeat for each witness.",
+        "ledger learns it from GOVCHAIN_WITNESS_URLS). Repeat for each witness.",
     ),
     quorum: int = typer.Option(..., "--quorum", "-q", min=0, help="How many of the witnesses must cosign (k of n)."),
     origin: str = typer.Option(
-        None, "--origin",
+        None,
+        "--origin",
         help="The origin line of the chain's checkpoints, a schema-less URL you control "
-             "(e.g. gov.example.cn/govchain/<chain>). Default: govchain.example/<chain id>. The witnesses "
-             "must follow the log under this origin (`govchain log vkey --origin`).",
+        "(e.g. gov.example.cn/govchain/<chain>). Default: govchain.example/<chain id>. The witnesses "
+        "must follow the log under this origin (`govchain log vkey --origin`).",
     ),
     key: Path = typer.Option(None, "--key", "-k", help="The root authority's private key (PEM): sign and publish."),
     out: Path = typer.Option(
-        None, "--out",
+        None,
+        "--out",
         help="Instead of --key: write the event for `govchain custody sign` (the root key stays offline).",
     ),
     data: Path = DATA_OPTION,
@@ -303,8 +320,11 @@ def policy(
             write_private_durably(out, (json.dumps(spec, indent=2) + "\n").encode("utf-8"))
         except OSError as exc:
             fail(str(exc))
-        emit({"out": str(out), **spec}, as_json,
-             f"wrote {out}: sign it with `govchain custody sign {out} --key <root.pem>` and publish the result")
+        emit(
+            {"out": str(out), **spec},
+            as_json,
+            f"wrote {out}: sign it with `govchain custody sign {out} --key <root.pem>` and publish the result",
+        )
         return
     settings = settings_from(data, nats_url)
     sign_and_submit(settings, key, source=ev.ROOT, type=ev.WITNESS_POLICY_TYPE, data=body, as_json=as_json)
@@ -330,13 +350,22 @@ class WitnessedCheck:
         return not self.problems and self.verified is not None
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "size": self.size, "height": self.height, "origin": self.origin,
-                "cosigners": self.cosigners, "required": self.required, "problems": self.problems}
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "height": self.height,
+            "origin": self.origin,
+            "cosigners": self.cosigners,
+            "required": self.required,
+            "problems": self.problems,
+        }
 
     def describe(self) -> str:
         if self.ok:
-            return (f"witnessed checkpoint OK: size {self.size} (block {self.height}) cosigned by "
-                    f"{', '.join(self.cosigners) or 'no witness'} ({len(self.cosigners)} of {self.required} required)")
+            return (
+                f"witnessed checkpoint OK: size {self.size} (block {self.height}) cosigned by "
+                f"{', '.join(self.cosigners) or 'no witness'} ({len(self.cosigners)} of {self.required} required)"
+            )
         return "witnessed checkpoint FAILED: " + "; ".join(self.problems)
 
 
@@ -399,32 +428,41 @@ def check_witnessed(record: dict[str, Any] | None, at: _AtSize | None, chain_siz
     if at is None:
         check.problems.append(
             f"INCONSISTENT: the checkpoint is of size {claimed}, but the verified chain has only {chain_size} "
-            "events: it describes a history this chain does not have")
+            "events: it describes a history this chain does not have"
+        )
         return check
     check.origin, check.required = at.origin, at.quorum
     try:
         body, _ = open_checkpoint(note, [Ed25519Verifier.from_vkey(v) for v in at.log_vkeys])
     except TransparencyError as exc:
-        check.problems.append(f"the checkpoint is not signed by an orderer key of the chain under origin "
-                              f"{at.origin}: {exc}")
+        check.problems.append(
+            f"the checkpoint is not signed by an orderer key of the chain under origin {at.origin}: {exc}"
+        )
         return check
     if body.size != claimed or body.origin != at.origin:
-        check.problems.append(f"the checkpoint note ({body.origin}, size {body.size}) is not the record "
-                              f"({record.get('origin')}, size {claimed}) or not of origin {at.origin}")
+        check.problems.append(
+            f"the checkpoint note ({body.origin}, size {body.size}) is not the record "
+            f"({record.get('origin')}, size {claimed}) or not of origin {at.origin}"
+        )
     elif body.root != at.root:
         check.problems.append(
             f"INCONSISTENT: the orderer key signed root {body.root.hex()} for size {body.size}, but the verified "
-            f"chain's log root at that size is {at.root.hex()}: a fork (two histories under one key)")
+            f"chain's log root at that size is {at.root.hex()}: a fork (two histories under one key)"
+        )
     if not at.witnesses or at.quorum == 0:
-        check.problems.append("the chain's witness policy requires no cosignature: the root authority names "
-                              "witnesses and a quorum with `govchain witness policy` (a checkpoint the operator "
-                              "alone signed proves no more than a block does)")
+        check.problems.append(
+            "the chain's witness policy requires no cosignature: the root authority names "
+            "witnesses and a quorum with `govchain witness policy` (a checkpoint the operator "
+            "alone signed proves no more than a block does)"
+        )
         return check
     try:
         verified = verify_cosigned(note, at.log_vkeys, at.witnesses, at.quorum)
     except QuorumNotMet as exc:
-        check.problems.append(f"only {exc.found} of the {exc.required} witness cosignatures the chain's policy "
-                              f"requires (at block {at.height})")
+        check.problems.append(
+            f"only {exc.found} of the {exc.required} witness cosignatures the chain's policy "
+            f"requires (at block {at.height})"
+        )
         return check
     except TransparencyError as exc:
         check.problems.append(f"the checkpoint's cosignatures do not verify: {exc}")

@@ -55,8 +55,12 @@ class ContractAudit:
     not_yet_on_chain: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "checked": self.checked, "mismatches": self.mismatches,
-                "not_yet_on_chain": self.not_yet_on_chain}
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "mismatches": self.mismatches,
+            "not_yet_on_chain": self.not_yet_on_chain,
+        }
 
 
 class _Replay(ContractEngineProjection):
@@ -71,13 +75,20 @@ class _Replay(ContractEngineProjection):
         self.block_times[block.block.height] = block.block.header.time
         for envelope in block.envelopes:
             if envelope.source == CONTRACT_ENGINE and envelope.type not in NOT_RESULTS:
-                self.on_chain[envelope.id] = {"type": envelope.type, "data": envelope.data, "time": envelope.time,
-                                              "height": block.block.height}
+                self.on_chain[envelope.id] = {
+                    "type": envelope.type,
+                    "data": envelope.data,
+                    "time": envelope.time,
+                    "height": block.block.height,
+                }
         super().apply(conn, block)
 
 
 async def audit_contracts(
-    js: JetStreamContext, *, genesis_hash: str | None = None, on_block: Callable[[int, int], None] | None = None,
+    js: JetStreamContext,
+    *,
+    genesis_hash: str | None = None,
+    on_block: Callable[[int, int], None] | None = None,
     grace_seconds: float = GRACE_SECONDS,
 ) -> ContractAudit:
     with tempfile.TemporaryDirectory(prefix="govchain-audit-") as scratch:
@@ -87,20 +98,38 @@ async def audit_contracts(
         newest = await last_height(js)
         await runner.run(until_height=newest, on_block=on_block)
         with engine.connect() as conn:
-            expected = {row.event_id: {"type": row.type, "data": json.loads(row.data), "time": row.time,
-                                       "trigger_height": row.height}
-                        for row in conn.execute(select(t.outbox))}
+            expected = {
+                row.event_id: {
+                    "type": row.type,
+                    "data": json.loads(row.data),
+                    "time": row.time,
+                    "trigger_height": row.height,
+                }
+                for row in conn.execute(select(t.outbox))
+            }
         engine.dispose()
     mismatches = []
     for event_id, actual in sorted(replay.on_chain.items(), key=lambda item: item[1]["height"]):
         wanted = expected.get(event_id)
         seen = {k: actual[k] for k in ("type", "data", "time")}
         if wanted is None:
-            mismatches.append({"event_id": event_id, "height": actual["height"], "kind": "forged",
-                               "detail": f"{actual['type']} on chain that no contract produced"})
+            mismatches.append(
+                {
+                    "event_id": event_id,
+                    "height": actual["height"],
+                    "kind": "forged",
+                    "detail": f"{actual['type']} on chain that no contract produced",
+                }
+            )
         elif (wanted := {k: wanted[k] for k in ("type", "data", "time")}) != seen:
-            mismatches.append({"event_id": event_id, "height": actual["height"], "kind": "altered",
-                               "detail": f"re-execution gives {wanted}, the chain holds {seen}"})
+            mismatches.append(
+                {
+                    "event_id": event_id,
+                    "height": actual["height"],
+                    "kind": "altered",
+                    "detail": f"re-execution gives {wanted}, the chain holds {seen}",
+                }
+            )
     missing, pending = _missing(expected, replay, grace_seconds)
     mismatches += missing
     return ContractAudit(not mismatches, len(replay.on_chain), mismatches, pending)
@@ -125,8 +154,14 @@ def _missing(
         else:
             pending.append(event_id)
             continue
-        missing.append({"event_id": event_id, "height": height, "kind": "missing",
-                        "detail": f"re-execution expects {wanted['type']} {wanted['data']}; {why}"})
+        missing.append(
+            {
+                "event_id": event_id,
+                "height": height,
+                "kind": "missing",
+                "detail": f"re-execution expects {wanted['type']} {wanted['data']}; {why}",
+            }
+        )
     return missing, pending
 
 

@@ -25,13 +25,13 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from govchain.logs import get_logger
 from govchain.protocol.contracts import (
+    NEW,
     Case,
     ContractDefinition,
     ContractDeployed,
     ContractError,
     Emission,
     Evaluator,
-    NEW,
     Step,
     case_key,
     expire,
@@ -87,32 +87,53 @@ class ContractEngineProjection:
         try:
             definition = ContractDeployed.model_validate(envelope.data).definition
         except ValidationError as exc:  # the ledger checked it; only a change of the rules gets here
-            log.error("deployed contract no longer passes its checks; not deployed", event_id=envelope.id,
-                      error=str(exc).splitlines()[:3])
+            log.error(
+                "deployed contract no longer passes its checks; not deployed",
+                event_id=envelope.id,
+                error=str(exc).splitlines()[:3],
+            )
             return
-        known = conn.execute(select(t.definitions.c.version).where(
-            t.definitions.c.contract_id == definition.contract_id, t.definitions.c.version == definition.version,
-        )).first()
+        known = conn.execute(
+            select(t.definitions.c.version).where(
+                t.definitions.c.contract_id == definition.contract_id,
+                t.definitions.c.version == definition.version,
+            )
+        ).first()
         if known is not None:  # the ledger refuses a redeployment; only a chain ordered before that rule has one
-            log.warning("contract version already deployed; ignored", contract=definition.contract_id,
-                        version=definition.version, event_id=envelope.id)
+            log.warning(
+                "contract version already deployed; ignored",
+                contract=definition.contract_id,
+                version=definition.version,
+                event_id=envelope.id,
+            )
             return
-        conn.execute(insert(t.definitions).values(
-            contract_id=definition.contract_id, version=definition.version,
-            definition=definition.model_dump_json(by_alias=True), deployed_height=height, event_id=envelope.id,
-        ))
+        conn.execute(
+            insert(t.definitions).values(
+                contract_id=definition.contract_id,
+                version=definition.version,
+                definition=definition.model_dump_json(by_alias=True),
+                deployed_height=height,
+                event_id=envelope.id,
+            )
+        )
 
     def _trigger(
         self, conn: Connection, latest: ContractDefinition, envelope: Envelope, at: dict[str, Any], evaluate: Evaluator
     ) -> None:
-        event = {"id": envelope.id, "type": envelope.type, "source": envelope.source, "time": envelope.time,
-                 "data": envelope.data}
+        event = {
+            "id": envelope.id,
+            "type": envelope.type,
+            "source": envelope.source,
+            "time": envelope.time,
+            "data": envelope.data,
+        }
         try:
             key = case_key(latest, event, evaluate)
         except ContractError as exc:
             # No case to reject: the error is on record under UNKEYED, the event is otherwise ignored.
-            log.warning("event names no case of the contract", contract=latest.contract_id, event_id=envelope.id,
-                        error=str(exc))
+            log.warning(
+                "event names no case of the contract", contract=latest.contract_id, event_id=envelope.id, error=str(exc)
+            )
             _history(conn, latest, UNKEYED, at, "error:case_key", NEW, str(exc)[:500], envelope.ref)
             return
         case, definition = _load_case(conn, latest, key)
@@ -127,48 +148,105 @@ class ContractEngineProjection:
             states = [d.state for d in definition.deadlines]
             if not states:
                 continue
-            rows = conn.execute(select(t.cases).where(
-                t.cases.c.contract_id == definition.contract_id, t.cases.c.version == definition.version,
-                t.cases.c.state.in_(states),
-            ).order_by(t.cases.c.case_key)).all()
+            rows = conn.execute(
+                select(t.cases)
+                .where(
+                    t.cases.c.contract_id == definition.contract_id,
+                    t.cases.c.version == definition.version,
+                    t.cases.c.state.in_(states),
+                )
+                .order_by(t.cases.c.case_key)
+            ).all()
             for row in rows:
                 result = expire(definition, _case(row), at, evaluate)
                 if result is not None:
                     self._record(conn, definition, result, at, f"h{at['height']}", is_new=False)
 
     def _record(
-        self, conn: Connection, definition: ContractDefinition, result: Step, at: dict[str, Any], trigger: str,
-        *, is_new: bool,
+        self,
+        conn: Connection,
+        definition: ContractDefinition,
+        result: Step,
+        at: dict[str, Any],
+        trigger: str,
+        *,
+        is_new: bool,
     ) -> None:
         case = result.case
-        values = dict(version=definition.version, state=case.state, vars=json.dumps(case.vars),
-                      entered_at=case.entered_at, updated_height=at["height"])
+        values = dict(
+            version=definition.version,
+            state=case.state,
+            vars=json.dumps(case.vars),
+            entered_at=case.entered_at,
+            updated_height=at["height"],
+        )
         if is_new:
             conn.execute(insert(t.cases).values(contract_id=case.contract_id, case_key=case.key, **values))
         else:
-            conn.execute(update(t.cases).where(
-                t.cases.c.contract_id == case.contract_id, t.cases.c.case_key == case.key).values(**values))
-        _history(conn, definition, case.key, at, result.transition, case.state, result.failed,
-                 None if trigger.startswith("h") else trigger)
+            conn.execute(
+                update(t.cases)
+                .where(t.cases.c.contract_id == case.contract_id, t.cases.c.case_key == case.key)
+                .values(**values)
+            )
+        _history(
+            conn,
+            definition,
+            case.key,
+            at,
+            result.transition,
+            case.state,
+            result.failed,
+            None if trigger.startswith("h") else trigger,
+        )
         for index, emission in enumerate(result.emissions):
             _queue(conn, definition, case.key, emission, at, trigger, index)
 
 
-def _queue(conn: Connection, definition: ContractDefinition, key: str, emission: Emission, at: dict[str, Any],
-           trigger: str, index: int) -> None:
+def _queue(
+    conn: Connection,
+    definition: ContractDefinition,
+    key: str,
+    emission: Emission,
+    at: dict[str, Any],
+    trigger: str,
+    index: int,
+) -> None:
     event_id = result_id(definition.contract_id, key, emission.cause, trigger, index)
-    conn.execute(insert(t.outbox).values(
-        event_id=event_id, type=emission.type, data=json.dumps(emission.data), time=at["time"],
-        contract_id=definition.contract_id, case_key=key, height=at["height"], published=0,
-    ))
+    conn.execute(
+        insert(t.outbox).values(
+            event_id=event_id,
+            type=emission.type,
+            data=json.dumps(emission.data),
+            time=at["time"],
+            contract_id=definition.contract_id,
+            case_key=key,
+            height=at["height"],
+            published=0,
+        )
+    )
 
 
-def _history(conn: Connection, definition: ContractDefinition, key: str, at: dict[str, Any], step_name: str,
-             state: str, failed: str | None, trigger: str | None) -> None:
-    conn.execute(insert(t.history).values(
-        contract_id=definition.contract_id, case_key=key, height=at["height"], step=step_name, state=state,
-        failed=failed, trigger_event_id=trigger,
-    ))
+def _history(
+    conn: Connection,
+    definition: ContractDefinition,
+    key: str,
+    at: dict[str, Any],
+    step_name: str,
+    state: str,
+    failed: str | None,
+    trigger: str | None,
+) -> None:
+    conn.execute(
+        insert(t.history).values(
+            contract_id=definition.contract_id,
+            case_key=key,
+            height=at["height"],
+            step=step_name,
+            state=state,
+            failed=failed,
+            trigger_event_id=trigger,
+        )
+    )
 
 
 _PARSED: dict[str, ContractDefinition] = {}
@@ -183,7 +261,9 @@ def parse_definition(text: str) -> ContractDefinition:
 
 
 def all_definitions(conn: Connection) -> list[ContractDefinition]:
-    rows = conn.execute(select(t.definitions.c.definition).order_by(t.definitions.c.contract_id, t.definitions.c.version))
+    rows = conn.execute(
+        select(t.definitions.c.definition).order_by(t.definitions.c.contract_id, t.definitions.c.version)
+    )
     return [parse_definition(row.definition) for row in rows]
 
 
@@ -194,14 +274,18 @@ def _latest_definitions(conn: Connection) -> dict[str, ContractDefinition]:
 
 def _load_case(conn: Connection, latest: ContractDefinition, key: str) -> tuple[Case | None, ContractDefinition]:
     """The case and the definition it runs under (a case keeps the version it started with)."""
-    row = conn.execute(select(t.cases).where(
-        t.cases.c.contract_id == latest.contract_id, t.cases.c.case_key == key)).one_or_none()
+    row = conn.execute(
+        select(t.cases).where(t.cases.c.contract_id == latest.contract_id, t.cases.c.case_key == key)
+    ).one_or_none()
     if row is None:
         return None, latest
     if row.version == latest.version:
         return _case(row), latest
-    stored = conn.execute(select(t.definitions.c.definition).where(
-        t.definitions.c.contract_id == latest.contract_id, t.definitions.c.version == row.version)).scalar_one()
+    stored = conn.execute(
+        select(t.definitions.c.definition).where(
+            t.definitions.c.contract_id == latest.contract_id, t.definitions.c.version == row.version
+        )
+    ).scalar_one()
     return _case(row), parse_definition(stored)
 
 

@@ -46,8 +46,14 @@ class Publisher:
     async def drain(self) -> int:
         rows = await asyncio.to_thread(self.pending)
         for row in rows:
-            event = make_event(self.key, source=CONTRACT_ENGINE, type=row.type, data=json.loads(row.data),
-                               event_id=row.event_id, time=row.time)
+            event = make_event(
+                self.key,
+                source=CONTRACT_ENGINE,
+                type=row.type,
+                data=json.loads(row.data),
+                event_id=row.event_id,
+                time=row.time,
+            )
             await self.client.publish(event)
             await asyncio.to_thread(self._mark, row.event_id)
         return len(rows)
@@ -61,8 +67,14 @@ class Publisher:
         with self.engine.connect() as conn:
             for definition in all_definitions(conn):
                 states = [d.state for d in definition.deadlines]
-                if states and conn.execute(select(t.cases.c.case_key).where(
-                    t.cases.c.contract_id == definition.contract_id, t.cases.c.state.in_(states)).limit(1)).first():
+                if (
+                    states
+                    and conn.execute(
+                        select(t.cases.c.case_key)
+                        .where(t.cases.c.contract_id == definition.contract_id, t.cases.c.state.in_(states))
+                        .limit(1)
+                    ).first()
+                ):
                     return True
         return False
 
@@ -71,15 +83,24 @@ async def run_contract_engine(
     settings: Settings, nats_url: str, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
     async with hosted_projection(
-        settings, nats_url, name="contract-engine", database="contract", projection=ContractEngineProjection(),
+        settings,
+        nats_url,
+        name="contract-engine",
+        database="contract",
+        projection=ContractEngineProjection(),
         routes=lambda hosted: contract_router(hosted.engine, hosted.progress.height),
     ) as hosted:
-        publisher = Publisher(hosted.engine, GovChainClient(hosted.broker.connection),
-                              DataDir(settings.data_dir).signing_key(CONTRACT_ENGINE))
+        publisher = Publisher(
+            hosted.engine,
+            GovChainClient(hosted.broker.connection),
+            DataDir(settings.data_dir).signing_key(CONTRACT_ENGINE),
+        )
         # Subscribing only queues the SUB: a PING round trip makes sure the server has it, so a
         # query sent the moment we report ready finds a responder (not "no responders").
         await hosted.broker.connection.flush()
-        await run_until_stopped(ready, hosted.runner.run(stop), _publish_loop(publisher, stop, settings.contract_tick_s))
+        await run_until_stopped(
+            ready, hosted.runner.run(stop), _publish_loop(publisher, stop, settings.contract_tick_s)
+        )
 
 
 async def _publish_loop(publisher: Publisher, stop: asyncio.Event, tick_s: float) -> None:
@@ -92,7 +113,8 @@ async def _publish_loop(publisher: Publisher, stop: asyncio.Event, tick_s: float
                 last_tick = time.monotonic()
                 if await asyncio.to_thread(publisher.open_deadline_cases):
                     await publisher.client.publish(
-                        make_event(publisher.key, source=CONTRACT_ENGINE, type="clock.tick", data={}))
+                        make_event(publisher.key, source=CONTRACT_ENGINE, type="clock.tick", data={})
+                    )
         except Exception:  # NATS hiccups: results stay in the outbox and go out next round
             log.exception("publishing contract results failed; retrying")
         try:

@@ -18,13 +18,20 @@ from govchain.protocol.batch import open_batch
 from govchain.protocol.envelope import PRINCIPAL_PATTERN, parse_event
 from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.eventref import parse_event_ref
-from govchain.protocol.multikey import public_key_from_multibase
 from govchain.protocol.merkle import leaf_hash
+from govchain.protocol.multikey import public_key_from_multibase
 from govchain.protocol.proofs import consistency_problem, inclusion_problem
 from govchain.protocol.requests import AccessDenied
 from govchain.services.gateway.bodies import StrictJsonRoute
 from govchain.services.gateway.context import (
-    Gateway, OptionalSession, api_error, checked_event_id, checked_source, denied, gateway_of, shown_error,
+    Gateway,
+    OptionalSession,
+    api_error,
+    checked_event_id,
+    checked_source,
+    denied,
+    gateway_of,
+    shown_error,
 )
 from govchain.services.gateway.errors import ERROR_RESPONSES, ApiError
 from govchain.services.gateway.limits import limiter, max_upload_bytes, private_limit, public_limit, submit_limit
@@ -65,7 +72,8 @@ async def head(request: Request, gateway: GatewayDep) -> dict[str, Any]:
 @router.get("/blocks", tags=["chain"], summary="Block headers, newest first")
 @limiter.limit(public_limit)
 async def blocks(
-    request: Request, gateway: GatewayDep,
+    request: Request,
+    gateway: GatewayDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[int | None, Query(ge=0, description="only blocks below this height")] = None,
 ) -> dict[str, Any]:
@@ -76,40 +84,63 @@ async def blocks(
     return {"blocks": [{"hash": b.hash, **b.header.model_dump()} for b in found], "newest": newest}
 
 
-REDACTION = ("Anyone sees every event, but not the fields that link a person's events: a citizen's "
-             "pseudonym (`owner`, `from_owner`, `to_owner`, an applicant, a citizen as source) and a citizen's key "
-             "id are replaced by `{\"redacted\": true}`, and `redacted_fields` lists their paths. Officers and "
-             "auditors signed in (`Authorization: Bearer`) see them. The gateway checks each proof against the "
-             "full event before redacting it.")
+REDACTION = (
+    "Anyone sees every event, but not the fields that link a person's events: a citizen's "
+    "pseudonym (`owner`, `from_owner`, `to_owner`, an applicant, a citizen as source) and a citizen's key "
+    'id are replaced by `{"redacted": true}`, and `redacted_fields` lists their paths. Officers and '
+    "auditors signed in (`Authorization: Bearer`) see them. The gateway checks each proof against the "
+    "full event before redacting it."
+)
 
 
-@router.get("/blocks/{height}", tags=["chain"], summary="A block: its signed header and its events",
-            description=REDACTION + " `leaf_hashes` (of the full events) let anyone recompute `events_root`.")
+@router.get(
+    "/blocks/{height}",
+    tags=["chain"],
+    summary="A block: its signed header and its events",
+    description=REDACTION + " `leaf_hashes` (of the full events) let anyone recompute `events_root`.",
+)
 @limiter.limit(public_limit)
 async def block(request: Request, gateway: GatewayDep, height: int, session: OptionalSession) -> dict[str, Any]:
     found = await gateway.block(height)
-    answer = {"hash": found.hash, "signature": found.signature, "header": found.header.model_dump(),
-              "events": found.events, "leaf_hashes": [h.hex() for h in found.leaf_hashes()]}
+    answer = {
+        "hash": found.hash,
+        "signature": found.signature,
+        "header": found.header.model_dump(),
+        "events": found.events,
+        "leaf_hashes": [h.hex() for h in found.leaf_hashes()],
+    }
     return shown_to(await gateway.viewer(session), answer)
 
 
-@router.get("/events/{source}/{event_id}", tags=["chain"],
-            summary="An event, named by its source and id, with its receipt and its inclusion proof, checked",
-            description=REDACTION)
+@router.get(
+    "/events/{source}/{event_id}",
+    tags=["chain"],
+    summary="An event, named by its source and id, with its receipt and its inclusion proof, checked",
+    description=REDACTION,
+)
 @limiter.limit(public_limit)
-async def event(request: Request, gateway: GatewayDep, source: str, event_id: str,
-                session: OptionalSession) -> dict[str, Any]:
+async def event(
+    request: Request, gateway: GatewayDep, source: str, event_id: str, session: OptionalSession
+) -> dict[str, Any]:
     return shown_to(await gateway.viewer(session), await gateway.event(event_id, source))
 
 
-@router.get("/events/{source}/{event_id}/proof", tags=["chain"], summary="RFC 9162 inclusion proof against a signed head")
+@router.get(
+    "/events/{source}/{event_id}/proof", tags=["chain"], summary="RFC 9162 inclusion proof against a signed head"
+)
 @limiter.limit(public_limit)
 async def proof(
-    request: Request, gateway: GatewayDep, source: str, event_id: str, session: OptionalSession,
+    request: Request,
+    gateway: GatewayDep,
+    source: str,
+    event_id: str,
+    session: OptionalSession,
     at_height: Annotated[int | None, Query(ge=0)] = None,
 ) -> dict[str, Any]:
-    answer = await gateway.ask(subjects.LEDGER_PROOF, {
-        "event_id": checked_event_id(event_id), "source": checked_source(source), "at_height": at_height})
+    answer = await gateway.ask(
+        subjects.LEDGER_PROOF,
+        {"event_id": checked_event_id(event_id), "source": checked_source(source), "at_height": at_height},
+    )
     verified = inclusion_problem(answer, gateway.orderer_keys) is None
     return shown_to(await gateway.viewer(session), {**answer, "verified": verified})
 
@@ -117,20 +148,29 @@ async def proof(
 @router.get("/consistency", tags=["chain"], summary="RFC 9162 consistency proof between two signed heads")
 @limiter.limit(public_limit)
 async def consistency(
-    request: Request, gateway: GatewayDep,
-    first: Annotated[int, Query(ge=0)], second: Annotated[int, Query(ge=0)],
+    request: Request,
+    gateway: GatewayDep,
+    first: Annotated[int, Query(ge=0)],
+    second: Annotated[int, Query(ge=0)],
 ) -> dict[str, Any]:
     answer = await gateway.ask(subjects.LEDGER_CONSISTENCY, {"first_height": first, "second_height": second})
     return {**answer, "verified": consistency_problem(answer, gateway.orderer_keys) is None}
 
 
-@router.get("/events/{event_id}", tags=["chain"],
-            summary="An event by its id alone, when one source alone used that id",
-            description="As `GET /events/{source}/{event_id}`. An event is named by its source and its id "
-                        "(CloudEvents): when several sources used this id, the answer is 409 `ambiguous_id` "
-                        "with the candidate `sources`.",
-            responses={409: {"model": ApiError, "description": "`ambiguous_id`: several sources used this id; "
-                                                               "`error.sources` names them"}})
+@router.get(
+    "/events/{event_id}",
+    tags=["chain"],
+    summary="An event by its id alone, when one source alone used that id",
+    description="As `GET /events/{source}/{event_id}`. An event is named by its source and its id "
+    "(CloudEvents): when several sources used this id, the answer is 409 `ambiguous_id` "
+    "with the candidate `sources`.",
+    responses={
+        409: {
+            "model": ApiError,
+            "description": "`ambiguous_id`: several sources used this id; `error.sources` names them",
+        }
+    },
+)
 @limiter.limit(public_limit)
 async def event_by_id(request: Request, gateway: GatewayDep, event_id: str, session: OptionalSession) -> dict[str, Any]:
     viewer = await gateway.viewer(session)
@@ -144,32 +184,49 @@ async def event_by_id(request: Request, gateway: GatewayDep, event_id: str, sess
 # -- submitting
 
 
-SIGNER_CHECK = ("Before publishing, the gateway checks the signer and the signature as the orderer will, against "
-                "the key as the chain knows it at its newest block: a refusal is HTTP 422 with the orderer's "
-                "reason code, and nothing is published. When the identity service does not answer, the "
-                "answer is 503 `unavailable`: nothing is published unchecked. The ledger still judges every "
-                "event itself.")
+SIGNER_CHECK = (
+    "Before publishing, the gateway checks the signer and the signature as the orderer will, against "
+    "the key as the chain knows it at its newest block: a refusal is HTTP 422 with the orderer's "
+    "reason code, and nothing is published. When the identity service does not answer, the "
+    "answer is 503 `unavailable`: nothing is published unchecked. The ledger still judges every "
+    "event itself."
+)
 
 
 def _signed_json_body(description: str) -> dict[str, Any]:
     """OpenAPI for a body the route reads as raw bytes: FastAPI does not parse it, the kernel's
     intake does (the same checks, in the same order, as the orderer's)."""
-    return {"requestBody": {"required": True, "description": description,
-                            "content": {"application/json": {"schema": {"type": "object"}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    }
 
 
-@router.post("/events", tags=["submit"], status_code=201,
-             summary="Submit a signed event (a department's record, a citizen's application)",
-             description=SIGNER_CHECK,
-             responses={202: {"description": "accepted, not yet ordered (poll GET /events/{source}/{id})"},
-                        400: {"description": "not a signed envelope, with the ledger's reason code "
-                                             "(`malformed_envelope`, `oversized`, ...)"},
-                        409: {"description": "the id is already used by another event of this source on chain"},
-                        422: {"description": "refused, not published: signer or signature (`unknown_key`, "
-                                             "`signer_not_of_source`, `bad_signature`, `key_revoked`); or refused "
-                                             "by the ledger, with its reason code"},
-                        429: {"description": "too many submissions from this client"}},
-             openapi_extra=_signed_json_body("the signed envelope, as the SDK produces it"))
+@router.post(
+    "/events",
+    tags=["submit"],
+    status_code=201,
+    summary="Submit a signed event (a department's record, a citizen's application)",
+    description=SIGNER_CHECK,
+    responses={
+        202: {"description": "accepted, not yet ordered (poll GET /events/{source}/{id})"},
+        400: {
+            "description": "not a signed envelope, with the ledger's reason code "
+            "(`malformed_envelope`, `oversized`, ...)"
+        },
+        409: {"description": "the id is already used by another event of this source on chain"},
+        422: {
+            "description": "refused, not published: signer or signature (`unknown_key`, "
+            "`signer_not_of_source`, `bad_signature`, `key_revoked`); or refused "
+            "by the ledger, with its reason code"
+        },
+        429: {"description": "too many submissions from this client"},
+    },
+    openapi_extra=_signed_json_body("the signed envelope, as the SDK produces it"),
+)
 @limiter.limit(submit_limit)
 async def submit(
     request: Request,
@@ -187,22 +244,30 @@ async def submit(
         raise _refused(receipt)
     if receipt.get("leaf_hash") != leaf_hash(signed.to_bytes()).hex():
         # JetStream de-duplicated ours by its id: the receipt is another event's.
-        raise api_error(409, RejectionReason.CONFLICTING_ID.value,
-                        f"id {signed.id} is already used by another event on chain")
+        raise api_error(
+            409, RejectionReason.CONFLICTING_ID.value, f"id {signed.id} is already used by another event on chain"
+        )
     return receipt
 
 
-@router.post("/events/batch", tags=["submit"],
-             summary="Submit a batch envelope: up to 1,024 events of one department, signed once",
-             description=SIGNER_CHECK,
-             responses={200: {"description": "every event decided: a receipt each (committed or rejected), in batch order"},
-                        202: {"description": "accepted, not all ordered yet (poll GET /events/{source}/{id})"},
-                        400: {"description": "not a batch envelope, with the reason"},
-                        422: {"description": "the batch was refused as a whole, with its reason code (the signer "
-                                             "and signature checks before publishing: `unknown_key`, "
-                                             "`signer_not_of_source`, `bad_signature`, `key_revoked`)"},
-                        429: {"description": "too many submissions from this client"}},
-             openapi_extra=_signed_json_body("the batch envelope, as sign_batch produces it"))
+@router.post(
+    "/events/batch",
+    tags=["submit"],
+    summary="Submit a batch envelope: up to 1,024 events of one department, signed once",
+    description=SIGNER_CHECK,
+    responses={
+        200: {"description": "every event decided: a receipt each (committed or rejected), in batch order"},
+        202: {"description": "accepted, not all ordered yet (poll GET /events/{source}/{id})"},
+        400: {"description": "not a batch envelope, with the reason"},
+        422: {
+            "description": "the batch was refused as a whole, with its reason code (the signer "
+            "and signature checks before publishing: `unknown_key`, "
+            "`signer_not_of_source`, `bad_signature`, `key_revoked`)"
+        },
+        429: {"description": "too many submissions from this client"},
+    },
+    openapi_extra=_signed_json_body("the batch envelope, as sign_batch produces it"),
+)
 @limiter.limit(submit_limit)
 async def submit_batch(
     request: Request,
@@ -244,15 +309,21 @@ def _refused(receipt: dict[str, Any]) -> HTTPException:
 CASE_PUBLIC_FIELDS = ("contract_id", "case_key", "version", "state", "entered_at", "updated_height")
 
 
-@router.get("/applications/{contract_id}/{case_key}", tags=["submit"],
-            summary="Status of an application (a contract case); its details to its parties only",
-            description="Anyone sees the state and when it changed. The case's variables (who, what, "
-                        "for how much), the events that moved it and its results are shown only to a "
-                        "signed-in party to the case or an officer of a department it involves.")
+@router.get(
+    "/applications/{contract_id}/{case_key}",
+    tags=["submit"],
+    summary="Status of an application (a contract case); its details to its parties only",
+    description="Anyone sees the state and when it changed. The case's variables (who, what, "
+    "for how much), the events that moved it and its results are shown only to a "
+    "signed-in party to the case or an officer of a department it involves.",
+)
 @limiter.limit(private_limit)
 async def application(
-    request: Request, gateway: GatewayDep, session: OptionalSession,
-    contract_id: Annotated[str, Path(max_length=64)], case_key: Annotated[str, Path(max_length=128)],
+    request: Request,
+    gateway: GatewayDep,
+    session: OptionalSession,
+    contract_id: Annotated[str, Path(max_length=64)],
+    case_key: Annotated[str, Path(max_length=128)],
 ) -> dict[str, Any]:
     case = await gateway.ask(subjects.CONTRACT_CASE, {"contract_id": contract_id, "case_key": case_key})
     if session is not None:
@@ -294,8 +365,11 @@ async def _involved_in_case(gateway: Gateway, case: dict[str, Any]) -> set[str]:
         matches = [e for e in events if e.get("id") == event_id and source in (None, e.get("source"))]
         return matches[0] if len(matches) == 1 else None  # another source's same id never counts
 
-    steps = {(step["height"], step["trigger_event_id"]) for step in case.get("history", [])
-             if step.get("trigger_event_id") and isinstance(step.get("height"), int)}
+    steps = {
+        (step["height"], step["trigger_event_id"])
+        for step in case.get("history", [])
+        if step.get("trigger_event_id") and isinstance(step.get("height"), int)
+    }
     for event in await asyncio.gather(*(trigger(height, ref) for height, ref in sorted(steps))):
         if event is not None:
             involved |= {event["source"]} | _named(event.get("data", {}))
@@ -321,7 +395,9 @@ async def _case_standing(gateway: Gateway, session: Session, involved: set[str])
 
 @router.get("/registry/businesses", tags=["registry"], summary="Search businesses by name (public fields)")
 @limiter.limit(public_limit)
-async def businesses(request: Request, gateway: GatewayDep, q: Annotated[str, Query(max_length=100)] = "") -> dict[str, Any]:
+async def businesses(
+    request: Request, gateway: GatewayDep, q: Annotated[str, Query(max_length=100)] = ""
+) -> dict[str, Any]:
     return await gateway.ask(subjects.REGISTRY_BUSINESSES, {"text": q})
 
 
@@ -335,12 +411,19 @@ def _record_params(record_id: str, purpose: str | None, proofs: bool) -> dict[st
 Purpose = Annotated[str | None, Query(max_length=300, description="why an officer reads personal data (recorded)")]
 
 
-@router.get("/registry/businesses/{business_id}", tags=["registry"],
-            summary="A business; signed in, its owner sees their details, an officer too with a purpose (recorded)")
+@router.get(
+    "/registry/businesses/{business_id}",
+    tags=["registry"],
+    summary="A business; signed in, its owner sees their details, an officer too with a purpose (recorded)",
+)
 @limiter.limit(public_limit)
 async def business(
-    request: Request, gateway: GatewayDep, business_id: str, session: OptionalSession,
-    purpose: Purpose = None, proofs: bool = False,
+    request: Request,
+    gateway: GatewayDep,
+    business_id: str,
+    session: OptionalSession,
+    purpose: Purpose = None,
+    proofs: bool = False,
 ) -> dict[str, Any]:
     return await gateway.ask(subjects.REGISTRY_BUSINESS, _record_params(business_id, purpose, proofs), session)
 
@@ -348,8 +431,12 @@ async def business(
 @router.get("/registry/parcels/{parcel_id}", tags=["registry"], summary="A land parcel and its ordered history")
 @limiter.limit(public_limit)
 async def parcel(
-    request: Request, gateway: GatewayDep, parcel_id: str, session: OptionalSession,
-    purpose: Purpose = None, proofs: bool = False,
+    request: Request,
+    gateway: GatewayDep,
+    parcel_id: str,
+    session: OptionalSession,
+    purpose: Purpose = None,
+    proofs: bool = False,
 ) -> dict[str, Any]:
     return await gateway.ask(subjects.REGISTRY_PARCEL, _record_params(parcel_id, purpose, proofs), session)
 
@@ -369,7 +456,10 @@ async def catalog(request: Request, gateway: GatewayDep, session: OptionalSessio
 @router.get("/documents/{sha256}", tags=["registry"], summary="Is a document (by its SHA-256) registered, by whom?")
 @limiter.limit(public_limit)
 async def document(
-    request: Request, gateway: GatewayDep, sha256: Annotated[str, Path(pattern=SHA256)], proofs: bool = True,
+    request: Request,
+    gateway: GatewayDep,
+    sha256: Annotated[str, Path(pattern=SHA256)],
+    proofs: bool = True,
 ) -> dict[str, Any]:
     return await gateway.ask(subjects.REGISTRY_DOCUMENT, {"sha256": sha256, "with_proofs": proofs})
 
@@ -382,8 +472,12 @@ async def verify_upload(request: Request, gateway: GatewayDep, file: UploadFile)
     while chunk := await file.read(1 << 20):
         size += len(chunk)
         if size > limit:
-            raise api_error(413, "too_large", f"a document to check may be at most {limit} bytes; "
-                                              "hash a bigger one yourself and use GET /documents/{sha256}")
+            raise api_error(
+                413,
+                "too_large",
+                f"a document to check may be at most {limit} bytes; "
+                "hash a bigger one yourself and use GET /documents/{sha256}",
+            )
         hasher.update(chunk)
     digest = hasher.hexdigest()
     answer = await gateway.ask(subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": True})
@@ -393,11 +487,14 @@ async def verify_upload(request: Request, gateway: GatewayDep, file: UploadFile)
 @router.post("/credentials/verify", tags=["registry"], summary="Verify a W3C verifiable credential against the chain")
 @limiter.limit(public_limit)
 async def verify_credential(
-    request: Request, gateway: GatewayDep, credential: Annotated[dict[str, Any], Body()],
+    request: Request,
+    gateway: GatewayDep,
+    credential: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     head_height = await gateway.head_height()
-    return await gateway.ask(subjects.IDENTITY_VERIFY_CREDENTIAL,
-                             {"credential": credential, "min_height": max(head_height, 0)})
+    return await gateway.ask(
+        subjects.IDENTITY_VERIFY_CREDENTIAL, {"credential": credential, "min_height": max(head_height, 0)}
+    )
 
 
 # -- signing in, and one's own data
@@ -423,11 +520,12 @@ async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -
         nonce = gateway.sessions.check_challenge(body.challenge)
     except AccessDenied as exc:
         raise denied(exc) from None
-    resolved = await gateway.ask(subjects.IDENTITY_RESOLVE, {
-        "did": f"did:govchain:{body.principal}", "min_height": max(await gateway.head_height(), 0)})
+    resolved = await gateway.ask(
+        subjects.IDENTITY_RESOLVE,
+        {"did": f"did:govchain:{body.principal}", "min_height": max(await gateway.head_height(), 0)},
+    )
     document = resolved.get("didDocument") or {}
-    method = next((m for m in document.get("verificationMethod", [])
-                   if m["id"].endswith(f"#{body.key_id}")), None)
+    method = next((m for m in document.get("verificationMethod", []) if m["id"].endswith(f"#{body.key_id}")), None)
     if method is None:
         raise api_error(401, "unauthenticated", f"{body.key_id} is not a current key of {body.principal}")
     key = public_key_from_multibase(method["publicKeyMultibase"])
@@ -445,8 +543,11 @@ async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -
 @limiter.limit(private_limit)
 async def my_access_log(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
     # Up to the newest block: a read recorded a moment ago is in the log it answers with.
-    return await gateway.ask(subjects.REGISTRY_ACCESS_LOG, {
-        "subject": session.principal, "min_height": max(await gateway.head_height(), 0)}, session)
+    return await gateway.ask(
+        subjects.REGISTRY_ACCESS_LOG,
+        {"subject": session.principal, "min_height": max(await gateway.head_height(), 0)},
+        session,
+    )
 
 
 @router.get("/me", tags=["me"], summary="My identity as the chain knows it")

@@ -59,21 +59,27 @@ def create_app(settings: Settings, nats_url: str) -> FastAPI:
     genesis = genesis_payload(data.genesis())
     state = ChainState.from_genesis(genesis)
     orderer_keys = {r.key_id: r.public_key for r in state.keys.values() if r.owner == "ledger"}
-    secret = (settings.gateway_secret.get_secret_value().encode() if settings.gateway_secret
-              else secrets.token_bytes(32))
+    secret = settings.gateway_secret.get_secret_value().encode() if settings.gateway_secret else secrets.token_bytes(32)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nc = await connect(nats_url, settings, name="govchain-gateway")
-        app.state.gateway = Gateway(nc, data.signing_key(GATEWAY), Sessions(secret), orderer_keys,
-                                    chain_id=genesis.chain_id)
+        app.state.gateway = Gateway(
+            nc, data.signing_key(GATEWAY), Sessions(secret), orderer_keys, chain_id=genesis.chain_id
+        )
         try:
             yield
         finally:
             await nc.drain()
 
-    app = FastAPI(title="GovChain gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)  # /docs is served with local assets: apidocs
+    app = FastAPI(
+        title="GovChain gateway",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )  # /docs is served with local assets: apidocs
     install_api_docs(app)
     app.state.chain_id = genesis.chain_id
     app.state.limiter = limiter

@@ -31,13 +31,25 @@ from govchain.services.registry.access import Viewer
 GATEWAY = "gateway"
 
 STATUS_BY_CODE = {
-    "not_found": 404, "forbidden": 403, "unauthenticated": 401, "purpose_required": 400, "bad_request": 400,
+    "not_found": 404,
+    "forbidden": 403,
+    "unauthenticated": 401,
+    "purpose_required": 400,
+    "bad_request": 400,
     "ambiguous_id": 409,
-    "not_ready": 503, "replayed": 409, "erased": 410, "not_recorded": 503,
-    "proof_unavailable": 503, "too_many_proofs": 422, "unknown_chart": 404,
+    "not_ready": 503,
+    "replayed": 409,
+    "erased": 410,
+    "not_recorded": 503,
+    "proof_unavailable": 503,
+    "too_many_proofs": 422,
+    "unknown_chart": 404,
     # a service's refusal of the request itself (govchain.bus.requests_total): the client's input
-    "malformed_request": 400, "invalid_request": 400, "too_large": 413,
-    "unavailable": 503, "internal_error": 502,
+    "malformed_request": 400,
+    "invalid_request": 400,
+    "too_large": 413,
+    "unavailable": 503,
+    "internal_error": 502,
 }
 """HTTP status of each reason code a service answers with; any other code is a 502."""
 MAX_HEIGHT = 2**53 - 1
@@ -62,8 +74,9 @@ class Gateway:
         try:
             if session is None:
                 return await self.client.query(subject, params)
-            return await self.client.query(subject, params, as_principal=(self.key, GATEWAY),
-                                           on_behalf_of=session.principal)
+            return await self.client.query(
+                subject, params, as_principal=(self.key, GATEWAY), on_behalf_of=session.principal
+            )
         except LedgerQueryError as exc:
             raise api_error(STATUS_BY_CODE.get(exc.code, 502), exc.code, str(exc)) from None
         except NATS_ERRORS as exc:
@@ -75,7 +88,9 @@ class Gateway:
         if not 0 <= height <= MAX_HEIGHT:
             raise api_error(404, "not_found", f"no block at height {height}")
         try:
-            msg = await self.nc.jetstream().get_msg(subjects.BLOCKS_STREAM, subjects.block_sequence(height), direct=True)
+            msg = await self.nc.jetstream().get_msg(
+                subjects.BLOCKS_STREAM, subjects.block_sequence(height), direct=True
+            )
         except NotFoundError:
             raise api_error(404, "not_found", f"no block at height {height}") from None
         return Block.from_bytes(msg.data, height_hint=height)
@@ -98,7 +113,11 @@ class Gateway:
         return key_state(answer, self.chain_id)
 
     async def check_signer(
-        self, envelope: Envelope, signing_bytes: bytes | None = None, *, batch_root: bytes | None = None,
+        self,
+        envelope: Envelope,
+        signing_bytes: bytes | None = None,
+        *,
+        batch_root: bytes | None = None,
     ) -> None:
         """Refuse (HTTP 422, with the orderer's reason code) an envelope whose signer the chain
         does not know, that does not act for its source, whose signature does not verify or whose
@@ -126,8 +145,13 @@ class Gateway:
             proof = await self.ask(subjects.LEDGER_PROOF, params)
         except HTTPException as exc:
             if exc.detail["code"] == "ambiguous_id":
-                raise api_error(409, "ambiguous_id", exc.detail["message"], event_id=event_id,
-                                sources=candidate_sources(exc.detail["message"])) from None
+                raise api_error(
+                    409,
+                    "ambiguous_id",
+                    exc.detail["message"],
+                    event_id=event_id,
+                    sources=candidate_sources(exc.detail["message"]),
+                ) from None
             raise
         source = str(proof["source"])
         receipt = await self.ask(subjects.LEDGER_RECEIPT, {"event_id": event_id, "source": source})
@@ -137,8 +161,13 @@ class Gateway:
         problem = inclusion_problem(proof, self.orderer_keys)
         if problem is None and leaf_hash(canonical_bytes(envelope)).hex() != proof["leaf_hash"]:
             problem = "the event in the block is not the leaf the proof proves"
-        return {"event": envelope, "receipt": receipt, "proof": proof,
-                "proof_verified": problem is None, "proof_problem": problem}
+        return {
+            "event": envelope,
+            "receipt": receipt,
+            "proof": proof,
+            "proof_verified": problem is None,
+            "proof_problem": problem,
+        }
 
 
 def api_error(status: int, code: str, message: str, **more: Any) -> HTTPException:

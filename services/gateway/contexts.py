@@ -34,8 +34,11 @@ _HEADERS = {
 
 
 @router.api_route(
-    CONTEXT_PATH, methods=["GET", "HEAD"], summary="The GovChain JSON-LD context (credential types and claims)",
-    response_class=Response, responses={200: {"content": {JSON_LD: {}}}, 304: {"description": "Not modified"}},
+    CONTEXT_PATH,
+    methods=["GET", "HEAD"],
+    summary="The GovChain JSON-LD context (credential types and claims)",
+    response_class=Response,
+    responses={200: {"content": {JSON_LD: {}}}, 304: {"description": "Not modified"}},
 )
 @limiter.limit(public_limit)
 async def govchain_context(request: Request) -> Response:

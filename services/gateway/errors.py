@@ -38,7 +38,8 @@ class ErrorDetail(BaseModel):
     message: str
     event_id: str | None = Field(default=None, description="`ambiguous_id`: the id asked for")
     sources: list[str | dict[str, bool]] | None = Field(
-        default=None, description='`ambiguous_id`: the sources that used the id (`{"redacted": true}` for a citizen)')
+        default=None, description='`ambiguous_id`: the sources that used the id (`{"redacted": true}` for a citizen)'
+    )
 
 
 class ApiError(BaseModel):
@@ -48,18 +49,30 @@ class ApiError(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ApiError, "description": "Bad input, with the reason: `bad_request` (not strict JSON, nested "
-                                            "too deep, a parameter out of its type or range), a ledger reason "
-                                            "such as `malformed_envelope` for events, or a service's "
-                                            "`invalid_request` / `malformed_request`"},
+    400: {
+        "model": ApiError,
+        "description": "Bad input, with the reason: `bad_request` (not strict JSON, nested "
+        "too deep, a parameter out of its type or range), a ledger reason "
+        "such as `malformed_envelope` for events, or a service's "
+        "`invalid_request` / `malformed_request`",
+    },
     413: {"model": ApiError, "description": "The body is too large (`too_large`)"},
     429: {"model": ApiError, "description": "Too many requests from this client (`rate_limited`); see Retry-After"},
-    502: {"model": ApiError, "description": "A service behind the gateway refused the gateway's own request "
-                                            "(`upstream_error`, logged): the gateway's fault, not the client's"},
-    503: {"model": ApiError, "description": "A service behind the gateway did not answer or is behind "
-                                            "(`unavailable`, `not_ready`); try again"},
-    "4XX": {"model": ApiError, "description": "Any other refusal (401, 403, 404, 409, 410, 422), same shape; "
-                                             "409 `ambiguous_id` names the `sources` that used an event id"},
+    502: {
+        "model": ApiError,
+        "description": "A service behind the gateway refused the gateway's own request "
+        "(`upstream_error`, logged): the gateway's fault, not the client's",
+    },
+    503: {
+        "model": ApiError,
+        "description": "A service behind the gateway did not answer or is behind "
+        "(`unavailable`, `not_ready`); try again",
+    },
+    "4XX": {
+        "model": ApiError,
+        "description": "Any other refusal (401, 403, 404, 409, 410, 422), same shape; "
+        "409 `ambiguous_id` names the `sources` that used an event id",
+    },
 }
 """Documented on every API route (OpenAPI), in place of FastAPI's default 422 schema."""
 
@@ -69,7 +82,11 @@ def _wants_html(request: Request) -> bool:
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
     more: dict[str, Any] | None = None,
 ) -> Response:
     """``more``: the few extra parts some errors carry (see :class:`ErrorDetail`)."""
@@ -78,9 +95,11 @@ def error_response(
     more = more or {}
     if _wants_html(request):
         return portal.templates.TemplateResponse(
-            request, "error.html",
+            request,
+            "error.html",
             {"chain_id": request.app.state.chain_id, "status": status, "message": message, **more},
-            status_code=status, headers=headers,
+            status_code=status,
+            headers=headers,
         )
     return JSONResponse({"error": {"code": code, "message": message, **more}}, status_code=status, headers=headers)
 
@@ -91,8 +110,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if isinstance(detail, dict):
         more = {key: value for key, value in detail.items() if key not in ("code", "message")}
         return error_response(request, exc.status_code, detail["code"], detail["message"], exc.headers, more)
-    return error_response(request, exc.status_code, CODE_BY_STATUS.get(exc.status_code, "http_error"), str(detail),
-                          exc.headers)
+    return error_response(
+        request, exc.status_code, CODE_BY_STATUS.get(exc.status_code, "http_error"), str(detail), exc.headers
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -46,20 +46,24 @@ NOTE_TYPE = "text/plain; charset=utf-8"
 TILE_TYPE = "application/octet-stream"
 
 
-@router.get("/log/checkpoint", summary="The newest witnessed checkpoint (c2sp.org/tlog-checkpoint signed note)",
-            response_class=Response,
-            responses={200: {"content": {NOTE_TYPE: {}}, "description": "the signed note"}})
+@router.get(
+    "/log/checkpoint",
+    summary="The newest witnessed checkpoint (c2sp.org/tlog-checkpoint signed note)",
+    response_class=Response,
+    responses={200: {"content": {NOTE_TYPE: {}}, "description": "the signed note"}},
+)
 @limiter.limit(public_limit)
 async def checkpoint(request: Request) -> Response:
     answer = await gateway_of(request).ask(subjects.LEDGER_CHECKPOINT, {})
-    return Response(str(answer["note"]).encode("utf-8"), media_type=NOTE_TYPE,
-                    headers={"Cache-Control": "no-store"})
+    return Response(str(answer["note"]).encode("utf-8"), media_type=NOTE_TYPE, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/log/tile/{path:path}", summary="A hash tile or, for officers and auditors, an entry bundle "
-                                              "(c2sp.org/tlog-tiles)",
-            response_class=Response,
-            responses={200: {"content": {TILE_TYPE: {}}, "description": "the tile's bytes"}})
+@router.get(
+    "/log/tile/{path:path}",
+    summary="A hash tile or, for officers and auditors, an entry bundle (c2sp.org/tlog-tiles)",
+    response_class=Response,
+    responses={200: {"content": {TILE_TYPE: {}}, "description": "the tile's bytes"}},
+)
 @limiter.limit(public_limit)
 async def tile(request: Request, path: str, session: OptionalSession) -> Response:
     try:
@@ -71,8 +75,12 @@ async def tile(request: Request, path: str, session: OptionalSession) -> Respons
         viewer = await gateway.viewer(session)
         if not viewer.sees_internal():
             status, code = (401, "unauthenticated") if session is None else (403, "forbidden")
-            raise api_error(status, code, "entry bundles are the full events, pseudonyms included: they are served "
-                                          "to signed-in officers and auditors; hash tiles are public")
+            raise api_error(
+                status,
+                code,
+                "entry bundles are the full events, pseudonyms included: they are served "
+                "to signed-in officers and auditors; hash tiles are public",
+            )
         data = await _bundle(gateway, found.first_node, found.width)
         return Response(data, media_type=TILE_TYPE, headers={"Cache-Control": PRIVATE_IMMUTABLE})
     answer = await gateway.ask(subjects.LEDGER_TILE, {"level": found.level, "index": found.index, "width": found.width})
@@ -110,9 +118,16 @@ async def witnessed_summary(gateway: Gateway) -> dict[str, Any]:
     witnesses = [str(w["vkey"]) for w in policy.get("witnesses") or []]
     quorum = int(policy.get("quorum") or 0)
     summary: dict[str, Any] = {
-        "origin": answer["origin"], "size": answer["size"], "height": answer["height"], "root": answer["root"],
-        "head_size": answer["head_size"], "head_height": answer["head_height"], "quorum": quorum,
-        "witnesses": [w["name"] for w in policy.get("witnesses") or []], "cosigned_by": [], "verified": False,
+        "origin": answer["origin"],
+        "size": answer["size"],
+        "height": answer["height"],
+        "root": answer["root"],
+        "head_size": answer["head_size"],
+        "head_height": answer["head_height"],
+        "quorum": quorum,
+        "witnesses": [w["name"] for w in policy.get("witnesses") or []],
+        "cosigned_by": [],
+        "verified": False,
         "problem": None,
     }
     log_vkeys = [Ed25519Verifier(str(answer["origin"]), key.raw).vkey for key in gateway.orderer_keys.values()]

@@ -89,8 +89,9 @@ async def genesis_block(request: Request) -> dict[str, Any]:
         head = {"header": found.header.model_dump(), "hash": found.hash, "signature": found.signature}
         problem = signed_head_problem(head, gateway.orderer_keys)
         if problem is not None:
-            raise HTTPException(503, detail={"code": "unavailable",
-                                             "message": f"block 0 does not check out: {problem}"})
+            raise HTTPException(
+                503, detail={"code": "unavailable", "message": f"block 0 does not check out: {problem}"}
+            )
         cached = {**head, "events": public_view(found.events)[0]}  # genesis names no citizen: unchanged
         request.app.state.genesis_block = cached
     return cached
@@ -101,8 +102,12 @@ async def browser_check(request: Request, proofs: list[dict[str, Any]]) -> dict[
     signed head and, when the page shows the event in full, the event as it is hashed."""
     genesis = await genesis_block(request)
     language = i18n.chosen_language(request)
-    data = {"chain_id": request.app.state.chain_id, "genesis_hash": genesis["hash"],
-            "genesis_url": f"/genesis/{genesis['hash']}.json", "proofs": proofs}
+    data = {
+        "chain_id": request.app.state.chain_id,
+        "genesis_hash": genesis["hash"],
+        "genesis_url": f"/genesis/{genesis['hash']}.json",
+        "proofs": proofs,
+    }
     return {"check_data": script_json(data), "check_messages": script_json(i18n.script_messages(language))}
 
 
@@ -114,8 +119,12 @@ async def index(request: Request) -> HTMLResponse:
     blocks = [await gateway.block(h) for h in range(newest, max(newest - 15, -1), -1)]
     from govchain.services.gateway.log import witnessed_or_none  # log imports errors, which imports us
 
-    return page(request, "index.html", blocks=[{"hash": b.hash, **b.header.model_dump()} for b in blocks],
-                witnessed=await witnessed_or_none(gateway))
+    return page(
+        request,
+        "index.html",
+        blocks=[{"hash": b.hash, **b.header.model_dump()} for b in blocks],
+        witnessed=await witnessed_or_none(gateway),
+    )
 
 
 @router.get("/genesis/{block_hash}.json")
@@ -125,8 +134,11 @@ async def genesis(request: Request, block_hash: str) -> Response:
     found = await genesis_block(request)
     if block_hash != found["hash"]:
         raise HTTPException(404, detail={"code": "not_found", "message": f"this chain's genesis is not {block_hash}"})
-    return Response(json.dumps(found, ensure_ascii=False).encode(), media_type="application/json",
-                    headers={"Cache-Control": GENESIS_CACHE})
+    return Response(
+        json.dumps(found, ensure_ascii=False).encode(),
+        media_type="application/json",
+        headers={"Cache-Control": GENESIS_CACHE},
+    )
 
 
 @router.get("/search")
@@ -158,9 +170,16 @@ async def block(request: Request, height: int, session: OptionalSession) -> HTML
     gateway = gateway_of(request)
     found = await gateway.block(height)
     shown = shown_to(await gateway.viewer(session), {"events": found.events})
-    return page(request, "block.html", header=found.header.model_dump(), hash=found.hash,
-                signature=found.signature, events=shown["events"], visibility=shown["visibility"],
-                redacted_fields=shown["redacted_fields"])
+    return page(
+        request,
+        "block.html",
+        header=found.header.model_dump(),
+        hash=found.hash,
+        signature=found.signature,
+        events=shown["events"],
+        visibility=shown["visibility"],
+        redacted_fields=shown["redacted_fields"],
+    )
 
 
 @router.get("/events/{source}/{event_id}", response_class=HTMLResponse)
@@ -186,13 +205,22 @@ async def event_by_id(request: Request, event_id: str, session: OptionalSession)
 async def _event_page(request: Request, shown: dict[str, Any]) -> HTMLResponse:
     envelope = shown["event"]
     whole = not any(path.startswith("event.") for path in shown["redacted_fields"])
-    checks = await browser_check(request, [{"proof": shown["proof"], "event": envelope if whole else None,
-                                            "redacted": not whole}])
-    return page(request, "event.html", **checks, event=envelope,
-                event_json=json.dumps(envelope, indent=2, ensure_ascii=False),
-                receipt=shown["receipt"], proof=shown["proof"], proof_verified=shown["proof_verified"],
-                proof_problem=shown["proof_problem"], visibility=shown["visibility"],
-                redacted_fields=shown["redacted_fields"])
+    checks = await browser_check(
+        request, [{"proof": shown["proof"], "event": envelope if whole else None, "redacted": not whole}]
+    )
+    return page(
+        request,
+        "event.html",
+        **checks,
+        event=envelope,
+        event_json=json.dumps(envelope, indent=2, ensure_ascii=False),
+        receipt=shown["receipt"],
+        proof=shown["proof"],
+        proof_verified=shown["proof_verified"],
+        proof_problem=shown["proof_problem"],
+        visibility=shown["visibility"],
+        redacted_fields=shown["redacted_fields"],
+    )
 
 
 @router.get("/registry", response_class=HTMLResponse)
@@ -226,13 +254,23 @@ async def verify(request: Request, file: UploadFile) -> HTMLResponse:
         hasher.update(chunk)
     digest = hasher.hexdigest()
     answer = await gateway.ask(subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": True})
-    verified = bool(answer["proofs"]) and all(inclusion_problem(p, gateway.orderer_keys) is None
-                                              for p in answer["proofs"])
+    verified = bool(answer["proofs"]) and all(
+        inclusion_problem(p, gateway.orderer_keys) is None for p in answer["proofs"]
+    )
     proofs = public_view(answer["proofs"])[0]  # the page's data shows no pseudonym either
-    checks = await browser_check(request, [
-        {"proof": p, "event": None, "redacted": False, "document_sha256": digest,
-         "event_url": f"/api/v1/events/{p['source']}/{p['event_id']}" if isinstance(p["source"], str) else None}
-        for p in proofs])
+    checks = await browser_check(
+        request,
+        [
+            {
+                "proof": p,
+                "event": None,
+                "redacted": False,
+                "document_sha256": digest,
+                "event_url": f"/api/v1/events/{p['source']}/{p['event_id']}" if isinstance(p["source"], str) else None,
+            }
+            for p in proofs
+        ],
+    )
     return page(request, "verify.html", result={"sha256": digest, **answer}, proofs_verified=verified, **checks)
 
 
@@ -253,5 +291,6 @@ async def chart(request: Request, name: str) -> Response:
     if name not in CHARTS:
         raise HTTPException(404, detail={"code": "not_found", "message": f"no chart {name}"})
     answer = await gateway_of(request).ask(subjects.ANALYTICS_CHART, {"name": name})
-    return Response(base64.b64decode(answer["png_base64"]), media_type="image/png",
-                    headers={"Cache-Control": "max-age=30"})
+    return Response(
+        base64.b64decode(answer["png_base64"]), media_type="image/png", headers={"Cache-Control": "max-age=30"}
+    )

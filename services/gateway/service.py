@@ -21,8 +21,9 @@ def server_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
     """How uvicorn serves the gateway. uvicorn by default believes ``X-Forwarded-For`` from
     127.0.0.1: anyone on the host could pick their address and escape the rate limits. Proxy
     headers count only when ``GOVCHAIN_GATEWAY_TRUST_PROXY=1`` says a trusted proxy sets them."""
-    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                          proxy_headers=trust_proxy())
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", proxy_headers=trust_proxy()
+    )
 
 
 async def run_gateway(

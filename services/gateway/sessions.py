@@ -67,7 +67,9 @@ class Sessions:
 
     def challenge(self) -> str:
         """A fresh challenge for a person to sign with their key."""
-        return self._seal({"kind": "challenge", "nonce": secrets.token_hex(16), "exp": int(time.time()) + CHALLENGE_TTL_S})
+        return self._seal(
+            {"kind": "challenge", "nonce": secrets.token_hex(16), "exp": int(time.time()) + CHALLENGE_TTL_S}
+        )
 
     def check_challenge(self, challenge: str) -> str:
         """The challenge's nonce, if the gateway issued it and it has not expired."""

@@ -32,7 +32,11 @@ def key_state(answer: dict[str, Any], chain_id: str) -> ChainState:
 
 
 def signer_refusal(
-    state: ChainState, envelope: Envelope, signing_bytes: bytes | None = None, *, batch_root: bytes | None = None,
+    state: ChainState,
+    envelope: Envelope,
+    signing_bytes: bytes | None = None,
+    *,
+    batch_root: bytes | None = None,
 ) -> EventRejected | None:
     """Why the orderer would refuse ``envelope``'s signer or signature as of ``state``, or None:
     ``unknown_key``, ``signer_not_of_source``, ``bad_signature`` or ``key_revoked``, in its order."""

@@ -69,8 +69,9 @@ def public_view(value: Any, path: str = "") -> tuple[Any, list[str]]:
     for key, item in value.items():
         where = f"{path}.{key}" if path else key
         if key == "data" and _is_envelope(value):
-            data = {name: REDACTED if name in HIDDEN_DATA_FIELDS or names_a_citizen(v) else v
-                    for name, v in item.items()}
+            data = {
+                name: REDACTED if name in HIDDEN_DATA_FIELDS or names_a_citizen(v) else v for name, v in item.items()
+            }
             redacted += [f"{where}.{name}" for name, v in data.items() if v is REDACTED]
             shown[key] = data
         elif key == "signer" and _is_envelope(value) and names_a_citizen(value.get("source")):

@@ -38,9 +38,12 @@ def _key_record(row: object) -> KeyRecord:
 
 
 def load_revocation(conn: Connection, credential_id: str, issuer: str) -> tuple[str, int] | None:
-    row = conn.execute(select(credential_revocations).where(
-        credential_revocations.c.credential_id == credential_id, credential_revocations.c.issuer == issuer,
-    )).one_or_none()
+    row = conn.execute(
+        select(credential_revocations).where(
+            credential_revocations.c.credential_id == credential_id,
+            credential_revocations.c.issuer == issuer,
+        )
+    ).one_or_none()
     return None if row is None else (row.reason, row.height)
 
 
@@ -53,7 +56,6 @@ def applied_height(conn: Connection, name: str = PROJECTION_NAME) -> int:
     """The projection's last applied block, read on the same connection as its rows."""
     height = conn.execute(select(checkpoints.c.height).where(checkpoints.c.name == name)).scalar_one_or_none()
     return -1 if height is None else int(height)
-
 
 
 class SqlDirectory:

@@ -67,14 +67,21 @@ class IdentityProjection:
         for envelope in block.envelopes:
             if envelope.type == "credential.revoked":
                 payload = ev.CredentialRevoked.model_validate(envelope.data)
-                conn.execute(delete(credential_revocations).where(
-                    credential_revocations.c.credential_id == payload.credential_id,
-                    credential_revocations.c.issuer == envelope.source,
-                ))
-                conn.execute(insert(credential_revocations).values(
-                    credential_id=payload.credential_id, issuer=envelope.source, reason=payload.reason,
-                    height=block.block.height, event_id=envelope.id,
-                ))
+                conn.execute(
+                    delete(credential_revocations).where(
+                        credential_revocations.c.credential_id == payload.credential_id,
+                        credential_revocations.c.issuer == envelope.source,
+                    )
+                )
+                conn.execute(
+                    insert(credential_revocations).values(
+                        credential_id=payload.credential_id,
+                        issuer=envelope.source,
+                        reason=payload.reason,
+                        height=block.block.height,
+                        event_id=envelope.id,
+                    )
+                )
 
 
 def _upsert_principal(conn: Connection, principal: Principal) -> None:

@@ -47,8 +47,12 @@ def key_answer(key_id: str, directory: Directory) -> dict[str, Any]:
     way the orderer does, with :func:`govchain.protocol.validation.check_signer`."""
     record = directory.key(key_id)
     owner = None if record is None else directory.principal(record.owner)
-    return {"key_id": key_id, "key": None if record is None else record.to_json(),
-            "owner": None if owner is None else owner.to_json(), "as_of_height": directory.height}
+    return {
+        "key_id": key_id,
+        "key": None if record is None else record.to_json(),
+        "owner": None if owner is None else owner.to_json(),
+        "as_of_height": directory.height,
+    }
 
 
 BEHIND = {"error": "the identity projection has not reached the requested height yet", "code": "not_ready"}

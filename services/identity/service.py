@@ -14,7 +14,11 @@ async def run_identity(
     settings: Settings, nats_url: str, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
     async with hosted_projection(
-        settings, nats_url, name="identity", database="identity", projection=IdentityProjection(),
+        settings,
+        nats_url,
+        name="identity",
+        database="identity",
+        projection=IdentityProjection(),
         routes=lambda hosted: identity_router(hosted.engine, hosted.progress.height),
     ) as hosted:
         await run_until_stopped(ready, hosted.runner.run(stop))

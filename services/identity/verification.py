@@ -94,7 +94,9 @@ def key_problem(record: KeyRecord, credential: dict[str, Any], directory: Direct
         return None  # current, or rotated out but still in its grace blocks
     retired = directory.retirement(key_id)
     if retired is None:
-        return f"issuer key {key_id} was rotated out at height {record.valid_until}; its retirement time is not known here"
+        return (
+            f"issuer key {key_id} was rotated out at height {record.valid_until}; its retirement time is not known here"
+        )
     height, block_time = retired
     issued = issued_at(credential)
     instant, cutoff = parse_datetime(issued, require_timezone=False), parse_datetime(block_time, require_timezone=False)
@@ -177,8 +179,11 @@ def resolve_did(did: str, directory: Directory) -> dict[str, Any]:
         principal_id = principal_of(did)
     except DidError as exc:
         error = "methodNotSupported" if is_did(did) and not did.startswith(DID_PREFIX) else "invalidDid"
-        return {"didDocument": None, "didDocumentMetadata": {},
-                "didResolutionMetadata": {"error": error, "detail": str(exc)}}
+        return {
+            "didDocument": None,
+            "didDocumentMetadata": {},
+            "didResolutionMetadata": {"error": error, "detail": str(exc)},
+        }
     principal = directory.principal(principal_id)
     if principal is None:
         return {"didDocument": None, "didDocumentMetadata": {}, "didResolutionMetadata": {"error": "notFound"}}
@@ -200,11 +205,13 @@ def resolve_did(did: str, directory: Directory) -> dict[str, Any]:
             "kind": principal.kind,
             "revokedKeys": [
                 {"key_id": r.key_id, "height": str(r.revoked_height), "reason": r.revocation_reason}
-                for r in records if r.revoked
+                for r in records
+                if r.revoked
             ],
             "retiredKeys": [
                 {"key_id": r.key_id, "valid_until": str(r.valid_until)}
-                for r in records if not r.revoked and not r.usable_at(next_height)
+                for r in records
+                if not r.revoked and not r.usable_at(next_height)
             ],
             "as_of_height": str(directory.height),
         },

@@ -75,7 +75,9 @@ Post = Callable[[str, bytes, float], tuple[int, bytes]]
 def http_post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
     """POST ``body`` to ``url``; any HTTP status is an answer, a network failure raises OSError."""
     request = urllib.request.Request(
-        url, data=body, method="POST",
+        url,
+        data=body,
+        method="POST",
         headers={"Content-Type": "text/plain; charset=utf-8", "User-Agent": "govchain-ledger"},
     )
     try:
@@ -136,8 +138,13 @@ class WitnessLink:
         delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (self.failures - 1))
         self.retry_at = time.monotonic() + delay
         if problem != self.last_problem or self.failures in (1, 5) or self.failures % 20 == 0:
-            log.warning("witness did not cosign; retrying later", witness=self.name, problem=problem,
-                        failures=self.failures, retry_in_s=round(delay, 1))
+            log.warning(
+                "witness did not cosign; retrying later",
+                witness=self.name,
+                problem=problem,
+                failures=self.failures,
+                retry_in_s=round(delay, 1),
+            )
         self.last_problem = problem
 
 
@@ -222,8 +229,9 @@ class CheckpointPublisher:
                 deadline = min(deadline, time.monotonic() + QUORUM_GRACE_S)
             if not pending or time.monotonic() >= deadline:
                 break
-            await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()),
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                pending, timeout=max(0.0, deadline - time.monotonic()), return_when=asyncio.FIRST_COMPLETED
+            )
         await self._publish_best()
 
     # -- the head
@@ -235,7 +243,8 @@ class CheckpointPublisher:
         if height == self._head_height and self.target is not None:
             return self.target
         policy_changed = self.origin is None or ev.WITNESS_POLICY_TYPE in await asyncio.to_thread(
-            self.store.event_types_between, self._head_height, height)
+            self.store.event_types_between, self._head_height, height
+        )
         if policy_changed:
             checkpoint = await asyncio.to_thread(self.store.checkpoint)
             if checkpoint is None:
@@ -272,14 +281,24 @@ class CheckpointPublisher:
             url = self.url_overrides.get(witness.name, witness.url)
             link = self.links.get(vkey)
             if link is None:
-                self.links[vkey] = WitnessLink(witness.name, vkey, url, CosignatureVerifier.from_vkey(vkey),
-                                               known_size=self._size_hints.get(vkey, 0))
+                self.links[vkey] = WitnessLink(
+                    witness.name,
+                    vkey,
+                    url,
+                    CosignatureVerifier.from_vkey(vkey),
+                    known_size=self._size_hints.get(vkey, 0),
+                )
             else:
                 link.url = url
         if policy is not None:
             missing = [w.name for w in policy.witnesses if not self.url_overrides.get(w.name, w.url)]
-            log.info("witness policy", origin=origin, quorum=policy.quorum,
-                     witnesses=[w.name for w in policy.witnesses], without_url=missing)
+            log.info(
+                "witness policy",
+                origin=origin,
+                quorum=policy.quorum,
+                witnesses=[w.name for w in policy.witnesses],
+                without_url=missing,
+            )
 
     def _active_links(self) -> list[WitnessLink]:
         return list(self.links.values())
@@ -311,7 +330,8 @@ class CheckpointPublisher:
                 proof: list[bytes] = []
             else:
                 proof = await asyncio.to_thread(
-                    self.store.with_nodes, lambda nodes, old=old: consistency_proof(old, target.size, nodes))
+                    self.store.with_nodes, lambda nodes, old=old: consistency_proof(old, target.size, nodes)
+                )
             body = format_add_checkpoint(old, proof, target.note)
             status, answer = await asyncio.to_thread(self.post, url, body, self.timeout_s)
             if status == 200:
@@ -329,8 +349,12 @@ class CheckpointPublisher:
                 continue
             reason = answer.decode("utf-8", "replace").strip()[:200]
             if status == 422:
-                log.error("witness refuses the checkpoint as inconsistent with what it cosigned before",
-                          witness=link.name, size=target.size, reason=reason)
+                log.error(
+                    "witness refuses the checkpoint as inconsistent with what it cosigned before",
+                    witness=link.name,
+                    size=target.size,
+                    reason=reason,
+                )
             return f"HTTP {status}: {reason}"
         return problem
 
@@ -396,12 +420,19 @@ class CheckpointPublisher:
         }
         digest = hashlib.sha256(note).hexdigest()[:32]
         await self.js.publish(
-            subjects.CHECKPOINTS_SUBJECT, json.dumps(record).encode(), stream=subjects.CHECKPOINTS_STREAM,
+            subjects.CHECKPOINTS_SUBJECT,
+            json.dumps(record).encode(),
+            stream=subjects.CHECKPOINTS_STREAM,
             headers={"Nats-Msg-Id": f"checkpoint-{target.size}-{digest}"},
         )
         self.published = Published(target.size, names)
-        log.info("checkpoint published", size=target.size, height=target.height, cosigners=sorted(names),
-                 quorum=self._quorum())
+        log.info(
+            "checkpoint published",
+            size=target.size,
+            height=target.height,
+            cosigners=sorted(names),
+            quorum=self._quorum(),
+        )
 
     def _says_more(self, size: int, cosigners: frozenset[str]) -> bool:
         """Whether a checkpoint of ``size`` with ``cosigners`` says more than the last published

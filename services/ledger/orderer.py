@@ -31,17 +31,17 @@ from govchain.bus.streams import ensure_streams
 from govchain.logs import get_logger
 from govchain.protocol import events as ev
 from govchain.protocol.block import Block, block_msg_id, seal_block
-from govchain.protocol.cutter import BlockLimits, BlockCutter
+from govchain.protocol.cutter import BlockCutter, BlockLimits
 from govchain.protocol.envelope import Envelope, utc_now
-from govchain.protocol.eventref import EventKey
 from govchain.protocol.errors import GovChainError
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.genesis import make_genesis_block
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.verify import ChainVerifier, Checkpoint, VerifiedBlock
 from govchain.services.ledger.sequencer import (
-    JudgedBlock,
     Intake,
+    JudgedBlock,
     Parsed,
     Rejection,
     preparse_message,
@@ -304,8 +304,11 @@ class Orderer:
         for message in received:
             await message.msg.ack()
         if batch.rejections:
-            log.info("events rejected", count=len(batch.rejections),
-                     reasons=sorted({r.reason.value for r in batch.rejections}))
+            log.info(
+                "events rejected",
+                count=len(batch.rejections),
+                reasons=sorted({r.reason.value for r in batch.rejections}),
+            )
         return CommitReport(height, len(batch.envelopes), len(batch.rejections), batch.duplicates)
 
     async def _count_failure(self, received: list[Received], exc: JudgingFailed) -> bool:
@@ -354,7 +357,12 @@ class Orderer:
         await self.append_block(block)
         new_checkpoint = Checkpoint(block.height, block.hash, log_after, checkpoint.state)
         applied = VerifiedBlock(
-            block, batch.envelopes, batch.leaves, checkpoint.log.size, batch.state_changed, new_nodes,
+            block,
+            batch.envelopes,
+            batch.leaves,
+            checkpoint.log.size,
+            batch.state_changed,
+            new_nodes,
             checkpoint.state,
         )
         await asyncio.to_thread(self.store.record, applied, new_checkpoint)

@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field
 from govchain.bus import subjects
 from govchain.protocol.block import BlockHeader
 from govchain.protocol.envelope import EVENT_ID_PATTERN, PRINCIPAL_PATTERN
-from govchain.protocol.merkle import consistency_proof, inclusion_proof
 from govchain.protocol.eventref import event_ref
+from govchain.protocol.merkle import consistency_proof, inclusion_proof
 from govchain.services.ledger.checkpoints import newest_checkpoint
 from govchain.services.ledger.store import EventLocation, LedgerStore
 from govchain.transparency.errors import TileUnavailable
@@ -60,7 +60,8 @@ class Receipt(BaseModel):
 class ProofRequest(BaseModel):
     event_id: str = Field(pattern=EVENT_ID_PATTERN)
     source: str | None = Field(
-        default=None, pattern=PRINCIPAL_PATTERN,
+        default=None,
+        pattern=PRINCIPAL_PATTERN,
         description="the event's source; may be left out when only one source used the id",
     )
     at_height: int | None = Field(default=None, ge=0, description="prove against this later head")
@@ -209,8 +210,9 @@ async def answer_checkpoint(store: LedgerStore, js: JetStreamContext) -> Checkpo
     if record is None:
         return QueryError(error="no checkpoint has been published yet", code="not_found")
     height, size = await asyncio.to_thread(head_size, store)
-    fields = {name: record.get(name) for name in CheckpointAnswer.model_fields
-              if name not in ("head_height", "head_size")}
+    fields = {
+        name: record.get(name) for name in CheckpointAnswer.model_fields if name not in ("head_height", "head_size")
+    }
     return CheckpointAnswer(**fields, head_height=height, head_size=size)
 
 
@@ -222,8 +224,13 @@ def answer_tile(store: LedgerStore, request: TileRequest) -> TileAnswer | QueryE
         data = store.with_nodes(lambda nodes: tile_for_tree(tile, nodes, size))
     except TileUnavailable as exc:
         return QueryError(error=str(exc), code="not_found")
-    return TileAnswer(level=tile.level, index=tile.index, width=tile.width, tree_size=size,
-                      data=base64.b64encode(data).decode("ascii"))
+    return TileAnswer(
+        level=tile.level,
+        index=tile.index,
+        width=tile.width,
+        tree_size=size,
+        data=base64.b64encode(data).decode("ascii"),
+    )
 
 
 async def answer_receipt(store: LedgerStore, js: JetStreamContext, request: ReceiptRequest) -> Receipt:
@@ -250,8 +257,12 @@ async def answer_receipt(store: LedgerStore, js: JetStreamContext, request: Rece
     else:
         record = json.loads(msg.data)
         return Receipt(
-            source=request.source, event_id=request.event_id, status="rejected", reason=record["reason"],
-            detail=record["detail"], original_sha256=record.get("original_sha256"),
+            source=request.source,
+            event_id=request.event_id,
+            status="rejected",
+            reason=record["reason"],
+            detail=record["detail"],
+            original_sha256=record.get("original_sha256"),
         )
     return Receipt(source=request.source, event_id=request.event_id, status="pending")
 

@@ -168,8 +168,14 @@ def preparse_batch(intake: Intake) -> list[Parsed]:
     except EventRejected as error:
         return [Parsed(intake, rejection=_reject(intake, None, error))]
     return [
-        Parsed(Intake(intake.subject, forms.signed, envelope.id, intake.stream_seq), envelope,
-               leaf_hash(forms.signed), forms.signing, record=forms.record, batch_root=forms.batch_root)
+        Parsed(
+            Intake(intake.subject, forms.signed, envelope.id, intake.stream_seq),
+            envelope,
+            leaf_hash(forms.signed),
+            forms.signing,
+            record=forms.record,
+            batch_root=forms.batch_root,
+        )
         for envelope, forms in opened
     ]
 
@@ -225,9 +231,7 @@ def sequence(
                 raise EventRejected(
                     RejectionReason.CONFLICTING_ID, f"{key} is already used by another event of {envelope.source}"
                 )
-            payload = validate_event(
-                state, envelope, item.signing, batch_root=item.batch_root, block_time=block_time
-            )
+            payload = validate_event(state, envelope, item.signing, batch_root=item.batch_root, block_time=block_time)
         except EventRejected as error:
             batch.rejections.append(_reject(item.intake, envelope, error))
             continue

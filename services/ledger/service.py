@@ -38,12 +38,21 @@ async def run_ledger(
             ack_wait_s=settings.ack_wait_s,
             stream_replicas=settings.stream_replicas,
         )
-        lease = Lease(broker.connection.jetstream(), name="orderer", holder=settings.instance_id,
-                      ttl_s=settings.lease_ttl_s, replicas=settings.stream_replicas)
+        lease = Lease(
+            broker.connection.jetstream(),
+            name="orderer",
+            holder=settings.instance_id,
+            ttl_s=settings.lease_ttl_s,
+            replicas=settings.stream_replicas,
+        )
         publisher = CheckpointPublisher(
-            broker.connection.jetstream(), store, key,
-            interval_s=settings.checkpoint_interval_ms / 1000, timeout_s=settings.witness_timeout_s,
-            url_overrides=settings.witness_url_overrides, lease=lease,
+            broker.connection.jetstream(),
+            store,
+            key,
+            interval_s=settings.checkpoint_interval_ms / 1000,
+            timeout_s=settings.witness_timeout_s,
+            url_overrides=settings.witness_url_overrides,
+            lease=lease,
         )
         publishing = asyncio.create_task(publisher.run(stop), name="checkpoints")
         await orderer.run(stop, ready=ready, lease=lease)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -172,7 +172,9 @@ class LedgerStore:
                     ],
                 )
             if applied.new_nodes:
-                _insert_many(conn, nodes, [{"level": n.level, "idx": n.index, "hash": n.hash} for n in applied.new_nodes])
+                _insert_many(
+                    conn, nodes, [{"level": n.level, "idx": n.index, "hash": n.hash} for n in applied.new_nodes]
+                )
             save_checkpoint(conn, CHECKPOINT_NAME, checkpoint, state_changed=applied.state_changed)
 
     def included(self, keys: Iterable[EventKey]) -> dict[EventKey, bytes]:

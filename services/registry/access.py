@@ -23,24 +23,54 @@ class Level(Enum):
     PERSONAL = "personal"
 
 
-P, I, S = Level.PUBLIC, Level.INTERNAL, Level.PERSONAL
+P, I, S = Level.PUBLIC, Level.INTERNAL, Level.PERSONAL  # noqa: E741 - one letter per level keeps the table below readable
 
 FIELDS: dict[str, dict[str, Level]] = {
     "business": {
-        "business_id": P, "name": P, "registration_no": P, "address": P, "activity": P, "department": P,
-        "owner": I, "height": I, "event_ids": I, "owner_details": S,
+        "business_id": P,
+        "name": P,
+        "registration_no": P,
+        "address": P,
+        "activity": P,
+        "department": P,
+        "owner": I,
+        "height": I,
+        "event_ids": I,
+        "owner_details": S,
     },
     "license": {
-        "license_id": P, "business_id": P, "kind": P, "valid_from": P, "valid_until": P, "status": P,
-        "revocation_reason": P, "department": P, "height": I, "event_ids": I,
+        "license_id": P,
+        "business_id": P,
+        "kind": P,
+        "valid_from": P,
+        "valid_until": P,
+        "status": P,
+        "revocation_reason": P,
+        "department": P,
+        "height": I,
+        "event_ids": I,
     },
     "parcel": {
-        "parcel_id": P, "location": P, "area_m2": P, "land_use": P, "department": P,
-        "owner": I, "height": I, "event_ids": I, "owner_details": S,
+        "parcel_id": P,
+        "location": P,
+        "area_m2": P,
+        "land_use": P,
+        "department": P,
+        "owner": I,
+        "height": I,
+        "event_ids": I,
+        "owner_details": S,
     },
     "transaction": {
-        "transfer_id": P, "parcel_id": P, "consideration": P, "contract_sha256": P, "height": P, "position": P,
-        "event_id": P, "from_owner": I, "to_owner": I,
+        "transfer_id": P,
+        "parcel_id": P,
+        "consideration": P,
+        "contract_sha256": P,
+        "height": P,
+        "position": P,
+        "event_id": P,
+        "from_owner": I,
+        "to_owner": I,
     },
 }
 

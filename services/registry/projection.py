@@ -59,11 +59,20 @@ def _sealed(value: BaseModel | None) -> str | None:
 def _business(conn: Connection, e: Envelope, p: rec.BusinessRegistered, at: At) -> None:
     if _exists(conn, t.businesses, "business_id", p.business_id):
         raise Void(f"business {p.business_id} is already registered")
-    conn.execute(insert(t.businesses).values(
-        business_id=p.business_id, name=p.name, registration_no=p.registration_no, address=p.address,
-        activity=p.activity, owner=p.owner, owner_details=_sealed(p.owner_details), department=e.source,
-        height=at.height, event_ids=json.dumps([e.ref]),
-    ))
+    conn.execute(
+        insert(t.businesses).values(
+            business_id=p.business_id,
+            name=p.name,
+            registration_no=p.registration_no,
+            address=p.address,
+            activity=p.activity,
+            owner=p.owner,
+            owner_details=_sealed(p.owner_details),
+            department=e.source,
+            height=at.height,
+            event_ids=json.dumps([e.ref]),
+        )
+    )
 
 
 def _license_issued(conn: Connection, e: Envelope, p: rec.LicenseIssued, at: At) -> None:
@@ -73,10 +82,19 @@ def _license_issued(conn: Connection, e: Envelope, p: rec.LicenseIssued, at: At)
         raise Void(f"licence {p.license_id} already exists")
     if p.valid_until < p.valid_from:
         raise Void("licence ends before it starts")
-    conn.execute(insert(t.licenses).values(
-        license_id=p.license_id, business_id=p.business_id, kind=p.kind, valid_from=p.valid_from,
-        valid_until=p.valid_until, status="valid", department=e.source, height=at.height, event_ids=json.dumps([e.ref]),
-    ))
+    conn.execute(
+        insert(t.licenses).values(
+            license_id=p.license_id,
+            business_id=p.business_id,
+            kind=p.kind,
+            valid_from=p.valid_from,
+            valid_until=p.valid_until,
+            status="valid",
+            department=e.source,
+            height=at.height,
+            event_ids=json.dumps([e.ref]),
+        )
+    )
 
 
 def _license_revoked(conn: Connection, e: Envelope, p: rec.LicenseRevoked, at: At) -> None:
@@ -87,19 +105,34 @@ def _license_revoked(conn: Connection, e: Envelope, p: rec.LicenseRevoked, at: A
         raise Void(f"licence {p.license_id} was issued by {row.department}, not {e.source}")
     if row.status == "revoked":
         raise Void(f"licence {p.license_id} is already revoked")
-    conn.execute(update(t.licenses).where(t.licenses.c.license_id == p.license_id).values(
-        status="revoked", revocation_reason=p.reason, height=at.height,
-        event_ids=json.dumps([*json.loads(row.event_ids), e.ref]),
-    ))
+    conn.execute(
+        update(t.licenses)
+        .where(t.licenses.c.license_id == p.license_id)
+        .values(
+            status="revoked",
+            revocation_reason=p.reason,
+            height=at.height,
+            event_ids=json.dumps([*json.loads(row.event_ids), e.ref]),
+        )
+    )
 
 
 def _parcel(conn: Connection, e: Envelope, p: rec.ParcelRegistered, at: At) -> None:
     if _exists(conn, t.parcels, "parcel_id", p.parcel_id):
         raise Void(f"parcel {p.parcel_id} is already registered")
-    conn.execute(insert(t.parcels).values(
-        parcel_id=p.parcel_id, location=p.location, area_m2=p.area_m2, land_use=p.land_use, owner=p.owner,
-        owner_details=_sealed(p.owner_details), department=e.source, height=at.height, event_ids=json.dumps([e.ref]),
-    ))
+    conn.execute(
+        insert(t.parcels).values(
+            parcel_id=p.parcel_id,
+            location=p.location,
+            area_m2=p.area_m2,
+            land_use=p.land_use,
+            owner=p.owner,
+            owner_details=_sealed(p.owner_details),
+            department=e.source,
+            height=at.height,
+            event_ids=json.dumps([e.ref]),
+        )
+    )
 
 
 def _transfer(conn: Connection, e: Envelope, p: rec.LandTransferred, at: At) -> None:
@@ -112,39 +145,72 @@ def _transfer(conn: Connection, e: Envelope, p: rec.LandTransferred, at: At) -> 
         raise Void("a transfer needs a new owner")
     if _exists(conn, t.land_transactions, "transfer_id", p.transfer_id):
         raise Void(f"transfer {p.transfer_id} is already recorded")
-    conn.execute(insert(t.land_transactions).values(
-        transfer_id=p.transfer_id, parcel_id=p.parcel_id, from_owner=p.from_owner, to_owner=p.to_owner,
-        consideration=p.consideration, contract_sha256=p.contract_sha256, height=at.height, position=at.position,
-        event_id=e.ref,
-    ))
-    conn.execute(update(t.parcels).where(t.parcels.c.parcel_id == p.parcel_id).values(
-        owner=p.to_owner, owner_details=_sealed(p.to_owner_details), height=at.height,
-        event_ids=json.dumps([*json.loads(parcel.event_ids), e.ref]),
-    ))
+    conn.execute(
+        insert(t.land_transactions).values(
+            transfer_id=p.transfer_id,
+            parcel_id=p.parcel_id,
+            from_owner=p.from_owner,
+            to_owner=p.to_owner,
+            consideration=p.consideration,
+            contract_sha256=p.contract_sha256,
+            height=at.height,
+            position=at.position,
+            event_id=e.ref,
+        )
+    )
+    conn.execute(
+        update(t.parcels)
+        .where(t.parcels.c.parcel_id == p.parcel_id)
+        .values(
+            owner=p.to_owner,
+            owner_details=_sealed(p.to_owner_details),
+            height=at.height,
+            event_ids=json.dumps([*json.loads(parcel.event_ids), e.ref]),
+        )
+    )
 
 
 def _document(conn: Connection, e: Envelope, p: ev.DocumentRegistered, at: At) -> None:
-    conn.execute(insert(t.documents).values(
-        event_id=e.ref, sha256=p.sha256, document_id=p.document_id, title=p.title, kind=p.kind,
-        department=e.source, height=at.height,
-    ))
+    conn.execute(
+        insert(t.documents).values(
+            event_id=e.ref,
+            sha256=p.sha256,
+            document_id=p.document_id,
+            title=p.title,
+            kind=p.kind,
+            department=e.source,
+            height=at.height,
+        )
+    )
 
 
 def _dataset(conn: Connection, e: Envelope, p: rec.DatasetPublished, at: At) -> None:
     row = conn.execute(select(t.datasets).where(t.datasets.c.dataset_id == p.dataset_id)).one_or_none()
     values = dict(
-        department=e.source, title=p.title, description=p.description, fields=json.dumps(p.fields),
-        access=p.access, readers=json.dumps(p.readers), height=at.height, source=p.source,
-        approvers=json.dumps(p.approvers), required=p.required,
+        department=e.source,
+        title=p.title,
+        description=p.description,
+        fields=json.dumps(p.fields),
+        access=p.access,
+        readers=json.dumps(p.readers),
+        height=at.height,
+        source=p.source,
+        approvers=json.dumps(p.approvers),
+        required=p.required,
     )
     if row is None:
         conn.execute(insert(t.datasets).values(dataset_id=p.dataset_id, event_ids=json.dumps([e.ref]), **values))
     elif row.department != e.source:
         raise Void(f"data set {p.dataset_id} belongs to {row.department}")
     else:
-        conn.execute(update(t.datasets).where(t.datasets.c.dataset_id == p.dataset_id).values(
-            event_ids=json.dumps([*json.loads(row.event_ids), e.ref]), **values,
-        ))
+        conn.execute(
+            update(t.datasets)
+            .where(t.datasets.c.dataset_id == p.dataset_id)
+            .values(
+                event_ids=json.dumps([*json.loads(row.event_ids), e.ref]),
+                **values,
+            )
+        )
 
 
 def grant_problem(dataset: Any, p: sharing.DatasetAccessGranted) -> str | None:
@@ -165,8 +231,10 @@ def grant_problem(dataset: Any, p: sharing.DatasetAccessGranted) -> str | None:
     required = dataset.required or 1
     counted = sorted(set(p.approvals) & set(approvers))
     if len(counted) < required:
-        return (f"approval_rule: data set {p.dataset_id} needs {required} of {', '.join(approvers)}; "
-                f"approved by {', '.join(counted) or 'none of them'}")
+        return (
+            f"approval_rule: data set {p.dataset_id} needs {required} of {', '.join(approvers)}; "
+            f"approved by {', '.join(counted) or 'none of them'}"
+        )
     return None
 
 
@@ -175,24 +243,42 @@ def _granted(conn: Connection, e: Envelope, p: sharing.DatasetAccessGranted, at:
         raise Void(f"grant {p.request_id} is already recorded")
     dataset = conn.execute(select(t.datasets).where(t.datasets.c.dataset_id == p.dataset_id)).one_or_none()
     problem = grant_problem(dataset, p)
-    conn.execute(insert(t.data_grants).values(
-        request_id=p.request_id, dataset_id=p.dataset_id, holder=p.holder, grantee=p.grantee, purpose=p.purpose,
-        fields=json.dumps(p.fields), approvals=json.dumps(p.approvals), expires_on=p.expires_on,
-        status="granted" if problem is None else "void", void_reason=problem, height=at.height, event_id=e.ref,
-    ))
+    conn.execute(
+        insert(t.data_grants).values(
+            request_id=p.request_id,
+            dataset_id=p.dataset_id,
+            holder=p.holder,
+            grantee=p.grantee,
+            purpose=p.purpose,
+            fields=json.dumps(p.fields),
+            approvals=json.dumps(p.approvals),
+            expires_on=p.expires_on,
+            status="granted" if problem is None else "void",
+            void_reason=problem,
+            height=at.height,
+            event_id=e.ref,
+        )
+    )
     if problem is not None:  # kept (reads under it are refused with the reason) and listed as void
-        conn.execute(insert(t.void_events).values(event_id=e.ref, type=e.type, reason=problem[:300],
-                                                  height=at.height))
+        conn.execute(insert(t.void_events).values(event_id=e.ref, type=e.type, reason=problem[:300], height=at.height))
 
 
 def _read(conn: Connection, e: Envelope, p: sharing.DatasetRead, at: At) -> None:
     if not _exists(conn, t.data_grants, "request_id", p.request_id):
         raise Void(f"no grant {p.request_id}")
-    conn.execute(insert(t.dataset_reads).values(
-        event_id=e.ref, request_id=p.request_id, dataset_id=p.dataset_id, reader=p.reader,
-        reader_department=at.state.department_of(p.reader) or p.reader, fields=json.dumps(p.fields),
-        records=p.records, time=e.time, height=at.height,
-    ))
+    conn.execute(
+        insert(t.dataset_reads).values(
+            event_id=e.ref,
+            request_id=p.request_id,
+            dataset_id=p.dataset_id,
+            reader=p.reader,
+            reader_department=at.state.department_of(p.reader) or p.reader,
+            fields=json.dumps(p.fields),
+            records=p.records,
+            time=e.time,
+            height=at.height,
+        )
+    )
     subjects = sorted(set(p.subjects))
     if subjects:
         conn.execute(insert(t.dataset_read_subjects), [{"event_id": e.ref, "subject": s} for s in subjects])
@@ -238,20 +324,39 @@ class RegistryProjection:
                 savepoint.commit()
             except Void as void:
                 savepoint.rollback()
-                conn.execute(insert(t.void_events).values(
-                    event_id=envelope.ref, type=envelope.type, reason=str(void), height=block.block.height,
-                ))
+                conn.execute(
+                    insert(t.void_events).values(
+                        event_id=envelope.ref,
+                        type=envelope.type,
+                        reason=str(void),
+                        height=block.block.height,
+                    )
+                )
 
     def _department(self, conn: Connection, e: Envelope, p: ev.DepartmentRegistered, at: At) -> None:
-        conn.execute(insert(t.departments).values(
-            department_id=p.department_id, name=p.name, registered_height=at.height, event_id=e.ref,
-        ))
+        conn.execute(
+            insert(t.departments).values(
+                department_id=p.department_id,
+                name=p.name,
+                registered_height=at.height,
+                event_id=e.ref,
+            )
+        )
 
     def _accessed(self, conn: Connection, e: Envelope, p: rec.PersonalDataAccessed, at: At) -> None:
-        conn.execute(insert(t.access_log).values(
-            event_id=e.ref, subject=p.subject, reader=p.reader, reader_department=at.state.department_of(p.reader),
-            purpose=p.purpose, record=p.record, fields=json.dumps(p.fields), time=e.time, height=at.height,
-        ))
+        conn.execute(
+            insert(t.access_log).values(
+                event_id=e.ref,
+                subject=p.subject,
+                reader=p.reader,
+                reader_department=at.state.department_of(p.reader),
+                purpose=p.purpose,
+                record=p.record,
+                fields=json.dumps(p.fields),
+                time=e.time,
+                height=at.height,
+            )
+        )
 
     def _erased(self, conn: Connection, e: Envelope, p: rec.PersonalDataErased, at: At) -> None:
         if e.source not in (p.subject, ev.ROOT):

@@ -116,9 +116,13 @@ class RegistryQueries:
         client = self.client()
         unique = list(dict.fromkeys(event_ids))
         if len(unique) > MAX_PROOFS:
-            raise AccessDenied("too_many_proofs", (
-                f"the answer rests on {len(unique)} events; at most {MAX_PROOFS} proofs fit in one answer: "
-                "ask for a narrower answer, or for each event's proof from the ledger"))
+            raise AccessDenied(
+                "too_many_proofs",
+                (
+                    f"the answer rests on {len(unique)} events; at most {MAX_PROOFS} proofs fit in one answer: "
+                    "ask for a narrower answer, or for each event's proof from the ledger"
+                ),
+            )
         gate = asyncio.Semaphore(PROOF_REQUESTS_IN_FLIGHT)
 
         async def one(event_id: str) -> dict[str, Any]:
@@ -132,7 +136,9 @@ class RegistryQueries:
                         return await client.inclusion_proof(bare_id, source=source)
                 except LedgerQueryError as exc:
                     if exc.code != "not_found" or time.monotonic() > deadline:
-                        raise AccessDenied("proof_unavailable", f"no inclusion proof of event {event_id}: {exc}") from exc
+                        raise AccessDenied(
+                            "proof_unavailable", f"no inclusion proof of event {event_id}: {exc}"
+                        ) from exc
                 except (TimeoutError, NoRespondersError) as exc:
                     raise AccessDenied("proof_unavailable", "the ledger did not answer for an inclusion proof") from exc
                 await asyncio.sleep(delay)
@@ -141,7 +147,11 @@ class RegistryQueries:
         return list(await asyncio.gather(*(one(event_id) for event_id in unique)))
 
     async def with_proofs(
-        self, request: Request, result: dict[str, Any], event_ids: list[str], unproven: list[str] | None = None,
+        self,
+        request: Request,
+        result: dict[str, Any],
+        event_ids: list[str],
+        unproven: list[str] | None = None,
     ) -> dict[str, Any]:
         """Attach, when asked for, the proofs of every event the answer rests on. ``unproven``
         names parts of the answer whose event this store does not know (rows written before
@@ -168,7 +178,14 @@ class RegistryQueries:
     # -- personal fields
 
     async def personal(
-        self, viewer: Viewer, *, subject: str, department: str, sealed: str | None, record: str, field: str,
+        self,
+        viewer: Viewer,
+        *,
+        subject: str,
+        department: str,
+        sealed: str | None,
+        record: str,
+        field: str,
         purpose: str | None,
     ) -> Any:
         """Open a sealed field for ``viewer``: recorded on chain first when an officer reads it.
@@ -188,14 +205,25 @@ class RegistryQueries:
             assert viewer.principal is not None and purpose is not None
             await self.record_access(subject, viewer.principal, purpose, record, [field])
         try:
-            return await asyncio.to_thread(self.vault.open_for, SealedField.model_validate_json(sealed), record_context(record, field))
+            return await asyncio.to_thread(
+                self.vault.open_for, SealedField.model_validate_json(sealed), record_context(record, field)
+            )
         except (SubjectErased, UnknownSubjectKey):
             return {"erased": True}
 
     async def record_access(self, subject: str, reader: str, purpose: str, record: str, fields: list[str]) -> None:
-        event = make_event(self.key, source=REGISTRY_SERVICE, type="personal_data.accessed", data={
-            "subject": subject, "reader": reader, "purpose": purpose, "record": record, "fields": fields,
-        })
+        event = make_event(
+            self.key,
+            source=REGISTRY_SERVICE,
+            type="personal_data.accessed",
+            data={
+                "subject": subject,
+                "reader": reader,
+                "purpose": purpose,
+                "record": record,
+                "fields": fields,
+            },
+        )
         receipt = await self.client().submit(event)
         if receipt["status"] != "committed":
             raise AccessDenied("not_recorded", f"the access could not be recorded on chain: {receipt.get('reason')}")
@@ -203,18 +231,32 @@ class RegistryQueries:
     # -- the queries
 
     async def owned_record(
-        self, request: RecordRequest, viewer: Viewer, row: dict[str, Any], *, kind: str, record: str,
-        related: dict[str, Any], related_events: list[str],
+        self,
+        request: RecordRequest,
+        viewer: Viewer,
+        row: dict[str, Any],
+        *,
+        kind: str,
+        record: str,
+        related: dict[str, Any],
+        related_events: list[str],
     ) -> dict[str, Any]:
         """A record with an owner: its visible fields, what it relates to, the owner's sealed
         details when asked for (by the owner, or with a purpose), and, when asked for, proofs
         of the record's events and of ``related_events`` (those of what it relates to)."""
         result: dict[str, Any] = {"record": view(kind, _decoded(row), viewer, subject=row["owner"]), **related}
         if request.purpose is not None or viewer.principal == row["owner"]:
-            result["personal"] = {"owner_details": await self.personal(
-                viewer, subject=row["owner"], department=row["department"], sealed=row["owner_details"],
-                record=record, field="owner_details", purpose=request.purpose,
-            )}
+            result["personal"] = {
+                "owner_details": await self.personal(
+                    viewer,
+                    subject=row["owner"],
+                    department=row["department"],
+                    sealed=row["owner_details"],
+                    record=record,
+                    field="owner_details",
+                    purpose=request.purpose,
+                )
+            }
         return await self.with_proofs(request, result, [*json.loads(row["event_ids"]), *related_events])
 
     def one(self, table: Any, key: str, value: str, what: str) -> dict[str, Any]:
@@ -228,7 +270,11 @@ class RegistryQueries:
             row = self.one(t.businesses, "business_id", request.id, "business")
             licenses = self.rows(select(t.licenses).where(t.licenses.c.business_id == request.id))
             return await self.owned_record(
-                request, viewer, row, kind="business", record=f"business.registered/{request.id}",
+                request,
+                viewer,
+                row,
+                kind="business",
+                record=f"business.registered/{request.id}",
                 related={"licenses": [view("license", _decoded(lic), viewer) for lic in licenses]},
                 related_events=[event_id for lic in licenses for event_id in json.loads(lic["event_ids"])],
             )
@@ -239,8 +285,10 @@ class RegistryQueries:
         async def work(viewer: Viewer) -> dict[str, Any]:
             # autoescape: '%' and '_' in the text are searched for, not LIKE wildcards
             rows = self.rows(
-                select(t.businesses).where(t.businesses.c.name.icontains(request.text, autoescape=True))
-                .order_by(t.businesses.c.business_id).limit(100)
+                select(t.businesses)
+                .where(t.businesses.c.name.icontains(request.text, autoescape=True))
+                .order_by(t.businesses.c.business_id)
+                .limit(100)
             )
             records = [view("business", _decoded(row), viewer, subject=row["owner"]) for row in rows]
             return await self.with_proofs(
@@ -253,11 +301,16 @@ class RegistryQueries:
         async def work(viewer: Viewer) -> dict[str, Any]:
             row = self.one(t.parcels, "parcel_id", request.id, "parcel")
             history = self.rows(
-                select(t.land_transactions).where(t.land_transactions.c.parcel_id == request.id)
+                select(t.land_transactions)
+                .where(t.land_transactions.c.parcel_id == request.id)
                 .order_by(t.land_transactions.c.height, t.land_transactions.c.position)
             )
             return await self.owned_record(
-                request, viewer, row, kind="parcel", record=f"land/{request.id}",
+                request,
+                viewer,
+                row,
+                kind="parcel",
+                record=f"land/{request.id}",
                 related={"history": [view("transaction", tx, viewer) for tx in history]},
                 related_events=[tx["event_id"] for tx in history],
             )
@@ -276,7 +329,9 @@ class RegistryQueries:
         async def work(viewer: Viewer) -> dict[str, Any]:
             rows = self.rows(select(t.departments).order_by(t.departments.c.department_id))
             return await self.with_proofs(
-                request, {"departments": rows}, [row["event_id"] for row in rows if row["event_id"]],
+                request,
+                {"departments": rows},
+                [row["event_id"] for row in rows if row["event_id"]],
                 unproven=[f"department {row['department_id']}" for row in rows if not row["event_id"]],
             )
 
@@ -294,10 +349,12 @@ class RegistryQueries:
 
     async def seal(self, request: SealRequest) -> dict[str, Any]:
         """Encrypt personal fields under the subject's data key, for a department about to publish."""
+
         def work(viewer: Viewer) -> dict[str, Any]:
             if not viewer.is_officer and viewer.principal != request.subject:
-                raise AccessDenied("forbidden", "only departments, their officials and the person themself "
-                                                "seal personal data")
+                raise AccessDenied(
+                    "forbidden", "only departments, their officials and the person themself seal personal data"
+                )
             try:
                 sealed = {
                     name: self.vault.seal_for(request.subject, value, record_context(request.record, name)).model_dump()
@@ -317,10 +374,14 @@ class RegistryQueries:
             )
             from govchain.services.registry.sharing import shared_reads_of  # imports this module
 
-            entries = sorted([*(_decoded(row) for row in rows), *shared_reads_of(self, request.subject)],
-                             key=lambda entry: entry["height"])
+            entries = sorted(
+                [*(_decoded(row) for row in rows), *shared_reads_of(self, request.subject)],
+                key=lambda entry: entry["height"],
+            )
             return await self.with_proofs(
-                request, {"subject": request.subject, "entries": entries}, [entry["event_id"] for entry in entries],
+                request,
+                {"subject": request.subject, "entries": entries},
+                [entry["event_id"] for entry in entries],
             )
 
         return await self.answer(subjects.REGISTRY_ACCESS_LOG, request, work)

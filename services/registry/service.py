@@ -27,13 +27,23 @@ async def run_registry(
         vault = open_vault(vault_engine, data.keys, settings.vault_kek)
 
         def routes(hosted: Hosted) -> NatsRouter:
-            return registry_router(RegistryQueries(
-                hosted.engine, vault, client=lambda: GovChainClient(hosted.broker.connection),
-                state=hosted.progress.state, height=hosted.progress.height, key=key,
-            ))
+            return registry_router(
+                RegistryQueries(
+                    hosted.engine,
+                    vault,
+                    client=lambda: GovChainClient(hosted.broker.connection),
+                    state=hosted.progress.state,
+                    height=hosted.progress.height,
+                    key=key,
+                )
+            )
 
         async with hosted_projection(
-            settings, nats_url, name="registry", database="registry", projection=RegistryProjection(vault),
+            settings,
+            nats_url,
+            name="registry",
+            database="registry",
+            projection=RegistryProjection(vault),
             routes=routes,
         ) as hosted:
             await run_until_stopped(ready, hosted.runner.run(stop))

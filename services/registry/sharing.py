@@ -69,12 +69,14 @@ def read_problem(grant: dict[str, Any] | None, viewer: Viewer, fields: list[str]
     if grant["status"] != "granted":
         return AccessDenied("grant_void", f"grant {grant['request_id']} is void: {grant['void_reason']}")
     if today > grant["expires_on"]:
-        return AccessDenied("grant_expired", f"grant {grant['request_id']} expired on {grant['expires_on']} "
-                                             f"(chain time is {today})")
+        return AccessDenied(
+            "grant_expired", f"grant {grant['request_id']} expired on {grant['expires_on']} (chain time is {today})"
+        )
     extra = sorted(set(fields) - set(grant["fields"]))
     if extra:
-        return AccessDenied("out_of_scope", f"field(s) {', '.join(extra)} are not granted; granted: "
-                                            f"{', '.join(grant['fields'])}")
+        return AccessDenied(
+            "out_of_scope", f"field(s) {', '.join(extra)} are not granted; granted: {', '.join(grant['fields'])}"
+        )
     return None
 
 
@@ -91,8 +93,9 @@ class SharingQueries:
         async def work(viewer: Viewer) -> dict[str, Any]:
             rows = self.q.rows(select(t.data_grants).where(t.data_grants.c.request_id == request.request_id))
             grant = _decoded(rows[0]) if rows else None
-            fields = list(dict.fromkeys(request.fields if request.fields is not None else
-                                        (grant or {}).get("fields", [])))
+            fields = list(
+                dict.fromkeys(request.fields if request.fields is not None else (grant or {}).get("fields", []))
+            )
             problem = read_problem(grant, viewer, fields, await self.today())
             if problem is not None:
                 raise problem
@@ -102,16 +105,27 @@ class SharingQueries:
             if source not in SOURCES:
                 raise AccessDenied("not_readable", f"data set {grant['dataset_id']} names no register to read")
             table, kind, key, prefix = SOURCES[source]
-            found = self.q.rows(select(table).where(table.c.department == grant["holder"])
-                                .order_by(table.c[key]).limit(MAX_RECORDS))
+            found = self.q.rows(
+                select(table).where(table.c.department == grant["holder"]).order_by(table.c[key]).limit(MAX_RECORDS)
+            )
             levels = FIELDS[kind]
             personal = [f for f in fields if levels.get(f) is Level.PERSONAL]
             people = sorted({row["owner"] for row in found if any(row.get(f) for f in personal)})
-            receipt = await self.q.client().submit(make_event(
-                self.q.key, source=REGISTRY_SERVICE, type="dataset.read", data={
-                    "request_id": grant["request_id"], "dataset_id": grant["dataset_id"],
-                    "reader": viewer.principal, "fields": fields, "records": len(found), "subjects": people,
-                }))
+            receipt = await self.q.client().submit(
+                make_event(
+                    self.q.key,
+                    source=REGISTRY_SERVICE,
+                    type="dataset.read",
+                    data={
+                        "request_id": grant["request_id"],
+                        "dataset_id": grant["dataset_id"],
+                        "reader": viewer.principal,
+                        "fields": fields,
+                        "records": len(found),
+                        "subjects": people,
+                    },
+                )
+            )
             if receipt["status"] != "committed":
                 raise AccessDenied("not_recorded", f"the read could not be recorded on chain: {receipt.get('reason')}")
             records = []
@@ -123,9 +137,17 @@ class SharingQueries:
                     elif f in row and levels.get(f) is not None:
                         record[f] = row[f]
                 records.append(record)
-            return {"request_id": grant["request_id"], "dataset_id": grant["dataset_id"], "fields": fields,
-                    "records": records, "read_event": {"source": REGISTRY_SERVICE, "id": receipt.get("event_id"),
-                                                       "height": receipt.get("height")}}
+            return {
+                "request_id": grant["request_id"],
+                "dataset_id": grant["dataset_id"],
+                "fields": fields,
+                "records": records,
+                "read_event": {
+                    "source": REGISTRY_SERVICE,
+                    "id": receipt.get("event_id"),
+                    "height": receipt.get("height"),
+                },
+            }
 
         return await self.q.answer(subjects.REGISTRY_DATASET_READ, request, work)
 
@@ -136,13 +158,15 @@ class SharingQueries:
         if await asyncio.to_thread(self.q.vault.is_erased, row["owner"]):
             return {"erased": True}
         try:
-            return await asyncio.to_thread(self.q.vault.open_for, SealedField.model_validate_json(sealed),
-                                           record_context(record, field))
+            return await asyncio.to_thread(
+                self.q.vault.open_for, SealedField.model_validate_json(sealed), record_context(record, field)
+            )
         except (SubjectErased, UnknownSubjectKey):
             return {"erased": True}
 
     async def grants(self, request: GrantsRequest) -> dict[str, Any]:
         """Grants the viewer is party to (holder or grantee; auditors see all), with their reads."""
+
         async def work(viewer: Viewer) -> dict[str, Any]:
             if not (viewer.is_officer or viewer.auditor):
                 raise AccessDenied("forbidden", "grants are shown to the departments party to them and to auditors")
@@ -154,14 +178,23 @@ class SharingQueries:
                 statement = statement.where(g.dataset_id == request.dataset_id)
             grants = [_decoded(row) for row in self.q.rows(statement)]
             ids = [grant["request_id"] for grant in grants]
-            reads = self.q.rows(select(t.dataset_reads).where(t.dataset_reads.c.request_id.in_(ids))
-                                .order_by(t.dataset_reads.c.height)) if ids else []
+            reads = (
+                self.q.rows(
+                    select(t.dataset_reads)
+                    .where(t.dataset_reads.c.request_id.in_(ids))
+                    .order_by(t.dataset_reads.c.height)
+                )
+                if ids
+                else []
+            )
             for grant in grants:
-                grant["approvals"] = json.loads(grant["approvals"]) if isinstance(grant["approvals"], str) \
-                    else grant["approvals"]
+                grant["approvals"] = (
+                    json.loads(grant["approvals"]) if isinstance(grant["approvals"], str) else grant["approvals"]
+                )
                 grant["reads"] = [_decoded(r) for r in reads if r["request_id"] == grant["request_id"]]
-            return await self.q.with_proofs(request, {"grants": grants, "today": await self.today()},
-                                            [grant["event_id"] for grant in grants])
+            return await self.q.with_proofs(
+                request, {"grants": grants, "today": await self.today()}, [grant["event_id"] for grant in grants]
+            )
 
         return await self.q.answer(subjects.REGISTRY_GRANTS, request, work)
 
@@ -170,16 +203,25 @@ def shared_reads_of(queries: RegistryQueries, subject: str) -> list[dict[str, An
     """Reads under grants that held ``subject``'s personal data, as access-log entries."""
     r, s, g = t.dataset_reads.c, t.dataset_read_subjects.c, t.data_grants.c
     rows = queries.rows(
-        select(r.event_id, r.reader, r.reader_department, r.dataset_id, r.request_id, r.fields, r.time, r.height,
-               g.purpose)
+        select(
+            r.event_id, r.reader, r.reader_department, r.dataset_id, r.request_id, r.fields, r.time, r.height, g.purpose
+        )
         .join(t.dataset_read_subjects, s.event_id == r.event_id)
         .join(t.data_grants, g.request_id == r.request_id, isouter=True)
-        .where(s.subject == subject).order_by(r.height)
+        .where(s.subject == subject)
+        .order_by(r.height)
     )
-    return [{
-        "event_id": row["event_id"], "subject": subject, "reader": row["reader"],
-        "reader_department": row["reader_department"],
-        "purpose": row["purpose"] or f"data-sharing grant {row['request_id']}",
-        "record": f"dataset/{row['dataset_id']} (grant {row['request_id']})",
-        "fields": json.loads(row["fields"]), "time": row["time"], "height": row["height"],
-    } for row in rows]
+    return [
+        {
+            "event_id": row["event_id"],
+            "subject": subject,
+            "reader": row["reader"],
+            "reader_department": row["reader_department"],
+            "purpose": row["purpose"] or f"data-sharing grant {row['request_id']}",
+            "record": f"dataset/{row['dataset_id']} (grant {row['request_id']})",
+            "fields": json.loads(row["fields"]),
+            "time": row["time"],
+            "height": row["height"],
+        }
+        for row in rows
+    ]

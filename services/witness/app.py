@@ -74,14 +74,19 @@ def create_app(witness: Witness, *, max_body_bytes: int = MAX_BODY_BYTES) -> Fas
         try:
             body = await _read_capped(request, max_body_bytes)
         except _TooLarge:
-            return Response(f"a request body is at most {max_body_bytes} bytes\n", 413, media_type=_TEXT,
-                            headers={"Connection": "close"})
+            return Response(
+                f"a request body is at most {max_body_bytes} bytes\n",
+                413,
+                media_type=_TEXT,
+                headers={"Connection": "close"},
+            )
         try:
             answer = await run_in_threadpool(witness.add_checkpoint, body)
         except SQLAlchemyError as exc:
             log.error("witness state unavailable", error=str(exc))
-            return Response("witness state unavailable; try again\n", 503, media_type=_TEXT,
-                            headers={"Retry-After": "1"})
+            return Response(
+                "witness state unavailable; try again\n", 503, media_type=_TEXT, headers={"Retry-After": "1"}
+            )
         log.info("add-checkpoint", status=answer.status, reason=answer.reason)
         # Set verbatim: Starlette would add "; charset=utf-8" to a text/* media type, and a 409
         # must be exactly text/x.tlog.size.
@@ -95,8 +100,9 @@ def create_app(witness: Witness, *, max_body_bytes: int = MAX_BODY_BYTES) -> Fas
                 note = await run_in_threadpool(witness.monitoring_checkpoint, origin_hash)
             except SQLAlchemyError as exc:
                 log.error("witness state unavailable", error=str(exc))
-                return Response("witness state unavailable; try again\n", 503, media_type=_TEXT,
-                                headers={"Retry-After": "1"})
+                return Response(
+                    "witness state unavailable; try again\n", 503, media_type=_TEXT, headers={"Retry-After": "1"}
+                )
         if note is None:
             return Response("no checkpoint cosigned for this log\n", 404, media_type=_TEXT)
         return Response(note, 200, media_type=NOTE_CONTENT_TYPE, headers={"Cache-Control": "no-cache"})

@@ -52,10 +52,16 @@ def serve(
     """Serve until interrupted (uvicorn handles SIGINT and SIGTERM)."""
     app, store = witness_app(folder, logs, max_body_bytes=max_body_bytes)
     try:
-        log.info("witness serving", host=host, port=port, vkey=folder.signer().verifier.vkey,
-                 logs=[entry.origin for entry in logs])
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                proxy_headers=False, lifespan="on")
+        log.info(
+            "witness serving",
+            host=host,
+            port=port,
+            vkey=folder.signer().verifier.vkey,
+            logs=[entry.origin for entry in logs],
+        )
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False, lifespan="on"
+        )
         uvicorn.Server(config).run()
     finally:
         store.close()

@@ -153,8 +153,11 @@ class GovChainClient:
         own = None if wire is None else hashlib.sha256(wire).hexdigest()
         while True:
             receipt = await self.receipt(event_id, source)
-            refused_other = (receipt["status"] == "rejected" and own is not None
-                             and receipt.get("original_sha256") not in (None, own))
+            refused_other = (
+                receipt["status"] == "rejected"
+                and own is not None
+                and receipt.get("original_sha256") not in (None, own)
+            )
             if receipt["status"] != "pending" and not refused_other:
                 return receipt
             if time.monotonic() > deadline:
@@ -273,10 +276,12 @@ def own_verdict(receipt: dict[str, Any], signed: bytes | None) -> dict[str, Any]
         if receipt["leaf_hash"] == leaf_hash(signed).hex():
             return receipt
         return {
-            "source": receipt["source"], "event_id": receipt["event_id"], "status": "rejected",
+            "source": receipt["source"],
+            "event_id": receipt["event_id"],
+            "status": "rejected",
             "reason": RejectionReason.CONFLICTING_ID.value,
             "detail": f"id {receipt['event_id']} of {receipt['source']} is already used by another event on chain "
-                      f"(block {receipt['height']})",
+            f"(block {receipt['height']})",
         }
     if receipt["status"] == "rejected" and receipt.get("original_sha256") in (None, hashlib.sha256(signed).hexdigest()):
         return receipt

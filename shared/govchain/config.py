@@ -33,7 +33,8 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL of the service's store; default SQLite in data_dir"
     )
     orderer_key: SecretStr | None = Field(
-        default=None, description="the orderer's private key (PEM) instead of keys/orderer.pem, e.g. from a secret store"
+        default=None,
+        description="the orderer's private key (PEM) instead of keys/orderer.pem, e.g. from a secret store",
     )
     pseudonym_key: SecretStr | None = Field(
         default=None, description="the citizens' pseudonym HMAC key (hex) instead of keys/pseudonym.key"
@@ -49,7 +50,8 @@ class Settings(BaseSettings):
         default=True, description="service processes move start-up objects out of CPython's garbage collections"
     )
     gc_young_threshold: int = Field(
-        default=0, ge=0,
+        default=0,
+        ge=0,
         description="objects before CPython's youngest GC generation is collected (0: Python's default, 700)",
     )
     gateway_host: str = Field(default="127.0.0.1", description="address the HTTP gateway listens on")
@@ -78,7 +80,9 @@ class Settings(BaseSettings):
         "commas (NAME: the witness's name in the on-chain policy); overrides the policy's URL for that witness",
     )
     checkpoint_interval_ms: int = Field(
-        default=1000, ge=10, le=3_600_000,
+        default=1000,
+        ge=10,
+        le=3_600_000,
         description="the ledger signs a checkpoint of the newest log size (and asks the witnesses) at most this often",
     )
     witness_timeout_s: float = Field(

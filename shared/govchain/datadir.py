@@ -10,15 +10,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from govchain.privacy.kekfiles import KekFiles
+from govchain.privatefiles import make_tree_private, private_folder, write_private
 from govchain.protocol.envelope import Envelope
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.genesis import make_genesis_block, make_genesis_event
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.policy import DEFAULT_POLICY, EventTimeRule
-from govchain.privacy.kekfiles import KekFiles
-from govchain.privatefiles import make_tree_private, private_folder, write_private
 from govchain.pseudonym import create_pseudonym_key, load_pseudonym_key
-
 
 PLATFORM_SERVICES = ("registry", "contract-engine", "gateway")
 """Services that sign events of their own; each gets a key and a principal in genesis."""

@@ -7,10 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-
-import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -67,9 +66,20 @@ class Ledgers:
         }
         log = open(self.tmp / f"ledger-{instance}.log", "wb")  # noqa: SIM115  (closed with the process)
         self.processes[instance] = subprocess.Popen(
-            [sys.executable, "-m", "govchain.services.cli", "serve", "ledger",
-             "--data", str(self.chain.root), "--nats-url", self.nats_url],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "govchain.services.cli",
+                "serve",
+                "ledger",
+                "--data",
+                str(self.chain.root),
+                "--nats-url",
+                self.nats_url,
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def kill(self, instance: str) -> None:

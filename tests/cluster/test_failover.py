@@ -50,16 +50,28 @@ async def chain_ids(nc: Client) -> list[str]:
 
 async def department(client: GovChainClient, chain: DataDir, name: str) -> SigningKey:
     key = SigningKey.generate()
-    receipt = await client.submit(make_event(chain.signing_key("root"), source=ev.ROOT, type="department.registered",
-                                             data={"department_id": name, "name": name, "public_key": key.public.hex}))
+    receipt = await client.submit(
+        make_event(
+            chain.signing_key("root"),
+            source=ev.ROOT,
+            type="department.registered",
+            data={"department_id": name, "name": name, "public_key": key.public.hex},
+        )
+    )
     assert receipt["status"] == "committed", receipt
     return key
 
 
 def documents(key: SigningKey, dept: str, count: int, start: int = 0) -> list[Envelope]:
-    return [make_event(key, source=dept, type="document.registered",
-                       data={"document_id": f"{dept}-{n}", "sha256": f"{n:064x}", "title": f"Record {n}"})
-            for n in range(start, start + count)]
+    return [
+        make_event(
+            key,
+            source=dept,
+            type="document.registered",
+            data={"document_id": f"{dept}-{n}", "sha256": f"{n:064x}", "title": f"Record {n}"},
+        )
+        for n in range(start, start + count)
+    ]
 
 
 async def test_a_standby_takes_over_when_the_leading_orderer_dies(
@@ -81,8 +93,10 @@ async def test_a_standby_takes_over_when_the_leading_orderer_dies(
         await asyncio.sleep(0.01)
 
     wanted = {e.id for e in events}
+
     async def all_ordered() -> bool:
         return wanted <= set(await chain_ids(nc))
+
     await until(all_ordered, timeout=90, what="every event on chain after the takeover")
     await asyncio.sleep(3)  # redeliveries of events the dead leader had taken come back and are judged
     ids = await chain_ids(nc)
@@ -113,7 +127,7 @@ async def test_ordering_goes_on_when_one_nats_node_of_three_dies(
 
     after = documents(key, "land", 30, start=30)
     for envelope in after:
-        for attempt in range(50):  # the client reconnects to a surviving node
+        for _attempt in range(50):  # the client reconnects to a surviving node
             try:
                 await client.publish(envelope)
                 break
@@ -122,11 +136,13 @@ async def test_ordering_goes_on_when_one_nats_node_of_three_dies(
         else:
             raise AssertionError("could not publish after a node died")
     wanted = {e.id for e in before + after}
+
     async def all_ordered() -> bool:
         try:
             return wanted <= set(await chain_ids(nc))
         except Exception:
             return False
+
     await until(all_ordered, timeout=90, what="every event on chain with one node down")
     ids = await chain_ids(nc)
     assert len(ids) == len(set(ids))

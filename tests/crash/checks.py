@@ -80,8 +80,9 @@ def _scalar(path: Path, sql: str, *params: Any) -> Any:
 
 def checkpoint_height(db: Path, store: Store) -> int | None:
     """The height a live store has applied (None before its first block)."""
-    return _scalar(db / f"{store.database}.db", "SELECT height FROM govchain_checkpoints WHERE name = ?",
-                   store.checkpoint)
+    return _scalar(
+        db / f"{store.database}.db", "SELECT height FROM govchain_checkpoints WHERE name = ?", store.checkpoint
+    )
 
 
 # -- (a) back by itself and caught up
@@ -119,14 +120,25 @@ async def _state(js: JetStreamContext, db: Path, *, cluster: bool) -> dict[str, 
 
 
 def _ready(state: dict[str, Any]) -> bool:
-    return (state["events_waiting"] == 0 and state["unacked"] == 0 and state["outbox_unsent"] == 0
-            and state["refusals_seq"] == state["rejected_last_seq"]
-            and all(state[store.name] == state["head"] for store in STORES)
-            and all(v == "ok" for k, v in state.items() if k.endswith("_replicas")))
+    return (
+        state["events_waiting"] == 0
+        and state["unacked"] == 0
+        and state["outbox_unsent"] == 0
+        and state["refusals_seq"] == state["rejected_last_seq"]
+        and all(state[store.name] == state["head"] for store in STORES)
+        and all(v == "ok" for k, v in state.items() if k.endswith("_replicas"))
+    )
 
 
-async def settle(js: JetStreamContext, db: Path, alive: Callable[[], list[str]], *, cluster: bool = False,
-                 timeout: float = 180, quiet_s: float = 1.5) -> Settled:
+async def settle(
+    js: JetStreamContext,
+    db: Path,
+    alive: Callable[[], list[str]],
+    *,
+    cluster: bool = False,
+    timeout: float = 180,
+    quiet_s: float = 1.5,
+) -> Settled:
     """Wait until intake is drained, every store is at the head, the contract engine's results
     are sent, the refusals are tallied (and, on a cluster, every replica is current), and it
     all stays so for ``quiet_s``. A process that died or a state that never settles fails,
@@ -229,8 +241,9 @@ async def account(js: JetStreamContext, record: Path) -> Accounting:
         elif not all(r.get("reason") for r in records):
             result.problems.append(f"acknowledged event {event_id} is on REJECTED without a reason: {records}")
         elif expect == "commit":
-            result.problems.append(f"acknowledged valid event {event_id} was refused: {records[0]['reason']} "
-                                   f"{records[0].get('detail')}")
+            result.problems.append(
+                f"acknowledged valid event {event_id} was refused: {records[0]['reason']} {records[0].get('detail')}"
+            )
         else:
             result.rejected[records[0]["reason"]] += 1
     doubled = sorted(i for i, n in on_chain.items() if n > 1)
@@ -259,8 +272,9 @@ def live_digests(path: Path, checkpoint: str) -> tuple[int | None, dict[str, str
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("BEGIN")
-            height = conn.execute(text("SELECT height FROM govchain_checkpoints WHERE name = :n"),
-                                  {"n": checkpoint}).scalar()
+            height = conn.execute(
+                text("SELECT height FROM govchain_checkpoints WHERE name = :n"), {"n": checkpoint}
+            ).scalar()
             return height, table_digests(conn)
     finally:
         engine.dispose()
@@ -339,7 +353,9 @@ async def compare_stores(js: JetStreamContext, db: Path, scratch: Path, head: in
             if live.get(table) == fresh.get(table):
                 continue
             if table not in live or table not in fresh:
-                result.problems.append(f"{store.name}: table {table} only in the {'rebuild' if table in fresh else 'live store'}")
+                result.problems.append(
+                    f"{store.name}: table {table} only in the {'rebuild' if table in fresh else 'live store'}"
+                )
                 continue
             ours, theirs = _rows(live_path, table), _rows(fresh_path, table)
             result.problems.append(

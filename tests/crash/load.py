@@ -61,30 +61,54 @@ class Cast:
         folder.mkdir(parents=True, exist_ok=True)
         for name, key in {**self.departments, **self.citizens}.items():
             key.save(folder / f"{name}.pem")
-        (folder / "cast.json").write_text(json.dumps({"departments": list(self.departments),
-                                                      "citizens": list(self.citizens)}))
+        (folder / "cast.json").write_text(
+            json.dumps({"departments": list(self.departments), "citizens": list(self.citizens)})
+        )
 
     @classmethod
     def load(cls, folder: Path) -> Cast:
         names = json.loads((folder / "cast.json").read_text())
-        return cls({d: SigningKey.load(folder / f"{d}.pem") for d in names["departments"]},
-                   {c: SigningKey.load(folder / f"{c}.pem") for c in names["citizens"]})
+        return cls(
+            {d: SigningKey.load(folder / f"{d}.pem") for d in names["departments"]},
+            {c: SigningKey.load(folder / f"{c}.pem") for c in names["citizens"]},
+        )
 
 
 async def prepare_chain(client: GovChainClient, data: DataDir, rng: random.Random) -> Cast:
     """Admit the departments, enroll citizens and deploy the business-licence contract, each
     waited for until committed: the load's events need all of them on chain."""
     root = data.signing_key("root")
-    cast = Cast({d: SigningKey.generate() for d in DEPARTMENTS},
-                {f"c-{rng.getrandbits(128):032x}": SigningKey.generate() for _ in range(CITIZENS)})
-    setup = [make_event(root, source=ev.ROOT, type="department.registered",
-                        data={"department_id": d, "name": d.title(), "public_key": k.public.hex})
-             for d, k in cast.departments.items()]
+    cast = Cast(
+        {d: SigningKey.generate() for d in DEPARTMENTS},
+        {f"c-{rng.getrandbits(128):032x}": SigningKey.generate() for _ in range(CITIZENS)},
+    )
+    setup = [
+        make_event(
+            root,
+            source=ev.ROOT,
+            type="department.registered",
+            data={"department_id": d, "name": d.title(), "public_key": k.public.hex},
+        )
+        for d, k in cast.departments.items()
+    ]
     market = cast.departments["market-regulator"]
-    setup += [make_event(market, source="market-regulator", type="citizen.enrolled",
-                         data={"citizen_id": c, "public_key": k.public.hex}) for c, k in cast.citizens.items()]
-    setup.append(make_event(root, source=ev.ROOT, type="contract.deployed",
-                            data={"definition": json.loads(BUILTIN_CONTRACTS["business-license"].read_text())}))
+    setup += [
+        make_event(
+            market,
+            source="market-regulator",
+            type="citizen.enrolled",
+            data={"citizen_id": c, "public_key": k.public.hex},
+        )
+        for c, k in cast.citizens.items()
+    ]
+    setup.append(
+        make_event(
+            root,
+            source=ev.ROOT,
+            type="contract.deployed",
+            data={"definition": json.loads(BUILTIN_CONTRACTS["business-license"].read_text())},
+        )
+    )
     for envelope in setup:
         receipt = await client.submit(envelope, timeout=60)
         assert receipt["status"] == "committed", receipt
@@ -126,7 +150,9 @@ class Mix:
     acked: list[Message] = field(default_factory=list)
 
     def event(self, key: SigningKey, source: str, type: str, data: dict[str, Any]) -> Envelope:
-        return make_event(key, source=source, type=type, data=data, event_id=uuid.UUID(int=self.rng.getrandbits(128)).hex)
+        return make_event(
+            key, source=source, type=type, data=data, event_id=uuid.UUID(int=self.rng.getrandbits(128)).hex
+        )
 
     def _id(self, prefix: str) -> str:
         self.n += 1
@@ -135,21 +161,44 @@ class Mix:
     def document(self, dept: str) -> Envelope:
         sha = f"{self.rng.getrandbits(256):064x}"
         self.documents.append(sha)
-        return self.event(self.cast.departments[dept], dept, "document.registered",
-                          {"document_id": self._id("D"), "sha256": sha, "title": f"Record {self.n}"})
+        return self.event(
+            self.cast.departments[dept],
+            dept,
+            "document.registered",
+            {"document_id": self._id("D"), "sha256": sha, "title": f"Record {self.n}"},
+        )
 
     def business(self) -> Envelope:
         owner = self.rng.choice(list(self.cast.citizens))
         business_id = self._id("B")
         self.businesses[business_id] = owner
-        return self.event(self.cast.departments["market-regulator"], "market-regulator", "business.registered", {
-            "business_id": business_id, "name": f"Shop {self.n}", "registration_no": f"9131{self.n:014d}",
-            "address": f"{self.n} Harbour Road", "activity": "catering", "owner": owner})
+        return self.event(
+            self.cast.departments["market-regulator"],
+            "market-regulator",
+            "business.registered",
+            {
+                "business_id": business_id,
+                "name": f"Shop {self.n}",
+                "registration_no": f"9131{self.n:014d}",
+                "address": f"{self.n} Harbour Road",
+                "activity": "catering",
+                "owner": owner,
+            },
+        )
 
     def parcel(self) -> Envelope:
-        return self.event(self.cast.departments["land-bureau"], "land-bureau", "land.parcel_registered", {
-            "parcel_id": self._id("P"), "location": f"Lot {self.n}", "area_m2": f"{self.rng.randint(50, 900)}.50",
-            "land_use": "residential", "owner": self.rng.choice(list(self.cast.citizens))})
+        return self.event(
+            self.cast.departments["land-bureau"],
+            "land-bureau",
+            "land.parcel_registered",
+            {
+                "parcel_id": self._id("P"),
+                "location": f"Lot {self.n}",
+                "area_m2": f"{self.rng.randint(50, 900)}.50",
+                "land_use": "residential",
+                "owner": self.rng.choice(list(self.cast.citizens)),
+            },
+        )
 
     def application(self) -> Envelope:
         """A licence application; for an unknown business or documents, the contract rejects it."""
@@ -160,21 +209,44 @@ class Mix:
         else:
             business_id, applicant = self._id("B-unknown"), self.rng.choice(list(self.cast.citizens))
             documents = [f"{self.rng.getrandbits(256):064x}"]
-        return self.event(self.cast.citizens[applicant], applicant, "license.applied", {
-            "application_id": self._id("APP"), "applicant": applicant, "business_id": business_id,
-            "kind": "food service", "documents": documents})
+        return self.event(
+            self.cast.citizens[applicant],
+            applicant,
+            "license.applied",
+            {
+                "application_id": self._id("APP"),
+                "applicant": applicant,
+                "business_id": business_id,
+                "kind": "food service",
+                "documents": documents,
+            },
+        )
 
     def refused(self) -> Envelope:
         """An event the ledger must refuse: a signer unknown to the chain, or a citizen
         registering a business (only registrars may)."""
         if self.rng.random() < 0.5:
             dept = self.rng.choice(DEPARTMENTS)
-            return self.event(SigningKey.generate(), dept, "document.registered",
-                              {"document_id": self._id("D-forged"), "sha256": "0" * 64, "title": "Unknown signer"})
+            return self.event(
+                SigningKey.generate(),
+                dept,
+                "document.registered",
+                {"document_id": self._id("D-forged"), "sha256": "0" * 64, "title": "Unknown signer"},
+            )
         citizen = self.rng.choice(list(self.cast.citizens))
-        return self.event(self.cast.citizens[citizen], citizen, "business.registered", {
-            "business_id": self._id("B-self"), "name": "Self-registered", "registration_no": "0",
-            "address": "Nowhere", "activity": "none", "owner": citizen})
+        return self.event(
+            self.cast.citizens[citizen],
+            citizen,
+            "business.registered",
+            {
+                "business_id": self._id("B-self"),
+                "name": "Self-registered",
+                "registration_no": "0",
+                "address": "Nowhere",
+                "activity": "none",
+                "owner": citizen,
+            },
+        )
 
     def next(self) -> Message:
         roll = self.rng.random()
@@ -190,12 +262,16 @@ class Mix:
             return single(self.application())
         if roll < 0.85:
             market = self.cast.departments["market-regulator"]
-            events = [self.document("market-regulator") if self.rng.random() < 0.6 else self.business()
-                      for _ in range(self.rng.randint(2, 40))]
+            events = [
+                self.document("market-regulator") if self.rng.random() < 0.6 else self.business()
+                for _ in range(self.rng.randint(2, 40))
+            ]
             return batch(sign_batch(market, events))
         land = self.cast.departments["land-bureau"]
-        events = [self.parcel() if self.rng.random() < 0.5 else self.document("land-bureau")
-                  for _ in range(self.rng.randint(2, 25))]
+        events = [
+            self.parcel() if self.rng.random() < 0.5 else self.document("land-bureau")
+            for _ in range(self.rng.randint(2, 25))
+        ]
         return batch(sign_batch(land, events))
 
 
@@ -218,9 +294,16 @@ class Publisher:
         if self.nc is None:
             try:
                 # Bounded: a first connect to a server that is gone may otherwise retry forever.
-                self.nc = await asyncio.wait_for(nats.connect(
-                    url.split(","), connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=0.2,
-                    name="crash-load"), 5)
+                self.nc = await asyncio.wait_for(
+                    nats.connect(
+                        url.split(","),
+                        connect_timeout=2,
+                        max_reconnect_attempts=-1,
+                        reconnect_time_wait=0.2,
+                        name="crash-load",
+                    ),
+                    5,
+                )
             except Exception:  # noqa: BLE001  (down for now: try again)
                 return None
             self.url = url
@@ -235,8 +318,16 @@ class Publisher:
                 pass
 
     def _write(self, message: Message, ack: PubAck) -> None:
-        line = {"t": time.time(), "kind": message.kind, "msg_id": message.msg_id, "ids": message.ids,
-                "resend": message.resend, "expect": message.expect, "seq": ack.seq, "duplicate": bool(ack.duplicate)}
+        line = {
+            "t": time.time(),
+            "kind": message.kind,
+            "msg_id": message.msg_id,
+            "ids": message.ids,
+            "resend": message.resend,
+            "expect": message.expect,
+            "seq": ack.seq,
+            "duplicate": bool(ack.duplicate),
+        }
         self.record.write(json.dumps(line) + "\n")
         self.record.flush()
         os.fsync(self.record.fileno())
@@ -281,13 +372,32 @@ async def _main(args: argparse.Namespace) -> None:
 class LoadProcess:
     """The publisher as a child process of the test: started per cycle, stopped before checks."""
 
-    def __init__(self, cast_dir: Path, url_file: Path, record: Path, *, seed: int, tag: str, pause_ms: float,
-                 log: Path) -> None:
+    def __init__(
+        self, cast_dir: Path, url_file: Path, record: Path, *, seed: int, tag: str, pause_ms: float, log: Path
+    ) -> None:
         self.log = log
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.crash.load", "--cast", str(cast_dir), "--url-file", str(url_file),
-             "--record", str(record), "--seed", str(seed), "--tag", tag, "--pause-ms", str(pause_ms)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=open(log, "ab"), text=True,  # noqa: SIM115
+            [
+                sys.executable,
+                "-m",
+                "tests.crash.load",
+                "--cast",
+                str(cast_dir),
+                "--url-file",
+                str(url_file),
+                "--record",
+                str(record),
+                "--seed",
+                str(seed),
+                "--tag",
+                tag,
+                "--pause-ms",
+                str(pause_ms),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=open(log, "ab"),
+            text=True,  # noqa: SIM115
         )
 
     def stop(self, timeout: float = 30) -> dict[str, int]:
@@ -302,9 +412,13 @@ class LoadProcess:
             time.sleep(1)
             self.process.kill()
             self.process.communicate()
-            raise AssertionError(f"load publisher did not stop within {timeout}s:\n{self.log.read_text()[-6000:]}")
+            raise AssertionError(
+                f"load publisher did not stop within {timeout}s:\n{self.log.read_text()[-6000:]}"
+            ) from None
         if self.process.returncode != 0:
-            raise AssertionError(f"load publisher exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
+            raise AssertionError(
+                f"load publisher exited with {self.process.returncode}: {self.log.read_text()[-2000:]}"
+            )
         return dict(json.loads(out.strip().splitlines()[-1]))
 
 

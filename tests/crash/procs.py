@@ -24,10 +24,10 @@ SERVE = [sys.executable, "-m", "tests.crash.traced"]
 UP_BANNER = "GovChain is up"
 
 HARNESS_SETTINGS = {
-    "GOVCHAIN_ACK_WAIT_S": "2",         # events taken by a killed orderer come back after 2 s, not 30
-    "GOVCHAIN_LEASE_TTL_S": "2",        # a killed orderer's lease lapses after 2 s, not 6
+    "GOVCHAIN_ACK_WAIT_S": "2",  # events taken by a killed orderer come back after 2 s, not 30
+    "GOVCHAIN_LEASE_TTL_S": "2",  # a killed orderer's lease lapses after 2 s, not 6
     "GOVCHAIN_BATCH_MAX_WAIT_MS": "50",
-    "GOVCHAIN_GATEWAY_PORT": "0",       # never 8080: another process may hold it
+    "GOVCHAIN_GATEWAY_PORT": "0",  # never 8080: another process may hold it
     "GOVCHAIN_LOG_FORMAT": "json",
 }
 """Tunables that only make recovery quicker to wait for; none turns a check off."""
@@ -115,7 +115,11 @@ class Platform:
             log.write(f"\n===== crash harness: start {self.starts} =====\n".encode())
             self.process = subprocess.Popen(
                 [*SERVE, "up", "--data", str(self.data), "--nats-port", "0"],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=self.env, cwd=REPO,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=REPO,
                 start_new_session=True,  # its own process group: kill -9 reaches all of it at once
             )
 
@@ -124,14 +128,16 @@ class Platform:
         platform exits or stays silent: it must come up by itself."""
         assert self.process is not None
         while time.monotonic() - self._started < timeout:
-            if UP_BANNER in self.log.read_text(errors="replace")[self._offset:]:
+            if UP_BANNER in self.log.read_text(errors="replace")[self._offset :]:
                 return time.monotonic() - self._started
             if self.process.poll() is not None:
-                raise AssertionError(f"govchain up exited with {self.process.returncode} on start "
-                                     f"{self.starts}:\n{tail(self.log)}")
+                raise AssertionError(
+                    f"govchain up exited with {self.process.returncode} on start {self.starts}:\n{tail(self.log)}"
+                )
             time.sleep(0.1)
-        raise AssertionError(f"govchain up did not come up within {timeout:.0f}s on start {self.starts}:\n"
-                             f"{tail(self.log)}")
+        raise AssertionError(
+            f"govchain up did not come up within {timeout:.0f}s on start {self.starts}:\n{tail(self.log)}"
+        )
 
     def start(self, timeout: float = 120) -> float:
         self.spawn()
@@ -196,7 +202,11 @@ class Services:
             log.write(f"\n===== crash harness: start {name} =====\n".encode())
             self.processes[name] = subprocess.Popen(
                 [*SERVE, "serve", name, "--data", str(self.data), "--nats-url", self.nats_url],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=self.env, cwd=REPO,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=REPO,
             )
 
     def kill(self, name: str) -> int:
@@ -208,8 +218,11 @@ class Services:
 
     def alive(self) -> list[str]:
         """Problems: services that exited on their own."""
-        return [f"`govchain serve {name}` exited with {p.returncode}:\n{tail(self.log(name))}"
-                for name, p in self.processes.items() if p.poll() is not None]
+        return [
+            f"`govchain serve {name}` exited with {p.returncode}:\n{tail(self.log(name))}"
+            for name, p in self.processes.items()
+            if p.poll() is not None
+        ]
 
     def stop_all(self) -> dict[str, int]:
         """SIGTERM each (a clean stop); their exit codes."""

@@ -85,14 +85,26 @@ class Figures:
 
 
 def _spread(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "max": round(max(values), 1), "mean": round(sum(values) / len(values), 1)} if values else {}
+    return (
+        {"n": len(values), "max": round(max(values), 1), "mean": round(sum(values) / len(values), 1)} if values else {}
+    )
 
 
 class Harness:
     """The parts every crash test shares: the seeded RNG, the load, the checks after a restart."""
 
-    def __init__(self, tmp: Path, mode: str, data: Path, env: dict[str, str], url: Callable[[], str],
-                 alive: Callable[[], list[str]], *, cluster: bool = False, verify_with_url: bool = True) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        mode: str,
+        data: Path,
+        env: dict[str, str],
+        url: Callable[[], str],
+        alive: Callable[[], list[str]],
+        *,
+        cluster: bool = False,
+        verify_with_url: bool = True,
+    ) -> None:
         self.tmp, self.mode, self.data, self.env = tmp, mode, data, env
         self.url, self.alive, self.cluster, self.verify_with_url = url, alive, cluster, verify_with_url
         self.rng = random.Random(f"{SEED}/{mode}")
@@ -109,8 +121,13 @@ class Harness:
         return f"[GOVCHAIN_CRASH_SEED={SEED} mode={self.mode} cycle {cycle}/{self.kills}; logs in {self.tmp}]"
 
     async def client(self) -> nats.aio.client.Client:
-        return await nats.connect(self.url().split(","), connect_timeout=5, max_reconnect_attempts=-1,
-                                  reconnect_time_wait=0.2, name="crash-checks")
+        return await nats.connect(
+            self.url().split(","),
+            connect_timeout=5,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.2,
+            name="crash-checks",
+        )
 
     async def prepare(self) -> None:
         """Departments, citizens and the licence contract on chain; then the first checks."""
@@ -123,7 +140,9 @@ class Harness:
                     await client.head()
                     break
                 except Exception:  # noqa: BLE001
-                    assert time.monotonic() < deadline, "the ledger did not answer within 120s:\n" + "\n".join(self.alive())
+                    assert time.monotonic() < deadline, "the ledger did not answer within 120s:\n" + "\n".join(
+                        self.alive()
+                    )
                     await asyncio.sleep(0.2)
             cast = await prepare_chain(client, DataDir(self.data), self.rng)
         finally:
@@ -150,8 +169,15 @@ class Harness:
             await asyncio.sleep(0.05)
 
     async def start_load(self, cycle: int) -> None:
-        self.load = LoadProcess(self.cast_dir, self.url_file, self.record, seed=self.rng.getrandbits(64),
-                                tag=f"k{cycle}", pause_ms=40, log=self.tmp / "load.log")
+        self.load = LoadProcess(
+            self.cast_dir,
+            self.url_file,
+            self.record,
+            seed=self.rng.getrandbits(64),
+            tag=f"k{cycle}",
+            pause_ms=40,
+            log=self.tmp / "load.log",
+        )
         await self.load_flowing()
 
     def stop_load(self) -> None:
@@ -203,13 +229,21 @@ class Harness:
             self.figures.rebuild_s += comparison.rebuild_s
         finally:
             await nc.close()
-        print(f"  cycle {cycle}: head {settled.head}, {self.figures.acked_events} acked events accounted, "
-              f"{comparison.stores} stores equal to a rebuild, settled in {settled.waited_s:.1f}s", flush=True)
+        print(
+            f"  cycle {cycle}: head {settled.head}, {self.figures.acked_events} acked events accounted, "
+            f"{comparison.stores} stores equal to a rebuild, settled in {settled.waited_s:.1f}s",
+            flush=True,
+        )
 
 
 def init_chain(data: Path, env: dict[str, str], chain_id: str) -> None:
-    subprocess.run([*GOVCHAIN, "init", "--data", str(data), "--chain-id", chain_id],
-                   env=env, cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [*GOVCHAIN, "init", "--data", str(data), "--chain-id", chain_id],
+        env=env,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
 
 
 def during_recovery(cycle: int) -> bool:
@@ -230,8 +264,9 @@ async def test_the_platform_survives_kill_9(tmp_path: Path) -> None:
     data, env = tmp_path / "node", harness_env()
     platform = Platform(data, tmp_path / "platform.log", env)
     platform.start()
-    harness = Harness(tmp_path, "platform", data, env, lambda: platform.nats_url, platform.alive,
-                      verify_with_url=False)  # `govchain verify` finds NATS in run.json, as a user's would
+    harness = Harness(
+        tmp_path, "platform", data, env, lambda: platform.nats_url, platform.alive, verify_with_url=False
+    )  # `govchain verify` finds NATS in run.json, as a user's would
     try:
         await harness.prepare()
         for cycle in range(1, harness.kills + 1):

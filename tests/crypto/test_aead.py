@@ -18,9 +18,7 @@ VECTORS = {"gm": "sm4_gcm_rfc8998.json", "intl": "aes256_gcm_mcgrew_viega.json"}
 
 @pytest.mark.parametrize("suite", SUITES, ids=lambda s: s.name)
 def test_published_vector(suite: CryptoSuite) -> None:
-    v = {
-        k: bytes.fromhex(x) for k, x in oracle.vector(VECTORS[suite.name]).items() if k != "source"
-    }
+    v = {k: bytes.fromhex(x) for k, x in oracle.vector(VECTORS[suite.name]).items() if k != "source"}
     sealed = suite.seal(v["key"], v["iv"], v["plaintext"], v["aad"])
     assert sealed == v["ciphertext"] + v["tag"]
     assert suite.open(v["key"], v["iv"], sealed, v["aad"]) == v["plaintext"]

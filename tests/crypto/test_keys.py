@@ -69,9 +69,7 @@ def test_keys_of_the_other_suite_or_curve_are_refused_as_pem() -> None:
         GM.public_key_from_pem(p256_pub)
     with pytest.raises(KeyFormatError):
         INTL.public_key_from_pem(p256_pub)
-    point = p256.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
+    point = p256.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     with pytest.raises(KeyFormatError):  # a P-256 point is (almost surely) not on the SM2 curve
         GM.public_key_from_bytes(point)
 
@@ -102,9 +100,7 @@ def test_sm2_coordinates_must_be_reduced_mod_p() -> None:
     GM.public_key_from_bytes(b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big"))
     for bad in (
         b"\x04" + (x + sm2.P).to_bytes(32, "big") + y.to_bytes(32, "big"),
-        b"\x04" + x.to_bytes(32, "big") + (y + sm2.P).to_bytes(32, "big")
-        if y + sm2.P < 2**256
-        else b"",
+        b"\x04" + x.to_bytes(32, "big") + (y + sm2.P).to_bytes(32, "big") if y + sm2.P < 2**256 else b"",
     ):
         with pytest.raises(KeyFormatError):
             GM.public_key_from_bytes(bad)
@@ -141,9 +137,7 @@ def test_sm2_pkcs8_without_public_key_is_refused_with_advice() -> None:
     der = dearmor(GM.private_key_to_pem(key), "PRIVATE KEY")
     d = der[36:68]
     # ECPrivateKey { 1, d } without [1] publicKey, lengths adjusted: what some tools write.
-    bare = (
-        bytes.fromhex("3041020100301306072a8648ce3d020106082a811ccf5501822d042730250201010420") + d
-    )
+    bare = bytes.fromhex("3041020100301306072a8648ce3d020106082a811ccf5501822d042730250201010420") + d
     with pytest.raises(KeyFormatError, match="with its public key"):
         GM.private_key_from_pem(armor(bare, "PRIVATE KEY"))
 

@@ -27,17 +27,13 @@ def _ed25519_from_seed(seed: bytes) -> PrivateKey:
 
 def _sm2_vector_key() -> tuple[bytes, bytes]:
     v = SM2_VECTOR
-    return bytes.fromhex(v["private_key"]), bytes.fromhex(
-        "04" + v["public_key_x"] + v["public_key_y"]
-    )
+    return bytes.fromhex(v["private_key"]), bytes.fromhex("04" + v["public_key_x"] + v["public_key_y"])
 
 
 # -- Ed25519, RFC 8032 ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "case", oracle.vector("ed25519_rfc8032.json")["vectors"], ids=lambda c: c["name"]
-)
+@pytest.mark.parametrize("case", oracle.vector("ed25519_rfc8032.json")["vectors"], ids=lambda c: c["name"])
 def test_ed25519_rfc8032(case: dict[str, str]) -> None:
     key = _ed25519_from_seed(bytes.fromhex(case["secret_key"]))
     message, signature = bytes.fromhex(case["message"]), bytes.fromhex(case["signature"])
@@ -87,9 +83,7 @@ def test_sm2_fixed_k_reproduces_r_and_s() -> None:
     assert oracle.public_of(private) == public
     e = sm2.message_digest(public, SM2_VECTOR["message"].encode())
     k = bytes.fromhex(SM2_VECTOR["k"])
-    assert (
-        oracle.sign_digest_with_k(private, public, e, k).hex() == SM2_VECTOR["r"] + SM2_VECTOR["s"]
-    )
+    assert oracle.sign_digest_with_k(private, public, e, k).hex() == SM2_VECTOR["r"] + SM2_VECTOR["s"]
 
 
 def test_sm2_the_standards_key_signs_through_the_suite() -> None:
@@ -152,9 +146,7 @@ def test_malformed_signatures_are_false_not_errors(suite: CryptoSuite) -> None:
         signature[:32] + bytes(32),  # s = 0
         n + signature[32:],  # r = n
         signature[:32] + n,  # s = n
-        sm2.signature_to_der(signature)
-        if suite is GM
-        else signature * 2,  # DER is not the wire form
+        sm2.signature_to_der(signature) if suite is GM else signature * 2,  # DER is not the wire form
     ):
         assert suite.verify(key.public, message, bad) is False
 

@@ -140,7 +140,12 @@ def as_mapping(value: Any, *, key: str) -> dict[str, Any]:
 def _unique_key(key: str, entry: Any) -> Any:
     if key == "ports":
         if isinstance(entry, dict):
-            return (entry.get("host_ip"), str(entry.get("target")), str(entry.get("published")), entry.get("protocol", "tcp"))
+            return (
+                entry.get("host_ip"),
+                str(entry.get("target")),
+                str(entry.get("published")),
+                entry.get("protocol", "tcp"),
+            )
         spec, _, protocol = str(entry).partition("/")
         parts = spec.rsplit(":", 2)
         ip = parts[0] if len(parts) == 3 else None
@@ -223,7 +228,9 @@ def active_services(model: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def environment(service: dict[str, Any]) -> dict[str, str | None]:
-    return {k: (None if v is None else str(v)) for k, v in as_mapping(service.get("environment"), key="environment").items()}
+    return {
+        k: (None if v is None else str(v)) for k, v in as_mapping(service.get("environment"), key="environment").items()
+    }
 
 
 def argv(command: Any) -> list[str]:
@@ -271,7 +278,7 @@ def host_path(service: dict[str, Any], container_path: str) -> Path | None:
     for source, target, bind in volume_mounts(service):
         target = target.rstrip("/")
         if bind and (container_path == target or container_path.startswith(target + "/")):
-            candidate = (REPO / source / container_path[len(target):].lstrip("/")).resolve()
+            candidate = (REPO / source / container_path[len(target) :].lstrip("/")).resolve()
             if best is None or len(target) > best[0]:
                 best = (len(target), candidate)
     return None if best is None else best[1]

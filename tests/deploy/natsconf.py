@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
 GENERATED = "auth.conf"
 
 
@@ -59,7 +58,7 @@ class _Reader:
             start = self.i
             while not self.eof() and self.s[self.i] not in _KEY_END:
                 self.i += 1
-            key = self.s[start:self.i]
+            key = self.s[start : self.i]
             if not key:
                 raise self.fail(f"expected a key, found {c!r}")
             self.skip(newlines=False)
@@ -102,7 +101,7 @@ class _Reader:
             end = self.s.find(c, self.i + 1)
             if end < 0:
                 raise self.fail("unterminated string")
-            text = self.s[self.i + 1:end]
+            text = self.s[self.i + 1 : end]
             self.i = end + 1
             return text
         start = self.i
@@ -110,7 +109,7 @@ class _Reader:
             if self.s[self.i] == "#":
                 break
             self.i += 1
-        word = self.s[start:self.i].strip()
+        word = self.s[start : self.i].strip()
         if word.lower() in ("true", "yes", "on"):
             return True
         if word.lower() in ("false", "no", "off"):

@@ -120,7 +120,9 @@ def test_commands_are_real_govchain_commands(line: tuple[str, str, str, list[str
 
 def test_a_wrong_command_is_reported_with_its_service_and_key() -> None:
     with pytest.raises(CommandProblem, match=r"service 'x', key command: `govchain serve` has no option '--bogus'"):
-        parse_govchain(["serve", "ledger", "--bogus"], {"GOVCHAIN_NATS_URL": "nats://n:4222"}, "f: service 'x', key command")
+        parse_govchain(
+            ["serve", "ledger", "--bogus"], {"GOVCHAIN_NATS_URL": "nats://n:4222"}, "f: service 'x', key command"
+        )
     with pytest.raises(CommandProblem, match="has no subcommand 'serv'"):
         parse_govchain(["serv", "ledger"], {}, "f: service 'x', key command")
     with pytest.raises(CommandProblem, match="does not parse"):  # --nats-url is required; no GOVCHAIN_NATS_URL
@@ -202,11 +204,15 @@ def test_the_gateway_listens_publicly_and_checks_the_chain_head(deployment: str)
         env = environment(spec)
         settings_port = int(env.get("GOVCHAIN_GATEWAY_PORT") or Settings.model_fields["gateway_port"].default)
         assert env.get("GOVCHAIN_GATEWAY_HOST") == "0.0.0.0", f"{where}, key environment.GOVCHAIN_GATEWAY_HOST"
-        targets = [str(p).rsplit(":", 1)[-1].split("/")[0] if not isinstance(p, dict) else str(p.get("target"))
-                   for p in spec.get("ports") or []]
+        targets = [
+            str(p).rsplit(":", 1)[-1].split("/")[0] if not isinstance(p, dict) else str(p.get("target"))
+            for p in spec.get("ports") or []
+        ]
         assert str(settings_port) in targets, f"{where}, key ports: the gateway's port {settings_port} is not published"
         check = healthcheck_argv(spec) or []
-        assert check[:1] and check[0].startswith("python"), f"{where}, key healthcheck.test: expected a Python HTTP check"
+        assert check[:1] and check[0].startswith("python"), (
+            f"{where}, key healthcheck.test: expected a Python HTTP check"
+        )
         urls = [u for c in check for u in re.findall(r"https?://[^'\"\s]+", c)]
         assert len(urls) == 1, f"{where}, key healthcheck.test: expected one URL, found {urls}"
         url = urlsplit(urls[0])

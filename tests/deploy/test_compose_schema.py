@@ -21,8 +21,8 @@ from .compose import (
     ComposeLoader,
     Tagged,
     active_services,
-    documents,
     deployments,
+    documents,
     is_govchain,
     merge,
     volume_mounts,
@@ -60,9 +60,7 @@ def test_valid_against_the_compose_specification(name: str) -> None:
     schema = _schema()
     validator = jsonschema.validators.validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(DOCUMENTS[name]), key=lambda e: list(map(str, e.absolute_path)))
-    assert not errors, f"{name} is not valid Compose:\n" + "\n".join(
-        f"  {_where(e)}: {e.message}" for e in errors
-    )
+    assert not errors, f"{name} is not valid Compose:\n" + "\n".join(f"  {_where(e)}: {e.message}" for e in errors)
 
 
 def test_an_invalid_file_is_reported_with_its_service_and_key() -> None:
@@ -123,7 +121,7 @@ def test_dependencies_exist_and_their_conditions_can_be_met(name: str) -> None:
                 assert check.get("test") and not check.get("disable"), f"{where}: {target!r} has no healthcheck"
             if condition == "service_completed_successfully":
                 assert services[target].get("restart", "no") == "no", (
-                    f"{where}: {target!r} is a one-shot and must have restart: \"no\""
+                    f'{where}: {target!r} is a one-shot and must have restart: "no"'
                 )
 
 
@@ -141,7 +139,7 @@ def test_named_volumes_are_declared(name: str) -> None:
     model = DEPLOYMENTS[name]
     declared = set(model.get("volumes") or {})
     for service, spec in active_services(model).items():
-        for source, target, bind in volume_mounts(spec):
+        for source, _target, bind in volume_mounts(spec):
             if source and not bind:
                 assert source in declared, f"{name}: service {service!r}, key volumes: {source!r} is not declared"
 
@@ -152,7 +150,9 @@ def test_published_host_ports_do_not_clash(name: str) -> None:
     for service, spec in active_services(DEPLOYMENTS[name]).items():
         for port in spec.get("ports") or []:
             published = str(port.get("published") if isinstance(port, dict) else str(port).rsplit(":", 1)[0])
-            assert published not in seen, f"{name}: host port {published} published by {seen.get(published)!r} and {service!r}"
+            assert published not in seen, (
+                f"{name}: host port {published} published by {seen.get(published)!r} and {service!r}"
+            )
             seen[published] = service
 
 

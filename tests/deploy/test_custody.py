@@ -49,8 +49,14 @@ def _bind_mounts(spec: dict[str, Any]) -> list[dict[str, Any]]:
             out.append(entry)
         else:
             parts = str(entry).split(":")
-            out.append({"type": "bind" if parts[0].startswith((".", "/", "~")) else "volume", "source": parts[0],
-                        "target": parts[1] if len(parts) > 1 else parts[0], "read_only": parts[2:] == ["ro"]})
+            out.append(
+                {
+                    "type": "bind" if parts[0].startswith((".", "/", "~")) else "volume",
+                    "source": parts[0],
+                    "target": parts[1] if len(parts) > 1 else parts[0],
+                    "read_only": parts[2:] == ["ro"],
+                }
+            )
     return out
 
 
@@ -112,7 +118,9 @@ def test_each_govchain_container_mounts_only_its_own_folder(deployment: str) -> 
             continue
         where = f"{deployment}: service {name!r}, key volumes"
         mounts = _bind_mounts(spec)
-        assert all(m.get("type") == "bind" for m in mounts), f"{where}: no named volume (keys come from {DEPLOY}/<service>)"
+        assert all(m.get("type") == "bind" for m in mounts), (
+            f"{where}: no named volume (keys come from {DEPLOY}/<service>)"
+        )
         data = [m for m in mounts if str(m["target"]).rstrip("/") == "/data"]
         assert len(data) == 1 and len(mounts) == 1, f"{where}: exactly one mount, its own folder at /data: {mounts}"
         mount = data[0]
@@ -177,8 +185,10 @@ def deploy(chain: Path) -> tuple[Path, dict[str, Any]]:
 
 
 def _tree(folder: Path) -> dict[str, tuple[int, int, int]]:
-    return {str(p.relative_to(folder)): (stat.S_IMODE(p.stat().st_mode), p.stat().st_size, p.stat().st_mtime_ns)
-            for p in [folder, *folder.rglob("*")]}
+    return {
+        str(p.relative_to(folder)): (stat.S_IMODE(p.stat().st_mode), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in [folder, *folder.rglob("*")]
+    }
 
 
 def test_split_writes_exactly_each_services_files_privately(chain: Path, deploy: tuple[Path, dict[str, Any]]) -> None:
@@ -235,20 +245,28 @@ def test_split_can_hand_the_folders_to_the_image_user(chain: Path) -> None:
 def _serve(service: str, folder: Path, tmp: Path, nats_url: str) -> subprocess.Popen[bytes]:
     """`govchain serve SERVICE --data FOLDER`, as its container runs it (SQLite for PostgreSQL)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVCHAIN_")}
-    env.update({
-        "GOVCHAIN_NATS_URL": nats_url, "GOVCHAIN_DATABASE_URL": f"sqlite:///{tmp / 'db' / service}.db",
-        "GOVCHAIN_INSTANCE_ID": f"custody-{service}", "GOVCHAIN_GATEWAY_PORT": "0", "GOVCHAIN_LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "GOVCHAIN_NATS_URL": nats_url,
+            "GOVCHAIN_DATABASE_URL": f"sqlite:///{tmp / 'db' / service}.db",
+            "GOVCHAIN_INSTANCE_ID": f"custody-{service}",
+            "GOVCHAIN_GATEWAY_PORT": "0",
+            "GOVCHAIN_LOG_LEVEL": "WARNING",
+        }
+    )
     log = (tmp / f"{service}.log").open("wb")
     return subprocess.Popen([GOVCHAIN, "serve", service, "--data", str(folder)], env=env, stdout=log, stderr=log)
 
 
-def _until(what: str, check: Callable[[], bool], processes: dict[str, subprocess.Popen[bytes]], tmp: Path,
-           deadline: float) -> None:
+def _until(
+    what: str, check: Callable[[], bool], processes: dict[str, subprocess.Popen[bytes]], tmp: Path, deadline: float
+) -> None:
     while not check():
         for name, process in processes.items():
             if process.poll() is not None:
-                pytest.fail(f"`govchain serve {name}` exited {process.returncode}: {(tmp / f'{name}.log').read_text()[-2000:]}")
+                pytest.fail(
+                    f"`govchain serve {name}` exited {process.returncode}: {(tmp / f'{name}.log').read_text()[-2000:]}"
+                )
         if time.monotonic() > deadline:
             pytest.fail(f"{what} not within the time allowed")
         time.sleep(0.3)
@@ -277,6 +295,7 @@ def test_each_service_and_its_healthcheck_run_on_its_own_folder(chain: Path, tmp
     deadline = time.monotonic() + 90
     processes: dict[str, subprocess.Popen[bytes]] = {}
     with EmbeddedNats(tmp_path / "nats", port=0) as nats:
+
         def healthy(service: str) -> Callable[[], bool]:
             args = [str(folders / service) if a == "/data" else a for a in checks[service]]
             args = [str(tmp_path / "report") if a.startswith("/tmp/") else a for a in args]
@@ -299,8 +318,12 @@ def test_each_service_and_its_healthcheck_run_on_its_own_folder(chain: Path, tmp
             for service in checks:
                 _until(f"the {service} healthcheck", healthy(service), processes, tmp_path, deadline)
             _until("the gateway's /api/v1/chain/head", gateway_healthy, processes, tmp_path, deadline)
-            _admin_events_signed_offline(chain, tmp_path, DataDir(folders / "gateway").run_info()["gateway_url"],  # type: ignore[index]
-                                         nats.url)
+            _admin_events_signed_offline(
+                chain,
+                tmp_path,
+                DataDir(folders / "gateway").run_info()["gateway_url"],  # type: ignore[index]
+                nats.url,
+            )
         finally:
             for process in processes.values():
                 process.terminate()
@@ -316,11 +339,34 @@ def test_each_service_and_its_healthcheck_run_on_its_own_folder(chain: Path, tmp
 
 def _sign_admission(chain: Path, tmp: Path, department: str) -> Path:
     spec = tmp / f"admit-{department}.json"
-    spec.write_text(json.dumps({"source": "root", "type": "department.registered", "data": {
-        "department_id": department, "name": department.title(), "public_key": SigningKey.generate().public.hex}}))
+    spec.write_text(
+        json.dumps(
+            {
+                "source": "root",
+                "type": "department.registered",
+                "data": {
+                    "department_id": department,
+                    "name": department.title(),
+                    "public_key": SigningKey.generate().public.hex,
+                },
+            }
+        )
+    )
     signed = tmp / f"admit-{department}.signed.json"
-    result = invoke(["custody", "sign", str(spec), "--key", str(chain / "keys" / "root.pem"), "--out", str(signed),
-                     "--data", str(chain), "--json"])
+    result = invoke(
+        [
+            "custody",
+            "sign",
+            str(spec),
+            "--key",
+            str(chain / "keys" / "root.pem"),
+            "--out",
+            str(signed),
+            "--data",
+            str(chain),
+            "--json",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["publish_before"]
     again = invoke(["custody", "sign", str(spec), "--key", str(chain / "keys" / "root.pem"), "--out", str(signed)])
@@ -332,11 +378,16 @@ def _admin_events_signed_offline(chain: Path, tmp: Path, gateway_url: str, nats_
     """The README's way: sign with the root key where it lives; POST the file as it is to the
     gateway, or publish it with `govchain custody submit`."""
     signed = _sign_admission(chain, tmp, "land-registry")
-    request = urllib.request.Request(f"{gateway_url}/api/v1/events", data=signed.read_bytes(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{gateway_url}/api/v1/events",
+        data=signed.read_bytes(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as answer:
         receipt = json.loads(answer.read())
     assert answer.status == 201 and receipt["status"] == "committed", receipt
-    submitted = invoke(["custody", "submit", str(_sign_admission(chain, tmp, "tax")), "--json"],
-                       env={"GOVCHAIN_NATS_URL": nats_url})
+    submitted = invoke(
+        ["custody", "submit", str(_sign_admission(chain, tmp, "tax")), "--json"], env={"GOVCHAIN_NATS_URL": nats_url}
+    )
     assert submitted.exit_code == 0 and json.loads(submitted.output)["status"] == "committed", submitted.output

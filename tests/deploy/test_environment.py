@@ -25,7 +25,7 @@ from govchain.protocol.policy import CONTRACT_ENGINE
 from govchain.services.cli.app import app
 from govchain.services.platform import SERVICES
 
-from .compose import REPO, active_services, argv, documents, deployments, environment, is_govchain, is_nats
+from .compose import REPO, active_services, argv, deployments, documents, environment, is_govchain, is_nats
 
 DOCUMENTS = documents()
 DEPLOYMENTS = deployments()
@@ -192,9 +192,21 @@ def generated_users(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     DataDir(tmp / "data").init("compose-credentials")
     out = tmp / "out"
     subprocess.run(
-        [sys.executable, "-m", "govchain.services.cli", "nats-config", "--data", str(tmp / "data"),
-         "--out", str(out), "--offline"],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            sys.executable,
+            "-m",
+            "govchain.services.cli",
+            "nats-config",
+            "--data",
+            str(tmp / "data"),
+            "--out",
+            str(out),
+            "--offline",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     users = {path.name.removesuffix(".env") for path in (out / "credentials").glob("*.env")}
     assert users, "nats-config wrote no credentials"

@@ -43,7 +43,7 @@ generated per deployment, with its keys, so not in the repository."""
 @pytest.mark.parametrize("name", list(DOCUMENTS))
 def test_bind_mounts_exist(name: str) -> None:
     for service, spec in _services(name).items():
-        for index, (source, target, bind) in enumerate(volume_mounts(spec)):
+        for index, (source, _target, bind) in enumerate(volume_mounts(spec)):
             if not bind:
                 continue
             if source.startswith(DEPLOY + "/"):
@@ -53,7 +53,9 @@ def test_bind_mounts_exist(name: str) -> None:
                 )
                 continue
             path = REPO / source
-            assert _inside_repo(path), f"{name}: service {service!r}, key volumes[{index}]: {source} is outside the repository"
+            assert _inside_repo(path), (
+                f"{name}: service {service!r}, key volumes[{index}]: {source} is outside the repository"
+            )
             assert path.exists(), f"{name}: service {service!r}, key volumes[{index}]: {source} does not exist"
 
 
@@ -77,7 +79,7 @@ def test_config_files_named_in_commands_are_mounted_from_the_repository(name: st
     services = active_services(DOCUMENTS[name]) if "services" in DOCUMENTS[name] else {}
     for service, spec in services.items():
         args = argv(spec.get("command"))
-        for flag, value in zip(args, args[1:]):
+        for flag, value in zip(args, args[1:], strict=False):
             if flag in ("-c", "--config") and value.startswith("/"):
                 path = host_path(spec, value)
                 assert path is not None, f"{name}: service {service!r}, key command: {value} is not mounted"

@@ -19,7 +19,17 @@ import pytest
 from govchain.bus.credentials import write_nats_auth
 from govchain.bus.permissions import Deployment
 
-from .compose import DOCKERFILE, REPO, active_services, argv, deployments, healthcheck_argv, host_path, is_nats, volume_mounts
+from .compose import (
+    DOCKERFILE,
+    REPO,
+    active_services,
+    argv,
+    deployments,
+    healthcheck_argv,
+    host_path,
+    is_nats,
+    volume_mounts,
+)
 from .natsconf import parse_file, port_of
 
 DEPLOYMENTS = deployments()
@@ -49,7 +59,7 @@ def _one(instruction: str) -> str:
 
 def test_the_entrypoint_is_the_govchain_command() -> None:
     entrypoint = json.loads(_one("ENTRYPOINT"))
-    assert entrypoint == ["govchain"], f"infra/Dockerfile, ENTRYPOINT: {entrypoint} (exec form [\"govchain\"] expected)"
+    assert entrypoint == ["govchain"], f'infra/Dockerfile, ENTRYPOINT: {entrypoint} (exec form ["govchain"] expected)'
     assert "govchain" in PYPROJECT["project"]["scripts"], "pyproject.toml no longer installs a `govchain` script"
 
 
@@ -76,8 +86,11 @@ def _build_inputs() -> set[str]:
 
 
 def test_the_project_is_installed_from_everything_its_build_reads() -> None:
-    installs = [i for i, (name, args) in enumerate(INSTRUCTIONS)
-                if name == "RUN" and re.search(r"pip install\b[^&;|]*\s\.(\s|$)", args)]
+    installs = [
+        i
+        for i, (name, args) in enumerate(INSTRUCTIONS)
+        if name == "RUN" and re.search(r"pip install\b[^&;|]*\s\.(\s|$)", args)
+    ]
     assert installs, "infra/Dockerfile: no `RUN pip install .` installs the project"
     copied: set[str] = set()
     for name, args in INSTRUCTIONS[: installs[0]]:
@@ -126,7 +139,9 @@ def _nats_nodes(model: dict[str, Any]) -> dict[str, tuple[dict[str, Any], Path]]
         if is_nats(spec):
             args = argv(spec.get("command"))
             config = host_path(spec, args[args.index("-c") + 1]) if "-c" in args else None
-            assert config is not None, f"service {name!r}, key command: its -c config is not mounted from the repository"
+            assert config is not None, (
+                f"service {name!r}, key command: its -c config is not mounted from the repository"
+            )
             nodes[name] = (spec, config)
     return nodes
 
@@ -141,7 +156,9 @@ def test_the_nats_server_accepts_the_config(config: Path, tmp_path: Path) -> Non
     shutil.copytree(REPO / "infra" / "nats", copy, ignore=shutil.ignore_patterns("credentials", "auth.conf"))
     write_nats_auth(copy, Deployment(services={"registry", "contract-engine", "gateway"}, departments={"tax"}))
     copied = copy / config.relative_to(REPO / "infra" / "nats")
-    result = subprocess.run([_nats_server_binary(), "-c", str(copied), "-t"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [_nats_server_binary(), "-c", str(copied), "-t"], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, f"{config.relative_to(REPO)}: {result.stdout}{result.stderr}"
 
 

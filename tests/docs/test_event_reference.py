@@ -21,8 +21,9 @@ def test_the_committed_reference_is_the_generators_output() -> None:
 
 
 def test_the_documented_command_writes_it() -> None:
-    run = subprocess.run([sys.executable, "-m", "govchain.protocol.reference"], capture_output=True, text=True,
-                         timeout=120, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "govchain.protocol.reference"], capture_output=True, text=True, timeout=120, check=True
+    )
     assert run.stdout == DOC.read_text()
 
 
@@ -52,8 +53,13 @@ def test_each_example_payload_is_valid(name: str) -> None:
 
 
 def test_the_json_schemas_are_printed_for_machines() -> None:
-    run = subprocess.run([sys.executable, "-m", "govchain.protocol.reference", "--json"], capture_output=True,
-                         text=True, timeout=120, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "govchain.protocol.reference", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     schemas = json.loads(run.stdout)
     assert set(schemas) == {f"{t.name}/v{t.version}" for t in EVENT_TYPES}
     assert schemas["document.registered/v1"]["required"] == ["document_id", "sha256", "title"]

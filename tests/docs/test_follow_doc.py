@@ -24,7 +24,7 @@ def table_names(after: str) -> list[str]:
 
 
 def test_the_read_only_user_it_shows_is_the_one_the_platform_grants() -> None:
-    snippet = TEXT.split('publish:   { allow: ', 1)[1].split("] }", 1)[0] + "]"
+    snippet = TEXT.split("publish:   { allow: ", 1)[1].split("] }", 1)[0] + "]"
     assert json.loads(snippet.replace("\n", " ")) == READ_STREAMS
 
 

@@ -88,20 +88,51 @@ async def write_chain(url: str, data: DataDir, passwords: dict[str, str]) -> Wri
         tax = await ledger.register_department("tax")
         await ledger.register_department("land")
         alice = SigningKey.generate()
-        await committed(make_event(tax, source="tax", type="official.registered", data={
-            "official_id": "tax-alice", "department_id": "tax", "name": "Alice", "public_key": alice.public.hex,
-            "roles": ["registrar"]}))
-        at["official"] = await committed(make_event(alice, source="tax", type="document.registered", data={
-            "document_id": "by-alice", "sha256": "ab" * 32, "title": "Signed by an official for her department"}))
+        await committed(
+            make_event(
+                tax,
+                source="tax",
+                type="official.registered",
+                data={
+                    "official_id": "tax-alice",
+                    "department_id": "tax",
+                    "name": "Alice",
+                    "public_key": alice.public.hex,
+                    "roles": ["registrar"],
+                },
+            )
+        )
+        at["official"] = await committed(
+            make_event(
+                alice,
+                source="tax",
+                type="document.registered",
+                data={
+                    "document_id": "by-alice",
+                    "sha256": "ab" * 32,
+                    "title": "Signed by an official for her department",
+                },
+            )
+        )
         at["single"] = await committed(ledger.document("land", 1))
         receipts = await ledger.client.submit_batch(sign_batch(tax, [ledger.document("tax", n) for n in range(20)]))
         assert {r["status"] for r in receipts} == {"committed"}
         at["batch"] = int(receipts[0]["height"])
         # The orderer key is rotated with no grace: the next block must carry the new key.
         new_orderer = SigningKey.generate()
-        at["rotated"] = await committed(make_event(ledger.root, source=ev.ROOT, type="key.rotated", data={
-            "owner": ev.LEDGER, "old_key_id": data.signing_key("orderer").key_id,
-            "public_key": new_orderer.public.hex, "grace_blocks": 0}))
+        at["rotated"] = await committed(
+            make_event(
+                ledger.root,
+                source=ev.ROOT,
+                type="key.rotated",
+                data={
+                    "owner": ev.LEDGER,
+                    "old_key_id": data.signing_key("orderer").key_id,
+                    "public_key": new_orderer.public.hex,
+                    "grace_blocks": 0,
+                },
+            )
+        )
         await ledger.shutdown()
         ledger.settings = settings.model_copy(update={"orderer_key": SecretStr(new_orderer.to_pem().decode())})
         await ledger.start()
@@ -138,8 +169,15 @@ def follow(tmp_path: Path, *args: str, user: str | None = None, password: str = 
     env["PYTHONPATH"] = str(shadow.parent)
     if user:
         env |= {"GOVCHAIN_NATS_USER": user, "GOVCHAIN_NATS_PASSWORD": password}
-    return subprocess.run([sys.executable, str(EXAMPLE), *args], capture_output=True, text=True, timeout=120,
-                          env=env, cwd=tmp_path, check=False)
+    return subprocess.run(
+        [sys.executable, str(EXAMPLE), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
 
 
 def verified_heights(stdout: str) -> list[int]:
@@ -152,8 +190,12 @@ def export(tmp_path: Path, blocks: list[dict[str, Any]], name: str = "blocks.jso
     return path
 
 
-def resealed(blocks: list[dict[str, Any]], height: int, key: SigningKey,
-             change: Callable[[list[dict[str, Any]]], None] = lambda events: None) -> dict[str, Any]:
+def resealed(
+    blocks: list[dict[str, Any]],
+    height: int,
+    key: SigningKey,
+    change: Callable[[list[dict[str, Any]]], None] = lambda events: None,
+) -> dict[str, Any]:
     """Block ``height`` with its events changed, then hashed, rooted and signed by ``key`` as an
     orderer would: every check but the one the change breaks still passes."""
     events = json.loads(json.dumps(blocks[height]["events"]))
@@ -166,10 +208,18 @@ def resealed(blocks: list[dict[str, Any]], height: int, key: SigningKey,
     for leaf in leaves:
         log.append(leaf)
     header = blocks[height]["header"]
-    block: dict[str, Any] = json.loads(seal_block(
-        chain_id=header["chain_id"], height=height, prev_hash=header["prev_hash"], events=events, leaf_hashes=leaves,
-        log_after=log, time=header["time"], orderer_key=key,
-    ).to_bytes())
+    block: dict[str, Any] = json.loads(
+        seal_block(
+            chain_id=header["chain_id"],
+            height=height,
+            prev_hash=header["prev_hash"],
+            events=events,
+            leaf_hashes=leaves,
+            log_after=log,
+            time=header["time"],
+            orderer_key=key,
+        ).to_bytes()
+    )
     return block
 
 
@@ -184,9 +234,17 @@ def retitle(blocks: list[dict[str, Any]], height: int, event_id: str) -> Callabl
 
 # -- the chain as it is: every block verifies ----------------------------------------------------
 
+
 def test_a_read_only_user_verifies_every_block_of_a_real_chain(chain: Chain, tmp_path: Path) -> None:
-    run = follow(tmp_path, "--nats-url", chain.url, "--genesis-hash", chain.genesis_hash,
-                 user=FOLLOWER.name, password=chain.passwords[FOLLOWER.name])
+    run = follow(
+        tmp_path,
+        "--nats-url",
+        chain.url,
+        "--genesis-hash",
+        chain.genesis_hash,
+        user=FOLLOWER.name,
+        password=chain.passwords[FOLLOWER.name],
+    )
 
     assert run.returncode == 0, run.stderr
     assert verified_heights(run.stdout) == list(range(len(chain.blocks)))
@@ -207,8 +265,15 @@ def test_it_resumes_from_its_checkpoint_by_direct_get(chain: Chain, tmp_path: Pa
     assert early.returncode == 0, early.stderr
     assert verified_heights(early.stdout) == list(range(first + 1))
 
-    later = follow(tmp_path, "--nats-url", chain.url, "--state", str(state),
-                   user=FOLLOWER.name, password=chain.passwords[FOLLOWER.name])
+    later = follow(
+        tmp_path,
+        "--nats-url",
+        chain.url,
+        "--state",
+        str(state),
+        user=FOLLOWER.name,
+        password=chain.passwords[FOLLOWER.name],
+    )
 
     assert later.returncode == 0, later.stderr
     assert verified_heights(later.stdout) == list(range(first + 1, len(chain.blocks)))
@@ -255,8 +320,7 @@ def batch_event_forged_by_the_orderer(chain: Chain) -> tuple[list[dict[str, Any]
 def official_acting_for_another_department(chain: Chain) -> tuple[list[dict[str, Any]], int]:
     blocks, height = list(chain.blocks), chain.at["official"]
     index = position(blocks, height, next(e["id"] for e in blocks[height]["events"] if e["source"] == "tax"))
-    blocks[height] = resealed(blocks, height, chain.orderer_keys[0],
-                              lambda events: events[index].update(source="land"))
+    blocks[height] = resealed(blocks, height, chain.orderer_keys[0], lambda events: events[index].update(source="land"))
     return blocks, height
 
 
@@ -325,8 +389,9 @@ async def test_a_forged_block_on_a_stream_stops_it(chain: Chain, tmp_path: Path)
     """The same verdict over NATS: the forged chain published to a copy stream (BLOCKS itself
     refuses any message but the orderer's next one), read by direct get."""
     blocks, height = event_forged_by_the_orderer(chain)
-    nc = await nats.connect(chain.url, user="admin", password=chain.passwords["admin"],
-                            inbox_prefix=inbox_prefix("admin"))
+    nc = await nats.connect(
+        chain.url, user="admin", password=chain.passwords["admin"], inbox_prefix=inbox_prefix("admin")
+    )
     try:
         js = nc.jetstream()
         await js.add_stream(StreamConfig(name="FORGED", subjects=["forged.blocks"], allow_direct=True))
@@ -335,8 +400,9 @@ async def test_a_forged_block_on_a_stream_stops_it(chain: Chain, tmp_path: Path)
     finally:
         await nc.drain()
 
-    run = await asyncio.to_thread(follow, tmp_path, "--nats-url", chain.url, "--stream", "FORGED",
-                                  user="admin", password=chain.passwords["admin"])
+    run = await asyncio.to_thread(
+        follow, tmp_path, "--nats-url", chain.url, "--stream", "FORGED", user="admin", password=chain.passwords["admin"]
+    )
 
     assert run.returncode == 1
     assert f"FAILED at height {height}:" in run.stderr and "signature does not verify" in run.stderr
@@ -344,6 +410,7 @@ async def test_a_forged_block_on_a_stream_stops_it(chain: Chain, tmp_path: Path)
 
 
 # -- the example stands alone -----------------------------------------------------------------------
+
 
 def imported_modules(source: str) -> set[str]:
     modules: set[str] = set()

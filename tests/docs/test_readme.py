@@ -117,7 +117,7 @@ def walk_through_blocks(text: str) -> list[Block]:
             fence = line[: len(line) - len(line.lstrip())] + "```"  # closed at the same indentation
             end = lines.index(fence, index + 1)
             if section in WALK_THROUGH:
-                blocks.append(Block(section, index + 1, "\n".join(lines[index + 1:end])))
+                blocks.append(Block(section, index + 1, "\n".join(lines[index + 1 : end])))
             index = end
         index += 1
     return blocks
@@ -143,8 +143,9 @@ def test_the_walk_through_covers_every_section_it_names() -> None:
 def test_no_placeholder_is_left_to_fill_in() -> None:
     """Every command runs as written: nothing like ``c-…``, ``<public key>`` or ``urn:uuid:…``."""
     for block in walk_through_blocks(README.read_text()):
-        commands = "\n".join(line.split(" #", 1)[0] for line in block.code.splitlines()
-                             if not line.lstrip().startswith("#"))
+        commands = "\n".join(
+            line.split(" #", 1)[0] for line in block.code.splitlines() if not line.lstrip().startswith("#")
+        )
         assert "…" not in commands and not re.search(r"<[a-z][^>]*>", commands), block
 
 
@@ -165,16 +166,24 @@ def test_the_readme_walk_through_runs_as_written(tmp_path: Path, busy_port: int)
     logs.mkdir()
     (tmp_path / "readme.sh").write_text(script(blocks))
     env = {name: value for name, value in os.environ.items() if not name.startswith("GOVCHAIN_")}
-    env.update({
-        "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-        "DOC_TEST_BUSY_PORT": str(busy_port), "DOC_TEST_LOGS": str(logs),
-        "GOVCHAIN_GATEWAY_PORT": "0",  # the portal's 8080 may be taken too
-        "COLUMNS": "200",  # one line per table row and error, whatever the terminal
-    })
+    env.update(
+        {
+            "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+            "DOC_TEST_BUSY_PORT": str(busy_port),
+            "DOC_TEST_LOGS": str(logs),
+            "GOVCHAIN_GATEWAY_PORT": "0",  # the portal's 8080 may be taken too
+            "COLUMNS": "200",  # one line per table row and error, whatever the terminal
+        }
+    )
     started = time.monotonic()
     process = subprocess.Popen(
-        ["bash", str(tmp_path / "readme.sh")], cwd=work, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        ["bash", str(tmp_path / "readme.sh")],
+        cwd=work,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         stdout, stderr = process.communicate(timeout=TIMEOUT_S)
@@ -190,7 +199,8 @@ def test_the_readme_walk_through_runs_as_written(tmp_path: Path, busy_port: int)
     (tmp_path / "readme.err").write_text(stderr)
     ups = "".join(path.read_text() for path in sorted(logs.glob("up-*.log")))
     assert process.returncode == 0, (
-        f"exit {process.returncode}:\n{tail(stdout, stderr)}\n--- govchain up:\n{ups[-3000:]}")
+        f"exit {process.returncode}:\n{tail(stdout, stderr)}\n--- govchain up:\n{ups[-3000:]}"
+    )
     print(f"walk-through: {len(blocks)} blocks in {time.monotonic() - started:.0f}s")
 
     out = outputs(stdout)
@@ -201,10 +211,15 @@ def test_the_readme_walk_through_runs_as_written(tmp_path: Path, busy_port: int)
     batch = re.findall(r"^committed: event (tax-doc-[23]) in block (\d+) at position (\d)$", using, re.M)
     assert [(event, position) for event, _, position in batch] == [("tax-doc-2", "0"), ("tax-doc-3", "1")]
     assert batch[0][1] == batch[1][1]  # one message, one block
-    assert re.search(r"^rejected: event tax-doc-1: conflicting_id: .*\nrefused \(exit 1\), as it should be$",
-                     using, re.M)
-    assert re.search(r"^event tax/tax-doc-1 is leaf \d+ of \d+; proof of \d+ hashes verified against the signed "
-                     r"head of block 2$", using, re.M)
+    assert re.search(
+        r"^rejected: event tax-doc-1: conflicting_id: .*\nrefused \(exit 1\), as it should be$", using, re.M
+    )
+    assert re.search(
+        r"^event tax/tax-doc-1 is leaf \d+ of \d+; proof of \d+ hashes verified against the signed "
+        r"head of block 2$",
+        using,
+        re.M,
+    )
     assert re.search(r"^chain OK: \d+ blocks, \d+ events verified$", using, re.M)
     assert len(re.findall(r"^#\d+ ", using, re.M)) == 3  # tail --count 3
     # Identity: the official's DID resolves; the credential is valid, then revoked.
@@ -246,8 +261,13 @@ def test_publish_batch_tells_a_used_id_as_publish_does() -> None:
     """What the README says of publishing a file again holds for `publish-batch` too: a receipt
     found under the id is this run's verdict only if it is about this run's bytes."""
     key = SigningKey.generate()
-    event = make_event(key, source="tax", type="document.registered", event_id="tax-doc-2",
-                       data={"document_id": "T-2", "sha256": "0" * 64, "title": "Tax receipt 2"})
+    event = make_event(
+        key,
+        source="tax",
+        type="document.registered",
+        event_id="tax-doc-2",
+        data={"document_id": "T-2", "sha256": "0" * 64, "title": "Tax receipt 2"},
+    )
     _, [(_, forms)] = open_batch(sign_batch(key, [event]).to_bytes())
     ours = forms.signed
     committed = {"source": "tax", "event_id": "tax-doc-2", "status": "committed", "height": 3, "position": 0}
@@ -257,5 +277,7 @@ def test_publish_batch_tells_a_used_id_as_publish_does() -> None:
     refused = {"source": "tax", "event_id": "tax-doc-2", "status": "rejected", "reason": "invalid_payload"}
     assert own_verdict({**refused, "original_sha256": "cd" * 32}, ours) is None  # an earlier run's refusal
     assert own_verdict({**refused, "original_sha256": sha256_hex(ours)}, ours) == {
-        **refused, "original_sha256": sha256_hex(ours)}
+        **refused,
+        "original_sha256": sha256_hex(ours),
+    }
     assert own_verdict({"source": "tax", "event_id": "tax-doc-2", "status": "pending"}, ours) is None

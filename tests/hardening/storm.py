@@ -17,6 +17,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+
 from govchain.audit import verify_chain
 from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
@@ -24,9 +27,6 @@ from govchain.bus.stream_reader import read_stream
 from govchain.protocol.batch import EventBatch
 from govchain.protocol.envelope import MAX_EVENT_BYTES, Envelope, parse_envelope
 from govchain.protocol.errors import EventRejected
-from nats.js import JetStreamContext
-from nats.js.api import PubAck
-
 from tests.integration.conftest import Ledger
 
 REJECT = "reject"
@@ -51,21 +51,35 @@ class StormMessage:
     """For a batch envelope: the ids of the events it carries, each to be on chain once."""
 
     @classmethod
-    def of(cls, label: str, envelope: Envelope, expect: str, *, reason: str | None = None,
-           subject: str | None = None, msg_id: str | None = None, header: bool = True) -> StormMessage:
+    def of(
+        cls,
+        label: str,
+        envelope: Envelope,
+        expect: str,
+        *,
+        reason: str | None = None,
+        subject: str | None = None,
+        msg_id: str | None = None,
+        header: bool = True,
+    ) -> StormMessage:
         """A signed event; its message id is the event id unless ``msg_id`` (or no header at all)."""
         return cls(
-            label, subject or subjects.event_subject(envelope.source, envelope.type), envelope.to_bytes(),
-            (msg_id or envelope.msg_id) if header else None, expect, reason, envelope.id,
+            label,
+            subject or subjects.event_subject(envelope.source, envelope.type),
+            envelope.to_bytes(),
+            (msg_id or envelope.msg_id) if header else None,
+            expect,
+            reason,
+            envelope.id,
         )
-
 
     @classmethod
     def of_batch(cls, label: str, batch: EventBatch, expect: str, *, msg_id: str | None = None) -> StormMessage:
         """A batch envelope; its message id is the batch's unless ``msg_id``."""
         ids = tuple(str(event["id"]) for event in batch.events)
-        return cls(label, subjects.batch_subject(batch.source), batch.to_bytes(), msg_id or batch.msg_id, expect,
-                   batch_ids=ids)
+        return cls(
+            label, subjects.batch_subject(batch.source), batch.to_bytes(), msg_id or batch.msg_id, expect, batch_ids=ids
+        )
 
 
 @dataclass
@@ -107,8 +121,20 @@ def mutants(wire: bytes, count: int, rng: random.Random) -> list[bytes]:
 
 def garbage(rng: random.Random, count: int) -> list[bytes]:
     fixed = [
-        b"", b"null", b"[]", b"{}", b"0", b'"text"', b"\xff\xfe not utf-8", b"{" * 50_000, b"[" * 100_000,
-        b'{"a":1,"a":2}', b'{"id":NaN}', b'{"id":1e999}', b"\x00" * 64, "{\u2028}".encode(),
+        b"",
+        b"null",
+        b"[]",
+        b"{}",
+        b"0",
+        b'"text"',
+        b"\xff\xfe not utf-8",
+        b"{" * 50_000,
+        b"[" * 100_000,
+        b'{"a":1,"a":2}',
+        b'{"id":NaN}',
+        b'{"id":1e999}',
+        b"\x00" * 64,
+        "{\u2028}".encode(),
     ]
     return fixed + [rng.randbytes(rng.randint(1, 2048)) for _ in range(count)]
 
@@ -164,8 +190,11 @@ def keeps_original(record: dict[str, Any], data: bytes) -> bool:
     SHA-256 and size of the whole."""
     kept = base64.b64decode(record["original_b64"])
     if record.get("original_truncated"):
-        return (data.startswith(kept) and record["original_size"] == len(data)
-                and record["original_sha256"] == hashlib.sha256(data).hexdigest())
+        return (
+            data.startswith(kept)
+            and record["original_size"] == len(data)
+            and record["original_sha256"] == hashlib.sha256(data).hexdigest()
+        )
     return kept == data and record["original_sha256"] == hashlib.sha256(data).hexdigest()
 
 

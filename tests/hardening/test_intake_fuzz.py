@@ -14,6 +14,8 @@ import os
 import random
 
 import pytest
+from nats.errors import MaxPayloadError
+
 from govchain.audit import verify_chain
 from govchain.bus import subjects
 from govchain.protocol import events as ev
@@ -21,8 +23,6 @@ from govchain.protocol.batch import MAX_BATCH_BYTES, sign_batch
 from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.errors import RejectionReason
 from govchain.protocol.keys import SigningKey
-from nats.errors import MaxPayloadError
-
 from tests.integration.conftest import Ledger
 
 from .storm import (
@@ -67,43 +67,82 @@ def crafted(tax: SigningKey, reused_id: str) -> list[StormMessage]:
     del unsigned["signature"]
     no_offset = json.loads(good.to_bytes())
     no_offset["time"] = no_offset["time"].removesuffix("Z")
-    far_future = make_event(tax, source="tax", type=DOC, data=_doc_data(9101), event_id="fuzz-future",
-                            time="9999-12-31T23:59:59Z")
-    long_ago = make_event(tax, source="tax", type=DOC, data=_doc_data(9102), event_id="fuzz-past",
-                          time="0001-01-01T00:00:00Z")
+    far_future = make_event(
+        tax, source="tax", type=DOC, data=_doc_data(9101), event_id="fuzz-future", time="9999-12-31T23:59:59Z"
+    )
+    long_ago = make_event(
+        tax, source="tax", type=DOC, data=_doc_data(9102), event_id="fuzz-past", time="0001-01-01T00:00:00Z"
+    )
     float_version = json.loads(good.to_bytes())
     float_version["schemaversion"] = 1.0
     subject = subjects.event_subject("tax", DOC)
     return [
         StormMessage.of("forged data", forged, REJECT, reason="bad_signature"),
-        StormMessage.of("stranger key", make_event(stranger, source="tax", type=DOC, data=_doc_data(2)), REJECT,
-                        reason="unknown_key"),
-        StormMessage.of("unregistered department", make_event(stranger, source="ghost", type=DOC, data=_doc_data(3)),
-                        REJECT, reason="unknown_key"),
-        StormMessage.of("unknown type", make_event(tax, source="tax", type="no.such_type", data={}), REJECT,
-                        reason="unknown_type"),
-        StormMessage.of("invalid payload", make_event(tax, source="tax", type=DOC, data=_doc_data(4, sha256="xyz")),
-                        REJECT, reason="invalid_payload"),
+        StormMessage.of(
+            "stranger key",
+            make_event(stranger, source="tax", type=DOC, data=_doc_data(2)),
+            REJECT,
+            reason="unknown_key",
+        ),
+        StormMessage.of(
+            "unregistered department",
+            make_event(stranger, source="ghost", type=DOC, data=_doc_data(3)),
+            REJECT,
+            reason="unknown_key",
+        ),
+        StormMessage.of(
+            "unknown type", make_event(tax, source="tax", type="no.such_type", data={}), REJECT, reason="unknown_type"
+        ),
+        StormMessage.of(
+            "invalid payload",
+            make_event(tax, source="tax", type=DOC, data=_doc_data(4, sha256="xyz")),
+            REJECT,
+            reason="invalid_payload",
+        ),
         StormMessage.of(
             "department registers a department",
-            make_event(tax, source="tax", type="department.registered",
-                       data={"department_id": "rogue", "name": "Rogue", "public_key": stranger.public.hex}),
-            REJECT, reason="unauthorized",
+            make_event(
+                tax,
+                source="tax",
+                type="department.registered",
+                data={"department_id": "rogue", "name": "Rogue", "public_key": stranger.public.hex},
+            ),
+            REJECT,
+            reason="unauthorized",
         ),
-        StormMessage.of("reused id", make_event(tax, source="tax", type=DOC, data=_doc_data(5), event_id=reused_id),
-                        REJECT, reason="conflicting_id", msg_id="reused-id-1"),
-        StormMessage.of("published under another department", good, REJECT, reason="subject_mismatch",
-                        subject=subjects.event_subject("land", DOC), msg_id="lie-1"),
-        StormMessage.of("subject with extra tokens", good, REJECT, reason="subject_mismatch",
-                        subject=subjects.event_subject("tax", DOC) + ".extra", msg_id="lie-2"),
-        StormMessage.of("subject without a type", good, REJECT, reason="subject_mismatch",
-                        subject="gov.events.tax", msg_id="lie-3"),
+        StormMessage.of(
+            "reused id",
+            make_event(tax, source="tax", type=DOC, data=_doc_data(5), event_id=reused_id),
+            REJECT,
+            reason="conflicting_id",
+            msg_id="reused-id-1",
+        ),
+        StormMessage.of(
+            "published under another department",
+            good,
+            REJECT,
+            reason="subject_mismatch",
+            subject=subjects.event_subject("land", DOC),
+            msg_id="lie-1",
+        ),
+        StormMessage.of(
+            "subject with extra tokens",
+            good,
+            REJECT,
+            reason="subject_mismatch",
+            subject=subjects.event_subject("tax", DOC) + ".extra",
+            msg_id="lie-2",
+        ),
+        StormMessage.of(
+            "subject without a type", good, REJECT, reason="subject_mismatch", subject="gov.events.tax", msg_id="lie-3"
+        ),
         StormMessage("unsigned", subject, json.dumps(unsigned).encode(), "unsigned-1", REJECT, "malformed_envelope"),
         StormMessage("time without offset", subject, json.dumps(no_offset).encode(), "tz-1", REJECT, "invalid_time"),
         StormMessage.of("time far ahead of the block", far_future, REJECT, reason="invalid_time"),
         StormMessage.of("time long before the block", long_ago, REJECT, reason="invalid_time"),
-        StormMessage("schemaversion 1.0", subject, json.dumps(float_version).encode(), "sv-1", REJECT,
-                     "malformed_envelope"),
+        StormMessage(
+            "schemaversion 1.0", subject, json.dumps(float_version).encode(), "sv-1", REJECT, "malformed_envelope"
+        ),
     ]
 
 
@@ -122,8 +161,9 @@ def duplicates_and_replays(ledger: Ledger, committed: list[Envelope]) -> list[St
         out.append(
             StormMessage.of(f"replay of committed {envelope.type}", envelope, CHAIN_DUPLICATE, msg_id=f"replay-{n}")
         )
-        out.append(StormMessage.of(f"replay of committed {envelope.type}, no msg id", envelope, CHAIN_DUPLICATE,
-                                   header=False))
+        out.append(
+            StormMessage.of(f"replay of committed {envelope.type}, no msg id", envelope, CHAIN_DUPLICATE, header=False)
+        )
     return out
 
 
@@ -134,8 +174,16 @@ def noise(ledger: Ledger, rng: random.Random, tax: SigningKey) -> list[StormMess
     for n, body in enumerate(garbage(rng, 40)):
         msg_id = rng.choice(["garbage-{}", *UNSAFE_MSG_IDS, None])
         msg_id = msg_id.format(n) if msg_id else None
-        out.append(StormMessage(f"garbage {n}", rng.choice([subject, "gov.events.x.y", "gov.events.UPPER.case"]),
-                                body, msg_id, REJECT, "malformed_envelope"))
+        out.append(
+            StormMessage(
+                f"garbage {n}",
+                rng.choice([subject, "gov.events.x.y", "gov.events.UPPER.case"]),
+                body,
+                msg_id,
+                REJECT,
+                "malformed_envelope",
+            )
+        )
     for n, body in enumerate(oversized_payloads()):
         out.append(StormMessage(f"oversized {n}", subject, body, f"big-{n}", REJECT, "oversized"))
     base = make_event(tax, source="tax", type=DOC, data=_doc_data(9000), event_id="fuzz-base")
@@ -152,7 +200,9 @@ async def test_intake_survives_a_storm_and_accounts_for_every_message(ledger: Le
     committed_doc = ledger.document("tax", 1)
     assert (await ledger.submit(committed_doc))["status"] == "committed"
     registration = make_event(  # a state-changing event, committed, replayed below
-        ledger.root, source=ev.ROOT, type="department.registered",
+        ledger.root,
+        source=ev.ROOT,
+        type="department.registered",
         data={"department_id": "water", "name": "Water", "public_key": SigningKey.generate().public.hex},
     )
     assert (await ledger.submit(registration))["status"] == "committed"
@@ -181,8 +231,14 @@ async def test_small_batches_split_duplicates_across_blocks_and_still_order_each
     storm = []
     for round_ in range(3):
         for envelope in events:
-            storm.append(StormMessage.of(f"copy {round_}", envelope, COMMIT if round_ == 0 else CHAIN_DUPLICATE,
-                                         msg_id=f"{envelope.id}-{round_}"))
+            storm.append(
+                StormMessage.of(
+                    f"copy {round_}",
+                    envelope,
+                    COMMIT if round_ == 0 else CHAIN_DUPLICATE,
+                    msg_id=f"{envelope.id}-{round_}",
+                )
+            )
     sent = await publish_all(js, storm)
     await wait_drained(js)
     problems = account(sent, await read_rejections(js), await read_chain_ids(js))
@@ -202,12 +258,18 @@ async def test_batch_intake_survives_garbage_and_damaged_batches(ledger: Ledger)
     before = await read_chain_ids(js)
     subject = subjects.batch_subject("tax")
 
-    storm = [StormMessage(f"garbage {n}", subject, body, f"bgarbage-{n}", REJECT, "malformed_envelope")
-             for n, body in enumerate(garbage(rng, 30))]
-    storm += [StormMessage(f"oversized {n}", subject, body, f"bbig-{n}", REJECT, "oversized")
-              for n, body in enumerate([b" " * (MAX_BATCH_BYTES + 1), b"{" + b" " * MAX_BATCH_BYTES + b"}"])]
-    storm += [StormMessage(f"mutant {n}", subject, body, rng.choice([f"bmutant-{n}", None]), REJECT_OR_COMMIT)
-              for n, body in enumerate(mutants(batch.to_bytes(), 120, rng))]
+    storm = [
+        StormMessage(f"garbage {n}", subject, body, f"bgarbage-{n}", REJECT, "malformed_envelope")
+        for n, body in enumerate(garbage(rng, 30))
+    ]
+    storm += [
+        StormMessage(f"oversized {n}", subject, body, f"bbig-{n}", REJECT, "oversized")
+        for n, body in enumerate([b" " * (MAX_BATCH_BYTES + 1), b"{" + b" " * MAX_BATCH_BYTES + b"}"])
+    ]
+    storm += [
+        StormMessage(f"mutant {n}", subject, body, rng.choice([f"bmutant-{n}", None]), REJECT_OR_COMMIT)
+        for n, body in enumerate(mutants(batch.to_bytes(), 120, rng))
+    ]
     sent = await publish_all(js, storm)
     await wait_drained(js)
 

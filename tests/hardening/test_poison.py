@@ -16,6 +16,7 @@ import os
 import random
 
 import pytest
+
 from govchain.audit import verify_chain
 from govchain.bus import subjects
 from govchain.bus.embedded import MAX_PAYLOAD
@@ -23,7 +24,6 @@ from govchain.protocol import state as state_module
 from govchain.protocol.batch import sign_batch
 from govchain.protocol.envelope import MAX_EVENT_BYTES, Envelope, make_event
 from govchain.protocol.keys import SigningKey
-
 from tests.integration.conftest import Ledger
 
 from .storm import (
@@ -61,8 +61,10 @@ def hostile_singles(tax: SigningKey, rng: random.Random) -> list[StormMessage]:
     base = make_event(tax, source="tax", type=DOC, data={"document_id": "p-0", "sha256": "0" * 64, "title": "t"})
     bodies: list[tuple[str, bytes, str | None]] = []
     for depth in HOSTILE_DEPTHS:
-        for label, body in [(f"data nested {depth} deep", _with_data_field(base, _deep(depth, rng))),
-                            (f"document nested {depth} deep", _deep(depth, rng))]:
+        for label, body in [
+            (f"data nested {depth} deep", _with_data_field(base, _deep(depth, rng))),
+            (f"document nested {depth} deep", _deep(depth, rng)),
+        ]:
             bodies.append((label, body, "oversized" if len(body) > MAX_EVENT_BYTES else "malformed_envelope"))
     bodies += [
         ("4 MB body", b'{"id":"' + b"x" * (MAX_PAYLOAD - 64 * 1024) + b'"}', "oversized"),
@@ -78,24 +80,32 @@ def hostile_singles(tax: SigningKey, rng: random.Random) -> list[StormMessage]:
         ("nul bytes", b"\x00" * 1024, "malformed_envelope"),
     ]
     bodies += [(f"random bytes {n}", rng.randbytes(rng.randint(1, 4096)), None) for n in range(20)]
-    messages = [StormMessage(label, subject, body, f"poison-{n}", REJECT, reason)
-                for n, (label, body, reason) in enumerate(bodies)]
+    messages = [
+        StormMessage(label, subject, body, f"poison-{n}", REJECT, reason)
+        for n, (label, body, reason) in enumerate(bodies)
+    ]
     # RFC 8259 lets a reader ignore a byte order mark: the event is the same event, and its
     # leaf is its canonical form, so committing it is as right as refusing it.
     bom = make_event(tax, source="tax", type=DOC, data={"document_id": "p-bom", "sha256": "1" * 64, "title": "t"})
-    messages.append(StormMessage("byte order mark", subject, b"\xef\xbb\xbf" + bom.to_bytes(), "poison-bom",
-                                 REJECT_OR_COMMIT))
+    messages.append(
+        StormMessage("byte order mark", subject, b"\xef\xbb\xbf" + bom.to_bytes(), "poison-bom", REJECT_OR_COMMIT)
+    )
     return messages
 
 
 def hostile_batches(tax: SigningKey, rng: random.Random) -> list[StormMessage]:
     subject = subjects.batch_subject("tax")
-    events = [make_event(tax, source="tax", type=DOC, data={"document_id": f"pb-{n}", "sha256": f"{n:064x}",
-                                                             "title": "t"}) for n in range(3)]
+    events = [
+        make_event(tax, source="tax", type=DOC, data={"document_id": f"pb-{n}", "sha256": f"{n:064x}", "title": "t"})
+        for n in range(3)
+    ]
     good = sign_batch(tax, events).to_bytes()
     bodies = [
-        (f"batch event nested {depth} deep",
-         good.replace(b'"data":{', b'"data":{"x":' + _deep(depth, rng) + b",", 1), "malformed_envelope")
+        (
+            f"batch event nested {depth} deep",
+            good.replace(b'"data":{', b'"data":{"x":' + _deep(depth, rng) + b",", 1),
+            "malformed_envelope",
+        )
         for depth in HOSTILE_DEPTHS
     ]
     bodies += [
@@ -104,8 +114,10 @@ def hostile_batches(tax: SigningKey, rng: random.Random) -> list[StormMessage]:
         ("batch with invalid UTF-8", good.replace(b'"title":"t"', b'"title":"\xff"', 1), "malformed_envelope"),
         ("batch with a lone surrogate", good.replace(b'"title":"t"', b'"title":"\\udfff"', 1), "malformed_envelope"),
     ]
-    return [StormMessage(label, subject, body, f"poison-batch-{n}", REJECT, reason)
-            for n, (label, body, reason) in enumerate(bodies)]
+    return [
+        StormMessage(label, subject, body, f"poison-batch-{n}", REJECT, reason)
+        for n, (label, body, reason) in enumerate(bodies)
+    ]
 
 
 async def test_the_worst_bytes_end_as_refusals_and_the_ledger_goes_on(ledger: Ledger) -> None:
@@ -144,9 +156,12 @@ async def test_a_message_the_orderer_fails_on_is_quarantined_and_ordering_goes_o
         real_apply(state, envelope, payload)
 
     monkeypatch.setattr("govchain.services.ledger.sequencer.apply_event", failing_apply)
-    poison = make_event(ledger.root, source="root", type="department.registered",
-                        data={"department_id": poison_department, "name": "Poison",
-                              "public_key": SigningKey.generate().public.hex})
+    poison = make_event(
+        ledger.root,
+        source="root",
+        type="department.registered",
+        data={"department_id": poison_department, "name": "Poison", "public_key": SigningKey.generate().public.hex},
+    )
     await ledger.client.publish(poison)
     fine = [ledger.document("tax", n) for n in range(5)]
     for event in fine:

@@ -38,7 +38,6 @@ from govchain.services.identity.service import run_identity
 from govchain.services.ledger.queries import ledger_router
 from govchain.services.registry.queries import RegistryQueries, registry_router
 from govchain.services.registry.service import run_registry
-
 from tests.integration.conftest import Ledger
 
 REPLY_TIMEOUT_S = 4.0
@@ -108,16 +107,54 @@ def _deep(rng: random.Random, depth: int) -> bytes:
 def _wrong_value(rng: random.Random) -> Any:
     """A value of some wrong type for any field. No positive numbers: a ``min_height`` ahead
     of the chain is a valid request that waits for its block."""
-    return rng.choice([
-        None, False, [], {}, [1, "x", None], {"nested": {"deeper": [{}]}}, -rng.randrange(2**70), -0.5,
-        "", "x" * rng.randrange(1, 20_000), "数据" * rng.randrange(1, 50), "not-a-" + "ü" * 3,
-        "%_\\", "\u2028\u2029", "did:govchain:" + "a" * 300,
-    ])
+    return rng.choice(
+        [
+            None,
+            False,
+            [],
+            {},
+            [1, "x", None],
+            {"nested": {"deeper": [{}]}},
+            -rng.randrange(2**70),
+            -0.5,
+            "",
+            "x" * rng.randrange(1, 20_000),
+            "数据" * rng.randrange(1, 50),
+            "not-a-" + "ü" * 3,
+            "%_\\",
+            "\u2028\u2029",
+            "did:govchain:" + "a" * 300,
+        ]
+    )
 
 
-FIELDS = ["event_id", "source", "at_height", "first_height", "second_height", "did", "credential", "min_height",
-          "id", "text", "sha256", "subject", "record", "fields", "purpose", "with_proofs", "auth", "contract_id",
-          "case_key", "name", "level", "index", "width", "start", "count"]
+FIELDS = [
+    "event_id",
+    "source",
+    "at_height",
+    "first_height",
+    "second_height",
+    "did",
+    "credential",
+    "min_height",
+    "id",
+    "text",
+    "sha256",
+    "subject",
+    "record",
+    "fields",
+    "purpose",
+    "with_proofs",
+    "auth",
+    "contract_id",
+    "case_key",
+    "name",
+    "level",
+    "index",
+    "width",
+    "start",
+    "count",
+]
 
 
 def hostile_bodies(rng: random.Random, good: dict[str, Any]) -> list[Hostile]:
@@ -128,30 +165,50 @@ def hostile_bodies(rng: random.Random, good: dict[str, Any]) -> list[Hostile]:
         Hostile("not JSON", b"hello there", "malformed_request"),
         Hostile("invalid UTF-8", b'{"' + key.encode() + b'": "\xff\xfe"}', "malformed_request"),
         Hostile("nested 100 000 deep", b"[" * 100_000 + b"]" * 100_000, "malformed_request"),
-        Hostile("nested 500 deep in a field", b'{"' + key.encode() + b'": ' + _deep(rng, 500) + b"}",
-                "malformed_request"),
+        Hostile(
+            "nested 500 deep in a field", b'{"' + key.encode() + b'": ' + _deep(rng, 500) + b"}", "malformed_request"
+        ),
         Hostile("4 MB", b'{"' + key.encode() + b'": "' + b"a" * (4 * 1024 * 1024 - 2048) + b'"}', "too_large"),
         Hostile("just over the limit", b" " * (MAX_REQUEST_BYTES + 1), "too_large"),
         Hostile("a JSON array", b"[1, 2, 3]", "malformed_request"),
         Hostile("a JSON string", b'"text"', "malformed_request"),
-        Hostile("huge number", b'{"' + key.encode() + b'": ' + b"9" * rng.randrange(401, 5000) + b"}",
-                "malformed_request"),
+        Hostile(
+            "huge number", b'{"' + key.encode() + b'": ' + b"9" * rng.randrange(401, 5000) + b"}", "malformed_request"
+        ),
         Hostile("1e999", b'{"' + key.encode() + b'": 1e999}', "malformed_request"),
         Hostile("NaN", b'{"' + key.encode() + b'": NaN}', "malformed_request"),
-        Hostile("lone surrogate", b'{"' + key.encode() + b'": "\\ud' + rng.choice([b"800", b"bff", b"c00", b"fff"])
-                + b'"}', "malformed_request"),
+        Hostile(
+            "lone surrogate",
+            b'{"' + key.encode() + b'": "\\ud' + rng.choice([b"800", b"bff", b"c00", b"fff"]) + b'"}',
+            "malformed_request",
+        ),
         Hostile("lone surrogate key", b'{"\\udead": 1}', "malformed_request"),
         Hostile("duplicate keys", b'{"' + key.encode() + b'": 1, "' + key.encode() + b'": 2}', "malformed_request"),
         Hostile("NUL", b'{"' + key.encode() + b'": "a\\u0000b"}', "malformed_request"),
-        Hostile("truncated", good_bytes[: rng.randrange(1, max(2, len(good_bytes) - 1))] if len(good_bytes) > 2
-                else b"{", "malformed_request"),
+        Hostile(
+            "truncated",
+            good_bytes[: rng.randrange(1, max(2, len(good_bytes) - 1))] if len(good_bytes) > 2 else b"{",
+            "malformed_request",
+        ),
     ]
     for n in range(3):
-        out.append(Hostile(f"deep {n}", b'{"' + key.encode() + b'": ' + _deep(rng, rng.randrange(65, 20_000)) + b"}",
-                           "malformed_request"))
+        out.append(
+            Hostile(
+                f"deep {n}",
+                b'{"' + key.encode() + b'": ' + _deep(rng, rng.randrange(65, 20_000)) + b"}",
+                "malformed_request",
+            )
+        )
         out.append(Hostile(f"garbage {n}", b"#" + rng.randbytes(rng.randrange(1, 4096)), "malformed_request"))
-        out.append(Hostile(f"wrong types {n}", json.dumps(
-            {**good, **{rng.choice(FIELDS): _wrong_value(rng) for _ in range(rng.randrange(1, 4))}}).encode(), None))
+        out.append(
+            Hostile(
+                f"wrong types {n}",
+                json.dumps(
+                    {**good, **{rng.choice(FIELDS): _wrong_value(rng) for _ in range(rng.randrange(1, 4))}}
+                ).encode(),
+                None,
+            )
+        )
         damaged = bytearray(good_bytes)
         for _ in range(rng.randrange(1, 4)):
             damaged[rng.randrange(len(damaged))] = rng.randrange(256)
@@ -188,12 +245,18 @@ class Services:
 
 @pytest.fixture
 async def services(ledger: Ledger) -> AsyncIterator[Services]:
-    runs: dict[str, Callable[..., Any]] = {"identity": run_identity, "registry": run_registry,
-                                           "contract": run_contract_engine, "analytics": run_analytics}
+    runs: dict[str, Callable[..., Any]] = {
+        "identity": run_identity,
+        "registry": run_registry,
+        "contract": run_contract_engine,
+        "analytics": run_analytics,
+    }
     stop = asyncio.Event()
     readies = {name: asyncio.Event() for name in runs}
-    tasks = {name: asyncio.create_task(run(ledger.settings, ledger.nats_url, stop, readies[name]))
-             for name, run in runs.items()}
+    tasks = {
+        name: asyncio.create_task(run(ledger.settings, ledger.nats_url, stop, readies[name]))
+        for name, run in runs.items()
+    }
     await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in readies.values())), 30)
     assert ledger.task is not None
     handle = Services(ledger, {"ledger": ledger.task, **tasks})
@@ -259,7 +322,8 @@ async def test_an_empty_body_reads_as_an_empty_request(services: Services) -> No
 
 
 async def test_a_failing_handler_answers_internal_error_and_the_service_goes_on(
-    services: Services, monkeypatch: pytest.MonkeyPatch,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def boom(*_: Any) -> Any:
         raise RuntimeError("an unexpected fault")
@@ -283,7 +347,8 @@ async def test_a_failing_handler_answers_internal_error_and_the_service_goes_on(
 async def test_a_signed_query_without_a_timezone_is_refused_as_unauthenticated(services: Services) -> None:
     params = {"min_height": 0}
     auth = sign_request(services.ledger.root, "root", subjects.REGISTRY_DEPARTMENTS, params).model_dump(
-        exclude_none=True)
+        exclude_none=True
+    )
     assert auth["time"].endswith("Z")
     naive = {**params, "auth": {**auth, "time": auth["time"].removesuffix("Z")}}
     answer = await ask(services.nc, subjects.REGISTRY_DEPARTMENTS, json.dumps(naive).encode())

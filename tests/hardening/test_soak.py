@@ -16,11 +16,11 @@ import random
 import time
 
 import pytest
+
 from govchain.audit import verify_chain
 from govchain.bus import subjects
 from govchain.protocol.batch import EventBatch, sign_batch
 from govchain.protocol.envelope import Envelope
-
 from tests.integration.conftest import Ledger
 
 from .storm import (
@@ -61,8 +61,9 @@ class Traffic:
         self.n += 1
         roll = self.rng.random()
         if self.batches and roll < 0.02:
-            return StormMessage.of_batch("batch replay", self.rng.choice(self.batches), CHAIN_DUPLICATE,
-                                         msg_id=f"batch-replay-{self.n}")
+            return StormMessage.of_batch(
+                "batch replay", self.rng.choice(self.batches), CHAIN_DUPLICATE, msg_id=f"batch-replay-{self.n}"
+            )
         if 0.95 <= roll:
             department = self.rng.choice(DEPARTMENTS)
             events = [self.ledger.document(department, self.n * 1000 + k) for k in range(self.rng.randint(2, 40))]

@@ -19,7 +19,10 @@ def govchain_up(data: Path, nats_port: int, env: dict[str, str], *, timeout_s: f
     Ctrl-C (SIGINT) on exit and require a clean exit."""
     process = subprocess.Popen(
         [*GOVCHAIN, "up", "--data", str(data), "--nats-port", str(nats_port)],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
     )
     assert process.stderr is not None
     deadline, seen = time.monotonic() + timeout_s, []

@@ -66,7 +66,9 @@ class Ledger:
         key = SigningKey.generate()
         receipt = await self.submit(
             make_event(
-                self.root, source=ev.ROOT, type="department.registered",
+                self.root,
+                source=ev.ROOT,
+                type="department.registered",
                 data={"department_id": department, "name": department.title(), "public_key": key.public.hex},
             )
         )
@@ -77,7 +79,9 @@ class Ledger:
     def document(self, department: str, n: int, **overrides: Any) -> Envelope:
         data = {"document_id": f"{department}-{n}", "sha256": f"{n:064x}", "title": f"Record {n}"}
         return make_event(
-            self.department_keys[department], source=department, type="document.registered",
+            self.department_keys[department],
+            source=department,
+            type="document.registered",
             data={**data, **overrides},
         )
 
@@ -96,7 +100,9 @@ def chain_dir(tmp_path: Path) -> DataDir:
 
 
 @pytest.fixture
-async def ledger(chain_dir: DataDir, nats_server: EmbeddedNats, request: pytest.FixtureRequest) -> AsyncIterator[Ledger]:
+async def ledger(
+    chain_dir: DataDir, nats_server: EmbeddedNats, request: pytest.FixtureRequest
+) -> AsyncIterator[Ledger]:
     overrides = getattr(request, "param", {}) or {}
     settings = ledger_settings(chain_dir.root, **overrides)
     nc = await connect(nats_server.url, name="test-client")

@@ -54,31 +54,68 @@ class Scenario:
             self.keys[dept] = await self.ledger.register_department(dept)
         for citizen in (OWNER, BUYER):
             self.keys[citizen] = SigningKey.generate()
-            await self.commit("market", "citizen.enrolled", {"citizen_id": citizen,
-                                                             "public_key": self.keys[citizen].public.hex})
-        await self.commit("market", "business.registered", {
-            "business_id": "B-1", "name": "Noodles", "registration_no": "1", "address": "1 Road",
-            "activity": "catering", "owner": OWNER})
+            await self.commit(
+                "market", "citizen.enrolled", {"citizen_id": citizen, "public_key": self.keys[citizen].public.hex}
+            )
+        await self.commit(
+            "market",
+            "business.registered",
+            {
+                "business_id": "B-1",
+                "name": "Noodles",
+                "registration_no": "1",
+                "address": "1 Road",
+                "activity": "catering",
+                "owner": OWNER,
+            },
+        )
         for n, digest in enumerate(DOCS):
-            await self.commit("market", "document.registered",
-                              {"document_id": f"doc-{n}", "sha256": digest, "title": f"Document {n}"})
+            await self.commit(
+                "market", "document.registered", {"document_id": f"doc-{n}", "sha256": digest, "title": f"Document {n}"}
+            )
         for parcel in ("P-1", "P-2"):
-            await self.commit("land", "land.parcel_registered", {
-                "parcel_id": parcel, "location": f"Lot {parcel}", "area_m2": "100", "land_use": "residential",
-                "owner": OWNER})
+            await self.commit(
+                "land",
+                "land.parcel_registered",
+                {
+                    "parcel_id": parcel,
+                    "location": f"Lot {parcel}",
+                    "area_m2": "100",
+                    "land_use": "residential",
+                    "owner": OWNER,
+                },
+            )
         for name in ("business-license", "land-transfer"):
             definition = json.loads(BUILTIN_CONTRACTS[name].read_text())
             await self.commit("root", "contract.deployed", {"definition": definition})
 
     async def apply(self, application_id: str, documents: list[str]) -> None:
-        await self.commit(OWNER, "license.applied", {
-            "application_id": application_id, "applicant": OWNER, "business_id": "B-1", "kind": "food service",
-            "documents": documents})
+        await self.commit(
+            OWNER,
+            "license.applied",
+            {
+                "application_id": application_id,
+                "applicant": OWNER,
+                "business_id": "B-1",
+                "kind": "food service",
+                "documents": documents,
+            },
+        )
 
     async def request_transfer(self, request_id: str, parcel_id: str, approvers: list[str], required: int) -> None:
-        await self.commit("land", "land.transfer_requested", {
-            "request_id": request_id, "parcel_id": parcel_id, "from_owner": OWNER, "to_owner": BUYER,
-            "consideration": "900000.00", "approvers": approvers, "required": required})
+        await self.commit(
+            "land",
+            "land.transfer_requested",
+            {
+                "request_id": request_id,
+                "parcel_id": parcel_id,
+                "from_owner": OWNER,
+                "to_owner": BUYER,
+                "consideration": "900000.00",
+                "approvers": approvers,
+                "required": required,
+            },
+        )
 
 
 class Service:
@@ -148,14 +185,18 @@ async def test_the_summary_measures_cases_refusals_and_throughput_from_the_chain
     scenario: Scenario, ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await scenario.populate()
-    await scenario.apply("A-1", DOCS)                      # issued
-    await scenario.apply("A-2", [DOCS[0], "9" * 64])        # rejected: a document is not registered
+    await scenario.apply("A-1", DOCS)  # issued
+    await scenario.apply("A-2", [DOCS[0], "9" * 64])  # rejected: a document is not registered
     await scenario.request_transfer("R-1", "P-1", ["land", "tax", "housing"], 2)
     await scenario.commit("tax", "land.transfer_approved", {"request_id": "R-1"})
     await scenario.commit("housing", "land.transfer_approved", {"request_id": "R-1"})  # 2 of 3: transferred
-    await scenario.request_transfer("R-2", "P-2", ["tax"], 1)                          # left waiting: open
-    good = make_event(scenario.keys["market"], source="market", type="document.registered",
-                      data={"document_id": "doc-x", "sha256": "3" * 64, "title": "Tampered"})
+    await scenario.request_transfer("R-2", "P-2", ["tax"], 1)  # left waiting: open
+    good = make_event(
+        scenario.keys["market"],
+        source="market",
+        type="document.registered",
+        data={"document_id": "doc-x", "sha256": "3" * 64, "title": "Tampered"},
+    )
     forged = good.model_copy(update={"data": {**good.data, "title": "Altered"}})
     refused = await ledger.submit(forged)
     assert (refused["status"], refused["reason"]) == ("rejected", "bad_signature")
@@ -164,18 +205,28 @@ async def test_the_summary_measures_cases_refusals_and_throughput_from_the_chain
 
     licence, land = found["service_types"]
     assert (licence["service_type"], licence["count"], licence["decided"], licence["open"]) == (
-        "business-license", 2, 2, 0)
+        "business-license",
+        2,
+        2,
+        0,
+    )
     assert licence["outcomes"] == {"approved": 1, "rejected": 1, "expired": 0}
     assert (land["service_type"], land["count"], land["decided"], land["open"]) == ("land-transfer", 2, 1, 1)
     assert land["outcomes"] == {"approved": 1, "rejected": 0, "expired": 0}
     assert [(d["service_type"], d["department"], d["count"]) for d in found["departments"]] == [
-        ("business-license", "market", 2), ("land-transfer", "land", 2)]
+        ("business-license", "market", 2),
+        ("land-transfer", "land", 2),
+    ]
     assert [(r["service_type"], r["outcome"], r["reason"], r["count"]) for r in found["rejections"]] == [
-        ("business-license", "rejected", "documents_registered", 1)]
+        ("business-license", "rejected", "documents_registered", 1)
+    ]
     assert (licence["sla_breaches"], land["sla_breaches"]) == (0, 0)
     refusals = found["refusals"]
     assert (refusals["total"], refusals["by_reason"], refusals["by_department"]) == (
-        1, {"bad_signature": 1}, {"market": 1})
+        1,
+        {"bad_signature": 1},
+        {"market": 1},
+    )
 
     # Processing times are block-time differences, recomputed here from the blocks themselves.
     times, blocks = await block_times(ledger, found["as_of_height"])
@@ -199,7 +250,9 @@ async def test_the_summary_measures_cases_refusals_and_throughput_from_the_chain
 
     head = blocks[-1].header
     assert (found["as_of_height"], datetime.fromisoformat(found["as_of_time"])) == (
-        head.height, datetime.fromisoformat(head.time))
+        head.height,
+        datetime.fromisoformat(head.time),
+    )
     throughput = found["throughput"]
     assert throughput["total_events"] == head.log_size == sum(len(b.events) for b in blocks)
     assert sum(throughput["by_source"].values()) == head.log_size
@@ -235,7 +288,11 @@ async def test_the_summary_measures_cases_refusals_and_throughput_from_the_chain
     await scenario.analytics.start()
     again = await summary(ledger, await ledger.client.head_height())
     assert (again["service_types"], again["departments"], again["refusals"]) == (
-        found["service_types"], found["departments"], found["refusals"])
-    (_, raw), = [b async for b in follow_blocks(ledger.nc.jetstream(), again["as_of_height"],
-                                                  to_height=again["as_of_height"])]
+        found["service_types"],
+        found["departments"],
+        found["refusals"],
+    )
+    ((_, raw),) = [
+        b async for b in follow_blocks(ledger.nc.jetstream(), again["as_of_height"], to_height=again["as_of_height"])
+    ]
     assert again["throughput"]["total_events"] == Block.from_bytes(raw).header.log_size

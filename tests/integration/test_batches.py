@@ -117,8 +117,9 @@ async def test_a_batch_that_cannot_be_opened_is_refused_whole_and_kept(ledger: L
     garbage = await wait_rejection(ledger, "tax", "garbage-batch")
     assert garbage["reason"] == "malformed_envelope"
     # submit_batch reports the whole-batch refusal for each event.
-    receipts = await ledger.client.submit_batch(sign_batch(tax, [ledger.document("tax", 7)]).model_copy(
-        update={"source": "land"}))
+    receipts = await ledger.client.submit_batch(
+        sign_batch(tax, [ledger.document("tax", 7)]).model_copy(update={"source": "land"})
+    )
     assert [(r["status"], r["reason"], r["batch_id"]) for r in receipts] == [
         ("rejected", "subject_mismatch", receipts[0]["batch_id"])
     ]

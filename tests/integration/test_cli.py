@@ -71,30 +71,60 @@ def test_publish_verify_proof_and_tail_from_the_command_line(platform: Path, tmp
     key_info = json.loads(govchain("keygen", str(dept_key), "--json").stdout)
     assert oct(dept_key.stat().st_mode & 0o777) == "0o600"
 
-    register = write_json(tmp_path / "register.json", {
-        "source": "root", "type": "department.registered",
-        "data": {"department_id": "tax", "name": "Tax Bureau", "public_key": key_info["public_key"]},
-    })
-    receipt = json.loads(govchain("publish", str(register), "--key", f"{data}/keys/root.pem", "--data", data, "--json").stdout)
+    register = write_json(
+        tmp_path / "register.json",
+        {
+            "source": "root",
+            "type": "department.registered",
+            "data": {"department_id": "tax", "name": "Tax Bureau", "public_key": key_info["public_key"]},
+        },
+    )
+    receipt = json.loads(
+        govchain("publish", str(register), "--key", f"{data}/keys/root.pem", "--data", data, "--json").stdout
+    )
     assert receipt["status"] == "committed" and receipt["height"] >= 1
 
-    document = write_json(tmp_path / "doc.json", {
-        "source": "tax", "type": "document.registered", "id": "tax-doc-1",
-        "data": {"document_id": "T-1", "sha256": "ab" * 32, "title": "Tax clearance"},
-    })
+    document = write_json(
+        tmp_path / "doc.json",
+        {
+            "source": "tax",
+            "type": "document.registered",
+            "id": "tax-doc-1",
+            "data": {"document_id": "T-1", "sha256": "ab" * 32, "title": "Tax clearance"},
+        },
+    )
     receipt = json.loads(govchain("publish", str(document), "--key", str(dept_key), "--data", data, "--json").stdout)
     assert receipt["status"] == "committed"
 
-    reused = govchain("publish", str(write_json(tmp_path / "reuse.json", {
-        "source": "tax", "type": "document.registered", "id": "tax-doc-1",
-        "data": {"document_id": "T-2", "sha256": "cd" * 32, "title": "Another record"},
-    })), "--key", str(dept_key), "--data", data, check=False)
+    reused = govchain(
+        "publish",
+        str(
+            write_json(
+                tmp_path / "reuse.json",
+                {
+                    "source": "tax",
+                    "type": "document.registered",
+                    "id": "tax-doc-1",
+                    "data": {"document_id": "T-2", "sha256": "cd" * 32, "title": "Another record"},
+                },
+            )
+        ),
+        "--key",
+        str(dept_key),
+        "--data",
+        data,
+        check=False,
+    )
     assert reused.returncode == 1 and "conflicting_id" in reused.stdout
 
-    stranger = write_json(tmp_path / "stranger.json", {
-        "source": "tax", "type": "document.registered",
-        "data": {"document_id": "T-3", "sha256": "ef" * 32, "title": "Signed by the wrong key"},
-    })
+    stranger = write_json(
+        tmp_path / "stranger.json",
+        {
+            "source": "tax",
+            "type": "document.registered",
+            "data": {"document_id": "T-3", "sha256": "ef" * 32, "title": "Signed by the wrong key"},
+        },
+    )
     wrong = govchain("publish", str(stranger), "--key", f"{data}/keys/root.pem", "--data", data, check=False)
     assert wrong.returncode == 1 and "signer_not_of_source" in wrong.stdout
 
@@ -127,17 +157,38 @@ def test_publish_batch_signs_once_and_receipts_every_event(platform: Path, tmp_p
     data = str(platform)
     dept_key = tmp_path / "tax.pem"
     key_info = json.loads(govchain("keygen", str(dept_key), "--json").stdout)
-    govchain("publish", str(write_json(tmp_path / "register.json", {
-        "source": "root", "type": "department.registered",
-        "data": {"department_id": "tax", "name": "Tax Bureau", "public_key": key_info["public_key"]},
-    })), "--key", f"{data}/keys/root.pem", "--data", data)
-    specs = [{"source": "tax", "type": "document.registered", "id": f"tax-batch-{n}",
-              "data": {"document_id": f"T-{n}", "sha256": f"{n:064x}", "title": f"Record {n}"}} for n in range(5)]
+    govchain(
+        "publish",
+        str(
+            write_json(
+                tmp_path / "register.json",
+                {
+                    "source": "root",
+                    "type": "department.registered",
+                    "data": {"department_id": "tax", "name": "Tax Bureau", "public_key": key_info["public_key"]},
+                },
+            )
+        ),
+        "--key",
+        f"{data}/keys/root.pem",
+        "--data",
+        data,
+    )
+    specs = [
+        {
+            "source": "tax",
+            "type": "document.registered",
+            "id": f"tax-batch-{n}",
+            "data": {"document_id": f"T-{n}", "sha256": f"{n:064x}", "title": f"Record {n}"},
+        }
+        for n in range(5)
+    ]
     events_file = tmp_path / "batch.json"
     events_file.write_text(json.dumps(specs))
 
-    answer = json.loads(govchain("publish-batch", str(events_file), "--key", str(dept_key), "--data", data,
-                                 "--json").stdout)
+    answer = json.loads(
+        govchain("publish-batch", str(events_file), "--key", str(dept_key), "--data", data, "--json").stdout
+    )
     assert answer["batch_id"].startswith("batch-")
     assert [(r["event_id"], r["status"]) for r in answer["receipts"]] == [(s["id"], "committed") for s in specs]
     proof = json.loads(govchain("proof", "tax-batch-3", "--data", data, "--json").stdout)
@@ -159,7 +210,9 @@ def check_with_independent_verifier(proof: dict[str, Any], data: str) -> None:
 
     async def leaves() -> list[bytes]:
         nc = await connect(json.loads((Path(data) / "run.json").read_text())["nats_url"])
-        blocks = [Block.from_bytes(raw) async for _, raw in follow_blocks(nc.jetstream(), 0, to_height=proof["block_height"])]
+        blocks = [
+            Block.from_bytes(raw) async for _, raw in follow_blocks(nc.jetstream(), 0, to_height=proof["block_height"])
+        ]
         await nc.drain()
         return [canonical_bytes(event) for block in blocks for event in block.events]
 
@@ -220,12 +273,16 @@ def test_serve_runs_one_service_against_external_nats_and_status_reports_it(
     assert "nothing to do" in govchain("init", "--data", data, "--exist-ok").stdout
     service = subprocess.Popen(
         [*GOVCHAIN, "serve", "ledger", "--data", data, "--nats-url", nats_server.url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
         while True:
-            status = govchain("status", "--json", "--data", data, "--nats-url", nats_server.url, check=False, timeout=30)
+            status = govchain(
+                "status", "--json", "--data", data, "--nats-url", nats_server.url, check=False, timeout=30
+            )
             if status.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(0.3)
@@ -242,12 +299,15 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])  # closed again on return: nothing listens there
 
 
-@pytest.mark.parametrize("command", [
-    ["verify", "--nats-url", "nats://127.0.0.1:{port}"],
-    ["tail", "--nats-url", "nats://127.0.0.1:{port}"],
-    ["proof", "tax/tax-doc-1", "--nats-url", "nats://127.0.0.1:{port}"],
-    ["proof", "tax/tax-doc-1"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["verify", "--nats-url", "nats://127.0.0.1:{port}"],
+        ["tail", "--nats-url", "nats://127.0.0.1:{port}"],
+        ["proof", "tax/tax-doc-1", "--nats-url", "nats://127.0.0.1:{port}"],
+        ["proof", "tax/tax-doc-1"],
+    ],
+)
 def test_an_unreachable_server_or_a_missing_data_folder_is_one_line_and_exit_2(
     tmp_path: Path, command: list[str]
 ) -> None:

@@ -61,9 +61,13 @@ class World:
 
     async def case(self, contract_id: str, key: str, *, until: set[str] | None = None) -> dict[str, Any]:
         for _ in range(200):
-            answer = await self.ledger.nc.request(subjects.CONTRACT_CASE, json.dumps({
-                "contract_id": contract_id, "case_key": key,
-                "min_height": await self.ledger.client.head_height()}).encode(), timeout=15)
+            answer = await self.ledger.nc.request(
+                subjects.CONTRACT_CASE,
+                json.dumps(
+                    {"contract_id": contract_id, "case_key": key, "min_height": await self.ledger.client.head_height()}
+                ).encode(),
+                timeout=15,
+            )
             found = json.loads(answer.data)
             if "error" not in found and (until is None or found["state"] in until):
                 return found
@@ -83,24 +87,55 @@ class World:
             self.keys[dept] = await self.ledger.register_department(dept)
         for citizen in (OWNER, BUYER):
             self.keys[citizen] = SigningKey.generate()
-            await self.commit("market", "market", "citizen.enrolled",
-                              {"citizen_id": citizen, "public_key": self.keys[citizen].public.hex})
-        await self.commit("market", "market", "business.registered", {
-            "business_id": "B-1", "name": "Noodles", "registration_no": "1", "address": "1 Road",
-            "activity": "catering", "owner": OWNER})
+            await self.commit(
+                "market",
+                "market",
+                "citizen.enrolled",
+                {"citizen_id": citizen, "public_key": self.keys[citizen].public.hex},
+            )
+        await self.commit(
+            "market",
+            "market",
+            "business.registered",
+            {
+                "business_id": "B-1",
+                "name": "Noodles",
+                "registration_no": "1",
+                "address": "1 Road",
+                "activity": "catering",
+                "owner": OWNER,
+            },
+        )
         for n, digest in enumerate(DOCS):
-            await self.commit("market", "market", "document.registered",
-                              {"document_id": f"doc-{n}", "sha256": digest, "title": f"Document {n}"})
-        await self.commit("land", "land", "land.parcel_registered", {
-            "parcel_id": "P-1", "location": "Lot 1", "area_m2": "100", "land_use": "residential", "owner": OWNER})
+            await self.commit(
+                "market",
+                "market",
+                "document.registered",
+                {"document_id": f"doc-{n}", "sha256": digest, "title": f"Document {n}"},
+            )
+        await self.commit(
+            "land",
+            "land",
+            "land.parcel_registered",
+            {"parcel_id": "P-1", "location": "Lot 1", "area_m2": "100", "land_use": "residential", "owner": OWNER},
+        )
         for name in ("business-license", "land-transfer"):
             receipt = await self.commit("root", "root", "contract.deployed", {"definition": builtin(name)})
             assert receipt["status"] == "committed", receipt
 
     async def apply(self, application_id: str, *, applicant: str = OWNER, documents: list[str] = DOCS) -> None:
-        receipt = await self.commit(applicant, applicant, "license.applied", {
-            "application_id": application_id, "applicant": applicant, "business_id": "B-1",
-            "kind": "food service", "documents": documents})
+        receipt = await self.commit(
+            applicant,
+            applicant,
+            "license.applied",
+            {
+                "application_id": application_id,
+                "applicant": applicant,
+                "business_id": "B-1",
+                "kind": "food service",
+                "documents": documents,
+            },
+        )
         assert receipt["status"] == "committed", receipt
 
 
@@ -133,9 +168,20 @@ async def test_a_licence_application_is_rejected_with_the_failed_condition(world
 
 
 async def test_a_land_transfer_is_recorded_when_n_of_m_departments_approve(world: World) -> None:
-    await world.commit("land", "land", "land.transfer_requested", {
-        "request_id": "R-1", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": BUYER,
-        "consideration": "900000.00", "approvers": ["land", "tax", "housing"], "required": 2})
+    await world.commit(
+        "land",
+        "land",
+        "land.transfer_requested",
+        {
+            "request_id": "R-1",
+            "parcel_id": "P-1",
+            "from_owner": OWNER,
+            "to_owner": BUYER,
+            "consideration": "900000.00",
+            "approvers": ["land", "tax", "housing"],
+            "required": 2,
+        },
+    )
     await world.commit("tax", "tax", "land.transfer_approved", {"request_id": "R-1"})
     await world.commit("tax", "tax", "land.transfer_approved", {"request_id": "R-1"})  # twice counts once
     await world.commit("market", "market", "land.transfer_approved", {"request_id": "R-1"})  # not an approver
@@ -152,9 +198,20 @@ async def test_a_land_transfer_without_enough_approvals_expires_by_block_time(wo
     quick = builtin("land-transfer", version=newer)
     quick["deadlines"][0]["after_seconds"] = 1
     assert (await world.commit("root", "root", "contract.deployed", {"definition": quick}))["status"] == "committed"
-    await world.commit("land", "land", "land.transfer_requested", {
-        "request_id": "R-2", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": BUYER,
-        "consideration": "1.00", "approvers": ["tax", "housing"], "required": 2})
+    await world.commit(
+        "land",
+        "land",
+        "land.transfer_requested",
+        {
+            "request_id": "R-2",
+            "parcel_id": "P-1",
+            "from_owner": OWNER,
+            "to_owner": BUYER,
+            "consideration": "1.00",
+            "approvers": ["tax", "housing"],
+            "required": 2,
+        },
+    )
     await world.commit("tax", "tax", "land.transfer_approved", {"request_id": "R-2"})
     expired = await world.case("land-transfer", "R-2", until={"expired"})  # the engine's clock ticks make blocks
     assert expired["version"] == newer and expired["history"][-1]["step"] == "deadline:pending"
@@ -166,12 +223,14 @@ async def test_a_contract_version_is_deployed_once_and_versions_only_increase(wo
     assert (again["status"], again["reason"]) == ("rejected", "state_conflict"), again
     assert again["detail"] == "contract business-license version 1 is already deployed"
     land = shipped_version("land-transfer")
-    older = await world.commit("root", "root", "contract.deployed",
-                               {"definition": builtin("land-transfer", version=land - 1)})
+    older = await world.commit(
+        "root", "root", "contract.deployed", {"definition": builtin("land-transfer", version=land - 1)}
+    )
     assert (older["status"], older["reason"]) == ("rejected", "state_conflict"), older
     assert f"below its latest deployed version {land}" in older["detail"]
-    newer = await world.commit("root", "root", "contract.deployed",
-                               {"definition": builtin("business-license", version=2)})
+    newer = await world.commit(
+        "root", "root", "contract.deployed", {"definition": builtin("business-license", version=2)}
+    )
     assert newer["status"] == "committed", newer
     answer = json.loads((await world.ledger.nc.request(subjects.CONTRACT_LIST, b"{}", timeout=15)).data)
     while ("business-license", 2) not in {(c["contract_id"], c["version"]) for c in answer["contracts"]}:
@@ -191,9 +250,20 @@ async def on_chain(world: World, event_id: str) -> dict[str, Any]:
 
 
 async def test_a_refused_land_transfer_is_on_chain_with_its_reason(world: World) -> None:
-    await world.commit("land", "land", "land.transfer_requested", {  # the buyer does not own P-1
-        "request_id": "R-5", "parcel_id": "P-1", "from_owner": BUYER, "to_owner": OWNER,
-        "consideration": "10.00", "approvers": ["tax", "housing"], "required": 1})
+    await world.commit(
+        "land",
+        "land",
+        "land.transfer_requested",
+        {  # the buyer does not own P-1
+            "request_id": "R-5",
+            "parcel_id": "P-1",
+            "from_owner": BUYER,
+            "to_owner": OWNER,
+            "consideration": "10.00",
+            "approvers": ["tax", "housing"],
+            "required": 1,
+        },
+    )
     refused = await world.case("land-transfer", "R-5", until={"refused", "pending"})
     assert refused["state"] == "refused" and refused["vars"]["refused_because"] == "seller_owns_parcel"
     assert [r["type"] for r in refused["results"]] == ["land.transfer_refused"]
@@ -219,7 +289,9 @@ async def test_a_bad_contract_is_refused_at_deployment_with_a_clear_error(world:
     unknown_state = builtin("business-license", contract_id="bad-state", states=["issued"])
     receipt = await world.commit("root", "root", "contract.deployed", {"definition": unknown_state})
     assert receipt["status"] == "rejected" and "unknown state 'rejected'" in receipt["detail"]
-    by_department = await world.commit("market", "market", "contract.deployed", {"definition": builtin("business-license")})
+    by_department = await world.commit(
+        "market", "market", "contract.deployed", {"definition": builtin("business-license")}
+    )
     assert by_department["reason"] == "unauthorized"
 
 
@@ -258,8 +330,11 @@ async def test_an_engine_crash_between_publish_and_bookkeeping_emits_each_result
     await world.apply("A-7")  # a later block, so any second copy would have been ordered by now
     await world.case("business-license", "A-7", until={"issued"})
     js = world.ledger.nc.jetstream()
-    ids = [e["id"] async for _, raw in follow_blocks(js, 0, to_height=await last_height(js))
-           for e in Block.from_bytes(raw).events]
+    ids = [
+        e["id"]
+        async for _, raw in follow_blocks(js, 0, to_height=await last_height(js))
+        for e in Block.from_bytes(raw).events
+    ]
     assert ids.count(result) == 1
     assert (await audit_contracts(js)).ok
 
@@ -274,9 +349,18 @@ async def test_the_audit_re_executes_contracts_and_catches_a_forged_result(world
 
     # Someone holding the engine's key issues a licence no contract decided.
     engine_key = world.ledger.data.signing_key("contract-engine")
-    forged = make_event(engine_key, source="contract-engine", type="license.issued", data={
-        "license_id": "L-FORGED", "business_id": "B-1", "kind": "casino",
-        "valid_from": "2026-01-01", "valid_until": "2099-12-31"})
+    forged = make_event(
+        engine_key,
+        source="contract-engine",
+        type="license.issued",
+        data={
+            "license_id": "L-FORGED",
+            "business_id": "B-1",
+            "kind": "casino",
+            "valid_from": "2026-01-01",
+            "valid_until": "2099-12-31",
+        },
+    )
     assert (await world.ledger.submit(forged))["status"] == "committed"  # the ledger cannot know
     report = await audit_contracts(js)
     assert not report.ok
@@ -286,9 +370,22 @@ async def test_the_audit_re_executes_contracts_and_catches_a_forged_result(world
 def audit_cli(world: World) -> tuple[int, dict[str, Any]]:
     """``govchain audit contracts --json``, run as an auditor would, against the test's chain."""
     result = subprocess.run(
-        [sys.executable, "-m", "govchain.services.cli", "audit", "contracts", "--json",
-         "--data", str(world.ledger.data.root), "--nats-url", world.ledger.nats_url],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "govchain.services.cli",
+            "audit",
+            "contracts",
+            "--json",
+            "--data",
+            str(world.ledger.data.root),
+            "--nats-url",
+            world.ledger.nats_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.stdout.strip(), result.stderr
     return result.returncode, json.loads(result.stdout)
 
@@ -356,9 +453,20 @@ async def test_an_approval_after_the_deadline_does_not_record_the_transfer(world
     quick["deadlines"][0]["after_seconds"] = 1
     assert (await world.commit("root", "root", "contract.deployed", {"definition": quick}))["status"] == "committed"
     await world.stop_engine()  # no clock ticks: the late approval's own block is the first past the deadline
-    await world.commit("land", "land", "land.transfer_requested", {
-        "request_id": "R-9", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": BUYER,
-        "consideration": "5.00", "approvers": ["tax", "housing"], "required": 1})
+    await world.commit(
+        "land",
+        "land",
+        "land.transfer_requested",
+        {
+            "request_id": "R-9",
+            "parcel_id": "P-1",
+            "from_owner": OWNER,
+            "to_owner": BUYER,
+            "consideration": "5.00",
+            "approvers": ["tax", "housing"],
+            "required": 1,
+        },
+    )
     await asyncio.sleep(1.5)
     await world.commit("tax", "tax", "land.transfer_approved", {"request_id": "R-9"})
     await world.start_engine(db_url)

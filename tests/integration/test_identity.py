@@ -46,18 +46,34 @@ async def resolve(ledger: Ledger, did: str, height: int) -> dict[str, Any]:
     return await ledger.client.resolve_did(did, min_height=height)
 
 
-def credential_for(issuer: str, key: SigningKey, *, signer: str | None = None, cid: str = "urn:test:1") -> dict[str, Any]:
-    document = make_credential(did_for(issuer), {"id": did_for(CITIZEN), "clearance": "tax paid"},
-                               ["TaxClearanceCredential"], credential_id=cid)
+def credential_for(
+    issuer: str, key: SigningKey, *, signer: str | None = None, cid: str = "urn:test:1"
+) -> dict[str, Any]:
+    document = make_credential(
+        did_for(issuer),
+        {"id": did_for(CITIZEN), "clearance": "tax paid"},
+        ["TaxClearanceCredential"],
+        credential_id=cid,
+    )
     return add_proof(document, key, verification_method_id(signer or issuer, key.key_id))
 
 
 async def test_dids_resolve_with_their_current_keys_and_revocations(identity: Ledger) -> None:
     tax = await identity.register_department("tax")
     alice = SigningKey.generate()
-    height = await committed(identity, tax, "tax", "official.registered", {
-        "official_id": "tax-alice", "department_id": "tax", "name": "Alice", "public_key": alice.public.hex,
-        "roles": ["issuer"]})
+    height = await committed(
+        identity,
+        tax,
+        "tax",
+        "official.registered",
+        {
+            "official_id": "tax-alice",
+            "department_id": "tax",
+            "name": "Alice",
+            "public_key": alice.public.hex,
+            "roles": ["issuer"],
+        },
+    )
     official = await resolve(identity, "did:govchain:tax-alice", height)
     document = official["didDocument"]
     assert document["id"] == "did:govchain:tax-alice" and document["controller"] == "did:govchain:tax"
@@ -71,11 +87,15 @@ async def test_dids_resolve_with_their_current_keys_and_revocations(identity: Le
     height = await committed(identity, tax, "tax", "key.revoked", {"key_id": alice.key_id, "reason": "left office"})
     after = await resolve(identity, "did:govchain:tax-alice", height)
     # Deactivated: no usable key, so no verification relationships (DID Core §5.3.1/§5.3.2).
-    assert after["didDocument"] == {"@context": document["@context"], "id": "did:govchain:tax-alice",
-                                    "controller": "did:govchain:tax"}
+    assert after["didDocument"] == {
+        "@context": document["@context"],
+        "id": "did:govchain:tax-alice",
+        "controller": "did:govchain:tax",
+    }
     assert after["didDocumentMetadata"]["deactivated"] is True
     assert after["didDocumentMetadata"]["revokedKeys"] == [
-        {"key_id": alice.key_id, "height": str(height), "reason": "left office"}]
+        {"key_id": alice.key_id, "height": str(height), "reason": "left office"}
+    ]
     assert_metadata_structure(after["didDocumentMetadata"])
     missing = await resolve(identity, "did:govchain:nobody", height)
     assert missing == {"didDocument": None, "didDocumentMetadata": {}, "didResolutionMetadata": {"error": "notFound"}}
@@ -100,11 +120,20 @@ def assert_metadata_structure(value: Any) -> None:
 async def test_a_key_revoked_in_one_block_cannot_sign_in_the_next(identity: Ledger) -> None:
     await identity.register_department("tax")
     spare = SigningKey.generate()
-    await committed(identity, identity.department_keys["tax"], "tax", "key.added", {"owner": "tax", "public_key": spare.public.hex})
-    await committed(identity, identity.department_keys["tax"], "tax", "key.revoked", {"key_id": spare.key_id, "reason": "test"})
-    receipt = await identity.submit(make_event(
-        spare, source="tax", type="document.registered",
-        data={"document_id": "late", "sha256": "a" * 64, "title": "Too late"}))
+    await committed(
+        identity, identity.department_keys["tax"], "tax", "key.added", {"owner": "tax", "public_key": spare.public.hex}
+    )
+    await committed(
+        identity, identity.department_keys["tax"], "tax", "key.revoked", {"key_id": spare.key_id, "reason": "test"}
+    )
+    receipt = await identity.submit(
+        make_event(
+            spare,
+            source="tax",
+            type="document.registered",
+            data={"document_id": "late", "sha256": "a" * 64, "title": "Too late"},
+        )
+    )
     assert (receipt["status"], receipt["reason"]) == ("rejected", "key_revoked")
 
 
@@ -114,8 +143,12 @@ async def test_a_key_registered_earlier_in_a_block_can_sign_later_in_it(ledger: 
     events published together in one block unless a key change cuts it)."""
     await ledger.register_department("tax")
     key = SigningKey.generate()
-    register = make_event(ledger.root, source="root", type="department.registered",
-                          data={"department_id": "housing", "name": "Housing", "public_key": key.public.hex})
+    register = make_event(
+        ledger.root,
+        source="root",
+        type="department.registered",
+        data={"department_id": "housing", "name": "Housing", "public_key": key.public.hex},
+    )
     ledger.department_keys["housing"] = key
     first_use = ledger.document("housing", 1)
     revoke = make_event(key, source="housing", type="key.revoked", data={"key_id": key.key_id, "reason": "lost"})
@@ -149,8 +182,13 @@ async def test_a_rotated_key_signs_through_its_grace_blocks_then_stops(identity:
     old = await identity.register_department("tax")
     new = SigningKey.generate()
     before_rotation = credential_for("tax", old, cid="urn:test:before")
-    rotated_at = await committed(identity, old, "tax", "key.rotated", {
-        "owner": "tax", "old_key_id": old.key_id, "public_key": new.public.hex, "grace_blocks": 2})
+    rotated_at = await committed(
+        identity,
+        old,
+        "tax",
+        "key.rotated",
+        {"owner": "tax", "old_key_id": old.key_id, "public_key": new.public.hex, "grace_blocks": 2},
+    )
     in_grace = await resolve(identity, did_for("tax"), rotated_at)  # nothing after the rotation yet
     assert in_grace["didDocumentMetadata"]["as_of_height"] == str(rotated_at)
     assert {m["id"].split("#")[1] for m in in_grace["didDocument"]["verificationMethod"]} == {old.key_id, new.key_id}
@@ -193,8 +231,13 @@ async def test_credentials_verify_against_the_chain_with_reasons(identity: Ledge
     tax = await identity.register_department("tax")
     land = await identity.register_department("land")
     clerk = SigningKey.generate()
-    height = await committed(identity, tax, "tax", "official.registered", {
-        "official_id": "tax-clerk", "department_id": "tax", "name": "Clerk", "public_key": clerk.public.hex})
+    height = await committed(
+        identity,
+        tax,
+        "tax",
+        "official.registered",
+        {"official_id": "tax-clerk", "department_id": "tax", "name": "Clerk", "public_key": clerk.public.hex},
+    )
 
     async def verdict(credential: dict[str, Any], at: int) -> tuple[bool, str | None]:
         answer = await identity.client.verify_credential(credential, min_height=at)
@@ -214,7 +257,9 @@ async def test_credentials_verify_against_the_chain_with_reasons(identity: Ledge
     unknown = credential_for("tax", SigningKey.generate(), cid="urn:test:4")
     assert await verdict(unknown, height) == (False, "unknown verification method")
 
-    height = await committed(identity, tax, "tax", "credential.revoked", {"credential_id": "urn:test:1", "reason": "paid late"})
+    height = await committed(
+        identity, tax, "tax", "credential.revoked", {"credential_id": "urn:test:1", "reason": "paid late"}
+    )
     valid, reason = await verdict(issued, height)
     assert not valid and reason == f"credential revoked at height {height} (paid late)"
     assert (await verdict(by_official, height))[0] is True  # only the revoked credential is affected
@@ -235,8 +280,22 @@ async def test_the_credential_commands(identity: Ledger, tmp_path: Path) -> None
         return subprocess.run([*cli, *args], capture_output=True, text=True, timeout=60)
 
     out = tmp_path / "vc.json"
-    issued = run("credential", "issue", "--key", str(key_file), "--issuer", "tax", "--subject", subject,
-                 "--type", "TaxClearanceCredential", "--id", "urn:cli:1", "--out", str(out))
+    issued = run(
+        "credential",
+        "issue",
+        "--key",
+        str(key_file),
+        "--issuer",
+        "tax",
+        "--subject",
+        subject,
+        "--type",
+        "TaxClearanceCredential",
+        "--id",
+        "urn:cli:1",
+        "--out",
+        str(out),
+    )
     assert issued.returncode == 0, issued.stderr
     verify = await asyncio.to_thread(run, "credential", "verify", str(out), "--json", "--nats-url", identity.nats_url)
     assert json.loads(verify.stdout) == {"valid": True, "reason": None}
@@ -251,8 +310,20 @@ async def test_the_credential_commands(identity: Ledger, tmp_path: Path) -> None
     # Without --id the credential gets a fresh urn:uuid (the help's promise), and the command
     # neither loses it nor crashes reporting it.
     out = tmp_path / "vc-default-id.json"
-    issued = run("credential", "issue", "--key", str(key_file), "--issuer", "tax", "--subject", subject,
-                 "--type", "TaxClearanceCredential", "--out", str(out))
+    issued = run(
+        "credential",
+        "issue",
+        "--key",
+        str(key_file),
+        "--issuer",
+        "tax",
+        "--subject",
+        subject,
+        "--type",
+        "TaxClearanceCredential",
+        "--out",
+        str(out),
+    )
     assert issued.returncode == 0, issued.stderr
     credential = json.loads(out.read_text())
     assert str(uuid.UUID(credential["id"].removeprefix("urn:uuid:"))) == credential["id"].removeprefix("urn:uuid:")
@@ -260,13 +331,25 @@ async def test_the_credential_commands(identity: Ledger, tmp_path: Path) -> None
     assert credential["@context"] == [VC_V2_CONTEXT, GOVCHAIN_CONTEXT]
     verify = await asyncio.to_thread(run, "credential", "verify", str(out), "--json", "--nats-url", identity.nats_url)
     assert json.loads(verify.stdout) == {"valid": True, "reason": None}
-    printed = run("credential", "issue", "--key", str(key_file), "--issuer", "tax", "--subject", subject,
-                  "--type", "TaxClearanceCredential")
+    printed = run(
+        "credential",
+        "issue",
+        "--key",
+        str(key_file),
+        "--issuer",
+        "tax",
+        "--subject",
+        subject,
+        "--type",
+        "TaxClearanceCredential",
+    )
     assert printed.returncode == 0, printed.stderr
     assert json.loads(printed.stdout)["id"].startswith("urn:uuid:")
 
     # `did resolve --json` prints a DID Core §7.1 resolution result: those three members only.
-    resolved = await asyncio.to_thread(run, "did", "resolve", "did:govchain:tax", "--json", "--nats-url", identity.nats_url)
+    resolved = await asyncio.to_thread(
+        run, "did", "resolve", "did:govchain:tax", "--json", "--nats-url", identity.nats_url
+    )
     assert resolved.returncode == 0, resolved.stderr
     result = json.loads(resolved.stdout)
     assert set(result) == {"didDocument", "didResolutionMetadata", "didDocumentMetadata"}
@@ -274,7 +357,12 @@ async def test_the_credential_commands(identity: Ledger, tmp_path: Path) -> None
     assert result["didResolutionMetadata"] == {}
     assert result["didDocumentMetadata"]["deactivated"] is False
     assert_metadata_structure(result["didDocumentMetadata"])
-    unknown = await asyncio.to_thread(run, "did", "resolve", "did:govchain:nobody", "--json", "--nats-url", identity.nats_url)
+    unknown = await asyncio.to_thread(
+        run, "did", "resolve", "did:govchain:nobody", "--json", "--nats-url", identity.nats_url
+    )
     assert unknown.returncode == 1
-    assert json.loads(unknown.stdout) == {"didDocument": None, "didResolutionMetadata": {"error": "notFound"},
-                                          "didDocumentMetadata": {}}
+    assert json.loads(unknown.stdout) == {
+        "didDocument": None,
+        "didResolutionMetadata": {"error": "notFound"},
+        "didDocumentMetadata": {},
+    }

@@ -25,29 +25,79 @@ def document(n: int) -> dict[str, Any]:
 async def test_a_role_granted_then_revoked_opens_then_closes_an_event_type(ledger: Ledger) -> None:
     tax = await ledger.register_department("tax")
     clerk = SigningKey.generate()
-    assert await verdict(ledger, tax, "tax", "official.registered", {
-        "official_id": "tax-clerk", "department_id": "tax", "name": "Clerk", "public_key": clerk.public.hex,
-    }) == ("committed", "")
+    assert await verdict(
+        ledger,
+        tax,
+        "tax",
+        "official.registered",
+        {
+            "official_id": "tax-clerk",
+            "department_id": "tax",
+            "name": "Clerk",
+            "public_key": clerk.public.hex,
+        },
+    ) == ("committed", "")
     # dataset.published: departments, or officials with the data-steward role.
-    assert await verdict(ledger, clerk, "tax", "dataset.published", {
-        "dataset_id": "ds-1", "title": "Arrears", "description": "", "fields": ["a"], "access": "public",
-        "readers": []}) == ("rejected", "unauthorized")
+    assert await verdict(
+        ledger,
+        clerk,
+        "tax",
+        "dataset.published",
+        {
+            "dataset_id": "ds-1",
+            "title": "Arrears",
+            "description": "",
+            "fields": ["a"],
+            "access": "public",
+            "readers": [],
+        },
+    ) == ("rejected", "unauthorized")
     assert await verdict(ledger, tax, "tax", "role.granted", {"principal": "tax-clerk", "role": "data-steward"}) == (
-        "committed", "")
-    assert await verdict(ledger, clerk, "tax", "dataset.published", {
-        "dataset_id": "ds-2", "title": "Arrears", "description": "", "fields": ["a"], "access": "public",
-        "readers": []}) == ("committed", "")
+        "committed",
+        "",
+    )
+    assert await verdict(
+        ledger,
+        clerk,
+        "tax",
+        "dataset.published",
+        {
+            "dataset_id": "ds-2",
+            "title": "Arrears",
+            "description": "",
+            "fields": ["a"],
+            "access": "public",
+            "readers": [],
+        },
+    ) == ("committed", "")
     assert await verdict(ledger, tax, "tax", "role.revoked", {"principal": "tax-clerk", "role": "data-steward"}) == (
-        "committed", "")
-    assert await verdict(ledger, clerk, "tax", "dataset.published", {
-        "dataset_id": "ds-3", "title": "Arrears", "description": "", "fields": ["a"], "access": "public",
-        "readers": []}) == ("rejected", "unauthorized")
+        "committed",
+        "",
+    )
+    assert await verdict(
+        ledger,
+        clerk,
+        "tax",
+        "dataset.published",
+        {
+            "dataset_id": "ds-3",
+            "title": "Arrears",
+            "description": "",
+            "fields": ["a"],
+            "access": "public",
+            "readers": [],
+        },
+    ) == ("rejected", "unauthorized")
     # The clerk cannot give itself the role back, nor can another department's admin.
     land = await ledger.register_department("land")
     assert await verdict(ledger, clerk, "tax", "role.granted", {"principal": "tax-clerk", "role": "data-steward"}) == (
-        "rejected", "unauthorized")
+        "rejected",
+        "unauthorized",
+    )
     assert await verdict(ledger, land, "land", "role.granted", {"principal": "tax-clerk", "role": "data-steward"}) == (
-        "rejected", "unauthorized")
+        "rejected",
+        "unauthorized",
+    )
 
 
 async def test_the_policy_on_chain_changes_only_by_root_and_binds_from_the_next_event(ledger: Ledger) -> None:
@@ -60,9 +110,13 @@ async def test_the_policy_on_chain_changes_only_by_root_and_binds_from_the_next_
     # The department as such holds no registrar role: refused now, by the rule that changed.
     assert await verdict(ledger, tax, "tax", "document.registered", document(3)) == ("rejected", "unauthorized")
     assert await verdict(ledger, tax, "tax", "role.granted", {"principal": "tax", "role": "registrar"}) == (
-        "rejected", "unauthorized")  # a department cannot grant itself roles; root can
+        "rejected",
+        "unauthorized",
+    )  # a department cannot grant itself roles; root can
     assert await verdict(ledger, ledger.root, ev.ROOT, "role.granted", {"principal": "tax", "role": "registrar"}) == (
-        "committed", "")
+        "committed",
+        "",
+    )
     assert await verdict(ledger, tax, "tax", "document.registered", document(4)) == ("committed", "")
 
 
@@ -75,7 +129,9 @@ async def test_services_are_admitted_by_root_only_and_then_sign_as_themselves(le
     assert await verdict(ledger, ledger.root, ev.ROOT, "service.registered", admit) == ("rejected", "state_conflict")
     # Its key signs for the service, never for a department.
     assert await verdict(ledger, archive, "tax", "document.registered", document(5)) == (
-        "rejected", "signer_not_of_source")
+        "rejected",
+        "signer_not_of_source",
+    )
 
 
 async def test_officials_are_registered_by_their_own_departments_admin_only(ledger: Ledger) -> None:

@@ -79,8 +79,13 @@ async def test_no_server_is_transient() -> None:
         pass
 
     nowhere = await raised(
-        nats.connect(f"nats://127.0.0.1:{free_port()}", connect_timeout=0.5, max_reconnect_attempts=1,
-                     reconnect_time_wait=0.01, error_cb=quiet)
+        nats.connect(
+            f"nats://127.0.0.1:{free_port()}",
+            connect_timeout=0.5,
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.01,
+            error_cb=quiet,
+        )
     )
     assert classify(nowhere) is NatsFault.TRANSIENT
 

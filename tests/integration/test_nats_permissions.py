@@ -71,9 +71,21 @@ async def refused(errors: list[str], subject: str, call: Awaitable[Any]) -> None
 def generate(data: DataDir, out: Path, *args: str) -> str:
     """Run `govchain nats-config` as an operator does; its standard output."""
     return subprocess.run(
-        [sys.executable, "-m", "govchain.services.cli", "nats-config", "--data", str(data.root), "--out", str(out),
-         *args],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            sys.executable,
+            "-m",
+            "govchain.services.cli",
+            "nats-config",
+            "--data",
+            str(data.root),
+            "--out",
+            str(out),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
 
 
@@ -83,9 +95,25 @@ async def test_departments_publish_only_their_own_events_and_only_the_ledger_app
     auth = tmp_path / "nats-auth"
     tax_key, land_key = SigningKey.generate(), SigningKey.generate()
     generated = subprocess.run(
-        [sys.executable, "-m", "govchain.services.cli", "nats-config", "--data", str(data.root), "--out", str(auth),
-         "--offline", "--department", "tax", "--department", "land"],
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            sys.executable,
+            "-m",
+            "govchain.services.cli",
+            "nats-config",
+            "--data",
+            str(data.root),
+            "--out",
+            str(auth),
+            "--offline",
+            "--department",
+            "tax",
+            "--department",
+            "land",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert "credentials for" in generated.stdout
     assert (auth / "credentials" / "tax.env").stat().st_mode & 0o777 == 0o600
@@ -99,23 +127,37 @@ async def test_departments_publish_only_their_own_events_and_only_the_ledger_app
         admin_errors: list[str] = []
         admin = await as_user(server.url, auth, "admin", admin_errors)
         for dept, key in (("tax", tax_key), ("land", land_key)):
-            receipt = await GovChainClient(admin).submit(make_event(
-                data.signing_key("root"), source=ev.ROOT, type="department.registered",
-                data={"department_id": dept, "name": dept, "public_key": key.public.hex}))
+            receipt = await GovChainClient(admin).submit(
+                make_event(
+                    data.signing_key("root"),
+                    source=ev.ROOT,
+                    type="department.registered",
+                    data={"department_id": dept, "name": dept, "public_key": key.public.hex},
+                )
+            )
             assert receipt["status"] == "committed"
 
         errors: list[str] = []
         tax = await as_user(server.url, auth, "tax", errors)
         client = GovChainClient(tax)
-        own = make_event(tax_key, source="tax", type="document.registered",
-                         data={"document_id": "t-1", "sha256": "a" * 64, "title": "Own record"})
+        own = make_event(
+            tax_key,
+            source="tax",
+            type="document.registered",
+            data={"document_id": "t-1", "sha256": "a" * 64, "title": "Own record"},
+        )
         assert (await client.submit(own))["status"] == "committed"  # publish + receipt query allowed
 
-        impersonation = make_event(land_key, source="land", type="document.registered",
-                                   data={"document_id": "l-1", "sha256": "b" * 64, "title": "Not ours"})
+        impersonation = make_event(
+            land_key,
+            source="land",
+            type="document.registered",
+            data={"document_id": "l-1", "sha256": "b" * 64, "title": "Not ours"},
+        )
         with pytest.raises((NoRespondersError, NatsTimeout)):
-            await tax.jetstream().publish(subjects.event_subject("land", "document.registered"),
-                                          impersonation.to_bytes(), timeout=2)
+            await tax.jetstream().publish(
+                subjects.event_subject("land", "document.registered"), impersonation.to_bytes(), timeout=2
+            )
         forged_block = b'{"header": {}}'
         await tax.publish(subjects.BLOCKS_SUBJECT, forged_block)
         await tax.flush()
@@ -123,8 +165,11 @@ async def test_departments_publish_only_their_own_events_and_only_the_ledger_app
         assert any('permissions violation for publish to "gov.events.land.document.registered"' in e for e in errors)
         assert any('permissions violation for publish to "gov.blocks"' in e for e in errors)
         # No JetStream API for departments: refused by the server, not merely unanswered.
-        await refused(errors, f"$JS.API.STREAM.INFO.{subjects.BLOCKS_STREAM}",
-                      tax.jetstream(timeout=REFUSAL_TIMEOUT_S).stream_info(subjects.BLOCKS_STREAM))
+        await refused(
+            errors,
+            f"$JS.API.STREAM.INFO.{subjects.BLOCKS_STREAM}",
+            tax.jetstream(timeout=REFUSAL_TIMEOUT_S).stream_info(subjects.BLOCKS_STREAM),
+        )
         receipt = await GovChainClient(admin).receipt(impersonation.id, "land")
         assert receipt["status"] == "pending"  # it never reached the intake stream
         blocks = await admin.jetstream().stream_info(subjects.BLOCKS_STREAM)
@@ -156,11 +201,22 @@ async def test_readers_follow_blocks_but_cannot_touch_the_orderers_consumer(tmp_
         admin = await as_user(server.url, auth, "admin", [])
         connections.append(admin)
         tax_key = SigningKey.generate()
-        assert (await GovChainClient(admin).submit(make_event(
-            data.signing_key("root"), source=ev.ROOT, type="department.registered",
-            data={"department_id": "tax", "name": "Tax", "public_key": tax_key.public.hex})))["status"] == "committed"
-        forged = make_event(SigningKey.generate(), source="tax", type="document.registered",
-                            data={"document_id": "x-1", "sha256": "c" * 64, "title": "Unknown key"})
+        assert (
+            await GovChainClient(admin).submit(
+                make_event(
+                    data.signing_key("root"),
+                    source=ev.ROOT,
+                    type="department.registered",
+                    data={"department_id": "tax", "name": "Tax", "public_key": tax_key.public.hex},
+                )
+            )
+        )["status"] == "committed"
+        forged = make_event(
+            SigningKey.generate(),
+            source="tax",
+            type="document.registered",
+            data={"document_id": "x-1", "sha256": "c" * 64, "title": "Unknown key"},
+        )
         assert (await GovChainClient(admin).submit(forged))["status"] == "rejected"  # one refusal on REJECTED
         before = await admin.jetstream().consumer_info(subjects.EVENTS_STREAM, subjects.ORDERER_CONSUMER)
 
@@ -182,23 +238,43 @@ async def test_readers_follow_blocks_but_cannot_touch_the_orderers_consumer(tmp_
         short = analytics.jetstream(timeout=REFUSAL_TIMEOUT_S)
         events, orderer = subjects.EVENTS_STREAM, subjects.ORDERER_CONSUMER
         await refused(errors, f"$JS.API.CONSUMER.DELETE.{events}.{orderer}", short.delete_consumer(events, orderer))
-        rewrite = json.dumps({"stream_name": events, "config": {
-            "name": orderer, "ack_policy": "explicit", "filter_subject": "gov.events.nobody.>"}}).encode()
-        await refused(errors, f"$JS.API.CONSUMER.CREATE.{events}",
-                      analytics.request(f"$JS.API.CONSUMER.CREATE.{events}", rewrite, timeout=REFUSAL_TIMEOUT_S))
-        await refused(errors, f"$JS.API.CONSUMER.CREATE.{events}.{orderer}.gov.events.>",
-                      short.add_consumer(events, ConsumerConfig(name=orderer, filter_subject="gov.events.>",
-                                                                ack_policy=AckPolicy.EXPLICIT)))
-        await refused(errors, f"$JS.API.CONSUMER.DURABLE.CREATE.{events}.{orderer}",
-                      analytics.request(f"$JS.API.CONSUMER.DURABLE.CREATE.{events}.{orderer}", rewrite,
-                                        timeout=REFUSAL_TIMEOUT_S))
+        rewrite = json.dumps(
+            {
+                "stream_name": events,
+                "config": {"name": orderer, "ack_policy": "explicit", "filter_subject": "gov.events.nobody.>"},
+            }
+        ).encode()
+        await refused(
+            errors,
+            f"$JS.API.CONSUMER.CREATE.{events}",
+            analytics.request(f"$JS.API.CONSUMER.CREATE.{events}", rewrite, timeout=REFUSAL_TIMEOUT_S),
+        )
+        await refused(
+            errors,
+            f"$JS.API.CONSUMER.CREATE.{events}.{orderer}.gov.events.>",
+            short.add_consumer(
+                events, ConsumerConfig(name=orderer, filter_subject="gov.events.>", ack_policy=AckPolicy.EXPLICIT)
+            ),
+        )
+        await refused(
+            errors,
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{events}.{orderer}",
+            analytics.request(
+                f"$JS.API.CONSUMER.DURABLE.CREATE.{events}.{orderer}", rewrite, timeout=REFUSAL_TIMEOUT_S
+            ),
+        )
         await refused(errors, f"$JS.API.CONSUMER.INFO.{events}.{orderer}", short.consumer_info(events, orderer))
-        await refused(errors, f"$JS.API.CONSUMER.MSG.NEXT.{events}.{orderer}",
-                      analytics.request(f"$JS.API.CONSUMER.MSG.NEXT.{events}.{orderer}", b'{"batch": 1}',
-                                        timeout=REFUSAL_TIMEOUT_S))
+        await refused(
+            errors,
+            f"$JS.API.CONSUMER.MSG.NEXT.{events}.{orderer}",
+            analytics.request(
+                f"$JS.API.CONSUMER.MSG.NEXT.{events}.{orderer}", b'{"batch": 1}', timeout=REFUSAL_TIMEOUT_S
+            ),
+        )
         # Nor the streams themselves.
-        await refused(errors, f"$JS.API.STREAM.PURGE.{subjects.BLOCKS_STREAM}",
-                      short.purge_stream(subjects.BLOCKS_STREAM))
+        await refused(
+            errors, f"$JS.API.STREAM.PURGE.{subjects.BLOCKS_STREAM}", short.purge_stream(subjects.BLOCKS_STREAM)
+        )
         await refused(errors, f"$JS.API.STREAM.INFO.{events}", short.stream_info(events))
 
         # Every other reader likewise; only analytics reads REJECTED.
@@ -209,21 +285,36 @@ async def test_readers_follow_blocks_but_cannot_touch_the_orderers_consumer(tmp_
             connections.append(nc)
             assert [h async for h, _ in follow_blocks(nc.jetstream(), 0, to_height=top)] == [0, 1], reader
             short = nc.jetstream(timeout=REFUSAL_TIMEOUT_S)
-            await refused(reader_errors, f"$JS.API.CONSUMER.DELETE.{events}.{orderer}",
-                          short.delete_consumer(events, orderer))
-            await refused(reader_errors, f"$JS.API.CONSUMER.CREATE.{events}",
-                          nc.request(f"$JS.API.CONSUMER.CREATE.{events}", rewrite, timeout=REFUSAL_TIMEOUT_S))
+            await refused(
+                reader_errors, f"$JS.API.CONSUMER.DELETE.{events}.{orderer}", short.delete_consumer(events, orderer)
+            )
+            await refused(
+                reader_errors,
+                f"$JS.API.CONSUMER.CREATE.{events}",
+                nc.request(f"$JS.API.CONSUMER.CREATE.{events}", rewrite, timeout=REFUSAL_TIMEOUT_S),
+            )
             for stream in (subjects.REJECTED_STREAM, subjects.BLOCKS_STREAM):  # readers create no consumers at all
-                await refused(reader_errors, f"$JS.API.CONSUMER.CREATE.{stream}",
-                              short.subscribe(">", stream=stream, ordered_consumer=True))
+                await refused(
+                    reader_errors,
+                    f"$JS.API.CONSUMER.CREATE.{stream}",
+                    short.subscribe(">", stream=stream, ordered_consumer=True),
+                )
         # The gateway shows a block by a direct get.
-        block = await readers["gateway"].jetstream().get_msg(subjects.BLOCKS_STREAM, subjects.block_sequence(1), direct=True)
+        block = (
+            await readers["gateway"]
+            .jetstream()
+            .get_msg(subjects.BLOCKS_STREAM, subjects.block_sequence(1), direct=True)
+        )
         assert block.data
 
         after = await admin.jetstream().consumer_info(events, orderer)
         assert after.config == before.config  # the intake consumer is as the orderer made it
-        own = make_event(tax_key, source="tax", type="document.registered",
-                         data={"document_id": "t-9", "sha256": "d" * 64, "title": "Still ordered"})
+        own = make_event(
+            tax_key,
+            source="tax",
+            type="document.registered",
+            data={"document_id": "t-9", "sha256": "d" * 64, "title": "Still ordered"},
+        )
         assert (await GovChainClient(admin).submit(own))["status"] == "committed"
     finally:
         for nc in connections:
@@ -242,7 +333,7 @@ async def test_nats_config_reads_the_departments_on_chain(ledger: Ledger, tmp_pa
     assert "credentials for" in printed
 
     text = (auth / "auth.conf").read_text()  # nats-config writes the users as JSON, which NATS reads
-    listed = json.loads(text[text.index("users: ") + len("users: "):text.rindex("}")])
+    listed = json.loads(text[text.index("users: ") + len("users: ") : text.rindex("}")])
     users = {entry["user"]: entry for entry in listed}
     assert "water" in users, f"the department on chain got no user; users: {sorted(users)}"
     assert "land" not in users  # nobody registered it
@@ -253,8 +344,11 @@ async def test_nats_config_reads_the_departments_on_chain(ledger: Ledger, tmp_pa
     water = users["water"]["permissions"]
     publish = water["publish"]["allow"]
     assert [s for s in publish if s.startswith("gov.events.")] == ["gov.events.water.>"]
-    assert not [s for s in publish if s.startswith("$") or s.startswith("_") or s.startswith("gov.blocks")
-                or s.startswith("gov.rejected")], publish  # no JetStream API, no blocks, no refusals
+    assert not [
+        s
+        for s in publish
+        if s.startswith("$") or s.startswith("_") or s.startswith("gov.blocks") or s.startswith("gov.rejected")
+    ], publish  # no JetStream API, no blocks, no refusals
     assert not [s for s in publish if s == ">" or s.endswith(".*") and s.count(".") < 2]
     assert water["subscribe"]["allow"] == ["_INBOX.water.>"]  # its own replies only
     assert "deny" not in water["publish"] and not water.get("allow_responses")
@@ -268,8 +362,11 @@ async def test_nats_config_reads_the_departments_on_chain(ledger: Ledger, tmp_pa
         await nc.publish("gov.events.water.document.registered", b"{}")
         await nc.publish("gov.events.tax.document.registered", b"{}")
         await nc.flush()
-        await refused(errors, "$JS.API.STREAM.INFO.EVENTS",
-                      nc.jetstream(timeout=REFUSAL_TIMEOUT_S).stream_info(subjects.EVENTS_STREAM))
+        await refused(
+            errors,
+            "$JS.API.STREAM.INFO.EVENTS",
+            nc.jetstream(timeout=REFUSAL_TIMEOUT_S).stream_info(subjects.EVENTS_STREAM),
+        )
         assert [e for e in errors if "violation" in e] == [
             'nats: permissions violation for publish to "gov.events.tax.document.registered"',
             'nats: permissions violation for publish to "$js.api.stream.info.events"',
@@ -340,14 +437,23 @@ async def test_a_reader_cannot_make_the_server_deliver_blocks_to_another_service
         await identity.subscribe(subjects.IDENTITY_RESOLVE, cb=handler)  # as the identity service answers
         await identity.flush()
         analytics = await as_user(server.url, auth, "analytics", [])
-        body = {"stream_name": subjects.BLOCKS_STREAM,
-                "config": {"ack_policy": "none", "deliver_subject": subjects.IDENTITY_RESOLVE}}
-        for target in (subjects.IDENTITY_RESOLVE, subjects.LEDGER_RECEIPT, "gov.events.tax.document.registered",
-                       "_INBOX.gateway.x", subjects.BLOCKS_SUBJECT):
+        body = {
+            "stream_name": subjects.BLOCKS_STREAM,
+            "config": {"ack_policy": "none", "deliver_subject": subjects.IDENTITY_RESOLVE},
+        }
+        for target in (
+            subjects.IDENTITY_RESOLVE,
+            subjects.LEDGER_RECEIPT,
+            "gov.events.tax.document.registered",
+            "_INBOX.gateway.x",
+            subjects.BLOCKS_SUBJECT,
+        ):
             body["config"]["deliver_subject"] = target
-            for api in (f"$JS.API.CONSUMER.CREATE.{subjects.BLOCKS_STREAM}",
-                        f"$JS.API.CONSUMER.CREATE.{subjects.BLOCKS_STREAM}.sneaky",
-                        f"$JS.API.CONSUMER.DURABLE.CREATE.{subjects.BLOCKS_STREAM}.sneaky"):
+            for api in (
+                f"$JS.API.CONSUMER.CREATE.{subjects.BLOCKS_STREAM}",
+                f"$JS.API.CONSUMER.CREATE.{subjects.BLOCKS_STREAM}.sneaky",
+                f"$JS.API.CONSUMER.DURABLE.CREATE.{subjects.BLOCKS_STREAM}.sneaky",
+            ):
                 with pytest.raises((NatsTimeout, NoRespondersError)):  # refused: never reaches JetStream
                     await analytics.request(api, json.dumps(body).encode(), timeout=REFUSAL_TIMEOUT_S)
         await asyncio.sleep(1)

@@ -63,7 +63,8 @@ async def test_a_resent_event_is_ordered_once(ledger: Ledger) -> None:
     assert ack.duplicate
     # ... and after it (a different message id) the orderer recognises the event itself.
     await ledger.nc.jetstream().publish(
-        subjects.event_subject("tax", envelope.type), envelope.to_bytes(),
+        subjects.event_subject("tax", envelope.type),
+        envelope.to_bytes(),
         headers={"Nats-Msg-Id": "resent-after-window"},
     )
     marker = await ledger.submit(ledger.document("tax", 2))  # ordered after the copies
@@ -78,8 +79,13 @@ async def test_another_event_under_a_used_id_is_rejected(ledger: Ledger) -> None
     key = await ledger.register_department("tax")
     original = ledger.document("tax", 1)
     await ledger.submit(original)
-    impostor = make_event(key, source="tax", type="document.registered", event_id=original.id,
-                          data={"document_id": "other", "sha256": "f" * 64, "title": "Other"})
+    impostor = make_event(
+        key,
+        source="tax",
+        type="document.registered",
+        event_id=original.id,
+        data={"document_id": "other", "sha256": "f" * 64, "title": "Other"},
+    )
     await ledger.nc.jetstream().publish(
         subjects.event_subject("tax", impostor.type), impostor.to_bytes(), headers={"Nats-Msg-Id": "x-1"}
     )
@@ -105,12 +111,20 @@ async def test_bad_events_are_rejected_with_reasons_and_nothing_is_lost(ledger: 
     await ledger.register_department("land")
     good = ledger.document("tax", 1)
     forged = good.model_copy(update={"data": {**good.data, "title": "Altered"}})
-    stranger = make_event(SigningKey.generate(), source="tax", type="document.registered",
-                          data={"document_id": "s", "sha256": "1" * 64, "title": "Stranger"})
+    stranger = make_event(
+        SigningKey.generate(),
+        source="tax",
+        type="document.registered",
+        data={"document_id": "s", "sha256": "1" * 64, "title": "Stranger"},
+    )
     invalid = make_event(key, source="tax", type="document.registered", data={"document_id": "no-hash", "title": "T"})
     unknown = make_event(key, source="tax", type="document.shredded", data={})
-    borrowed = make_event(key, source="land", type="document.registered",
-                          data={"document_id": "b", "sha256": "2" * 64, "title": "Borrowed key"})
+    borrowed = make_event(
+        key,
+        source="land",
+        type="document.registered",
+        data={"document_id": "b", "sha256": "2" * 64, "title": "Borrowed key"},
+    )
     expected = {
         forged.id: "bad_signature",
         stranger.id: "unknown_key",

@@ -64,25 +64,51 @@ async def populate(data: Path, keys: Path) -> People:
         height = receipt["height"]
 
     async def sealed(subject: str, record: str, details: dict[str, str]) -> dict[str, Any]:
-        answer = await client.query(subjects.REGISTRY_SEAL, {
-            "subject": subject, "record": record, "fields": {"owner_details": details}, "min_height": height,
-        }, as_principal=(market, "market"))
+        answer = await client.query(
+            subjects.REGISTRY_SEAL,
+            {
+                "subject": subject,
+                "record": record,
+                "fields": {"owner_details": details},
+                "min_height": height,
+            },
+            as_principal=(market, "market"),
+        )
         return dict(answer["sealed"]["owner_details"])
 
     try:
-        await commit(root, "root", "department.registered",
-                     {"department_id": "market", "name": "Market", "public_key": market.public.hex})
+        await commit(
+            root,
+            "root",
+            "department.registered",
+            {"department_id": "market", "name": "Market", "public_key": market.public.hex},
+        )
         fields = {}
         for n, (citizen, details) in enumerate(((OWNER, OWNER_DETAILS), (BUYER, BUYER_DETAILS)), start=1):
-            await commit(market, "market", "citizen.enrolled",
-                         {"citizen_id": citizen, "public_key": citizens[citizen].public.hex})
+            await commit(
+                market,
+                "market",
+                "citizen.enrolled",
+                {"citizen_id": citizen, "public_key": citizens[citizen].public.hex},
+            )
             fields[citizen] = await sealed(citizen, f"business.registered/B-{n}", details)
-            await commit(market, "market", "business.registered", {
-                "business_id": f"B-{n}", "name": PUBLIC_NAME if n == 1 else "Second Shop",
-                "registration_no": f"91310000{n}", "address": "12 Harbour Road", "activity": "catering",
-                "owner": citizen, "owner_details": fields[citizen]})
-        mine = await client.query(subjects.REGISTRY_BUSINESS, {"id": "B-1", "min_height": height},
-                                  as_principal=(citizens[OWNER], OWNER))
+            await commit(
+                market,
+                "market",
+                "business.registered",
+                {
+                    "business_id": f"B-{n}",
+                    "name": PUBLIC_NAME if n == 1 else "Second Shop",
+                    "registration_no": f"91310000{n}",
+                    "address": "12 Harbour Road",
+                    "activity": "catering",
+                    "owner": citizen,
+                    "owner_details": fields[citizen],
+                },
+            )
+        mine = await client.query(
+            subjects.REGISTRY_BUSINESS, {"id": "B-1", "min_height": height}, as_principal=(citizens[OWNER], OWNER)
+        )
         assert mine["personal"]["owner_details"] == OWNER_DETAILS  # readable before the erasure
     finally:
         await nc.drain()
@@ -97,8 +123,11 @@ async def wait_until_erased(data: Path, owner_key: Path, height: int, timeout_s:
     deadline = time.monotonic() + timeout_s
     try:
         while True:
-            answer = await GovChainClient(nc).query(subjects.REGISTRY_BUSINESS, {"id": "B-1", "min_height": height},
-                                                    as_principal=(SigningKey.load(owner_key), OWNER))
+            answer = await GovChainClient(nc).query(
+                subjects.REGISTRY_BUSINESS,
+                {"id": "B-1", "min_height": height},
+                as_principal=(SigningKey.load(owner_key), OWNER),
+            )
             if answer["personal"]["owner_details"] == {"erased": True} or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.05)
@@ -110,7 +139,8 @@ async def wait_until_erased(data: Path, owner_key: Path, height: int, timeout_s:
 def vault_row(db: Path, subject: str) -> tuple[str, bytes]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
         kek_id, wrapped = conn.execute(
-            "SELECT kek_id, wrapped_key FROM privacy_subject_keys WHERE subject = ?", (subject,)).fetchone()
+            "SELECT kek_id, wrapped_key FROM privacy_subject_keys WHERE subject = ?", (subject,)
+        ).fetchone()
     return kek_id, bytes(wrapped)
 
 
@@ -147,8 +177,10 @@ def test_an_erased_person_leaves_no_trace_on_disk_and_every_file_is_private(tmp_
             assert kek_id == kek.id
             data_key = kek.unwrap(wrapped, subject=OWNER, key_version=1)
             secrets = {
-                "data key": needles_of(data_key), "wrapped key": needles_of(wrapped),
-                "legal name": OWNER_DETAILS["legal_name"].encode(), "phone": OWNER_DETAILS["phone"].encode(),
+                "data key": needles_of(data_key),
+                "wrapped key": needles_of(wrapped),
+                "legal name": OWNER_DETAILS["legal_name"].encode(),
+                "phone": OWNER_DETAILS["phone"].encode(),
             }
             seen = find(data, {**secrets, "public name": PUBLIC_NAME.encode()})
             # The scan reads the vault and the NATS store; personal values and keys are never there in clear.
@@ -159,8 +191,12 @@ def test_an_erased_person_leaves_no_trace_on_disk_and_every_file_is_private(tmp_
             for path in db.parent.glob("registry.db*"):
                 shutil.copy(path, backup / path.name)
 
-            erased = subprocess.run([*GOVCHAIN, "registry", "erase", OWNER, "--key", str(people.owner_key),
-                                     "--data", str(data), "--json"], capture_output=True, text=True, timeout=90)
+            erased = subprocess.run(
+                [*GOVCHAIN, "registry", "erase", OWNER, "--key", str(people.owner_key), "--data", str(data), "--json"],
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
             assert erased.returncode == 0, erased.stderr
             asyncio.run(wait_until_erased(data, people.owner_key, json.loads(erased.stdout)["height"]))
             assert wait_for_no_trace(data, secrets) == {}  # while the platform still runs
@@ -171,8 +207,9 @@ def test_an_erased_person_leaves_no_trace_on_disk_and_every_file_is_private(tmp_
     # The backup taken before rotating still opens the buyer's live key with the KEK of then...
     _, backup_wrapped = vault_row(backup / "registry.db", BUYER)
     buyer_key = kek.unwrap(backup_wrapped, subject=BUYER, key_version=1)
-    rotated = subprocess.run([*GOVCHAIN, "vault", "rotate-kek", "--data", str(data), "--json"],
-                             capture_output=True, text=True, timeout=90)
+    rotated = subprocess.run(
+        [*GOVCHAIN, "vault", "rotate-kek", "--data", str(data), "--json"], capture_output=True, text=True, timeout=90
+    )
     assert rotated.returncode == 0, rotated.stderr
     report = json.loads(rotated.stdout)
     assert report["old_kek_id"] == kek.id and report["rewrapped"] == 1  # the buyer's: the owner's is gone
@@ -189,8 +226,10 @@ def test_an_erased_person_leaves_no_trace_on_disk_and_every_file_is_private(tmp_
     try:
         vault = open_vault(engine, data / "keys")
         assert vault.key_for_opening(BUYER, 1) == buyer_key
-        assert vault.open_for(SealedField.model_validate(people.buyer_field), "business.registered/B-2/owner_details") \
+        assert (
+            vault.open_for(SealedField.model_validate(people.buyer_field), "business.registered/B-2/owner_details")
             == BUYER_DETAILS
+        )
     finally:
         engine.dispose()
     assert shared_modes(data) == {}

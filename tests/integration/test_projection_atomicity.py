@@ -28,8 +28,8 @@ from govchain.projection.checkpoint import load_checkpoint, prepare_checkpoints,
 from govchain.projection.runner import ProjectionRunner
 from govchain.protocol import events as ev
 from govchain.protocol.block import Block, seal_block
-from govchain.protocol.eventref import EventKey
 from govchain.protocol.envelope import make_event
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.genesis import make_genesis_block, make_genesis_event
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import leaf_hash
@@ -56,7 +56,8 @@ class SavepointRows:
     name = "savepoint_rows"
     metadata = MetaData()
     rows = Table(
-        "atomicity_rows", metadata,
+        "atomicity_rows",
+        metadata,
         Column("event_id", String(64), primary_key=True),  # a block applied twice cannot hide
         Column("height", Integer, nullable=False),
     )
@@ -167,8 +168,12 @@ async def test_a_process_killed_mid_block_resumes_from_the_block_before(
 ) -> None:
     head = await a_chain(ledger)
     child = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-c", CHILD, ledger.nats_url, db_url, str(head)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        subprocess.run,
+        [sys.executable, "-c", CHILD, ledger.nats_url, db_url, str(head)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
 
@@ -193,8 +198,12 @@ class Chain:
         checkpoint = self.verifier.checkpoint
         assert checkpoint is not None
         events = [
-            make_event(self.root, source=ev.ROOT, type="document.registered",
-                       data={"document_id": name, "sha256": f"{n:064x}", "title": name})
+            make_event(
+                self.root,
+                source=ev.ROOT,
+                type="document.registered",
+                data={"document_id": name, "sha256": f"{n:064x}", "title": name},
+            )
             for n, name in enumerate(names)
         ]
         leaves = [leaf_hash(e.to_bytes()) for e in events]
@@ -202,15 +211,21 @@ class Chain:
         for leaf in leaves:
             log.append(leaf)
         block: Block = seal_block(
-            chain_id="atomicity", height=checkpoint.height + 1, prev_hash=checkpoint.block_hash,
-            events=[e.to_dict() for e in events], leaf_hashes=leaves, log_after=log,
-            time=self.genesis.time, orderer_key=self.orderer,
+            chain_id="atomicity",
+            height=checkpoint.height + 1,
+            prev_hash=checkpoint.block_hash,
+            events=[e.to_dict() for e in events],
+            leaf_hashes=leaves,
+            log_after=log,
+            time=self.genesis.time,
+            orderer_key=self.orderer,
         )
         return self.verifier.verify(block)
 
 
-def commit_block(engine: Engine, projection: registry.RegistryProjection, chain: Chain, block: VerifiedBlock,
-                 *, fail: bool = False) -> None:
+def commit_block(
+    engine: Engine, projection: registry.RegistryProjection, chain: Chain, block: VerifiedBlock, *, fail: bool = False
+) -> None:
     """What the runner's commit does: the block's rows, then its checkpoint, in one transaction."""
     assert chain.verifier.checkpoint is not None
     with engine.begin() as conn:
@@ -241,6 +256,7 @@ def test_the_registry_rolls_back_a_void_events_rows_and_keeps_the_rest_of_the_bl
 ) -> None:
     """The per-event savepoint is for this: an event found void after it wrote leaves no
     rows, only its void record, while the block's other events stand."""
+
     def document_then_void(conn: Connection, e: Any, p: ev.DocumentRegistered, at: registry.At) -> None:
         registry._document(conn, e, p, at)
         if p.document_id == "void-after-writing":

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 
 import nats
 import pytest
-from govchain.bus.embedded import EmbeddedNats
-from govchain.bus.pull import MessagePuller, ensure_durable
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+
+from govchain.bus.embedded import EmbeddedNats
+from govchain.bus.pull import MessagePuller, ensure_durable
 
 STREAM, CONSUMER = "PULLTEST", "puller"
 

@@ -13,17 +13,17 @@ from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Ta
 
 from govchain.audit import verify_chain
 from govchain.bus import subjects
+from govchain.bus.blocks import follow_blocks, last_height
 from govchain.bus.connect import connect
 from govchain.bus.embedded import EmbeddedNats
-from govchain.bus.blocks import follow_blocks, last_height
 from govchain.client import GovChainClient
+from govchain.datadir import DataDir
+from govchain.projection.runner import ProjectionHalted, ProjectionRunner
 from govchain.protocol import events as ev
+from govchain.protocol.block import Block, block_msg_id, seal_block
 from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import Frontier, leaf_hash
-from govchain.datadir import DataDir
-from govchain.projection.runner import ProjectionHalted, ProjectionRunner
-from govchain.protocol.block import Block, block_msg_id, seal_block
 from govchain.protocol.verify import VerifiedBlock
 from govchain.services.ledger.orderer import Orderer, OrdererFenced, OrdererKeyRevoked
 from govchain.services.ledger.store import LedgerStore
@@ -63,8 +63,11 @@ async def test_a_second_orderer_with_a_stale_view_is_refused(ledger: Ledger, tmp
     await ledger.register_department("tax")
     await ledger.submit(ledger.document("tax", 1))
     standby = Orderer(
-        ledger.nc, LedgerStore(make_engine(f"sqlite:///{tmp_path / 'standby.db'}")),
-        ledger.data.signing_key("orderer"), ledger.data.genesis(), ledger.settings.batch_limits,
+        ledger.nc,
+        LedgerStore(make_engine(f"sqlite:///{tmp_path / 'standby.db'}")),
+        ledger.data.signing_key("orderer"),
+        ledger.data.genesis(),
+        ledger.settings.batch_limits,
     )
     await standby.recover()
     stale_height = standby.height
@@ -77,9 +80,14 @@ async def test_a_second_orderer_with_a_stale_view_is_refused(ledger: Ledger, tmp
     leaf = leaf_hash(envelope.to_bytes())
     log.append(leaf)
     rival = seal_block(
-        chain_id="test-chain", height=stale_height + 1, prev_hash=standby.checkpoint.block_hash,
-        events=[envelope.to_dict()], leaf_hashes=[leaf], log_after=log,
-        time="2030-01-01T00:00:00.000000Z", orderer_key=ledger.data.signing_key("orderer"),
+        chain_id="test-chain",
+        height=stale_height + 1,
+        prev_hash=standby.checkpoint.block_hash,
+        events=[envelope.to_dict()],
+        leaf_hashes=[leaf],
+        log_after=log,
+        time="2030-01-01T00:00:00.000000Z",
+        orderer_key=ledger.data.signing_key("orderer"),
     )
     with pytest.raises(OrdererFenced):
         await standby.append_block(rival)
@@ -99,8 +107,14 @@ async def test_a_crash_mid_commit_loses_no_event_and_doubles_none(
     client = GovChainClient(nc)
 
     async def start(kind: type[Orderer], store: LedgerStore) -> tuple[asyncio.Task[None], asyncio.Event]:
-        orderer = kind(nc, store, chain_dir.signing_key("orderer"), chain_dir.genesis(),
-                       settings.batch_limits, ack_wait_s=settings.ack_wait_s)
+        orderer = kind(
+            nc,
+            store,
+            chain_dir.signing_key("orderer"),
+            chain_dir.genesis(),
+            settings.batch_limits,
+            ack_wait_s=settings.ack_wait_s,
+        )
         stop, ready = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(orderer.run(stop, ready))
         await asyncio.wait_for(ready.wait(), 20)
@@ -112,11 +126,19 @@ async def test_a_crash_mid_commit_loses_no_event_and_doubles_none(
     )
     key = SigningKey.generate()
     published = [
-        make_event(chain_dir.signing_key("root"), source=ev.ROOT, type="department.registered",
-                   data={"department_id": "tax", "name": "Tax", "public_key": key.public.hex})
+        make_event(
+            chain_dir.signing_key("root"),
+            source=ev.ROOT,
+            type="department.registered",
+            data={"department_id": "tax", "name": "Tax", "public_key": key.public.hex},
+        )
     ] + [
-        make_event(key, source="tax", type="document.registered",
-                   data={"document_id": f"d{n}", "sha256": f"{n:064x}", "title": f"Record {n}"})
+        make_event(
+            key,
+            source="tax",
+            type="document.registered",
+            data={"document_id": f"d{n}", "sha256": f"{n:064x}", "title": f"Record {n}"},
+        )
         for n in range(30)
     ]
     for envelope in published:
@@ -199,14 +221,20 @@ async def publish_tampered_block(ledger: Ledger) -> int:
     for leaf in [*(leaf for block in blocks for leaf in block.leaf_hashes()), new_leaf]:
         log.append(leaf)
     block = seal_block(
-        chain_id=last.header.chain_id, height=last.height + 1, prev_hash=last.hash,
-        events=[envelope.to_dict()], leaf_hashes=[new_leaf],
-        log_after=log, time="2030-01-01T00:00:00.000000Z", orderer_key=ledger.data.signing_key("orderer"),
+        chain_id=last.header.chain_id,
+        height=last.height + 1,
+        prev_hash=last.hash,
+        events=[envelope.to_dict()],
+        leaf_hashes=[new_leaf],
+        log_after=log,
+        time="2030-01-01T00:00:00.000000Z",
+        orderer_key=ledger.data.signing_key("orderer"),
     )
     altered = dict(envelope.to_dict(), data={**envelope.data, "title": "Tampered"})
     tampered = block.model_copy(update={"events": [altered]})
     await ledger.nc.jetstream().publish(
-        subjects.BLOCKS_SUBJECT, tampered.to_bytes(),
+        subjects.BLOCKS_SUBJECT,
+        tampered.to_bytes(),
         headers={"Nats-Expected-Last-Sequence": str(subjects.block_sequence(last.height))},
     )
     return tampered.height
@@ -231,10 +259,17 @@ async def test_a_tampered_block_halts_a_projection_and_fails_verify(ledger: Ledg
 
     cli = subprocess.run(
         [sys.executable, "-m", "govchain.services.cli", "verify", "--json", "--nats-url", ledger.nats_url],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert cli.returncode == 1, cli.stderr
-    assert json.loads(cli.stdout) == {"ok": False, "height": bad_height - 1, "events": 3, "first_bad_height": bad_height}
+    assert json.loads(cli.stdout) == {
+        "ok": False,
+        "height": bad_height - 1,
+        "events": 3,
+        "first_bad_height": bad_height,
+    }
 
     # The orderer itself refuses to resume on a broken chain.
     with pytest.raises(Exception, match="fails verification"):
@@ -243,13 +278,18 @@ async def test_a_tampered_block_halts_a_projection_and_fails_verify(ledger: Ledg
 
 async def test_an_orderer_whose_key_is_revoked_stops_instead_of_signing(ledger: Ledger) -> None:
     orderer_key = ledger.data.signing_key("orderer")
-    revoke = make_event(ledger.root, source=ev.ROOT, type="key.revoked",
-                        data={"key_id": orderer_key.key_id, "reason": "compromised"})
+    revoke = make_event(
+        ledger.root, source=ev.ROOT, type="key.revoked", data={"key_id": orderer_key.key_id, "reason": "compromised"}
+    )
     assert (await ledger.submit(revoke))["status"] == "committed"  # signed by the key as of before
-    await ledger.client.publish(make_event(
-        ledger.root, source=ev.ROOT, type="department.registered",
-        data={"department_id": "late", "name": "Late", "public_key": SigningKey.generate().public.hex},
-    ))
+    await ledger.client.publish(
+        make_event(
+            ledger.root,
+            source=ev.ROOT,
+            type="department.registered",
+            data={"department_id": "late", "name": "Late", "public_key": SigningKey.generate().public.hex},
+        )
+    )
     assert ledger.task is not None
     with pytest.raises(OrdererKeyRevoked):
         await asyncio.wait_for(ledger.task, 20)

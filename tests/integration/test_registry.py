@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 from govchain.audit import verify_chain
 from govchain.bus import subjects
 from govchain.client import LedgerQueryError
-from govchain.protocol.eventref import event_ref, parse_event_ref
 from govchain.privacy.vault import subject_keys
 from govchain.protocol.envelope import make_event
+from govchain.protocol.eventref import event_ref, parse_event_ref
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.proofs import inclusion_problem
@@ -42,8 +42,9 @@ class Registry:
         self.height = 0
         self.events: dict[str, str] = {}  # what the test committed (label → event, source/id)
 
-    async def commit(self, signer: str, source: str, type: str, data: dict[str, Any],
-                     label: str | None = None) -> dict[str, Any]:
+    async def commit(
+        self, signer: str, source: str, type: str, data: dict[str, Any], label: str | None = None
+    ) -> dict[str, Any]:
         event = make_event(self.keys[signer], source=source, type=type, data=data)
         receipt = await self.ledger.submit(event)
         if receipt["status"] == "committed":
@@ -78,41 +79,95 @@ class Registry:
         return info.value.code
 
     async def seal(self, dept: str, subject: str, record: str, details: dict[str, str]) -> dict[str, Any]:
-        answer = await self.ask(subjects.REGISTRY_SEAL, {"subject": subject, "record": record,
-                                                         "fields": {"owner_details": details}}, as_=dept)
+        answer = await self.ask(
+            subjects.REGISTRY_SEAL,
+            {"subject": subject, "record": record, "fields": {"owner_details": details}},
+            as_=dept,
+        )
         return dict(answer["sealed"]["owner_details"])
 
     async def populate(self) -> None:
         self.keys["root"] = self.ledger.root
         for dept in ("market", "land", "audit"):  # as Ledger.register_department, keeping the event ids
             self.keys[dept] = SigningKey.generate()
-            receipt = await self.commit("root", "root", "department.registered", {
-                "department_id": dept, "name": dept.title(), "public_key": self.keys[dept].public.hex},
-                label=f"department {dept}")
+            receipt = await self.commit(
+                "root",
+                "root",
+                "department.registered",
+                {"department_id": dept, "name": dept.title(), "public_key": self.keys[dept].public.hex},
+                label=f"department {dept}",
+            )
             assert receipt["status"] == "committed", receipt
             self.ledger.department_keys[dept] = self.keys[dept]
-        for official, dept, roles in (("market-clerk", "market", ["registrar"]), ("land-clerk", "land", []),
-                                      ("auditor-1", "audit", [])):
+        for official, dept, roles in (
+            ("market-clerk", "market", ["registrar"]),
+            ("land-clerk", "land", []),
+            ("auditor-1", "audit", []),
+        ):
             self.keys[official] = SigningKey.generate()
-            await self.commit(dept, dept, "official.registered", {
-                "official_id": official, "department_id": dept, "name": official,
-                "public_key": self.keys[official].public.hex, "roles": roles})
+            await self.commit(
+                dept,
+                dept,
+                "official.registered",
+                {
+                    "official_id": official,
+                    "department_id": dept,
+                    "name": official,
+                    "public_key": self.keys[official].public.hex,
+                    "roles": roles,
+                },
+            )
         await self.commit("root", "root", "role.granted", {"principal": "auditor-1", "role": "auditor"})
         for citizen in (OWNER, BUYER, STRANGER):
             self.keys[citizen] = SigningKey.generate()
-            await self.commit("market", "market", "citizen.enrolled",
-                              {"citizen_id": citizen, "public_key": self.keys[citizen].public.hex})
-        await self.commit("market", "market", "business.registered", {
-            "business_id": "B-1", "name": "Harbour Noodle House", "registration_no": "913100001",
-            "address": "12 Harbour Road", "activity": "catering", "owner": OWNER,
-            "owner_details": await self.seal("market", OWNER, "business.registered/B-1", {"legal_name": "Li Ming"})},
-            label="B-1")
-        await self.commit("market-clerk", "market", "license.issued", {
-            "license_id": "L-1", "business_id": "B-1", "kind": "food service",
-            "valid_from": "2026-01-01", "valid_until": "2027-12-31"}, label="L-1")
-        await self.commit("land", "land", "land.parcel_registered", {
-            "parcel_id": "P-1", "location": "Lot 7", "area_m2": "532.50", "land_use": "residential", "owner": OWNER,
-            "owner_details": await self.seal("land", OWNER, "land/P-1", {"legal_name": "Li Ming"})}, label="P-1")
+            await self.commit(
+                "market",
+                "market",
+                "citizen.enrolled",
+                {"citizen_id": citizen, "public_key": self.keys[citizen].public.hex},
+            )
+        await self.commit(
+            "market",
+            "market",
+            "business.registered",
+            {
+                "business_id": "B-1",
+                "name": "Harbour Noodle House",
+                "registration_no": "913100001",
+                "address": "12 Harbour Road",
+                "activity": "catering",
+                "owner": OWNER,
+                "owner_details": await self.seal("market", OWNER, "business.registered/B-1", {"legal_name": "Li Ming"}),
+            },
+            label="B-1",
+        )
+        await self.commit(
+            "market-clerk",
+            "market",
+            "license.issued",
+            {
+                "license_id": "L-1",
+                "business_id": "B-1",
+                "kind": "food service",
+                "valid_from": "2026-01-01",
+                "valid_until": "2027-12-31",
+            },
+            label="L-1",
+        )
+        await self.commit(
+            "land",
+            "land",
+            "land.parcel_registered",
+            {
+                "parcel_id": "P-1",
+                "location": "Lot 7",
+                "area_m2": "532.50",
+                "land_use": "residential",
+                "owner": OWNER,
+                "owner_details": await self.seal("land", OWNER, "land/P-1", {"legal_name": "Li Ming"}),
+            },
+            label="P-1",
+        )
 
 
 @pytest.fixture
@@ -131,8 +186,14 @@ async def registry(ledger: Ledger, db_url: str) -> AsyncIterator[Registry]:
 async def test_the_public_sees_public_fields_and_proofs_tied_to_signed_heads(registry: Registry) -> None:
     answer = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", "with_proofs": True})
     assert answer["visibility"] == "public"
-    assert answer["record"] == {"business_id": "B-1", "name": "Harbour Noodle House", "registration_no": "913100001",
-                                "address": "12 Harbour Road", "activity": "catering", "department": "market"}
+    assert answer["record"] == {
+        "business_id": "B-1",
+        "name": "Harbour Noodle House",
+        "registration_no": "913100001",
+        "address": "12 Harbour Road",
+        "activity": "catering",
+        "department": "market",
+    }
     assert [lic["license_id"] for lic in answer["licenses"]] == ["L-1"]
     assert "personal" not in answer and "owner" not in answer["record"]
     registry.assert_proves(answer, ["B-1", "L-1"])  # the registration and the licence listed with it
@@ -154,10 +215,21 @@ async def test_each_role_sees_its_own_layer_of_a_record(registry: Registry) -> N
 
     # Personal data beyond the person: officers of the holding department, with a stated purpose.
     assert await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "curious"}) == "forbidden"
-    assert await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "audit"}, as_="auditor-1") == "forbidden"
-    assert await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "check"}, as_="land-clerk") == "forbidden"
-    assert await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": " "}, as_="market-clerk") == "purpose_required"
-    clerk = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "licence renewal"}, as_="market-clerk")
+    assert (
+        await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "audit"}, as_="auditor-1")
+        == "forbidden"
+    )
+    assert (
+        await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "check"}, as_="land-clerk")
+        == "forbidden"
+    )
+    assert (
+        await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": " "}, as_="market-clerk")
+        == "purpose_required"
+    )
+    clerk = await registry.ask(
+        subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "licence renewal"}, as_="market-clerk"
+    )
     assert clerk["visibility"] == "officer"
     assert clerk["personal"] == {"owner_details": {"legal_name": "Li Ming"}}
 
@@ -182,8 +254,10 @@ async def test_every_official_read_is_on_chain_and_listed_for_the_person(registr
 async def test_requests_must_be_signed_by_the_claimed_principal_and_used_once(registry: Registry) -> None:
     client = registry.ledger.client
     params = {"subject": OWNER}
-    forged = await asyncio.gather(client.query(subjects.REGISTRY_ACCESS_LOG, params,
-                                               as_principal=(registry.keys[STRANGER], OWNER)), return_exceptions=True)
+    forged = await asyncio.gather(
+        client.query(subjects.REGISTRY_ACCESS_LOG, params, as_principal=(registry.keys[STRANGER], OWNER)),
+        return_exceptions=True,
+    )
     assert isinstance(forged[0], LedgerQueryError) and forged[0].code == "unauthenticated"
     auth = sign_request(registry.keys[OWNER], OWNER, subjects.REGISTRY_ACCESS_LOG, params).model_dump()
     assert (await client.request(subjects.REGISTRY_ACCESS_LOG, {**params, "auth": auth}))["subject"] == OWNER
@@ -196,13 +270,37 @@ async def test_requests_must_be_signed_by_the_claimed_principal_and_used_once(re
 
 
 async def test_land_history_is_ordered_and_transfers_from_non_owners_are_void(registry: Registry) -> None:
-    first = await registry.commit("land", "land", "land.transferred", {
-        "transfer_id": "T-1", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": BUYER, "consideration": "1000000.00"})
-    bogus = await registry.commit("land", "land", "land.transferred", {
-        "transfer_id": "T-2", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": STRANGER, "consideration": "1.00"})
+    first = await registry.commit(
+        "land",
+        "land",
+        "land.transferred",
+        {
+            "transfer_id": "T-1",
+            "parcel_id": "P-1",
+            "from_owner": OWNER,
+            "to_owner": BUYER,
+            "consideration": "1000000.00",
+        },
+    )
+    bogus = await registry.commit(
+        "land",
+        "land",
+        "land.transferred",
+        {"transfer_id": "T-2", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": STRANGER, "consideration": "1.00"},
+    )
     assert bogus["status"] == "committed"  # authorized, so on chain; inconsistent, so void in the registry
-    await registry.commit("land", "land", "land.transferred", {
-        "transfer_id": "T-3", "parcel_id": "P-1", "from_owner": BUYER, "to_owner": STRANGER, "consideration": "1200000.00"})
+    await registry.commit(
+        "land",
+        "land",
+        "land.transferred",
+        {
+            "transfer_id": "T-3",
+            "parcel_id": "P-1",
+            "from_owner": BUYER,
+            "to_owner": STRANGER,
+            "consideration": "1200000.00",
+        },
+    )
     public = await registry.ask(subjects.REGISTRY_PARCEL, {"id": "P-1"})
     assert [tx["transfer_id"] for tx in public["history"]] == ["T-1", "T-3"]
     assert "from_owner" not in public["history"][0] and public["history"][0]["height"] == first["height"]
@@ -217,8 +315,9 @@ async def test_land_history_is_ordered_and_transfers_from_non_owners_are_void(re
 
 
 async def test_documents_verify_by_hash_alone(registry: Registry) -> None:
-    receipt = await registry.commit("land", "land", "document.registered",
-                                    {"document_id": "deed-1", "sha256": "ab" * 32, "title": "Deed"})
+    receipt = await registry.commit(
+        "land", "land", "document.registered", {"document_id": "deed-1", "sha256": "ab" * 32, "title": "Deed"}
+    )
     known = await registry.ask(subjects.REGISTRY_DOCUMENT, {"sha256": "ab" * 32, "with_proofs": True})
     assert known["registered"] and known["registrations"][0]["department"] == "land"
     assert known["proofs"][0]["event_height"] == receipt["height"]
@@ -226,11 +325,24 @@ async def test_documents_verify_by_hash_alone(registry: Registry) -> None:
 
 
 async def test_the_catalog_shows_each_reader_what_it_may_read(registry: Registry) -> None:
-    for dataset_id, access, readers in (("open-permits", "public", []), ("tax-arrears", "departments", ["land"]),
-                                        ("audit-trail", "auditors", [])):
-        await registry.commit("market", "market", "dataset.published", {
-            "dataset_id": dataset_id, "title": dataset_id, "description": "", "fields": ["a"],
-            "access": access, "readers": readers})
+    for dataset_id, access, readers in (
+        ("open-permits", "public", []),
+        ("tax-arrears", "departments", ["land"]),
+        ("audit-trail", "auditors", []),
+    ):
+        await registry.commit(
+            "market",
+            "market",
+            "dataset.published",
+            {
+                "dataset_id": dataset_id,
+                "title": dataset_id,
+                "description": "",
+                "fields": ["a"],
+                "access": access,
+                "readers": readers,
+            },
+        )
 
     async def ids(as_: str | None) -> list[str]:
         return [d["dataset_id"] for d in (await registry.ask(subjects.REGISTRY_CATALOG, {}, as_=as_))["datasets"]]
@@ -245,8 +357,11 @@ async def test_erasure_shreds_the_key_and_the_chain_still_verifies(registry: Reg
     other = await registry.commit(STRANGER, STRANGER, "personal_data.erased", {"subject": OWNER, "reason": "prank"})
     assert other["status"] == "committed"  # the ledger allows citizens to erase; the registry voids it
     assert (await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"}, as_=OWNER))["personal"]["owner_details"] == {
-        "legal_name": "Li Ming"}
-    read = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "licence renewal"}, as_="market-clerk")
+        "legal_name": "Li Ming"
+    }
+    read = await registry.ask(
+        subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "licence renewal"}, as_="market-clerk"
+    )
     assert read["personal"]["owner_details"] == {"legal_name": "Li Ming"}  # a real official read, recorded
 
     await registry.commit(OWNER, OWNER, "personal_data.erased", {"subject": OWNER, "reason": "right to erasure"})
@@ -259,10 +374,17 @@ async def test_erasure_shreds_the_key_and_the_chain_still_verifies(registry: Reg
     registry.height = await registry.ledger.client.head_height()
     log = await registry.ask(subjects.REGISTRY_ACCESS_LOG, {"subject": OWNER}, as_=OWNER)
     assert [(e["reader"], e["purpose"], e["record"], e["fields"]) for e in log["entries"]] == [
-        ("market-clerk", "licence renewal", "business.registered/B-1", ["owner_details"])]
+        ("market-clerk", "licence renewal", "business.registered/B-1", ["owner_details"])
+    ]
     assert "Li Ming" not in json.dumps(log)
-    assert await registry.denied(subjects.REGISTRY_SEAL, {
-        "subject": OWNER, "record": "x/1", "fields": {"owner_details": {"a": 1}}}, as_="market") == "erased"
+    assert (
+        await registry.denied(
+            subjects.REGISTRY_SEAL,
+            {"subject": OWNER, "record": "x/1", "fields": {"owner_details": {"a": 1}}},
+            as_="market",
+        )
+        == "erased"
+    )
     engine = make_engine(registry.db_url)
     with engine.connect() as conn:
         row = conn.execute(select(subject_keys).where(subject_keys.c.subject == OWNER)).one()
@@ -274,20 +396,28 @@ async def test_erasure_shreds_the_key_and_the_chain_still_verifies(registry: Reg
 async def test_a_denied_reader_gets_an_error_whatever_the_data_holds(registry: Registry) -> None:
     """Authorization comes before the data's state: no sealed field, or an erased subject,
     never turns a refusal into an empty answer."""
-    await registry.commit("land", "land", "land.parcel_registered", {
-        "parcel_id": "P-2", "location": "Lot 8", "area_m2": "100.00", "land_use": "farm", "owner": BUYER})
+    await registry.commit(
+        "land",
+        "land",
+        "land.parcel_registered",
+        {"parcel_id": "P-2", "location": "Lot 8", "area_m2": "100.00", "land_use": "farm", "owner": BUYER},
+    )
     no_details = {"id": "P-2", "purpose": "check it"}
     for who in (None, "market-clerk", "auditor-1", STRANGER):
         assert await registry.denied(subjects.REGISTRY_PARCEL, no_details, as_=who) == "forbidden", who
-    assert await registry.denied(subjects.REGISTRY_PARCEL, {"id": "P-2", "purpose": " "}, as_="land-clerk") == \
-        "purpose_required"
+    assert (
+        await registry.denied(subjects.REGISTRY_PARCEL, {"id": "P-2", "purpose": " "}, as_="land-clerk")
+        == "purpose_required"
+    )
     allowed = await registry.ask(subjects.REGISTRY_PARCEL, no_details, as_="land-clerk")
     assert allowed["personal"] == {"owner_details": None}
 
     await registry.commit(OWNER, OWNER, "personal_data.erased", {"subject": OWNER, "reason": "right to erasure"})
     for who in (None, "land-clerk", "auditor-1", STRANGER, BUYER):
-        assert await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "check it"}, as_=who) == \
-            "forbidden", who
+        assert (
+            await registry.denied(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "check it"}, as_=who)
+            == "forbidden"
+        ), who
     erased = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "check it"}, as_="market-clerk")
     assert erased["personal"] == {"owner_details": {"erased": True}}
     # Without a purpose the public still gets the public record, and no personal part at all.
@@ -310,33 +440,99 @@ async def test_only_officers_seal_personal_data(registry: Registry) -> None:
 async def test_every_answer_proves_each_event_it_rests_on(registry: Registry) -> None:
     """Issue 3: each answer can carry the inclusion proof of every event it rests on."""
     commit = registry.commit
-    assert (await commit("market-clerk", "market", "license.issued", {
-        "license_id": "L-2", "business_id": "B-1", "kind": "alcohol", "valid_from": "2026-01-01",
-        "valid_until": "2026-12-31"}, label="L-2 issued"))["status"] == "committed"
-    assert (await commit("market-clerk", "market", "license.revoked", {"license_id": "L-2", "reason": "lapsed"},
-                         label="L-2 revoked"))["status"] == "committed"
-    await commit("market", "market", "business.registered", {
-        "business_id": "B-2", "name": "Noodle Bar Two", "registration_no": "913100002", "address": "1 Quay",
-        "activity": "catering", "owner": BUYER}, label="B-2")
-    await commit("land", "land", "land.transferred", {
-        "transfer_id": "T-1", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": BUYER,
-        "consideration": "1000000.00"}, label="T-1")
-    await commit("land", "land", "land.transferred", {
-        "transfer_id": "T-2", "parcel_id": "P-1", "from_owner": BUYER, "to_owner": STRANGER,
-        "consideration": "1200000.00"}, label="T-2")
-    await commit("land", "land", "document.registered", {"document_id": "deed-1", "sha256": "ef" * 32,
-                                                         "title": "Deed"}, label="deed")
-    for dataset_id, access, label in (("open-permits", "public", "permits v1"), ("open-permits", "public", "permits v2"),
-                                      ("audit-trail", "auditors", "trail")):
-        await commit("market", "market", "dataset.published", {
-            "dataset_id": dataset_id, "title": dataset_id, "description": "", "fields": ["a"], "access": access,
-            "readers": []}, label=label)
+    assert (
+        await commit(
+            "market-clerk",
+            "market",
+            "license.issued",
+            {
+                "license_id": "L-2",
+                "business_id": "B-1",
+                "kind": "alcohol",
+                "valid_from": "2026-01-01",
+                "valid_until": "2026-12-31",
+            },
+            label="L-2 issued",
+        )
+    )["status"] == "committed"
+    assert (
+        await commit(
+            "market-clerk", "market", "license.revoked", {"license_id": "L-2", "reason": "lapsed"}, label="L-2 revoked"
+        )
+    )["status"] == "committed"
+    await commit(
+        "market",
+        "market",
+        "business.registered",
+        {
+            "business_id": "B-2",
+            "name": "Noodle Bar Two",
+            "registration_no": "913100002",
+            "address": "1 Quay",
+            "activity": "catering",
+            "owner": BUYER,
+        },
+        label="B-2",
+    )
+    await commit(
+        "land",
+        "land",
+        "land.transferred",
+        {
+            "transfer_id": "T-1",
+            "parcel_id": "P-1",
+            "from_owner": OWNER,
+            "to_owner": BUYER,
+            "consideration": "1000000.00",
+        },
+        label="T-1",
+    )
+    await commit(
+        "land",
+        "land",
+        "land.transferred",
+        {
+            "transfer_id": "T-2",
+            "parcel_id": "P-1",
+            "from_owner": BUYER,
+            "to_owner": STRANGER,
+            "consideration": "1200000.00",
+        },
+        label="T-2",
+    )
+    await commit(
+        "land",
+        "land",
+        "document.registered",
+        {"document_id": "deed-1", "sha256": "ef" * 32, "title": "Deed"},
+        label="deed",
+    )
+    for dataset_id, access, label in (
+        ("open-permits", "public", "permits v1"),
+        ("open-permits", "public", "permits v2"),
+        ("audit-trail", "auditors", "trail"),
+    ):
+        await commit(
+            "market",
+            "market",
+            "dataset.published",
+            {
+                "dataset_id": dataset_id,
+                "title": dataset_id,
+                "description": "",
+                "fields": ["a"],
+                "access": access,
+                "readers": [],
+            },
+            label=label,
+        )
 
     def ask(subject: str, params: dict[str, Any], as_: str | None = None) -> Any:
         return registry.ask(subject, {**params, "with_proofs": True}, as_)
 
-    registry.assert_proves(await ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"}),
-                           ["B-1", "L-1", "L-2 issued", "L-2 revoked"])
+    registry.assert_proves(
+        await ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"}), ["B-1", "L-1", "L-2 issued", "L-2 revoked"]
+    )
     registry.assert_proves(await ask(subjects.REGISTRY_BUSINESSES, {"text": "noodle"}), ["B-1", "B-2"])
     parcel = await ask(subjects.REGISTRY_PARCEL, {"id": "P-1"})
     assert [tx["transfer_id"] for tx in parcel["history"]] == ["T-1", "T-2"]
@@ -346,8 +542,9 @@ async def test_every_answer_proves_each_event_it_rests_on(registry: Registry) ->
     assert "unproven" not in directory
     registry.assert_proves(directory, ["department audit", "department land", "department market"])
     registry.assert_proves(await ask(subjects.REGISTRY_CATALOG, {}), ["permits v1", "permits v2"])  # what it shows
-    registry.assert_proves(await ask(subjects.REGISTRY_CATALOG, {}, as_="auditor-1"),
-                           ["trail", "permits v1", "permits v2"])
+    registry.assert_proves(
+        await ask(subjects.REGISTRY_CATALOG, {}, as_="auditor-1"), ["trail", "permits v1", "permits v2"]
+    )
 
     await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "licence renewal"}, as_="market-clerk")
     registry.height = await registry.ledger.client.head_height()
@@ -390,7 +587,10 @@ class _LaggingLedger:
 
 @pytest.mark.parametrize("unknown_for, answered", [(2, True), (10**6, False)])
 async def test_a_proof_the_ledger_has_not_indexed_yet_is_waited_for_then_refused(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, unknown_for: int, answered: bool,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    unknown_for: int,
+    answered: bool,
 ) -> None:
     from govchain.privacy.vault import KeyVault
     from govchain.services.registry import queries
@@ -401,11 +601,26 @@ async def test_a_proof_the_ledger_has_not_indexed_yet_is_waited_for_then_refused
     engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
     RegistryProjection().prepare(engine)
     with engine.begin() as conn:
-        conn.execute(documents.insert().values(event_id="land/" + "e" * 64, sha256="ab" * 32, document_id="d",
-                                               title="t", kind="deed", department="land", height=1))
+        conn.execute(
+            documents.insert().values(
+                event_id="land/" + "e" * 64,
+                sha256="ab" * 32,
+                document_id="d",
+                title="t",
+                kind="deed",
+                department="land",
+                height=1,
+            )
+        )
     ledger = _LaggingLedger(unknown_for)
-    api = queries.RegistryQueries(engine, KeyVault(engine), client=lambda: ledger, state=lambda: None,  # type: ignore[arg-type, return-value]
-                                  height=lambda: 1, key=SigningKey.generate())
+    api = queries.RegistryQueries(
+        engine,
+        KeyVault(engine),
+        client=lambda: ledger,
+        state=lambda: None,  # type: ignore[arg-type, return-value]
+        height=lambda: 1,
+        key=SigningKey.generate(),
+    )
     answer = await api.verify_document(queries.DocumentRequest(sha256="ab" * 32, with_proofs=True))
     engine.dispose()
     if answered:
@@ -415,7 +630,8 @@ async def test_a_proof_the_ledger_has_not_indexed_yet_is_waited_for_then_refused
 
 
 async def test_an_answer_resting_on_more_events_than_a_reply_holds_is_refused(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from govchain.privacy.vault import KeyVault
     from govchain.services.registry import queries
@@ -427,11 +643,26 @@ async def test_an_answer_resting_on_more_events_than_a_reply_holds_is_refused(
     RegistryProjection().prepare(engine)
     with engine.begin() as conn:
         for n in range(3):
-            conn.execute(documents.insert().values(event_id=f"{n:064x}", sha256="ab" * 32, document_id=f"d{n}",
-                                                   title="t", kind="deed", department="land", height=1))
+            conn.execute(
+                documents.insert().values(
+                    event_id=f"{n:064x}",
+                    sha256="ab" * 32,
+                    document_id=f"d{n}",
+                    title="t",
+                    kind="deed",
+                    department="land",
+                    height=1,
+                )
+            )
     ledger = _LaggingLedger(0)
-    api = queries.RegistryQueries(engine, KeyVault(engine), client=lambda: ledger, state=lambda: None,  # type: ignore[arg-type, return-value]
-                                  height=lambda: 1, key=SigningKey.generate())
+    api = queries.RegistryQueries(
+        engine,
+        KeyVault(engine),
+        client=lambda: ledger,
+        state=lambda: None,  # type: ignore[arg-type, return-value]
+        height=lambda: 1,
+        key=SigningKey.generate(),
+    )
     refused = await api.verify_document(queries.DocumentRequest(sha256="ab" * 32, with_proofs=True))
     assert refused["code"] == "too_many_proofs" and ledger.asked == 0
     assert len((await api.verify_document(queries.DocumentRequest(sha256="ab" * 32)))["registrations"]) == 3

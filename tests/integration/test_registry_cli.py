@@ -24,9 +24,9 @@ from govchain.bus.connect import connect
 from govchain.client import GovChainClient
 from govchain.datadir import DataDir
 from govchain.protocol.envelope import make_event
+from govchain.protocol.eventref import event_ref
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.eventref import event_ref
 from govchain.protocol.proofs import inclusion_problem
 from govchain.protocol.state import ChainState
 
@@ -77,9 +77,16 @@ async def populate(data: Path, keys: dict[str, Path]) -> None:
         assert receipt["status"] == "committed", receipt
 
     async def sealed(dept: str, subject: str, record: str, details: dict[str, str]) -> dict[str, Any]:
-        answer = await client.query(subjects.REGISTRY_SEAL, {
-            "subject": subject, "record": record, "fields": {"owner_details": details},
-            "min_height": await client.head_height()}, as_principal=(signing[dept], dept))
+        answer = await client.query(
+            subjects.REGISTRY_SEAL,
+            {
+                "subject": subject,
+                "record": record,
+                "fields": {"owner_details": details},
+                "min_height": await client.head_height(),
+            },
+            as_principal=(signing[dept], dept),
+        )
         return dict(answer["sealed"]["owner_details"])
 
     def new_key(name: str) -> SigningKey:
@@ -90,40 +97,122 @@ async def populate(data: Path, keys: dict[str, Path]) -> None:
 
     try:
         for dept in ("market", "land", "audit"):
-            await commit("root", "root", "department.registered",
-                         {"department_id": dept, "name": dept.title(), "public_key": new_key(dept).public.hex})
+            await commit(
+                "root",
+                "root",
+                "department.registered",
+                {"department_id": dept, "name": dept.title(), "public_key": new_key(dept).public.hex},
+            )
         for official, dept in (("market-clerk", "market"), ("land-clerk", "land"), ("auditor-1", "audit")):
-            await commit(dept, dept, "official.registered", {
-                "official_id": official, "department_id": dept, "name": official,
-                "public_key": new_key(official).public.hex, "roles": []})
+            await commit(
+                dept,
+                dept,
+                "official.registered",
+                {
+                    "official_id": official,
+                    "department_id": dept,
+                    "name": official,
+                    "public_key": new_key(official).public.hex,
+                    "roles": [],
+                },
+            )
         await commit("root", "root", "role.granted", {"principal": "auditor-1", "role": "auditor"})
         for citizen in (OWNER, BUYER, STRANGER):
-            await commit("market", "market", "citizen.enrolled",
-                         {"citizen_id": citizen, "public_key": new_key(citizen).public.hex})
-        await commit("market", "market", "business.registered", {
-            "business_id": "B-1", "name": "Harbour Noodle House", "registration_no": "913100001",
-            "address": "12 Harbour Road", "activity": "catering", "owner": OWNER,
-            "owner_details": await sealed("market", OWNER, "business.registered/B-1", {"legal_name": "Li Ming"})})
-        await commit("market", "market", "license.issued", {
-            "license_id": "L-1", "business_id": "B-1", "kind": "food service",
-            "valid_from": "2026-01-01", "valid_until": "2027-12-31"})
-        await commit("land", "land", "land.parcel_registered", {
-            "parcel_id": "P-1", "location": "Lot 7", "area_m2": "532.50", "land_use": "residential", "owner": OWNER,
-            "owner_details": await sealed("land", OWNER, "land/P-1", {"legal_name": "Li Ming"})})
-        await commit("land", "land", "land.transferred", {
-            "transfer_id": "T-1", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": BUYER,
-            "consideration": "1000000.00",
-            "to_owner_details": await sealed("land", BUYER, "land/P-1", {"legal_name": "Zhao Hua"})})
-        await commit("land", "land", "land.parcel_registered", {
-            "parcel_id": "P-2", "location": "Lot 9", "area_m2": "80.00", "land_use": "farm", "owner": STRANGER,
-            "owner_details": await sealed("land", STRANGER, "land/P-2", {"legal_name": "Wang Fang"})})
-        await commit("land", "land", "land.parcel_registered", {
-            "parcel_id": "P-3", "location": "Lot 10", "area_m2": "10.00", "land_use": "farm", "owner": OWNER})
-        for dataset_id, access, readers in (("open-permits", "public", []), ("tax-arrears", "departments", ["land"]),
-                                            ("audit-trail", "auditors", [])):
-            await commit("market", "market", "dataset.published", {
-                "dataset_id": dataset_id, "title": dataset_id.replace("-", " "), "description": "",
-                "fields": ["a"], "access": access, "readers": readers})
+            await commit(
+                "market",
+                "market",
+                "citizen.enrolled",
+                {"citizen_id": citizen, "public_key": new_key(citizen).public.hex},
+            )
+        await commit(
+            "market",
+            "market",
+            "business.registered",
+            {
+                "business_id": "B-1",
+                "name": "Harbour Noodle House",
+                "registration_no": "913100001",
+                "address": "12 Harbour Road",
+                "activity": "catering",
+                "owner": OWNER,
+                "owner_details": await sealed("market", OWNER, "business.registered/B-1", {"legal_name": "Li Ming"}),
+            },
+        )
+        await commit(
+            "market",
+            "market",
+            "license.issued",
+            {
+                "license_id": "L-1",
+                "business_id": "B-1",
+                "kind": "food service",
+                "valid_from": "2026-01-01",
+                "valid_until": "2027-12-31",
+            },
+        )
+        await commit(
+            "land",
+            "land",
+            "land.parcel_registered",
+            {
+                "parcel_id": "P-1",
+                "location": "Lot 7",
+                "area_m2": "532.50",
+                "land_use": "residential",
+                "owner": OWNER,
+                "owner_details": await sealed("land", OWNER, "land/P-1", {"legal_name": "Li Ming"}),
+            },
+        )
+        await commit(
+            "land",
+            "land",
+            "land.transferred",
+            {
+                "transfer_id": "T-1",
+                "parcel_id": "P-1",
+                "from_owner": OWNER,
+                "to_owner": BUYER,
+                "consideration": "1000000.00",
+                "to_owner_details": await sealed("land", BUYER, "land/P-1", {"legal_name": "Zhao Hua"}),
+            },
+        )
+        await commit(
+            "land",
+            "land",
+            "land.parcel_registered",
+            {
+                "parcel_id": "P-2",
+                "location": "Lot 9",
+                "area_m2": "80.00",
+                "land_use": "farm",
+                "owner": STRANGER,
+                "owner_details": await sealed("land", STRANGER, "land/P-2", {"legal_name": "Wang Fang"}),
+            },
+        )
+        await commit(
+            "land",
+            "land",
+            "land.parcel_registered",
+            {"parcel_id": "P-3", "location": "Lot 10", "area_m2": "10.00", "land_use": "farm", "owner": OWNER},
+        )
+        for dataset_id, access, readers in (
+            ("open-permits", "public", []),
+            ("tax-arrears", "departments", ["land"]),
+            ("audit-trail", "auditors", []),
+        ):
+            await commit(
+                "market",
+                "market",
+                "dataset.published",
+                {
+                    "dataset_id": dataset_id,
+                    "title": dataset_id.replace("-", " "),
+                    "description": "",
+                    "fields": ["a"],
+                    "access": access,
+                    "readers": readers,
+                },
+            )
     finally:
         await nc.drain()
 
@@ -179,8 +268,14 @@ def test_every_listing_carries_proofs_when_asked(platform: Platform) -> None:
 def test_business_shows_each_caller_its_layer(platform: Platform) -> None:
     public = platform.ok("business", "B-1", "--proofs")
     assert public["visibility"] == "public"
-    assert public["record"] == {"business_id": "B-1", "name": "Harbour Noodle House", "registration_no": "913100001",
-                                "address": "12 Harbour Road", "activity": "catering", "department": "market"}
+    assert public["record"] == {
+        "business_id": "B-1",
+        "name": "Harbour Noodle House",
+        "registration_no": "913100001",
+        "address": "12 Harbour Road",
+        "activity": "catering",
+        "department": "market",
+    }
     assert [(lic["license_id"], lic["status"]) for lic in public["licenses"]] == [("L-1", "valid")]
     assert "personal" not in public and len(public["proofs"]) == 2  # the registration and licence L-1
     assert all(proof["event_height"] <= public["as_of_height"] for proof in public["proofs"])
@@ -252,18 +347,30 @@ def test_erase_shreds_the_subjects_data_and_keeps_refusing_strangers(platform: P
     read = platform.ok("parcel", "P-2", "--purpose", "check the deed", as_="land-clerk")
     assert read["personal"] == {"owner_details": {"legal_name": "Wang Fang"}}
 
-    wrong_key = govchain("registry", "erase", STRANGER, "--key", str(platform.keys[OWNER]),
-                         "--data", str(platform.data), "--json")
+    wrong_key = govchain(
+        "registry", "erase", STRANGER, "--key", str(platform.keys[OWNER]), "--data", str(platform.data), "--json"
+    )
     assert wrong_key.returncode == 1 and json.loads(wrong_key.stdout)["status"] == "rejected"
 
-    erased = govchain("registry", "erase", STRANGER, "--key", str(platform.keys[STRANGER]),
-                      "--reason", "right to erasure", "--data", str(platform.data), "--json")
+    erased = govchain(
+        "registry",
+        "erase",
+        STRANGER,
+        "--key",
+        str(platform.keys[STRANGER]),
+        "--reason",
+        "right to erasure",
+        "--data",
+        str(platform.data),
+        "--json",
+    )
     assert erased.returncode == 0, erased.stderr
     receipt = json.loads(erased.stdout)
     assert receipt["status"] == "committed" and receipt["height"] >= 1
 
     assert platform.ok("parcel", "P-2", "--purpose", "check the deed", as_="land-clerk")["personal"] == {
-        "owner_details": {"erased": True}}
+        "owner_details": {"erased": True}
+    }
     assert platform.ok("parcel", "P-2", as_=STRANGER)["personal"] == {"owner_details": {"erased": True}}
     # Erasure changes nothing for those who may not read: still a refusal, not {"erased": true}.
     assert platform.refused("parcel", "P-2", "--purpose", "check it") == "forbidden"
@@ -272,7 +379,8 @@ def test_erase_shreds_the_subjects_data_and_keeps_refusing_strangers(platform: P
     assert platform.ok("parcel", "P-2")["record"]["location"] == "Lot 9"
     log = platform.ok("access-log", STRANGER, as_=STRANGER)
     assert [(e["reader"], e["purpose"], e["record"]) for e in log["entries"]] == [
-        ("land-clerk", "check the deed", "land/P-2")]
+        ("land-clerk", "check the deed", "land/P-2")
+    ]
     assert "Wang Fang" not in json.dumps(log)
     verify = json.loads(govchain("verify", "--data", str(platform.data), "--json").stdout)
     assert verify["ok"] is True and verify["first_bad_height"] is None

@@ -24,8 +24,7 @@ async def test_a_header_chosen_by_another_publisher_does_not_drop_a_genuine_even
     js = ledger.nc.jetstream()
     # The rogue department, on its own subject (which its NATS user may use), claims the id.
     for header in (genuine.id, f"{genuine.id}-2", "tax-doc-X"):
-        await js.publish(subjects.event_subject("rogue", "document.registered"), b"{}",
-                         headers={"Nats-Msg-Id": header})
+        await js.publish(subjects.event_subject("rogue", "document.registered"), b"{}", headers={"Nats-Msg-Id": header})
     receipt = await ledger.submit(genuine)
     assert receipt["status"] == "committed", receipt
 
@@ -33,8 +32,13 @@ async def test_a_header_chosen_by_another_publisher_does_not_drop_a_genuine_even
 async def test_a_forged_event_under_a_departments_id_does_not_spoil_its_genuine_event(ledger: Ledger) -> None:
     await ledger.register_department("tax")
     genuine = ledger.document("tax", 2)
-    forged = make_event(SigningKey.generate(), source="tax", type="document.registered", event_id=genuine.id,
-                        data={"document_id": "forged", "sha256": "f" * 64, "title": "Forged"})
+    forged = make_event(
+        SigningKey.generate(),
+        source="tax",
+        type="document.registered",
+        event_id=genuine.id,
+        data={"document_id": "forged", "sha256": "f" * 64, "title": "Forged"},
+    )
     forged_receipt = await ledger.submit(forged)
     assert forged_receipt["status"] == "rejected" and forged_receipt["reason"] == "unknown_key"
     receipt = await ledger.submit(genuine)
@@ -55,8 +59,13 @@ async def test_an_id_another_department_took_first_leaves_the_genuine_event_its_
     await ledger.register_department("tax")
     rogue_key = await ledger.register_department("rogue")
     genuine = ledger.document("tax", 4)
-    squatter = make_event(rogue_key, source="rogue", type="document.registered", event_id=genuine.id,
-                          data={"document_id": "squat", "sha256": "e" * 64, "title": "Squatted"})
+    squatter = make_event(
+        rogue_key,
+        source="rogue",
+        type="document.registered",
+        event_id=genuine.id,
+        data={"document_id": "squat", "sha256": "e" * 64, "title": "Squatted"},
+    )
     assert (await ledger.submit(squatter))["status"] == "committed"
     receipt = await ledger.submit(genuine)
     assert receipt["status"] == "committed" and receipt["source"] == "tax", receipt
@@ -68,7 +77,12 @@ async def test_an_id_another_department_took_first_leaves_the_genuine_event_its_
     assert proofs["tax"]["leaf_hash"] == receipt["leaf_hash"] != proofs["rogue"]["leaf_hash"]
     assert {p["source"] for p in proofs.values()} == {"tax", "rogue"}
 
-    conflicting = make_event(ledger.department_keys["tax"], source="tax", type="document.registered",
-                             event_id=genuine.id, data={**genuine.data, "title": "Another title, same id"})
+    conflicting = make_event(
+        ledger.department_keys["tax"],
+        source="tax",
+        type="document.registered",
+        event_id=genuine.id,
+        data={**genuine.data, "title": "Another title, same id"},
+    )
     refused = await ledger.submit(conflicting)
     assert (refused["status"], refused["reason"]) == ("rejected", "conflicting_id")

@@ -16,7 +16,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy import (
-    Column, DateTime, Engine, Integer, LargeBinary, MetaData, String, Table, Text, event, insert, select, text,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    insert,
+    select,
+    text,
 )
 
 from govchain.config import Settings
@@ -165,7 +177,9 @@ def test_a_copied_database_alone_opens_nothing(engine: Engine, tmp_path: Path) -
         assert kek.hex() not in str(refused.value)
         with pytest.raises(KeyVaultError, match="without its KEK"):
             KeyVault(copy_engine).open_for(field, CONTEXT)
-        assert KeyVault(copy_engine, kek).open_for(field, CONTEXT) == {"phone": "+86 138 0013 8000"}  # the KEK is what it takes
+        assert KeyVault(copy_engine, kek).open_for(field, CONTEXT) == {
+            "phone": "+86 138 0013 8000"
+        }  # the KEK is what it takes
     finally:
         if copy_engine is not engine:
             copy_engine.dispose()
@@ -173,16 +187,21 @@ def test_a_copied_database_alone_opens_nothing(engine: Engine, tmp_path: Path) -
 
 LEGACY = MetaData()
 legacy_keys = Table(
-    "privacy_subject_keys", LEGACY,
-    Column("subject", String(64), primary_key=True), Column("key_version", Integer, nullable=False),
-    Column("data_key", LargeBinary, nullable=True), Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("erased_at", DateTime(timezone=True), nullable=True), Column("erasure_reason", Text, nullable=True),
+    "privacy_subject_keys",
+    LEGACY,
+    Column("subject", String(64), primary_key=True),
+    Column("key_version", Integer, nullable=False),
+    Column("data_key", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Column("erasure_reason", Text, nullable=True),
 )
 """The vault's table as revisions before 0002 made it: data keys in clear."""
 
 
 def test_an_old_vault_with_clear_keys_is_wrapped_on_upgrade_and_the_clear_keys_scrubbed(
-    engine: Engine, tmp_path: Path,
+    engine: Engine,
+    tmp_path: Path,
 ) -> None:
     LEGACY.create_all(engine)
     clear = {ADA: os.urandom(32), CID: os.urandom(32)}
@@ -190,8 +209,11 @@ def test_an_old_vault_with_clear_keys_is_wrapped_on_upgrade_and_the_clear_keys_s
     with engine.begin() as conn:
         for subject, key in clear.items():
             conn.execute(insert(legacy_keys).values(subject=subject, key_version=1, data_key=key, created_at=now))
-        conn.execute(insert(legacy_keys).values(subject=BOB, key_version=0, created_at=now, erased_at=now,
-                                                erasure_reason="old tombstone"))
+        conn.execute(
+            insert(legacy_keys).values(
+                subject=BOB, key_version=0, created_at=now, erased_at=now, erasure_reason="old tombstone"
+            )
+        )
     needles = {subject: needles_of(key) for subject, key in clear.items()}
     if is_sqlite(engine):
         assert set(find(tmp_path, needles)) == set(clear)  # the scan sees clear keys where they are
@@ -228,7 +250,9 @@ def test_a_lost_kek_file_is_reported_not_replaced(engine: Engine, tmp_path: Path
 
 
 def test_the_kek_can_come_from_a_secret_store_instead_of_a_file(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     kek = Kek.generate()
     monkeypatch.setenv("GOVCHAIN_VAULT_KEK", kek.hex())
@@ -287,7 +311,10 @@ STEPS: list[Step] = ["next_staged", "next_written", "rewrapped", "committed", "s
 
 @pytest.mark.parametrize("die_at", STEPS)
 def test_a_rotation_killed_at_any_step_leaves_every_live_key_readable(
-    db_url: str, engine: Engine, tmp_path: Path, die_at: Step,
+    db_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    die_at: Step,
 ) -> None:
     keys = tmp_path / "keys"
     vault = open_vault(engine, keys)
@@ -295,13 +322,20 @@ def test_a_rotation_killed_at_any_step_leaves_every_live_key_readable(
     vault.erase(CID, "never had data")
     old_id = vault.kek_id
 
-    dead = subprocess.run([sys.executable, "-c", ROTATE_AND_DIE, db_url, str(keys), die_at],
-                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    dead = subprocess.run(
+        [sys.executable, "-c", ROTATE_AND_DIE, db_url, str(keys), die_at],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert dead.returncode == -signal.SIGKILL, dead.stderr
 
     reopened = open_vault(engine, keys)  # what the registry does when it starts
-    assert {s: reopened.open_for(f, CONTEXT) for s, f in fields.items()} == {ADA: {"legal_name": ADA},
-                                                                            BOB: {"legal_name": BOB}}
+    assert {s: reopened.open_for(f, CONTEXT) for s, f in fields.items()} == {
+        ADA: {"legal_name": ADA},
+        BOB: {"legal_name": BOB},
+    }
     assert sorted(p.name for p in keys.iterdir()) == ["vault.kek"]  # finished or undone, nothing left over
     committed = STEPS.index(die_at) >= STEPS.index("committed")
     assert (reopened.kek_id != old_id) is committed
@@ -314,8 +348,9 @@ def test_rotate_kek_refuses_while_the_platform_runs(tmp_path: Path) -> None:
     data.init("vault-cli")
     before = data.vault_kek_files.load_current().id
     data.write_run_info({"nats_url": "nats://127.0.0.1:1", "pid": os.getpid()})  # alive: this very process
-    running = subprocess.run([*GOVCHAIN, "vault", "rotate-kek", "--data", str(data.root)],
-                             capture_output=True, text=True, timeout=60)
+    running = subprocess.run(
+        [*GOVCHAIN, "vault", "rotate-kek", "--data", str(data.root)], capture_output=True, text=True, timeout=60
+    )
     assert running.returncode == 2 and "running" in running.stderr, running.stderr
     assert data.vault_kek_files.load_current().id == before and not data.vault_kek_files.rotation_pending()
 

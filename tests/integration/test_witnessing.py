@@ -72,11 +72,17 @@ class Running:
         return Ed25519Signer(ORIGIN, self.orderer).verifier.vkey
 
     async def publish_documents(self, first: int, count: int) -> None:
-        events = [make_event(self.tax, source="tax", type="document.registered",
-                             data={"document_id": f"d-{n}", "sha256": f"{n:064x}", "title": f"Record {n}"})
-                  for n in range(first, first + count)]
+        events = [
+            make_event(
+                self.tax,
+                source="tax",
+                type="document.registered",
+                data={"document_id": f"d-{n}", "sha256": f"{n:064x}", "title": f"Record {n}"},
+            )
+            for n in range(first, first + count)
+        ]
         for start in range(0, len(events), 1000):
-            receipts = await self.client.submit_batch(sign_batch(self.tax, events[start:start + 1000]), 60)
+            receipts = await self.client.submit_batch(sign_batch(self.tax, events[start : start + 1000]), 60)
             assert {r["status"] for r in receipts} == {"committed"}, receipts[:2]
 
     async def head_size(self) -> int:
@@ -84,8 +90,11 @@ class Running:
 
     async def checkpoint_at(self, size: int, cosigners: int = 2, timeout: float = 40) -> dict[str, Any]:
         """The published checkpoint once it covers ``size`` with ``cosigners`` cosignatures."""
-        return await until(f"a checkpoint of size {size} with {cosigners} cosigners", timeout,
-                           lambda: self._checkpoint_if(size, cosigners))
+        return await until(
+            f"a checkpoint of size {size} with {cosigners} cosigners",
+            timeout,
+            lambda: self._checkpoint_if(size, cosigners),
+        )
 
     async def _checkpoint_if(self, size: int, cosigners: int) -> dict[str, Any] | None:
         try:
@@ -109,11 +118,19 @@ async def until(what: str, timeout: float, probe: Callable[[], Awaitable[T | Non
 async def running(tmp_path: Path, nats_server: EmbeddedNats) -> AsyncIterator[Running]:
     data = DataDir(tmp_path / "node")
     data.init(CHAIN)
-    settings = Settings(data_dir=data.root, nats_url=nats_server.url, gateway_port=0, batch_max_wait_ms=20,
-                        checkpoint_interval_ms=100, witness_timeout_s=2.0, ack_wait_s=5.0)
+    settings = Settings(
+        data_dir=data.root,
+        nats_url=nats_server.url,
+        gateway_port=0,
+        batch_max_wait_ms=20,
+        checkpoint_interval_ms=100,
+        witness_timeout_s=2.0,
+        ack_wait_s=5.0,
+    )
     log_vkey = Ed25519Signer(ORIGIN, data.signing_key("orderer")).verifier.vkey
-    witnesses = [LocalWitness(tmp_path / f"witness-{n}", f"{n}.witness.example/w", [log_vkey])
-                 for n in ("court", "audit")]
+    witnesses = [
+        LocalWitness(tmp_path / f"witness-{n}", f"{n}.witness.example/w", [log_vkey]) for n in ("court", "audit")
+    ]
     for witness in witnesses:
         await witness.start()
     stop = asyncio.Event()
@@ -125,13 +142,22 @@ async def running(tmp_path: Path, nats_server: EmbeddedNats) -> AsyncIterator[Ru
     assert ready in done, "the platform did not start"
     nc = await connect(nats_server.url, name="witnessing-test")
     client = GovChainClient(nc)
-    policy = make_event(data.signing_key("root"), source=ev.ROOT, type=ev.WITNESS_POLICY_TYPE, data={
-        "witnesses": [{"name": w.name, "vkey": w.vkey, "url": w.url} for w in witnesses], "quorum": 2})
+    policy = make_event(
+        data.signing_key("root"),
+        source=ev.ROOT,
+        type=ev.WITNESS_POLICY_TYPE,
+        data={"witnesses": [{"name": w.name, "vkey": w.vkey, "url": w.url} for w in witnesses], "quorum": 2},
+    )
     assert (await client.submit(policy))["status"] == "committed"
     tax = SigningKey.generate()
-    admitted = await client.submit(make_event(
-        data.signing_key("root"), source=ev.ROOT, type="department.registered",
-        data={"department_id": "tax", "name": "Tax", "public_key": tax.public.hex}))
+    admitted = await client.submit(
+        make_event(
+            data.signing_key("root"),
+            source=ev.ROOT,
+            type="department.registered",
+            data={"department_id": "tax", "name": "Tax", "public_key": tax.public.hex},
+        )
+    )
     assert admitted["status"] == "committed"
     gateway = str((data.run_info() or {})["gateway_url"])
     try:
@@ -160,8 +186,12 @@ async def leaves(nc: Client, head_height: int) -> list[bytes]:
 
 async def govchain(*args: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "govchain.services.cli", *args],
-        capture_output=True, text=True, timeout=120)
+        subprocess.run,
+        [sys.executable, "-m", "govchain.services.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 async def test_a_running_platform_publishes_checkpoints_that_independent_code_verifies(running: Running) -> None:
@@ -187,7 +217,8 @@ async def test_a_running_platform_publishes_checkpoints_that_independent_code_ve
     assert log_vkeys(state) == [running.log_vkey]
     assert sorted(w.name for w in verify_witnessed(note, state).witnesses) == record["cosigners"]
     verified, answer = await running.client.witnessed_checkpoint(
-        log_vkeys=running.log_vkey, witness_vkeys=[w.vkey for w in running.witnesses], quorum=2)
+        log_vkeys=running.log_vkey, witness_vkeys=[w.vkey for w in running.witnesses], quorum=2
+    )
     assert verified.checkpoint.root.hex() == answer["root"] and len(verified.witnesses) == 2
 
     # The gateway serves it as it is, never cached:
@@ -210,9 +241,15 @@ async def test_a_running_platform_publishes_checkpoints_that_independent_code_ve
 
         # Entries for a signed-in officer (the department itself), as a bundle of the real leaves:
         challenge = (await http.post("/api/v1/auth/challenge")).json()["challenge"]
-        session = await http.post("/api/v1/auth/session", json={
-            "principal": "tax", "key_id": running.tax.key_id, "challenge": challenge,
-            "signature": running.tax.sign(challenge.encode()).hex()})
+        session = await http.post(
+            "/api/v1/auth/session",
+            json={
+                "principal": "tax",
+                "key_id": running.tax.key_id,
+                "challenge": challenge,
+                "signature": running.tax.sign(challenge.encode()).hex(),
+            },
+        )
         assert session.status_code == 200, session.text
         officer = {"Authorization": f"Bearer {session.json()['token']}"}
         bundle = await http.get(f"/log/tile/entries/001.p/{size - 256}", headers=officer)
@@ -265,8 +302,10 @@ async def test_a_forked_history_is_refused_by_the_witnesses_the_quorum_and_verif
         async with httpx.AsyncClient(base_url=witness.url, timeout=10) as http:
             same = await http.post("/add-checkpoint", content=format_add_checkpoint(size, [], fork_note))
             assert same.status_code == 422 and "forked" in same.text
-            longer = await http.post("/add-checkpoint", content=format_add_checkpoint(
-                size, consistency_proof(size, size + 3, fork), longer_note))
+            longer = await http.post(
+                "/add-checkpoint",
+                content=format_add_checkpoint(size, consistency_proof(size, size + 3, fork), longer_note),
+            )
             assert longer.status_code == 422
             stale = await http.post("/add-checkpoint", content=format_add_checkpoint(0, [], longer_note))
             assert stale.status_code == 409 and stale.text == f"{size}\n"
@@ -299,8 +338,9 @@ async def test_a_forked_history_is_refused_by_the_witnesses_the_quorum_and_verif
     # ...and fails, naming the inconsistency, once the published checkpoint is the fork (the
     # operator replacing it on the stream, with the one cosignature it could get).
     forged = {**record, "note": stooged.decode(), "root": fork_root.hex(), "cosigners": ["stooge.example/w"]}
-    await running.nc.jetstream().publish(subjects.CHECKPOINTS_SUBJECT, json.dumps(forged).encode(),
-                                         stream=subjects.CHECKPOINTS_STREAM)
+    await running.nc.jetstream().publish(
+        subjects.CHECKPOINTS_SUBJECT, json.dumps(forged).encode(), stream=subjects.CHECKPOINTS_STREAM
+    )
     assert (await running.client.checkpoint())["note"] == stooged.decode()
     caught = await govchain(*args)
     assert caught.returncode == 1, caught.stdout + caught.stderr
@@ -311,8 +351,9 @@ async def test_a_forked_history_is_refused_by_the_witnesses_the_quorum_and_verif
 
     # `govchain proof --witnessed` refuses to tie a proof to it, too.
     event = f"tax/{(await blocks(running.nc, head))[-1].events[-1]['id']}"
-    proof = await govchain("proof", event, "--witnessed", "--data", str(running.data.root),
-                           "--nats-url", running.nats_url)
+    proof = await govchain(
+        "proof", event, "--witnessed", "--data", str(running.data.root), "--nats-url", running.nats_url
+    )
     assert proof.returncode == 1 and "INCONSISTENT" in proof.stderr
 
 
@@ -355,16 +396,35 @@ async def test_a_witness_down_delays_the_cosigned_size_but_never_ordering(runnin
 async def test_the_root_changes_the_policy_with_the_cli(running: Running) -> None:
     court, audit = running.witnesses
     common = ("--data", str(running.data.root), "--nats-url", running.nats_url)
-    published = await govchain("witness", "policy", "--key", str(running.data.key_file("root")), "--quorum", "1",
-                               "--witness", f"{court.name}={court.vkey}@{court.url}", "--json", *common)
+    published = await govchain(
+        "witness",
+        "policy",
+        "--key",
+        str(running.data.key_file("root")),
+        "--quorum",
+        "1",
+        "--witness",
+        f"{court.name}={court.vkey}@{court.url}",
+        "--json",
+        *common,
+    )
     assert published.returncode == 0, published.stdout + published.stderr
     assert json.loads(published.stdout)["status"] == "committed"
     record = await until("a checkpoint under the new policy", 30, lambda: _under_quorum(running, 1))
     assert record["cosigners"] == [court.name] and [w["name"] for w in record["policy"]["witnesses"]] == [court.name]
     verified = await govchain("verify", "--witnessed", *common)
     assert verified.returncode == 0 and "(1 of 1 required)" in verified.stdout, verified.stdout
-    refused = await govchain("witness", "policy", "--key", str(running.data.key_file("tax-none")), "--quorum", "1",
-                             "--witness", audit.vkey, *common)
+    refused = await govchain(
+        "witness",
+        "policy",
+        "--key",
+        str(running.data.key_file("tax-none")),
+        "--quorum",
+        "1",
+        "--witness",
+        audit.vkey,
+        *common,
+    )
     assert refused.returncode == 2  # no such key file: a readable error, nothing published
 
 

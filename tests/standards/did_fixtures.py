@@ -21,6 +21,7 @@ from govchain.protocol.keys import SigningKey
 from govchain.protocol.state import ChainState, KeyRecord, Principal
 from govchain.services.identity.verification import resolve_did
 
+
 @dataclass
 class ChainDirectory:
     """The identity service's Directory over an in-memory chain state."""
@@ -120,24 +121,49 @@ def suite_implementation_files() -> dict[str, dict[str, Any]]:
                 "didResolutionMetadata": {"contentType": "application/did+ld+json"},
             },
         }
-    executions, outcomes = [], {"defaultOutcome": [], "invalidDidErrorOutcome": [], "notFoundErrorOutcome": [],
-                                "representationNotSupportedErrorOutcome": [], "deactivatedOutcome": []}
+    executions, outcomes = (
+        [],
+        {
+            "defaultOutcome": [],
+            "invalidDidErrorOutcome": [],
+            "notFoundErrorOutcome": [],
+            "representationNotSupportedErrorOutcome": [],
+            "deactivatedOutcome": [],
+        },
+    )
     for did in [*ACTIVE, *DEACTIVATED, *NOT_FOUND, *INVALID]:
-        outcome = ("deactivatedOutcome" if did in DEACTIVATED else "notFoundErrorOutcome" if did in NOT_FOUND
-                   else "invalidDidErrorOutcome" if did in INVALID else "defaultOutcome")
+        outcome = (
+            "deactivatedOutcome"
+            if did in DEACTIVATED
+            else "notFoundErrorOutcome"
+            if did in NOT_FOUND
+            else "invalidDidErrorOutcome"
+            if did in INVALID
+            else "defaultOutcome"
+        )
         outcomes[outcome].append(len(executions))
-        executions.append({"function": "resolve", "input": {"did": did, "resolutionOptions": {}},
-                           "output": results[did]})
+        executions.append(
+            {"function": "resolve", "input": {"did": did, "resolutionOptions": {}}, "output": results[did]}
+        )
     # The suite requires one resolveRepresentation execution: the JSON-LD bytes of a document.
     did = ACTIVE[0]
     outcomes["defaultOutcome"].append(len(executions))
-    executions.append({
-        "function": "resolveRepresentation",
-        "input": {"did": did, "resolutionOptions": {"accept": "application/did+ld+json"}},
-        "output": {"didResolutionMetadata": {"contentType": "application/did+ld+json"},
-                   "didDocumentStream": json.dumps(results[did]["didDocument"], ensure_ascii=False),
-                   "didDocumentMetadata": results[did]["didDocumentMetadata"]},
-    })
-    resolver = {"implementation": "GovChain identity service", "implementer": "GovChain",
-                "didMethod": "did:govchain", "expectedOutcomes": outcomes, "executions": executions}
+    executions.append(
+        {
+            "function": "resolveRepresentation",
+            "input": {"did": did, "resolutionOptions": {"accept": "application/did+ld+json"}},
+            "output": {
+                "didResolutionMetadata": {"contentType": "application/did+ld+json"},
+                "didDocumentStream": json.dumps(results[did]["didDocument"], ensure_ascii=False),
+                "didDocumentMetadata": results[did]["didDocumentMetadata"],
+            },
+        }
+    )
+    resolver = {
+        "implementation": "GovChain identity service",
+        "implementer": "GovChain",
+        "didMethod": "did:govchain",
+        "expectedOutcomes": outcomes,
+        "executions": executions,
+    }
     return {"did-govchain.json": method, "resolver-govchain.json": resolver}

@@ -54,14 +54,25 @@ CONTEXT_ATTRIBUTES = {"specversion", "id", "source", "type", "datacontenttype", 
 
 
 def single_event() -> Envelope:
-    return make_event(KEY, source="tax", type="document.registered", subject="doc-1",
-                      data={"document_id": "doc-1", "sha256": "ab" * 32, "title": "证明 / certificate"})
+    return make_event(
+        KEY,
+        source="tax",
+        type="document.registered",
+        subject="doc-1",
+        data={"document_id": "doc-1", "sha256": "ab" * 32, "title": "证明 / certificate"},
+    )
 
 
 def batched_events(count: int = 5) -> list[Envelope]:
-    events = [make_event(KEY, source="tax", type="document.registered",
-                         data={"document_id": f"doc-{i}", "sha256": "cd" * 32, "title": f"T{i}"})
-              for i in range(count)]
+    events = [
+        make_event(
+            KEY,
+            source="tax",
+            type="document.registered",
+            data={"document_id": f"doc-{i}", "sha256": "cd" * 32, "title": f"T{i}"},
+        )
+        for i in range(count)
+    ]
     _, opened = open_batch(sign_batch(KEY, events).to_bytes())
     return [envelope for envelope, _forms in opened]
 
@@ -169,7 +180,6 @@ def test_from_cloudevent_refuses_what_the_signature_would_not_cover() -> None:
 
 
 # --------------------------------------------------------------------------- the official SDK
-
 
 
 def sdk_event(envelope: Envelope) -> CloudEvent:

@@ -116,7 +116,11 @@ def test_resolution_result(did: str) -> None:
     """did-resolution.js, §7.1 and §7.1.2, for the resolve function."""
     result = RESULTS[did]
     assert set(result) == {"didDocument", "didResolutionMetadata", "didDocumentMetadata"}
-    resolution, document, metadata = result["didResolutionMetadata"], result["didDocument"], result["didDocumentMetadata"]
+    resolution, document, metadata = (
+        result["didResolutionMetadata"],
+        result["didDocument"],
+        result["didDocumentMetadata"],
+    )
     assert isinstance(resolution, dict) and isinstance(metadata, dict)
     # §7.1.2: contentType MUST NOT be present when the resolve function was called.
     assert "contentType" not in resolution
@@ -133,8 +137,12 @@ def test_resolution_result(did: str) -> None:
 
 @pytest.mark.parametrize(
     ("dids", "error"),
-    [(NOT_FOUND, "notFound"), (INVALID, "invalidDid"), (INVALID_FOR_THE_METHOD, "invalidDid"),
-     (OTHER_METHOD, "methodNotSupported")],
+    [
+        (NOT_FOUND, "notFound"),
+        (INVALID, "invalidDid"),
+        (INVALID_FOR_THE_METHOD, "invalidDid"),
+        (OTHER_METHOD, "methodNotSupported"),
+    ],
     ids=["notFound", "invalidDid", "invalid did:govchain id", "methodNotSupported"],
 )
 def test_resolution_errors(dids: list[str], error: str) -> None:
@@ -183,4 +191,5 @@ def test_the_suite_implementation_files_are_current(name: str) -> None:
     """The files run.sh feeds to the W3C suite are what the resolver produces today."""
     checked_in = json.loads((SUITE_FILES / name).read_text(encoding="utf-8"))
     assert checked_in == suite_implementation_files()[name], (
-        f"regenerate with: python -m tests.standards.did_test_suite.generate")
+        "regenerate with: python -m tests.standards.did_test_suite.generate"
+    )

@@ -70,8 +70,9 @@ def safe_expand(document: dict[str, Any], documents: dict[str, bytes] = LOCAL) -
     """Expand like jsonld.js with ``safe: true``: no dropped term, no relative type or property."""
     # base None: pyld would otherwise resolve a relative IRI against its stand-in base
     # (jsonld.DEFAULT_BASE_IRI) and so hide it.
-    expanded = jsonld.expand(copy.deepcopy(document), {"documentLoader": local_loader(documents), "base": None},
-                             on_property_dropped=_dropped)
+    expanded = jsonld.expand(
+        copy.deepcopy(document), {"documentLoader": local_loader(documents), "base": None}, on_property_dropped=_dropped
+    )
     for iri in _types_and_properties(expanded):
         if iri.startswith("@"):
             continue
@@ -94,16 +95,23 @@ def _types_and_properties(node: Any) -> Iterator[str]:
 
 
 def issued(types: list[str], subject: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    credential = make_credential(did_for("tax"), {"id": did_for("c-1"), **subject}, types,
-                                 credential_id="urn:uuid:2b0a1f7e-5f1d-4f34-9d7c-0a8e1c1e2f33",
-                                 valid_from="2026-01-01T00:00:00Z", **kwargs)
+    credential = make_credential(
+        did_for("tax"),
+        {"id": did_for("c-1"), **subject},
+        types,
+        credential_id="urn:uuid:2b0a1f7e-5f1d-4f34-9d7c-0a8e1c1e2f33",
+        valid_from="2026-01-01T00:00:00Z",
+        **kwargs,
+    )
     return add_proof(credential, KEY, verification_method_id("tax", KEY.key_id))
 
 
 GOVCHAIN_CREDENTIALS = {
     "tax clearance": (["TaxClearanceCredential"], {"clearance": "paid", "amount": 1250}),
-    "business licence": (["BusinessLicenseCredential"], {"type": "BusinessLicence", "licenseNumber": "L-1",
-                                                          "licence": "street-vendor"}),
+    "business licence": (
+        ["BusinessLicenseCredential"],
+        {"type": "BusinessLicence", "licenseNumber": "L-1", "licence": "street-vendor"},
+    ),
     "business operator (the demo's)": (["BusinessOperatorCredential"], {"licence": "street-vendor"}),
 }
 
@@ -117,8 +125,10 @@ def test_govchain_credentials_expand_in_safe_mode(types: list[str], subject: dic
     credential = issued(types, subject)
     assert credential["@context"] == [VC_V2_CONTEXT, GOVCHAIN_CONTEXT]
     (node,) = safe_expand(credential)
-    assert set(node["@type"]) == {"https://www.w3.org/2018/credentials#VerifiableCredential",
-                                  *(GOVCHAIN_VOCAB + t for t in types)}
+    assert set(node["@type"]) == {
+        "https://www.w3.org/2018/credentials#VerifiableCredential",
+        *(GOVCHAIN_VOCAB + t for t in types),
+    }
     (claims,) = node["https://www.w3.org/2018/credentials#credentialSubject"]
     for name in subject:
         if name != "type":
@@ -136,8 +146,9 @@ def test_the_revocation_status_type_expands_in_safe_mode() -> None:
 
 def test_without_the_govchain_context_the_same_credential_fails_safe_mode() -> None:
     """The fault: credentials referenced only the VC context, which defines none of these."""
-    credential = make_credential(did_for("tax"), {"id": did_for("c-1"), "clearance": "paid"},
-                                 ["TaxClearanceCredential"], contexts=[])
+    credential = make_credential(
+        did_for("tax"), {"id": did_for("c-1"), "clearance": "paid"}, ["TaxClearanceCredential"], contexts=[]
+    )
     assert credential["@context"] == [VC_V2_CONTEXT]
     with pytest.raises(SafeModeError):
         safe_expand(credential)
@@ -151,8 +162,9 @@ def test_a_claim_no_context_defines_fails_until_its_department_adds_one() -> Non
         safe_expand(issued(["TaxClearanceCredential"], {"taxYear": "2025"}))
     land = "https://land.gov.example/contexts/tax/v1"
     extra = {land: json.dumps({"@context": {"taxYear": "https://land.gov.example/vocab#taxYear"}}).encode()}
-    (node,) = safe_expand(issued(["TaxClearanceCredential"], {"taxYear": "2025"},
-                                 contexts=[GOVCHAIN_CONTEXT, land]), {**LOCAL, **extra})
+    (node,) = safe_expand(
+        issued(["TaxClearanceCredential"], {"taxYear": "2025"}, contexts=[GOVCHAIN_CONTEXT, land]), {**LOCAL, **extra}
+    )
     (claims,) = node["https://www.w3.org/2018/credentials#credentialSubject"]
     assert claims["https://land.gov.example/vocab#taxYear"] == [{"@value": "2025"}]
 

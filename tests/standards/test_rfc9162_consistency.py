@@ -36,8 +36,13 @@ def _name(path: Path) -> str:
 
 def _decode(vector: dict[str, Any]) -> tuple[int, int, bytes, bytes, list[bytes]]:
     proof = [base64.b64decode(p) for p in vector["proof"] or []]
-    return (vector["size1"], vector["size2"], base64.b64decode(vector["root1"]),
-            base64.b64decode(vector["root2"]), proof)
+    return (
+        vector["size1"],
+        vector["size2"],
+        base64.b64decode(vector["root1"]),
+        base64.b64decode(vector["root2"]),
+        proof,
+    )
 
 
 def test_the_vendored_data_is_all_there() -> None:
@@ -68,9 +73,18 @@ def test_every_size_zero_vector_is_refused_as_the_reference_refuses_it() -> None
 
 
 def _signed_head(key: SigningKey, height: int, size: int, root: bytes) -> dict[str, Any]:
-    header = BlockHeader(version=1, chain_id="std", height=height, prev_hash="0" * 64, events_root="1" * 64,
-                         log_root=root.hex(), log_size=size, event_count=1,
-                         time="2026-01-01T00:00:00.000000Z", orderer=key.key_id)
+    header = BlockHeader(
+        version=1,
+        chain_id="std",
+        height=height,
+        prev_hash="0" * 64,
+        events_root="1" * 64,
+        log_root=root.hex(),
+        log_size=size,
+        event_count=1,
+        time="2026-01-01T00:00:00.000000Z",
+        orderer=key.key_id,
+    )
     block_hash = header.block_hash()
     return {"header": header.model_dump(), "hash": block_hash, "signature": key.sign(bytes.fromhex(block_hash)).hex()}
 
@@ -90,8 +104,14 @@ def test_consistency_answers_from_an_empty_log_are_refused_with_a_reason() -> No
 
     assert consistency_problem(answer(3, 7), keys) is None
     assert consistency_problem(answer(7, 7), keys) is None
-    assert consistency_problem(answer(3, 7, root2=b"\x07" * 32), keys) == "consistency path does not link the two signed roots"
+    assert (
+        consistency_problem(answer(3, 7, root2=b"\x07" * 32), keys)
+        == "consistency path does not link the two signed roots"
+    )
     assert consistency_problem(answer(0, 7), keys) == "a consistency proof from an empty log proves nothing"
-    assert consistency_problem(answer(0, 7, root2=b"\x07" * 32), keys) == "a consistency proof from an empty log proves nothing"
+    assert (
+        consistency_problem(answer(0, 7, root2=b"\x07" * 32), keys)
+        == "a consistency proof from an empty log proves nothing"
+    )
     assert consistency_problem(answer(7, 3), keys) == "the first head is larger than the second"
     assert root_at(0, tree) == EMPTY_ROOT

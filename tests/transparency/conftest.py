@@ -47,7 +47,7 @@ class Log:
         return self.signer.verifier.vkey
 
     def grow_to(self, size: int, seed: bytes = b"") -> None:
-        for data in synthetic_leaves(size, seed)[len(self.leaves):]:
+        for data in synthetic_leaves(size, seed)[len(self.leaves) :]:
             self.leaves.append(data)
             self.tree.append(leaf_hash(data))
 

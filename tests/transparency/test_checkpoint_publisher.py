@@ -89,20 +89,35 @@ class Chain:
         log = checkpoint.log.copy()
         for leaf in leaves:
             log.append(leaf)
-        block = seal_block(chain_id=CHAIN, height=checkpoint.height + 1, prev_hash=checkpoint.block_hash,
-                           events=[e.to_dict() for e in envelopes], leaf_hashes=leaves, log_after=log,
-                           time=self.time, orderer_key=self.orderer)
+        block = seal_block(
+            chain_id=CHAIN,
+            height=checkpoint.height + 1,
+            prev_hash=checkpoint.block_hash,
+            events=[e.to_dict() for e in envelopes],
+            leaf_hashes=leaves,
+            log_after=log,
+            time=self.time,
+            orderer_key=self.orderer,
+        )
         applied = self.verifier.verify(block)
         assert self.verifier.checkpoint is not None
         self.store.record(applied, self.verifier.checkpoint)
 
     def ticks(self, count: int, start: int = 0) -> None:
-        self.append([make_event(self.root, source=ev.ROOT, type="clock.tick", data={}, event_id=f"t-{start + n}",
-                                time=self.time) for n in range(count)])
+        self.append(
+            [
+                make_event(
+                    self.root, source=ev.ROOT, type="clock.tick", data={}, event_id=f"t-{start + n}", time=self.time
+                )
+                for n in range(count)
+            ]
+        )
 
     def set_policy(self, witnesses: list[tuple[str, str, str]], quorum: int, origin: str | None = None) -> None:
-        data: dict[str, Any] = {"witnesses": [{"name": n, "vkey": v, "url": u} for n, v, u in witnesses],
-                                "quorum": quorum}
+        data: dict[str, Any] = {
+            "witnesses": [{"name": n, "vkey": v, "url": u} for n, v, u in witnesses],
+            "quorum": quorum,
+        }
         if origin is not None:
             data["origin"] = origin
         self.append([make_event(self.root, source=ev.ROOT, type=ev.WITNESS_POLICY_TYPE, data=data, time=self.time)])
@@ -143,8 +158,14 @@ def setup(chain: Chain, names: list[str], quorum: int) -> tuple[Net, list[str], 
         entries.append((name, net.witnesses[url].signer.verifier.vkey, url))
     chain.set_policy(entries, quorum)
     stream = FakeStream()
-    publisher = CheckpointPublisher(stream, chain.store, chain.orderer, interval_s=0.01, timeout_s=1.0,  # type: ignore[arg-type]
-                                    post=net.post)
+    publisher = CheckpointPublisher(
+        stream,
+        chain.store,
+        chain.orderer,
+        interval_s=0.01,
+        timeout_s=1.0,  # type: ignore[arg-type]
+        post=net.post,
+    )
     return net, [vkey for _, vkey, _ in entries], stream, publisher
 
 
@@ -296,7 +317,8 @@ def test_the_store_reads_tiles_and_leaves_in_ranges(chain: Chain) -> None:
     one_by_one = chain.store.with_nodes(lambda nodes: [nodes.perfect_node(0, i) for i in range(256)])
     assert hashes == one_by_one
     assert chain.store.with_nodes(lambda nodes: nodes.perfect_nodes(8, 0, 1)) == [
-        chain.store.with_nodes(lambda nodes: nodes.perfect_node(8, 0))]
+        chain.store.with_nodes(lambda nodes: nodes.perfect_node(8, 0))
+    ]
     with pytest.raises(KeyError):
         chain.store.with_nodes(lambda nodes: nodes.perfect_nodes(0, 256, 256))  # beyond the log
     assert chain.store.leaf_locations(0, 3) == [(0, 0), (1, 0), (1, 1)]

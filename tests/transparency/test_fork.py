@@ -31,8 +31,11 @@ def fork_of(log: Log, shared: int, size: int) -> Log:
 
 def witnesses(log: Log, n: int) -> list[Witness]:
     return [
-        Witness(CosignatureSigner(f"witness{i}.example/w", SigningKey.generate(), Clock(1_750_000_000 + i)),
-                [TrustedLog.from_vkeys(log.origin, [log.vkey])], MemoryState())
+        Witness(
+            CosignatureSigner(f"witness{i}.example/w", SigningKey.generate(), Clock(1_750_000_000 + i)),
+            [TrustedLog.from_vkeys(log.origin, [log.vkey])],
+            MemoryState(),
+        )
         for i in range(n)
     ]
 

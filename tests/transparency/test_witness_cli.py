@@ -94,7 +94,9 @@ def test_serve_cosigns_over_http(tmp_path: Path) -> None:
     port = free_port()
     server = subprocess.Popen(
         [*GOVCHAIN, "witness", "serve", "--dir", str(folder), "--log-vkey", log.vkey, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         url = f"http://127.0.0.1:{port}"

@@ -220,8 +220,11 @@ def test_timestamps_never_go_back_and_are_never_zero(log: Log) -> None:
     clock.now = 1_000  # the clock jumps back
     log.grow_to(3)
     assert cosigned(witness, log, witness.add_checkpoint(log.request(2)), 3) == first
-    zero = Witness(CosignatureSigner("w.example/z", SigningKey.generate(), Clock(0)),
-                   [TrustedLog.from_vkeys(log.origin, [log.vkey])], MemoryState())
+    zero = Witness(
+        CosignatureSigner("w.example/z", SigningKey.generate(), Clock(0)),
+        [TrustedLog.from_vkeys(log.origin, [log.vkey])],
+        MemoryState(),
+    )
     assert cosigned(zero, log, zero.add_checkpoint(log.request(0)), 3) == 1
 
 

@@ -54,8 +54,12 @@ def entry(w: CosignatureSigner, url: str | None = "http://w.example:8790") -> di
 def chain() -> ChainState:
     genesis = make_genesis_event("policy-chain", [ROOT], [ORDERER])
     state = ChainState.from_genesis(ev.ChainGenesis.model_validate(genesis.data))
-    department = make_event(ROOT, source="root", type="department.registered",
-                            data={"department_id": "tax", "name": "Tax", "public_key": TAX.public.hex})
+    department = make_event(
+        ROOT,
+        source="root",
+        type="department.registered",
+        data={"department_id": "tax", "name": "Tax", "public_key": TAX.public.hex},
+    )
     apply_event(state, department, validate_event(state, department))
     return state
 
@@ -98,11 +102,25 @@ def test_no_one_but_the_root_names_witnesses() -> None:
         ({"quorum": 3}, "cannot be met"),
         ({"witnesses": [entry(COURT), entry(COURT)]}, "named once"),
         ({"witnesses": [{"name": "other.example/w", "vkey": COURT.verifier.vkey}], "quorum": 1}, "not 'other"),
-        ({"witnesses": [{"name": COURT.name, "vkey": Ed25519Signer(COURT.name, ORDERER).verifier.vkey}],
-          "quorum": 1}, "type 0x04"),
-        ({"witnesses": [{"name": COURT.name, "vkey": "+".join([COURT.name, "00000000",
-                                                                 COURT.verifier.vkey.split("+", 2)[2]])}],
-          "quorum": 1}, "key id"),
+        (
+            {
+                "witnesses": [{"name": COURT.name, "vkey": Ed25519Signer(COURT.name, ORDERER).verifier.vkey}],
+                "quorum": 1,
+            },
+            "type 0x04",
+        ),
+        (
+            {
+                "witnesses": [
+                    {
+                        "name": COURT.name,
+                        "vkey": "+".join([COURT.name, "00000000", COURT.verifier.vkey.split("+", 2)[2]]),
+                    }
+                ],
+                "quorum": 1,
+            },
+            "key id",
+        ),
         ({"witnesses": [entry(COURT, "ftp://w.example")], "quorum": 1}, "url"),
         ({"origin": "has space"}, "origin"),
         ({"origin": "a+b"}, "origin"),
@@ -129,9 +147,15 @@ def test_the_same_key_under_two_names_is_refused() -> None:
 def test_the_cli_reads_witness_specs() -> None:
     vkey = COURT.verifier.vkey
     assert parse_witness_spec(f"{COURT.name}={vkey}@http://court:8790/") == {
-        "name": COURT.name, "vkey": vkey, "url": "http://court:8790"}
+        "name": COURT.name,
+        "vkey": vkey,
+        "url": "http://court:8790",
+    }
     assert parse_witness_spec(f"{vkey}@https://court.example") == {
-        "name": COURT.name, "vkey": vkey, "url": "https://court.example"}
+        "name": COURT.name,
+        "vkey": vkey,
+        "url": "https://court.example",
+    }
     assert parse_witness_spec(vkey) == {"name": COURT.name, "vkey": vkey}
     with pytest.raises(ValueError):
         parse_witness_spec("court=not-a-vkey")
@@ -152,8 +176,9 @@ def test_a_checkpoint_is_judged_by_the_chains_own_policy() -> None:
     both = add_signatures(one, [AUDIT.cosign(body.body(), 1_760_000_001)])
     assert [w.name for w in verify_witnessed(both, state).witnesses] == [COURT.name, AUDIT.name]
     # Signed by the orderer key under another origin: not this chain's checkpoint.
-    elsewhere = sign_checkpoint(LogCheckpoint("elsewhere.example/log", 12, bytes(32)), [Ed25519Signer(
-        "elsewhere.example/log", ORDERER)])
+    elsewhere = sign_checkpoint(
+        LogCheckpoint("elsewhere.example/log", 12, bytes(32)), [Ed25519Signer("elsewhere.example/log", ORDERER)]
+    )
     with pytest.raises(UnverifiedNote):
         verify_witnessed(elsewhere, state)
 
@@ -164,8 +189,9 @@ def test_a_checkpoint_is_judged_by_the_chains_own_policy() -> None:
 def _sized(total: int, key: SigningKey = TAX) -> bytes:
     """A signed event whose canonical bytes are exactly ``total`` long."""
     base = make_event(key, source="tax", type="document.registered", data={"pad": ""}, event_id="sized").to_bytes()
-    event = make_event(key, source="tax", type="document.registered", data={"pad": "x" * (total - len(base))},
-                       event_id="sized")
+    event = make_event(
+        key, source="tax", type="document.registered", data={"pad": "x" * (total - len(base))}, event_id="sized"
+    )
     assert len(event.to_bytes()) == total
     return event.to_bytes()
 

@@ -37,18 +37,31 @@ def full_summary() -> Summary:
     cases = [
         CaseRow("business-license", f"A-{n}", "market", T0, T0 + timedelta(hours=n), "approved") for n in range(1, 6)
     ] + [
-        CaseRow("business-license", "A-9", "market", T0, T0 + timedelta(hours=2), "rejected",
-                "documents_registered and a condition with a very long name indeed, to be shortened"),
+        CaseRow(
+            "business-license",
+            "A-9",
+            "market",
+            T0,
+            T0 + timedelta(hours=2),
+            "rejected",
+            "documents_registered and a condition with a very long name indeed, to be shortened",
+        ),
         CaseRow("land-transfer", "R-1", "land", T0, T0 + timedelta(days=2), "approved"),
         CaseRow("land-transfer", "R-2", "land", T0, T0 + timedelta(days=7), "expired"),
     ]
-    events = [EventCount(T0 + timedelta(hours=h), source, n)
-              for h in range(0, 30, 3) for source, n in (("market", 4), ("land", 2), ("contract-engine", h % 5))]
+    events = [
+        EventCount(T0 + timedelta(hours=h), source, n)
+        for h in range(0, 30, 3)
+        for source, n in (("market", 4), ("land", 2), ("contract-engine", h % 5))
+    ]
     refusals = [RefusalCount("market", "bad_signature", 3), RefusalCount("land", "unauthorized", 1)]
-    ratings = [RatingRow(f"e{n}", c.service_type, c.case_id, c.department, 1 + n % 5, T0 + timedelta(days=n % 3))
-               for n, c in enumerate(cases)]
-    return summarize(MetricsInput(12, T0 + timedelta(days=8), cases, events, refusals, 4, ratings=ratings),
-                     AnalyticsConfig())
+    ratings = [
+        RatingRow(f"e{n}", c.service_type, c.case_id, c.department, 1 + n % 5, T0 + timedelta(days=n % 3))
+        for n, c in enumerate(cases)
+    ]
+    return summarize(
+        MetricsInput(12, T0 + timedelta(days=8), cases, events, refusals, 4, ratings=ratings), AnalyticsConfig()
+    )
 
 
 def empty_summary() -> Summary:
@@ -78,8 +91,9 @@ def test_charts_need_no_display_and_no_pyplot() -> None:
         "assert 'matplotlib.pyplot' not in sys.modules\n"
     )
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
 
 

@@ -29,8 +29,15 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def licence(case_id: str, took_s: float | None, outcome: str | None = None, *, department: str | None = "market",
-            reason: str | None = None, opened_s: float = 0) -> CaseRow:
+def licence(
+    case_id: str,
+    took_s: float | None,
+    outcome: str | None = None,
+    *,
+    department: str | None = "market",
+    reason: str | None = None,
+    opened_s: float = 0,
+) -> CaseRow:
     decided = None if took_s is None else at(opened_s + took_s)
     return CaseRow("business-license", case_id, department, at(opened_s), decided, outcome, reason)
 
@@ -81,10 +88,10 @@ def test_per_service_type_counts_outcomes_and_times() -> None:
 def test_sla_breaches_count_late_decisions_and_cases_open_past_the_sla() -> None:
     sla = 3 * DAY_S  # the default licence SLA
     summary = summary_of(
-        licence("on-time", sla, "approved"),                    # exactly at the SLA: not a breach
-        licence("late", sla + 1, "approved"),                   # one second over
-        licence("open-overdue", None, opened_s=0),              # open 10 days as of the newest block
-        licence("open-young", None, opened_s=8 * DAY_S),        # open 2 days
+        licence("on-time", sla, "approved"),  # exactly at the SLA: not a breach
+        licence("late", sla + 1, "approved"),  # one second over
+        licence("open-overdue", None, opened_s=0),  # open 10 days as of the newest block
+        licence("open-young", None, opened_s=8 * DAY_S),  # open 2 days
         as_of_s=10 * DAY_S,
     )
     assert summary.service_types[0].sla_s == sla
@@ -115,7 +122,8 @@ def test_per_department_groups_within_each_service_type() -> None:
 
 def test_before_after_compares_medians_with_the_manual_baselines() -> None:
     summary = summary_of(
-        licence("A-1", 2 * DAY_S, "approved"), licence("A-2", 4 * DAY_S, "rejected", reason="x"),
+        licence("A-1", 2 * DAY_S, "approved"),
+        licence("A-2", 4 * DAY_S, "rejected", reason="x"),
         licence("A-3", 3 * DAY_S, "approved"),
     )
     lic, land = summary.comparison
@@ -149,10 +157,16 @@ def test_rejections_are_grouped_by_reason_most_frequent_first() -> None:
 
 def test_throughput_counts_events_per_block_time_hour_and_source() -> None:
     h = [T0 + timedelta(hours=n) for n in range(4)]
-    data = MetricsInput(as_of_height=9, as_of_time=h[3], events=[
-        EventCount(h[0], "market", 4), EventCount(h[0], "land", 1),
-        EventCount(h[3], "market", 2), EventCount(h[3], "contract-engine", 5),
-    ])
+    data = MetricsInput(
+        as_of_height=9,
+        as_of_time=h[3],
+        events=[
+            EventCount(h[0], "market", 4),
+            EventCount(h[0], "land", 1),
+            EventCount(h[3], "market", 2),
+            EventCount(h[3], "contract-engine", 5),
+        ],
+    )
     throughput = summarize(data, AnalyticsConfig()).throughput
     assert throughput.total_events == 12
     assert throughput.span_hours == 4  # hours 0..3 inclusive, two of them quiet
@@ -161,44 +175,62 @@ def test_throughput_counts_events_per_block_time_hour_and_source() -> None:
     assert throughput.by_source == {"market": 6, "contract-engine": 5, "land": 1}
     assert list(throughput.by_source) == ["market", "contract-engine", "land"]
     assert [(x.hour, x.events, x.by_source) for x in throughput.hourly] == [
-        (h[0], 5, {"market": 4, "land": 1}), (h[3], 7, {"contract-engine": 5, "market": 2}),
+        (h[0], 5, {"market": 4, "land": 1}),
+        (h[3], 7, {"contract-engine": 5, "market": 2}),
     ]
 
 
 def test_no_events_means_no_rates() -> None:
     throughput = summarize(MetricsInput(as_of_height=-1, as_of_time=None), AnalyticsConfig()).throughput
     assert (throughput.total_events, throughput.span_hours, throughput.mean_per_hour, throughput.peak_per_hour) == (
-        0, 0, None, 0)
+        0,
+        0,
+        None,
+        0,
+    )
 
 
 def test_refusals_are_tallied_by_reason_and_department() -> None:
-    data = MetricsInput(as_of_height=3, as_of_time=T0, refusals_as_of_seq=17, refusals=[
-        RefusalCount("market", "bad_signature", 3), RefusalCount("land", "bad_signature", 1),
-        RefusalCount("land", "unauthorized", 2),
-    ])
+    data = MetricsInput(
+        as_of_height=3,
+        as_of_time=T0,
+        refusals_as_of_seq=17,
+        refusals=[
+            RefusalCount("market", "bad_signature", 3),
+            RefusalCount("land", "bad_signature", 1),
+            RefusalCount("land", "unauthorized", 2),
+        ],
+    )
     refusals = summarize(data, AnalyticsConfig()).refusals
     assert refusals.total == 6 and refusals.as_of_seq == 17
     assert refusals.by_reason == {"bad_signature": 4, "unauthorized": 2}
     assert refusals.by_department == {"land": 3, "market": 3}
     assert [(r.department, r.reason, r.count) for r in refusals.by_department_and_reason] == [
-        ("market", "bad_signature", 3), ("land", "unauthorized", 2), ("land", "bad_signature", 1),
+        ("market", "bad_signature", 3),
+        ("land", "unauthorized", 2),
+        ("land", "bad_signature", 1),
     ]
 
 
 def test_every_known_service_type_is_reported_even_without_cases() -> None:
     summary = summary_of()
     assert [(s.service_type, s.count, s.median_s) for s in summary.service_types] == [
-        ("business-license", 0, None), ("land-transfer", 0, None),
+        ("business-license", 0, None),
+        ("land-transfer", 0, None),
     ]
     assert summary.departments == [] and summary.rejections == []
 
 
 def test_targets_merge_over_the_defaults_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "targets.json"
-    path.write_text(json.dumps({
-        "business-license": {"sla_s": 86_400},
-        "permit-renewal": {"sla_s": 3_600, "baseline_median_s": 7_200},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "business-license": {"sla_s": 86_400},
+                "permit-renewal": {"sla_s": 3_600, "baseline_median_s": 7_200},
+            }
+        )
+    )
     config = AnalyticsConfig.load(path)
     assert config.for_type("business-license").sla_s == DAY_S
     assert config.for_type("business-license").baseline_median_s == 15 * DAY_S  # kept

@@ -48,36 +48,110 @@ def apply(engine: Engine, projection: AnalyticsProjection, *blocks: Any) -> None
 
 
 def applied(application_id: str, business_id: str = "B-1") -> Envelope:
-    return event(CITIZEN, "license.applied", application_id=application_id, applicant=CITIZEN,
-                 business_id=business_id, kind="food", documents=["1" * 64])
+    return event(
+        CITIZEN,
+        "license.applied",
+        application_id=application_id,
+        applicant=CITIZEN,
+        business_id=business_id,
+        kind="food",
+        documents=["1" * 64],
+    )
 
 
 def test_cases_are_timed_from_opening_block_to_deciding_block(engine: Engine) -> None:
     projection = AnalyticsProjection()
     projection.prepare(engine)
-    apply(engine, projection,
-          block(1, "2026-03-02T09:10:00.000000Z",
-                event("market", "business.registered", business_id="B-1", name="N", registration_no="1",
-                      address="A", activity="x", owner=CITIZEN),
-                event("commerce", "business.registered", business_id="B-1", name="N", registration_no="1",
-                      address="A", activity="x", owner=CITIZEN)),  # void in the registry: the first one stands
-          block(2, "2026-03-02T10:00:00.000000Z",
-                applied("A-1"), applied("A-2", business_id="B-404"), applied("A-1"),  # re-opening is ignored
-                event("land", "land.transfer_requested", request_id="R-1", parcel_id="P-1", from_owner=CITIZEN,
-                      to_owner="c-" + "0b" * 16, consideration="1.00", approvers=["tax"], required=1)),
-          block(3, "2026-03-02T12:30:00.000000Z",
-                event("contract-engine", "license.issued", license_id="L-A-1", business_id="B-1", kind="food",
-                      valid_from="2026-03-02", valid_until="2027-03-02", application_id="A-1"),
-                event("market", "license.issued", license_id="L-9", business_id="B-1", kind="food",
-                      valid_from="2026-03-02", valid_until="2027-03-02"),  # no application: not a case
-                event("contract-engine", "license.application_rejected", application_id="A-2",
-                      failed_condition="applicant_owns_business"),
-                event("contract-engine", "land.transferred", transfer_id="T-9", parcel_id="P-1", from_owner=CITIZEN,
-                      to_owner="c-" + "0b" * 16, consideration="1.00", request_id="R-9")),  # unknown case
-          block(4, "2026-03-02T13:00:00.000000Z",
-                event("contract-engine", "license.application_rejected", application_id="A-1",
-                      failed_condition="late"))  # already decided: the first decision stands
-          )
+    apply(
+        engine,
+        projection,
+        block(
+            1,
+            "2026-03-02T09:10:00.000000Z",
+            event(
+                "market",
+                "business.registered",
+                business_id="B-1",
+                name="N",
+                registration_no="1",
+                address="A",
+                activity="x",
+                owner=CITIZEN,
+            ),
+            event(
+                "commerce",
+                "business.registered",
+                business_id="B-1",
+                name="N",
+                registration_no="1",
+                address="A",
+                activity="x",
+                owner=CITIZEN,
+            ),
+        ),  # void in the registry: the first one stands
+        block(
+            2,
+            "2026-03-02T10:00:00.000000Z",
+            applied("A-1"),
+            applied("A-2", business_id="B-404"),
+            applied("A-1"),  # re-opening is ignored
+            event(
+                "land",
+                "land.transfer_requested",
+                request_id="R-1",
+                parcel_id="P-1",
+                from_owner=CITIZEN,
+                to_owner="c-" + "0b" * 16,
+                consideration="1.00",
+                approvers=["tax"],
+                required=1,
+            ),
+        ),
+        block(
+            3,
+            "2026-03-02T12:30:00.000000Z",
+            event(
+                "contract-engine",
+                "license.issued",
+                license_id="L-A-1",
+                business_id="B-1",
+                kind="food",
+                valid_from="2026-03-02",
+                valid_until="2027-03-02",
+                application_id="A-1",
+            ),
+            event(
+                "market",
+                "license.issued",
+                license_id="L-9",
+                business_id="B-1",
+                kind="food",
+                valid_from="2026-03-02",
+                valid_until="2027-03-02",
+            ),  # no application: not a case
+            event(
+                "contract-engine",
+                "license.application_rejected",
+                application_id="A-2",
+                failed_condition="applicant_owns_business",
+            ),
+            event(
+                "contract-engine",
+                "land.transferred",
+                transfer_id="T-9",
+                parcel_id="P-1",
+                from_owner=CITIZEN,
+                to_owner="c-" + "0b" * 16,
+                consideration="1.00",
+                request_id="R-9",
+            ),
+        ),  # unknown case
+        block(
+            4,
+            "2026-03-02T13:00:00.000000Z",
+            event("contract-engine", "license.application_rejected", application_id="A-1", failed_condition="late"),
+        ),  # already decided: the first decision stands
+    )
     data = read_snapshot(engine)
     assert data.as_of_height == 4 and data.as_of_time is not None and data.as_of_time.hour == 13
     cases = {(c.service_type, c.case_id): c for c in data.cases}
@@ -98,8 +172,17 @@ def test_cases_are_timed_from_opening_block_to_deciding_block(engine: Engine) ->
 def test_a_snapshot_excludes_rows_of_blocks_beyond_its_head(engine: Engine) -> None:
     projection = AnalyticsProjection()
     projection.prepare(engine)
-    opened = event("land", "land.transfer_requested", request_id="R-1", parcel_id="P-1", from_owner=CITIZEN,
-                   to_owner="c-" + "0b" * 16, consideration="1.00", approvers=["tax"], required=1)
+    opened = event(
+        "land",
+        "land.transfer_requested",
+        request_id="R-1",
+        parcel_id="P-1",
+        from_owner=CITIZEN,
+        to_owner="c-" + "0b" * 16,
+        consideration="1.00",
+        approvers=["tax"],
+        required=1,
+    )
     decided = event("contract-engine", "land.transfer_expired", request_id="R-1", approvals=[])
     apply(engine, projection, block(1, "2026-03-02T10:00:00Z", opened), block(2, "2026-03-09T10:00:01Z", decided))
     with engine.begin() as conn:  # as a reader sees it having read the head just before block 2 committed
@@ -110,20 +193,41 @@ def test_a_snapshot_excludes_rows_of_blocks_beyond_its_head(engine: Engine) -> N
 
 
 def test_a_new_service_type_is_a_catalogue_entry(engine: Engine) -> None:
-    permits = Catalogue((ServiceType(
-        name="permit", title="Building permit", opened_by="document.registered", key_field="document_id",
-        decided_by={"credential.revoked": Decision("rejected", reason_field="reason")},
-    ),))
+    permits = Catalogue(
+        (
+            ServiceType(
+                name="permit",
+                title="Building permit",
+                opened_by="document.registered",
+                key_field="document_id",
+                decided_by={"credential.revoked": Decision("rejected", reason_field="reason")},
+            ),
+        )
+    )
     projection = AnalyticsProjection(permits)
     projection.prepare(engine)
-    apply(engine, projection,
-          block(1, "2026-03-02T10:00:00Z", event("housing", "document.registered", document_id="D-1", sha256="a" * 64,
-                                                  title="Plan")),
-          block(2, "2026-03-02T10:01:00Z", event("housing", "credential.revoked", credential_id="x", document_id="D-1",
-                                                  reason="incomplete")))
+    apply(
+        engine,
+        projection,
+        block(
+            1,
+            "2026-03-02T10:00:00Z",
+            event("housing", "document.registered", document_id="D-1", sha256="a" * 64, title="Plan"),
+        ),
+        block(
+            2,
+            "2026-03-02T10:01:00Z",
+            event("housing", "credential.revoked", credential_id="x", document_id="D-1", reason="incomplete"),
+        ),
+    )
     (case,) = read_snapshot(engine).cases
     assert (case.service_type, case.department, case.outcome, case.reason, case.processing_s) == (
-        "permit", "housing", "rejected", "incomplete", 60.0)
+        "permit",
+        "housing",
+        "rejected",
+        "incomplete",
+        60.0,
+    )
 
 
 def test_a_catalogue_refuses_ambiguous_entries() -> None:

@@ -25,8 +25,7 @@ from govchain.storage.engine import make_engine
 KEY = SigningKey.generate()
 ALICE = "c-" + "0a" * 16
 BOB = "c-" + "0b" * 16
-SEALED_FOR_ALICE = {"enc": "aes-256-gcm", "subject": ALICE, "kv": 1, "nonce": "AAAAAAAAAAAAAAAA",
-                    "ct": "A" * 24}
+SEALED_FOR_ALICE = {"enc": "aes-256-gcm", "subject": ALICE, "kv": 1, "nonce": "AAAAAAAAAAAAAAAA", "ct": "A" * 24}
 
 
 def event(source: str, type: str, **data: Any) -> Envelope:
@@ -54,8 +53,9 @@ def test_models_and_migrations_agree(db_url: str) -> None:
     try:
         AnalyticsProjection().prepare(engine)
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={
-                "include_name": lambda name, type_, _: type_ != "table" or name in t.metadata.tables})
+            context = MigrationContext.configure(
+                conn, opts={"include_name": lambda name, type_, _: type_ != "table" or name in t.metadata.tables}
+            )
             assert list(compare_metadata(context, t.metadata)) == []
     finally:
         engine.dispose()
@@ -65,38 +65,94 @@ def test_only_the_applicant_rates_a_decided_case_once(engine: Engine) -> None:
     projection = AnalyticsProjection()
     projection.prepare(engine)
     blocks = [
-        block(1, "2026-03-02T09:00:00.000000Z",
-              event("market", "business.registered", business_id="B-1", name="N", registration_no="1",
-                    address="A", activity="x", owner=ALICE),
-              event(ALICE, "license.applied", application_id="A-1", applicant=ALICE, business_id="B-1",
-                    kind="food", documents=["1" * 64]),
-              event(BOB, "license.applied", application_id="A-2", applicant=BOB, business_id="B-1",
-                    kind="food", documents=["1" * 64])),
-        block(2, "2026-03-02T10:00:00.000000Z",
-              rated(ALICE, "A-1", 5),                       # before the decision
-              rated(ALICE, "A-404", 5)),                    # no such case
-        block(3, "2026-03-02T11:00:00.000000Z",
-              event("contract-engine", "license.issued", license_id="L-1", business_id="B-1", kind="food",
-                    valid_from="2026-03-02", valid_until="2027-03-02", application_id="A-1"),
-              event("contract-engine", "license.application_rejected", application_id="A-2",
-                    failed_condition="applicant_owns_business")),
-        block(4, "2026-03-03T08:00:00.000000Z",
-              rated(BOB, "A-1", 1),                         # not Bob's case
-              rated(ALICE, "A-1", 4, comment=SEALED_FOR_ALICE),  # counts
-              rated(ALICE, "A-1", 2)),                      # second rating
-        block(5, "2026-03-04T08:00:00.000000Z",
-              rated(BOB, "A-2", 2, comment={**SEALED_FOR_ALICE}),  # comment sealed for someone else
-              ),
+        block(
+            1,
+            "2026-03-02T09:00:00.000000Z",
+            event(
+                "market",
+                "business.registered",
+                business_id="B-1",
+                name="N",
+                registration_no="1",
+                address="A",
+                activity="x",
+                owner=ALICE,
+            ),
+            event(
+                ALICE,
+                "license.applied",
+                application_id="A-1",
+                applicant=ALICE,
+                business_id="B-1",
+                kind="food",
+                documents=["1" * 64],
+            ),
+            event(
+                BOB,
+                "license.applied",
+                application_id="A-2",
+                applicant=BOB,
+                business_id="B-1",
+                kind="food",
+                documents=["1" * 64],
+            ),
+        ),
+        block(
+            2,
+            "2026-03-02T10:00:00.000000Z",
+            rated(ALICE, "A-1", 5),  # before the decision
+            rated(ALICE, "A-404", 5),
+        ),  # no such case
+        block(
+            3,
+            "2026-03-02T11:00:00.000000Z",
+            event(
+                "contract-engine",
+                "license.issued",
+                license_id="L-1",
+                business_id="B-1",
+                kind="food",
+                valid_from="2026-03-02",
+                valid_until="2027-03-02",
+                application_id="A-1",
+            ),
+            event(
+                "contract-engine",
+                "license.application_rejected",
+                application_id="A-2",
+                failed_condition="applicant_owns_business",
+            ),
+        ),
+        block(
+            4,
+            "2026-03-03T08:00:00.000000Z",
+            rated(BOB, "A-1", 1),  # not Bob's case
+            rated(ALICE, "A-1", 4, comment=SEALED_FOR_ALICE),  # counts
+            rated(ALICE, "A-1", 2),
+        ),  # second rating
+        block(
+            5,
+            "2026-03-04T08:00:00.000000Z",
+            rated(BOB, "A-2", 2, comment={**SEALED_FOR_ALICE}),  # comment sealed for someone else
+        ),
         block(6, "2026-03-04T09:00:00.000000Z", rated(BOB, "A-2", 1)),  # counts
     ]
     for b in blocks:
         with engine.begin() as conn:
             projection.apply(conn, b)
     with engine.connect() as conn:
-        rows = {(r.height, r.void_reason.split(":")[0] if r.void_reason else None)
-                for r in conn.execute(select(t.ratings))}
-    assert rows == {(2, "not_decided"), (2, "unknown_case"), (4, "not_applicant"), (4, None),
-                    (4, "already_rated"), (5, "comment_not_rater"), (6, None)}
+        rows = {
+            (r.height, r.void_reason.split(":")[0] if r.void_reason else None) for r in conn.execute(select(t.ratings))
+        }
+    assert rows == {
+        (2, "not_decided"),
+        (2, "unknown_case"),
+        (4, "not_applicant"),
+        (4, None),
+        (4, "already_rated"),
+        (5, "comment_not_rater"),
+        (6, None),
+    }
 
     s = summarize(read_snapshot(engine), AnalyticsConfig()).satisfaction
     licence = s.by_service_type[0]
@@ -107,18 +163,30 @@ def test_only_the_applicant_rates_a_decided_case_once(engine: Engine) -> None:
     assert licence.comments == 1
     assert [(d.department, d.ratings, d.mean_score) for d in s.by_department] == [("market", 2, 2.5)]
     assert [(p.day, p.ratings, p.mean_score) for p in s.trend] == [("2026-03-03", 1, 4.0), ("2026-03-04", 1, 1.0)]
-    assert s.void_by_reason == {"already_rated": 1, "comment_not_rater": 1, "not_applicant": 1,
-                                "not_decided": 1, "unknown_case": 1}
+    assert s.void_by_reason == {
+        "already_rated": 1,
+        "comment_not_rater": 1,
+        "not_applicant": 1,
+        "not_decided": 1,
+        "unknown_case": 1,
+    }
     assert {v.reason.split(":")[0] for v in s.void[:2]} == {"not_decided", "unknown_case"}  # block 2 first
     land = s.by_service_type[1]
     assert (land.service_type, land.ratings, land.decided, land.response_rate, land.mean_score) == (
-        "land-transfer", 0, 0, None, None)
+        "land-transfer",
+        0,
+        0,
+        None,
+        None,
+    )
 
 
 def test_figures_by_hand() -> None:
     day = lambda d, h=12: datetime(2026, 3, d, h, tzinfo=UTC)  # noqa: E731
-    cases = [CaseRow("business-license", f"A-{n}", "market" if n < 4 else "commerce", day(1), day(2), "approved")
-             for n in range(6)] + [CaseRow("business-license", "A-open", "market", day(1))]
+    cases = [
+        CaseRow("business-license", f"A-{n}", "market" if n < 4 else "commerce", day(1), day(2), "approved")
+        for n in range(6)
+    ] + [CaseRow("business-license", "A-open", "market", day(1))]
     ratings = [
         RatingRow("e1", "business-license", "A-0", "market", 5, day(2)),
         RatingRow("e2", "business-license", "A-1", "market", 3, day(2)),

@@ -33,8 +33,7 @@ from govchain.bus.subjects import batch_subject, event_subject, is_batch_subject
 from govchain.protocol.batch import MAX_BATCH_BYTES, EventBatch, open_batch, sign_batch, with_batchproof
 from govchain.protocol.batchproof import BATCH_ROOT_CONTEXT, MAX_BATCH_EVENTS, BatchProof, batch_root_message
 from govchain.protocol.canonical import canonical_bytes
-from govchain.protocol.cutter import BlockLimits, BlockCutter
-from govchain.protocol.eventref import EventKey
+from govchain.protocol.cutter import BlockCutter, BlockLimits
 from govchain.protocol.envelope import (
     EVENT_ID_PATTERN,
     MAX_EVENT_BYTES,
@@ -44,6 +43,7 @@ from govchain.protocol.envelope import (
     parse_event,
 )
 from govchain.protocol.errors import EventRejected, RejectionReason
+from govchain.protocol.eventref import EventKey
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import (
     MemoryTree,
@@ -305,7 +305,7 @@ def test_an_opened_event_verifies_with_an_independent_rfc9162_and_ed25519_check(
         {"context": BATCH_ROOT_CONTEXT, "root": root.hex(), "size": len(events)}, sort_keys=True, separators=(",", ":")
     ).encode()
     verifier = Ed25519PublicKey.from_public_bytes(TAX.public.raw)
-    for envelope, forms in out:
+    for _envelope, forms in out:
         stored = json.loads(forms.signed)
         proof = stored.pop("batchproof")
         signing = canonical_bytes(stored)
@@ -321,8 +321,9 @@ def test_an_opened_event_verifies_with_an_independent_rfc9162_and_ed25519_check(
 
 def test_sign_batch_drops_earlier_signatures_and_signs_as_the_batch_key() -> None:
     # Events made (and signed) under another key: the batch re-signs them all as its own key.
-    signed_elsewhere = [make_event(OTHER, source="tax", type=BUSINESS_TYPE, data=e.data, event_id=e.id, time=TIME)
-                        for e in docs(3)]
+    signed_elsewhere = [
+        make_event(OTHER, source="tax", type=BUSINESS_TYPE, data=e.data, event_id=e.id, time=TIME) for e in docs(3)
+    ]
     batch = sign_batch(TAX, signed_elsewhere)
     assert batch == sign_batch(TAX, docs(3))  # the same batch as from the unsigned events
     assert all("signature" not in event and event["signer"] == TAX.key_id for event in batch.events)
@@ -345,6 +346,7 @@ def test_open_batch_accepts_any_json_encoding_of_the_batch() -> None:
 def _edit_title(index: int) -> Callable[[dict[str, Any]], object]:
     def edit(value: dict[str, Any]) -> None:
         value["events"][index]["data"]["title"] = "forged"
+
     return edit
 
 
@@ -382,8 +384,10 @@ def test_each_part_of_an_events_batch_proof_is_bound() -> None:
             with_proof(envelope, path=[*proof.path, proof.path[0]]),
             with_proof(envelope, signature=_flip_hex(proof.signature, 0)),
             with_proof(envelope, signature=_flip_hex(proof.signature, 127)),
-            *(with_proof(envelope, path=[*proof.path[:i], _flip_hex(node, 63), *proof.path[i + 1 :]])
-              for i, node in enumerate(proof.path)),
+            *(
+                with_proof(envelope, path=[*proof.path[:i], _flip_hex(node, 63), *proof.path[i + 1 :]])
+                for i, node in enumerate(proof.path)
+            ),
             envelope.model_copy(update={"data": {**envelope.data, "title": "forged"}}),
             envelope.model_copy(update={"id": envelope.id + "x"}),
         ]
@@ -437,8 +441,10 @@ def test_a_respelled_path_is_not_a_second_valid_form_of_the_event(respell: Calla
     _, out = opened(docs(4))
     envelope, forms = out[2]
     assert envelope.batchproof is not None
-    forged = {**envelope.to_dict(), "batchproof": {
-        **envelope.batchproof.model_dump(), "path": [respell(n) for n in envelope.batchproof.path]}}
+    forged = {
+        **envelope.to_dict(),
+        "batchproof": {**envelope.batchproof.model_dump(), "path": [respell(n) for n in envelope.batchproof.path]},
+    }
     with pytest.raises(EventRejected) as caught:  # not a second stored form (another leaf) of it
         parse_event(json.dumps(forged).encode())
     assert caught.value.reason == RejectionReason.MALFORMED_ENVELOPE
@@ -450,6 +456,7 @@ def test_a_respelled_path_is_not_a_second_valid_form_of_the_event(respell: Calla
 def _set_event_field(name: str, value: object, index: int = 1) -> Callable[[dict[str, Any]], object]:
     def edit(batch: dict[str, Any]) -> None:
         batch["events"][index][name] = value
+
     return edit
 
 
@@ -469,21 +476,30 @@ def test_open_batch_refuses_duplicate_json_keys() -> None:
     ("edit", "reason"),
     [
         pytest.param(lambda v: v.update(events=[]), RejectionReason.MALFORMED_ENVELOPE, id="no-events"),
-        pytest.param(lambda v: v.update(events=[doc(n).unsigned_dict() for n in range(MAX_BATCH_EVENTS + 1)]),
-                     RejectionReason.MALFORMED_ENVELOPE, id="too-many-events"),
+        pytest.param(
+            lambda v: v.update(events=[doc(n).unsigned_dict() for n in range(MAX_BATCH_EVENTS + 1)]),
+            RejectionReason.MALFORMED_ENVELOPE,
+            id="too-many-events",
+        ),
         pytest.param(lambda v: v.update(extra=1), RejectionReason.MALFORMED_ENVELOPE, id="unknown-batch-field"),
-        pytest.param(lambda v: v.update(signature="AB" * 64), RejectionReason.MALFORMED_ENVELOPE,
-                     id="bad-signature-hex"),
-        pytest.param(lambda v: v["events"].append("not an event"), RejectionReason.MALFORMED_ENVELOPE,
-                     id="event-not-object"),
+        pytest.param(
+            lambda v: v.update(signature="AB" * 64), RejectionReason.MALFORMED_ENVELOPE, id="bad-signature-hex"
+        ),
+        pytest.param(
+            lambda v: v["events"].append("not an event"), RejectionReason.MALFORMED_ENVELOPE, id="event-not-object"
+        ),
         pytest.param(_set_event_field("time", "yesterday"), RejectionReason.INVALID_TIME, id="event-bad-time"),
         pytest.param(_set_event_field("schemaversion", "1"), RejectionReason.MALFORMED_ENVELOPE, id="event-invalid"),
         pytest.param(_set_event_field("signature", "ab" * 64), RejectionReason.MALFORMED_ENVELOPE, id="event-signed"),
-        pytest.param(_set_event_field("batchproof", {"index": 0, "size": 1, "path": [], "signature": "ab" * 64}),
-                     RejectionReason.MALFORMED_ENVELOPE, id="event-has-proof"),
+        pytest.param(
+            _set_event_field("batchproof", {"index": 0, "size": 1, "path": [], "signature": "ab" * 64}),
+            RejectionReason.MALFORMED_ENVELOPE,
+            id="event-has-proof",
+        ),
         pytest.param(_set_event_field("source", "land"), RejectionReason.SUBJECT_MISMATCH, id="event-other-source"),
-        pytest.param(_set_event_field("signer", OTHER.key_id), RejectionReason.SUBJECT_MISMATCH,
-                     id="event-other-signer"),
+        pytest.param(
+            _set_event_field("signer", OTHER.key_id), RejectionReason.SUBJECT_MISMATCH, id="event-other-signer"
+        ),
         pytest.param(lambda v: v.update(source="land"), RejectionReason.SUBJECT_MISMATCH, id="batch-other-source"),
         pytest.param(_set_event_field("type", STATE_CHANGING_TYPE), RejectionReason.UNAUTHORIZED, id="state-changing"),
         pytest.param(_set_event_field("id", "evt-0", index=2), RejectionReason.CONFLICTING_ID, id="duplicate-ids"),
@@ -514,8 +530,18 @@ def test_no_state_changing_type_travels_in_a_batch(event_type: str) -> None:
 
 def _minimal_events(count: int) -> list[Envelope]:
     """The smallest events the envelope allows: short id, source and type, no data."""
-    return [Envelope(id=f"{n:x}", source="a", type="a.b", schemaversion=1, time="2025-01-01T00:00:00Z",
-                     data={}, signer=TAX.key_id) for n in range(count)]
+    return [
+        Envelope(
+            id=f"{n:x}",
+            source="a",
+            type="a.b",
+            schemaversion=1,
+            time="2025-01-01T00:00:00Z",
+            data={},
+            signer=TAX.key_id,
+        )
+        for n in range(count)
+    ]
 
 
 def test_a_large_batch_opens_with_full_length_paths() -> None:
@@ -556,8 +582,10 @@ def test_the_largest_batch_opens_within_the_nats_payload_limit() -> None:
     # A full message of 1024 events: each stored event gains a proof of ten hashes and the
     # signature, and the block holding them must still fit one NATS message.
     filler = "x" * ((MAX_BATCH_BYTES // MAX_BATCH_EVENTS) - 370)
-    batch = sign_batch(TAX, [doc(n, data={"document_id": f"d-{n}", "sha256": "ab" * 32, "title": filler})
-                             for n in range(MAX_BATCH_EVENTS)])
+    batch = sign_batch(
+        TAX,
+        [doc(n, data={"document_id": f"d-{n}", "sha256": "ab" * 32, "title": filler}) for n in range(MAX_BATCH_EVENTS)],
+    )
     raw = batch.to_bytes()
     assert MAX_BATCH_BYTES - 20_000 < len(raw) <= MAX_BATCH_BYTES
     _, out = open_batch(raw)
@@ -757,8 +785,9 @@ def test_sequence_accepts_every_event_of_a_batch_from_a_registered_key(tax_state
 def test_sequence_refuses_only_the_event_the_policy_does_not_grant(tax_state: ChainState, position: int) -> None:
     events = docs(6)
     events[position] = doc(position, type=UNGRANTED_TYPE, data={})
-    assert UNGRANTED_TYPE not in {t for t, grants in tax_state.policy.publish.items()
-                                  if any(g.kind == "department" for g in grants)}
+    assert UNGRANTED_TYPE not in {
+        t for t, grants in tax_state.policy.publish.items() if any(g.kind == "department" for g in grants)
+    }
     parsed = preparse_message(_batch_intake(sign_batch(TAX, events)))
     result = sequence(tax_state.copy(), parsed, {}, block_time=TIME)
     assert [e.id for e in result.envelopes] == [e.id for i, e in enumerate(events) if i != position]
@@ -784,8 +813,12 @@ def test_sequence_refuses_a_batch_event_whose_proof_was_tampered(tax_state: Chai
     assert victim.envelope is not None and victim.envelope.batchproof is not None
     forged = with_proof(victim.envelope, signature=_flip_hex(victim.envelope.batchproof.signature, 3))
     forged_forms = forged.canonical_forms()
-    parsed[2] = Parsed(Intake(victim.intake.subject, forged_forms.signed, forged.id, victim.intake.stream_seq),
-                       forged, leaf_hash(forged_forms.signed), forged_forms.signing)
+    parsed[2] = Parsed(
+        Intake(victim.intake.subject, forged_forms.signed, forged.id, victim.intake.stream_seq),
+        forged,
+        leaf_hash(forged_forms.signed),
+        forged_forms.signing,
+    )
     result = sequence(tax_state.copy(), parsed, {}, block_time=TIME)
     assert [e.id for e in result.envelopes] == ["evt-0", "evt-1", "evt-3"]
     assert [(r.event_id, r.reason) for r in result.rejections] == [("evt-2", RejectionReason.BAD_SIGNATURE)]

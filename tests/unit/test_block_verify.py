@@ -30,9 +30,7 @@ def verified(blocks: list[Block], **options: Any) -> ChainVerifier:
     return verifier
 
 
-def fails_at(
-    blocks: list[Block], height: int, match: str | None = None, **options: Any
-) -> BlockVerificationError:
+def fails_at(blocks: list[Block], height: int, match: str | None = None, **options: Any) -> BlockVerificationError:
     """Verify ``blocks`` from genesis; assert the last one fails, reported at ``height``."""
     options.setdefault("check_events", True)
     verifier = ChainVerifier(**options)
@@ -106,9 +104,16 @@ def test_block_from_bytes_rejects_garbage(raw: bytes) -> None:
     assert info.value.height == 7
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("height", "1"), ("height", 1.0), ("log_size", True), ("event_count", "3"), ("version", None),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("height", "1"),
+        ("height", 1.0),
+        ("log_size", True),
+        ("event_count", "3"),
+        ("version", None),
+    ],
+)
 def test_a_header_only_coercion_could_read_is_refused(chain: ChainBuilder, field: str, value: object) -> None:
     """The hash covers the parsed header: a coerced or defaulted field would verify under bytes
     the orderer never wrote (and that a verifier hashing what it received rejects)."""
@@ -271,8 +276,9 @@ def test_malformed_envelope_inside_a_sealed_block(chain: ChainBuilder) -> None:
 def test_genesis_must_be_well_formed(builder: ChainBuilder) -> None:
     wrong_prev = builder.seal([builder.genesis_event], height=0, prev_hash="11" * 32, commit=False)
     fails_at([wrong_prev], 0, "zero hash")
-    two_events = builder.seal([builder.genesis_event, builder.register("tax")], height=0,
-                              prev_hash=ZERO_HASH, commit=False)
+    two_events = builder.seal(
+        [builder.genesis_event, builder.register("tax")], height=0, prev_hash=ZERO_HASH, commit=False
+    )
     fails_at([two_events], 0, "exactly the genesis event")
     not_genesis = builder.seal([builder.register("tax")], height=0, prev_hash=ZERO_HASH, commit=False)
     fails_at([not_genesis], 0, "chain.genesis")
@@ -287,13 +293,15 @@ def test_genesis_must_be_well_formed(builder: ChainBuilder) -> None:
 
 def test_orderer_key_rotation_and_revocation(chain: ChainBuilder) -> None:
     old, new = chain.orderer, SigningKey.generate()
-    added = make_event(chain.root, source="root", type="key.added",
-                       data={"owner": "ledger", "public_key": new.public.hex})
+    added = make_event(
+        chain.root, source="root", type="key.added", data={"owner": "ledger", "public_key": new.public.hex}
+    )
     chain.seal([added], key=old)
     chain.seal([chain.document("tax")], key=new)
     # a block may carry the revocation of the very key that signs it: it was valid before it
-    revoked = make_event(chain.root, source="root", type="key.revoked",
-                         data={"key_id": old.key_id, "reason": "rotated"})
+    revoked = make_event(
+        chain.root, source="root", type="key.revoked", data={"key_id": old.key_id, "reason": "rotated"}
+    )
     chain.seal([revoked], key=old)
     chain.seal([chain.document("land")], key=new)
     assert verified(chain.blocks, check_events=True).height == 6
@@ -304,8 +312,9 @@ def test_orderer_key_rotation_and_revocation(chain: ChainBuilder) -> None:
 
 def test_a_key_added_in_a_block_cannot_sign_that_block(chain: ChainBuilder) -> None:
     new = SigningKey.generate()
-    added = make_event(chain.root, source="root", type="key.added",
-                       data={"owner": "ledger", "public_key": new.public.hex})
+    added = make_event(
+        chain.root, source="root", type="key.added", data={"owner": "ledger", "public_key": new.public.hex}
+    )
     block = chain.seal([added], key=new, commit=False)
     fails_at([*chain.blocks, block], 3, "no orderer key")
 

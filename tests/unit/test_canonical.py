@@ -104,7 +104,7 @@ def test_rfc8785_appendix_b_numbers(bits: str, expected: str) -> None:
         (1e20, b"100000000000000000000"),
         (2**53 - 1, b"9007199254740991"),
         (-(2**53 - 1), b"-9007199254740991"),
-        ("é€😀", "\"é€😀\"".encode()),  # non-ASCII is raw UTF-8, never \u-escaped
+        ("é€😀", '"é€😀"'.encode()),  # non-ASCII is raw UTF-8, never \u-escaped
         ("\u001f\t", b'"\\u001f\\t"'),  # controls are escaped, short forms where JSON has them
         ({"b": [], "a": {}, "c": None}, b'{"a":{},"b":[],"c":null}'),
         ({"b": {"z": 1, "y": 2}, "a": 1}, b'{"a":1,"b":{"y":2,"z":1}}'),

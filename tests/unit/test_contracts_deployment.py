@@ -31,8 +31,14 @@ class World:
         self.builder = ChainBuilder()
         self.state = self.builder.genesis_state()
         self.market = SigningKey.generate()
-        self.ok(make_event(self.builder.root, source="root", type="department.registered", data={
-            "department_id": "market", "name": "Market", "public_key": self.market.public.hex}))
+        self.ok(
+            make_event(
+                self.builder.root,
+                source="root",
+                type="department.registered",
+                data={"department_id": "market", "name": "Market", "public_key": self.market.public.hex},
+            )
+        )
 
     def deploy(self, *, by: str = "root", **changes: Any) -> Envelope:
         key = self.builder.root if by == "root" else self.market

@@ -50,9 +50,16 @@ class Chain(ChainBuilder):
         leaves = [leaf_hash(canonical_bytes(d)) for d in dicts]
         for leaf in leaves:
             self.log.append(leaf)
-        block = seal_block(chain_id=self.chain_id, height=len(self.blocks), prev_hash=self.blocks[-1].hash,
-                           events=dicts, leaf_hashes=leaves, log_after=self.log, time=stamp(at),
-                           orderer_key=self.orderer)
+        block = seal_block(
+            chain_id=self.chain_id,
+            height=len(self.blocks),
+            prev_hash=self.blocks[-1].hash,
+            events=dicts,
+            leaf_hashes=leaves,
+            log_after=self.log,
+            time=stamp(at),
+            orderer_key=self.orderer,
+        )
         self.blocks.append(block)
         verified = self.verifier.verify(block)
         with self.engine.begin() as conn:
@@ -64,8 +71,9 @@ class Chain(ChainBuilder):
 
     def case(self, contract_id: str, key: str) -> Any:
         with self.engine.connect() as conn:
-            return conn.execute(select(t.cases).where(t.cases.c.contract_id == contract_id,
-                                                      t.cases.c.case_key == key)).one()
+            return conn.execute(
+                select(t.cases).where(t.cases.c.contract_id == contract_id, t.cases.c.case_key == key)
+            ).one()
 
     def results(self, key: str) -> list[tuple[str, dict[str, Any]]]:
         with self.engine.connect() as conn:
@@ -74,8 +82,11 @@ class Chain(ChainBuilder):
 
     def history(self, contract_id: str, key: str) -> list[Any]:
         with self.engine.connect() as conn:
-            return conn.execute(select(t.history).where(t.history.c.contract_id == contract_id,
-                                                        t.history.c.case_key == key).order_by(t.history.c.id)).all()
+            return conn.execute(
+                select(t.history)
+                .where(t.history.c.contract_id == contract_id, t.history.c.case_key == key)
+                .order_by(t.history.c.id)
+            ).all()
 
 
 def land_transfer(after_seconds: int = 60) -> dict[str, Any]:
@@ -89,9 +100,17 @@ def chain(tmp_path: Path) -> Iterator[Chain]:
     engine = make_engine(f"sqlite:///{tmp_path / 'contract.db'}")
     chain = Chain(engine)
     chain.block([chain.register(d, time=stamp(-100)) for d in ("market", "land", "tax", "housing")], at=-100)
-    chain.block([chain.by("land", "land.parcel_registered", {
-        "parcel_id": "P-1", "location": "Lot 1", "area_m2": "100", "land_use": "residential", "owner": OWNER},
-        at=-50)], at=-50)
+    chain.block(
+        [
+            chain.by(
+                "land",
+                "land.parcel_registered",
+                {"parcel_id": "P-1", "location": "Lot 1", "area_m2": "100", "land_use": "residential", "owner": OWNER},
+                at=-50,
+            )
+        ],
+        at=-50,
+    )
     yield chain
     engine.dispose()
 
@@ -101,9 +120,25 @@ def deploy(chain: Chain, definition: dict[str, Any], at: float) -> None:
 
 
 def request(chain: Chain, request_id: str, at: float) -> None:
-    chain.block([chain.by("land", "land.transfer_requested", {
-        "request_id": request_id, "parcel_id": "P-1", "from_owner": OWNER, "to_owner": BUYER,
-        "consideration": "1.00", "approvers": ["tax", "housing"], "required": 2}, at)], at)
+    chain.block(
+        [
+            chain.by(
+                "land",
+                "land.transfer_requested",
+                {
+                    "request_id": request_id,
+                    "parcel_id": "P-1",
+                    "from_owner": OWNER,
+                    "to_owner": BUYER,
+                    "consideration": "1.00",
+                    "approvers": ["tax", "housing"],
+                    "required": 2,
+                },
+                at,
+            )
+        ],
+        at,
+    )
 
 
 def approve(chain: Chain, dept: str, request_id: str, at: float) -> None:
@@ -135,16 +170,15 @@ def failing_deadline(on_error: bool) -> dict[str, Any]:
     definition = land_transfer(after_seconds=60)
     definition["contract_id"] = "fragile-transfer"
     definition["deadlines"][0]["then"]["emit"][0]["data"]["approvals"] = (
-        "[string(1 / (size(case.approvals) - size(case.approvals)))]")
+        "[string(1 / (size(case.approvals) - size(case.approvals)))]"
+    )
     if not on_error:
         del definition["on_error"]
     return definition
 
 
 @pytest.mark.parametrize("on_error", [True, False])
-def test_a_deadline_whose_outcome_errors_rejects_the_case_and_the_engine_goes_on(
-    chain: Chain, on_error: bool
-) -> None:
+def test_a_deadline_whose_outcome_errors_rejects_the_case_and_the_engine_goes_on(chain: Chain, on_error: bool) -> None:
     deploy(chain, failing_deadline(on_error), at=-10)
     request(chain, "R-3", at=0)
     approve(chain, "tax", "R-3", at=70)  # the deadline fires first, and its emit fails
@@ -175,9 +209,12 @@ def test_a_guard_that_errors_without_otherwise_rejects_the_case(chain: Chain) ->
     transition["guards"] = [{"name": "divides", "expr": "size(event.data.documents) / 0 > 1"}]
     del transition["otherwise"]
     deploy(chain, definition, at=-10)
-    applied = chain.by("market", "license.applied", {
-        "application_id": "A-1", "applicant": OWNER, "business_id": "B-1", "kind": "food",
-        "documents": ["1" * 64]}, at=0)
+    applied = chain.by(
+        "market",
+        "license.applied",
+        {"application_id": "A-1", "applicant": OWNER, "business_id": "B-1", "kind": "food", "documents": ["1" * 64]},
+        at=0,
+    )
     chain.verifier.check_events = False  # only a citizen may apply; the engine does not care who signed
     chain.block([applied], at=0)
     case = chain.case("fragile-license", "A-1")
@@ -209,9 +246,25 @@ def refusals(chain: Chain, key: str) -> list[dict[str, Any]]:
 
 def test_a_request_from_someone_not_owning_the_parcel_is_refused_on_record(chain: Chain) -> None:
     deploy(chain, land_transfer(), at=-10)
-    chain.block([chain.by("land", "land.transfer_requested", {
-        "request_id": "R-5", "parcel_id": "P-1", "from_owner": BUYER, "to_owner": OWNER,
-        "consideration": "1.00", "approvers": ["tax", "housing"], "required": 2}, at=0)], at=0)
+    chain.block(
+        [
+            chain.by(
+                "land",
+                "land.transfer_requested",
+                {
+                    "request_id": "R-5",
+                    "parcel_id": "P-1",
+                    "from_owner": BUYER,
+                    "to_owner": OWNER,
+                    "consideration": "1.00",
+                    "approvers": ["tax", "housing"],
+                    "required": 2,
+                },
+                at=0,
+            )
+        ],
+        at=0,
+    )
     assert chain.case("land-transfer", "R-5").state == "refused"
     assert refusals(chain, "R-5") == [{"request_id": "R-5", "parcel_id": "P-1", "reason": "seller_owns_parcel"}]
 
@@ -220,9 +273,23 @@ def test_a_transfer_whose_seller_sold_the_parcel_meanwhile_is_refused_on_record(
     deploy(chain, land_transfer(), at=-10)
     request(chain, "R-6", at=0)
     approve(chain, "tax", "R-6", at=5)
-    chain.block([chain.by("land", "land.transferred", {
-        "transfer_id": "T-X", "parcel_id": "P-1", "from_owner": OWNER, "to_owner": "c-" + "0c" * 16,
-        "consideration": "2.00"}, at=6)], at=6)
+    chain.block(
+        [
+            chain.by(
+                "land",
+                "land.transferred",
+                {
+                    "transfer_id": "T-X",
+                    "parcel_id": "P-1",
+                    "from_owner": OWNER,
+                    "to_owner": "c-" + "0c" * 16,
+                    "consideration": "2.00",
+                },
+                at=6,
+            )
+        ],
+        at=6,
+    )
     approve(chain, "housing", "R-6", at=7)
     assert chain.case("land-transfer", "R-6").state == "refused"
     assert refusals(chain, "R-6") == [{"request_id": "R-6", "parcel_id": "P-1", "reason": "seller_still_owns_parcel"}]
@@ -247,4 +314,8 @@ def test_analytics_counts_a_refusal_as_a_rejected_land_transfer() -> None:
 
     [(service, decision)] = SERVICE_TYPES.decided_by("land.transfer_refused")
     assert (service.name, service.key_field, decision.outcome, decision.reason_field) == (
-        "land-transfer", "request_id", "rejected", "reason")
+        "land-transfer",
+        "request_id",
+        "rejected",
+        "reason",
+    )

@@ -37,42 +37,48 @@ def test_the_shipped_contracts_type_check(name: str) -> None:
     ContractDefinition.model_validate(builtin(name))
 
 
-@pytest.mark.parametrize(("expr", "message"), [
-    ('1 + "a" == 2', "'+' is not defined for a int and a string"),
-    ('"hello"', "must be a bool, not a string"),
-    ("42", "must be a bool, not a int"),
-    ('has_role("a")', "has_role() takes 2 argument(s), 1 given"),
-    ("principal_kind(event.data.applicant) == 3", "cannot compare a string with a int"),
-    ("principal_kind(42) == 'citizen'", "no overload of principal_kind() for (int)"),
-    ("add_days(block.time, '1') == 'x'", "no overload of add_days()"),
-    ("event.data.applicnt == 'x'", "has no field 'applicnt'"),
-    ("case.parcel_id == 'x'", "case has no field 'parcel_id'"),  # a new licence case has no variables
-    ("event.data.documents.all(d, size(d))", "the predicate of all() must be a bool"),
-    ("event.data.kind && true", "the left operand of '&&' must be a bool"),
-    ("size(event.data.documents) > '1'", "cannot order a int and a string"),
-    ("1 in ['a']", "a int is never in a list(string)"),
-    ("true ? 1 : 'one'", "the branches of '?:' differ"),
-    ("!event.data.kind", "the operand of '!' must be a bool"),
-    ("event.data.kind.size(1) == 1", "size() takes 1 argument(s), 2 given"),
-    ("launch_missiles(event)", "unknown function 'launch_missiles'"),
-    ("os.environ == 1", "unknown name 'os'"),
-    ("max(1, 2) == 2", "unknown function 'max'"),  # not in the engine's CEL runtime: would fail every time
-])
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ('1 + "a" == 2', "'+' is not defined for a int and a string"),
+        ('"hello"', "must be a bool, not a string"),
+        ("42", "must be a bool, not a int"),
+        ('has_role("a")', "has_role() takes 2 argument(s), 1 given"),
+        ("principal_kind(event.data.applicant) == 3", "cannot compare a string with a int"),
+        ("principal_kind(42) == 'citizen'", "no overload of principal_kind() for (int)"),
+        ("add_days(block.time, '1') == 'x'", "no overload of add_days()"),
+        ("event.data.applicnt == 'x'", "has no field 'applicnt'"),
+        ("case.parcel_id == 'x'", "case has no field 'parcel_id'"),  # a new licence case has no variables
+        ("event.data.documents.all(d, size(d))", "the predicate of all() must be a bool"),
+        ("event.data.kind && true", "the left operand of '&&' must be a bool"),
+        ("size(event.data.documents) > '1'", "cannot order a int and a string"),
+        ("1 in ['a']", "a int is never in a list(string)"),
+        ("true ? 1 : 'one'", "the branches of '?:' differ"),
+        ("!event.data.kind", "the operand of '!' must be a bool"),
+        ("event.data.kind.size(1) == 1", "size() takes 1 argument(s), 2 given"),
+        ("launch_missiles(event)", "unknown function 'launch_missiles'"),
+        ("os.environ == 1", "unknown name 'os'"),
+        ("max(1, 2) == 2", "unknown function 'max'"),  # not in the engine's CEL runtime: would fail every time
+    ],
+)
 def test_an_ill_typed_guard_is_refused(expr: str, message: str) -> None:
     found = refusal(licence_with_guard(expr))
     assert message in found and "transition decide.guard g" in found, found
 
 
-@pytest.mark.parametrize("expr", [
-    "event.data.documents.all(d, document_registered(d))",
-    "size(event.data.documents) / 0 > 1",  # well typed; fails at run time, which rejects the case
-    "event.source in ['a', 'b'] || has_role(event.source, 'registrar')",
-    "event.data.documents[0].startsWith('1')",
-    "timestamp(block.time) < timestamp('2030-01-01T00:00:00Z')",
-    "event.data.documents.map(d, size(d)).all(n, n == 64)",
-    "has(event.data.kind) && {'a': 1}['a'] == 1",
-    "1 == 1.0 && dyn(event.data.kind) == 1",
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "event.data.documents.all(d, document_registered(d))",
+        "size(event.data.documents) / 0 > 1",  # well typed; fails at run time, which rejects the case
+        "event.source in ['a', 'b'] || has_role(event.source, 'registrar')",
+        "event.data.documents[0].startsWith('1')",
+        "timestamp(block.time) < timestamp('2030-01-01T00:00:00Z')",
+        "event.data.documents.map(d, size(d)).all(n, n == 64)",
+        "has(event.data.kind) && {'a': 1}['a'] == 1",
+        "1 == 1.0 && dyn(event.data.kind) == 1",
+    ],
+)
 def test_well_typed_guards_are_accepted(expr: str) -> None:
     ContractDefinition.model_validate(licence_with_guard(expr))
 

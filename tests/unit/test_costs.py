@@ -28,20 +28,32 @@ def test_the_default_assumptions_by_hand() -> None:
 
 
 def test_savings_per_period_and_department() -> None:
-    models = {"svc": ServiceCostModel(manual_steps_before=4, manual_steps_after=1, staff_minutes_per_step=30,
-                                      staff_hourly_cost=100, paper_cost=10, courier_cost=20, visits_avoided=1,
-                                      cost_per_visit=50, platform_cost_per_case=5)}
+    models = {
+        "svc": ServiceCostModel(
+            manual_steps_before=4,
+            manual_steps_after=1,
+            staff_minutes_per_step=30,
+            staff_hourly_cost=100,
+            paper_cost=10,
+            courier_cost=20,
+            visits_avoided=1,
+            cost_per_visit=50,
+            platform_cost_per_case=5,
+        )
+    }
     # a step costs 50; before = 200 + 10 + 20 + 50 = 280; after = 50 + 5 = 55; saving 225
     cases = [
         CaseRow("svc", "1", "a", at(1), at(1, 3), "approved"),
         CaseRow("svc", "2", "a", at(1), at(2, 1), "rejected"),
         CaseRow("svc", "3", "b", at(2), at(2, 9), "approved"),
-        CaseRow("svc", "4", "b", at(2)),                              # open: not counted
-        CaseRow("other", "5", "b", at(2), at(2, 9), "approved"),      # no model: named, not counted
+        CaseRow("svc", "4", "b", at(2)),  # open: not counted
+        CaseRow("other", "5", "b", at(2), at(2, 9), "approved"),  # no model: named, not counted
     ]
     report = cost_report(cases, models)
     assert [(r.period, r.cases, r.cost_before, r.cost_after, r.saving) for r in report.by_period] == [
-        ("2026-01", 1, 280, 55, 225), ("2026-02", 2, 560, 110, 450)]
+        ("2026-01", 1, 280, 55, 225),
+        ("2026-02", 2, 560, 110, 450),
+    ]
     assert [(r.department, r.cases, r.saving) for r in report.by_department] == [("a", 2, 450), ("b", 1, 225)]
     assert (report.total_cases, report.total_before, report.total_after, report.total_saving) == (3, 840, 165, 675)
     assert report.unmodelled == ["other"]
@@ -55,12 +67,22 @@ def test_no_decided_cases_save_nothing() -> None:
 
 def test_the_configuration_file_overrides_field_by_field(tmp_path: Path) -> None:
     path = tmp_path / "analytics.json"
-    path.write_text(json.dumps({
-        "business-license": {"sla_s": 86400},
-        "costs": {"business-license": {"staff_hourly_cost": 60},
-                  "permit": {"manual_steps_before": 2, "manual_steps_after": 0, "staff_minutes_per_step": 60,
-                             "staff_hourly_cost": 90}},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "business-license": {"sla_s": 86400},
+                "costs": {
+                    "business-license": {"staff_hourly_cost": 60},
+                    "permit": {
+                        "manual_steps_before": 2,
+                        "manual_steps_after": 0,
+                        "staff_minutes_per_step": 60,
+                        "staff_hourly_cost": 90,
+                    },
+                },
+            }
+        )
+    )
     config = AnalyticsConfig.load(path)
     assert config.targets["business-license"].sla_s == 86400
     # a step now costs 20/60 × 60 = 20: before 6 × 20 + 15 + 25 + 160 = 320; after 20 + 8 = 28

@@ -169,9 +169,7 @@ CREDENTIAL_TAMPERING = {
 def test_tampering_with_the_credential_breaks_the_signature(mutate: Any) -> None:
     secured = secured_vector()
     mutate(secured)
-    assert verify_proof(secured, vector_resolver) == ProofCheck(
-        False, ProofFailure.BAD_SIGNATURE, REC_VM
-    )
+    assert verify_proof(secured, vector_resolver) == ProofCheck(False, ProofFailure.BAD_SIGNATURE, REC_VM)
 
 
 def test_changing_the_document_context_is_a_context_mismatch() -> None:
@@ -207,9 +205,7 @@ def test_changed_verification_method_breaks_the_signature_even_with_the_same_key
     secured = secured_vector()
     other = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2#other"
     secured["proof"]["verificationMethod"] = other
-    assert verify_proof(secured, any_vm_resolver) == ProofCheck(
-        False, ProofFailure.BAD_SIGNATURE, other
-    )
+    assert verify_proof(secured, any_vm_resolver) == ProofCheck(False, ProofFailure.BAD_SIGNATURE, other)
 
 
 def test_unknown_verification_method() -> None:
@@ -230,9 +226,7 @@ def test_resolver_refusing_the_id_counts_as_unknown() -> None:
 
 def test_signature_by_another_key_does_not_verify() -> None:
     other = SigningKey.generate()
-    assert verify_proof(secured_vector(), lambda _vm: other.public).reason == (
-        "signature does not verify"
-    )
+    assert verify_proof(secured_vector(), lambda _vm: other.public).reason == ("signature does not verify")
 
 
 def _flip_last_char(value: str) -> str:
@@ -281,9 +275,7 @@ PROOF_TAMPERING = {
 }
 
 
-@pytest.mark.parametrize(
-    ("mutate", "reason"), PROOF_TAMPERING.values(), ids=PROOF_TAMPERING.keys()
-)
+@pytest.mark.parametrize(("mutate", "reason"), PROOF_TAMPERING.values(), ids=PROOF_TAMPERING.keys())
 def test_tampering_with_the_proof_fails_with_its_reason(mutate: Any, reason: str) -> None:
     secured = secured_vector()
     mutate(secured["proof"])
@@ -300,9 +292,7 @@ def test_changed_proof_purpose_is_still_signed_when_purpose_is_not_checked() -> 
 
 
 def test_missing_proof() -> None:
-    assert verify_proof(REC["unsecuredCredential"], vector_resolver) == ProofCheck(
-        False, "no proof", None
-    )
+    assert verify_proof(REC["unsecuredCredential"], vector_resolver) == ProofCheck(False, "no proof", None)
 
 
 def test_proof_set_is_refused() -> None:
@@ -386,8 +376,7 @@ def test_garbage_never_raises(garbage: Any, reason: str) -> None:
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
 PROOF_KEYS = st.sampled_from(
@@ -523,8 +512,16 @@ def test_the_govchain_context_ships_in_the_package_and_defines_the_govchain_term
     assert json.loads(govchain_context_bytes()) == document
     terms = document["@context"]
     assert terms["@protected"] is True
-    for term in ("TaxClearanceCredential", "BusinessLicenseCredential", "BusinessOperatorCredential",
-                 "BusinessLicence", "GovChainRevocation", "clearance", "licence", "amount"):
+    for term in (
+        "TaxClearanceCredential",
+        "BusinessLicenseCredential",
+        "BusinessOperatorCredential",
+        "BusinessLicence",
+        "GovChainRevocation",
+        "clearance",
+        "licence",
+        "amount",
+    ):
         assert term in terms, term
     document["@context"].clear()
     assert govchain_context()["@context"], "each call returns a fresh copy"
@@ -576,12 +573,11 @@ def test_credential_time_problem_reports_bad_values_without_raising() -> None:
     assert credential_time_problem({}, now) is None
     assert credential_time_problem({"validFrom": "soon"}, now) == "malformed validFrom"
     assert credential_time_problem({"validUntil": 5}, now) == "malformed validUntil"
-    assert credential_time_problem({"validFrom": "2025-01-01T00:00:00"}, now) == (
-        "malformed validFrom"
+    assert credential_time_problem({"validFrom": "2025-01-01T00:00:00"}, now) == ("malformed validFrom")
+    assert (
+        credential_time_problem({"validFrom": "2025-02-01T00:00:00Z", "validUntil": "2025-01-01T00:00:00Z"}, now)
+        == "validUntil precedes validFrom"
     )
-    assert credential_time_problem(
-        {"validFrom": "2025-02-01T00:00:00Z", "validUntil": "2025-01-01T00:00:00Z"}, now
-    ) == "validUntil precedes validFrom"
     assert credential_time_problem(None, now) == "malformed credential"
     assert credential_time_problem(REC["signedCredential"], now) is None
 
@@ -606,9 +602,7 @@ def test_credential_issued_with_a_did_key_verifies_through_its_did_document() ->
     vm = verification_method_id("dept-commerce", issuer_key.key_id)
     secured = add_proof(vc, issuer_key, vm)
     stale = add_proof(vc, revoked_key, verification_method_id("dept-commerce", revoked_key.key_id))
-    document = did_document(
-        "dept-commerce", controller=None, keys=[(issuer_key.key_id, issuer_key.public)]
-    )
+    document = did_document("dept-commerce", controller=None, keys=[(issuer_key.key_id, issuer_key.public)])
 
     def resolve(vm_id: str) -> PublicKey | None:
         principal, _key_id = parse_verification_method(vm_id)
@@ -678,15 +672,24 @@ def rotated_tax(grace: int, height: int) -> tuple[ChainDirectory, SigningKey, Si
 
 
 def tax_credential(key: SigningKey, created: str | None, *, valid_from: str | None = None) -> dict[str, Any]:
-    vc = make_credential(did_for("tax"), {"id": did_for("c-1"), "clearance": "paid"}, ["TaxClearanceCredential"],
-                         credential_id="urn:unit:1", valid_from=valid_from)
+    vc = make_credential(
+        did_for("tax"),
+        {"id": did_for("c-1"), "clearance": "paid"},
+        ["TaxClearanceCredential"],
+        credential_id="urn:unit:1",
+        valid_from=valid_from,
+    )
     vm = verification_method_id("tax", key.key_id)
     if created is not None:
         return add_proof(vc, key, vm, created=created)
     # A proof without ``created`` (optional in Data Integrity), signed by the spec's steps.
-    proof: dict[str, Any] = {"type": "DataIntegrityProof", "cryptosuite": "eddsa-jcs-2022",
-                             "verificationMethod": vm, "proofPurpose": "assertionMethod",
-                             "@context": vc["@context"]}
+    proof: dict[str, Any] = {
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-jcs-2022",
+        "verificationMethod": vm,
+        "proofPurpose": "assertionMethod",
+        "@context": vc["@context"],
+    }
     signature = key.sign(hash_data(transform(vc, proof), proof_configuration(proof)))
     return {**vc, "proof": {**proof, "proofValue": multibase_b58(signature)}}
 
@@ -704,8 +707,10 @@ def test_a_credential_issued_with_a_key_after_its_retirement_fails_with_the_reas
     after = tax_credential(old, "2026-06-01T12:00:01Z")
     verdict = verify_credential(after, directory, NOW)
     assert not verdict.valid
-    assert verdict.reason == (f"issuer key {old.key_id} was rotated out at height {ROTATED_AT} ({RETIRED_AT_TIME}), "
-                              "before the credential was issued (2026-06-01T12:00:01Z)")
+    assert verdict.reason == (
+        f"issuer key {old.key_id} was rotated out at height {ROTATED_AT} ({RETIRED_AT_TIME}), "
+        "before the credential was issued (2026-06-01T12:00:01Z)"
+    )
     assert verify_credential(tax_credential(new, "2026-06-01T12:00:01Z"), directory, NOW).valid
 
 
@@ -714,7 +719,9 @@ def test_without_a_proof_time_the_issuance_is_valid_from_and_without_either_it_f
     early = tax_credential(old, None, valid_from="2026-05-01T00:00:00Z")
     assert verify_credential(early, directory, NOW).valid
     late = tax_credential(old, None, valid_from="2026-06-02T00:00:00Z")
-    assert "before the credential was issued (2026-06-02T00:00:00Z)" in (verify_credential(late, directory, NOW).reason or "")
+    assert "before the credential was issued (2026-06-02T00:00:00Z)" in (
+        verify_credential(late, directory, NOW).reason or ""
+    )
     undated = tax_credential(old, None)
     reason = verify_credential(undated, directory, NOW).reason or ""
     assert reason.endswith("the credential does not say when it was issued")
@@ -750,8 +757,11 @@ def test_did_documents_list_only_keys_that_can_sign_the_next_block() -> None:
             assert document["assertionMethod"] == document["authentication"] == [m["id"] for m in methods]
         else:  # DID Core §5.3.1/§5.3.2: present only with one or more methods
             assert {"verificationMethod", "authentication", "assertionMethod"}.isdisjoint(document)
-        return ids, [k["key_id"] for k in result["didDocumentMetadata"]["retiredKeys"]], \
-            result["didDocumentMetadata"]["revokedKeys"]
+        return (
+            ids,
+            [k["key_id"] for k in result["didDocumentMetadata"]["retiredKeys"]],
+            result["didDocumentMetadata"]["revokedKeys"],
+        )
 
     in_grace, old, new = rotated_tax(grace=2, height=ROTATED_AT + 1)  # old key may still sign block +2
     assert listed(in_grace) == ([old.key_id, new.key_id], [], [])
@@ -785,8 +795,17 @@ def test_credential_issue_without_id_gives_a_urn_uuid(tmp_path: Path, to_file: b
     key_file = tmp_path / "tax.pem"
     key.save(key_file)
     out = tmp_path / "vc.json"
-    args = ["issue", "--key", str(key_file), "--issuer", "tax", "--type", "TaxClearanceCredential",
-            "--subject", json.dumps({"id": did_for("c-1"), "clearance": "paid"})]
+    args = [
+        "issue",
+        "--key",
+        str(key_file),
+        "--issuer",
+        "tax",
+        "--type",
+        "TaxClearanceCredential",
+        "--subject",
+        json.dumps({"id": did_for("c-1"), "clearance": "paid"}),
+    ]
     result = CliRunner().invoke(credential_app, [*args, "--out", str(out)] if to_file else args)
     assert result.exit_code == 0, result.output
     assert result.exception is None
@@ -804,13 +823,30 @@ def test_credential_issue_keeps_a_given_id_and_adds_contexts(tmp_path: Path) -> 
     key_file = tmp_path / "land.pem"
     key.save(key_file)
     extra = "https://land.gov.example/contexts/parcels/v1"
-    result = CliRunner().invoke(credential_app, [
-        "issue", "--key", str(key_file), "--issuer", "land", "--type", "BusinessLicenseCredential",
-        "--subject", "{}", "--id", "urn:cli:7", "--context", extra])
+    result = CliRunner().invoke(
+        credential_app,
+        [
+            "issue",
+            "--key",
+            str(key_file),
+            "--issuer",
+            "land",
+            "--type",
+            "BusinessLicenseCredential",
+            "--subject",
+            "{}",
+            "--id",
+            "urn:cli:7",
+            "--context",
+            extra,
+        ],
+    )
     assert result.exit_code == 0, result.output
     credential = json.loads(result.stdout)
     assert credential["id"] == "urn:cli:7"
     assert credential["@context"] == [VC_V2_CONTEXT, GOVCHAIN_CONTEXT, extra]
-    refused = CliRunner().invoke(credential_app, [
-        "issue", "--key", str(key_file), "--issuer", "land", "--type", "X", "--subject", "{}", "--id", "no-colon"])
+    refused = CliRunner().invoke(
+        credential_app,
+        ["issue", "--key", str(key_file), "--issuer", "land", "--type", "X", "--subject", "{}", "--id", "no-colon"],
+    )
     assert refused.exit_code == 2 and refused.exception is not None and isinstance(refused.exception, SystemExit)

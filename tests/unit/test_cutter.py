@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from govchain.config import Settings
-from govchain.protocol.cutter import BlockLimits, BlockCutter
+from govchain.protocol.cutter import BlockCutter, BlockLimits
 
 
 def cutter(max_count: int = 3, preferred_bytes: int = 100) -> BlockCutter[str]:

@@ -200,9 +200,7 @@ def test_principal_of_refuses_anything_else(did: object) -> None:
         principal_of(did)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    "key_id", ["", "AB" * 32, "ab" * 31, "ab" * 33, "zz" * 32, KEY_ID + "\n", None]
-)
+@pytest.mark.parametrize("key_id", ["", "AB" * 32, "ab" * 31, "ab" * 33, "zz" * 32, KEY_ID + "\n", None])
 def test_verification_method_id_refuses_bad_key_ids(key_id: object) -> None:
     with pytest.raises(DidError):
         verification_method_id("dept", key_id)  # type: ignore[arg-type]

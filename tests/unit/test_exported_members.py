@@ -54,7 +54,8 @@ def test_the_public_names_are_exactly_all() -> None:
     """``dir(govchain)`` shows the SDK and the submodules imported so far, nothing else
     (no ``Any``, ``TYPE_CHECKING`` or ``import_module`` leaking out of ``__init__``)."""
     public = {
-        name for name in dir(govchain)
+        name
+        for name in dir(govchain)
         if not name.startswith("_") and not isinstance(getattr(govchain, name), ModuleType)
     }
     assert public | {"__version__"} == set(govchain.__all__)
@@ -84,13 +85,12 @@ def test_type_checkers_see_the_same_names() -> None:
     """The ``if TYPE_CHECKING:`` block imports each name from the module it is loaded from."""
     tree = ast.parse(Path(govchain.__file__).read_text(encoding="utf-8"))
     block = next(
-        node for node in tree.body
+        node
+        for node in tree.body
         if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
     )
     seen = {
-        alias.name: node.module
-        for node in ast.walk(block) if isinstance(node, ast.ImportFrom)
-        for alias in node.names
+        alias.name: node.module for node in ast.walk(block) if isinstance(node, ast.ImportFrom) for alias in node.names
     }
     assert seen == DEFINED_IN
 

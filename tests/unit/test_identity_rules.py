@@ -27,8 +27,13 @@ class World:
         self.keys: dict[str, SigningKey] = {"root": builder.root}
         for dept in ("tax", "land"):
             self.keys[dept] = SigningKey.generate()
-            self.ok(self.event("root", "department.registered",
-                               {"department_id": dept, "name": dept.title(), "public_key": self.keys[dept].public.hex}))
+            self.ok(
+                self.event(
+                    "root",
+                    "department.registered",
+                    {"department_id": dept, "name": dept.title(), "public_key": self.keys[dept].public.hex},
+                )
+            )
 
     def event(self, signer: str, type: str, data: dict[str, Any], *, source: str | None = None) -> Envelope:
         return make_event(self.keys[signer], source=source or signer, type=type, data=data)
@@ -43,20 +48,37 @@ class World:
             validate_event(self.state, envelope)
         return info.value.reason.value
 
-    def official(self, official_id: str, dept: str, roles: list[str] | None = None, *, by: str | None = None) -> Envelope:
+    def official(
+        self, official_id: str, dept: str, roles: list[str] | None = None, *, by: str | None = None
+    ) -> Envelope:
         self.keys[official_id] = SigningKey.generate()
-        return self.event(by or dept, "official.registered", {
-            "official_id": official_id, "department_id": dept, "name": official_id.title(),
-            "public_key": self.keys[official_id].public.hex, "roles": roles or [],
-        }, source=dept)
+        return self.event(
+            by or dept,
+            "official.registered",
+            {
+                "official_id": official_id,
+                "department_id": dept,
+                "name": official_id.title(),
+                "public_key": self.keys[official_id].public.hex,
+                "roles": roles or [],
+            },
+            source=dept,
+        )
 
     def document(self, signer: str, dept: str) -> Envelope:
-        return self.event(signer, "document.registered",
-                          {"document_id": f"{signer}-doc", "sha256": "cd" * 32, "title": "A record"}, source=dept)
+        return self.event(
+            signer,
+            "document.registered",
+            {"document_id": f"{signer}-doc", "sha256": "cd" * 32, "title": "A record"},
+            source=dept,
+        )
 
-    def role(self, signer: str, principal: str, role: str, *, granted: bool = True, source: str | None = None) -> Envelope:
-        return self.event(signer, "role.granted" if granted else "role.revoked",
-                          {"principal": principal, "role": role}, source=source)
+    def role(
+        self, signer: str, principal: str, role: str, *, granted: bool = True, source: str | None = None
+    ) -> Envelope:
+        return self.event(
+            signer, "role.granted" if granted else "role.revoked", {"principal": principal, "role": role}, source=source
+        )
 
 
 @pytest.fixture
@@ -69,9 +91,17 @@ def test_a_department_registers_its_officials_and_only_its_own(world: World) -> 
     assert world.state.kind_of("tax-alice") == "official"
     assert world.state.department_of("tax-alice") == "tax"
     assert world.refused(world.official("tax-bob", "tax", by="land")) == "signer_not_of_source"
-    forged_scope = world.event("land", "official.registered", {
-        "official_id": "tax-eve", "department_id": "tax", "name": "Eve",
-        "public_key": SigningKey.generate().public.hex}, source="land")
+    forged_scope = world.event(
+        "land",
+        "official.registered",
+        {
+            "official_id": "tax-eve",
+            "department_id": "tax",
+            "name": "Eve",
+            "public_key": SigningKey.generate().public.hex,
+        },
+        source="land",
+    )
     assert world.refused(forged_scope) == "unauthorized"
 
 
@@ -116,8 +146,13 @@ def test_a_rotated_key_keeps_signing_through_its_grace_blocks_only(world: World)
     old = world.keys["tax"]
     new = SigningKey.generate()
     world.state.height = 5
-    world.ok(world.event("tax", "key.rotated", {
-        "owner": "tax", "old_key_id": old.key_id, "public_key": new.public.hex, "grace_blocks": 2}))
+    world.ok(
+        world.event(
+            "tax",
+            "key.rotated",
+            {"owner": "tax", "old_key_id": old.key_id, "public_key": new.public.hex, "grace_blocks": 2},
+        )
+    )
     assert world.state.keys[old.key_id].valid_until == 7
     world.keys["tax-new"] = new
     world.ok(world.document("tax-new", "tax"))  # the new key signs at once, in the same block
@@ -146,8 +181,10 @@ def test_keys_of_an_official_are_managed_by_its_department_not_by_another(world:
 def test_the_policy_changes_only_by_the_root_and_can_scope_grants_to_departments(world: World) -> None:
     world.ok(world.official("land-bob", "land", ["registrar"]))
     world.ok(world.document("land-bob", "land"))
-    only_tax = {"event_type": "document.registered",
-                "grants": [{"kind": "department"}, {"role": "registrar", "departments": ["tax"]}]}
+    only_tax = {
+        "event_type": "document.registered",
+        "grants": [{"kind": "department"}, {"role": "registrar", "departments": ["tax"]}],
+    }
     assert world.refused(world.event("tax", "policy.rule_set", only_tax)) == "unauthorized"
     world.ok(world.event("root", "policy.rule_set", only_tax))
     assert world.refused(world.document("land-bob", "land")) == "unauthorized"
@@ -169,10 +206,21 @@ def test_services_are_registered_by_the_root_alone(world: World) -> None:
 
 def test_a_snapshot_keeps_roles_rotation_and_policy(world: World) -> None:
     world.ok(world.official("tax-alice", "tax", ["registrar"]))
-    world.ok(world.event("tax", "key.rotated", {
-        "owner": "tax", "old_key_id": world.keys["tax"].key_id,
-        "public_key": SigningKey.generate().public.hex, "grace_blocks": 0}))
-    world.ok(world.event("root", "policy.rule_set", {"event_type": "document.registered", "grants": [{"role": "registrar"}]}))
+    world.ok(
+        world.event(
+            "tax",
+            "key.rotated",
+            {
+                "owner": "tax",
+                "old_key_id": world.keys["tax"].key_id,
+                "public_key": SigningKey.generate().public.hex,
+                "grace_blocks": 0,
+            },
+        )
+    )
+    world.ok(
+        world.event("root", "policy.rule_set", {"event_type": "document.registered", "grants": [{"role": "registrar"}]})
+    )
     restored = ChainState.from_json(world.state.to_json())
     assert restored.to_json() == world.state.to_json()
     assert restored.has_role("tax-alice", "registrar")

@@ -9,6 +9,9 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from govchain.bus.subjects import event_subject
 from govchain.protocol.batch import sign_batch
 from govchain.protocol.envelope import MAX_EVENT_BYTES, make_event, parse_event
@@ -20,8 +23,6 @@ from govchain.protocol.policy import CONTRACT_ENGINE, DEFAULT_POLICY, EventTimeR
 from govchain.protocol.state import ChainState, Principal
 from govchain.services.ledger import sequencer
 from govchain.services.ledger.sequencer import MAX_KEPT_BYTES, Intake, preparse_message, sequence
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 TAX = SigningKey.generate()
 ENGINE = SigningKey.generate()
@@ -36,8 +37,14 @@ def nested(depth: int) -> Any:
 
 
 def doc(n: int = 1, *, time: str = BLOCK_TIME, key: SigningKey = TAX, source: str = "tax", **data: Any):
-    return make_event(key, source=source, type="document.registered", event_id=f"ev-{n}", time=time,
-                      data={"document_id": f"d-{n}", "sha256": f"{n:064x}", "title": "t", **data})
+    return make_event(
+        key,
+        source=source,
+        type="document.registered",
+        event_id=f"ev-{n}",
+        time=time,
+        data={"document_id": f"d-{n}", "sha256": f"{n:064x}", "title": "t", **data},
+    )
 
 
 @pytest.fixture
@@ -66,12 +73,16 @@ def test_nesting_depth_matches_the_structure(depth: int) -> None:
 
 
 def test_brackets_inside_strings_do_not_count() -> None:
-    assert nesting_depth(json.dumps({"a": "[[[{{{", "b": ["\\\"[["]}).encode()) == 2
+    assert nesting_depth(json.dumps({"a": "[[[{{{", "b": ['\\"[[']}).encode()) == 2
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
-                    max_leaves=30))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+        max_leaves=30,
+    )
+)
 @settings(max_examples=300, deadline=None)
 def test_nesting_depth_equals_a_recursive_count_on_any_json(value: Any) -> None:
     def depth(v: Any) -> int:
@@ -124,16 +135,26 @@ def test_a_huge_number_is_refused_fast_not_converted() -> None:
 # -- event time
 
 
-@pytest.mark.parametrize("value", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2026-06-01T12:05:01Z",
-                                   "2026-06-01T11:54:59Z", "2026-06-01T20:05:01+08:00"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00Z",
+        "2026-06-01T12:05:01Z",
+        "2026-06-01T11:54:59Z",
+        "2026-06-01T20:05:01+08:00",
+    ],
+)
 def test_times_outside_the_window_are_invalid(value: str) -> None:
     with pytest.raises(EventRejected) as info:
         check_event_time(value, BLOCK_TIME, max_ahead_s=300, max_behind_s=300)
     assert info.value.reason is RejectionReason.INVALID_TIME
 
 
-@pytest.mark.parametrize("value", ["2026-06-01T12:05:00Z", "2026-06-01T11:55:00Z", "2026-06-01T20:00:00+08:00",
-                                   "2026-06-01T12:00:00.999999999Z"])
+@pytest.mark.parametrize(
+    "value",
+    ["2026-06-01T12:05:00Z", "2026-06-01T11:55:00Z", "2026-06-01T20:00:00+08:00", "2026-06-01T12:00:00.999999999Z"],
+)
 def test_times_inside_the_window_pass(value: str) -> None:
     check_event_time(value, BLOCK_TIME, max_ahead_s=300, max_behind_s=300)
 
@@ -148,12 +169,13 @@ def test_sequence_judges_time_against_the_block_time(state: ChainState) -> None:
     batch = sequence(state, parsed, {}, block_time=BLOCK_TIME)
     assert [e.id for e in batch.envelopes] == [fine.id]
     assert [(r.event_id, r.reason) for r in batch.rejections] == [
-        (early.id, RejectionReason.INVALID_TIME), (late.id, RejectionReason.INVALID_TIME)]
+        (early.id, RejectionReason.INVALID_TIME),
+        (late.id, RejectionReason.INVALID_TIME),
+    ]
 
 
 def test_contract_results_may_arrive_late_but_never_early(state: ChainState) -> None:
-    state.policy.publish["document.registered"].append(
-        state.policy.publish["license.issued"][-1])  # the engine's grant
+    state.policy.publish["document.registered"].append(state.policy.publish["license.issued"][-1])  # the engine's grant
     late = doc(1, time="2026-05-01T00:00:00Z", key=ENGINE, source=CONTRACT_ENGINE)
     early = doc(2, time="2026-06-01T12:10:00Z", key=ENGINE, source=CONTRACT_ENGINE)
     subject = event_subject(CONTRACT_ENGINE, "document.registered")

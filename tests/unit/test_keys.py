@@ -49,9 +49,7 @@ def test_key_id_is_sha256_of_the_raw_public_key() -> None:
     assert len(raw) == 32
     assert key.key_id == hashlib.sha256(raw).hexdigest()
     assert key.public.key_id == key.key_id == key_id_of(raw)
-    assert PublicKey.from_hex(RFC8032_PUBLIC).key_id == hashlib.sha256(
-        bytes.fromhex(RFC8032_PUBLIC)
-    ).hexdigest()
+    assert PublicKey.from_hex(RFC8032_PUBLIC).key_id == hashlib.sha256(bytes.fromhex(RFC8032_PUBLIC)).hexdigest()
     assert SigningKey.generate().key_id != key.key_id
 
 

@@ -37,9 +37,16 @@ def test_recorded_blocks_answer_dedup_receipts_and_proofs(db_url: str) -> None:
         log = verifier.checkpoint.log.copy()
         for leaf in leaves:
             log.append(leaf)
-        block = seal_block(chain_id="store-test", height=1, prev_hash=verifier.checkpoint.block_hash,
-                           events=[e.to_dict() for e in events], leaf_hashes=leaves, log_after=log,
-                           time=genesis.time, orderer_key=orderer)
+        block = seal_block(
+            chain_id="store-test",
+            height=1,
+            prev_hash=verifier.checkpoint.block_hash,
+            events=[e.to_dict() for e in events],
+            leaf_hashes=leaves,
+            log_after=log,
+            time=genesis.time,
+            orderer_key=orderer,
+        )
         applied = verifier.verify(block)
         store.record(applied, verifier.checkpoint)
 
@@ -62,20 +69,45 @@ def test_an_index_from_0001_keeps_its_rows_and_then_takes_equal_ids_of_two_sourc
         with engine.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "0001")
-            conn.execute(text("INSERT INTO ledger_events (event_id, height, position, leaf_index, leaf_hash, type, source) "
-                              "VALUES ('d-1', 1, 0, 1, :leaf, 'document.registered', 'tax')"), {"leaf": b"\1" * 32})
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_events (event_id, height, position, leaf_index, leaf_hash, type, source) "
+                    "VALUES ('d-1', 1, 0, 1, :leaf, 'document.registered', 'tax')"
+                ),
+                {"leaf": b"\1" * 32},
+            )
         upgrade_to_head(engine, MIGRATIONS)
         with engine.begin() as conn:
-            conn.execute(insert(events).values(source="land", event_id="d-1", height=2, position=0, leaf_index=2,
-                                               leaf_hash=b"\2" * 32, type="document.registered"))
-            rows = conn.execute(select(events.c.source, events.c.event_id, events.c.leaf_index)
-                                .order_by(events.c.leaf_index)).all()
+            conn.execute(
+                insert(events).values(
+                    source="land",
+                    event_id="d-1",
+                    height=2,
+                    position=0,
+                    leaf_index=2,
+                    leaf_hash=b"\2" * 32,
+                    type="document.registered",
+                )
+            )
+            rows = conn.execute(
+                select(events.c.source, events.c.event_id, events.c.leaf_index).order_by(events.c.leaf_index)
+            ).all()
             assert [tuple(r) for r in rows] == [("tax", "d-1", 1), ("land", "d-1", 2)]
             with pytest.raises(IntegrityError), conn.begin_nested():
-                conn.execute(insert(events).values(source="tax", event_id="d-1", height=3, position=0, leaf_index=3,
-                                                   leaf_hash=b"\3" * 32, type="document.registered"))
-            context = MigrationContext.configure(conn, opts={
-                "include_name": lambda name, type_, _: type_ != "table" or name in metadata.tables})
+                conn.execute(
+                    insert(events).values(
+                        source="tax",
+                        event_id="d-1",
+                        height=3,
+                        position=0,
+                        leaf_index=3,
+                        leaf_hash=b"\3" * 32,
+                        type="document.registered",
+                    )
+                )
+            context = MigrationContext.configure(
+                conn, opts={"include_name": lambda name, type_, _: type_ != "table" or name in metadata.tables}
+            )
             assert list(compare_metadata(context, metadata)) == []  # the models and the migrations agree
     finally:
         engine.dispose()

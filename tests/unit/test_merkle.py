@@ -80,17 +80,13 @@ def _flip(proof: list[bytes], i: int, mask: int, at: int = 0) -> list[bytes]:
 def test_hashes_match_certificate_transparency_vectors() -> None:
     # google/certificate-transparency python/ct/crypto/merkle_test.py, TreeHasherTest.
     assert EMPTY_ROOT.hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    assert leaf_hash(b"").hex() == (
-        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
-    )
+    assert leaf_hash(b"").hex() == ("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
     assert leaf_hash(bytes.fromhex("101112131415161718191a1b1c1d1e1f")).hex() == (
         "3bfb960453ebaebf33727da7a1f4db38acc051d381b6da20d6d4e88f0eabfd7a"
     )
     left = bytes.fromhex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
     right = bytes.fromhex("202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f")
-    assert node_hash(left, right).hex() == (
-        "1a378704c17da31e2d05b6d121c2bb2c7d76f6ee6fa8f983e596c2d034963c57"
-    )
+    assert node_hash(left, right).hex() == ("1a378704c17da31e2d05b6d121c2bb2c7d76f6ee6fa8f983e596c2d034963c57")
 
 
 @pytest.mark.parametrize("size", range(9))
@@ -123,9 +119,7 @@ def test_subtree_hash_vectors_of_draft_merkle_tree_certs() -> None:
                 continue  # not a valid subtree (start not a multiple of bit_ceil(end - start))
             prefix = f"[{start}, {end}) "
             from_nodes.update(f"{prefix}{subtree_root(start, end, tree).hex()}\n".encode())
-            from_leaves.update(
-                f"{prefix}{root_from_leaf_hashes(leaves[start:end]).hex()}\n".encode()
-            )
+            from_leaves.update(f"{prefix}{root_from_leaf_hashes(leaves[start:end]).hex()}\n".encode())
     assert from_nodes.hexdigest() == SUBTREES["digest"]
     assert from_leaves.hexdigest() == SUBTREES["digest"]
 
@@ -208,9 +202,7 @@ def test_append_reports_exactly_the_nodes_it_created() -> None:
 # --- published proofs ----------------------------------------------------------------
 
 
-def _inclusion_probes(
-    index: int, size: int, proof: list[bytes], root: bytes, leaf: bytes
-) -> dict[str, tuple]:
+def _inclusion_probes(index: int, size: int, proof: list[bytes], root: bytes, leaf: bytes) -> dict[str, tuple]:
     """corruptInclusionProof: every tampering transparency-dev/merkle expects to be rejected."""
     probes = {
         "index - 1": (leaf, index - 1, size, proof, root),
@@ -235,9 +227,7 @@ def _inclusion_probes(
     return probes
 
 
-def _consistency_probes(
-    size1: int, size2: int, root1: bytes, root2: bytes, proof: list[bytes]
-) -> dict[str, tuple]:
+def _consistency_probes(size1: int, size2: int, root1: bytes, root2: bytes, proof: list[bytes]) -> dict[str, tuple]:
     """corruptConsistencyProof: every tampering transparency-dev/merkle expects to be rejected."""
     probes = {
         "size1 - 1": (size1 - 1, size2, root1, root2, proof),
@@ -263,9 +253,7 @@ def _consistency_probes(
     return probes
 
 
-@pytest.mark.parametrize(
-    "vector", TD["inclusion_proofs"], ids=lambda v: f"{v['leaf']}-of-{v['size']}"
-)
+@pytest.mark.parametrize("vector", TD["inclusion_proofs"], ids=lambda v: f"{v['leaf']}-of-{v['size']}")
 def test_published_inclusion_proof(vector: dict) -> None:
     index, size, proof = vector["leaf"] - 1, vector["size"], _hexes(vector["proof"])
     assert inclusion_proof(index, size, TREE8) == proof
@@ -275,9 +263,7 @@ def test_published_inclusion_proof(vector: dict) -> None:
     assert accepted == []
 
 
-@pytest.mark.parametrize(
-    "vector", TD["consistency_proofs"], ids=lambda v: f"{v['size1']}-to-{v['size2']}"
-)
+@pytest.mark.parametrize("vector", TD["consistency_proofs"], ids=lambda v: f"{v['size1']}-to-{v['size2']}")
 def test_published_consistency_proof(vector: dict) -> None:
     size1, size2, proof = vector["size1"], vector["size2"], _hexes(vector["proof"])
     root1, root2 = ROOTS[size1], ROOTS[size2]
@@ -469,9 +455,7 @@ def test_generated_inclusion_proofs_verify_and_mutants_do_not(
 
 @settings(max_examples=300)
 @given(sizes=_size_pairs(), flip=st.data())
-def test_generated_consistency_proofs_verify_and_mutants_do_not(
-    sizes: tuple[int, int], flip: st.DataObject
-) -> None:
+def test_generated_consistency_proofs_verify_and_mutants_do_not(sizes: tuple[int, int], flip: st.DataObject) -> None:
     old_size, new_size = sizes
     old_root, new_root = root_at(old_size, BIG), root_at(new_size, BIG)
     proof = consistency_proof(old_size, new_size, BIG)

@@ -28,17 +28,25 @@ def test_a_directory_from_0001_keeps_its_rows_without_event_ids(engine: Engine) 
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0001")
-        conn.execute(text("INSERT INTO registry_departments (department_id, name, registered_height) "
-                          "VALUES ('land', 'Land Bureau', 3)"))
+        conn.execute(
+            text(
+                "INSERT INTO registry_departments (department_id, name, registered_height) "
+                "VALUES ('land', 'Land Bureau', 3)"
+            )
+        )
     upgrade_to_head(engine, MIGRATIONS)
     with engine.begin() as conn:
         assert [tuple(row) for row in conn.execute(select(departments))] == [("land", "Land Bureau", 3, None)]
         longest_ref = "t" * 63 + "/" + "x" * 64  # source/id at their longest: 128 characters
-        conn.execute(insert(departments).values(department_id="tax", name="Tax", registered_height=4,
-                                                event_id=longest_ref))
-        assert conn.execute(select(departments.c.event_id).where(departments.c.department_id == "tax")
-                            ).scalar_one() == longest_ref
+        conn.execute(
+            insert(departments).values(department_id="tax", name="Tax", registered_height=4, event_id=longest_ref)
+        )
+        assert (
+            conn.execute(select(departments.c.event_id).where(departments.c.department_id == "tax")).scalar_one()
+            == longest_ref
+        )
         assert conn.execute(text("SELECT version_num FROM alembic_version_registry")).scalar_one() == "0004"
-        context = MigrationContext.configure(conn, opts={
-            "include_name": lambda name, type_, _: type_ != "table" or name in metadata.tables})
+        context = MigrationContext.configure(
+            conn, opts={"include_name": lambda name, type_, _: type_ != "table" or name in metadata.tables}
+        )
         assert list(compare_metadata(context, metadata)) == []  # the models and the migrations agree

@@ -15,12 +15,25 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import (
-    Column, DateTime, Engine, Integer, LargeBinary, MetaData, String, Table, Text, inspect, insert, select, text,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    inspect,
+    select,
+    text,
 )
 
 from govchain.privacy.kek import Kek
 from govchain.privacy.vault import KeyVault, vault_metadata
-from govchain.projection.checkpoint import checkpoints, metadata as checkpoint_metadata, prepare_checkpoints
+from govchain.projection.checkpoint import checkpoints, prepare_checkpoints
+from govchain.projection.checkpoint import metadata as checkpoint_metadata
 from govchain.services.ledger.store import LedgerStore
 from govchain.storage.engine import make_engine
 from govchain.storage.migrations import SchemaMismatch
@@ -31,13 +44,23 @@ PRIVACY_HEAD = "0002"
 # The vault's table as the old create_all made it (revision 0001): data keys in clear.
 legacy_vault_metadata = MetaData()
 legacy_subject_keys = Table(
-    "privacy_subject_keys", legacy_vault_metadata,
-    Column("subject", String(64), primary_key=True), Column("key_version", Integer, nullable=False),
-    Column("data_key", LargeBinary, nullable=True), Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("erased_at", DateTime(timezone=True), nullable=True), Column("erasure_reason", Text, nullable=True),
+    "privacy_subject_keys",
+    legacy_vault_metadata,
+    Column("subject", String(64), primary_key=True),
+    Column("key_version", Integer, nullable=False),
+    Column("data_key", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Column("erasure_reason", Text, nullable=True),
 )
-CHECKPOINT_ROW = {"name": "registry", "height": 7, "block_hash": "ab" * 32, "log_size": 12,
-                  "log_json": "[]", "state_json": "{}"}
+CHECKPOINT_ROW = {
+    "name": "registry",
+    "height": 7,
+    "block_hash": "ab" * 32,
+    "log_size": 12,
+    "log_json": "[]",
+    "state_json": "{}",
+}
 
 
 @pytest.fixture
@@ -57,9 +80,12 @@ def revision(engine: Engine, version_table: str) -> str | None:
 def schema_drift(engine: Engine, metadata: MetaData) -> list[object]:
     """What alembic's autogenerate would still change to make the database match the models."""
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={
-            "include_name": lambda name, type_, _: type_ != "table" or name in metadata.tables,
-        })
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "include_name": lambda name, type_, _: type_ != "table" or name in metadata.tables,
+            },
+        )
         return list(compare_metadata(context, metadata))
 
 
@@ -78,8 +104,9 @@ def test_a_database_made_by_the_old_create_all_upgrades_in_place(engine: Engine)
     created = datetime(2026, 11, 1, tzinfo=UTC)
     with engine.begin() as conn:
         conn.execute(insert(checkpoints).values(**CHECKPOINT_ROW))
-        conn.execute(insert(legacy_subject_keys).values(
-            subject=ADA, key_version=1, data_key=b"k" * 32, created_at=created))
+        conn.execute(
+            insert(legacy_subject_keys).values(subject=ADA, key_version=1, data_key=b"k" * 32, created_at=created)
+        )
     assert revision(engine, "alembic_version_checkpoints") is None
 
     prepare_checkpoints(engine)
@@ -136,8 +163,9 @@ def test_services_starting_together_on_postgres_migrate_once(db_url: str) -> Non
     context is process-global); each migrates or waits for the one that does, none fails."""
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite databases are one per service")
-    starts = [subprocess.Popen([sys.executable, "-c", STARTUP, db_url], stderr=subprocess.PIPE, text=True)
-              for _ in range(4)]
+    starts = [
+        subprocess.Popen([sys.executable, "-c", STARTUP, db_url], stderr=subprocess.PIPE, text=True) for _ in range(4)
+    ]
     failures = [err for proc in starts if (err := proc.communicate(timeout=120)[1]) and proc.returncode != 0]
     assert failures == []
     engine = make_engine(db_url)

@@ -3,8 +3,6 @@ exception classes nats-py itself raises. Live-server checks: tests/integration/t
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from nats import errors as nats_errors
 from nats.js import errors as js_errors
@@ -30,22 +28,30 @@ PERMANENT = NatsFault.PERMANENT
         (nats_errors.TimeoutError(), TRANSIENT),
         (nats_errors.FlushTimeoutError(), TRANSIENT),
         (js_errors.FetchTimeoutError(), TRANSIENT),
-        (asyncio.TimeoutError(), TRANSIENT),
+        (TimeoutError(), TRANSIENT),
         (TimeoutError(), TRANSIENT),
         (nats_errors.NoRespondersError(), TRANSIENT),
         (js_errors.NoStreamResponseError(), TRANSIENT),
         (js_errors.TooManyStalledMsgsError(), TRANSIENT),
         # JetStream is there but cannot serve the request yet
         (js_errors.ServiceUnavailableError(), TRANSIENT),  # as nats-py raises it from a 503 status, code None
-        (js_errors.ServiceUnavailableError(code=503, err_code=10008,
-                                           description="JetStream system temporarily unavailable"), TRANSIENT),
-        (js_errors.ServerError(code=500, err_code=10009, description="JetStream cluster can not handle request"),
-         TRANSIENT),
+        (
+            js_errors.ServiceUnavailableError(
+                code=503, err_code=10008, description="JetStream system temporarily unavailable"
+            ),
+            TRANSIENT,
+        ),
+        (
+            js_errors.ServerError(code=500, err_code=10009, description="JetStream cluster can not handle request"),
+            TRANSIENT,
+        ),
         (js_errors.APIError(code=408, description="Request Timeout"), TRANSIENT),
         # refusals: asking again gets the same answer
         (js_errors.BadRequestError(code=400, err_code=10071, description="wrong last sequence: 4"), PERMANENT),
-        (js_errors.BadRequestError(code=400, err_code=10065, description="subjects overlap with an existing stream"),
-         PERMANENT),
+        (
+            js_errors.BadRequestError(code=400, err_code=10065, description="subjects overlap with an existing stream"),
+            PERMANENT,
+        ),
         (js_errors.NotFoundError(code=404, err_code=10059, description="stream not found"), PERMANENT),
         (js_errors.NotFoundError(code=404, err_code=10014, description="consumer not found"), PERMANENT),
         (js_errors.KeyWrongLastSequenceError(description="wrong last sequence: 7"), PERMANENT),

@@ -36,12 +36,15 @@ def test_the_order_rows_were_written_in_does_not_matter(tmp_path: Path) -> None:
     assert projection_digest(store(tmp_path, "a")) == projection_digest(store(tmp_path, "b", ROWS[::-1]))
 
 
-@pytest.mark.parametrize("changed", [
-    (1, "a", b"\x00\x02", None),   # one byte of a blob
-    (1, "a ", b"\x00\x01", None),  # trailing space
-    (1, "a", b"\x00\x01", 0.0),    # NULL against zero
-    (1, "1", b"\x00\x01", None),   # text against a number's spelling
-])
+@pytest.mark.parametrize(
+    "changed",
+    [
+        (1, "a", b"\x00\x02", None),  # one byte of a blob
+        (1, "a ", b"\x00\x01", None),  # trailing space
+        (1, "a", b"\x00\x01", 0.0),  # NULL against zero
+        (1, "1", b"\x00\x01", None),  # text against a number's spelling
+    ],
+)
 def test_any_changed_cell_changes_the_digest(tmp_path: Path, changed: tuple[object, ...]) -> None:
     other = store(tmp_path, "b", [changed, *ROWS[1:]])
     assert projection_digest(store(tmp_path, "a")) != projection_digest(other)
@@ -80,7 +83,9 @@ def test_alembic_versions_the_vault_and_outbox_delivery_are_left_out(tmp_path: P
 def test_every_real_store_digests_alike_when_freshly_made(tmp_path: Path) -> None:
     """Reflection copes with every table the services create, and two empty stores agree."""
     projections = {
-        "identity": IdentityProjection(), "registry": RegistryProjection(), "contract": ContractEngineProjection(),
+        "identity": IdentityProjection(),
+        "registry": RegistryProjection(),
+        "contract": ContractEngineProjection(),
         "analytics": AnalyticsProjection(),
     }
     for name, projection in projections.items():

@@ -53,8 +53,13 @@ def state(builder: ChainBuilder) -> ChainState:
 
 def test_registry_resolves_kernel_types() -> None:
     names = {(t.name, t.version) for t in EVENT_TYPES}
-    assert {("chain.genesis", 1), ("department.registered", 1), ("key.added", 1),
-            ("key.revoked", 1), ("document.registered", 1)} <= names
+    assert {
+        ("chain.genesis", 1),
+        ("department.registered", 1),
+        ("key.added", 1),
+        ("key.revoked", 1),
+        ("document.registered", 1),
+    } <= names
     assert EVENT_TYPES.resolve("document.registered", 1).model is ev.DocumentRegistered
     assert EVENT_TYPES.changes_state("key.revoked", 1)
     assert not EVENT_TYPES.changes_state("document.registered", 1)
@@ -91,9 +96,7 @@ def test_registry_refuses_a_second_registration() -> None:
 
 
 def test_registry_parse_data() -> None:
-    payload = EVENT_TYPES.parse_data(
-        "document.registered", 1, {"document_id": "d", "sha256": "0" * 64, "title": "t"}
-    )
+    payload = EVENT_TYPES.parse_data("document.registered", 1, {"document_id": "d", "sha256": "0" * 64, "title": "t"})
     assert isinstance(payload, ev.DocumentRegistered) and payload.kind == "document"
     with pytest.raises(EventRejected, match="sha256") as info:
         EVENT_TYPES.parse_data("document.registered", 1, {"document_id": "d", "sha256": "x", "title": "t"})
@@ -125,9 +128,7 @@ def test_department_registered_by_root(builder: ChainBuilder) -> None:
     assert s.keys[builder.dept_keys["tax"].key_id].owner == "tax"
 
 
-def test_department_registered_by_a_department_is_unauthorized(
-    builder: ChainBuilder, state: ChainState
-) -> None:
+def test_department_registered_by_a_department_is_unauthorized(builder: ChainBuilder, state: ChainState) -> None:
     fresh = SigningKey.generate()
     event = make_event(
         builder.dept_keys["tax"],
@@ -145,8 +146,12 @@ def test_document_registered_by_a_department(builder: ChainBuilder, state: Chain
 
 
 def test_document_registered_by_root_is_unauthorized(builder: ChainBuilder, state: ChainState) -> None:
-    event = make_event(builder.root, source="root", type="document.registered",
-                       data={"document_id": "d", "sha256": "0" * 64, "title": "t"})
+    event = make_event(
+        builder.root,
+        source="root",
+        type="document.registered",
+        data={"document_id": "d", "sha256": "0" * 64, "title": "t"},
+    )
     assert reason(state, event) is R.UNAUTHORIZED
 
 
@@ -189,13 +194,15 @@ def test_revoked_key(builder: ChainBuilder, state: ChainState) -> None:
 
 def test_owner_revokes_own_key_but_not_another_principals(builder: ChainBuilder, state: ChainState) -> None:
     land_key = builder.dept_keys["land"].key_id
-    by_tax = make_event(builder.dept_keys["tax"], source="tax", type="key.revoked",
-                        data={"key_id": land_key, "reason": "hostile"})
+    by_tax = make_event(
+        builder.dept_keys["tax"], source="tax", type="key.revoked", data={"key_id": land_key, "reason": "hostile"}
+    )
     assert reason(state, by_tax) is R.UNAUTHORIZED
     by_root_unknown = root_event(builder, "key.revoked", {"key_id": "0" * 64, "reason": "x"})
     assert reason(state, by_root_unknown) is R.STATE_CONFLICT
-    by_land = make_event(builder.dept_keys["land"], source="land", type="key.revoked",
-                         data={"key_id": land_key, "reason": "rotated"})
+    by_land = make_event(
+        builder.dept_keys["land"], source="land", type="key.revoked", data={"key_id": land_key, "reason": "rotated"}
+    )
     accept(state, by_land)
     assert reason(state, builder.document("land")) is R.KEY_REVOKED
 
@@ -203,8 +210,9 @@ def test_owner_revokes_own_key_but_not_another_principals(builder: ChainBuilder,
 def test_key_added_by_owner_then_usable(builder: ChainBuilder, state: ChainState) -> None:
     new = SigningKey.generate()
     assert reason(state, builder.document("tax", key=new)) is R.UNKNOWN_KEY
-    added = make_event(builder.dept_keys["tax"], source="tax", type="key.added",
-                       data={"owner": "tax", "public_key": new.public.hex})
+    added = make_event(
+        builder.dept_keys["tax"], source="tax", type="key.added", data={"owner": "tax", "public_key": new.public.hex}
+    )
     accept(state, added)
     assert state.keys[new.key_id].owner == "tax"
     assert isinstance(validate_event(state, builder.document("tax", key=new)), ev.DocumentRegistered)
@@ -214,13 +222,13 @@ def test_key_added_by_owner_then_usable(builder: ChainBuilder, state: ChainState
 
 def test_key_added_rules(builder: ChainBuilder, state: ChainState) -> None:
     new = SigningKey.generate()
-    for_land_by_tax = make_event(builder.dept_keys["tax"], source="tax", type="key.added",
-                                 data={"owner": "land", "public_key": new.public.hex})
+    for_land_by_tax = make_event(
+        builder.dept_keys["tax"], source="tax", type="key.added", data={"owner": "land", "public_key": new.public.hex}
+    )
     assert reason(state, for_land_by_tax) is R.UNAUTHORIZED
     for_nobody = root_event(builder, "key.added", {"owner": "health", "public_key": new.public.hex})
     assert reason(state, for_nobody) is R.STATE_CONFLICT
-    reused = root_event(builder, "key.added",
-                        {"owner": "tax", "public_key": builder.dept_keys["land"].public.hex})
+    reused = root_event(builder, "key.added", {"owner": "tax", "public_key": builder.dept_keys["land"].public.hex})
     assert reason(state, reused) is R.STATE_CONFLICT
     by_root = root_event(builder, "key.added", {"owner": "land", "public_key": new.public.hex})
     accept(state, by_root)
@@ -233,9 +241,11 @@ def test_duplicate_department_is_a_state_conflict(builder: ChainBuilder, state: 
     for reserved in ("root", "ledger"):
         assert reason(state, builder.register(reserved)) is R.STATE_CONFLICT
     # a new department with a key that is already on chain
-    reused = root_event(builder, "department.registered",
-                        {"department_id": "health", "name": "Health",
-                         "public_key": builder.dept_keys["land"].public.hex})
+    reused = root_event(
+        builder,
+        "department.registered",
+        {"department_id": "health", "name": "Health", "public_key": builder.dept_keys["land"].public.hex},
+    )
     assert reason(state, reused) is R.STATE_CONFLICT
 
 
@@ -243,8 +253,13 @@ def test_unknown_type_version_and_invalid_payload(builder: ChainBuilder, state: 
     key = builder.dept_keys["tax"]
     unknown = make_event(key, source="tax", type="document.shredded", data={})
     assert reason(state, unknown) is R.UNKNOWN_TYPE
-    version = make_event(key, source="tax", type="document.registered", schemaversion=2,
-                         data={"document_id": "d", "sha256": "0" * 64, "title": "t"})
+    version = make_event(
+        key,
+        source="tax",
+        type="document.registered",
+        schemaversion=2,
+        data={"document_id": "d", "sha256": "0" * 64, "title": "t"},
+    )
     assert reason(state, version) is R.UNKNOWN_TYPE
     assert reason(state, builder.document("tax", sha256="not-hex")) is R.INVALID_PAYLOAD
     assert reason(state, builder.document("tax", extra="field")) is R.INVALID_PAYLOAD
@@ -253,9 +268,11 @@ def test_unknown_type_version_and_invalid_payload(builder: ChainBuilder, state: 
 
 
 def test_chain_genesis_after_genesis_is_unauthorized(builder: ChainBuilder, state: ChainState) -> None:
-    again = root_event(builder, "chain.genesis",
-                       {"chain_id": "testchain", "root_keys": [builder.root.public.hex],
-                        "orderer_keys": [builder.root.public.hex]})
+    again = root_event(
+        builder,
+        "chain.genesis",
+        {"chain_id": "testchain", "root_keys": [builder.root.public.hex], "orderer_keys": [builder.root.public.hex]},
+    )
     assert reason(state, again) is R.UNAUTHORIZED
     assert reason(state, builder.genesis_event) is R.UNAUTHORIZED
 
@@ -286,8 +303,7 @@ def _outcome(state: ChainState, event: Envelope) -> str:
 
 
 def test_state_json_roundtrip_preserves_validation(builder: ChainBuilder, state: ChainState) -> None:
-    accept(state, root_event(builder, "key.revoked",
-                             {"key_id": builder.dept_keys["land"].key_id, "reason": "lost"}))
+    accept(state, root_event(builder, "key.revoked", {"key_id": builder.dept_keys["land"].key_id, "reason": "lost"}))
     snapshot = json.loads(json.dumps(state.to_json()))
     restored = ChainState.from_json(snapshot)
     assert restored.to_json() == state.to_json()
@@ -296,8 +312,14 @@ def test_state_json_roundtrip_preserves_validation(builder: ChainBuilder, state:
     outcomes = [_outcome(state, e) for e in probes]
     assert outcomes == [_outcome(restored, e) for e in probes]
     assert outcomes == [
-        "KeyRevoked", "DocumentRegistered", "key_revoked", "signer_not_of_source", "unknown_key",
-        "state_conflict", "DepartmentRegistered", "KeyAdded",
+        "KeyRevoked",
+        "DocumentRegistered",
+        "key_revoked",
+        "signer_not_of_source",
+        "unknown_key",
+        "state_conflict",
+        "DepartmentRegistered",
+        "KeyAdded",
     ]
 
 

@@ -29,20 +29,23 @@ def test_text_beyond_the_basic_plane_arrives_as_surrogate_pairs_and_is_kept() ->
     assert read_request(raw) == {"text": "数据 😀"}
 
 
-@pytest.mark.parametrize(("raw", "words"), [
-    (b"hello", "not valid JSON"),
-    (b'{"a": "\xff"}', "not valid JSON"),
-    (b"[1]", "must be a JSON object"),
-    (b"[" * 100_000 + b"]" * 100_000, "100000 levels deep"),
-    (b'{"a": ' + b"[" * 65 + b"]" * 65 + b"}", "66 levels deep"),
-    (b'{"a": ' + b"9" * 5000 + b"}", "5000 digits"),
-    (b'{"a": 1e999}', "NaN, Infinity"),
-    (b'{"a": -Infinity}', "-Infinity is not JSON"),
-    (b'{"a": ["\\ud800"]}', "lone UTF-16 surrogate"),
-    (b'{"\\udc00": 1}', "lone UTF-16 surrogate"),
-    (b'{"a": {"b": "x\\u0000"}}', "NUL"),
-    (b'{"a": 1, "a": 2}', "duplicate JSON key"),
-])
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (b"hello", "not valid JSON"),
+        (b'{"a": "\xff"}', "not valid JSON"),
+        (b"[1]", "must be a JSON object"),
+        (b"[" * 100_000 + b"]" * 100_000, "100000 levels deep"),
+        (b'{"a": ' + b"[" * 65 + b"]" * 65 + b"}", "66 levels deep"),
+        (b'{"a": ' + b"9" * 5000 + b"}", "5000 digits"),
+        (b'{"a": 1e999}', "NaN, Infinity"),
+        (b'{"a": -Infinity}', "-Infinity is not JSON"),
+        (b'{"a": ["\\ud800"]}', "lone UTF-16 surrogate"),
+        (b'{"\\udc00": 1}', "lone UTF-16 surrogate"),
+        (b'{"a": {"b": "x\\u0000"}}', "NUL"),
+        (b'{"a": 1, "a": 2}', "duplicate JSON key"),
+    ],
+)
 def test_a_malformed_body_is_refused_with_what_is_wrong(raw: bytes, words: str) -> None:
     error = refused(raw)
     assert error.code == "malformed_request" and words in error.detail

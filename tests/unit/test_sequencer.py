@@ -57,8 +57,10 @@ def _document(source: str, event_id: str, title: str = "a document") -> Envelope
 
 
 def _parsed(*envelopes: Envelope) -> list[Parsed]:
-    return [preparse(Intake(event_subject(e.source, e.type), e.to_bytes(), e.msg_id, seq))
-            for seq, e in enumerate(envelopes, 1)]
+    return [
+        preparse(Intake(event_subject(e.source, e.type), e.to_bytes(), e.msg_id, seq))
+        for seq, e in enumerate(envelopes, 1)
+    ]
 
 
 def test_two_sources_may_use_one_id(state: ChainState) -> None:
@@ -88,9 +90,16 @@ def test_within_one_source_a_used_id_is_a_duplicate_or_a_conflict(state: ChainSt
 
 def test_the_verifier_accepts_equal_ids_of_two_sources_and_refuses_a_repeat(builder: ChainBuilder) -> None:
     builder.seal([builder.register("tax"), builder.register("land")])
-    same_id = [make_event(builder.dept_keys[d], source=d, type="document.registered",
-                          data={"document_id": "x", "sha256": "ab" * 32, "title": "x"}, event_id="shared-id")
-               for d in ("tax", "land")]
+    same_id = [
+        make_event(
+            builder.dept_keys[d],
+            source=d,
+            type="document.registered",
+            data={"document_id": "x", "sha256": "ab" * 32, "title": "x"},
+            event_id="shared-id",
+        )
+        for d in ("tax", "land")
+    ]
     builder.seal(same_id)
     verifier = ChainVerifier(check_events=True)
     for block in builder.blocks:
@@ -100,11 +109,14 @@ def test_the_verifier_accepts_equal_ids_of_two_sources_and_refuses_a_repeat(buil
         verifier.verify(repeat)
 
 
-@pytest.mark.parametrize(("text", "parsed"), [
-    ("tax/tax-doc-1", ("tax", "tax-doc-1")),
-    ("tax-doc-1", (None, "tax-doc-1")),
-    ("contract-engine/0f" + "a" * 30, ("contract-engine", "0f" + "a" * 30)),
-])
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("tax/tax-doc-1", ("tax", "tax-doc-1")),
+        ("tax-doc-1", (None, "tax-doc-1")),
+        ("contract-engine/0f" + "a" * 30, ("contract-engine", "0f" + "a" * 30)),
+    ],
+)
 def test_event_references_round_trip(text: str, parsed: tuple[str | None, str]) -> None:
     assert parse_event_ref(text) == parsed
     if parsed[0] is not None:
@@ -123,7 +135,10 @@ SAFE_SOURCE = re.compile(PRINCIPAL_PATTERN)
 SAFE_ID = re.compile(EVENT_ID_PATTERN)
 TAX = SigningKey.generate()
 GOOD = make_event(
-    TAX, source="tax", type="document.registered", event_id="good-1",
+    TAX,
+    source="tax",
+    type="document.registered",
+    event_id="good-1",
     data={"document_id": "d-1", "sha256": "ab" * 32, "title": "Record"},
 )
 
@@ -179,7 +194,9 @@ def test_preparse_accounts_for_every_message_and_every_rejection_can_be_publishe
     assert base64.b64decode(record["original_b64"]) == intake.data  # nothing is lost
     assert record["intake_seq"] == intake.stream_seq
     assert RejectionReason(record["reason"]) in {  # what needs no chain state; never internal_error
-        RejectionReason.MALFORMED_ENVELOPE, RejectionReason.OVERSIZED, RejectionReason.SUBJECT_MISMATCH,
+        RejectionReason.MALFORMED_ENVELOPE,
+        RejectionReason.OVERSIZED,
+        RejectionReason.SUBJECT_MISMATCH,
         RejectionReason.INVALID_TIME,
     }
 
@@ -197,7 +214,10 @@ def tax_state(chain_factory: type[ChainBuilder]) -> ChainState:
 
 def _doc(n: int, variant: int) -> Envelope:
     return make_event(
-        TAX, source="tax", type="document.registered", event_id=f"ev-{n}",
+        TAX,
+        source="tax",
+        type="document.registered",
+        event_id=f"ev-{n}",
         data={"document_id": f"d-{n}", "sha256": f"{n:064x}", "title": f"Record {n}.{variant}"},
         time="2025-01-01T00:00:00.000000Z",
     )

@@ -115,7 +115,11 @@ def test_an_old_folder_is_made_private_throughout(tmp_path: Path) -> None:
     (root / "link").symlink_to("/etc/hostname")
     changed = make_tree_private(root)
     assert {p.relative_to(tmp_path).as_posix() for p in changed} == {
-        "node", "node/db", "node/db/registry.db", "node/genesis.json"}
+        "node",
+        "node/db",
+        "node/db/registry.db",
+        "node/genesis.json",
+    }
     modes = {p.relative_to(root).as_posix(): stat.S_IMODE(p.lstat().st_mode) for p in root.rglob("*")}
     assert modes["db"] == 0o700 and modes["db/registry.db"] == 0o600 and modes["genesis.json"] == 0o600
     assert stat.S_IMODE(root.stat().st_mode) == 0o700

@@ -25,19 +25,56 @@ from govchain.protocol.jsontext import MAX_EVENT_DEPTH, parse_json_object
 from govchain.protocol.keys import SigningKey
 
 KEY = SigningKey.generate()
-SINGLE = make_event(KEY, source="tax", type="document.registered", subject="case-1",
-                    data={"document_id": "d-1", "sha256": "ab" * 32, "title": "Tïtle \"q\" \n"}).to_dict()
-_, OPENED = open_batch(sign_batch(KEY, [
-    make_event(KEY, source="tax", type="document.registered", data={"document_id": f"d-{i}", "n": i, "ok": True})
-    for i in range(5)
-]).to_bytes())
+SINGLE = make_event(
+    KEY,
+    source="tax",
+    type="document.registered",
+    subject="case-1",
+    data={"document_id": "d-1", "sha256": "ab" * 32, "title": 'Tïtle "q" \n'},
+).to_dict()
+_, OPENED = open_batch(
+    sign_batch(
+        KEY,
+        [
+            make_event(
+                KEY, source="tax", type="document.registered", data={"document_id": f"d-{i}", "n": i, "ok": True}
+            )
+            for i in range(5)
+        ],
+    ).to_bytes()
+)
 BATCHED = [forms.record for _, forms in OPENED]
 GOOD = [SINGLE, *BATCHED]
 
 ODD_VALUES = [
-    None, True, False, 0, 1, -1, 1.0, 2**53, 2**60, 1e21, "", "x", "1.0", "A" * 65, "ab" * 32, "AB" * 32, "ab" * 64,
-    "tax\n", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z\n", "2026-13-01T00:00:00Z", "\ud800", [], {}, ["ab" * 32],
-    {"a": 1}, [1, [2, [3]]], "application/json",
+    None,
+    True,
+    False,
+    0,
+    1,
+    -1,
+    1.0,
+    2**53,
+    2**60,
+    1e21,
+    "",
+    "x",
+    "1.0",
+    "A" * 65,
+    "ab" * 32,
+    "AB" * 32,
+    "ab" * 64,
+    "tax\n",
+    "2026-01-01T00:00:00Z",
+    "2026-01-01T00:00:00Z\n",
+    "2026-13-01T00:00:00Z",
+    "\ud800",
+    [],
+    {},
+    ["ab" * 32],
+    {"a": 1},
+    [1, [2, [3]]],
+    "application/json",
 ]
 
 
@@ -76,11 +113,37 @@ def test_good_events_take_the_fast_path_and_agree(event: dict[str, Any]) -> None
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     which=st.integers(0, len(GOOD) - 1),
-    edits=st.lists(st.tuples(st.sampled_from([
-        "specversion", "id", "source", "type", "schemaversion", "subject", "time", "datacontenttype", "data",
-        "signer", "signature", "batchproof", "extra", "batchproof.index", "batchproof.size", "batchproof.path",
-        "batchproof.signature", "batchproof.extra", "batchproof.path.0", "data.k",
-    ]), st.sampled_from([*ODD_VALUES, "<delete>"])), min_size=1, max_size=3),
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "specversion",
+                    "id",
+                    "source",
+                    "type",
+                    "schemaversion",
+                    "subject",
+                    "time",
+                    "datacontenttype",
+                    "data",
+                    "signer",
+                    "signature",
+                    "batchproof",
+                    "extra",
+                    "batchproof.index",
+                    "batchproof.size",
+                    "batchproof.path",
+                    "batchproof.signature",
+                    "batchproof.extra",
+                    "batchproof.path.0",
+                    "data.k",
+                ]
+            ),
+            st.sampled_from([*ODD_VALUES, "<delete>"]),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
 )
 def test_damaged_events_are_refused_or_agree(which: int, edits: list[tuple[str, Any]]) -> None:
     event = copy.deepcopy(GOOD[which])
@@ -142,21 +205,24 @@ def nested(levels: int) -> Any:
     return value
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda b: None,
-    lambda b: b["events"][0]["data"].update(deep=nested(MAX_EVENT_DEPTH - 2)),  # exactly at the limit
-    lambda b: b["events"][0]["data"].update(deep=nested(MAX_EVENT_DEPTH - 1)),  # one beyond
-    lambda b: b["header"].update(height="1"),
-    lambda b: b["header"].update(height=2**60),
-    lambda b: b["header"].update(extra=1),
-    lambda b: b.update(extra=1),
-    lambda b: b.update(hash="AB" * 32),
-    lambda b: b.update(signature="ab" * 63),
-    lambda b: b.update(events={}),
-    lambda b: b["events"].append([]),
-    lambda b: b["events"][0]["data"].update(big=2**60),
-    lambda b: b["events"][0]["data"].update(big=2**53 + 1),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda b: None,
+        lambda b: b["events"][0]["data"].update(deep=nested(MAX_EVENT_DEPTH - 2)),  # exactly at the limit
+        lambda b: b["events"][0]["data"].update(deep=nested(MAX_EVENT_DEPTH - 1)),  # one beyond
+        lambda b: b["header"].update(height="1"),
+        lambda b: b["header"].update(height=2**60),
+        lambda b: b["header"].update(extra=1),
+        lambda b: b.update(extra=1),
+        lambda b: b.update(hash="AB" * 32),
+        lambda b: b.update(signature="ab" * 63),
+        lambda b: b.update(events={}),
+        lambda b: b["events"].append([]),
+        lambda b: b["events"][0]["data"].update(big=2**60),
+        lambda b: b["events"][0]["data"].update(big=2**53 + 1),
+    ],
+)
 def test_block_fast_parse_agrees_with_the_reference(mutate: Any) -> None:
     value = copy.deepcopy(BLOCK)
     mutate(value)
@@ -167,9 +233,17 @@ def test_block_fast_parse_agrees_with_the_reference(mutate: Any) -> None:
         assert fast.events == ref.events
 
 
-@pytest.mark.parametrize("raw", [
-    b'{"header":{},"header":{}}', b"\xef\xbb\xbf{}", b'{"a":NaN}', "{}".encode("utf-16"), b"[" * 5000, b"",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"header":{},"header":{}}',
+        b"\xef\xbb\xbf{}",
+        b'{"a":NaN}',
+        "{}".encode("utf-16"),
+        b"[" * 5000,
+        b"",
+    ],
+)
 def test_block_fast_parse_leaves_odd_text_to_the_reference(raw: bytes) -> None:
     assert _parse_fast(raw) is None
 

@@ -16,8 +16,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 _addresses = (f"100.64.{a}.{b}" for a, b in itertools.product(range(256), range(1, 255)))  # nobody else's
@@ -35,10 +42,20 @@ class Requests:
         return [u for u in self.urls if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).netloc != home]
 
 
-def new_context(browser: Any, base_url: str, *, locale: str = "zh-CN", viewport: dict[str, int] | None = None,
-                requests: Requests | None = None) -> Any:
-    context = browser.new_context(viewport=viewport or DESKTOP, base_url=base_url, locale=locale,
-                                  extra_http_headers={"X-Forwarded-For": next(_addresses)})
+def new_context(
+    browser: Any,
+    base_url: str,
+    *,
+    locale: str = "zh-CN",
+    viewport: dict[str, int] | None = None,
+    requests: Requests | None = None,
+) -> Any:
+    context = browser.new_context(
+        viewport=viewport or DESKTOP,
+        base_url=base_url,
+        locale=locale,
+        extra_http_headers={"X-Forwarded-For": next(_addresses)},
+    )
     if requests is not None:
         context.on("request", lambda request: requests.urls.append(request.url))
     return context

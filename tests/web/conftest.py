@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-
 SUBMIT_LIMIT = "12/minute"
 PRIVATE_LIMIT = "40/minute"
 MAX_UPLOAD = 64 * 1024
@@ -32,12 +31,20 @@ class Platform:
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data = tmp_path_factory.mktemp("web") / "node"
-    env = {**os.environ, "GOVCHAIN_GATEWAY_TRUST_PROXY": "1", "GOVCHAIN_GATEWAY_RATE_LIMIT": "60/minute",
-           "GOVCHAIN_GATEWAY_SUBMIT_RATE_LIMIT": SUBMIT_LIMIT, "GOVCHAIN_GATEWAY_PRIVATE_RATE_LIMIT": PRIVATE_LIMIT,
-           "GOVCHAIN_GATEWAY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD)}
+    env = {
+        **os.environ,
+        "GOVCHAIN_GATEWAY_TRUST_PROXY": "1",
+        "GOVCHAIN_GATEWAY_RATE_LIMIT": "60/minute",
+        "GOVCHAIN_GATEWAY_SUBMIT_RATE_LIMIT": SUBMIT_LIMIT,
+        "GOVCHAIN_GATEWAY_PRIVATE_RATE_LIMIT": PRIVATE_LIMIT,
+        "GOVCHAIN_GATEWAY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "govchain.services.cli", "demo", "--data", str(data), "--keep", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
     )
     assert process.stdout is not None
     line = process.stdout.readline()

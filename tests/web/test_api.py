@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -83,8 +81,12 @@ def test_blocks_and_events_with_checked_proofs(api: httpx.Client, platform: Plat
 def test_submitting_signed_events(api: httpx.Client, platform: Platform) -> None:
     data = DataDir(platform.data)
     key = data.signing_key("land-bureau")
-    good = make_event(key, source="land-bureau", type="document.registered",
-                      data={"document_id": "api-1", "sha256": "ee" * 32, "title": "Submitted over HTTP"})
+    good = make_event(
+        key,
+        source="land-bureau",
+        type="document.registered",
+        data={"document_id": "api-1", "sha256": "ee" * 32, "title": "Submitted over HTTP"},
+    )
     created = api.post("/api/v1/events", json=good.to_dict())
     assert created.status_code == 201 and created.json()["status"] == "committed"
     forged = good.model_copy(update={"id": "api-2", "data": {**good.data, "title": "forged"}})
@@ -99,9 +101,15 @@ def test_submitting_signed_events(api: httpx.Client, platform: Platform) -> None
 
 def test_submitting_a_batch_envelope(api: httpx.Client, platform: Platform) -> None:
     key = DataDir(platform.data).signing_key("land-bureau")
-    events = [make_event(key, source="land-bureau", type="document.registered",
-                         data={"document_id": f"api-batch-{n}", "sha256": f"{0xBA7C4 + n:064x}", "title": f"Batch {n}"})
-              for n in range(3)]
+    events = [
+        make_event(
+            key,
+            source="land-bureau",
+            type="document.registered",
+            data={"document_id": f"api-batch-{n}", "sha256": f"{0xBA7C4 + n:064x}", "title": f"Batch {n}"},
+        )
+        for n in range(3)
+    ]
     batch = sign_batch(key, events)
     answer = api.post("/api/v1/events/batch", json=batch.model_dump())
     assert answer.status_code == 200, answer.text
@@ -110,8 +118,10 @@ def test_submitting_a_batch_envelope(api: httpx.Client, platform: Platform) -> N
     found = api.get(f"/api/v1/events/{events[1].id}").json()
     assert found["proof_verified"] is True and found["event"]["batchproof"]["size"] == 3
 
-    refused_whole = api.post("/api/v1/events/batch", json={**sign_batch(key, [events[0].model_copy(
-        update={"id": "api-batch-x"})]).model_dump(), "source": "tax"})
+    refused_whole = api.post(
+        "/api/v1/events/batch",
+        json={**sign_batch(key, [events[0].model_copy(update={"id": "api-batch-x"})]).model_dump(), "source": "tax"},
+    )
     assert refused_whole.status_code == 400 and error_code(refused_whole) == "subject_mismatch"
     assert error_code(api.post("/api/v1/events/batch", json={"events": []})) == "malformed_envelope"
 
@@ -127,7 +137,9 @@ def test_public_registry_documents_and_credentials(api: httpx.Client, platform: 
     parcel = api.get("/api/v1/registry/parcels/P-0001").json()
     assert [tx["transfer_id"] for tx in parcel["history"]] == ["T-0001", "T-REQ-0001"]
     assert {d["department_id"] for d in api.get("/api/v1/registry/departments").json()["departments"]} == {
-        "land-bureau", "market-regulator"}
+        "land-bureau",
+        "market-regulator",
+    }
     assert api.get("/api/v1/registry/catalog").json()["datasets"] == []
 
     document = b"market-regulator document 0"
@@ -139,8 +151,11 @@ def test_public_registry_documents_and_credentials(api: httpx.Client, platform: 
     assert error_code(api.get("/api/v1/documents/not-a-hash")) == "bad_request"
 
     key = DataDir(platform.data).signing_key("market-regulator")
-    credential = add_proof(make_credential(did_for("market-regulator"), {"id": "did:govchain:c-x"}, ["Test"]),
-                           key, verification_method_id("market-regulator", key.key_id))
+    credential = add_proof(
+        make_credential(did_for("market-regulator"), {"id": "did:govchain:c-x"}, ["Test"]),
+        key,
+        verification_method_id("market-regulator", key.key_id),
+    )
     assert api.post("/api/v1/credentials/verify", json=credential).json()["valid"] is True
     credential["credentialSubject"]["id"] = "did:govchain:c-y"
     verdict = api.post("/api/v1/credentials/verify", json=credential).json()
@@ -149,9 +164,15 @@ def test_public_registry_documents_and_credentials(api: httpx.Client, platform: 
 
 def sign_in(api: httpx.Client, principal: str, key: SigningKey) -> dict[str, str]:
     challenge = api.post("/api/v1/auth/challenge").json()["challenge"]
-    session = api.post("/api/v1/auth/session", json={
-        "principal": principal, "key_id": key.key_id, "challenge": challenge,
-        "signature": key.sign(challenge.encode()).hex()})
+    session = api.post(
+        "/api/v1/auth/session",
+        json={
+            "principal": principal,
+            "key_id": key.key_id,
+            "challenge": challenge,
+            "signature": key.sign(challenge.encode()).hex(),
+        },
+    )
     assert session.status_code == 200, session.text
     return {"Authorization": f"Bearer {session.json()['token']}"}
 
@@ -174,9 +195,15 @@ def test_signing_in_and_seeing_ones_own_data_and_access_log(api: httpx.Client, p
     assert error_code(api.get("/api/v1/me", headers={"Authorization": "Bearer forged.token"})) == "unauthenticated"
     challenge = api.post("/api/v1/auth/challenge").json()["challenge"]
     stranger = SigningKey.generate()
-    wrong_key = api.post("/api/v1/auth/session", json={
-        "principal": buyer, "key_id": stranger.key_id, "challenge": challenge,
-        "signature": stranger.sign(challenge.encode()).hex()})
+    wrong_key = api.post(
+        "/api/v1/auth/session",
+        json={
+            "principal": buyer,
+            "key_id": stranger.key_id,
+            "challenge": challenge,
+            "signature": stranger.sign(challenge.encode()).hex(),
+        },
+    )
     assert wrong_key.status_code == 401
     key = SigningKey.load(data.key_file("buyer"))
     body = {"principal": buyer, "key_id": key.key_id, "challenge": challenge, "signature": key.sign(b"other").hex()}
@@ -188,6 +215,7 @@ def test_signing_in_and_seeing_ones_own_data_and_access_log(api: httpx.Client, p
 
 def test_public_endpoints_are_rate_limited_per_client(platform: Platform) -> None:
     """The platform runs with 60/minute behind a trusted proxy that names the client."""
+
     def client(address: str) -> httpx.Client:
         return httpx.Client(base_url=platform.url, timeout=30, headers={"X-Forwarded-For": address})
 
@@ -210,9 +238,17 @@ def from_address(platform: Platform, address: str) -> httpx.Client:
 def register_official(api: httpx.Client, platform: Platform, official_id: str, department: str) -> SigningKey:
     """The department registers an official over HTTP; the official's key is returned."""
     key = SigningKey.generate()
-    event = make_event(DataDir(platform.data).signing_key(department), source=department, type="official.registered",
-                       data={"official_id": official_id, "department_id": department, "name": official_id,
-                             "public_key": key.public.hex})
+    event = make_event(
+        DataDir(platform.data).signing_key(department),
+        source=department,
+        type="official.registered",
+        data={
+            "official_id": official_id,
+            "department_id": department,
+            "name": official_id,
+            "public_key": key.public.hex,
+        },
+    )
     answer = api.post("/api/v1/events", json=event.to_dict())
     assert answer.status_code == 201, answer.text
     return key
@@ -236,7 +272,9 @@ def test_an_official_signs_in_reads_with_a_purpose_and_the_citizen_sees_it(platf
 
         citizen = sign_in(api, platform.summary["citizen_id"], SigningKey.load(data.key_file("citizen")))
         log = api.get("/api/v1/me/access-log", headers=citizen).json()
-        officials_reads = [(e["reader"], e["purpose"], e["record"]) for e in log["entries"] if e["reader"] == "market-clerk"]
+        officials_reads = [
+            (e["reader"], e["purpose"], e["record"]) for e in log["entries"] if e["reader"] == "market-clerk"
+        ]
         assert officials_reads == [("market-clerk", purpose, "business.registered/B-0001")]
         # The demo's read of the business register under a data-sharing grant is listed too.
         assert any(e["record"].startswith("dataset/registered-businesses") for e in log["entries"])
@@ -258,28 +296,39 @@ def test_application_details_only_to_parties_and_involved_officers(platform: Pla
         assert set(shown["history"][0]) == {"height", "step", "state"}
 
         owner = platform.summary["citizen_id"]  # the case's to_owner
-        party = api.get("/api/v1/applications/land-transfer/REQ-0001",
-                        headers=sign_in(api, owner, SigningKey.load(data.key_file("citizen")))).json()
+        party = api.get(
+            "/api/v1/applications/land-transfer/REQ-0001",
+            headers=sign_in(api, owner, SigningKey.load(data.key_file("citizen"))),
+        ).json()
         assert party["visibility"] == "party" and party["vars"]["to_owner"] == owner
         assert party["vars"]["consideration"] == "1900000.00" and party["results"]
 
-        officer = api.get("/api/v1/applications/land-transfer/REQ-0001", headers=sign_in(
-            api, "land-registrar", SigningKey.load(data.key_file("land-registrar")))).json()
+        officer = api.get(
+            "/api/v1/applications/land-transfer/REQ-0001",
+            headers=sign_in(api, "land-registrar", SigningKey.load(data.key_file("land-registrar"))),
+        ).json()
         assert officer["visibility"] == "officer" and "from_owner" in officer["vars"]
 
         # Signed in, but neither a party nor from a department the case involves: public view.
         stranger_key = SigningKey.generate()
         stranger_id = pseudonym("110101199001019999", data.pseudonym_key())
-        enrolled = make_event(data.signing_key("market-regulator"), source="market-regulator", type="citizen.enrolled",
-                              data={"citizen_id": stranger_id, "public_key": stranger_key.public.hex})
+        enrolled = make_event(
+            data.signing_key("market-regulator"),
+            source="market-regulator",
+            type="citizen.enrolled",
+            data={"citizen_id": stranger_id, "public_key": stranger_key.public.hex},
+        )
         assert api.post("/api/v1/events", json=enrolled.to_dict()).status_code == 201
-        stranger = api.get("/api/v1/applications/land-transfer/REQ-0001",
-                           headers=sign_in(api, stranger_id, stranger_key))
+        stranger = api.get(
+            "/api/v1/applications/land-transfer/REQ-0001", headers=sign_in(api, stranger_id, stranger_key)
+        )
         assert stranger.json()["visibility"] == "public" and not any(s in stranger.text for s in secret)
 
         # The applicant of a licence is a party through the event they signed.
-        licence = api.get("/api/v1/applications/business-license/APP-0001",
-                          headers=sign_in(api, owner, SigningKey.load(data.key_file("citizen")))).json()
+        licence = api.get(
+            "/api/v1/applications/business-license/APP-0001",
+            headers=sign_in(api, owner, SigningKey.load(data.key_file("citizen"))),
+        ).json()
         assert licence["visibility"] == "party" and licence["results"][0]["type"] == "license.issued"
         assert error_code(api.get("/api/v1/applications/land-transfer/" + "x" * 200)) == "bad_request"
 
@@ -314,10 +363,18 @@ def test_status_and_me_are_rate_limited_per_client(platform: Platform) -> None:
 def test_an_event_not_yet_ordered_is_pending_and_an_id_used_twice_is_refused(platform: Platform) -> None:
     key = DataDir(platform.data).signing_key("land-bureau")
     with from_address(platform, "198.51.100.70") as api:
-        event = make_event(key, source="land-bureau", type="document.registered",
-                           data={"document_id": "api-pending", "sha256": "ab" * 32, "title": "Not waited for"})
+        event = make_event(
+            key,
+            source="land-bureau",
+            type="document.registered",
+            data={"document_id": "api-pending", "sha256": "ab" * 32, "title": "Not waited for"},
+        )
         pending = api.post("/api/v1/events", params={"wait": 0}, json=event.to_dict())
-        assert pending.status_code == 202 and pending.json() == {"source": event.source, "event_id": event.id, "status": "pending"}
+        assert pending.status_code == 202 and pending.json() == {
+            "source": event.source,
+            "event_id": event.id,
+            "status": "pending",
+        }
         assert api.get(f"/api/v1/events/{event.id}").status_code in (200, 404)
         for _ in range(100):  # the orderer cuts a block within its max wait
             found = api.get(f"/api/v1/events/{event.id}")
@@ -326,8 +383,13 @@ def test_an_event_not_yet_ordered_is_pending_and_an_id_used_twice_is_refused(pla
             time.sleep(0.1)
         assert found.status_code == 200 and found.json()["proof_verified"] is True
 
-        same_id = make_event(key, source="land-bureau", type="document.registered", event_id=event.id,
-                             data={"document_id": "api-other", "sha256": "cd" * 32, "title": "Another, same id"})
+        same_id = make_event(
+            key,
+            source="land-bureau",
+            type="document.registered",
+            event_id=event.id,
+            data={"document_id": "api-other", "sha256": "cd" * 32, "title": "Another, same id"},
+        )
         conflict = api.post("/api/v1/events", json=same_id.to_dict())
         assert conflict.status_code == 409 and error_code(conflict) == "conflicting_id"
         assert api.post("/api/v1/events", params={"wait": 61}, json=event.to_dict()).status_code == 400
@@ -346,22 +408,32 @@ def test_registry_and_verification_error_cases(platform: Platform) -> None:
         for body in ([1, 2], "a string"):
             refused = api.post("/api/v1/credentials/verify", json=body)
             assert refused.status_code == 400 and error_code(refused) == "bad_request"
-        broken = api.post("/api/v1/credentials/verify", content=b"{not json",
-                          headers={"Content-Type": "application/json"})
+        broken = api.post(
+            "/api/v1/credentials/verify", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
         assert broken.status_code == 400 and error_code(broken) == "bad_request"
         bare = api.post("/api/v1/credentials/verify", json={"type": ["VerifiableCredential"]}).json()
         assert bare["valid"] is False and "issuer" in bare["reason"]
         market = data.signing_key("market-regulator")
         citizen = platform.summary["citizen_id"]
         revoked = add_proof(  # the demo issued this credential and revoked it
-            make_credential(did_for("market-regulator"), {"id": did_for(citizen), "licence": "street-vendor"},
-                            ["BusinessOperatorCredential"], credential_id=f"urn:govchain:demo:{citizen}"),
-            market, verification_method_id("market-regulator", market.key_id))
+            make_credential(
+                did_for("market-regulator"),
+                {"id": did_for(citizen), "licence": "street-vendor"},
+                ["BusinessOperatorCredential"],
+                credential_id=f"urn:govchain:demo:{citizen}",
+            ),
+            market,
+            verification_method_id("market-regulator", market.key_id),
+        )
         verdict = api.post("/api/v1/credentials/verify", json=revoked).json()
         assert verdict["valid"] is False and "revoked" in verdict["reason"]
         stranger = SigningKey.generate()
-        unknown = add_proof(make_credential(did_for("nobody-dept"), {"id": did_for(citizen)}, ["Test"]),
-                            stranger, verification_method_id("nobody-dept", stranger.key_id))
+        unknown = add_proof(
+            make_credential(did_for("nobody-dept"), {"id": did_for(citizen)}, ["Test"]),
+            stranger,
+            verification_method_id("nobody-dept", stranger.key_id),
+        )
         assert api.post("/api/v1/credentials/verify", json=unknown).json()["valid"] is False
 
         # Documents: no file, a text field instead of a file, an unregistered one, one too big.
@@ -381,14 +453,24 @@ def test_a_catalog_shows_each_data_set_to_those_it_is_shared_with(platform: Plat
     land = data.signing_key("land-bureau")
     with from_address(platform, "198.51.100.90") as api:
         for dataset_id, access in (("land-use-stats", "public"), ("parcel-owners", "departments")):
-            event = make_event(land, source="land-bureau", type="dataset.published", data={
-                "dataset_id": dataset_id, "title": dataset_id, "description": "shared by the land bureau",
-                "fields": ["parcel_id", "land_use"], "access": access,
-                "readers": ["land-bureau"] if access == "departments" else []})
+            event = make_event(
+                land,
+                source="land-bureau",
+                type="dataset.published",
+                data={
+                    "dataset_id": dataset_id,
+                    "title": dataset_id,
+                    "description": "shared by the land bureau",
+                    "fields": ["parcel_id", "land_use"],
+                    "access": access,
+                    "readers": ["land-bureau"] if access == "departments" else [],
+                },
+            )
             assert api.post("/api/v1/events", json=event.to_dict()).status_code == 201
         public = api.get("/api/v1/registry/catalog").json()["datasets"]
         assert [(d["dataset_id"], d["department"], d["access"]) for d in public] == [
-            ("land-use-stats", "land-bureau", "public")]
+            ("land-use-stats", "land-bureau", "public")
+        ]
         registrar = sign_in(api, "land-registrar", SigningKey.load(data.key_file("land-registrar")))
         inside = api.get("/api/v1/registry/catalog", headers=registrar).json()["datasets"]
         assert [d["dataset_id"] for d in inside] == ["land-use-stats", "parcel-owners", "registered-businesses"]

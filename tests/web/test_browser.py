@@ -21,8 +21,15 @@ def page(platform: Platform) -> Iterator[object]:
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         # These walks read the English pages (the portal is zh-CN first: test_portal_i18n.py).
         context = browser.new_context(viewport={"width": 1200, "height": 900}, base_url=platform.url, locale="en-US")

@@ -70,14 +70,21 @@ def _api(platform: Platform, path: str) -> dict[str, Any]:
         return answer.json()  # type: ignore[no-any-return]
 
 
-def test_the_browser_verifies_a_whole_event_from_the_genesis_it_pins(page: Any, platform: Platform,
-                                                                     requests: Requests, shots: Path) -> None:
+def test_the_browser_verifies_a_whole_event_from_the_genesis_it_pins(
+    page: Any, platform: Platform, requests: Requests, shots: Path
+) -> None:
     event_id = platform.summary["committed_event_ids"][2]
     page.goto(f"/events/{event_id}")
     state, steps = _checked(page)
     assert state == "ok", page.locator("#browser-check").inner_text()
-    assert steps == {"genesis": "ok", "head_hash": "ok", "signature": "ok", "root": "ok", "inclusion": "ok",
-                     "leaf": "ok"}
+    assert steps == {
+        "genesis": "ok",
+        "head_hash": "ok",
+        "signature": "ok",
+        "root": "ok",
+        "inclusion": "ok",
+        "leaf": "ok",
+    }
     zh = i18n.catalogue("zh-CN")
     section = page.locator("#browser-check").inner_text()
     assert zh["check.passed"] in section

@@ -16,7 +16,11 @@ from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Ta
 
 from govchain.bus.blocks import last_height
 from govchain.projection.progress import (
-    LogCatchUp, RichCatchUp, catch_up_display, catch_up_reporter, set_catch_up_reporter,
+    LogCatchUp,
+    RichCatchUp,
+    catch_up_display,
+    catch_up_reporter,
+    set_catch_up_reporter,
 )
 from govchain.projection.runner import ProjectionRunner
 from govchain.protocol.verify import VerifiedBlock
@@ -141,7 +145,9 @@ def test_log_lines_only_for_a_long_catch_up_and_at_most_every_interval() -> None
     assert lines == []
 
     logs.started("identity", -1, 999)  # 1000 blocks: announced at once
-    assert lines == [("projection catching up", {"projection": "identity", "from_height": 0, "head": 999, "blocks": 1000})]
+    assert lines == [
+        ("projection catching up", {"projection": "identity", "from_height": 0, "head": 999, "blocks": 1000})
+    ]
     for height in range(0, 1000):
         clock.now += 0.02  # 20 s in all: a line every 5 s, not one per block
         logs.advanced("identity", height, 999)
@@ -158,7 +164,10 @@ def test_log_lines_only_for_a_long_catch_up_and_at_most_every_interval() -> None
     logs.advanced("analytics", 3, 50)
     logs.finished("analytics", 3)
     assert [event for event, _ in lines] == [
-        "projection catching up", "projection catch-up progress", "projection catch-up stopped"]
+        "projection catching up",
+        "projection catch-up progress",
+        "projection catch-up stopped",
+    ]
 
 
 def test_a_bar_on_a_terminal_log_lines_elsewhere() -> None:

@@ -40,13 +40,30 @@ from govchain.services.gateway.app import create_app
 
 from .conftest import MAX_UPLOAD, Platform
 
-ROUTES = sorted((method, route.path) for router in (api.router, portal.router) for route in router.routes
-                for method in route.methods)  # type: ignore[attr-defined]
+ROUTES = sorted(
+    (method, route.path)
+    for router in (api.router, portal.router)
+    for route in router.routes
+    for method in route.methods
+)  # type: ignore[attr-defined]
 JSON_BODY_ROUTES = {"/api/v1/events", "/api/v1/events/batch", "/api/v1/credentials/verify", "/api/v1/auth/session"}
 UPLOAD_ROUTES = {"/api/v1/documents/verify", "/verify"}
 
-PATH_VALUES = ["bad%20id!", "x" * 300, "%00", "%FF%FE", "%ED%A0%80", "..%2F..%2Fetc", "-1", "9" * 30, "%25",
-               "%F0%9F%98%80", "null", "%7B%7D", "a%0D%0Ab"]
+PATH_VALUES = [
+    "bad%20id!",
+    "x" * 300,
+    "%00",
+    "%FF%FE",
+    "%ED%A0%80",
+    "..%2F..%2Fetc",
+    "-1",
+    "9" * 30,
+    "%25",
+    "%F0%9F%98%80",
+    "null",
+    "%7B%7D",
+    "a%0D%0Ab",
+]
 """URL-encoded path segments: spaces, NUL, invalid UTF-8, an encoded surrogate, traversal, huge
 numbers, a LIKE wildcard, an emoji, CRLF."""
 QUERY_VALUES = ["%", "-1", "9" * 5000, "nan", "inf", "\x00", "x" * 10_000, "数据", "true", "", "[]", "\r\n"]
@@ -105,7 +122,9 @@ class Prober:
                 error = response.json()["error"]
                 assert isinstance(error["code"], str) and isinstance(error["message"], str)
             except Exception:
-                self.failures.append(f"{method} {url[:80]} ({what}): {status} without a JSON error: {response.text[:200]}")
+                self.failures.append(
+                    f"{method} {url[:80]} ({what}): {status} without a JSON error: {response.text[:200]}"
+                )
         elif must_refuse:
             self.failures.append(f"{method} {url[:80]} ({what}): accepted with {status}")
         return response
@@ -143,15 +162,27 @@ def test_every_route_answers_hostile_paths_queries_and_headers_below_500(prober:
 def test_every_route_that_takes_a_body_refuses_hostile_bodies_with_a_4xx(prober: Prober) -> None:
     for path in sorted(JSON_BODY_ROUTES):
         for name, body in HOSTILE_BODIES.items():
-            prober.send(name, "POST", path, content=body, must_refuse=True,
-                        headers={"Content-Type": "application/json"})
+            prober.send(
+                name, "POST", path, content=body, must_refuse=True, headers={"Content-Type": "application/json"}
+            )
     for path in sorted(UPLOAD_ROUTES):
         prober.send("no file", "POST", path, must_refuse=True)
         prober.send("JSON instead of a file", "POST", path, json={"file": "x"}, must_refuse=True)
-        prober.send("broken multipart", "POST", path, content=b"--x\r\nContent-Disposition: form-data\r\n\r\nab",
-                    headers={"Content-Type": "multipart/form-data; boundary=x"}, must_refuse=True)
-        too_big = prober.send("upload far over the limit", "POST", path, must_refuse=True,
-                              files={"file": ("big.bin", b"\0" * (MAX_UPLOAD + 200 * 1024))})
+        prober.send(
+            "broken multipart",
+            "POST",
+            path,
+            content=b"--x\r\nContent-Disposition: form-data\r\n\r\nab",
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+            must_refuse=True,
+        )
+        too_big = prober.send(
+            "upload far over the limit",
+            "POST",
+            path,
+            must_refuse=True,
+            files={"file": ("big.bin", b"\0" * (MAX_UPLOAD + 200 * 1024))},
+        )
         assert too_big.status_code == 413, too_big.text
     assert not prober.failures, "\n".join(prober.failures)
 
@@ -161,14 +192,23 @@ def test_sizes_and_depths_get_their_own_reason_codes(prober: Prober) -> None:
         return response.status_code, response.json()["error"]["code"]
 
     json_type = {"Content-Type": "application/json"}
-    assert code(prober.send("4 MB", "POST", "/api/v1/events", content=HOSTILE_BODIES["4 MB"],
-                            headers=json_type)) == (413, "too_large")
-    assert code(prober.send("deep", "POST", "/api/v1/events", content=_deep(500),
-                            headers=json_type)) == (400, "malformed_envelope")
-    assert code(prober.send("deep", "POST", "/api/v1/events/batch", content=HOSTILE_BODIES["nested 100 000 deep"],
-                            headers=json_type)) == (400, "malformed_envelope")
-    assert code(prober.send("deep", "POST", "/api/v1/credentials/verify", content=_deep(500),
-                            headers=json_type)) == (400, "bad_request")
+    assert code(prober.send("4 MB", "POST", "/api/v1/events", content=HOSTILE_BODIES["4 MB"], headers=json_type)) == (
+        413,
+        "too_large",
+    )
+    assert code(prober.send("deep", "POST", "/api/v1/events", content=_deep(500), headers=json_type)) == (
+        400,
+        "malformed_envelope",
+    )
+    assert code(
+        prober.send(
+            "deep", "POST", "/api/v1/events/batch", content=HOSTILE_BODIES["nested 100 000 deep"], headers=json_type
+        )
+    ) == (400, "malformed_envelope")
+    assert code(prober.send("deep", "POST", "/api/v1/credentials/verify", content=_deep(500), headers=json_type)) == (
+        400,
+        "bad_request",
+    )
     # An id that is not an event id, asked for through a portal page, is the client's mistake: 400.
     assert code(prober.send("bad id", "GET", "/events/bad%20id!")) == (400, "bad_request")
     assert code(prober.send("bad source", "GET", "/events/Bad%20Source/x")) == (400, "bad_request")
@@ -257,13 +297,18 @@ async def _events_last_seq(url: str, *, create: bool = False) -> int:
 
 
 def test_a_gateway_that_cannot_check_a_signer_publishes_nothing(
-    lonely_gateway: TestClient, nats_server: EmbeddedNats,
+    lonely_gateway: TestClient,
+    nats_server: EmbeddedNats,
 ) -> None:
     """The identity service does not answer: 503, and the event is not published unchecked."""
     assert asyncio.run(_events_last_seq(nats_server.url, create=True)) == 0
     key = SigningKey.generate()
-    event = make_event(key, source="land-bureau", type="document.registered",
-                       data={"document_id": "d", "sha256": "ab" * 32, "title": "Unchecked"})
+    event = make_event(
+        key,
+        source="land-bureau",
+        type="document.registered",
+        data={"document_id": "d", "sha256": "ab" * 32, "title": "Unchecked"},
+    )
     batch = sign_batch(key, [event])
     for path, body in (("/api/v1/events", event.to_bytes()), ("/api/v1/events/batch", batch.to_bytes())):
         answer = lonely_gateway.post(path, content=body, headers={"Content-Type": "application/json"})

@@ -22,8 +22,12 @@ GATEWAY = Path(i18n.__file__).parents[1]
 TEMPLATES = GATEWAY / "templates"
 PAGES = ("/", "/blocks/2", "/registry?q=noodle", "/registry/parcel?id=P-0001", "/verify", "/analytics")
 HEADINGS = {  # the h1 of each page, as the catalogues have it
-    "/": "index.heading", "/blocks/2": "block.title", "/registry?q=noodle": "registry.heading",
-    "/registry/parcel?id=P-0001": "parcel.heading", "/verify": "documents.heading", "/analytics": "analytics.heading",
+    "/": "index.heading",
+    "/blocks/2": "block.title",
+    "/registry?q=noodle": "registry.heading",
+    "/registry/parcel?id=P-0001": "parcel.heading",
+    "/verify": "documents.heading",
+    "/analytics": "analytics.heading",
 }
 PARAMS = {"block.title": {"height": 2}, "parcel.heading": {"id": "P-0001"}}
 
@@ -70,15 +74,25 @@ def test_the_browser_script_takes_its_messages_from_the_catalogue() -> None:
     keys |= {f"check.step.{k}" for k in ("leaf_redacted", "leaf_absent", "genesis")}
     keys |= {f"check.why.{k}" for k in re.findall(r'fetchJson\([^,]+, "([a-z_]+)"\)', script)}
     assert {"check.why.genesis_fetch", "check.why.event_fetch"} <= keys
-    assert keys <= set(i18n.script_messages("en")) and keys <= set(i18n.script_messages("zh-CN")), \
-        keys - set(i18n.script_messages("en"))
+    assert keys <= set(i18n.script_messages("en")) and keys <= set(i18n.script_messages("zh-CN")), keys - set(
+        i18n.script_messages("en")
+    )
     assert not re.search(r"[\u4e00-\u9fff]", script)  # no message of its own, in either language
 
 
-@pytest.mark.parametrize(("header", "language"), [
-    (None, "zh-CN"), ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"), ("en-US,en;q=0.9", "en"), ("fr-FR, fr", "zh-CN"),
-    ("en;q=0.5, zh-CN", "zh-CN"), ("de, en-GB;q=0.7", "en"), ("zh-TW", "zh-CN"), ("en;q=0", "zh-CN"),
-])
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        (None, "zh-CN"),
+        ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"),
+        ("en-US,en;q=0.9", "en"),
+        ("fr-FR, fr", "zh-CN"),
+        ("en;q=0.5, zh-CN", "zh-CN"),
+        ("de, en-GB;q=0.7", "en"),
+        ("zh-TW", "zh-CN"),
+        ("en;q=0", "zh-CN"),
+    ],
+)
 def test_accept_language(header: str | None, language: str) -> None:
     assert (i18n.from_accept_language(header) or i18n.DEFAULT) == language
 
@@ -149,7 +163,10 @@ def test_every_page_is_chinese_by_default_and_english_by_the_switch(browser: Any
 @browser_only
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
 def test_no_tofu_and_no_other_host_on_a_desktop_and_a_phone(
-    browser: Any, platform: Platform, language: str, tmp_path: Path,
+    browser: Any,
+    platform: Platform,
+    language: str,
+    tmp_path: Path,
 ) -> None:
     """Tofu, two ways. Glyph coverage: DevTools names the fonts Chromium drew each element's
     text with (``CSS.getPlatformFontsForNode``), and every character of the page's rendered
@@ -164,8 +181,10 @@ def test_no_tofu_and_no_other_host_on_a_desktop_and_a_phone(
         for size in ({"width": 1280, "height": 800}, PHONE):
             page.set_viewport_size(size)
             page.goto(path)
-            page.wait_for_function("() => !document.getElementById('browser-check') || "
-                                   "['ok', 'fail'].includes(document.getElementById('browser-check').dataset.state)")
+            page.wait_for_function(
+                "() => !document.getElementById('browser-check') || "
+                "['ok', 'fail'].includes(document.getElementById('browser-check').dataset.state)"
+            )
             page.screenshot(path=str(tmp_path / f"{len(requests.urls)}.png"))
             missing, fonts = uncovered_characters(page)
             assert not missing, f"{path} at {size}: no glyph for {sorted(missing)} in {fonts}"

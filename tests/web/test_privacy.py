@@ -50,7 +50,9 @@ def _no_pseudonym(response: httpx.Response, names: tuple[str, ...]) -> None:
 
 
 def test_the_public_sees_no_pseudonym_in_a_transfer_or_a_registration_an_officer_does(
-    platform: Platform, pseudonyms: tuple[str, str], addresses: Iterator[str],
+    platform: Platform,
+    pseudonyms: tuple[str, str],
+    addresses: Iterator[str],
 ) -> None:
     owner, buyer = pseudonyms
     registrar = SigningKey.load(DataDir(platform.data).key_file("land-registrar"))
@@ -59,8 +61,10 @@ def test_the_public_sees_no_pseudonym_in_a_transfer_or_a_registration_an_officer
         history = api.get("/api/v1/registry/parcels/P-0001").json()["history"]
         transfer = next(tx["event_id"] for tx in history if tx["transfer_id"] == "T-0001")
         registration = api.get("/api/v1/registry/businesses/B-0001", headers=officer).json()["record"]["event_ids"][0]
-        for ref, hidden in ((transfer, {"from_owner", "to_owner", "to_owner_details"}),
-                            (registration, {"owner", "owner_details"})):
+        for ref, hidden in (
+            (transfer, {"from_owner", "to_owner", "to_owner_details"}),
+            (registration, {"owner", "owner_details"}),
+        ):
             public = api.get(f"/api/v1/events/{ref}")
             _no_pseudonym(public, pseudonyms)
             shown = public.json()
@@ -85,7 +89,9 @@ def test_the_public_sees_no_pseudonym_in_a_transfer_or_a_registration_an_officer
 
 
 def test_the_explorer_shows_no_pseudonym_anywhere_on_the_chain(
-    platform: Platform, pseudonyms: tuple[str, str], addresses: Iterator[str],
+    platform: Platform,
+    pseudonyms: tuple[str, str],
+    addresses: Iterator[str],
 ) -> None:
     """Every block, through the API and the portal: citizens' applications and erasures too,
     whose source is the citizen themself (and whose links must not carry it)."""
@@ -105,7 +111,8 @@ def test_the_explorer_shows_no_pseudonym_anywhere_on_the_chain(
             shown = api.get(f"/api/v1/events/{event_id}", headers=address)
             _no_pseudonym(shown, pseudonyms)
             assert {"event.source", "event.signer", "receipt.source", "proof.source"} <= set(
-                shown.json()["redacted_fields"])
+                shown.json()["redacted_fields"]
+            )
             _no_pseudonym(api.get(f"/events/{event_id}", headers=address), pseudonyms)
 
 
@@ -127,8 +134,9 @@ async def _refusals_recorded(url: str, envelopes: list[Envelope]) -> list[str]:
     try:
         for envelope in envelopes:
             try:
-                await nc.jetstream().get_last_msg(subjects.REJECTED_STREAM,
-                                                  subjects.rejected_subject(envelope.source, envelope.id))
+                await nc.jetstream().get_last_msg(
+                    subjects.REJECTED_STREAM, subjects.rejected_subject(envelope.source, envelope.id)
+                )
                 found.append(envelope.id)
             except NotFoundError:
                 pass
@@ -151,23 +159,37 @@ async def _quiet_last_seq(url: str) -> int:
 
 
 def test_forged_and_wrongly_signed_events_are_refused_before_publishing(
-    platform: Platform, addresses: Iterator[str],
+    platform: Platform,
+    addresses: Iterator[str],
 ) -> None:
     data = DataDir(platform.data)
     land, market = data.signing_key("land-bureau"), data.signing_key("market-regulator")
     retired = SigningKey.generate()
 
     def document(key: SigningKey, event_id: str, source: str = "land-bureau") -> Envelope:
-        return make_event(key, source=source, type="document.registered", event_id=event_id,
-                          data={"document_id": event_id, "sha256": "5e" * 32, "title": "Refused at the gateway"})
+        return make_event(
+            key,
+            source=source,
+            type="document.registered",
+            event_id=event_id,
+            data={"document_id": event_id, "sha256": "5e" * 32, "title": "Refused at the gateway"},
+        )
 
     with from_address(platform, next(addresses)) as api:
         # Set-up: land-bureau adds a key and revokes it at once.
-        added = make_event(land, source="land-bureau", type="key.added",
-                           data={"owner": "land-bureau", "public_key": retired.public.hex})
+        added = make_event(
+            land,
+            source="land-bureau",
+            type="key.added",
+            data={"owner": "land-bureau", "public_key": retired.public.hex},
+        )
         assert api.post("/api/v1/events", json=added.to_dict()).status_code == 201
-        revoked = make_event(land, source="land-bureau", type="key.revoked",
-                             data={"key_id": retired.key_id, "reason": "test: a key that was lost"})
+        revoked = make_event(
+            land,
+            source="land-bureau",
+            type="key.revoked",
+            data={"key_id": retired.key_id, "reason": "test: a key that was lost"},
+        )
         assert api.post("/api/v1/events", json=revoked.to_dict()).status_code == 201
 
         genuine = document(land, "gw-genuine")
@@ -198,13 +220,20 @@ def test_forged_and_wrongly_signed_events_are_refused_before_publishing(
 
 
 def test_an_id_two_sources_used_is_ambiguous_alone_and_found_with_its_source(
-    platform: Platform, addresses: Iterator[str],
+    platform: Platform,
+    addresses: Iterator[str],
 ) -> None:
     data = DataDir(platform.data)
-    twins = {source: make_event(data.signing_key(source), source=source, type="document.registered",
-                                event_id="gw-twin", data={"document_id": f"twin-{source}", "sha256": "7a" * 32,
-                                                          "title": f"Same id, {source}"})
-             for source in ("land-bureau", "market-regulator")}
+    twins = {
+        source: make_event(
+            data.signing_key(source),
+            source=source,
+            type="document.registered",
+            event_id="gw-twin",
+            data={"document_id": f"twin-{source}", "sha256": "7a" * 32, "title": f"Same id, {source}"},
+        )
+        for source in ("land-bureau", "market-regulator")
+    }
     with from_address(platform, next(addresses)) as api:
         for envelope in twins.values():
             assert api.post("/api/v1/events", json=envelope.to_dict()).status_code == 201

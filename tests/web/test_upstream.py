@@ -10,9 +10,16 @@ from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableErr
 from govchain.services.gateway.upstream import nats_failure
 
 
-@pytest.mark.parametrize("exc", [
-    TimeoutError(), NatsTimeoutError(), NoRespondersError(), ConnectionClosedError(), ServiceUnavailableError(),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        TimeoutError(),
+        NatsTimeoutError(),
+        NoRespondersError(),
+        ConnectionClosedError(),
+        ServiceUnavailableError(),
+    ],
+)
 def test_an_outage_is_503_worth_a_retry(exc: Exception) -> None:
     status, code, message = nats_failure(exc, "the ledger")
     assert (status, code) == (503, "unavailable") and message.startswith("the ledger did not answer")

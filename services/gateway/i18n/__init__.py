@@ -102,8 +102,12 @@ def from_accept_language(header: str | None) -> str | None:
 
 def chosen_language(request: Request) -> str:
     """The language of a page: query, cookie, ``Accept-Language``, else zh-CN."""
-    return (normalized(request.query_params.get("lang")) or normalized(request.cookies.get(COOKIE))
-            or from_accept_language(request.headers.get("accept-language")) or DEFAULT)
+    return (
+        normalized(request.query_params.get("lang"))
+        or normalized(request.cookies.get(COOKIE))
+        or from_accept_language(request.headers.get("accept-language"))
+        or DEFAULT
+    )
 
 
 def switch_href(request: Request, language: str) -> str:
@@ -121,9 +125,14 @@ def context(request: Request) -> dict[str, Any]:
     """What every template sees (a Jinja2Templates context processor): ``lang``, ``t``, the
     switch's targets."""
     language = chosen_language(request)
-    return {"lang": language, "t": translator(language), "th": html_translator(language),
-            "has": catalogue(language).__contains__, "languages": LANGUAGES,
-            "switch_href": lambda target: switch_href(request, target)}
+    return {
+        "lang": language,
+        "t": translator(language),
+        "th": html_translator(language),
+        "has": catalogue(language).__contains__,
+        "languages": LANGUAGES,
+        "switch_href": lambda target: switch_href(request, target),
+    }
 
 
 def remember(request: Request, response: Any) -> None:

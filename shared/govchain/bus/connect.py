@@ -48,14 +48,16 @@ async def _debug_nats_error(exc: Exception) -> None:
     log.debug("nats connection error", error=f"{type(exc).__name__}: {exc}")
 
 
-async def connect(
-    url: str, settings: Settings | None = None, *, name: str = "govchain", attempts: int = -1
-) -> Client:
+async def connect(url: str, settings: Settings | None = None, *, name: str = "govchain", attempts: int = -1) -> Client:
     """A connection to ``url``. Services retry for ever (``attempts`` -1); a command passes
     :data:`CLI_CONNECT_ATTEMPTS` and gets ``nats.errors.NoServersError`` when none answers."""
-    options: dict[str, object] = {"name": name, "max_reconnect_attempts": attempts, "connect_timeout": 5,
-                                  "reconnect_time_wait": 0.5,
-                                  "error_cb": _log_nats_error if attempts < 0 else _debug_nats_error}
+    options: dict[str, object] = {
+        "name": name,
+        "max_reconnect_attempts": attempts,
+        "connect_timeout": 5,
+        "reconnect_time_wait": 0.5,
+        "error_cb": _log_nats_error if attempts < 0 else _debug_nats_error,
+    }
     if settings and settings.nats_user:
         options["user"] = settings.nats_user
         options["password"] = _password(settings)
@@ -73,5 +75,13 @@ def make_broker(url: str, settings: Settings, *, name: str) -> NatsBroker:
     if settings.nats_user:
         security = SASLPlaintext(username=settings.nats_user, password=_password(settings))
         options["inbox_prefix"] = inbox_prefix(settings.nats_user)
-    return NatsBroker(servers(url), name=name, security=security, log_level=logging.DEBUG,
-                      max_reconnect_attempts=-1, reconnect_time_wait=1, **total_request_options(), **options)
+    return NatsBroker(
+        servers(url),
+        name=name,
+        security=security,
+        log_level=logging.DEBUG,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        **total_request_options(),
+        **options,
+    )

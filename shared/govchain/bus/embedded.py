@@ -144,7 +144,9 @@ class EmbeddedNats:
             lines.append(f'server_name: "{self.server_name}"')
         if self.cluster_port is not None:
             routes = ", ".join(f'"{route}"' for route in self.routes)
-            lines.append(f'cluster {{ name: "govchain", listen: "{self.host}:{self.cluster_port}", routes: [{routes}] }}')
+            lines.append(
+                f'cluster {{ name: "govchain", listen: "{self.host}:{self.cluster_port}", routes: [{routes}] }}'
+            )
         if self.extra_config:
             lines.append(self.extra_config)
         return "\n".join(lines) + "\n"
@@ -154,9 +156,7 @@ class EmbeddedNats:
         assert self._process is not None
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise EmbeddedNatsError(
-                    f"nats-server exited with code {self._process.returncode}: {self._log_tail()}"
-                )
+                raise EmbeddedNatsError(f"nats-server exited with code {self._process.returncode}: {self._log_tail()}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2):
                     return
@@ -224,9 +224,14 @@ class NatsCluster:
         routes = [f"nats://{self.host}:{port}" for port in cluster_ports]
         self.nodes = [
             EmbeddedNats(
-                self.store_dir / f"n{i}", port=0, host=self.host, server_name=f"n{i}",
-                cluster_port=cluster_ports[i], routes=[r for j, r in enumerate(routes) if j != i],
-                extra_config=self.extra_config, sync_interval=self.sync_interval,
+                self.store_dir / f"n{i}",
+                port=0,
+                host=self.host,
+                server_name=f"n{i}",
+                cluster_port=cluster_ports[i],
+                routes=[r for j, r in enumerate(routes) if j != i],
+                extra_config=self.extra_config,
+                sync_interval=self.sync_interval,
             )
             for i in range(self.size)
         ]

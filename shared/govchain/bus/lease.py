@@ -10,9 +10,9 @@ cannot both append at one height.
 
 from __future__ import annotations
 
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
-from nats.errors import Error as NatsError
 from nats.js.errors import BadRequestError, BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 

@@ -24,6 +24,7 @@ def own_inbox(user: str) -> str:
     """The inboxes ``user`` may subscribe to: its own (``govchain.bus.connect`` sets the prefix)."""
     return subjects.inbox_prefix(user) + ".>"
 
+
 QUERIES = ["gov.ledger.>", "gov.identity.>", "gov.registry.>", "gov.contract.>", "gov.analytics.>"]
 """Asking a service a question (request/reply): every user may; health checks do it too."""
 
@@ -57,8 +58,14 @@ READ_STREAMS = read_streams([subjects.BLOCKS_STREAM])
 READ_REFUSALS = read_streams()
 """Also REJECTED: for analytics, which tallies refusals (``services/analytics/refusals.py``)."""
 
-SERVICE_USERS = {"ledger": "ledger", "identity": "identity", "registry": "registry",
-                 "contract": CONTRACT_ENGINE, "analytics": "analytics", "gateway": "gateway"}
+SERVICE_USERS = {
+    "ledger": "ledger",
+    "identity": "identity",
+    "registry": "registry",
+    "contract": CONTRACT_ENGINE,
+    "analytics": "analytics",
+    "gateway": "gateway",
+}
 """The NATS user each ``govchain serve <service>`` logs in as, i.e. whose
 ``credentials/<user>.env`` its container reads (``docker-compose.yml``). The contract engine
 publishes the events it signs as its principal ``contract-engine`` on
@@ -93,30 +100,49 @@ def service_users(services: Iterable[str]) -> list[NatsUser]:
     users = [
         NatsUser(
             "ledger",
-            publish=[subjects.BLOCKS_SUBJECT, subjects.REJECTED_SUBJECTS, subjects.CHECKPOINTS_SUBJECT, "$JS.API.>",
-                     "$KV.govchain_leases.>",
-                     "$JS.ACK.>", *QUERIES, INBOX],
+            publish=[
+                subjects.BLOCKS_SUBJECT,
+                subjects.REJECTED_SUBJECTS,
+                subjects.CHECKPOINTS_SUBJECT,
+                "$JS.API.>",
+                "$KV.govchain_leases.>",
+                "$JS.ACK.>",
+                *QUERIES,
+                INBOX,
+            ],
             subscribe=[own_inbox("ledger"), "gov.ledger.>"],
             responds=True,
         ),
-        NatsUser("identity", publish=[*READ_STREAMS, *QUERIES, INBOX],
-                 subscribe=[own_inbox("identity"), "gov.identity.>"], responds=True),
-        NatsUser("analytics", publish=[*READ_REFUSALS, *QUERIES, INBOX],
-                 subscribe=[own_inbox("analytics"), "gov.analytics.>"], responds=True),
+        NatsUser(
+            "identity",
+            publish=[*READ_STREAMS, *QUERIES, INBOX],
+            subscribe=[own_inbox("identity"), "gov.identity.>"],
+            responds=True,
+        ),
+        NatsUser(
+            "analytics",
+            publish=[*READ_REFUSALS, *QUERIES, INBOX],
+            subscribe=[own_inbox("analytics"), "gov.analytics.>"],
+            responds=True,
+        ),
     ]
     # (answers on, publishes events as): the gateway relays events that people signed, so it
     # may publish any event subject; the ledger still checks every signature.
-    roles = {"registry": ("gov.registry.>", "gov.events.registry.>"),
-             CONTRACT_ENGINE: ("gov.contract.>", f"gov.events.{CONTRACT_ENGINE}.>"),
-             "gateway": (None, "gov.events.>")}
+    roles = {
+        "registry": ("gov.registry.>", "gov.events.registry.>"),
+        CONTRACT_ENGINE: ("gov.contract.>", f"gov.events.{CONTRACT_ENGINE}.>"),
+        "gateway": (None, "gov.events.>"),
+    }
     for service in sorted(set(services) & set(roles)):
         answers, events = roles[service]
-        users.append(NatsUser(
-            service,
-            publish=[*READ_STREAMS, events, *QUERIES, INBOX],
-            subscribe=[own_inbox(service), *([answers] if answers else [])],
-            responds=answers is not None,
-        ))
+        users.append(
+            NatsUser(
+                service,
+                publish=[*READ_STREAMS, events, *QUERIES, INBOX],
+                subscribe=[own_inbox(service), *([answers] if answers else [])],
+                responds=answers is not None,
+            )
+        )
     return users
 
 
@@ -133,7 +159,7 @@ def authorization_block(users: list[NatsUser], password_hashes: dict[str, str], 
     """A nats-server ``authorization {}`` block: the users, their bcrypt hashes, their rights.
 
     ``admin`` (for the operator's tools) may do anything; keep its password offline."""
-    entries = [{"user": "admin", "password": admin_hash}]
+    entries: list[dict[str, object]] = [{"user": "admin", "password": admin_hash}]
     for user in users:
         permissions: dict[str, object] = {"publish": {"allow": user.publish}, "subscribe": {"allow": user.subscribe}}
         if user.responds:

@@ -79,6 +79,7 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1, *, patience_s:
     while True:
         try:
             for config in stream_configs(replicas):
+                assert config.name, "every stream GovChain makes is named"
                 try:
                     await js.stream_info(config.name)
                 except NotFoundError:

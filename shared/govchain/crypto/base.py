@@ -62,9 +62,7 @@ class SuiteBase:
 
     def _check_aead(self, key: bytes, nonce: bytes) -> None:
         if len(key) != self.aead_key_size:
-            raise CryptoError(
-                f"{self.name} AEAD keys are {self.aead_key_size} bytes, not {len(key)}"
-            )
+            raise CryptoError(f"{self.name} AEAD keys are {self.aead_key_size} bytes, not {len(key)}")
         if len(nonce) != NONCE_SIZE:
             raise CryptoError(f"AEAD nonces are {NONCE_SIZE} bytes, not {len(nonce)}")
 

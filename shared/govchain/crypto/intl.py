@@ -79,9 +79,7 @@ class IntlSuite(SuiteBase):
         """PKCS#8 PEM, unencrypted: file permissions (0600) protect it, as for every key file."""
         self._own(private)
         handle = cast(Ed25519PrivateKey, private._handle)
-        return handle.private_bytes(
-            _PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        return handle.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
     def private_key_from_pem(self, pem: bytes) -> PrivateKey:
         try:

@@ -49,9 +49,7 @@ def measure(suite: CryptoSuite, seconds: float) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=1.0, help="time per figure")
-    parser.add_argument(
-        "--repeat", type=int, default=1, help="runs; each figure is the best (on a shared machine)"
-    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs; each figure is the best (on a shared machine)")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     for _ in range(max(1, args.repeat)):

@@ -16,9 +16,7 @@ def armor(der: bytes, label: str) -> bytes:
     """DER to PEM with 64-column lines, as OpenSSL writes it."""
     body = base64.b64encode(der).decode("ascii")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return (
-        "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----"]) + "\n"
-    ).encode()
+    return ("\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----"]) + "\n").encode()
 
 
 def dearmor(pem: bytes, label: str) -> bytes:

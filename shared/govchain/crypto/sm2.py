@@ -50,17 +50,13 @@ _CURVE_BYTES = b"".join(v.to_bytes(32, "big") for v in (A, B, GX, GY))
 # SubjectPublicKeyInfo { id-ecPublicKey, sm2p256v1 (1.2.156.10197.1.301) } BIT STRING prefix.
 _SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d034200")
 # PKCS#8 { v0, { id-ecPublicKey, sm2p256v1 }, OCTET STRING ECPrivateKey { 1, d, [1] Q } }.
-_PKCS8_PREFIX = bytes.fromhex(
-    "308187020100301306072a8648ce3d020106082a811ccf5501822d046d306b0201010420"
-)
+_PKCS8_PREFIX = bytes.fromhex("308187020100301306072a8648ce3d020106082a811ccf5501822d046d306b0201010420")
 _PKCS8_MIDDLE = bytes.fromhex("a144034200")
 
 
 def _backend() -> Any:
     if _gmssl is None:  # pragma: no cover
-        raise CryptoError(
-            "the gm suite needs the gmssl-pyx package (wheels for x86-64 only); it is not installed"
-        )
+        raise CryptoError("the gm suite needs the gmssl-pyx package (wheels for x86-64 only); it is not installed")
     return _gmssl
 
 
@@ -136,9 +132,7 @@ def private_from_der(der: bytes) -> tuple[bytes, bytes]:
         or not der.startswith(_PKCS8_PREFIX)
         or der[middle : middle + len(_PKCS8_MIDDLE)] != _PKCS8_MIDDLE
     ):
-        raise KeyFormatError(
-            "not an SM2 PKCS#8 private key with its public key (as OpenSSL writes)"
-        )
+        raise KeyFormatError("not an SM2 PKCS#8 private key with its public key (as OpenSSL writes)")
     return check_scalar(der[head:middle]), validate_public(der[middle + len(_PKCS8_MIDDLE) :])
 
 
@@ -191,9 +185,7 @@ def signature_to_der(signature: bytes) -> bytes:
     """Raw r || s to the DER SEQUENCE { r INTEGER, s INTEGER } of GB/T 35276."""
     if len(signature) != SIGNATURE_SIZE:
         raise CryptoError("an SM2 signature is 64 bytes r || s")
-    return encode_dss_signature(
-        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-    )
+    return encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
 
 
 def signature_from_der(der: bytes) -> bytes:

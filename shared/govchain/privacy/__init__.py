@@ -44,7 +44,22 @@ _EXPORTS = {
     "vault_metadata": "govchain.privacy.vault",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Kek",
+    "KekError",
+    "KekMismatch",
+    "KeyVault",
+    "KeyVaultError",
+    "SealedField",
+    "SealedFieldError",
+    "SubjectErased",
+    "UnknownSubjectKey",
+    "is_sealed",
+    "open_sealed",
+    "seal",
+    "vault_metadata",
+]
+assert sorted(__all__) == sorted(_EXPORTS), "every lazy export is declared, and only those"
 
 
 def __getattr__(name: str) -> Any:

@@ -84,8 +84,11 @@ def vacuum_full(engine: Engine, table: str) -> None:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql(f'VACUUM FULL "{table}"')
     except DBAPIError as exc:  # not the table's owner, say: the rows are right, only old versions linger
-        log.warning("cannot VACUUM FULL: old row versions may linger in the table file", table=table,
-                    error=type(exc.orig).__name__)
+        log.warning(
+            "cannot VACUUM FULL: old row versions may linger in the table file",
+            table=table,
+            error=type(exc.orig).__name__,
+        )
 
 
 def sqlite_files(engine: Engine) -> list[Path]:

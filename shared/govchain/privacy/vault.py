@@ -149,9 +149,11 @@ def live_kek_ids(engine: Engine) -> frozenset[str]:
         inspector = inspect(conn)
         if not inspector.has_table(TABLE) or "kek_id" not in {c["name"] for c in inspector.get_columns(TABLE)}:
             return frozenset()
-        ids: list[str | None] = list(conn.execute(
-            select(subject_keys.c.kek_id).distinct().where(subject_keys.c.wrapped_key.is_not(None))
-        ).scalars())
+        ids: list[str | None] = list(
+            conn.execute(
+                select(subject_keys.c.kek_id).distinct().where(subject_keys.c.wrapped_key.is_not(None))
+            ).scalars()
+        )
         return frozenset(i for i in ids if i is not None)
 
 
@@ -232,13 +234,21 @@ class KeyVault:
             .where(subject_keys.c.subject == subject, subject_keys.c.erased_at.is_(None))
             .values(wrapped_key=None, kek_id=None, erased_at=now, erasure_reason=reason)
         ).rowcount
-        if not destroyed and conn.execute(
-            select(subject_keys.c.subject).where(subject_keys.c.subject == subject)
-        ).first() is None:
-            conn.execute(insert(subject_keys).values(
-                subject=subject, key_version=NO_KEY_VERSION, wrapped_key=None, kek_id=None,
-                created_at=now, erased_at=now, erasure_reason=reason,
-            ))
+        if (
+            not destroyed
+            and conn.execute(select(subject_keys.c.subject).where(subject_keys.c.subject == subject)).first() is None
+        ):
+            conn.execute(
+                insert(subject_keys).values(
+                    subject=subject,
+                    key_version=NO_KEY_VERSION,
+                    wrapped_key=None,
+                    kek_id=None,
+                    created_at=now,
+                    erased_at=now,
+                    erasure_reason=reason,
+                )
+            )
         return bool(destroyed)
 
     def erase(self, subject: str, reason: str) -> bool:
@@ -342,9 +352,13 @@ class KeyVault:
         """Insert a fresh key; if another writer got there first (key or tombstone), theirs stands."""
         key = secrets.token_bytes(KEY_BYTES)
         self._insert(
-            subject=subject, key_version=KEY_VERSION, kek_id=kek.id,
+            subject=subject,
+            key_version=KEY_VERSION,
+            kek_id=kek.id,
             wrapped_key=kek.wrap(key, subject=subject, key_version=KEY_VERSION),
-            created_at=datetime.now(UTC), erased_at=None, erasure_reason=None,
+            created_at=datetime.now(UTC),
+            erased_at=None,
+            erasure_reason=None,
         )
 
     def _insert(self, **values: Any) -> bool:

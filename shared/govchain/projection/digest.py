@@ -95,7 +95,9 @@ def table_digests(
     if isinstance(bind, Engine):
         with bind.connect() as conn:
             return table_digests(
-                conn, exclude_tables=exclude_tables, exclude_prefixes=exclude_prefixes,
+                conn,
+                exclude_tables=exclude_tables,
+                exclude_prefixes=exclude_prefixes,
                 exclude_columns=exclude_columns,
             )
     exclude_tables, exclude_prefixes = frozenset(exclude_tables), tuple(exclude_prefixes)

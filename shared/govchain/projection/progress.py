@@ -76,8 +76,13 @@ class LogCatchUp:
 
     def _announce(self, projection: str, run: _Run) -> None:
         run.announced = True
-        self.emit("projection catching up", projection=projection, from_height=run.from_height + 1,
-                  head=run.head, blocks=run.head - run.from_height)
+        self.emit(
+            "projection catching up",
+            projection=projection,
+            from_height=run.from_height + 1,
+            head=run.head,
+            blocks=run.head - run.from_height,
+        )
 
     def advanced(self, projection: str, height: int, head: int) -> None:
         run = self._runs.get(projection)
@@ -93,9 +98,16 @@ class LogCatchUp:
         total = head - run.from_height
         rate = done / max(now - run.began, 1e-9)
         extra = _event_rate(run, now - run.began)
-        self.emit("projection catch-up progress", projection=projection, height=height, head=head,
-                  percent=round(100 * done / max(total, 1), 1), blocks_per_s=round(rate, 1),
-                  eta_s=round((head - height) / rate, 1) if rate > 0 else None, **extra)
+        self.emit(
+            "projection catch-up progress",
+            projection=projection,
+            height=height,
+            head=head,
+            percent=round(100 * done / max(total, 1), 1),
+            blocks_per_s=round(rate, 1),
+            eta_s=round((head - height) / rate, 1) if rate > 0 else None,
+            **extra,
+        )
 
     def finished(self, projection: str, height: int) -> None:
         run = self._runs.pop(projection, None)
@@ -103,8 +115,14 @@ class LogCatchUp:
             return
         took = self.clock() - run.began
         extra = _event_rate(run, took)
-        self.emit("projection caught up" if height >= run.head else "projection catch-up stopped",
-                  projection=projection, height=height, head=run.head, seconds=round(took, 2), **extra)
+        self.emit(
+            "projection caught up" if height >= run.head else "projection catch-up stopped",
+            projection=projection,
+            height=height,
+            head=run.head,
+            seconds=round(took, 2),
+            **extra,
+        )
 
 
 def _event_rate(run: _Run, seconds: float) -> dict[str, int]:
@@ -125,9 +143,14 @@ class RichCatchUp:
     def started(self, projection: str, from_height: int, head: int) -> None:
         if self._progress is None:
             self._progress = Progress(
-                TextColumn("{task.fields[verb]} [bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("blocks"), TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-                console=self.console, transient=True,
+                TextColumn("{task.fields[verb]} [bold]{task.description}[/]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("blocks"),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
             )
             self._progress.start()
         verb, what = ("verifying", "the chain") if projection == VERIFY else ("catching up", projection)

@@ -81,9 +81,7 @@ class ProjectionRunner:
         projection.prepare(engine)
         with engine.connect() as conn:
             checkpoint = load_checkpoint(conn, projection.name)
-        self.verifier = ChainVerifier(
-            genesis_hash=genesis_hash, check_events=check_events, checkpoint=checkpoint
-        )
+        self.verifier = ChainVerifier(genesis_hash=genesis_hash, check_events=check_events, checkpoint=checkpoint)
         self._committed = self.verifier.height
 
     @property

@@ -96,6 +96,8 @@ class Block(BaseModel):
 _BLOCK_KEYS = frozenset(Block.model_fields)
 _HEX64 = re.compile(HEX64_PATTERN.removeprefix("^").removesuffix("$"))
 _HEX128 = re.compile(r"[0-9a-f]{128}")
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``jsontext``'s duplicate-key refusal, with the loop in C."""
     result = dict(pairs)
@@ -141,9 +143,12 @@ def _parse_fast(raw: bytes) -> Block | None:
         return None
     header, events, block_hash, signature = value["header"], value["events"], value["hash"], value["signature"]
     if (
-        type(header) is not dict or type(events) is not list
-        or type(block_hash) is not str or not _HEX64.fullmatch(block_hash)
-        or type(signature) is not str or not _HEX128.fullmatch(signature)
+        type(header) is not dict
+        or type(events) is not list
+        or type(block_hash) is not str
+        or not _HEX64.fullmatch(block_hash)
+        or type(signature) is not str
+        or not _HEX128.fullmatch(signature)
     ):
         return None
     for event in events:  # the block is level 1, the list level 2: each event may nest MAX_EVENT_DEPTH

@@ -22,15 +22,14 @@ import rfc8785
 
 from govchain.protocol.errors import CanonicalizationError
 
+
 class NestingTooDeep(CanonicalizationError):
     """A value nests deeper than Python can walk: malformed input more than a value without a form."""
 
 
 SAFE_INTEGER = 2**53 - 1
 """The largest integer every JSON reader holds exactly (RFC 8785 refuses anything beyond)."""
-_encode_plain = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
-).encode
+_encode_plain = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")).encode
 
 
 def _is_plain(value: Any) -> bool:

@@ -30,13 +30,18 @@ class CelType:
 
     __slots__ = ("kind", "args", "fields", "label")
 
-    def __init__(self, kind: str, args: tuple[CelType, ...] = (), fields: dict[str, CelType] | None = None,
-                 label: str = "") -> None:
+    def __init__(
+        self, kind: str, args: tuple[CelType, ...] = (), fields: dict[str, CelType] | None = None, label: str = ""
+    ) -> None:
         self.kind, self.args, self.fields, self.label = kind, args, fields, label
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, CelType) and self.kind == other.kind and self.args == other.args
-                and self.fields == other.fields)
+        return (
+            isinstance(other, CelType)
+            and self.kind == other.kind
+            and self.args == other.args
+            and self.fields == other.fields
+        )
 
     def __hash__(self) -> int:
         return hash((self.kind, self.args))
@@ -52,8 +57,9 @@ class CelType:
 
 
 DYN, INT, UINT, DOUBLE, STRING, BOOL, BYTES, NULL, TIMESTAMP, DURATION, TYPE = (
-    CelType(k) for k in ("dyn", "int", "uint", "double", "string", "bool", "bytes", "null_type", "timestamp",
-                         "duration", "type"))
+    CelType(k)
+    for k in ("dyn", "int", "uint", "double", "string", "bool", "bytes", "null_type", "timestamp", "duration", "type")
+)
 NUMBERS = ("int", "uint", "double")
 
 
@@ -150,7 +156,8 @@ def model_type(model: type[BaseModel], label: str | None = None) -> CelType:
 
 # -- a parser for the CEL subset ----------------------------------------------------------------
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<space>\s+)
   | (?P<double>(?:\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+(?:[eE][+-]?\d+)?))
   | (?P<uint>(?:0[xX][0-9a-fA-F]+|\d+)[uU])
@@ -158,7 +165,9 @@ _TOKEN = re.compile(r"""
   | (?P<string>(?P<prefix>[rRbB]{0,2})(?:\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'))
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>==|!=|<=|>=|&&|\|\||[-+*/%<>!?:.,()\[\]{}])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _MACROS = {"all", "exists", "exists_one", "map", "filter"}
 
 Node = tuple[Any, ...]
@@ -170,7 +179,7 @@ def parse(source: str) -> Node:
     while position < len(source):
         match = _TOKEN.match(source, position)
         if match is None:
-            raise ContractError(f"unsupported syntax at {source[position:position + 10]!r}")
+            raise ContractError(f"unsupported syntax at {source[position : position + 10]!r}")
         position = match.end()
         kind = match.lastgroup if match.lastgroup != "prefix" else "string"
         if kind == "string":
@@ -220,7 +229,11 @@ class _Parser:
         if level == len(self._LEVELS):
             return self.unary()
         node = self.binary(level + 1)
-        while self.at < len(self.tokens) and self.tokens[self.at][0] in ("op", "in") and self.peek() in self._LEVELS[level]:
+        while (
+            self.at < len(self.tokens)
+            and self.tokens[self.at][0] in ("op", "in")
+            and self.peek() in self._LEVELS[level]
+        ):
             op = self.take()[1]
             node = ("binary", op, node, self.binary(level + 1))
         return node
@@ -283,11 +296,18 @@ class _Parser:
                 self.take()
             self.take("}")
             return ("map", entries)
-        literal = {"int": INT, "uint": UINT, "double": DOUBLE, "string": STRING, "bytes": BYTES, "bool": BOOL,
-                   "null": NULL}.get(kind)
+        literal = {
+            "int": INT,
+            "uint": UINT,
+            "double": DOUBLE,
+            "string": STRING,
+            "bytes": BYTES,
+            "bool": BOOL,
+            "null": NULL,
+        }.get(kind)
         if literal is None:
             raise ContractError(f"unsupported syntax near {text!r}")
-        value = text.strip("'\"") if kind == "string" and not text[:1].lower() in ("r", "b") else None
+        value = text.strip("'\"") if kind == "string" and text[:1].lower() not in ("r", "b") else None
         return ("literal", literal, value)
 
 
@@ -322,14 +342,39 @@ FUNCTIONS: dict[str, list[Overload]] = {
     "startsWith": [((STRING, STRING), BOOL)],
     "endsWith": [((STRING, STRING), BOOL)],
     "matches": [((STRING, STRING), BOOL)],
-    **{name: [((TIMESTAMP,), INT), ((TIMESTAMP, STRING), INT)]
-       for name in ("getFullYear", "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear",
-                    "getMilliseconds")},
-    **{name: [((TIMESTAMP,), INT), ((TIMESTAMP, STRING), INT), ((DURATION,), INT)]
-       for name in ("getHours", "getMinutes", "getSeconds")},
+    **{
+        name: [((TIMESTAMP,), INT), ((TIMESTAMP, STRING), INT)]
+        for name in (
+            "getFullYear",
+            "getMonth",
+            "getDate",
+            "getDayOfMonth",
+            "getDayOfWeek",
+            "getDayOfYear",
+            "getMilliseconds",
+        )
+    },
+    **{
+        name: [((TIMESTAMP,), INT), ((TIMESTAMP, STRING), INT), ((DURATION,), INT)]
+        for name in ("getHours", "getMinutes", "getSeconds")
+    },
 }
-FACT_FUNCTIONS = frozenset(FUNCTIONS) - {"size", "int", "uint", "double", "string", "bytes", "timestamp",
-                                          "duration", "type", "dyn", "contains", "startsWith", "endsWith", "matches"}
+FACT_FUNCTIONS = frozenset(FUNCTIONS) - {
+    "size",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bytes",
+    "timestamp",
+    "duration",
+    "type",
+    "dyn",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "matches",
+}
 
 
 class TypeChecker:
@@ -439,8 +484,10 @@ class TypeChecker:
         if op in ("<", "<=", ">", ">="):
             if "dyn" in both:
                 return BOOL
-            if not ((left.kind in NUMBERS and right.kind in NUMBERS)
-                    or (left.kind == right.kind and left.kind in ("string", "bytes", "bool", "timestamp", "duration"))):
+            if not (
+                (left.kind in NUMBERS and right.kind in NUMBERS)
+                or (left.kind == right.kind and left.kind in ("string", "bytes", "bool", "timestamp", "duration"))
+            ):
                 raise ContractError(f"cannot order a {left!r} and a {right!r} with {op!r}")
             return BOOL
         if op == "in":
@@ -459,13 +506,25 @@ class TypeChecker:
 
     def arithmetic(self, op: str, left: CelType, right: CelType) -> CelType:
         by_operator: dict[str, dict[tuple[str, str], CelType | None]] = {
-            "+": {("int", "int"): INT, ("uint", "uint"): UINT, ("double", "double"): DOUBLE,
-                  ("string", "string"): STRING, ("bytes", "bytes"): BYTES, ("list", "list"): None,
-                  ("timestamp", "duration"): TIMESTAMP, ("duration", "timestamp"): TIMESTAMP,
-                  ("duration", "duration"): DURATION},
-            "-": {("int", "int"): INT, ("uint", "uint"): UINT, ("double", "double"): DOUBLE,
-                  ("timestamp", "timestamp"): DURATION, ("timestamp", "duration"): TIMESTAMP,
-                  ("duration", "duration"): DURATION},
+            "+": {
+                ("int", "int"): INT,
+                ("uint", "uint"): UINT,
+                ("double", "double"): DOUBLE,
+                ("string", "string"): STRING,
+                ("bytes", "bytes"): BYTES,
+                ("list", "list"): None,
+                ("timestamp", "duration"): TIMESTAMP,
+                ("duration", "timestamp"): TIMESTAMP,
+                ("duration", "duration"): DURATION,
+            },
+            "-": {
+                ("int", "int"): INT,
+                ("uint", "uint"): UINT,
+                ("double", "double"): DOUBLE,
+                ("timestamp", "timestamp"): DURATION,
+                ("timestamp", "duration"): TIMESTAMP,
+                ("duration", "duration"): DURATION,
+            },
             "*": {("int", "int"): INT, ("uint", "uint"): UINT, ("double", "double"): DOUBLE},
             "/": {("int", "int"): INT, ("uint", "uint"): UINT, ("double", "double"): DOUBLE},
             "%": {("int", "int"): INT, ("uint", "uint"): UINT},
@@ -506,13 +565,20 @@ class TypeChecker:
         arities = sorted({len(params) for params, _ in overloads})
         if len(arguments) not in arities:
             counted = " or ".join(str(a) for a in arities)
-            raise ContractError(f"{name}() takes {counted} argument(s), {len(arguments)} given"
-                                f"{' (the receiver counts as the first)' if target is not None else ''}")
-        results = [result for params, result in overloads
-                   if len(params) == len(arguments) and all(map(assignable, params, arguments))]
+            raise ContractError(
+                f"{name}() takes {counted} argument(s), {len(arguments)} given"
+                f"{' (the receiver counts as the first)' if target is not None else ''}"
+            )
+        results = [
+            result
+            for params, result in overloads
+            if len(params) == len(arguments) and all(map(assignable, params, arguments))
+        ]
         if not results:
             declared = "; ".join(f"({', '.join(map(repr, p))}) -> {r!r}" for p, r in overloads)
-            raise ContractError(f"no overload of {name}() for ({', '.join(map(repr, arguments))}); declared: {declared}")
+            raise ContractError(
+                f"no overload of {name}() for ({', '.join(map(repr, arguments))}); declared: {declared}"
+            )
         return results[0] if all(r == results[0] for r in results) else DYN
 
     def macro(self, name: str, target: CelType, argument_nodes: list[Node]) -> CelType:

@@ -97,7 +97,7 @@ class ContractDefinition(Spec):
     on_error: Outcome | None = Field(
         default=None,
         description=f"where a case goes when an expression fails at run time (case.failed holds the error); "
-                    f"without it, or if it fails too, the case ends in {FAILED!r}",
+        f"without it, or if it fails too, the case ends in {FAILED!r}",
     )
 
     @model_validator(mode="after")
@@ -158,9 +158,15 @@ class _DefinitionChecker:
                 raise ContractError(f"deadline: unknown state {deadline.state!r}")
         self.vars = self._case_variables()
         for on in sorted(d.triggers()):  # case_key runs before any case exists
-            key = infer_type(d.case_key, {"event": _event_var(on), "case": object_of("case (none yet)", {}),
-                                          "block": object_of("block (not bound in case_key)", {})},
-                             where=f"case_key (on {on})")
+            key = infer_type(
+                d.case_key,
+                {
+                    "event": _event_var(on),
+                    "case": object_of("case (none yet)", {}),
+                    "block": object_of("block (not bound in case_key)", {}),
+                },
+                where=f"case_key (on {on})",
+            )
             if key.kind not in ("string", "int", "uint", "dyn"):
                 raise ContractError(f"case_key (on {on}) must be a string or an int, not a {key!r}")
         for t in d.transitions:
@@ -206,8 +212,7 @@ class _DefinitionChecker:
                 found[name] = joined if joined is not None else DYN
         return found
 
-    def _case(self, *, opened: bool = True, failed: bool = False, extra: dict[str, CelType] | None = None
-              ) -> CelType:
+    def _case(self, *, opened: bool = True, failed: bool = False, extra: dict[str, CelType] | None = None) -> CelType:
         """The ``case`` a transition sees: a case it opens has no variables yet."""
         fields = {"key": STRING, "state": STRING, "entered_at": STRING}
         fields.update(self.vars if opened else (extra or {}))
@@ -227,8 +232,10 @@ class _DefinitionChecker:
         for name, expr in outcome.set.items():  # case variables are stored as JSON
             if (found := infer_type(expr, env, where=f"{where}.set.{name}")).kind in _NOT_JSON:
                 raise ContractError(f"{where}.set.{name}: a {found!r} is not plain JSON; convert it with string()")
-        after = {**env, "case": self._case(opened=opened, failed=failed,
-                                            extra={n: self.vars.get(n, DYN) for n in outcome.set})}
+        after = {
+            **env,
+            "case": self._case(opened=opened, failed=failed, extra={n: self.vars.get(n, DYN) for n in outcome.set}),
+        }
         for i, emit in enumerate(outcome.emit):
             self._emit(emit, after, f"{where}.emit[{i}] {emit.type}")
 
@@ -370,12 +377,30 @@ def step(
             return reject(definition, current, variables, block, transition.name, f"when (error: {exc})", evaluate)
         failed, error = _first_failed_guard(transition, variables, evaluate)
         if failed is None:
-            return _enter_or_reject(definition, current, transition.then, variables, evaluate, block,
-                                    f"transition:{transition.name}", transition.name, None)
+            return _enter_or_reject(
+                definition,
+                current,
+                transition.then,
+                variables,
+                evaluate,
+                block,
+                f"transition:{transition.name}",
+                transition.name,
+                None,
+            )
         if transition.otherwise is not None:
             variables["case"] = {**current.as_cel(), "failed": failed}
-            return _enter_or_reject(definition, current, transition.otherwise, variables, evaluate, block,
-                                    f"otherwise:{transition.name}", transition.name, failed)
+            return _enter_or_reject(
+                definition,
+                current,
+                transition.otherwise,
+                variables,
+                evaluate,
+                block,
+                f"otherwise:{transition.name}",
+                transition.name,
+                failed,
+            )
         if error:
             return reject(definition, current, variables, block, transition.name, failed, evaluate)
     return None
@@ -386,14 +411,28 @@ def expire(definition: ContractDefinition, case: Case, block: dict[str, Any], ev
     for deadline in definition.deadlines:
         if deadline.state == case.state and _seconds_between(case.entered_at, block["time"]) >= deadline.after_seconds:
             variables = {"event": {}, "case": case.as_cel(), "block": block}
-            return _enter_or_reject(definition, case, deadline.then, variables, evaluate, block,
-                                    f"deadline:{deadline.state}", f"deadline:{deadline.state}", None)
+            return _enter_or_reject(
+                definition,
+                case,
+                deadline.then,
+                variables,
+                evaluate,
+                block,
+                f"deadline:{deadline.state}",
+                f"deadline:{deadline.state}",
+                None,
+            )
     return None
 
 
 def reject(
-    definition: ContractDefinition, case: Case, variables: dict[str, Any], block: dict[str, Any], step_name: str,
-    reason: str, evaluate: Evaluator | None = None,
+    definition: ContractDefinition,
+    case: Case,
+    variables: dict[str, Any],
+    block: dict[str, Any],
+    step_name: str,
+    reason: str,
+    evaluate: Evaluator | None = None,
 ) -> Step:
     """An expression failed at run time: the case takes the contract's ``on_error`` outcome
     (with ``case.failed`` = the error), or, without one or if that fails too, ends in FAILED."""
@@ -401,8 +440,9 @@ def reject(
     if definition.on_error is not None and evaluate is not None:
         on_error = {**variables, "case": {**case.as_cel(), "failed": reason}}
         try:
-            result = _enter(case, definition.on_error, on_error, evaluate, block, f"error:{step_name}",
-                            f"error:{step_name}", reason)
+            result = _enter(
+                case, definition.on_error, on_error, evaluate, block, f"error:{step_name}", f"error:{step_name}", reason
+            )
         except ContractError as exc:
             reason = _short(f"{reason}; on_error failed too: {exc}")
         else:
@@ -427,12 +467,19 @@ def _first_failed_guard(
 
 def _short(reason: str, limit: int = 300) -> str:
     """Error texts go into result events, whose fields have length limits."""
-    return reason if len(reason) <= limit else reason[:limit - 3] + "..."
+    return reason if len(reason) <= limit else reason[: limit - 3] + "..."
 
 
 def _enter_or_reject(
-    definition: ContractDefinition, case: Case, outcome: Outcome, variables: dict[str, Any], evaluate: Evaluator,
-    block: dict[str, Any], cause: str, step_name: str, failed: str | None,
+    definition: ContractDefinition,
+    case: Case,
+    outcome: Outcome,
+    variables: dict[str, Any],
+    evaluate: Evaluator,
+    block: dict[str, Any],
+    cause: str,
+    step_name: str,
+    failed: str | None,
 ) -> Step:
     try:
         return _enter(case, outcome, variables, evaluate, block, cause, step_name, failed)
@@ -441,14 +488,25 @@ def _enter_or_reject(
 
 
 def _enter(
-    case: Case, outcome: Outcome, variables: dict[str, Any], evaluate: Evaluator, block: dict[str, Any],
-    cause: str, transition: str, failed: str | None,
+    case: Case,
+    outcome: Outcome,
+    variables: dict[str, Any],
+    evaluate: Evaluator,
+    block: dict[str, Any],
+    cause: str,
+    transition: str,
+    failed: str | None,
 ) -> Step:
     new_vars = dict(case.vars)
     for name, expr in outcome.set.items():
         new_vars[name] = _plain(evaluate(expr, variables), f"set.{name}")
-    moved = Case(case.contract_id, case.key, outcome.to, new_vars,
-                 entered_at=block["time"] if outcome.to != case.state else case.entered_at)
+    moved = Case(
+        case.contract_id,
+        case.key,
+        outcome.to,
+        new_vars,
+        entered_at=block["time"] if outcome.to != case.state else case.entered_at,
+    )
     after = {**variables, "case": {**moved.as_cel(), **({"failed": failed} if failed else {})}}
     emissions = [
         Emission(emit.type, {name: _plain(evaluate(expr, after), name) for name, expr in emit.data.items()}, cause)

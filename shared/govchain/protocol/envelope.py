@@ -73,7 +73,7 @@ class Envelope(BaseModel):
     id: str = Field(pattern=EVENT_ID_PATTERN)
     source: str = Field(pattern=PRINCIPAL_PATTERN, description="publishing department or authority")
     type: str = Field(pattern=TYPE_PATTERN)
-    schemaversion: int = Field(ge=1, le=1000, strict=True, description="a JSON integer: not 1.0, \"1\" or true")
+    schemaversion: int = Field(ge=1, le=1000, strict=True, description='a JSON integer: not 1.0, "1" or true')
     subject: str | None = Field(default=None, max_length=256)
     time: str
     datacontenttype: Literal["application/json"] = "application/json"
@@ -202,9 +202,7 @@ def parse_envelope(raw: bytes) -> Envelope:
 def parse_event(raw: bytes) -> tuple[Envelope, CanonicalForms]:
     """:func:`parse_envelope`, also returning the canonical forms it had to compute anyway."""
     if len(raw) > MAX_EVENT_BYTES:
-        raise EventRejected(
-            RejectionReason.OVERSIZED, f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}"
-        )
+        raise EventRejected(RejectionReason.OVERSIZED, f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
     try:
         envelope = Envelope.model_validate(parse_json_object(raw, what="event", max_depth=MAX_EVENT_DEPTH))
     except (ValueError, ValidationError) as exc:
@@ -288,6 +286,7 @@ def batchproof_attribute(proof: BatchProof) -> str:
 
 def batchproof_from_attribute(value: object) -> BatchProof:
     """The proof in a ``batchproof`` attribute; raises :class:`EventRejected` on anything else."""
+
     def refuse(why: str) -> EventRejected:
         return EventRejected(RejectionReason.MALFORMED_ENVELOPE, f"batchproof: {why}")
 

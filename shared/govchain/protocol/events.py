@@ -205,8 +205,12 @@ class NamedWitness(BaseModel):
 
     name: str = Field(pattern=NOTE_KEY_NAME_PATTERN)
     vkey: str = Field(max_length=300, description="c2sp.org/tlog-cosignature vkey (type 0x04)")
-    url: str | None = Field(default=None, max_length=512, pattern=r"^https?://[^\s]+$",
-                            description="base URL; the ledger POSTs to <url>/add-checkpoint")
+    url: str | None = Field(
+        default=None,
+        max_length=512,
+        pattern=r"^https?://[^\s]+$",
+        description="base URL; the ledger POSTs to <url>/add-checkpoint",
+    )
 
     @model_validator(mode="after")
     def _vkey_names_the_witness(self) -> NamedWitness:

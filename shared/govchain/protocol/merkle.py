@@ -68,9 +68,7 @@ class Frontier:
         if size < 0:
             raise ValueError(f"frontier size must be >= 0, got {size}")
         if len(hashes) != size.bit_count():
-            raise ValueError(
-                f"a frontier of size {size} has {size.bit_count()} hashes, got {len(hashes)}"
-            )
+            raise ValueError(f"a frontier of size {size} has {size.bit_count()} hashes, got {len(hashes)}")
         for h in hashes:
             _require_hash(h)
         self._size = size
@@ -270,9 +268,7 @@ def consistency_proof(old_size: int, new_size: int, nodes: NodeSource) -> list[b
     return proof
 
 
-def verify_inclusion(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> bool:
+def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """RFC 9162 §2.1.3.2, step for step: does ``proof`` place ``leaf_hash`` at ``index``?
 
     Never raises on bad input; any malformed proof, hash or position is simply False.
@@ -302,9 +298,7 @@ def root_from_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence
     return r if sn == 0 else None
 
 
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
     """RFC 9162 §2.1.4.2, step for step: is the tree ``old_root`` a prefix of ``new_root``?
 
     The RFC covers 0 < old_size < new_size; equal sizes (> 0) need equal roots and an empty

@@ -92,16 +92,19 @@ class DatasetPublished(Record):
     description: str = Field(max_length=2000)
     fields: list[str] = Field(max_length=200)
     access: Literal["public", "departments", "auditors"]
-    readers: list[str] = Field(default_factory=list, max_length=100, description="departments, when access is 'departments'")
+    readers: list[str] = Field(
+        default_factory=list, max_length=100, description="departments, when access is 'departments'"
+    )
     approvers: list[str] = Field(
-        default_factory=list, max_length=10,
+        default_factory=list,
+        max_length=10,
         description="who must approve a data-sharing grant (with required); empty: the publishing department alone",
     )
     required: int = Field(default=1, ge=1, le=10, description="how many of approvers must approve a grant")
     source: Literal["businesses", "parcels", "licenses"] | None = Field(
         default=None,
         description="the register whose records of this department the set holds, read under a grant; "
-                    "None: listed only",
+        "None: listed only",
     )
 
 

@@ -62,79 +62,174 @@ ALSO_POLICY = {"contract.deployed"}
 RULED = {t.name for t in EVENT_TYPES if t.model in _RULES}
 """Types judged by a structural rule rather than (or besides) the policy."""
 
-_KINDS = {"root": "the root authority", "service": "a service", "department": "a department (its own keys)",
-          "official": "an official", "citizen": "a citizen"}
+_KINDS = {
+    "root": "the root authority",
+    "service": "a service",
+    "department": "a department (its own keys)",
+    "official": "an official",
+    "citizen": "a citizen",
+}
 
-_PK1, _PK2 = ("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
-              "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c")  # RFC 8032 test keys
+_PK1, _PK2 = (
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+    "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+)  # RFC 8032 test keys
 _KEY_ID = key_id_of(bytes.fromhex(_PK1))
 _DOC = hashlib.sha256(b"tax clearance certificate T-2026-0001").hexdigest()
 _C1, _C2 = "c-9f86d081884c7d659a2feaa0c55ad015", "c-60303ae22b998861bce3b28f33eec1be"
 _WITNESS, _WITNESS_KEY = "audit.example.gov/witness", b"\x04" + bytes.fromhex(_PK2)
-_WITNESS_VKEY = "+".join([_WITNESS, hashlib.sha256(_WITNESS.encode() + b"\n" + _WITNESS_KEY).digest()[:4].hex(),
-                          base64.b64encode(_WITNESS_KEY).decode()])  # c2sp.org/tlog-cosignature vkey
+_WITNESS_VKEY = "+".join(
+    [
+        _WITNESS,
+        hashlib.sha256(_WITNESS.encode() + b"\n" + _WITNESS_KEY).digest()[:4].hex(),
+        base64.b64encode(_WITNESS_KEY).decode(),
+    ]
+)  # c2sp.org/tlog-cosignature vkey
 _SALE = {"parcel_id": "P-0001", "from_owner": _C1, "to_owner": _C2, "consideration": "3500000.00"}
 EXAMPLES: dict[str, dict[str, Any]] = {
-    "chain.genesis": {"chain_id": "gov-demo", "root_keys": [_PK1], "orderer_keys": [_PK2], "services": {},
-                      "policy": {"publish": {"document.registered": [{"kind": "department"}, {"role": "registrar"}]},
-                                 "event_time": {"max_ahead_s": 300, "max_behind_s": 300,
-                                                "derived_by": ["contract-engine"]}}},
+    "chain.genesis": {
+        "chain_id": "gov-demo",
+        "root_keys": [_PK1],
+        "orderer_keys": [_PK2],
+        "services": {},
+        "policy": {
+            "publish": {"document.registered": [{"kind": "department"}, {"role": "registrar"}]},
+            "event_time": {"max_ahead_s": 300, "max_behind_s": 300, "derived_by": ["contract-engine"]},
+        },
+    },
     "department.registered": {"department_id": "tax", "name": "Tax Bureau", "public_key": _PK1},
     "service.registered": {"service_id": "archive", "name": "City Archive", "public_key": _PK1},
-    "official.registered": {"official_id": "tax-alice", "department_id": "tax", "name": "Alice Wang",
-                            "public_key": _PK2, "roles": ["registrar"]},
+    "official.registered": {
+        "official_id": "tax-alice",
+        "department_id": "tax",
+        "name": "Alice Wang",
+        "public_key": _PK2,
+        "roles": ["registrar"],
+    },
     "citizen.enrolled": {"citizen_id": _C1, "public_key": _PK2},
     "key.added": {"owner": "tax", "public_key": _PK2},
     "key.rotated": {"owner": "tax", "old_key_id": _KEY_ID, "public_key": _PK2, "grace_blocks": 10},
     "key.revoked": {"key_id": _KEY_ID, "reason": "laptop lost"},
     "role.granted": {"principal": "tax-alice", "role": "issuer"},
     "role.revoked": {"principal": "tax-alice", "role": "issuer"},
-    "policy.rule_set": {"event_type": "dataset.published",
-                        "grants": [{"kind": "department"}, {"role": "data-steward", "departments": ["stats"]}]},
-    "document.registered": {"document_id": "T-2026-0001", "sha256": _DOC, "title": "Tax clearance certificate",
-                            "kind": "certificate"},
-    "credential.revoked": {"credential_id": "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427",
-                           "reason": "issued in error"},
-    "business.registered": {"business_id": "B-0001", "name": "Lanzhou Noodle House",
-                            "registration_no": "91110000MA01ABCD1X", "address": "1 Chang'an Avenue, Beijing",
-                            "activity": "restaurant", "owner": _C1},
-    "license.issued": {"license_id": "L-0001", "business_id": "B-0001", "kind": "food-service",
-                       "valid_from": "2026-01-01", "valid_until": "2028-12-31", "application_id": "APP-0001"},
+    "policy.rule_set": {
+        "event_type": "dataset.published",
+        "grants": [{"kind": "department"}, {"role": "data-steward", "departments": ["stats"]}],
+    },
+    "document.registered": {
+        "document_id": "T-2026-0001",
+        "sha256": _DOC,
+        "title": "Tax clearance certificate",
+        "kind": "certificate",
+    },
+    "credential.revoked": {
+        "credential_id": "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+        "reason": "issued in error",
+    },
+    "business.registered": {
+        "business_id": "B-0001",
+        "name": "Lanzhou Noodle House",
+        "registration_no": "91110000MA01ABCD1X",
+        "address": "1 Chang'an Avenue, Beijing",
+        "activity": "restaurant",
+        "owner": _C1,
+    },
+    "license.issued": {
+        "license_id": "L-0001",
+        "business_id": "B-0001",
+        "kind": "food-service",
+        "valid_from": "2026-01-01",
+        "valid_until": "2028-12-31",
+        "application_id": "APP-0001",
+    },
     "license.revoked": {"license_id": "L-0001", "reason": "hygiene inspection failed"},
-    "land.parcel_registered": {"parcel_id": "P-0001", "location": "Lot 12, Haidian District",
-                               "area_m2": "1250.50", "land_use": "residential", "owner": _C1},
+    "land.parcel_registered": {
+        "parcel_id": "P-0001",
+        "location": "Lot 12, Haidian District",
+        "area_m2": "1250.50",
+        "land_use": "residential",
+        "owner": _C1,
+    },
     "land.transferred": {"transfer_id": "T-0001", **_SALE, "contract_sha256": _DOC, "request_id": "R-0001"},
-    "dataset.published": {"dataset_id": "DS-arrears", "title": "Tax arrears by district",
-                          "description": "Monthly totals; no personal data.", "fields": ["district", "month", "total"],
-                          "access": "departments", "readers": ["stats"]},
-    "personal_data.accessed": {"subject": _C1, "reader": "tax-alice", "purpose": "licence renewal",
-                               "record": "business/B-0001", "fields": ["owner_details"]},
+    "dataset.published": {
+        "dataset_id": "DS-arrears",
+        "title": "Tax arrears by district",
+        "description": "Monthly totals; no personal data.",
+        "fields": ["district", "month", "total"],
+        "access": "departments",
+        "readers": ["stats"],
+    },
+    "personal_data.accessed": {
+        "subject": _C1,
+        "reader": "tax-alice",
+        "purpose": "licence renewal",
+        "record": "business/B-0001",
+        "fields": ["owner_details"],
+    },
     "personal_data.erased": {"subject": _C1, "reason": "right to erasure"},
-    "license.applied": {"application_id": "APP-0001", "applicant": _C1, "business_id": "B-0001",
-                        "kind": "food-service", "documents": [_DOC]},
+    "license.applied": {
+        "application_id": "APP-0001",
+        "applicant": _C1,
+        "business_id": "B-0001",
+        "kind": "food-service",
+        "documents": [_DOC],
+    },
     "license.application_rejected": {"application_id": "APP-0002", "failed_condition": "documents_registered"},
-    "land.transfer_requested": {"request_id": "R-0001", **_SALE, "approvers": ["land", "tax", "planning"],
-                                "required": 2},
+    "land.transfer_requested": {
+        "request_id": "R-0001",
+        **_SALE,
+        "approvers": ["land", "tax", "planning"],
+        "required": 2,
+    },
     "land.transfer_approved": {"request_id": "R-0001"},
     "land.transfer_expired": {"request_id": "R-0001", "approvals": ["land"]},
-    "land.transfer_refused": {"request_id": "R-0001", "parcel_id": "P-0001",
-                              "reason": "from_owner is not the parcel's owner"},
+    "land.transfer_refused": {
+        "request_id": "R-0001",
+        "parcel_id": "P-0001",
+        "reason": "from_owner is not the parcel's owner",
+    },
     "clock.tick": {"note": "tick"},
     "case.rated": {"service_type": "business-license", "case_id": "APP-0001", "score": 4},
-    "dataset.access_requested": {"request_id": "DS-REQ-1", "dataset_id": "businesses", "holder": "market-regulator",
-                                 "purpose": "tax registration checks", "fields": ["name", "address"],
-                                 "duration_days": 90, "approvers": ["market-regulator"], "required": 1},
+    "dataset.access_requested": {
+        "request_id": "DS-REQ-1",
+        "dataset_id": "businesses",
+        "holder": "market-regulator",
+        "purpose": "tax registration checks",
+        "fields": ["name", "address"],
+        "duration_days": 90,
+        "approvers": ["market-regulator"],
+        "required": 1,
+    },
     "dataset.access_approved": {"request_id": "DS-REQ-1"},
     "dataset.access_declined": {"request_id": "DS-REQ-1", "reason": "purpose too broad"},
-    "dataset.access_granted": {"request_id": "DS-REQ-1", "dataset_id": "businesses", "holder": "market-regulator",
-                               "grantee": "tax", "purpose": "tax registration checks", "fields": ["name", "address"],
-                               "approvals": ["market-regulator"], "expires_on": "2027-03-01"},
-    "dataset.access_refused": {"request_id": "DS-REQ-1", "dataset_id": "businesses",
-                               "reason": "declined by market-regulator: purpose too broad"},
-    "dataset.read": {"request_id": "DS-REQ-1", "dataset_id": "businesses", "reader": "tax",
-                     "fields": ["name", "address"], "records": 2, "subjects": [_C1]},
-    "witness.policy_set": {"origin": "gov.example.cn/govchain/gov-demo", "quorum": 1, "witnesses": [
-        {"name": _WITNESS, "vkey": _WITNESS_VKEY, "url": "https://audit.example.gov"}]},
+    "dataset.access_granted": {
+        "request_id": "DS-REQ-1",
+        "dataset_id": "businesses",
+        "holder": "market-regulator",
+        "grantee": "tax",
+        "purpose": "tax registration checks",
+        "fields": ["name", "address"],
+        "approvals": ["market-regulator"],
+        "expires_on": "2027-03-01",
+    },
+    "dataset.access_refused": {
+        "request_id": "DS-REQ-1",
+        "dataset_id": "businesses",
+        "reason": "declined by market-regulator: purpose too broad",
+    },
+    "dataset.read": {
+        "request_id": "DS-REQ-1",
+        "dataset_id": "businesses",
+        "reader": "tax",
+        "fields": ["name", "address"],
+        "records": 2,
+        "subjects": [_C1],
+    },
+    "witness.policy_set": {
+        "origin": "gov.example.cn/govchain/gov-demo",
+        "quorum": 1,
+        "witnesses": [{"name": _WITNESS, "vkey": _WITNESS_VKEY, "url": "https://audit.example.gov"}],
+    },
 }
 """One valid ``data`` per type (checked against its model); by type name, for version 1."""
 NO_EXAMPLE = {"contract.deployed": "a whole contract definition: see `services/contract/definitions/*.json`"}
@@ -188,8 +283,11 @@ def who_may_publish(name: str) -> str:
     parts = [RULES[name]] if name in RULED else []
     if name not in RULED or name in ALSO_POLICY:
         grants = "; or ".join(grant_text(g) for g in DEFAULT_POLICY.publish.get(name, []))
-        parts.append(f"Default policy: {grants}." if grants
-                     else "Default policy: nobody, until the root authority grants it (`policy.rule_set`).")
+        parts.append(
+            f"Default policy: {grants}."
+            if grants
+            else "Default policy: nobody, until the root authority grants it (`policy.rule_set`)."
+        )
     return " ".join(parts)
 
 
@@ -210,9 +308,16 @@ def type_text(schema: dict[str, Any]) -> str:
     return str(kind)
 
 
-_LIMITS = (("pattern", "pattern `{}`"), ("minLength", "length ≥ {}"), ("maxLength", "length ≤ {}"),
-           ("minimum", "≥ {}"), ("exclusiveMinimum", "> {}"), ("maximum", "≤ {}"),
-           ("minItems", "items ≥ {}"), ("maxItems", "items ≤ {}"))
+_LIMITS = (
+    ("pattern", "pattern `{}`"),
+    ("minLength", "length ≥ {}"),
+    ("maxLength", "length ≤ {}"),
+    ("minimum", "≥ {}"),
+    ("exclusiveMinimum", "> {}"),
+    ("maximum", "≤ {}"),
+    ("minItems", "items ≥ {}"),
+    ("maxItems", "items ≤ {}"),
+)
 
 
 def constraints_text(schema: dict[str, Any], field: FieldInfo | None) -> str:
@@ -237,8 +342,10 @@ def fields_table(schema: dict[str, Any], model: type[BaseModel] | None) -> list[
     lines = ["| field | type | required | constraints | meaning |", "| --- | --- | --- | --- | --- |"]
     for name, field in schema.get("properties", {}).items():
         limits, meaning = constraints_text(field, fields.get(name)), prose(field.get("description", ""))
-        lines.append(f"| `{name}` | {cell(type_text(field))} | {'yes' if name in required else 'no'} | "
-                     f"{cell(limits)} | {cell(meaning)} |")
+        lines.append(
+            f"| `{name}` | {cell(type_text(field))} | {'yes' if name in required else 'no'} | "
+            f"{cell(limits)} | {cell(meaning)} |"
+        )
     return lines
 
 
@@ -301,15 +408,26 @@ def section(event_type: EventType) -> list[str]:
     name, model = event_type.name, event_type.model
     schema = model.model_json_schema()
     doc = paragraphs(model.__dict__.get("__doc__"))
-    state = ("yes: published alone, never in a batch" if event_type.changes_state
-             else "no: may travel in a batch envelope")
-    intake = (f"`gov.events.<source>.{name}`" if event_type.changes_state
-              else f"`gov.events.<source>.{name}`, or inside a batch envelope on `gov.events.<source>._batch`")
-    lines = [f"### {name} v{event_type.version}", ""] + ([doc, ""] if doc else []) + [
-        f"- **Changes chain state**: {state}",
-        f"- **Who may publish**: {who_may_publish(name)}",
-        *([] if name == "chain.genesis" else [f"- **Published on**: {intake}"]),
-        "", *fields_table(schema, model), ""]
+    state = (
+        "yes: published alone, never in a batch" if event_type.changes_state else "no: may travel in a batch envelope"
+    )
+    intake = (
+        f"`gov.events.<source>.{name}`"
+        if event_type.changes_state
+        else f"`gov.events.<source>.{name}`, or inside a batch envelope on `gov.events.<source>._batch`"
+    )
+    lines = (
+        [f"### {name} v{event_type.version}", ""]
+        + ([doc, ""] if doc else [])
+        + [
+            f"- **Changes chain state**: {state}",
+            f"- **Who may publish**: {who_may_publish(name)}",
+            *([] if name == "chain.genesis" else [f"- **Published on**: {intake}"]),
+            "",
+            *fields_table(schema, model),
+            "",
+        ]
+    )
     models = {inner.__name__: inner for inner in models_in(model)}
     if name == "chain.genesis":  # its policy is a plain object to the schema, a Policy to the chain
         policy = Policy.model_json_schema()
@@ -318,8 +436,12 @@ def section(event_type: EventType) -> list[str]:
         lines += ["`policy` holds a `Policy` object (below), checked when the chain is founded.", ""]
     for definition, nested in sorted(schema.get("$defs", {}).items()):
         described = paragraphs(nested.get("description")).replace("\n\n", " ")
-        lines += [f"`{definition}`" + (f": {described}" if described else ""), "",
-                  *fields_table(nested, models.get(definition)), ""]
+        lines += [
+            f"`{definition}`" + (f": {described}" if described else ""),
+            "",
+            *fields_table(nested, models.get(definition)),
+            "",
+        ]
     checks = checked_in_code(model)
     if checks:
         lines += ["Checked beyond the schema: " + "; ".join(checks) + ".", ""]
@@ -341,8 +463,10 @@ def render() -> str:
     for t in types:
         heading = f"{t.name} v{t.version}"
         summary = paragraphs(t.model.__dict__.get("__doc__")).split("\n\n")[0] or "—"
-        lines.append(f"| [`{t.name}`](#{anchor(heading)}) | {t.version} | {'yes' if t.changes_state else 'no'} | "
-                     f"{cell(summary)} |")
+        lines.append(
+            f"| [`{t.name}`](#{anchor(heading)}) | {t.version} | {'yes' if t.changes_state else 'no'} | "
+            f"{cell(summary)} |"
+        )
     lines += ["", "## Types", ""]
     for t in types:
         lines += section(t)

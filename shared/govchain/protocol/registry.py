@@ -32,9 +32,7 @@ class EventTypeRegistry:
         self._types: dict[tuple[str, int], EventType] = {}
         self._state_changing_names: set[str] = set()
 
-    def register(
-        self, name: str, version: int, *, changes_state: bool = False
-    ) -> Callable[[Model], Model]:
+    def register(self, name: str, version: int, *, changes_state: bool = False) -> Callable[[Model], Model]:
         """Class decorator registering a payload model.
 
         ``changes_state`` marks events that change keys, roles or policy: the block cutter
@@ -59,9 +57,7 @@ class EventTypeRegistry:
         except KeyError:
             known = sorted(v for (n, v) in self._types if n == name)
             hint = f"; known versions: {known}" if known else ""
-            raise EventRejected(
-                RejectionReason.UNKNOWN_TYPE, f"no event type {name} v{version}{hint}"
-            ) from None
+            raise EventRejected(RejectionReason.UNKNOWN_TYPE, f"no event type {name} v{version}{hint}") from None
 
     def parse_data(self, name: str, version: int, data: dict[str, Any]) -> BaseModel:
         """Validate an event's ``data`` against its registered model."""
@@ -71,9 +67,7 @@ class EventTypeRegistry:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "data"
-            raise EventRejected(
-                RejectionReason.INVALID_PAYLOAD, f"{name} v{version}: {where}: {first['msg']}"
-            ) from exc
+            raise EventRejected(RejectionReason.INVALID_PAYLOAD, f"{name} v{version}: {where}: {first['msg']}") from exc
 
     def changes_state(self, name: str, version: int) -> bool:
         event_type = self._types.get((name, version))

@@ -59,8 +59,12 @@ def sign_request(
 ) -> RequestSignature:
     """Sign ``params`` of ``query`` as ``requester`` (the principal owning ``key``), optionally
     for a principal it authenticated (only a delegate service may)."""
-    proof: dict[str, Any] = {"requester": requester, "signer": key.key_id, "time": utc_now(),
-                             "nonce": secrets.token_hex(16)}
+    proof: dict[str, Any] = {
+        "requester": requester,
+        "signer": key.key_id,
+        "time": utc_now(),
+        "nonce": secrets.token_hex(16),
+    }
     if on_behalf_of is not None:
         proof["on_behalf_of"] = on_behalf_of
     signature = key.sign(_signed_bytes(query, params, proof)).hex()

@@ -33,8 +33,12 @@ class Principal:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "kind": self.kind, "name": self.name, "department": self.department,
-            "roles": sorted(self.roles), "registered_height": self.registered_height,
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.name,
+            "department": self.department,
+            "roles": sorted(self.roles),
+            "registered_height": self.registered_height,
             "updated_height": self.updated_height,
         }
 
@@ -66,8 +70,11 @@ class KeyRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "public_key": self.public_key.hex, "owner": self.owner, "added_height": self.added_height,
-            "revoked_height": self.revoked_height, "revocation_reason": self.revocation_reason,
+            "public_key": self.public_key.hex,
+            "owner": self.owner,
+            "added_height": self.added_height,
+            "revoked_height": self.revoked_height,
+            "revocation_reason": self.revocation_reason,
             "valid_until": self.valid_until,
         }
 
@@ -169,8 +176,10 @@ class ChainState:
             "contracts": {cid: list(versions) for cid, versions in sorted(self.contracts.items())},
         }
         if self.witness_policy is not None:  # absent until set: older snapshots read the same
-            value["witness_policy"] = {**self.witness_policy.model_dump(mode="json"),
-                                       "set_height": self.witness_policy_height}
+            value["witness_policy"] = {
+                **self.witness_policy.model_dump(mode="json"),
+                "set_height": self.witness_policy_height,
+            }
         return value
 
     @classmethod

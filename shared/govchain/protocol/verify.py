@@ -142,9 +142,7 @@ class ChainVerifier:
                 if any(EVENT_TYPES.changes_state(e.type, e.schemaversion) for e in envelopes):
                     state = state.copy()
                 roots = _batch_roots(envelopes, signing) if self.check_events else {}
-                state_changed = self._apply_events(
-                    state, envelopes, signing, roots, block.header.time, new_ids, fail
-                )
+                state_changed = self._apply_events(state, envelopes, signing, roots, block.header.time, new_ids, fail)
             except BlockVerificationError:
                 previous.state.height = earlier_height
                 raise
@@ -249,9 +247,7 @@ def _parse_event(event: dict[str, Any], index: int, fail: _Fail) -> Envelope:
     return envelope
 
 
-def _open_events(
-    events: list[dict[str, Any]], fail: _Fail
-) -> tuple[list[Envelope], list[bytes], list[bytes | None]]:
+def _open_events(events: list[dict[str, Any]], fail: _Fail) -> tuple[list[Envelope], list[bytes], list[bytes | None]]:
     """Each event's envelope, leaf hash and (where it came cheaply) signing bytes.
 
     An event in the normal form the orderer writes is opened by :func:`_open_fast`; any other
@@ -295,8 +291,9 @@ def _open_events(
 # takes the reference path, so the fast path can only be narrower, never more lenient;
 # tests/unit/test_verify_fastpath.py holds the two equal.
 
-_REQUIRED = frozenset(("specversion", "id", "source", "type", "schemaversion", "time", "datacontenttype",
-                       "data", "signer"))
+_REQUIRED = frozenset(
+    ("specversion", "id", "source", "type", "schemaversion", "time", "datacontenttype", "data", "signer")
+)
 _SHAPES = {
     _REQUIRED | {"signature"}: (False, False),
     _REQUIRED | {"batchproof"}: (True, False),
@@ -334,6 +331,8 @@ a cycle in a built value ends in RecursionError, which sends the event to the re
 
 def _encode_plain(value: Any) -> str:
     return "".join(_encode_chunks(value, 0))
+
+
 _new = object.__new__
 _set = object.__setattr__
 
@@ -367,14 +366,23 @@ def _open_normal_form(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | 
     event_id, source, event_type, version = event["id"], event["source"], event["type"], event["schemaversion"]
     signer, when, data = event["signer"], event["time"], event["data"]
     if not (
-        event["specversion"] == "1.0" and type(event["specversion"]) is str
-        and event["datacontenttype"] == "application/json" and type(event["datacontenttype"]) is str
-        and type(event_id) is str and _ID.fullmatch(event_id)
-        and type(source) is str and (source in _GOOD_PRINCIPALS or _matches(_PRINCIPAL, source, _GOOD_PRINCIPALS))
-        and type(event_type) is str and (event_type in _GOOD_TYPES or _matches(_TYPE, event_type, _GOOD_TYPES))
-        and type(version) is int and 1 <= version <= 1000
-        and type(signer) is str and (signer in _GOOD_KEY_IDS or _matches(_HEX64, signer, _GOOD_KEY_IDS))
-        and type(when) is str and type(data) is dict and _is_plain(data)
+        event["specversion"] == "1.0"
+        and type(event["specversion"]) is str
+        and event["datacontenttype"] == "application/json"
+        and type(event["datacontenttype"]) is str
+        and type(event_id) is str
+        and _ID.fullmatch(event_id)
+        and type(source) is str
+        and (source in _GOOD_PRINCIPALS or _matches(_PRINCIPAL, source, _GOOD_PRINCIPALS))
+        and type(event_type) is str
+        and (event_type in _GOOD_TYPES or _matches(_TYPE, event_type, _GOOD_TYPES))
+        and type(version) is int
+        and 1 <= version <= 1000
+        and type(signer) is str
+        and (signer in _GOOD_KEY_IDS or _matches(_HEX64, signer, _GOOD_KEY_IDS))
+        and type(when) is str
+        and type(data) is dict
+        and _is_plain(data)
     ):
         return None
     subject = None
@@ -406,11 +414,17 @@ def _open_normal_form(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | 
             if type(raw_proof) is not dict or raw_proof.keys() != _PROOF_KEYS:
                 return None
             index, size, path, proof_signature = (
-                raw_proof["index"], raw_proof["size"], raw_proof["path"], raw_proof["signature"]
+                raw_proof["index"],
+                raw_proof["size"],
+                raw_proof["path"],
+                raw_proof["signature"],
             )
             if not (
-                type(index) is int and type(size) is int and 0 <= index < size <= MAX_BATCH_EVENTS
-                and type(path) is list and len(path) <= 10
+                type(index) is int
+                and type(size) is int
+                and 0 <= index < size <= MAX_BATCH_EVENTS
+                and type(path) is list
+                and len(path) <= 10
                 and type(proof_signature) is str
                 and (proof_signature in _GOOD_SIGNATURES or _matches(_HEX128, proof_signature, _GOOD_SIGNATURES))
             ):
@@ -424,8 +438,11 @@ def _open_normal_form(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | 
                 nodes = '"' + '","'.join(path) + '"'
             else:
                 nodes = ""
-            proof = _model(BatchProof, {"index": index, "size": size, "path": list(path),
-                                        "signature": proof_signature}, set(_PROOF_KEYS))
+            proof = _model(
+                BatchProof,
+                {"index": index, "size": size, "path": list(path), "signature": proof_signature},
+                set(_PROOF_KEYS),
+            )
             # BatchProof.to_bytes, written out here with the path already joined
             proof_json = f'{{"index":{index},"path":[{nodes}],"signature":"{proof_signature}","size":{size}}}'
             signed = b'{"batchproof":' + proof_json.encode() + b"," + signing[1:]
@@ -436,11 +453,24 @@ def _open_normal_form(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | 
             signed = (head + f'"signature":"{signature}",' + tail).encode()
     except (UnicodeEncodeError, ValueError):  # a lone surrogate (the reference refuses it), or no hex
         return None
-    envelope = _model(Envelope, {
-        "specversion": "1.0", "id": event_id, "source": source, "type": event_type, "schemaversion": version,
-        "subject": subject, "time": when, "datacontenttype": "application/json", "data": dict(data),
-        "signer": signer, "signature": signature, "batchproof": proof,
-    }, set(event))
+    envelope = _model(
+        Envelope,
+        {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": source,
+            "type": event_type,
+            "schemaversion": version,
+            "subject": subject,
+            "time": when,
+            "datacontenttype": "application/json",
+            "data": dict(data),
+            "signer": signer,
+            "signature": signature,
+            "batchproof": proof,
+        },
+        set(event),
+    )
     return envelope, signing, signed
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from alembic import command, context, op

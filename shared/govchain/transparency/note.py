@@ -101,7 +101,7 @@ def parse_signature_line(line: str) -> NoteSignature:
         raise MalformedNote("a signature line starts with an em dash and a space")
     if _CONTROL.search(line) or "\n" in line:
         raise MalformedNote("a signature line has no control characters")
-    name, _, encoded = line[len(SIGNATURE_PREFIX):].partition(" ")
+    name, _, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
     if not is_valid_key_name(name) or not encoded:
         raise MalformedNote("malformed signature line")
     try:

@@ -22,11 +22,22 @@ COMMENT = "source/id of the triggering event (bare id before 0002)"
 
 def upgrade() -> None:
     with op.batch_alter_table("contract_case_history", schema=None) as batch_op:
-        batch_op.alter_column("trigger_event_id", existing_type=sa.String(length=64), type_=sa.String(length=128),
-                              existing_nullable=True, comment=COMMENT)
+        batch_op.alter_column(
+            "trigger_event_id",
+            existing_type=sa.String(length=64),
+            type_=sa.String(length=128),
+            existing_nullable=True,
+            comment=COMMENT,
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("contract_case_history", schema=None) as batch_op:
-        batch_op.alter_column("trigger_event_id", existing_type=sa.String(length=128), type_=sa.String(length=64),
-                              existing_nullable=True, comment=None, existing_comment=COMMENT)
+        batch_op.alter_column(
+            "trigger_event_id",
+            existing_type=sa.String(length=128),
+            type_=sa.String(length=64),
+            existing_nullable=True,
+            comment=None,
+            existing_comment=COMMENT,
+        )

@@ -22,10 +22,14 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("registry_departments", schema=None) as batch_op:
-        batch_op.add_column(sa.Column(
-            "event_id", sa.String(length=64), nullable=True,
-            comment="the department.registered event; NULL in rows from before 0002",
-        ))
+        batch_op.add_column(
+            sa.Column(
+                "event_id",
+                sa.String(length=64),
+                nullable=True,
+                comment="the department.registered event; NULL in rows from before 0002",
+            )
+        )
 
 
 def downgrade() -> None:

@@ -35,7 +35,9 @@ def _resize(length_from: int, length_to: int) -> None:
     for table, nullable in EVENT_COLUMNS.items():
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.alter_column(
-                "event_id", existing_type=sa.String(length=length_from), type_=sa.String(length=length_to),
+                "event_id",
+                existing_type=sa.String(length=length_from),
+                type_=sa.String(length=length_to),
                 existing_nullable=nullable,
                 existing_comment=DEPARTMENT_COMMENT if table == "registry_departments" else None,
             )

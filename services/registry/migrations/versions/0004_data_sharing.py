@@ -17,14 +17,25 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("registry_datasets", schema=None) as batch_op:
-        batch_op.add_column(sa.Column(
-            "source", sa.String(length=16), nullable=True,
-            comment="the register its records are read from under a grant; NULL: not readable"))
-        batch_op.add_column(sa.Column(
-            "approvers", sa.Text(), nullable=True,
-            comment="JSON list: whose approval a grant needs; NULL or []: the department alone"))
-        batch_op.add_column(sa.Column("required", sa.Integer(), nullable=True,
-                                      comment="how many of approvers must approve; NULL: 1"))
+        batch_op.add_column(
+            sa.Column(
+                "source",
+                sa.String(length=16),
+                nullable=True,
+                comment="the register its records are read from under a grant; NULL: not readable",
+            )
+        )
+        batch_op.add_column(
+            sa.Column(
+                "approvers",
+                sa.Text(),
+                nullable=True,
+                comment="JSON list: whose approval a grant needs; NULL or []: the department alone",
+            )
+        )
+        batch_op.add_column(
+            sa.Column("required", sa.Integer(), nullable=True, comment="how many of approvers must approve; NULL: 1")
+        )
     op.create_table(
         "registry_data_grants",
         sa.Column("request_id", sa.String(length=64), nullable=False),
@@ -34,8 +45,9 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=300), nullable=False),
         sa.Column("fields", sa.Text(), nullable=False, comment="JSON list of the granted fields"),
         sa.Column("approvals", sa.Text(), nullable=False, comment="JSON list of the departments that approved"),
-        sa.Column("expires_on", sa.String(length=10), nullable=False,
-                  comment="last day (UTC block time) reads are allowed"),
+        sa.Column(
+            "expires_on", sa.String(length=10), nullable=False, comment="last day (UTC block time) reads are allowed"
+        ),
         sa.Column("status", sa.String(length=16), nullable=False, comment="granted, or void (see void_reason)"),
         sa.Column("void_reason", sa.String(length=300), nullable=True),
         sa.Column("height", sa.Integer(), nullable=False),

@@ -39,12 +39,22 @@ def upgrade() -> None:
     attributes = context.config.attributes
     kek = attributes.get("vault_kek")
     with op.batch_alter_table("privacy_subject_keys") as batch:
-        batch.add_column(sa.Column(
-            "kek_id", sa.String(length=16), nullable=True, comment="id of the KEK that wrapped the key; NULL once erased"
-        ))
-        batch.add_column(sa.Column(
-            "wrapped_key", sa.LargeBinary(), nullable=True, comment="the data key wrapped by the KEK; NULL once erased"
-        ))
+        batch.add_column(
+            sa.Column(
+                "kek_id",
+                sa.String(length=16),
+                nullable=True,
+                comment="id of the KEK that wrapped the key; NULL once erased",
+            )
+        )
+        batch.add_column(
+            sa.Column(
+                "wrapped_key",
+                sa.LargeBinary(),
+                nullable=True,
+                comment="the data key wrapped by the KEK; NULL once erased",
+            )
+        )
     bind = op.get_bind()
     clear = bind.execute(
         sa.select(_keys.c.subject, _keys.c.key_version, _keys.c.data_key).where(_keys.c.data_key.is_not(None))
@@ -57,7 +67,9 @@ def upgrade() -> None:
     for row in clear:
         assert kek is not None  # refused above when there are keys to wrap and no KEK
         bind.execute(
-            sa.update(_keys).where(_keys.c.subject == row.subject).values(
+            sa.update(_keys)
+            .where(_keys.c.subject == row.subject)
+            .values(
                 kek_id=kek.id,
                 wrapped_key=kek.wrap(bytes(row.data_key), subject=row.subject, key_version=row.key_version),
                 data_key=None,
