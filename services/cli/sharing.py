@@ -17,7 +17,18 @@ from typing import Any
 import typer
 
 from govchain.bus import subjects
-from govchain.services.cli.common import DATA_OPTION, JSON_OPTION, NATS_OPTION, emit, settings_from, sign_and_submit
+from govchain.client import GovChainClient
+from govchain.protocol.policy import CONTRACT_ENGINE
+from govchain.services.cli.common import (
+    DATA_OPTION,
+    JSON_OPTION,
+    NATS_OPTION,
+    emit,
+    run,
+    settings_from,
+    sign_and_submit,
+    with_connection,
+)
 from govchain.services.cli.registry import AS_OPTION, PRINCIPAL_OPTION, _ask
 
 sharing_app = typer.Typer(
@@ -76,16 +87,31 @@ def approve(
     data: Path = DATA_OPTION,
     nats_url: str = NATS_OPTION,
     as_json: bool = JSON_OPTION,
+    wait: bool = typer.Option(
+        True, help="Wait for the contract's decision (granted, or still pending for more approvals) to be on chain."
+    ),
 ) -> None:
     """Approve a request your department is named to approve."""
+    settings = settings_from(data, nats_url)
     sign_and_submit(
-        settings_from(data, nats_url),
-        key,
-        source=source,
-        type="dataset.access_approved",
-        data={"request_id": request_id},
-        as_json=as_json,
+        settings, key, source=source, type="dataset.access_approved", data={"request_id": request_id}, as_json=as_json
     )
+    if wait:
+        case = run(with_connection(settings, lambda nc: contract_decision(GovChainClient(nc), request_id)))
+        if not as_json:
+            emit(case, False, f"data-sharing {request_id}: {case['state']}")
+
+
+async def contract_decision(client: GovChainClient, request_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The data-sharing case once the contract has judged the newest approval, with every result
+    it emitted (the grant, or a refusal) committed: a grant the next command reads is there."""
+    case = await client.request(
+        subjects.CONTRACT_CASE,
+        {"contract_id": "data-sharing", "case_key": request_id, "min_height": await client.head_height()},
+    )
+    for result in case.get("results", []):
+        await client.wait_receipt(result["event_id"], CONTRACT_ENGINE, timeout)
+    return case
 
 
 @sharing_app.command("refuse")

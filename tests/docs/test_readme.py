@@ -51,6 +51,8 @@ WALK_THROUGH = (
     "Registries and privacy",
     "Smart contracts",
     "Efficiency: before and after",
+    "Evaluating the platform",
+    "Data sharing between departments",
 )
 """The sections of "## Using it" whose ``bash`` blocks are run, in README order. A section added
 under "## Using it" joins the walk-through by its title here, once its commands run as written."""
@@ -204,7 +206,7 @@ def test_the_readme_walk_through_runs_as_written(tmp_path: Path, busy_port: int)
     print(f"walk-through: {len(blocks)} blocks in {time.monotonic() - started:.0f}s")
 
     out = outputs(stdout)
-    using, identity, registry, vault, contracts, report = (out[n] for n in range(1, 7))
+    using, identity, registry, vault, contracts, report, rating, sharing = (out[n] for n in range(1, 9))
     # Using it: the receipts, the refusal of a second event under a used id, the proof, the chain.
     assert re.search(r"^committed: event \w+ in block 1 at position 0$", using, re.M)
     assert re.search(r"^committed: event tax-doc-1 in block 2 at position 0$", using, re.M)
@@ -242,6 +244,13 @@ def test_the_readme_walk_through_runs_as_written(tmp_path: Path, busy_port: int)
     # The report: charts written; the ledger's refusals counted by reason, conflicting_id among them.
     assert "Charts written to" in report and "conflicting_id" in report
     assert list((work / "report").glob("*.png"))
+    # Evaluating: the citizen's rating counts; the report shows satisfaction and costs.
+    assert re.search(r"^committed: event \w+ in block \d+ at position 0$", rating, re.M)
+    assert "Public satisfaction" in rating and "Cost savings" in rating
+    # Data sharing: granted by the contract, read under the grant and recorded on chain.
+    assert re.search(r"^data-sharing DS-0001: granted$", sharing, re.M), sharing
+    assert re.search(r"^DS-0001: land reads registered-businesses of tax \[name, address\]", sharing, re.M), sharing
+    assert '"name": "Harbour Noodle House"' in sharing
 
 
 def outputs(stdout: str) -> dict[int, str]:
