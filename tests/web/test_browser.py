@@ -79,14 +79,16 @@ def test_verifying_a_document_by_upload(page: object, tmp_path: Path) -> None:
     genuine.write_bytes(b"land-bureau document 3")
     page.goto("/verify")
     page.set_input_files("input[type=file]", str(genuine))
-    page.click("form button")
+    with page.expect_navigation():  # the verdict is a new page: read it once it has loaded
+        page.click("form button")
     verdict = page.locator("#verdict").inner_text()
     assert "Registered by land-bureau" in verdict and "inclusion proof verified" in verdict
     assert page.locator("#browser-check[data-state=ok]").wait_for(timeout=15_000) is None
     forged = tmp_path / "forged.txt"
     forged.write_bytes(b"land-bureau document 3, amended")
     page.set_input_files("input[type=file]", str(forged))
-    page.click("form button")
+    with page.expect_navigation():
+        page.click("form button")
     assert "No department registered" in page.locator("#verdict").inner_text()
 
 
