@@ -426,7 +426,7 @@ class CheckpointPublisher:
             headers={"Nats-Msg-Id": f"checkpoint-{target.size}-{digest}"},
         )
         self.published = Published(target.size, names)
-        log.info(
+        log.debug(  # up to one a second; the newest is on /log/checkpoint and the portal
             "checkpoint published",
             size=target.size,
             height=target.height,
