@@ -18,7 +18,6 @@ from govchain.protocol.batch import open_batch
 from govchain.protocol.envelope import PRINCIPAL_PATTERN, parse_event
 from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.eventref import parse_event_ref
-from govchain.protocol.merkle import leaf_hash
 from govchain.protocol.multikey import public_key_from_multibase
 from govchain.protocol.proofs import consistency_problem, inclusion_problem
 from govchain.protocol.requests import AccessDenied
@@ -241,12 +240,9 @@ async def submit(
     except TimeoutError:
         return _pending(source=signed.source, event_id=signed.id)
     if receipt["status"] == "rejected":
+        if receipt["reason"] == RejectionReason.CONFLICTING_ID.value:  # another event holds the id on chain
+            raise api_error(409, receipt["reason"], receipt["detail"])
         raise _refused(receipt)
-    if receipt.get("leaf_hash") != leaf_hash(signed.to_bytes()).hex():
-        # JetStream de-duplicated ours by its id: the receipt is another event's.
-        raise api_error(
-            409, RejectionReason.CONFLICTING_ID.value, f"id {signed.id} is already used by another event on chain"
-        )
     return receipt
 
 

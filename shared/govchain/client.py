@@ -145,47 +145,30 @@ class GovChainClient:
     ) -> dict[str, Any]:
         """Poll until the event is committed or rejected; raise TimeoutError if it stays pending.
 
-        With ``wire`` (the bytes this client published), a refusal of *other* bytes under the
-        same source and id (someone else's forgery, refused) is not taken for this event's:
-        the event stays pending until its own verdict."""
+        With ``wire`` (the bytes this client published), the receipt is judged as the verdict on
+        those bytes (:func:`own_verdict`): a refusal of *other* bytes under the same source and
+        id (someone else's forgery, refused) is not taken for this event's, and another event
+        committed under the id is this one's ``conflicting_id`` refusal."""
         deadline = time.monotonic() + timeout
         delay = 0.02
-        own = None if wire is None else hashlib.sha256(wire).hexdigest()
         while True:
             receipt = await self.receipt(event_id, source)
-            refused_other = (
-                receipt["status"] == "rejected"
-                and own is not None
-                and receipt.get("original_sha256") not in (None, own)
-            )
-            if receipt["status"] != "pending" and not refused_other:
-                return receipt
+            verdict = own_verdict(receipt, wire)
+            if verdict is not None:
+                return verdict
             if time.monotonic() > deadline:
-                if refused_other:
+                if receipt["status"] != "pending":
                     return receipt  # no verdict of our own: report what stands under the id
                 raise TimeoutError(f"event {event_id} still pending after {timeout}s")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
 
     async def submit(self, envelope: Envelope, timeout: float = 30.0) -> dict[str, Any]:
-        """Publish and wait for the receipt of *this* event.
-
-        A committed receipt whose leaf differs from this event's means its id was already
-        used by another event (JetStream de-duplicated ours): that is a refusal, not a success.
-        """
+        """Publish and wait for the verdict on *this* event (see :meth:`wait_receipt`): a
+        committed receipt of another event under its id is a refusal, not a success."""
         wire = envelope.to_bytes()
         await self.publish(envelope)
-        receipt = await self.wait_receipt(envelope.id, envelope.source, timeout, wire=wire)
-        ours = leaf_hash(wire).hex()
-        if receipt["status"] == "committed" and receipt["leaf_hash"] != ours:
-            return {
-                "source": envelope.source,
-                "event_id": envelope.id,
-                "status": "rejected",
-                "reason": RejectionReason.CONFLICTING_ID.value,
-                "detail": f"id {envelope.id} of {envelope.source} is already used by another event on chain",
-            }
-        return receipt
+        return await self.wait_receipt(envelope.id, envelope.source, timeout, wire=wire)
 
     async def inclusion_proof(
         self, event_id: str, at_height: int | None = None, *, source: str | None = None
