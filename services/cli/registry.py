@@ -42,7 +42,7 @@ PROOFS_OPTION = typer.Option(
 )
 
 
-def _ask(
+def ask_as(
     data: Path | None,
     nats_url: str | None,
     subject: str,
@@ -102,7 +102,7 @@ def business(
 ) -> None:
     """A business and its licences."""
     _show(
-        _ask(
+        ask_as(
             data,
             nats_url,
             subjects.REGISTRY_BUSINESS,
@@ -125,7 +125,9 @@ def search(
 ) -> None:
     """Businesses whose name contains TEXT (public fields)."""
     _show(
-        _ask(data, nats_url, subjects.REGISTRY_BUSINESSES, {"text": text, "with_proofs": proofs}, None, None, as_json),
+        ask_as(
+            data, nats_url, subjects.REGISTRY_BUSINESSES, {"text": text, "with_proofs": proofs}, None, None, as_json
+        ),
         as_json,
     )
 
@@ -143,7 +145,9 @@ def parcel(
 ) -> None:
     """A land parcel and the full, ordered history of its transactions."""
     _show(
-        _ask(data, nats_url, subjects.REGISTRY_PARCEL, _record(parcel_id, purpose, proofs), as_key, principal, as_json),
+        ask_as(
+            data, nats_url, subjects.REGISTRY_PARCEL, _record(parcel_id, purpose, proofs), as_key, principal, as_json
+        ),
         as_json,
     )
 
@@ -161,7 +165,7 @@ def document(
     if (file is None) == (sha256 is None):
         fail("give a FILE or --sha256")
     digest = sha256 or hashlib.sha256(file.read_bytes()).hexdigest()
-    answer = _ask(
+    answer = ask_as(
         data, nats_url, subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": proofs}, None, None, as_json
     )
     _show(answer, as_json)
@@ -177,7 +181,7 @@ def departments(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The department directory."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_DEPARTMENTS, {"with_proofs": proofs}, None, None, as_json), as_json)
+    _show(ask_as(data, nats_url, subjects.REGISTRY_DEPARTMENTS, {"with_proofs": proofs}, None, None, as_json), as_json)
 
 
 @registry_app.command("catalog")
@@ -190,7 +194,9 @@ def catalog(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The data sets departments share that you may read."""
-    _show(_ask(data, nats_url, subjects.REGISTRY_CATALOG, {"with_proofs": proofs}, as_key, principal, as_json), as_json)
+    _show(
+        ask_as(data, nats_url, subjects.REGISTRY_CATALOG, {"with_proofs": proofs}, as_key, principal, as_json), as_json
+    )
 
 
 @registry_app.command("seal")
@@ -224,7 +230,7 @@ def seal(
     except (OSError, ValueError) as exc:
         fail(str(exc))
     params = {"subject": subject, "record": record, "fields": {field: parsed}}
-    answer = _ask(data, nats_url, subjects.REGISTRY_SEAL, params, as_key, principal)
+    answer = ask_as(data, nats_url, subjects.REGISTRY_SEAL, params, as_key, principal)
     typer.echo(json.dumps(answer["sealed"][field]))
 
 
@@ -240,7 +246,7 @@ def access_log(
 ) -> None:
     """Who read a person's personal data, when, and why."""
     _show(
-        _ask(
+        ask_as(
             data,
             nats_url,
             subjects.REGISTRY_ACCESS_LOG,

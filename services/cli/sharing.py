@@ -29,7 +29,7 @@ from govchain.services.cli.common import (
     sign_and_submit,
     with_connection,
 )
-from govchain.services.cli.registry import AS_OPTION, PRINCIPAL_OPTION, _ask
+from govchain.services.cli.registry import AS_OPTION, PRINCIPAL_OPTION, ask_as
 
 sharing_app = typer.Typer(
     help="Share data sets between departments: request, approve, refuse, list grants, read.", no_args_is_help=True
@@ -146,7 +146,7 @@ def grants(
 ) -> None:
     """Grants your department is party to (auditors: all), with their expiry and every read under them."""
     params: dict[str, Any] = {} if dataset_id is None else {"dataset_id": dataset_id}
-    answer = _ask(data, nats_url, subjects.REGISTRY_GRANTS, params, as_key, principal, as_json)
+    answer = ask_as(data, nats_url, subjects.REGISTRY_GRANTS, params, as_key, principal, as_json)
     lines = [f"chain day {answer.get('today')}"]
     for g in answer["grants"]:
         state = g["status"] if g["status"] != "void" else f"void ({g['void_reason']})"
@@ -173,5 +173,5 @@ def read(
     params: dict[str, Any] = {"request_id": request_id}
     if fields:
         params["fields"] = fields
-    answer = _ask(data, nats_url, subjects.REGISTRY_DATASET_READ, params, as_key, principal, as_json)
+    answer = ask_as(data, nats_url, subjects.REGISTRY_DATASET_READ, params, as_key, principal, as_json)
     emit(answer, as_json, json.dumps(answer, indent=2, ensure_ascii=False))
