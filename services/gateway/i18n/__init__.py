@@ -1,6 +1,7 @@
 """The portal's languages: one message catalogue per language (``zh-CN.json``, ``en.json`` in
-this folder, flat ``"area.name": "text"`` maps), looked up by :func:`translator`, which the
-templates call as ``t("area.name", **params)`` (``str.format`` placeholders, ``{name}``).
+this folder, flat ``"area.name": "text"`` maps, plus one part file per portal area, such as
+``zh-CN.service.json``), looked up by :func:`translator`, which the templates call as
+``t("area.name", **params)`` (``str.format`` placeholders, ``{name}``).
 
 Chinese first: zh-CN is the default. A request gets English when it asks for it, in this
 order: the ``lang`` query parameter (the switch in every page's header; it also sets the
@@ -38,10 +39,16 @@ def catalogue(language: str) -> Mapping[str, str]:
     """The messages of ``language`` (one of :data:`LANGUAGES`)."""
     if language not in LANGUAGES:
         raise KeyError(language)
-    found = json.loads((_FOLDER / f"{language}.json").read_text(encoding="utf-8"))
-    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
-        raise ValueError(f"{language}.json is not a flat map of strings")
-    return found
+    merged: dict[str, str] = {}
+    for path in [_FOLDER / f"{language}.json", *sorted(_FOLDER.glob(f"{language}.*.json"))]:
+        found = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+            raise ValueError(f"{path.name} is not a flat map of strings")
+        twice = merged.keys() & found.keys()
+        if twice:
+            raise ValueError(f"{path.name} repeats keys of another part: {sorted(twice)[:5]}")
+        merged.update(found)
+    return merged
 
 
 def translator(language: str) -> Callable[..., str]:
