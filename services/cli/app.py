@@ -54,6 +54,7 @@ from govchain.services.cli.sharing import sharing_app
 from govchain.services.cli.vault import vault_app
 from govchain.services.cli.witness import (
     WitnessedCheck,
+    check_pinned,
     check_witnessed,
     log_app,
     published_checkpoint,
@@ -471,6 +472,14 @@ def proof(
         help="Prove against the newest witnessed checkpoint instead: cosigned by the quorum of the chain's "
         "witness policy (the chain is verified to learn it) and matching the verified chain.",
     ),
+    pinned_witnesses: list[str] = typer.Option(
+        None,
+        "--witness",
+        metavar="VKEY",
+        help="With --quorum: require cosignatures from these witnesses (c2sp.org/tlog-cosignature vkeys, "
+        "repeat the option) instead of learning the chain's policy, so the chain is not replayed. Implies --witnessed.",
+    ),
+    quorum: int = typer.Option(None, "--quorum", min=1, help="How many of the --witness keys must have cosigned."),
     data: Path = DATA_OPTION,
     nats_url: str = NATS_OPTION,
     as_json: bool = JSON_OPTION,
@@ -482,6 +491,14 @@ def proof(
         source, event_id = parse_event_ref(event)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="EVENT") from exc
+    pinned = bool(pinned_witnesses)
+    if pinned != (quorum is not None):
+        raise typer.BadParameter(
+            "give the witnesses you trust and how many must cosign", param_hint="--witness/--quorum"
+        )
+    if pinned and quorum > len(set(pinned_witnesses)):
+        raise typer.BadParameter(f"{quorum} of {len(set(pinned_witnesses))} witnesses", param_hint="--quorum")
+    witnessed = witnessed or pinned
     if witnessed and at_height is not None:
         raise typer.BadParameter(
             "--witnessed proves against the witnessed checkpoint's block", param_hint="--at-height"
@@ -489,16 +506,23 @@ def proof(
     settings = settings_from(data, nats_url)
     orderer_keys = trusted_orderer_keys(settings)
 
-    async def fetch(nc: Client) -> tuple[dict[str, Any], WitnessedCheck | None, str | None]:
-        client = GovChainClient(nc)
-        if not witnessed:
-            return await client.inclusion_proof(event_id, at_height, source=source), None, None
+    async def learnt_or_pinned(client: GovChainClient, nc: Client) -> tuple[WitnessedCheck, bytes | None]:
+        """The witnessed checkpoint judged by your pinned witnesses, or by the chain's own
+        policy, learnt by verifying the chain up to the checkpoint."""
         record = await published_checkpoint(client)
+        if pinned:
+            return check_pinned(record, orderer_keys, list(pinned_witnesses), quorum)
         size = None if record is None else int(record["size"])
         report, at = await verify_chain_at(nc.jetstream(), size, genesis_hash=settings.genesis_hash, check_events=False)
         if not report.ok:
             raise GovChainError(f"the chain does not verify at height {report.first_bad_height}: {report.detail}")
-        check = check_witnessed(record, at, report.events)
+        return check_witnessed(record, at, report.events), at.root if at else None
+
+    async def fetch(nc: Client) -> tuple[dict[str, Any], WitnessedCheck | None, str | None]:
+        client = GovChainClient(nc)
+        if not witnessed:
+            return await client.inclusion_proof(event_id, at_height, source=source), None, None
+        check, root = await learnt_or_pinned(client, nc)
         answer = await client.inclusion_proof(event_id, None, source=source)
         if not check.ok or check.height is None:
             return answer, check, None
@@ -512,7 +536,7 @@ def proof(
                 ),
             )
         answer = await client.inclusion_proof(event_id, check.height, source=source)
-        if (answer["tree_size"], answer["root"]) != (check.size, at.root.hex() if at else None):
+        if (answer["tree_size"], answer["root"]) != (check.size, root.hex() if root else None):
             return answer, check, "the proof's signed head is not the witnessed checkpoint"
         return answer, check, None
 

@@ -480,3 +480,35 @@ async def published_checkpoint(client: Any) -> dict[str, Any] | None:
         if exc.code == "not_found":
             return None
         raise
+
+
+def check_pinned(
+    record: dict[str, Any] | None, orderer_keys: dict[str, PublicKey], witnesses: list[str], quorum: int
+) -> tuple[WitnessedCheck, bytes | None]:
+    """Judge ``record`` against a witness policy the caller pins (``--witness`` vkeys and
+    ``--quorum``, as a standard tlog client is configured) instead of one learnt by verifying
+    the whole chain: signed under the record's origin by an orderer key of this node's genesis
+    and cosigned by ``quorum`` of ``witnesses``. Returns the check and the checkpoint's root."""
+    check = WitnessedCheck(required=quorum)
+    if record is None:
+        check.problems.append("no witnessed checkpoint has been published (is the ledger running?)")
+        return check, None
+    origin = str(record.get("origin", ""))
+    check.size, check.height, check.origin = int(record.get("size", -1)), record.get("height"), origin
+    try:
+        verifiers = [Ed25519Verifier(origin, key.raw).vkey for key in orderer_keys.values()]
+        verified = verify_cosigned(str(record.get("note", "")).encode("utf-8"), verifiers, witnesses, quorum)
+    except QuorumNotMet as exc:
+        check.problems.append(f"only {exc.found} of the {exc.required} cosignatures you require")
+        return check, None
+    except (TransparencyError, ValueError) as exc:
+        check.problems.append(
+            f"the checkpoint does not verify against genesis's orderer keys and your witnesses: {exc}"
+        )
+        return check, None
+    if verified.checkpoint.size != check.size:
+        check.problems.append(f"the record says size {check.size}, its signed note {verified.checkpoint.size}")
+        return check, None
+    check.cosigners = [w.name for w in verified.witnesses]
+    check.verified = verified
+    return check, verified.checkpoint.root

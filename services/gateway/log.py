@@ -29,6 +29,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from govchain.bus import subjects
+from govchain.protocol import events as ev
 from govchain.protocol.canonical import canonical_bytes
 from govchain.services.gateway.context import Gateway, OptionalSession, api_error, gateway_of
 from govchain.services.gateway.errors import ERROR_RESPONSES
@@ -149,3 +150,42 @@ async def witnessed_or_none(gateway: Gateway) -> dict[str, Any] | None:
         return await witnessed_summary(gateway)
     except HTTPException:
         return None
+
+
+async def checkpoint_for_browser(gateway: Gateway, proofs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What ``static/checkpoint.js`` needs to check the newest witnessed checkpoint itself: the
+    note, the root-signed ``witness.policy_set`` that names its witnesses with its inclusion
+    proof at the checkpoint's size, and, in each of ``proofs`` (changed in place) whose event
+    the checkpoint covers, ``witnessed_proof``: its inclusion proof at that size. None when
+    there is no checkpoint or no policy to check it against (the page says so)."""
+    try:
+        answer = await gateway.ask(subjects.LEDGER_CHECKPOINT, {})
+    except HTTPException:
+        return None
+    height, policy_height = int(answer["height"]), answer.get("policy_height")
+    if not answer.get("policy") or policy_height is None or policy_height > height:
+        return None
+    setting = [e for e in (await gateway.block(int(policy_height))).events if e.get("type") == ev.WITNESS_POLICY_TYPE]
+    if not setting:
+        return None
+    policy_event = setting[-1]  # the block's last setting is the one in force after it
+
+    async def at_checkpoint(source: str, event_id: str) -> dict[str, Any]:
+        proof = await gateway.ask(subjects.LEDGER_PROOF, {"event_id": event_id, "source": source, "at_height": height})
+        return {k: proof[k] for k in ("leaf_hash", "leaf_index", "tree_size", "path")}  # names no one
+
+    for item in proofs:
+        proof = item["proof"]
+        # ``ref``: the event's (source, id) when the page shows the source redacted; never sent.
+        source, event_id = item.pop("ref", None) or (proof["source"], proof["event_id"])
+        if int(proof["block_height"]) <= height and isinstance(source, str):
+            item["witnessed_proof"] = await at_checkpoint(source, str(event_id))
+    return {
+        "note": answer["note"],
+        "size": answer["size"],
+        "height": height,
+        "policy": {
+            "event": policy_event,
+            "proof": await at_checkpoint(str(policy_event["source"]), str(policy_event["id"])),
+        },
+    }

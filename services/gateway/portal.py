@@ -99,7 +99,10 @@ async def genesis_block(request: Request) -> dict[str, Any]:
 
 async def browser_check(request: Request, proofs: list[dict[str, Any]]) -> dict[str, Any]:
     """What ``static/verify.js`` checks, and in which language it says so: each proof with its
-    signed head and, when the page shows the event in full, the event as it is hashed."""
+    signed head and, when the page shows the event in full, the event as it is hashed; and the
+    newest witnessed checkpoint with what checks it (each proof again at its size)."""
+    from govchain.services.gateway.log import checkpoint_for_browser  # log imports errors, which imports us
+
     genesis = await genesis_block(request)
     language = i18n.chosen_language(request)
     data = {
@@ -107,6 +110,7 @@ async def browser_check(request: Request, proofs: list[dict[str, Any]]) -> dict[
         "genesis_hash": genesis["hash"],
         "genesis_url": f"/genesis/{genesis['hash']}.json",
         "proofs": proofs,
+        "witnessed": await checkpoint_for_browser(gateway_of(request), proofs),
     }
     return {"check_data": script_json(data), "check_messages": script_json(i18n.script_messages(language))}
 
@@ -122,6 +126,7 @@ async def index(request: Request) -> HTMLResponse:
     return page(
         request,
         "index.html",
+        **await browser_check(request, []),
         blocks=[{"hash": b.hash, **b.header.model_dump()} for b in blocks],
         witnessed=await witnessed_or_none(gateway),
     )
@@ -186,7 +191,8 @@ async def block(request: Request, height: int, session: OptionalSession) -> HTML
 @limiter.limit(public_limit)
 async def event(request: Request, source: str, event_id: str, session: OptionalSession) -> HTMLResponse:
     gateway = gateway_of(request)
-    return await _event_page(request, shown_to(await gateway.viewer(session), await gateway.event(event_id, source)))
+    found = await gateway.event(event_id, source)
+    return await _event_page(request, found, shown_to(await gateway.viewer(session), found))
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
@@ -199,14 +205,16 @@ async def event_by_id(request: Request, event_id: str, session: OptionalSession)
         found = await gateway.event(event_id, None)
     except HTTPException as exc:
         raise shown_error(exc, viewer) from None
-    return await _event_page(request, shown_to(viewer, found))
+    return await _event_page(request, found, shown_to(viewer, found))
 
 
-async def _event_page(request: Request, shown: dict[str, Any]) -> HTMLResponse:
+async def _event_page(request: Request, found: dict[str, Any], shown: dict[str, Any]) -> HTMLResponse:
+    """``found``: the event as the gateway has it; ``shown``: as this viewer may see it."""
     envelope = shown["event"]
     whole = not any(path.startswith("event.") for path in shown["redacted_fields"])
+    ref = (found["proof"]["source"], found["proof"]["event_id"])
     checks = await browser_check(
-        request, [{"proof": shown["proof"], "event": envelope if whole else None, "redacted": not whole}]
+        request, [{"proof": shown["proof"], "event": envelope if whole else None, "redacted": not whole, "ref": ref}]
     )
     return page(
         request,
@@ -267,8 +275,9 @@ async def verify(request: Request, file: UploadFile) -> HTMLResponse:
                 "redacted": False,
                 "document_sha256": digest,
                 "event_url": f"/api/v1/events/{p['source']}/{p['event_id']}" if isinstance(p["source"], str) else None,
+                "ref": (full["source"], full["event_id"]),
             }
-            for p in proofs
+            for p, full in zip(proofs, answer["proofs"], strict=True)
         ],
     )
     return page(request, "verify.html", result={"sha256": digest, **answer}, proofs_verified=verified, **checks)

@@ -99,6 +99,9 @@ class Target:
     note: bytes
     """The checkpoint note with the log's signature alone."""
     policy: ev.WitnessPolicySet | None
+    policy_height: int | None = None
+    """The block whose ``witness.policy_set`` set :attr:`policy`: where a verifier with no
+    state of its own (a browser) finds that root-signed event to check the policy itself."""
 
     @property
     def text(self) -> bytes:
@@ -181,6 +184,7 @@ class CheckpointPublisher:
         """By vkey: a witness keeps what we know of it across policy changes that keep its key."""
         self.target: Target | None = None
         self.policy: ev.WitnessPolicySet | None = None
+        self.policy_height: int | None = None
         self.origin: str | None = None
         self.published: Published | None = None
         self._head_height = -1
@@ -251,6 +255,7 @@ class CheckpointPublisher:
                 return None
             height, size, root = checkpoint.height, checkpoint.log.size, checkpoint.log.root()
             self._set_policy(checkpoint.state.witness_policy, checkpoint.state.log_origin)
+            self.policy_height = checkpoint.state.witness_policy_height
         else:
             found = await asyncio.to_thread(self.store.header, height)
             if found is None:
@@ -261,7 +266,7 @@ class CheckpointPublisher:
         assert self.origin is not None
         checkpoint_body = LogCheckpoint(self.origin, size, root)
         note = sign_checkpoint(checkpoint_body, [Ed25519Signer(self.origin, self.key)])
-        return Target(height, size, root, self.origin, note, self.policy)
+        return Target(height, size, root, self.origin, note, self.policy, self.policy_height)
 
     def _set_policy(self, policy: ev.WitnessPolicySet | None, origin: str) -> None:
         if origin != self.origin and self.origin is not None:
@@ -416,6 +421,7 @@ class CheckpointPublisher:
             "note": note.decode("utf-8"),
             "cosigners": sorted(names),
             "policy": None if target.policy is None else target.policy.model_dump(mode="json"),
+            "policy_height": target.policy_height,
             "published": utc_now(),
         }
         digest = hashlib.sha256(note).hexdigest()[:32]

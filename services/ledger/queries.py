@@ -110,6 +110,9 @@ class CheckpointAnswer(BaseModel):
     note: str = Field(description="the c2sp.org/tlog-checkpoint note: the log's signature and the cosignatures")
     cosigners: list[str]
     policy: dict[str, Any] | None = Field(description="the witness policy the checkpoint was cosigned under")
+    policy_height: int | None = Field(
+        default=None, description="the block holding the root-signed witness.policy_set that set ``policy``"
+    )
     published: str
     head_height: int = Field(description="the newest block the ledger has indexed (the cosigned size may lag)")
     head_size: int

@@ -370,6 +370,29 @@ async def test_proof_against_the_witnessed_checkpoint(running: Running) -> None:
     assert proof["witnessed"]["ok"] is True and len(proof["witnessed"]["cosigners"]) == 2
 
 
+async def test_proof_against_witnesses_you_pin_needs_no_replay_and_counts_only_them(running: Running) -> None:
+    """A standard tlog client's model: the verifier names the witnesses it trusts and the
+    quorum; a cosignature by anyone else does not count."""
+    await running.publish_documents(0, 3)
+    size = await running.head_size()
+    record = await running.checkpoint_at(size)
+    event = f"tax/{(await blocks(running.nc, int(record['height'])))[-1].events[-1]['id']}"
+    common = ("--data", str(running.data.root), "--nats-url", running.nats_url, "--json")
+    court, audit = (w.vkey for w in running.witnesses)
+    both = await govchain("proof", event, "--witness", court, "--witness", audit, "--quorum", "2", *common)
+    assert both.returncode == 0, both.stdout + both.stderr
+    proof = json.loads(both.stdout)
+    assert proof["tree_size"] == size and proof["root"] == record["root"]
+    assert proof["witnessed"]["ok"] is True and proof["witnessed"]["required"] == 2
+    assert sorted(proof["witnessed"]["cosigners"]) == sorted(w.name for w in running.witnesses)
+
+    stranger = LocalWitness(running.data.root.parent / "stranger", "stranger.example/w", [running.log_vkey])
+    refused = await govchain("proof", event, "--witness", court, "--witness", stranger.vkey, "--quorum", "2", *common)
+    assert refused.returncode == 1 and "only 1 of the 2 cosignatures you require" in refused.stderr
+    half = await govchain("proof", event, "--witness", court, *common)
+    assert half.returncode == 2 and "--quorum" in half.stderr
+
+
 async def test_a_witness_down_delays_the_cosigned_size_but_never_ordering(running: Running) -> None:
     await running.publish_documents(0, 5)
     before = await running.checkpoint_at(await running.head_size())

@@ -5,10 +5,12 @@ so apart from what the server claims. A proof the server tampered with fails in 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from .conftest import Platform
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 DONE = "#browser-check[data-state=ok], #browser-check[data-state=fail]"
+CHECK_DATA = re.compile(r'(<script type="application/json" id="check-data">)(.*?)(</script>)', re.S)
 SCREENSHOTS = os.environ.get("GOVCHAIN_PORTAL_SCREENSHOTS")
 """A folder (``docs``) to write the README's screenshots to, from this run; unset, a temporary one."""
 
@@ -84,7 +87,12 @@ def test_the_browser_verifies_a_whole_event_from_the_genesis_it_pins(
         "root": "ok",
         "inclusion": "ok",
         "leaf": "ok",
+        "checkpoint_log": "ok",
+        "policy": "ok",
+        "cosigned": "ok",
+        "witnessed_inclusion": "ok",
     }
+    assert len(page.locator("#browser-check").get_attribute("data-cosigners").split(",")) == 2
     zh = i18n.catalogue("zh-CN")
     section = page.locator("#browser-check").inner_text()
     assert zh["check.passed"] in section
@@ -104,7 +112,10 @@ def test_a_redacted_event_is_checked_from_its_leaf_hash_and_the_page_says_so(pag
     assert page.locator("#redacted").count() == 1  # the public does not see the parties
     state, steps = _checked(page)
     assert state == "ok" and steps["inclusion"] == "ok" and steps["leaf_redacted"] == "skip"
-    assert "leaf" not in steps
+    assert "leaf" not in steps and steps["witnessed_inclusion"] == "ok"
+    data = json.loads(CHECK_DATA.search(page.content()).group(2))  # type: ignore[union-attr]
+    assert "ref" not in data["proofs"][0]  # what found the witnessed proof never reaches the page
+    assert set(data["proofs"][0]["witnessed_proof"]) == {"leaf_hash", "leaf_index", "tree_size", "path"}
     assert i18n.catalogue("zh-CN")["check.step.leaf_redacted"] in page.locator("#browser-check").inner_text()
 
 
@@ -114,6 +125,22 @@ def _tampered(page: Any, route_glob: str, original: str, replacement: str) -> No
         body = response.text()
         assert original in body
         route.fulfill(response=response, body=body.replace(original, replacement))
+
+    page.route(route_glob, handle)
+
+
+def _tampered_check_data(page: Any, route_glob: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Serve pages whose embedded check data ``change`` altered: what a lying server could send."""
+    from govchain.services.gateway.portal import script_json
+
+    def handle(route: Any) -> None:
+        response = route.fetch()
+        body = response.text()
+        found = CHECK_DATA.search(body)
+        assert found is not None
+        data = json.loads(found.group(2))
+        change(data)
+        route.fulfill(response=response, body=body[: found.start(2)] + str(script_json(data)) + body[found.end(2) :])
 
     page.route(route_glob, handle)
 
@@ -179,6 +206,59 @@ def test_a_document_registration_that_names_another_file_fails(page: Any, tmp_pa
     page.click("form button")
     state, steps = _checked(page)
     assert state == "fail" and steps["file"] == "ok" and steps["leaf"] == "fail"
+
+
+def test_the_home_page_checks_the_witnessed_checkpoint_in_the_browser(page: Any, platform: Platform) -> None:
+    page.goto("/")
+    state, steps = _checked(page)
+    assert state == "ok", page.locator("#browser-check").inner_text()
+    assert steps == {"genesis": "ok", "checkpoint_log": "ok", "policy": "ok", "cosigned": "ok"}
+    cosigners = page.locator("#browser-check").get_attribute("data-cosigners").split(",")
+    assert len(cosigners) == 2 and all(name in page.locator("#witnessed").inner_text() for name in cosigners)
+
+
+def _without_last_cosignature(data: dict[str, Any]) -> None:
+    note = data["witnessed"]["note"]
+    data["witnessed"]["note"] = note[: note.rstrip("\n").rfind("\n") + 1]
+
+
+def _policy_quorum_lowered(data: dict[str, Any]) -> None:
+    data["witnessed"]["policy"]["event"]["data"]["quorum"] = 1
+
+
+def _checkpoint_root_replaced(data: dict[str, Any]) -> None:
+    """The orderer's note for another history: the root line changed (its signatures now lie)."""
+    text, _, signatures = data["witnessed"]["note"].partition("\n\n")
+    origin, size, root = text.split("\n")[:3]
+    forged = base64.b64encode(bytes(32)).decode()
+    data["witnessed"]["note"] = f"{origin}\n{size}\n{forged}\n\n{signatures}"
+
+
+def _witnessed_path_flipped(data: dict[str, Any]) -> None:
+    path = data["proofs"][0]["witnessed_proof"]["path"]
+    path[0] = _flipped(path[0])
+
+
+@pytest.mark.parametrize(
+    ("change", "failed", "passed"),
+    [
+        (_without_last_cosignature, "quorum", ["checkpoint_log", "policy"]),
+        (_policy_quorum_lowered, "policy", ["checkpoint_log"]),
+        (_checkpoint_root_replaced, "checkpoint_log", ["leaf"]),
+        (_witnessed_path_flipped, "witnessed_inclusion", ["checkpoint_log", "policy", "cosigned"]),
+    ],
+)
+def test_a_checkpoint_the_witnesses_did_not_cosign_fails_in_the_browser(
+    page: Any, platform: Platform, change: Callable[[dict[str, Any]], None], failed: str, passed: list[str]
+) -> None:
+    """One operator's key alone cannot pass off a history: dropping a witness, lowering the
+    quorum in the root's policy, another root under the log's name, or a path to another root."""
+    event_id = platform.summary["committed_event_ids"][2]
+    _tampered_check_data(page, f"**/events/{event_id}*", change)
+    page.goto(f"/events/{event_id}")
+    state, steps = _checked(page)
+    assert state == "fail" and steps[failed] == "fail", page.locator("#browser-check").inner_text()
+    assert all(steps[name] == "ok" for name in passed), steps
 
 
 def test_the_explorer_screenshot_in_chinese(page: Any, shots: Path) -> None:

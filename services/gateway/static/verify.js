@@ -7,8 +7,13 @@
 //   2. the signed head: its header, in RFC 8785 canonical JSON, hashes (SHA-256) to the block
 //      hash, and the orderer's Ed25519 signature of those 32 bytes verifies (WebCrypto);
 //   3. the RFC 9162 inclusion proof from the leaf hash to the head's log root;
-//   4. when the page has the whole event: its leaf hash, from its RFC 8785 bytes.
+//   4. when the page has the whole event: its leaf hash, from its RFC 8785 bytes;
+//   5. when the chain has a witnessed checkpoint: the log's signature on it, the root-signed
+//      witness policy in its log, the quorum of cosignatures, and each event's inclusion at its
+//      size (static/checkpoint.js): so one operator's key alone cannot show this browser a fork.
 // Messages come from the page (the gateway's catalogue, in the page's language).
+
+import { checkCheckpoint, checkWitnessedInclusion } from "./checkpoint.js";
 
 const encoder = new TextEncoder();
 
@@ -121,6 +126,11 @@ export async function orderersFromGenesis(genesis, pinnedHash) {
   }
   await checkSignedHead(genesis, keys); // block 0 is signed by the orderer key it names
   keys.chainId = header.chain_id;
+  keys.rootKeys = new Map(); // the root authority: it alone names the checkpoint witnesses
+  for (const hex of event.data.root_keys || []) {
+    const raw = hexToBytes(hex);
+    keys.rootKeys.set(bytesToHex(await sha256(raw)), raw);
+  }
   return keys;
 }
 
@@ -265,6 +275,8 @@ export async function run(section, data, messages) {
       const prefix = data.proofs.length > 1 ? format(messages, "check.proof", { n: n + 1 }) + ": " : "";
       await checkProof(item, orderers, (key, params, state = "ok") => say(key, params, state, prefix));
     }
+    if (data.witnessed) await checkWitnessed(data, orderers, say, section);
+    else if ("witnessed" in data) say("no_checkpoint", {}, "skip");
     section.dataset.state = "ok";
     verdict.textContent = format(messages, "check.passed");
   } catch (error) {
@@ -279,6 +291,22 @@ export async function run(section, data, messages) {
     section.dataset.state = "fail";
     verdict.textContent = format(messages, "check.failed", { reason });
   }
+}
+
+// The witnessed checkpoint, then each event's inclusion in the log it describes.
+async function checkWitnessed(data, orderers, say, section) {
+  const checkpoint = await checkCheckpoint(data.witnessed, orderers, (key, params) => say(key, params));
+  for (const [n, item] of data.proofs.entries()) {
+    const prefix = data.proofs.length > 1 ? `#${n + 1}: ` : "";
+    if (!item.witnessed_proof) {
+      say("not_witnessed_yet", { size: checkpoint.size }, "skip", prefix);
+    } else if (await checkWitnessedInclusion(item.witnessed_proof, checkpoint, item.proof.leaf_hash)) {
+      say("witnessed_inclusion", { size: checkpoint.size }, "ok", prefix);
+    } else {
+      throw new CheckError("witnessed_inclusion", { size: checkpoint.size });
+    }
+  }
+  section.dataset.cosigners = checkpoint.cosigners.join(",");
 }
 
 function start() {
