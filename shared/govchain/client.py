@@ -17,7 +17,7 @@ from govchain.protocol.batch import EventBatch, open_batch
 from govchain.protocol.envelope import Envelope, event_msg_id
 from govchain.protocol.errors import EventRejected, GovChainError, RejectionReason
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.merkle import leaf_hash
+from govchain.protocol.merkle import leaf_hash, verify_inclusion
 from govchain.protocol.requests import sign_request
 from govchain.protocol.state import ChainState
 from govchain.transparency.policy import CosignedCheckpoint, verify_cosigned
@@ -212,6 +212,44 @@ class GovChainClient:
         if verified.checkpoint.size != answer["size"] or verified.checkpoint.root.hex() != answer["root"]:
             raise LedgerQueryError("bad_answer", "the ledger's checkpoint record contradicts its own note")
         return verified, answer
+
+    async def witnessed_inclusion_proof(
+        self,
+        event_id: str,
+        *,
+        source: str | None = None,
+        log_vkeys: str | list[str],
+        witness_vkeys: list[str],
+        quorum: int,
+        now: int | None = None,
+    ) -> tuple[dict[str, Any], CosignedCheckpoint]:
+        """The RFC 9162 proof of ``source/event_id`` against the newest checkpoint cosigned by
+        ``quorum`` of ``witness_vkeys`` (see :meth:`witnessed_checkpoint`), its path checked
+        here to the checkpoint's root: the event is in the history the witnesses saw. Raises
+        ``LedgerQueryError`` ``not_witnessed`` when the event came after that checkpoint, and
+        ``bad_answer`` when the proof does not lead to its root."""
+        verified, answer = await self.witnessed_checkpoint(
+            log_vkeys=log_vkeys, witness_vkeys=witness_vkeys, quorum=quorum, now=now
+        )
+        height = int(answer["height"])
+        newest = await self.inclusion_proof(event_id, None, source=source)
+        if int(newest["block_height"]) > height:
+            raise LedgerQueryError(
+                "not_witnessed",
+                f"the event is in block {newest['block_height']}, after the newest witnessed checkpoint "
+                f"(block {height}, size {verified.checkpoint.size})",
+            )
+        proof = await self.inclusion_proof(event_id, height, source=source)
+        checkpoint = verified.checkpoint
+        if proof["tree_size"] != checkpoint.size or not verify_inclusion(
+            bytes.fromhex(proof["leaf_hash"]),
+            int(proof["leaf_index"]),
+            checkpoint.size,
+            [bytes.fromhex(step) for step in proof["path"]],
+            checkpoint.root,
+        ):
+            raise LedgerQueryError("bad_answer", "the proof does not lead to the witnessed checkpoint's root")
+        return proof, verified
 
     async def head_height(self) -> int:
         """Height of the newest block the ledger has indexed."""

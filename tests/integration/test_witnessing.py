@@ -27,7 +27,7 @@ from nats.aio.client import Client
 from govchain.bus import subjects
 from govchain.bus.connect import connect
 from govchain.bus.embedded import EmbeddedNats
-from govchain.client import GovChainClient, log_vkeys, verify_witnessed
+from govchain.client import GovChainClient, LedgerQueryError, log_vkeys, verify_witnessed
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.protocol import events as ev
@@ -391,6 +391,30 @@ async def test_proof_against_witnesses_you_pin_needs_no_replay_and_counts_only_t
     assert refused.returncode == 1 and "only 1 of the 2 cosignatures you require" in refused.stderr
     half = await govchain("proof", event, "--witness", court, *common)
     assert half.returncode == 2 and "--quorum" in half.stderr
+
+    # The same from the SDK, and an event after the checkpoint is not passed off as witnessed:
+    source, event_id = event.split("/")
+    sdk_proof, verified = await running.client.witnessed_inclusion_proof(
+        event_id, source=source, log_vkeys=running.log_vkey, witness_vkeys=[court, audit], quorum=2
+    )
+    assert sdk_proof["root"] == record["root"] and len(verified.witnesses) == 2
+    with pytest.raises(QuorumNotMet):
+        await running.client.witnessed_inclusion_proof(
+            event_id, source=source, log_vkeys=running.log_vkey, witness_vkeys=[court, stranger.vkey], quorum=2
+        )
+    await running.witnesses[1].stop()  # the quorum cannot cosign what comes next
+    later = make_event(
+        running.tax,
+        source="tax",
+        type="document.registered",
+        data={"document_id": "late", "sha256": "f" * 64, "title": "Late"},
+    )
+    assert (await running.client.submit(later))["status"] == "committed"
+    with pytest.raises(LedgerQueryError, match="after the newest witnessed checkpoint") as caught:
+        await running.client.witnessed_inclusion_proof(
+            later.id, source="tax", log_vkeys=running.log_vkey, witness_vkeys=[court, audit], quorum=2
+        )
+    assert caught.value.code == "not_witnessed"
 
 
 async def test_a_witness_down_delays_the_cosigned_size_but_never_ordering(running: Running) -> None:
