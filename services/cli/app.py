@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import uuid
 from pathlib import Path
@@ -253,12 +254,21 @@ def nats_config(
     nats_url: str = NATS_OPTION,
     offline: bool = typer.Option(False, help="Do not read the chain: only genesis services and --department ids."),
     department: list[str] = typer.Option([], help="Also make a user for this department (repeatable)."),
+    reader: list[str] = typer.Option(
+        [],
+        help="Also make a read-only user for a downstream system (repeatable): it follows BLOCKS, REJECTED "
+        "and CHECKPOINTS and asks the ledger for proofs, and must connect with inbox prefix _INBOX.<name>.",
+    ),
 ) -> None:
     """Generate least-privilege NATS users (a department publishes only on gov.events.<its id>.>,
-    only the ledger publishes blocks) from the principals on chain; reload nats-server after."""
+    only the ledger publishes blocks, a reader only reads) from the principals on chain; reload
+    nats-server after."""
     settings = settings_from(data, nats_url)
     genesis = genesis_payload(DataDir(settings.data_dir).genesis())
-    deployment = Deployment(services=set(genesis.services), departments=set(department))
+    for name in reader:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", name):
+            raise typer.BadParameter(f"{name!r}: lowercase letters, digits, - and _", param_hint="--reader")
+    deployment = Deployment(services=set(genesis.services), departments=set(department), readers=set(reader))
 
     async def from_chain(nc: Client) -> None:
         state = await chain_state(nc.jetstream())
@@ -267,7 +277,10 @@ def nats_config(
 
     if not offline:
         run(with_connection(settings, from_chain))
-    users = write_nats_auth(out, deployment)
+    try:
+        users = write_nats_auth(out, deployment)
+    except ValueError as exc:
+        fail(str(exc))
     typer.echo(f"wrote {out / 'auth.conf'} and credentials for {len(users)} users in {out / 'credentials'} (mode 0600)")
     typer.echo("include auth.conf in the NATS configuration and reload it: nats-server --signal reload")
 

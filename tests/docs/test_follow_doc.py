@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from govchain.bus import subjects
-from govchain.bus.permissions import READ_STREAMS
+from govchain.bus.permissions import reader_user
 from govchain.protocol.batchproof import BATCH_ROOT_CONTEXT, batch_root_message
 from govchain.protocol.block import BlockHeader
 from govchain.protocol.envelope import Envelope
@@ -25,7 +25,7 @@ def table_names(after: str) -> list[str]:
 
 def test_the_read_only_user_it_shows_is_the_one_the_platform_grants() -> None:
     snippet = TEXT.split("publish:   { allow: ", 1)[1].split("] }", 1)[0] + "]"
-    assert json.loads(snippet.replace("\n", " ")) == READ_STREAMS
+    assert json.loads(snippet.replace("\n", " ")) == reader_user("follower").publish
 
 
 def test_every_header_field_and_envelope_attribute_is_explained() -> None:

@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from govchain.bus.blocks import follow_blocks, last_height
 from govchain.bus.embedded import EmbeddedNats
-from govchain.bus.permissions import READ_STREAMS, Deployment, NatsUser, authorization_block, own_inbox, users_for
+from govchain.bus.permissions import Deployment, authorization_block, users_for
 from govchain.bus.subjects import inbox_prefix
 from govchain.client import GovChainClient
 from govchain.datadir import DataDir
@@ -42,8 +42,8 @@ from tests.integration.conftest import Ledger, ledger_settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE = EXAMPLES / "follow_chain.py"
-FOLLOWER = NatsUser("follower", publish=READ_STREAMS, subscribe=[own_inbox("follower")])
-"""The read-only user docs/follow-the-chain.md tells an operator to add for a downstream system."""
+FOLLOWER = "follower"
+"""The read-only user docs/follow-the-chain.md has an operator make (`govchain nats-config --reader`)."""
 
 
 @dataclass
@@ -62,7 +62,7 @@ class Chain:
 
 def write_auth(data: DataDir) -> tuple[str, dict[str, str]]:
     """nats-server ``authorization`` for the platform's users, ``admin`` and ``follower``."""
-    users = [*users_for(Deployment(services=set(genesis_payload(data.genesis()).services))), FOLLOWER]
+    users = users_for(Deployment(services=set(genesis_payload(data.genesis()).services), readers={FOLLOWER}))
     passwords = {user.name: secrets.token_urlsafe(16) for user in users} | {"admin": secrets.token_urlsafe(16)}
     hashes = {name: bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=4)).decode() for name, pw in passwords.items()}
     return authorization_block(users, hashes, admin_hash=hashes["admin"]), passwords
@@ -242,8 +242,8 @@ def test_a_read_only_user_verifies_every_block_of_a_real_chain(chain: Chain, tmp
         chain.url,
         "--genesis-hash",
         chain.genesis_hash,
-        user=FOLLOWER.name,
-        password=chain.passwords[FOLLOWER.name],
+        user=FOLLOWER,
+        password=chain.passwords[FOLLOWER],
     )
 
     assert run.returncode == 0, run.stderr
@@ -271,8 +271,8 @@ def test_it_resumes_from_its_checkpoint_by_direct_get(chain: Chain, tmp_path: Pa
         chain.url,
         "--state",
         str(state),
-        user=FOLLOWER.name,
-        password=chain.passwords[FOLLOWER.name],
+        user=FOLLOWER,
+        password=chain.passwords[FOLLOWER],
     )
 
     assert later.returncode == 0, later.stderr
@@ -280,7 +280,7 @@ def test_it_resumes_from_its_checkpoint_by_direct_get(chain: Chain, tmp_path: Pa
 
 
 def test_a_wrong_password_is_a_read_error_not_a_verdict(chain: Chain, tmp_path: Path) -> None:
-    run = follow(tmp_path, "--nats-url", chain.url, user=FOLLOWER.name, password="not-the-password")
+    run = follow(tmp_path, "--nats-url", chain.url, user=FOLLOWER, password="not-the-password")
     assert run.returncode == 2
     assert "FAILED" not in run.stderr and "cannot read blocks" in run.stderr
 

@@ -189,7 +189,7 @@ async def test_readers_follow_blocks_but_cannot_touch_the_orderers_consumer(tmp_
     data = DataDir(tmp_path / "node")
     data.init("readers")
     auth = tmp_path / "nats-auth"
-    generate(data, auth, "--offline", "--department", "tax")
+    generate(data, auth, "--offline", "--department", "tax", "--reader", "follower")
     server = EmbeddedNats(tmp_path / "nats", port=0, extra_config=(auth / "auth.conf").read_text()).start()
     user, password = read_credentials(auth, "ledger")
     settings = Settings(data_dir=data.root, nats_user=user, nats_password=password, batch_max_wait_ms=50)
@@ -299,6 +299,33 @@ async def test_readers_follow_blocks_but_cannot_touch_the_orderers_consumer(tmp_
                     f"$JS.API.CONSUMER.CREATE.{stream}",
                     short.subscribe(">", stream=stream, ordered_consumer=True),
                 )
+        # A downstream system's reader user (`nats-config --reader`): follows the three streams
+        # and asks the ledger; publishes no event, asks no other service, creates no consumer.
+        follower_errors: list[str] = []
+        follower = await as_user(server.url, auth, "follower", follower_errors)
+        connections.append(follower)
+        assert [h async for h, _ in follow_blocks(follower.jetstream(), 0, to_height=top)] == [0, 1]
+        [seen] = await read_batch(follower.jetstream(), subjects.REJECTED_STREAM, 1)
+        assert forged.id in seen.subject
+        assert (await follower.jetstream().stream_info(subjects.CHECKPOINTS_STREAM)).config.name == "CHECKPOINTS"
+        assert (await GovChainClient(follower).head())["header"]["height"] == top
+        short = follower.jetstream(timeout=REFUSAL_TIMEOUT_S)
+        await refused(
+            follower_errors,
+            "gov.events.tax.document.registered",
+            follower.request("gov.events.tax.document.registered", forged.to_bytes(), timeout=REFUSAL_TIMEOUT_S),
+        )
+        await refused(
+            follower_errors,
+            subjects.IDENTITY_RESOLVE,
+            follower.request(subjects.IDENTITY_RESOLVE, b"{}", timeout=REFUSAL_TIMEOUT_S),
+        )
+        await refused(
+            follower_errors,
+            f"$JS.API.CONSUMER.CREATE.{subjects.BLOCKS_STREAM}",
+            short.subscribe(">", stream=subjects.BLOCKS_STREAM, ordered_consumer=True),
+        )
+        await refused(follower_errors, f"$JS.API.STREAM.INFO.{events}", short.stream_info(events))
         # The gateway shows a block by a direct get.
         block = (
             await readers["gateway"]

@@ -3,8 +3,8 @@
 Every service and every department gets its own user. A department may publish only on
 ``gov.events.<its id>.>`` and ask the services questions; only the ledger may publish
 blocks or touch the intake stream EVENTS and its consumer; readers get the JetStream calls
-needed to follow BLOCKS (analytics also REJECTED), never to change a stream or to reach
-another's consumer. The server enforces this itself, whatever a client's code does.
+needed to follow BLOCKS (analytics also REJECTED; downstream reader users also CHECKPOINTS),
+never to change a stream or to reach another's consumer. The server enforces this itself, whatever a client's code does.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ READ_STREAMS = read_streams([subjects.BLOCKS_STREAM])
 """Read BLOCKS by direct get; nothing more."""
 READ_REFUSALS = read_streams()
 """Also REJECTED: for analytics, which tallies refusals (``services/analytics/refusals.py``)."""
+READER_STREAMS = (*FOLLOWED_STREAMS, subjects.CHECKPOINTS_STREAM)
+"""What a downstream system follows (docs/follow-the-chain.md): the blocks, the refusals, and
+the witnessed checkpoints."""
 
 SERVICE_USERS = {
     "ledger": "ledger",
@@ -92,6 +95,8 @@ class Deployment:
 
     services: set[str] = field(default_factory=set)
     departments: set[str] = field(default_factory=set)
+    readers: set[str] = field(default_factory=set)
+    """Downstream systems that follow the chain read-only (:func:`reader_user`)."""
 
 
 def service_users(services: Iterable[str]) -> list[NatsUser]:
@@ -151,8 +156,22 @@ def department_user(department: str) -> NatsUser:
     return NatsUser(department, publish=[f"gov.events.{department}.>", *QUERIES], subscribe=[own_inbox(department)])
 
 
+def reader_user(name: str) -> NatsUser:
+    """A downstream system: follows BLOCKS, REJECTED and CHECKPOINTS by direct get and asks the
+    ledger for proofs, checkpoints and tiles; publishes no event, creates no consumer, and
+    hears only its own inbox (``_INBOX.<name>``)."""
+    return NatsUser(name, publish=[*read_streams(READER_STREAMS), "gov.ledger.>"], subscribe=[own_inbox(name)])
+
+
 def users_for(deployment: Deployment) -> list[NatsUser]:
-    return [*service_users(deployment.services), *(department_user(d) for d in sorted(deployment.departments))]
+    taken = deployment.services | deployment.departments | {"admin"}
+    if clash := sorted(deployment.readers & taken):
+        raise ValueError(f"reader names must not be a service's, a department's or admin: {', '.join(clash)}")
+    return [
+        *service_users(deployment.services),
+        *(department_user(d) for d in sorted(deployment.departments)),
+        *(reader_user(r) for r in sorted(deployment.readers)),
+    ]
 
 
 def authorization_block(users: list[NatsUser], password_hashes: dict[str, str], *, admin_hash: str) -> str:
