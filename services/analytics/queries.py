@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from faststream.nats import NatsRouter
 from pydantic import BaseModel, Field
@@ -25,6 +25,7 @@ class SummaryRequest(BaseModel):
 
 class ChartRequest(BaseModel):
     name: str = Field(max_length=32, description=" | ".join(CHARTS))
+    lang: Literal["en", "zh-CN"] = Field(default="en", description="the language of its titles, axes and legends")
     min_height: int | None = Field(default=None, description="answer only once this block is applied")
 
 
@@ -73,9 +74,10 @@ def analytics_router(queries: AnalyticsQueries) -> NatsRouter:
         found = await queries.summary(request.min_height)
         if found is None:
             return BEHIND
-        png = await asyncio.to_thread(draw, found)
+        png = await asyncio.to_thread(draw, found, request.lang)
         return {
             "name": request.name,
+            "lang": request.lang,
             "media_type": "image/png",
             "as_of_height": found.as_of_height,
             "png_base64": base64.b64encode(png).decode(),

@@ -30,8 +30,19 @@ from markupsafe import Markup
 from govchain.bus import subjects
 from govchain.protocol.eventref import parse_event_ref
 from govchain.protocol.proofs import inclusion_problem, signed_head_problem
+from govchain.services.analytics.metrics import Summary
 from govchain.services.gateway import i18n
 from govchain.services.gateway.context import OptionalSession, gateway_of, shown_error
+from govchain.services.gateway.evaluation import (
+    CHARTS,
+    COST_CHARTS,
+    EFFICIENCY_CHARTS,
+    SATISFACTION_CHARTS,
+    ChartCache,
+    directory_names,
+    evaluation_view,
+    localized_service,
+)
 from govchain.services.gateway.limits import limiter, public_limit
 from govchain.services.gateway.visibility import is_redacted, names_a_citizen, public_view, shown_to
 
@@ -39,8 +50,6 @@ templates = Jinja2Templates(directory=Path(__file__).with_name("templates"), con
 router = APIRouter(include_in_schema=False)
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 
-CHARTS = ("processing", "comparison", "throughput", "rejections")
-"""The analytics charts, titled by the catalogue's ``chart.<name>``."""
 GENESIS_CACHE = "public, max-age=31536000, immutable"
 """``/genesis/<hash>.json`` names its content: cacheable for good."""
 
@@ -286,20 +295,56 @@ async def verify(request: Request, file: UploadFile) -> HTMLResponse:
 @router.get("/analytics", response_class=HTMLResponse)
 @limiter.limit(public_limit)
 async def analytics(request: Request) -> HTMLResponse:
+    """Efficiency charts; satisfaction and costs as tables and charts, with the cost model's
+    assumptions as the analytics service runs it (the same summary ``govchain report`` prints)."""
+    gateway = gateway_of(request)
     try:
-        await gateway_of(request).ask(subjects.ANALYTICS_SUMMARY, {})
-        available = True
+        answer = await gateway.ask(subjects.ANALYTICS_SUMMARY, {})
     except HTTPException:
-        available = False
-    return page(request, "analytics.html", available=available, charts=CHARTS)
+        return page(request, "analytics.html", available=False, charts=EFFICIENCY_CHARTS)
+    summary = Summary.model_validate(answer)
+    language = i18n.chosen_language(request)
+    t, has = i18n.translator(language), i18n.catalogue(language).__contains__
+    try:
+        directory = (await gateway.ask(subjects.REGISTRY_DEPARTMENTS, {}))["departments"]
+    except HTTPException:
+        directory = []  # ids instead of names: the figures do not depend on the registry
+    return page(
+        request,
+        "analytics.html",
+        available=True,
+        charts=EFFICIENCY_CHARTS,
+        satisfaction_charts=SATISFACTION_CHARTS,
+        cost_charts=COST_CHARTS,
+        chart_lang=language,
+        as_of_height=summary.as_of_height,
+        **evaluation_view(
+            summary,
+            localized_service(has, t),
+            directory_names(directory, t("evaluation.department.unknown")),
+        ),
+    )
+
+
+_charts = ChartCache()
 
 
 @router.get("/charts/{name}.png")
 @limiter.limit(public_limit)
-async def chart(request: Request, name: str) -> Response:
+async def chart(request: Request, name: str, lang: Annotated[str | None, Query(max_length=16)] = None) -> Response:
+    """A chart in the language ``?lang=`` names (the page's, which every chart link carries; without
+    it, the asker's). Drawn once per language and block (:class:`ChartCache`)."""
     if name not in CHARTS:
         raise HTTPException(404, detail={"code": "not_found", "message": f"no chart {name}"})
-    answer = await gateway_of(request).ask(subjects.ANALYTICS_CHART, {"name": name})
-    return Response(
-        base64.b64decode(answer["png_base64"]), media_type="image/png", headers={"Cache-Control": "max-age=30"}
-    )
+    language = i18n.normalized(lang) or i18n.chosen_language(request)
+    gateway = gateway_of(request)
+
+    async def draw() -> bytes:
+        answer = await gateway.ask(subjects.ANALYTICS_CHART, {"name": name, "lang": language})
+        return base64.b64decode(answer["png_base64"])
+
+    png = await _charts.get((name, language, await gateway.head_height()), draw)
+    headers = {"Cache-Control": "max-age=30", "Content-Language": language}
+    if i18n.normalized(lang) is None:
+        headers["Vary"] = "Accept-Language, Cookie"  # the language came from the asker
+    return Response(png, media_type="image/png", headers=headers)

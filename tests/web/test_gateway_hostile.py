@@ -35,14 +35,14 @@ from govchain.datadir import DataDir
 from govchain.protocol.batch import sign_batch
 from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
-from govchain.services.gateway import api, contexts, log, portal
+from govchain.services.gateway import api, contexts, evaluation, log, portal
 from govchain.services.gateway.app import create_app
 
 from .conftest import MAX_UPLOAD, Platform
 
 ROUTES = sorted(
     (method, route.path)
-    for router in (api.router, portal.router, log.router, contexts.router)  # every route the app serves
+    for router in (api.router, portal.router, evaluation.router, log.router, contexts.router)  # every route served
     for route in router.routes
     for method in route.methods
 )  # type: ignore[attr-defined]
