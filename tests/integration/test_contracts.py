@@ -274,6 +274,39 @@ async def test_a_refused_land_transfer_is_on_chain_with_its_reason(world: World)
     assert report.ok and report.mismatches == [], report
 
 
+async def test_a_named_department_declines_a_land_transfer_and_it_is_refused_at_once(world: World) -> None:
+    await world.commit(
+        "land",
+        "land",
+        "land.transfer_requested",
+        {
+            "request_id": "R-6",
+            "parcel_id": "P-1",
+            "from_owner": OWNER,
+            "to_owner": BUYER,
+            "consideration": "5.00",
+            "approvers": ["tax", "housing"],
+            "required": 2,
+        },
+    )
+    await world.commit("tax", "tax", "land.transfer_approved", {"request_id": "R-6"})
+    # Neither a department it does not name nor one that already approved may decline it:
+    await world.commit("market", "market", "land.transfer_declined", {"request_id": "R-6", "reason": "no"})
+    await world.commit("tax", "tax", "land.transfer_declined", {"request_id": "R-6", "reason": "changed my mind"})
+    assert (await world.case("land-transfer", "R-6"))["state"] == "pending"
+    await world.commit(
+        "housing", "housing", "land.transfer_declined", {"request_id": "R-6", "reason": "survey outdated"}
+    )
+    refused = await world.case("land-transfer", "R-6", until={"refused"})
+    assert refused["vars"]["refused_because"] == "declined by housing: survey outdated"
+    event = await on_chain(world, refused["results"][0]["event_id"])
+    assert event["type"] == "land.transfer_refused"
+    assert event["data"] == {"request_id": "R-6", "parcel_id": "P-1", "reason": "declined by housing: survey outdated"}
+    # A decline without a reason never reaches the contract: the ledger refuses the event.
+    bare = await world.commit("housing", "housing", "land.transfer_declined", {"request_id": "R-6", "reason": ""})
+    assert bare["status"] == "rejected"
+
+
 async def test_a_bad_contract_is_refused_at_deployment_with_a_clear_error(world: World) -> None:
     cases = {
         "unknown function": ("guards", [{"name": "g", "expr": "launch_missiles(event)"}], "unknown function"),

@@ -80,6 +80,7 @@ DEFAULT_POLICY = Policy(
         "license.application_rejected": [_ENGINE],
         "land.transfer_requested": _REGISTRARS,
         "land.transfer_approved": [Grant(kind="department"), Grant(role="approver")],
+        "land.transfer_declined": [Grant(kind="department"), Grant(role="approver")],
         "land.transfer_expired": [_ENGINE],
         "land.transfer_refused": [_ENGINE],
         "clock.tick": [_ENGINE],

@@ -164,6 +164,15 @@ class LandTransferApproved(Record):
     request_id: str = Field(pattern=RECORD_ID)
 
 
+@EVENT_TYPES.register("land.transfer_declined", 1)
+class LandTransferDeclined(Record):
+    """One of the departments a land transfer names as approvers refuses it, saying why (the
+    land-transfer contract, from version 3, then refuses the request at once)."""
+
+    request_id: str = Field(pattern=RECORD_ID)
+    reason: str = Field(min_length=1, max_length=300)
+
+
 @EVENT_TYPES.register("land.transfer_expired", 1)
 class LandTransferExpired(Record):
     request_id: str = Field(pattern=RECORD_ID)

@@ -182,6 +182,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "required": 2,
     },
     "land.transfer_approved": {"request_id": "R-0001"},
+    "land.transfer_declined": {"request_id": "R-0001", "reason": "the boundary survey is out of date"},
     "land.transfer_expired": {"request_id": "R-0001", "approvals": ["land"]},
     "land.transfer_refused": {
         "request_id": "R-0001",
