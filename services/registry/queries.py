@@ -406,10 +406,37 @@ def _may_read_dataset(viewer: Viewer, row: dict[str, Any]) -> bool:
     return row["access"] == "departments" and viewer.department in row["readers"]
 
 
+class OwnerRequest(Request):
+    owner: str = Field(max_length=64)
+
+
+async def businesses_of(queries: RegistryQueries, request: OwnerRequest) -> dict[str, Any]:
+    """The businesses ``owner`` owns, for the owner themself or an officer (a signed request):
+    the owner field links a person's records, so the public never gets this list."""
+
+    def work(viewer: Viewer) -> dict[str, Any]:
+        if viewer.principal != request.owner and not viewer.sees_internal():
+            raise AccessDenied("forbidden", "a person's businesses are shown to that person and to officers only")
+        rows = queries.rows(
+            select(t.businesses).where(t.businesses.c.owner == request.owner).order_by(t.businesses.c.business_id)
+        )
+        return {
+            "owner": request.owner,
+            "records": [view("business", _decoded(r), viewer, subject=r["owner"]) for r in rows],
+        }
+
+    return await queries.answer(subjects.REGISTRY_BUSINESSES_OF, request, work)
+
+
 def registry_router(queries: RegistryQueries) -> NatsRouter:
     router = NatsRouter()
     router.subscriber(subjects.REGISTRY_BUSINESS)(queries.business)
     router.subscriber(subjects.REGISTRY_BUSINESSES)(queries.search_businesses)
+
+    @router.subscriber(subjects.REGISTRY_BUSINESSES_OF)
+    async def owned(request: OwnerRequest) -> dict[str, Any]:
+        return await businesses_of(queries, request)
+
     router.subscriber(subjects.REGISTRY_PARCEL)(queries.parcel)
     router.subscriber(subjects.REGISTRY_DOCUMENT)(queries.verify_document)
     router.subscriber(subjects.REGISTRY_DEPARTMENTS)(queries.departments)

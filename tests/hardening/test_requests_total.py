@@ -58,6 +58,7 @@ GOOD: dict[str, dict[str, Any]] = {
     subjects.IDENTITY_KEY: {"key_id": "0" * 64, "min_height": 0},
     subjects.REGISTRY_BUSINESS: {"id": "B-404", "min_height": 0},
     subjects.REGISTRY_BUSINESSES: {"text": "noodle", "min_height": 0},
+    subjects.REGISTRY_BUSINESSES_OF: {"owner": "c-" + "01" * 16, "min_height": 0},
     subjects.REGISTRY_PARCEL: {"id": "P-404", "min_height": 0},
     subjects.REGISTRY_DOCUMENT: {"sha256": "0" * 64, "min_height": 0},
     subjects.REGISTRY_DEPARTMENTS: {"min_height": 0},
@@ -68,6 +69,8 @@ GOOD: dict[str, dict[str, Any]] = {
     subjects.REGISTRY_GRANTS: {"min_height": 0},
     subjects.CONTRACT_CASE: {"contract_id": "no-such-contract", "case_key": "K-1", "min_height": 0},
     subjects.CONTRACT_LIST: {},
+    subjects.CONTRACT_AWAITING: {"department": "land-bureau", "min_height": 0},
+    subjects.CONTRACT_CASES_OF: {"principal": "c-" + "01" * 16, "min_height": 0},
     subjects.ANALYTICS_SUMMARY: {"min_height": 0},
     subjects.ANALYTICS_CHART: {"name": "no-such-chart", "min_height": 0},
 }

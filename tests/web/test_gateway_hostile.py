@@ -35,18 +35,33 @@ from govchain.datadir import DataDir
 from govchain.protocol.batch import sign_batch
 from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
-from govchain.services.gateway import api, contexts, evaluation, log, portal
+from govchain.services.gateway import api, contexts, evaluation, log, portal, service_desk, workbench
 from govchain.services.gateway.app import create_app
 
 from .conftest import MAX_UPLOAD, Platform
 
 ROUTES = sorted(
     (method, route.path)
-    for router in (api.router, portal.router, evaluation.router, log.router, contexts.router)  # every route served
+    for router in (  # every route the app serves
+        api.router,
+        portal.router,
+        evaluation.router,
+        service_desk.router,
+        workbench.router,
+        log.router,
+        contexts.router,
+    )
     for route in router.routes
     for method in route.methods
 )  # type: ignore[attr-defined]
-JSON_BODY_ROUTES = {"/api/v1/events", "/api/v1/events/batch", "/api/v1/credentials/verify", "/api/v1/auth/session"}
+JSON_BODY_ROUTES = {
+    "/api/v1/events",
+    "/api/v1/events/batch",
+    "/api/v1/credentials/verify",
+    "/api/v1/auth/session",
+    "/api/v1/me/principal",
+    "/api/v1/workbench/pseudonym",
+}
 UPLOAD_ROUTES = {"/api/v1/documents/verify", "/verify"}
 
 PATH_VALUES = [
