@@ -58,3 +58,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where browser tests write their screenshots: ``GOVCHAIN_PORTAL_SCREENSHOTS`` (a folder, to
+    refresh the README's pictures from a run), else the test's temporary folder."""
+    folder = os.environ.get("GOVCHAIN_PORTAL_SCREENSHOTS")
+    return Path(folder) if folder else tmp_path

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,13 +25,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 DONE = "#browser-check[data-state=ok], #browser-check[data-state=fail]"
 CHECK_DATA = re.compile(r'(<script type="application/json" id="check-data">)(.*?)(</script>)', re.S)
-SCREENSHOTS = os.environ.get("GOVCHAIN_PORTAL_SCREENSHOTS")
-"""A folder (``docs``) to write the README's screenshots to, from this run; unset, a temporary one."""
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    return Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
 
 
 @pytest.fixture(scope="module")

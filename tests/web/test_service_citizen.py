@@ -179,11 +179,11 @@ def _steps(page: Any, selector: str) -> dict[str, str]:
 
 
 def test_a_citizen_applies_follows_downloads_and_verifies_a_licence(
-    page: Any, platform: Platform, counter: Counter, recorded: Recorded, tmp_path: Path
+    page: Any, platform: Platform, counter: Counter, recorded: Recorded, tmp_path: Path, shots: Path
 ) -> None:
     # 1. The key is made on this device; the counter enrols its public key.
     key = _make_key(page)
-    _no_tofu(page, tmp_path, "service-keys")
+    _no_tofu(page, shots, "service-keys")
     citizen = counter.enrol(key["public"])
     business = counter.business(citizen)
     document = tmp_path / "完税证明.txt"
@@ -198,7 +198,7 @@ def test_a_citizen_applies_follows_downloads_and_verifies_a_licence(
     page.set_input_files("#apply-documents", str(document))
     page.wait_for_selector(f"#apply-hashes li[data-sha256='{digest}']")
     application = page.input_value("#apply-id")
-    _no_tofu(page, tmp_path, "service-apply")
+    _no_tofu(page, shots, "service-apply")
     page.click("#apply-submit")
 
     # 3. The case page follows the case until the contract issues the licence.
@@ -207,7 +207,7 @@ def test_a_citizen_applies_follows_downloads_and_verifies_a_licence(
     assert page.is_visible("#case-issued")
     assert "已发证" in page.inner_text("#case-state")
     assert "合约审查" in page.inner_text("#case-history")
-    _no_tofu(page, tmp_path, "service-case")
+    _no_tofu(page, shots, "service-case")
 
     # 4. The licence as a W3C verifiable credential (JSON) and as a QR code.
     with page.expect_download() as download:
@@ -240,7 +240,7 @@ def test_a_citizen_applies_follows_downloads_and_verifies_a_licence(
     page.wait_for_selector("#verify-server[data-state=ok]")
     page.wait_for_selector("#verify-register[data-state=ok]")
     assert f"L-{application}" in page.inner_text("#verify-claims")
-    _no_tofu(page, tmp_path, "service-verify")
+    _no_tofu(page, shots, "service-verify")
 
     # 6. A changed credential fails in the browser, naming the broken signature.
     tampered = {**credential, "credentialSubject": {**credential["credentialSubject"], "licence": "casino"}}
@@ -294,7 +294,7 @@ def test_a_refused_application_names_its_failed_condition(
 
 
 def test_my_services_lists_cases_credentials_and_reads_and_erases_on_request(
-    browser: Any, platform: Platform, counter: Counter, recorded: Recorded, tmp_path: Path
+    browser: Any, platform: Platform, counter: Counter, recorded: Recorded, shots: Path
 ) -> None:
     # The demo's citizen imports the key the CLI wrote (PKCS#8 PEM) into the browser.
     pem = DataDir(platform.data).key_file("citizen").read_text()
@@ -317,7 +317,7 @@ def test_my_services_lists_cases_credentials_and_reads_and_erases_on_request(
         assert "L-APP-0001" in page.inner_text("#mine-credentials")
         page.wait_for_selector("#mine-log:not([hidden]) tbody tr")
         assert page.locator("#mine-log tbody tr").count() >= platform.summary["access_log_entries"] >= 1
-        _no_tofu(page, tmp_path, "service-mine")
+        _no_tofu(page, shots, "service-mine")
 
         # A fresh citizen erases their data: the request is theirs, signed here.
         page.evaluate("() => GovKeys.forget()")
@@ -353,7 +353,7 @@ def test_my_services_lists_cases_credentials_and_reads_and_erases_on_request(
 
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
 def test_every_service_page_speaks_the_language_and_has_labelled_controls(
-    page: Any, language: str, tmp_path: Path
+    page: Any, language: str, shots: Path
 ) -> None:
     for path in ("/service", "/service/keys", "/service/apply", "/service/mine", "/service/verify"):
         page.goto(f"{path}?lang={language}")
@@ -372,7 +372,7 @@ def test_every_service_page_speaks_the_language_and_has_labelled_controls(
                  .filter((el) => !el.labels?.length && !el.getAttribute('aria-label')).map((el) => el.id)"""
         )
         assert not unlabelled, f"{path}: controls without a label: {unlabelled}"
-        _no_tofu(page, tmp_path, f"service{path.replace('/', '-')}-{language}")
+        _no_tofu(page, shots, f"service{path.replace('/', '-')}-{language}")
     page.goto("/service?lang=" + language)
     page.keyboard.press("Tab")  # the skip link first, then the header's links: keyboard reachable
     focused = [page.evaluate("() => document.activeElement.getAttribute('href')")]

@@ -133,7 +133,7 @@ def every_control_is_labelled(page: Any) -> None:
 
 
 def test_an_official_approves_a_land_transfer_in_chinese_and_the_contract_records_it(
-    browser: Any, platform: Platform, chain: Chain, officer: Officer, tmp_path: Path
+    browser: Any, platform: Platform, chain: Chain, officer: Officer, shots: Path
 ) -> None:
     request = chain.land_request("WB-UI-L1", "P-WB-UI-1")
     chain.publish(chain.key(MARKET), MARKET, "land.transfer_approved", {"request_id": "WB-UI-L1"})
@@ -144,7 +144,7 @@ def test_an_official_approves_a_land_transfer_in_chinese_and_the_contract_record
     status = page.locator("#wb-status").inner_text()
     assert "已登录" in status and OFFICER in status and LAND in status and "approver" in status
     every_control_is_labelled(page)
-    check_rendering(page, "workbench-signin", tmp_path)
+    check_rendering(page, "workbench-signin", shots)
 
     page.locator("#wb-go-queue").focus()  # by keyboard; the key and the session carry over
     page.keyboard.press("Enter")
@@ -159,7 +159,7 @@ def test_an_official_approves_a_land_transfer_in_chinese_and_the_contract_record
     assert case.locator("a").first.get_attribute("href") == f"/events/{LAND}/{request['receipt']['event_id']}"
     assert case.locator("textarea").count() == 1  # a named department may decline it (land-transfer v3), saying why
     every_control_is_labelled(page)
-    check_rendering(page, "workbench-queue", tmp_path)
+    check_rendering(page, "workbench-queue", shots)
     page.set_viewport_size({"width": 1280, "height": 800})
 
     approve = case.locator("button.wb-approve")
@@ -184,7 +184,7 @@ def test_an_official_approves_a_land_transfer_in_chinese_and_the_contract_record
 
 
 def test_a_data_sharing_request_is_refused_with_a_reason(
-    browser: Any, platform: Platform, chain: Chain, officer: Officer, tmp_path: Path
+    browser: Any, platform: Platform, chain: Chain, officer: Officer, shots: Path
 ) -> None:
     chain.sharing_request("WB-UI-S1", "wb-ui-parcels")
     chain.waiting(officer.token, "WB-UI-S1", present=True)
@@ -197,7 +197,7 @@ def test_a_data_sharing_request_is_refused_with_a_reason(
     evidence = case.inner_text()
     assert "Data-sharing request WB-UI-S1" in evidence and "Parcels wb-ui-parcels" in evidence
     assert "check a licence applicant's premises" in evidence and MARKET in evidence
-    check_rendering(page, "workbench-queue-en", tmp_path)
+    check_rendering(page, "workbench-queue-en", shots)
     page.set_viewport_size({"width": 1280, "height": 800})
 
     case.locator("button.wb-refuse").click()  # no reason yet: refused by the page, nothing signed
@@ -219,7 +219,7 @@ def test_a_data_sharing_request_is_refused_with_a_reason(
 
 
 def test_a_citizen_is_enrolled_at_the_counter(
-    browser: Any, platform: Platform, chain: Chain, officer: Officer, tmp_path: Path
+    browser: Any, platform: Platform, chain: Chain, officer: Officer, shots: Path
 ) -> None:
     national_id = "45010219870706431X"
     citizen = SigningKey.generate()  # the citizen's own device made it; the counter sees the public key
@@ -233,7 +233,7 @@ def test_a_citizen_is_enrolled_at_the_counter(
     page.get_by_label("市民公钥").fill(public_key_multibase(citizen.public))
     page.locator("#wb-check").click()
     assert citizen.key_id in page.locator("#wb-key-check").inner_text()  # compared with the citizen's screen
-    check_rendering(page, "workbench-enrol", tmp_path)
+    check_rendering(page, "workbench-enrol", shots)
     page.set_viewport_size({"width": 1280, "height": 800})
     page.locator("#wb-enrol-button").click()
     page.wait_for_selector("#wb-result[data-citizen]", timeout=TIMEOUT_MS)
