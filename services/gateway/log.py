@@ -31,7 +31,14 @@ from fastapi.responses import Response
 from govchain.bus import subjects
 from govchain.protocol import events as ev
 from govchain.protocol.canonical import canonical_bytes
-from govchain.services.gateway.context import Gateway, OptionalSession, api_error, gateway_of
+from govchain.services.gateway.context import (
+    Gateway,
+    OptionalSession,
+    api_error,
+    checked_event_id,
+    checked_source,
+    gateway_of,
+)
 from govchain.services.gateway.errors import ERROR_RESPONSES
 from govchain.services.gateway.limits import limiter, public_limit
 from govchain.transparency.errors import EntryTooLarge, MalformedTilePath, TransparencyError
@@ -108,6 +115,25 @@ async def _bundle(gateway: Gateway, start: int, width: int) -> bytes:
 @limiter.limit(public_limit)
 async def checkpoint_summary(request: Request) -> dict[str, Any]:
     return await witnessed_summary(gateway_of(request))
+
+
+@router.get(
+    "/api/v1/chain/checkpoint/evidence/{source}/{event_id}",
+    summary="What a browser needs to check an event against the newest witnessed checkpoint itself",
+)
+@limiter.limit(public_limit)
+async def checkpoint_evidence(request: Request, source: str, event_id: str) -> dict[str, Any]:
+    """The checkpoint note, the root-signed witness policy with its proof, and the event's
+    inclusion proof at the checkpoint's size (``witnessed_proof``, null while the event is newer
+    than the checkpoint): :func:`checkpoint_for_browser` for one event, for pages that learn the
+    event in the browser (the credential check). ``witnessed`` is null without a checkpoint."""
+    gateway = gateway_of(request)
+    proof = await gateway.ask(
+        subjects.LEDGER_PROOF, {"event_id": checked_event_id(event_id), "source": checked_source(source)}
+    )
+    item: dict[str, Any] = {"proof": proof}
+    witnessed = await checkpoint_for_browser(gateway, [item])
+    return {"witnessed": witnessed, "witnessed_proof": item.get("witnessed_proof")}
 
 
 async def witnessed_summary(gateway: Gateway) -> dict[str, Any]:

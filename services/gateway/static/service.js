@@ -3,6 +3,7 @@
 // non-extractable, in IndexedDB; only public keys, signatures, signed events and document
 // hashes leave the device. No build step, no dependency, no other host.
 
+import { checkCheckpoint, checkWitnessedInclusion } from "/static/checkpoint.js";
 import {
   CheckError, bytesToHex, canonicalBytes, checkProof, ed25519Verify, hexToBytes, orderersFromGenesis, sha256,
 } from "/static/verify.js";
@@ -602,6 +603,7 @@ async function checkCredential(credential, section) {
     step("event_signature", { id: short(event.id), key: short(engine.keyId) });
     if (found.proof?.leaf_hash !== evidence.leafHash) throw new Problem("evidence_leaf");
     await checkProof({ proof: found.proof, event }, orderers, (key, params, state = "ok") => step(key, params, state));
+    await checkWitnessed(evidence, found.proof, orderers, step);
 
     const licence = event.data;
     const pairs = [
@@ -628,6 +630,23 @@ async function checkCredential(credential, section) {
     steps.append(li);
     section.dataset.state = "fail";
     verdict.textContent = t("check.failed", { reason });
+  }
+}
+
+// The licence event in the log the witnesses cosigned: the newest witnessed checkpoint checked
+// here (log signature, root-signed policy, quorum of cosignatures), then the event's inclusion
+// proof at its size.
+async function checkWitnessed(evidence, proof, orderers, step) {
+  const path = `/api/v1/chain/checkpoint/evidence/${encodeURIComponent(evidence.source)}/${encodeURIComponent(evidence.eventId)}`;
+  const found = await fetchJson(path, "checkpoint_fetch");
+  if (!found.witnessed) { step("no_checkpoint", {}, "skip"); return; }
+  const checkpoint = await checkCheckpoint(found.witnessed, orderers, (key, params) => step(key, params));
+  if (!found.witnessed_proof) {
+    step("not_witnessed_yet", { size: checkpoint.size }, "skip");
+  } else if (await checkWitnessedInclusion(found.witnessed_proof, checkpoint, proof.leaf_hash)) {
+    step("witnessed_inclusion", { size: checkpoint.size });
+  } else {
+    throw new CheckError("witnessed_inclusion", { size: checkpoint.size });
   }
 }
 
