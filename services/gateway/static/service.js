@@ -5,7 +5,8 @@
 
 import { checkCheckpoint, checkWitnessedInclusion } from "/static/checkpoint.js";
 import {
-  CheckError, bytesToHex, canonicalBytes, checkProof, ed25519Verify, hexToBytes, orderersFromGenesis, sha256,
+  CheckError, bytesToHex, canonicalBytes, checkProof, ed25519Verify, hexToBytes, orderersFromGenesis, remembered, sha256,
+  short,
 } from "/static/verify.js";
 
 const K = window.GovKeys;
@@ -20,7 +21,6 @@ const when = (iso) => {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? String(iso ?? "—") : date.toLocaleString(data.lang);
 };
-const short = (hex) => (typeof hex === "string" && hex.length > 16 ? hex.slice(0, 16) + "…" : String(hex));
 
 function t(key, params = {}) {
   const text = messages[key] ?? key;
@@ -501,17 +501,6 @@ async function dataIntegrityVerifies(credential, publicKey) {
   if (signature.length !== 64) return false;
   const hashed = concat(await sha256(canonicalBytes(options)), await sha256(canonicalBytes(unsecured)));
   return ed25519Verify(publicKey, signature, hashed);
-}
-
-function remembered(chainId, hash) { // the same trust-on-first-use pin as verify.js keeps
-  try {
-    const name = `govchain.genesis.${chainId}`;
-    const before = window.localStorage.getItem(name);
-    if (before === null) { window.localStorage.setItem(name, hash); return { first: true }; }
-    return { first: false, changed: before !== hash, before };
-  } catch {
-    return { first: true };
-  }
 }
 
 async function fetchJson(url, failureKey) {

@@ -210,7 +210,7 @@ function fingerprintComputedHere() {
   }
 }
 
-const short = (hex) => (typeof hex === "string" && hex.length > 16 ? hex.slice(0, 16) + "…" : String(hex));
+export const short = (hex) => (typeof hex === "string" && hex.length > 16 ? hex.slice(0, 16) + "…" : String(hex));
 
 function format(messages, key, params = {}) {
   const text = messages[key] ?? key;
@@ -223,7 +223,7 @@ async function fetchJson(url, failure) {
   return response.json();
 }
 
-function remembered(chainId, hash) {
+export function remembered(chainId, hash) {
   // Trust on first use, per browser: the genesis this browser first saw for this chain id.
   try {
     const name = `govchain.genesis.${chainId}`;
