@@ -15,6 +15,7 @@ from govchain.bus.embedded import EmbeddedNats, free_port
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.logs import get_logger
+from govchain.protocol.merkle import TreeHasher
 from govchain.services.analytics.service import run_analytics
 from govchain.services.contract.service import run_contract_engine
 from govchain.services.gateway.service import run_gateway
@@ -99,7 +100,14 @@ class LocalWitness:
     (or ``port``) and returns its URL; :meth:`stop` takes it down (state kept, like a restart)."""
 
     def __init__(
-        self, folder: Path, name: str, log_vkeys: Sequence[str], *, host: str = "127.0.0.1", port: int = 0
+        self,
+        folder: Path,
+        name: str,
+        log_vkeys: Sequence[str],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tree: TreeHasher | None = None,
     ) -> None:
         self.folder = WitnessFolder(folder)
         if not self.folder.is_initialised():
@@ -107,6 +115,8 @@ class LocalWitness:
         self.name = self.folder.name()
         self.vkey = self.folder.signer().verifier.vkey
         self.log_vkeys = list(log_vkeys)
+        self.tree = tree
+        """The followed log's tree hash (None: SHA-256; a gm chain's suite for its SM3 tree)."""
         self.host = host
         self.port = port or free_port(host)
         self._server: uvicorn.Server | None = None
@@ -118,7 +128,7 @@ class LocalWitness:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> str:
-        app, store = witness_app(self.folder, trusted_logs(self.log_vkeys))
+        app, store = witness_app(self.folder, trusted_logs(self.log_vkeys, tree=self.tree))
         server = uvicorn.Server(
             uvicorn.Config(
                 app,

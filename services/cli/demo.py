@@ -26,6 +26,7 @@ from govchain.bus.blocks import last_height
 from govchain.bus.connect import connect
 from govchain.client import GovChainClient, LedgerQueryError
 from govchain.config import Settings
+from govchain.crypto import CREDENTIAL_SUITE, DEFAULT_SUITE, CryptoSuite
 from govchain.datadir import DataDir
 from govchain.protocol import events as ev
 from govchain.protocol.credentials import add_proof, make_credential
@@ -51,24 +52,33 @@ WITNESS_WAIT_S = 30.0
 
 
 async def run_demo(
-    data: Path | None, *, keep: bool, quiet: bool, on_summary: Callable[[dict[str, Any]], None]
+    data: Path | None,
+    *,
+    keep: bool,
+    quiet: bool,
+    on_summary: Callable[[dict[str, Any]], None],
+    crypto: str = DEFAULT_SUITE,
 ) -> dict[str, Any]:
     if data is not None:
-        return await _demo_in(data, keep=keep, quiet=quiet, on_summary=on_summary)
+        return await _demo_in(data, keep=keep, quiet=quiet, on_summary=on_summary, crypto=crypto)
     with tempfile.TemporaryDirectory(prefix="govchain-demo-") as tmp:
-        return await _demo_in(Path(tmp), keep=False, quiet=quiet, on_summary=on_summary)
+        return await _demo_in(Path(tmp), keep=False, quiet=quiet, on_summary=on_summary, crypto=crypto)
 
 
 async def _demo_in(
-    data: Path, *, keep: bool, quiet: bool, on_summary: Callable[[dict[str, Any]], None]
+    data: Path, *, keep: bool, quiet: bool, on_summary: Callable[[dict[str, Any]], None], crypto: str
 ) -> dict[str, Any]:
     settings = Settings(data_dir=data, nats_port=0, gateway_port=0, checkpoint_interval_ms=200)
     data_dir = DataDir(data)
     if not data_dir.is_initialised():
-        data_dir.init("govchain-demo")
+        data_dir.init("govchain-demo", crypto=crypto)
     origin = ev.default_log_origin(data_dir.genesis().data["chain_id"])
-    log_vkey = Ed25519Signer(origin, data_dir.signing_key("orderer")).verifier.vkey
-    witnesses = [LocalWitness(data / "witnesses" / folder, name, [log_vkey]) for folder, name in DEMO_WITNESSES.items()]
+    log_vkey = Ed25519Signer(origin, data_dir.checkpoint_key()).verifier.vkey
+    tree = data_dir.crypto_suite()  # a gm chain's checkpoints carry its SM3 root (docs/crypto-profiles.md)
+    witnesses = [
+        LocalWitness(data / "witnesses" / folder, name, [log_vkey], tree=tree)
+        for folder, name in DEMO_WITNESSES.items()
+    ]
     stop = asyncio.Event()
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     platform = asyncio.create_task(run_platform(settings, stop, on_ready=ready.set_result))
@@ -96,12 +106,13 @@ async def _demo_in(
             await witness.stop()
 
 
-def _stored_key(data_dir: DataDir, name: str) -> SigningKey:
-    """A key kept in the demo's data folder, so a --keep run can be driven by hand afterwards."""
+def _stored_key(data_dir: DataDir, name: str, suite: CryptoSuite | None = None) -> SigningKey:
+    """A key kept in the demo's data folder, so a --keep run can be driven by hand afterwards
+    (of the chain's suite unless ``suite`` says otherwise)."""
     path = data_dir.key_file(name)
     if path.exists():
         return SigningKey.load(path)
-    key = SigningKey.generate()
+    key = SigningKey.generate(data_dir.crypto_suite() if suite is None else suite)
     key.save(path)
     return key
 
@@ -114,6 +125,7 @@ class Scenario:
         self.data_dir = data_dir
         self.witnesses = witnesses
         self.root = data_dir.signing_key("root")
+        self.suite = data_dir.crypto_suite()
         self.keys = {dept: _stored_key(data_dir, dept) for dept in DEPARTMENTS}
         self.committed: list[str] = []
         self.rejected: dict[str, str] = {}
@@ -182,7 +194,7 @@ class Scenario:
         )
         forged = genuine.model_copy(update={"data": {**genuine.data, "title": "Altered deed"}})
         stranger = make_event(
-            SigningKey.generate(),
+            SigningKey.generate(self.suite),
             source=land,
             type="document.registered",
             data={"document_id": "x", "sha256": "1" * 64, "title": "Unknown signer"},
@@ -232,7 +244,7 @@ class Scenario:
                 },
             )
         )
-        citizen_id = pseudonym(DEMO_NATIONAL_ID, self.data_dir.pseudonym_key())
+        citizen_id = pseudonym(DEMO_NATIONAL_ID, self.data_dir.pseudonym_key(), self.suite)
         citizen_key = _stored_key(self.data_dir, "citizen")
         await self.submit(
             make_event(
@@ -254,7 +266,7 @@ class Scenario:
                     "official_id": "land-intruder",
                     "department_id": land,
                     "name": "Intruder",
-                    "public_key": SigningKey.generate().public.hex,
+                    "public_key": SigningKey.generate(self.suite).public.hex,
                 },
             ),
             make_event(
@@ -264,12 +276,23 @@ class Scenario:
                 data={
                     "department_id": "shadow-office",
                     "name": "Shadow office",
-                    "public_key": SigningKey.generate().public.hex,
+                    "public_key": SigningKey.generate(self.suite).public.hex,
                 },
             ),
         ]
         reasons = [(await self.submit(event)).get("reason") for event in unauthorized]
 
+        issuer_key = self.keys[market]
+        if issuer_key.suite is not CREDENTIAL_SUITE:  # eddsa-jcs-2022 is Ed25519 on every chain
+            issuer_key = _stored_key(self.data_dir, f"{market}-credentials", CREDENTIAL_SUITE)
+            await self.submit(
+                make_event(
+                    self.keys[market],
+                    source=market,
+                    type="key.added",
+                    data={"owner": market, "public_key": issuer_key.public.hex, "purpose": "credentials"},
+                )
+            )
         credential = add_proof(
             make_credential(
                 did_for(market),
@@ -277,8 +300,8 @@ class Scenario:
                 ["BusinessOperatorCredential"],
                 credential_id=f"urn:govchain:demo:{citizen_id}",
             ),
-            self.keys[market],
-            verification_method_id(market, self.keys[market].key_id),
+            issuer_key,
+            verification_method_id(market, issuer_key.key_id),
         )
         head = await self.client.head_height()
         valid = await self.client.verify_credential(credential, min_height=head)
@@ -308,7 +331,7 @@ class Scenario:
         land, market = "land-bureau", "market-regulator"
         first_owner = self.summary["citizen_id"]
         buyer_key = _stored_key(self.data_dir, "buyer")
-        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key())
+        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key(), self.suite)
         await self.submit(
             make_event(
                 self.keys[market],
@@ -457,7 +480,7 @@ class Scenario:
                 },
             )
         )
-        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key())
+        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key(), self.suite)
         await self.submit(
             make_event(
                 self.keys[land],
@@ -517,7 +540,7 @@ class Scenario:
         citizen = self.summary["citizen_id"]
         citizen_key = _stored_key(self.data_dir, "citizen")
         buyer_key = _stored_key(self.data_dir, "buyer")
-        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key())
+        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key(), self.suite)
 
         # Data sharing: the land bureau asks for the market regulator's business register; the
         # contract grants it on the regulator's approval; the land registrar reads under it.
@@ -725,6 +748,7 @@ async def _scenario(
     return {
         "ok": ok,
         "chain_id": data_dir.genesis().data["chain_id"],
+        "crypto": data_dir.crypto_suite().name,
         "nats_url": nats_url,
         "data_dir": str(data_dir.root),
         **summary,

@@ -13,6 +13,7 @@ from nats.aio.client import Client
 
 from govchain.client import GovChainClient
 from govchain.config import Settings
+from govchain.crypto import CREDENTIAL_SUITE, INTL
 from govchain.datadir import DataDir
 from govchain.protocol.credentials import GOVCHAIN_CONTEXT, add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
@@ -44,6 +45,13 @@ identity_app = typer.Typer(help="Publish identity events: officials, citizens, k
 
 def _pseudonym_key(settings: Settings) -> bytes:
     return DataDir(settings.data_dir).pseudonym_key(settings.pseudonym_key)
+
+
+def _pseudonym(national_id: str, settings: Settings) -> str:
+    """The citizen's pseudonym under the chain's keyed MAC (HMAC-SM3 on a gm chain)."""
+    folder = DataDir(settings.data_dir)
+    suite = folder.crypto_suite() if folder.is_initialised() else INTL
+    return pseudonym(national_id, _pseudonym_key(settings), suite)
 
 
 @did_app.command("resolve")
@@ -179,7 +187,7 @@ def identity_pseudonym(
 ) -> None:
     """Print the pseudonymous id a citizen has on chain (keyed HMAC of the national id)."""
     try:
-        typer.echo(pseudonym(national_id, _pseudonym_key(settings_from(data))))
+        typer.echo(_pseudonym(national_id, settings_from(data)))
     except (GovChainError, ValueError) as exc:
         fail(str(exc))
 
@@ -197,10 +205,10 @@ def identity_enroll(
     """Enroll a citizen under their pseudonym (needs a department admin or enrollment officer key)."""
     settings = settings_from(data, nats_url)
     try:
-        citizen_id = pseudonym(national_id, _pseudonym_key(settings))
+        citizen_id = _pseudonym(national_id, settings)
         payload: dict[str, Any] = {"citizen_id": citizen_id}
         if citizen_key is not None:
-            new_key = SigningKey.generate()
+            new_key = SigningKey.generate(SigningKey.load(key).suite)  # the chain's, as the enrolling key's
             new_key.save(citizen_key)
             payload["public_key"] = new_key.public.hex
     except (GovChainError, ValueError) as exc:
@@ -230,7 +238,7 @@ def identity_register_official(
 ) -> None:
     """Register an official of a department with a fresh key and initial roles."""
     try:
-        new_key = SigningKey.generate()
+        new_key = SigningKey.generate(SigningKey.load(key).suite)  # the chain's, as the admin's key's
         new_key.save(official_key)
     except GovChainError as exc:
         fail(str(exc))
@@ -263,7 +271,8 @@ def identity_rotate_key(
 ) -> None:
     """Replace a key without downtime: the new key signs at once, the old one for GRACE_BLOCKS more blocks."""
     try:
-        old, fresh = SigningKey.load(key), SigningKey.generate()
+        old = SigningKey.load(key)
+        fresh = SigningKey.generate(old.suite)
         fresh.save(new_key)
     except GovChainError as exc:
         fail(str(exc))
@@ -273,6 +282,34 @@ def identity_rotate_key(
         source=source or owner,
         type="key.rotated",
         data={"owner": owner, "old_key_id": old.key_id, "public_key": fresh.public.hex, "grace_blocks": grace_blocks},
+        as_json=as_json,
+    )
+
+
+@identity_app.command("add-credentials-key")
+def identity_add_credentials_key(
+    owner: str = typer.Option(..., help="Principal (a department or official) that will issue credentials."),
+    key: Path = typer.Option(..., "--key", "-k", help="A key of the owner, or of an admin over it (signs the event)."),
+    new_key: Path = typer.Option(..., help="Write the new Ed25519 credentials key here (PEM)."),
+    source: str = typer.Option(None, help=SOURCE_HELP + " Default: the owner."),
+    data: Path = DATA_OPTION,
+    nats_url: str = NATS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Add an Ed25519 key that signs W3C credentials (eddsa-jcs-2022) and no event: how a gm
+    (国密) chain's departments issue credentials every VC verifier accepts. On an intl chain any
+    Ed25519 key of the owner issues credentials already; this one is restricted to them."""
+    try:
+        fresh = SigningKey.generate(CREDENTIAL_SUITE)
+        fresh.save(new_key)
+    except GovChainError as exc:
+        fail(str(exc))
+    sign_and_submit(
+        settings_from(data, nats_url),
+        key,
+        source=source or owner,
+        type="key.added",
+        data={"owner": owner, "public_key": fresh.public.hex, "purpose": "credentials"},
         as_json=as_json,
     )
 

@@ -220,7 +220,7 @@ def seal(
 ) -> None:
     """Encrypt personal details under the person's own data key, for an event about to be published.
 
-    Prints the sealed field: one JSON object, AES-256-GCM ciphertext only, to put in the event's
+    Prints the sealed field: one JSON object, ciphertext only (AES-256-GCM; SM4-GCM on a gm chain), to put in the event's
     FIELD in place of the details, so no personal data in clear reaches the chain. The data key
     stays in the registry's key vault; erasing it makes the details unreadable everywhere."""
     try:

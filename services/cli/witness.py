@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from govchain.audit import ChainReport
 from govchain.bus.blocks import follow_blocks, last_height
 from govchain.client import LedgerQueryError, log_vkeys, witness_requirement
+from govchain.crypto import CHECKPOINT_SUITE, SUITE_NAMES, suite_by_name
 from govchain.datadir import DataDir, DataDirError
 from govchain.privatefiles import write_private_durably
 from govchain.protocol import events as ev
@@ -181,6 +182,13 @@ def serve(
         max=1024 * 1024,
         help="Largest add-checkpoint request body accepted (HTTP 413 beyond).",
     ),
+    log_crypto: str = typer.Option(
+        "intl",
+        "--log-crypto",
+        envvar="GOVCHAIN_WITNESS_LOG_CRYPTO",
+        help="The followed logs' tree hash: intl (SHA-256, every C2SP log) or gm (a 国密 GovChain "
+        "chain, whose checkpoints carry the root of its SM3 tree; docs/crypto-profiles.md).",
+    ),
     folder: Path = WITNESS_DIR_OPTION,
 ) -> None:
     """Serve the witness over HTTP until interrupted.
@@ -201,7 +209,9 @@ def serve(
                 f"no log to follow: give --log-vkey, or keep them in {folder / LOG_VKEYS_FILE} "
                 "(`govchain witness add-log VKEY`)"
             )
-        logs = trusted_logs(log_vkeys, origin)
+        if log_crypto not in SUITE_NAMES:
+            fail(f"--log-crypto is one of {', '.join(SUITE_NAMES)}, not {log_crypto!r}")
+        logs = trusted_logs(log_vkeys, origin, tree=suite_by_name(log_crypto))
         witness_folder = WitnessFolder(folder)
         witness_folder.signer()  # fail here, readably, if the folder has no usable key
     except (GovChainError, ValueError) as exc:
@@ -223,7 +233,7 @@ def log_vkey(
     public_key: str = typer.Option(None, "--public-key", help="The Ed25519 public key in hex (64 digits)."),
     data: Path = DATA_OPTION,
 ) -> None:
-    """Print the log's checkpoint key (the orderer's) as a vkey.
+    """Print the log's checkpoint key (the orderer's; a gm chain's Ed25519 checkpoint key) as a vkey.
 
     The form is name+keyid+base64(0x01 || public key), what `govchain witness serve --log-vkey`
     and clients take. Without --key or --public-key: every orderer key this node's genesis
@@ -241,8 +251,14 @@ def log_vkey(
         elif key is not None:
             keys = [SigningKey.load(key).public]
         else:
-            keys = list(trusted_orderer_keys(settings_from(data)).values())
+            named = genesis_payload(DataDir(settings_from(data).data_dir).genesis()).checkpoint_key
+            if named is not None:  # a gm chain: its Ed25519 checkpoint key, not its SM2 orderer key
+                keys = [PublicKey.from_hex(named)]
+            else:
+                keys = list(trusted_orderer_keys(settings_from(data)).values())
         for public in keys:
+            if public.suite is not CHECKPOINT_SUITE:
+                fail(f"checkpoint keys are Ed25519 (c2sp.org/signed-note); {public.key_id[:16]}… is not")
             typer.echo(Ed25519Verifier(origin, public.raw).vkey)
     except (GovChainError, ValueError, OSError) as exc:
         fail(str(exc))

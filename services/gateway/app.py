@@ -65,7 +65,12 @@ def create_app(settings: Settings, nats_url: str) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nc = await connect(nats_url, settings, name="govchain-gateway")
         app.state.gateway = Gateway(
-            nc, data.signing_key(GATEWAY), Sessions(secret), orderer_keys, chain_id=genesis.chain_id
+            nc,
+            data.signing_key(GATEWAY),
+            Sessions(secret),
+            orderer_keys,
+            chain_id=genesis.chain_id,
+            checkpoint_key=state.checkpoint_key,
         )
         try:
             yield

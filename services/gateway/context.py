@@ -14,11 +14,11 @@ from nats.js.errors import NotFoundError
 from govchain.bus import subjects
 from govchain.bus.errors import NATS_ERRORS
 from govchain.client import GovChainClient, LedgerQueryError
+from govchain.crypto import CryptoSuite
 from govchain.protocol.block import Block
 from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.envelope import EVENT_ID_PATTERN, PRINCIPAL_PATTERN, Envelope
 from govchain.protocol.keys import PublicKey, SigningKey
-from govchain.protocol.merkle import leaf_hash
 from govchain.protocol.proofs import inclusion_problem
 from govchain.protocol.requests import AccessDenied, ReplayGuard
 from govchain.protocol.state import ChainState
@@ -64,6 +64,18 @@ class Gateway:
     orderer_keys: dict[str, PublicKey]
     chain_id: str = ""
     challenges: ReplayGuard = field(default_factory=ReplayGuard)
+    checkpoint_key: PublicKey | None = None
+    """The Ed25519 key of a gm chain's checkpoints (genesis ``checkpoint_key``); None: the orderer keys."""
+
+    @property
+    def suite(self) -> CryptoSuite:
+        """The chain's crypto suite: its orderer keys' (genesis fixes one profile per chain)."""
+        return next(iter(self.orderer_keys.values())).suite
+
+    @property
+    def checkpoint_keys(self) -> list[PublicKey]:
+        """The keys the chain's C2SP checkpoints are signed with."""
+        return [self.checkpoint_key] if self.checkpoint_key is not None else list(self.orderer_keys.values())
 
     @property
     def client(self) -> GovChainClient:
@@ -159,7 +171,7 @@ class Gateway:
             raise api_error(404, "not_found", f"event {source}/{event_id} is not on chain")
         envelope = (await self.block(receipt["height"])).events[receipt["position"]]
         problem = inclusion_problem(proof, self.orderer_keys)
-        if problem is None and leaf_hash(canonical_bytes(envelope)).hex() != proof["leaf_hash"]:
+        if problem is None and self.suite.leaf_hash(canonical_bytes(envelope)).hex() != proof["leaf_hash"]:
             problem = "the event in the block is not the leaf the proof proves"
         return {
             "event": envelope,

@@ -157,7 +157,7 @@ async def witnessed_summary(gateway: Gateway) -> dict[str, Any]:
         "verified": False,
         "problem": None,
     }
-    log_vkeys = [Ed25519Verifier(str(answer["origin"]), key.raw).vkey for key in gateway.orderer_keys.values()]
+    log_vkeys = [Ed25519Verifier(str(answer["origin"]), key.raw).vkey for key in gateway.checkpoint_keys]
     try:
         verified = verify_cosigned(str(answer["note"]).encode("utf-8"), log_vkeys, witnesses, quorum)
     except (TransparencyError, ValueError) as exc:

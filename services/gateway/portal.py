@@ -28,6 +28,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from govchain.bus import subjects
+from govchain.crypto import DEFAULT_SUITE, INTL, suite_by_name
 from govchain.protocol.eventref import parse_event_ref
 from govchain.protocol.proofs import inclusion_problem, signed_head_problem
 from govchain.services.analytics.metrics import Summary
@@ -121,7 +122,15 @@ async def browser_check(request: Request, proofs: list[dict[str, Any]]) -> dict[
         "proofs": proofs,
         "witnessed": await checkpoint_for_browser(gateway_of(request), proofs),
     }
-    return {"check_data": script_json(data), "check_messages": script_json(i18n.script_messages(language))}
+    # verify.js is plain WebCrypto: Ed25519 and SHA-256, the intl suite's algorithms. WebCrypto has
+    # no SM2 or SM3, so on a gm chain the page says the browser cannot check and the server did.
+    profile = genesis["events"][0]["data"].get("crypto_profile", DEFAULT_SUITE)
+    return {
+        "check_data": script_json(data),
+        "check_messages": script_json(i18n.script_messages(language)),
+        "browser_can_check": suite_by_name(profile) is INTL,
+        "crypto_profile": profile,
+    }
 
 
 @router.get("/", response_class=HTMLResponse)

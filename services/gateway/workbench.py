@@ -307,7 +307,7 @@ async def citizen_pseudonym(
             "pseudonym_unavailable",
             "this gateway holds no pseudonym key; compute it with `govchain identity pseudonym` at the counter",
         )
-    citizen_id = pseudonym(body.national_id, key)
+    citizen_id = pseudonym(body.national_id, key, gateway.suite)  # HMAC-SM3 on a gm chain
     resolved = await gateway.ask(
         subjects.IDENTITY_RESOLVE,
         {"did": f"did:govchain:{citizen_id}", "min_height": max(await gateway.head_height(), 0)},

@@ -23,11 +23,12 @@ keys = Table(
     metadata,
     Column("key_id", String(64), primary_key=True),
     Column("owner", String(64), nullable=False, index=True),
-    Column("public_key", String(64), nullable=False),
+    Column("public_key", String(130), nullable=False),  # 64 hex digits (Ed25519) or 130 (SM2, gm chains)
     Column("added_height", Integer, nullable=False),
     Column("revoked_height", Integer),
     Column("revocation_reason", String(200)),
     Column("valid_until", Integer, index=True),
+    Column("purpose", String(32)),  # "credentials": signs W3C credentials only; null for event keys
 )
 
 # The time of the block at a rotated-out key's ``valid_until`` height: a credential has a

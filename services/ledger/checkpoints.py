@@ -12,7 +12,8 @@ ordering does not").
 
 * **Origin**: the chain's :attr:`~govchain.protocol.state.ChainState.log_origin`, i.e. the
   policy's ``origin``, else ``govchain.example/<chain id>``. The note key that signs is the
-  orderer's Ed25519 key under that name (``govchain log vkey``).
+  orderer's Ed25519 key under that name (``govchain log vkey``); on a gm chain, whose orderer
+  key is SM2, the Ed25519 checkpoint key its genesis names (docs/crypto-profiles.md).
 * **Sizes**: one checkpoint per published log size, always a block boundary (the log after a
   block), so ``size`` names the block too (``height`` in the record).
 * **The add-checkpoint dance**: each witness is sent the size it last cosigned (as far as this
@@ -335,7 +336,8 @@ class CheckpointPublisher:
                 proof: list[bytes] = []
             else:
                 proof = await asyncio.to_thread(
-                    self.store.with_nodes, lambda nodes, old=old: consistency_proof(old, target.size, nodes)
+                    self.store.with_nodes,
+                    lambda nodes, old=old: consistency_proof(old, target.size, nodes, self.store.suite),
                 )
             body = format_add_checkpoint(old, proof, target.note)
             status, answer = await asyncio.to_thread(self.post, url, body, self.timeout_s)

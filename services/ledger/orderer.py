@@ -28,17 +28,18 @@ from govchain.bus.errors import NATS_ERRORS, is_transient
 from govchain.bus.lease import Lease
 from govchain.bus.pull import MessagePuller, ensure_durable
 from govchain.bus.streams import ensure_streams
+from govchain.crypto import CryptoSuite
 from govchain.logs import get_logger
 from govchain.protocol import events as ev
-from govchain.protocol.block import Block, block_msg_id, seal_block
+from govchain.protocol.block import Block, block_msg_id
 from govchain.protocol.cutter import BlockCutter, BlockLimits
 from govchain.protocol.envelope import Envelope, utc_now
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.eventref import EventKey
-from govchain.protocol.genesis import make_genesis_block
+from govchain.protocol.genesis import genesis_suite, make_genesis_block
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.registry import EVENT_TYPES
-from govchain.protocol.verify import ChainVerifier, Checkpoint, VerifiedBlock
+from govchain.protocol.verify import ChainVerifier, Checkpoint
 from govchain.services.ledger.sequencer import (
     Intake,
     JudgedBlock,
@@ -46,6 +47,7 @@ from govchain.services.ledger.sequencer import (
     Rejection,
     preparse_message,
     quarantine,
+    seal_judged,
     sequence,
 )
 from govchain.services.ledger.store import LedgerStore
@@ -81,9 +83,9 @@ class Received:
     intake: Intake
 
     @classmethod
-    def of(cls, msg: Msg) -> Received:
+    def of(cls, msg: Msg, suite: CryptoSuite | None = None) -> Received:
         intake = Intake(msg.subject, msg.data, (msg.headers or {}).get("Nats-Msg-Id"), msg.metadata.sequence.stream)
-        return cls(msg, preparse_message(intake), intake)
+        return cls(msg, preparse_message(intake, suite), intake)
 
     @property
     def stream_seq(self) -> int:
@@ -129,6 +131,8 @@ class Orderer:
         self.store = store
         self.key = key
         self.genesis = genesis
+        self.suite = genesis_suite(genesis)
+        """The chain's crypto suite, as its genesis names it."""
         self.limits = limits
         self.genesis_hash = genesis_hash
         self.ack_wait_s = ack_wait_s
@@ -234,7 +238,7 @@ class Orderer:
                     await item.msg.nak()
                 raise
             for msg in msgs:
-                received = Received.of(msg)
+                received = Received.of(msg, self.suite)
                 if received.stream_seq in self._failures:  # a suspect: judge it alone
                     if cutter.pending:
                         await self.commit(cutter.cut())
@@ -341,42 +345,21 @@ class Orderer:
 
     async def _append_batch(self, batch: JudgedBlock, block_time: str) -> int:
         assert self.checkpoint is not None
-        checkpoint = self.checkpoint
-        log_after = checkpoint.log.copy()
-        new_nodes = [node for leaf in batch.leaves for node in log_after.append(leaf)]
-        block = seal_block(
-            chain_id=checkpoint.state.chain_id,
-            height=checkpoint.height + 1,
-            prev_hash=checkpoint.block_hash,
-            events=batch.records,
-            leaf_hashes=batch.leaves,
-            log_after=log_after,
-            time=block_time,
-            orderer_key=self.key,
-        )
-        await self.append_block(block)
-        new_checkpoint = Checkpoint(block.height, block.hash, log_after, checkpoint.state)
-        applied = VerifiedBlock(
-            block,
-            batch.envelopes,
-            batch.leaves,
-            checkpoint.log.size,
-            batch.state_changed,
-            new_nodes,
-            checkpoint.state,
-        )
-        await asyncio.to_thread(self.store.record, applied, new_checkpoint)
-        self.checkpoint = new_checkpoint
+        sealed = seal_judged(self.checkpoint, batch, block_time=block_time, key=self.key)
+        await self.append_block(sealed.block, sealed.wire)
+        await asyncio.to_thread(self.store.record, sealed.applied, sealed.checkpoint)
+        self.checkpoint = sealed.checkpoint
         self._last_time = block_time
-        return block.height
+        return sealed.block.height
 
-    async def append_block(self, block: Block) -> None:
-        """Append one block at exactly its height, or raise :class:`OrdererFenced`."""
+    async def append_block(self, block: Block, wire: bytes | None = None) -> None:
+        """Append one block at exactly its height, or raise :class:`OrdererFenced`. ``wire``,
+        when given, is the block's wire form (:func:`~govchain.services.ledger.sequencer.block_wire`)."""
         expected_last = subjects.block_sequence(block.height) - 1
         try:
             ack = await self.js.publish(
                 subjects.BLOCKS_SUBJECT,
-                block.to_bytes(),
+                block.to_bytes() if wire is None else wire,
                 stream=subjects.BLOCKS_STREAM,
                 headers={
                     "Nats-Msg-Id": block_msg_id(block),

@@ -175,7 +175,7 @@ def answer_inclusion(store: LedgerStore, request: ProofRequest) -> InclusionAnsw
     if head is None:
         return QueryError(error=f"no block at height {height}", code="not_found")
     size = head.header.log_size
-    path = store.with_nodes(lambda nodes: inclusion_proof(location.leaf_index, size, nodes))
+    path = store.with_nodes(lambda nodes: inclusion_proof(location.leaf_index, size, nodes, store.suite))
     return InclusionAnswer(
         source=location.source,
         event_id=location.event_id,
@@ -197,7 +197,7 @@ def answer_consistency(store: LedgerStore, request: ConsistencyRequest) -> Consi
     if first is None or second is None:
         return QueryError(error="no block at one of the heights", code="not_found")
     old, new = first.header.log_size, second.header.log_size
-    path = store.with_nodes(lambda nodes: consistency_proof(old, new, nodes))
+    path = store.with_nodes(lambda nodes: consistency_proof(old, new, nodes, store.suite))
     return ConsistencyAnswer(first_size=old, second_size=new, path=[p.hex() for p in path], first=first, second=second)
 
 

@@ -10,6 +10,7 @@ from govchain.bus.connect import make_broker
 from govchain.bus.lease import Lease
 from govchain.config import Settings
 from govchain.datadir import DataDir
+from govchain.protocol.genesis import genesis_suite
 from govchain.services.ledger.checkpoints import CheckpointPublisher
 from govchain.services.ledger.orderer import Orderer
 from govchain.services.ledger.queries import ledger_router
@@ -21,7 +22,7 @@ async def run_ledger(
     settings: Settings, nats_url: str, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
     data = DataDir(settings.data_dir)
-    store = LedgerStore(make_engine(settings.database_url_for("ledger")))
+    store = LedgerStore(make_engine(settings.database_url_for("ledger")), genesis_suite(data.genesis()))
     broker = make_broker(nats_url, settings, name="govchain-ledger")
     broker.include_router(ledger_router(store, lambda: broker.connection.jetstream()))
     await broker.start()
@@ -48,7 +49,7 @@ async def run_ledger(
         publisher = CheckpointPublisher(
             broker.connection.jetstream(),
             store,
-            key,
+            data.checkpoint_key(settings.orderer_key),  # Ed25519 (C2SP): the orderer's, or a gm chain's own
             interval_s=settings.checkpoint_interval_ms / 1000,
             timeout_s=settings.witness_timeout_s,
             url_overrides=settings.witness_url_overrides,

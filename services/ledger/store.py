@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 
+from govchain.crypto import CryptoSuite
 from govchain.projection.checkpoint import load_checkpoint, prepare_checkpoints, save_checkpoint
 from govchain.protocol.block import BlockHeader
 from govchain.protocol.eventref import EventKey
@@ -76,20 +77,34 @@ nodes = Table(
 )
 
 
-def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Rows in one executemany. On SQLite straight to the driver with named parameters:
-    SQLAlchemy's per-row parameter handling cost a third more than SQLite's own inserts
-    (7.7 against 5.6 µs per event and node, bench/RESULTS.md). Elsewhere through Core,
-    whose PostgreSQL dialect batches the rows itself."""
+def _insert_many(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    """Rows (tuples in the table's column order) in one executemany. On SQLite straight to
+    the driver with positional parameters: SQLAlchemy's per-row parameter handling cost a third
+    more than SQLite's own inserts (7.7 against 5.6 µs per event and node), and a dict per row
+    with named parameters another ~2 µs per event (12.9 against 10.3 µs per event for a whole
+    block's rows, bench/RESULTS.md). Elsewhere through Core, whose PostgreSQL dialect batches
+    the rows itself."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_named_insert(table), rows)  # type: ignore[arg-type]
+        conn.exec_driver_sql(_positional_insert(table), rows)  # type: ignore[arg-type]
     else:
-        conn.execute(insert(table), rows)
+        names = table.columns.keys()
+        conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
 
 
 @functools.cache
-def _named_insert(table: Table) -> str:
-    return str(insert(table).compile(dialect=sqlite.dialect(paramstyle="named")))
+def _positional_insert(table: Table) -> str:
+    return str(insert(table).compile(dialect=sqlite.dialect(paramstyle="qmark")))
+
+
+@functools.cache
+def _included_sql(count: int) -> str:
+    """SQLite: which of ``count`` (source, event_id) pairs are indexed, each found by its key."""
+    pairs = ",".join(["(?,?)"] * count)
+    return (
+        "SELECT e.source, e.event_id, e.leaf_hash "
+        f"FROM (VALUES {pairs}) AS k CROSS JOIN ledger_events AS e "
+        "ON e.source = k.column1 AND e.event_id = k.column2"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +146,10 @@ class StoredNodes:
 
 
 class LedgerStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, suite: CryptoSuite | None = None) -> None:
         self.engine = engine
+        self.suite = suite
+        """The chain's crypto suite, for the proofs built from stored nodes (None: SHA-256)."""
         prepare_checkpoints(engine)
         upgrade_to_head(engine, MIGRATIONS)
 
@@ -142,6 +159,7 @@ class LedgerStore:
 
     def record(self, applied: VerifiedBlock, checkpoint: Checkpoint) -> None:
         """Index one block and move the checkpoint to it, atomically."""
+        self.suite = checkpoint.state.suite
         block = applied.block
         with self.engine.begin() as conn:
             conn.execute(
@@ -153,28 +171,19 @@ class LedgerStore:
                 )
             )
             if applied.envelopes:
-                _insert_many(
+                height, first = block.height, applied.first_leaf_index
+                _insert_many(  # in the column order of ``events``
                     conn,
                     events,
                     [
-                        {
-                            "source": envelope.source,
-                            "event_id": envelope.id,
-                            "height": block.height,
-                            "position": position,
-                            "leaf_index": applied.first_leaf_index + position,
-                            "leaf_hash": leaf,
-                            "type": envelope.type,
-                        }
+                        (envelope.source, envelope.id, height, position, first + position, leaf, envelope.type)
                         for position, (envelope, leaf) in enumerate(
                             zip(applied.envelopes, applied.leaf_hashes, strict=True)
                         )
                     ],
                 )
             if applied.new_nodes:
-                _insert_many(
-                    conn, nodes, [{"level": n.level, "idx": n.index, "hash": n.hash} for n in applied.new_nodes]
-                )
+                _insert_many(conn, nodes, [(n.level, n.index, n.hash) for n in applied.new_nodes])
             save_checkpoint(conn, CHECKPOINT_NAME, checkpoint, state_changed=applied.state_changed)
 
     def included(self, keys: Iterable[EventKey]) -> dict[EventKey, bytes]:
@@ -182,14 +191,24 @@ class LedgerStore:
         wanted = list(dict.fromkeys(keys))
         found: dict[EventKey, bytes] = {}
         with self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
             for start in range(0, len(wanted), _ID_CHUNK):
                 chunk = wanted[start : start + _ID_CHUNK]
-                rows = conn.execute(
-                    select(events.c.source, events.c.event_id, events.c.leaf_hash).where(
-                        tuple_(events.c.source, events.c.event_id).in_(chunk)
-                    )
-                )
-                found.update((EventKey(row.source, row.event_id), bytes(row.leaf_hash)) for row in rows)
+                if sqlite:
+                    # SQLite answers ``(source, event_id) IN ((?, ?), ...)`` by scanning the whole
+                    # table (its plan: SCAN ledger_events), so the cost grew with the chain:
+                    # 51 µs per event at 10^5 events. Driven by the keys, each is one primary-key
+                    # search: 0.4 µs per event at any size (bench/RESULTS.md).
+                    rows = conn.exec_driver_sql(
+                        _included_sql(len(chunk)), tuple(part for key in chunk for part in key)
+                    ).all()
+                else:
+                    rows = conn.execute(
+                        select(events.c.source, events.c.event_id, events.c.leaf_hash).where(
+                            tuple_(events.c.source, events.c.event_id).in_(chunk)
+                        )
+                    ).all()
+                found.update((EventKey(source, event_id), bytes(leaf)) for source, event_id, leaf in rows)
         return found
 
     def locate(self, event_id: str, source: str | None = None) -> list[EventLocation]:

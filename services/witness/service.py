@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from govchain.logs import get_logger
 from govchain.privatefiles import make_tree_private
+from govchain.protocol.merkle import TreeHasher
 from govchain.services.witness.app import MAX_BODY_BYTES, create_app
 from govchain.services.witness.folder import WitnessFolder
 from govchain.services.witness.store import WitnessStore
@@ -18,16 +19,19 @@ from govchain.transparency.witness import TrustedLog, Witness
 log = get_logger("govchain.witness")
 
 
-def trusted_logs(log_vkeys: Sequence[str], origin: str | None = None) -> list[TrustedLog]:
+def trusted_logs(
+    log_vkeys: Sequence[str], origin: str | None = None, tree: TreeHasher | None = None
+) -> list[TrustedLog]:
     """The logs a witness follows. With ``origin``, every key is a key of that one log; without
     it, each key's name is its log's origin (c2sp.org/tlog-checkpoint: the log's key name SHOULD
-    match the origin), so one witness can follow several logs. Raises MalformedKey."""
+    match the origin), so one witness can follow several logs. Raises MalformedKey. ``tree``:
+    the logs' tree hash (None: SHA-256, every C2SP log; a gm GovChain chain's suite: SM3)."""
     if origin is not None:
-        return [TrustedLog.from_vkeys(origin, list(log_vkeys))]
+        return [TrustedLog.from_vkeys(origin, list(log_vkeys), tree)]
     by_origin: dict[str, list[str]] = {}
     for vkey in log_vkeys:
         by_origin.setdefault(parse_vkey(vkey, algs=(ALG_ED25519,)).name, []).append(vkey)
-    return [TrustedLog.from_vkeys(name, keys) for name, keys in by_origin.items()]
+    return [TrustedLog.from_vkeys(name, keys, tree) for name, keys in by_origin.items()]
 
 
 def open_witness(folder: WitnessFolder, logs: Sequence[TrustedLog]) -> tuple[Witness, WitnessStore]:

@@ -5,14 +5,15 @@ an auditor needs, importable as ``from govchain import ...``:
 
 - talking to GovChain: :class:`GovChainClient` (publish, receipts, proofs, queries) and
   its :class:`LedgerQueryError`;
-- keys: :class:`SigningKey` (Ed25519, PEM files) and :class:`PublicKey`;
+- keys: :class:`SigningKey` (Ed25519, or SM2 on a 国密 chain; PEM files) and :class:`PublicKey`;
 - signing events: :func:`make_event` builds and signs an :class:`Envelope`;
   :func:`parse_envelope` reads one from wire bytes; :func:`sign_batch` signs many events
   of one department at once as an :class:`EventBatch`;
 - proofs: :func:`inclusion_problem`, :func:`consistency_problem` and
   :func:`signed_head_problem` check what the ledger answers against the orderer's keys
   (``None`` when it checks out); :func:`leaf_hash` ties an inclusion proof to your event
-  (``leaf_hash(envelope.to_bytes())``);
+  (``leaf_hash(envelope.to_bytes())``; SHA-256: on a gm chain ``suite.leaf_hash``, with the
+  suite from :meth:`GovChainClient.crypto_suite`, see docs/crypto-profiles.md);
 - blocks: :class:`ChainVerifier` verifies a :class:`Block` (its :class:`BlockHeader`) as
   the next one of the chain and returns a :class:`VerifiedBlock`; its :class:`Checkpoint`
   resumes verification after a stored height;

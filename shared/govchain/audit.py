@@ -27,6 +27,8 @@ class ChainReport:
     """Wall-clock time the verification took."""
     events_per_s: float = 0.0
     """Events verified per second (every one re-validated, every block's roots and links)."""
+    crypto: str | None = None
+    """The chain's crypto profile (``intl`` or ``gm``), as its genesis names it; None before genesis."""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -58,7 +60,9 @@ async def verify_chain(
     def report(ok: bool, first_bad: int | None = None, detail: str | None = None) -> ChainReport:
         seconds = time.perf_counter() - began
         rate = events / seconds if seconds > 0 else 0.0
-        return ChainReport(ok, verifier.height, events, first_bad, detail, seconds, rate)
+        state = verifier.state
+        crypto = None if state is None else state.suite.name
+        return ChainReport(ok, verifier.height, events, first_bad, detail, seconds, rate, crypto)
 
     try:
         async for blocks in follow_block_batches(js, 0, to_height=newest):

@@ -12,12 +12,16 @@ from nats.aio.client import Client
 from nats.js.api import PubAck
 
 from govchain.bus import subjects
+from govchain.bus.errors import NATS_ERRORS
+from govchain.crypto import INTL, CryptoSuite
 from govchain.protocol import events as ev
 from govchain.protocol.batch import EventBatch, open_batch
+from govchain.protocol.block import Block
 from govchain.protocol.envelope import Envelope, event_msg_id
 from govchain.protocol.errors import EventRejected, GovChainError, RejectionReason
+from govchain.protocol.genesis import genesis_suite
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.merkle import leaf_hash, verify_inclusion
+from govchain.protocol.merkle import leaf_hasher, verify_inclusion
 from govchain.protocol.requests import sign_request
 from govchain.protocol.state import ChainState
 from govchain.transparency.policy import CosignedCheckpoint, verify_cosigned
@@ -36,7 +40,10 @@ class LedgerQueryError(GovChainError):
 
 def log_vkeys(state: ChainState) -> list[str]:
     """The note verifier keys (c2sp.org/signed-note vkeys) the chain's checkpoints are signed
-    with, as of ``state``: each orderer key not revoked, under the chain's origin."""
+    with, as of ``state``: each orderer key not revoked, under the chain's origin; on a chain
+    whose orderer keys are not Ed25519 (gm), its Ed25519 checkpoint key named in genesis."""
+    if state.checkpoint_key is not None:
+        return [Ed25519Verifier(state.log_origin, state.checkpoint_key.raw).vkey]
     return [
         Ed25519Verifier(state.log_origin, record.public_key.raw).vkey
         for record in state.keys.values()
@@ -64,9 +71,22 @@ def verify_witnessed(note: bytes, state: ChainState, *, now: int | None = None) 
 
 
 class GovChainClient:
-    def __init__(self, nc: Client) -> None:
+    def __init__(self, nc: Client, suite: CryptoSuite | None = None) -> None:
         self.nc = nc
         self.js = nc.jetstream()
+        self._suite = suite
+
+    async def crypto_suite(self) -> CryptoSuite:
+        """The chain's crypto suite: as given, else as its genesis block names it (read once)."""
+        if self._suite is None:
+            try:
+                msg = await self.js.get_msg(subjects.BLOCKS_STREAM, subjects.block_sequence(0))
+            except NATS_ERRORS:
+                return INTL  # no genesis yet (or no right to read it): not cached, asked again next time
+            if msg.data is None:
+                return INTL
+            self._suite = genesis_suite(Envelope.model_validate(Block.from_bytes(msg.data, height_hint=0).events[0]))
+        return self._suite
 
     async def publish(self, envelope: Envelope) -> PubAck:
         """Publish a signed event. Its ``Nats-Msg-Id`` is derived from its signed bytes
@@ -99,8 +119,9 @@ class GovChainClient:
         refusal of other bytes (this event's verdict is still to come). So each receipt is
         checked against the event's own leaf and bytes, as the orderer opens the batch.
         Raises TimeoutError when some event has no verdict of its own in time."""
+        suite = await self.crypto_suite()
         try:
-            _, opened = open_batch(batch.to_bytes())
+            _, opened = open_batch(batch.to_bytes(), suite)
             own: dict[str, bytes | None] = {envelope.id: forms.signed for envelope, forms in opened}
         except EventRejected:  # the ledger will refuse it whole; its verdict is all there is
             own = {str(event["id"]): None for event in batch.events}
@@ -116,7 +137,7 @@ class GovChainClient:
             for event_id, signed in own.items():
                 if event_id not in verdicts:
                     latest[event_id] = receipt = await self.receipt(event_id, batch.source)
-                    verdict = own_verdict(receipt, signed)
+                    verdict = own_verdict(receipt, signed, suite)
                     if verdict is not None:
                         verdicts[event_id] = verdict
             if len(verdicts) == len(own):
@@ -151,9 +172,10 @@ class GovChainClient:
         committed under the id is this one's ``conflicting_id`` refusal."""
         deadline = time.monotonic() + timeout
         delay = 0.02
+        suite = None if wire is None else await self.crypto_suite()
         while True:
             receipt = await self.receipt(event_id, source)
-            verdict = own_verdict(receipt, wire)
+            verdict = own_verdict(receipt, wire, suite)
             if verdict is not None:
                 return verdict
             if time.monotonic() > deadline:
@@ -247,6 +269,7 @@ class GovChainClient:
             checkpoint.size,
             [bytes.fromhex(step) for step in proof["path"]],
             checkpoint.root,
+            await self.crypto_suite(),
         ):
             raise LedgerQueryError("bad_answer", "the proof does not lead to the witnessed checkpoint's root")
         return proof, verified
@@ -287,14 +310,17 @@ class GovChainClient:
         )
 
 
-def own_verdict(receipt: dict[str, Any], signed: bytes | None) -> dict[str, Any] | None:
+def own_verdict(
+    receipt: dict[str, Any], signed: bytes | None, suite: CryptoSuite | None = None
+) -> dict[str, Any] | None:
     """``receipt`` as the verdict on the event whose signed bytes are ``signed``; None while
     there is none yet (pending, or a refusal of other bytes under the same source and id).
-    Without the bytes (a batch that does not open), any verdict is taken."""
+    Without the bytes (a batch that does not open), any verdict is taken. ``suite`` is the
+    chain's (its leaf hash; SHA-256 when None)."""
     if signed is None:
         return None if receipt["status"] == "pending" else receipt
     if receipt["status"] == "committed":
-        if receipt["leaf_hash"] == leaf_hash(signed).hex():
+        if receipt["leaf_hash"] == leaf_hasher(suite)(signed).hex():
             return receipt
         return {
             "source": receipt["source"],

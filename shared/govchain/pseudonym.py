@@ -7,24 +7,24 @@ space of national ids); with it, every department maps one citizen to one id.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import secrets
 from pathlib import Path
 
+from govchain.crypto import INTL, CryptoSuite
 from govchain.privatefiles import read_secret_file
 from govchain.protocol.errors import KeyFileError
 
 PSEUDONYM_BYTES = 16
 
 
-def pseudonym(national_id: str, key: bytes) -> str:
-    """``c-`` + 128 bits of HMAC-SHA256(key, normalised national id), as on chain."""
+def pseudonym(national_id: str, key: bytes, suite: CryptoSuite = INTL) -> str:
+    """``c-`` + 128 bits of the chain suite's keyed MAC of the normalised national id, as on
+    chain: HMAC-SHA-256 on an ``intl`` chain, HMAC-SM3 on a ``gm`` one."""
     normalised = "".join(national_id.split()).upper().encode()
     if not normalised:
         raise ValueError("a national id is required")
-    digest = hmac.new(key, normalised, hashlib.sha256).digest()[:PSEUDONYM_BYTES]
+    digest = suite.mac(key, normalised)[:PSEUDONYM_BYTES]
     return "c-" + digest.hex()
 
 

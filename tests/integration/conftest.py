@@ -62,8 +62,12 @@ class Ledger:
     async def submit(self, envelope: Envelope, timeout: float = 20) -> dict[str, Any]:
         return await self.client.submit(envelope, timeout)
 
+    def new_key(self) -> SigningKey:
+        """A fresh key of the chain's crypto suite."""
+        return SigningKey.generate(self.data.crypto_suite())
+
     async def register_department(self, department: str) -> SigningKey:
-        key = SigningKey.generate()
+        key = self.new_key()
         receipt = await self.submit(
             make_event(
                 self.root,
@@ -93,9 +97,10 @@ def ledger_settings(data: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def chain_dir(tmp_path: Path) -> DataDir:
+def chain_dir(tmp_path: Path, crypto_profile: str) -> DataDir:
+    """A data folder with a new chain of the test's crypto profile (intl unless parametrized)."""
     data = DataDir(tmp_path / "node")
-    data.init("test-chain")
+    data.init("test-chain", crypto=crypto_profile)
     return data
 
 

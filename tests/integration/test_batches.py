@@ -14,9 +14,12 @@ from govchain.protocol.batch import EventBatch, sign_batch
 from govchain.protocol.envelope import Envelope, parse_envelope
 from govchain.protocol.keys import PublicKey
 from govchain.protocol.proofs import inclusion_problem
+from tests.conftest import BOTH_PROFILES
 
 from .conftest import Ledger
 from .test_ordering import event_ids, read_chain, wait_rejection
+
+pytestmark = BOTH_PROFILES
 
 
 def documents(ledger: Ledger, department: str, count: int, start: int = 0) -> list[Envelope]:

@@ -138,7 +138,7 @@ def test_publish_verify_proof_and_tail_from_the_command_line(platform: Path, tmp
     check_with_independent_verifier(proof, data)
 
     verify = json.loads(govchain("verify", "--data", data, "--json").stdout)
-    assert verify == {"ok": True, "height": receipt["height"], "events": 3, "first_bad_height": None}
+    assert verify == {"ok": True, "height": receipt["height"], "events": 3, "first_bad_height": None, "crypto": "intl"}
 
     registered = json.loads(govchain("registry", "document", "--sha256", "ab" * 32, "--data", data, "--json").stdout)
     assert registered["registered"] and registered["registrations"][0]["document_id"] == "T-1"

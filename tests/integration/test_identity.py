@@ -18,6 +18,7 @@ from govchain.protocol.did import did_for, verification_method_id
 from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
 from govchain.services.identity.service import run_identity
+from tests.conftest import BOTH_PROFILES
 
 from .conftest import Ledger
 
@@ -58,9 +59,10 @@ def credential_for(
     return add_proof(document, key, verification_method_id(signer or issuer, key.key_id))
 
 
+@BOTH_PROFILES
 async def test_dids_resolve_with_their_current_keys_and_revocations(identity: Ledger) -> None:
     tax = await identity.register_department("tax")
-    alice = SigningKey.generate()
+    alice = identity.new_key()
     height = await committed(
         identity,
         tax,
@@ -117,9 +119,10 @@ def assert_metadata_structure(value: Any) -> None:
         assert value is None or isinstance(value, str | bool), f"{value!r} is not a metadata value"
 
 
+@BOTH_PROFILES
 async def test_a_key_revoked_in_one_block_cannot_sign_in_the_next(identity: Ledger) -> None:
     await identity.register_department("tax")
-    spare = SigningKey.generate()
+    spare = identity.new_key()
     await committed(
         identity, identity.department_keys["tax"], "tax", "key.added", {"owner": "tax", "public_key": spare.public.hex}
     )
@@ -138,11 +141,12 @@ async def test_a_key_revoked_in_one_block_cannot_sign_in_the_next(identity: Ledg
 
 
 @pytest.mark.parametrize("ledger", [{"batch_max_wait_ms": 1500}], indirect=True)
+@BOTH_PROFILES
 async def test_a_key_registered_earlier_in_a_block_can_sign_later_in_it(ledger: Ledger) -> None:
     """The same-block rules, pinned by the heights in the receipts (a long batch timer keeps
     events published together in one block unless a key change cuts it)."""
     await ledger.register_department("tax")
-    key = SigningKey.generate()
+    key = ledger.new_key()
     register = make_event(
         ledger.root,
         source="root",
@@ -180,7 +184,7 @@ async def test_a_key_registered_earlier_in_a_block_can_sign_later_in_it(ledger: 
 
 async def test_a_rotated_key_signs_through_its_grace_blocks_then_stops(identity: Ledger) -> None:
     old = await identity.register_department("tax")
-    new = SigningKey.generate()
+    new = identity.new_key()
     before_rotation = credential_for("tax", old, cid="urn:test:before")
     rotated_at = await committed(
         identity,
@@ -230,7 +234,7 @@ async def test_a_rotated_key_signs_through_its_grace_blocks_then_stops(identity:
 async def test_credentials_verify_against_the_chain_with_reasons(identity: Ledger) -> None:
     tax = await identity.register_department("tax")
     land = await identity.register_department("land")
-    clerk = SigningKey.generate()
+    clerk = identity.new_key()
     height = await committed(
         identity,
         tax,
@@ -254,7 +258,7 @@ async def test_credentials_verify_against_the_chain_with_reasons(identity: Ledge
     impostor = credential_for("tax", land, signer="land", cid="urn:test:3")
     valid, reason = await verdict(impostor, height)
     assert not valid and "does not act for did:govchain:tax" in (reason or "")
-    unknown = credential_for("tax", SigningKey.generate(), cid="urn:test:4")
+    unknown = credential_for("tax", identity.new_key(), cid="urn:test:4")
     assert await verdict(unknown, height) == (False, "unknown verification method")
 
     height = await committed(

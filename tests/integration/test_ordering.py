@@ -12,9 +12,11 @@ from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
 from govchain.protocol.block import Block
 from govchain.protocol.envelope import make_event
-from govchain.protocol.keys import SigningKey
+from tests.conftest import BOTH_PROFILES
 
 from .conftest import Ledger
+
+pytestmark = BOTH_PROFILES
 
 
 async def read_chain(ledger: Ledger) -> list[Block]:
@@ -112,7 +114,7 @@ async def test_bad_events_are_rejected_with_reasons_and_nothing_is_lost(ledger: 
     good = ledger.document("tax", 1)
     forged = good.model_copy(update={"data": {**good.data, "title": "Altered"}})
     stranger = make_event(
-        SigningKey.generate(),
+        ledger.new_key(),
         source="tax",
         type="document.registered",
         data={"document_id": "s", "sha256": "1" * 64, "title": "Stranger"},

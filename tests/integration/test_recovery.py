@@ -42,8 +42,8 @@ class CrashAfterAppend(Orderer):
 
     crash_at: int = 3
 
-    async def append_block(self, block: Block) -> None:
-        await super().append_block(block)
+    async def append_block(self, block: Block, wire: bytes | None = None) -> None:
+        await super().append_block(block, wire)
         if block.height == self.crash_at:
             raise Crash
 

@@ -24,6 +24,7 @@ from govchain.protocol.state import ChainState
 from govchain.services.registry.service import run_registry
 from govchain.services.registry.tables import departments, void_events
 from govchain.storage.engine import make_engine
+from tests.conftest import BOTH_PROFILES
 
 from .conftest import Ledger
 
@@ -89,7 +90,7 @@ class Registry:
     async def populate(self) -> None:
         self.keys["root"] = self.ledger.root
         for dept in ("market", "land", "audit"):  # as Ledger.register_department, keeping the event ids
-            self.keys[dept] = SigningKey.generate()
+            self.keys[dept] = self.ledger.new_key()
             receipt = await self.commit(
                 "root",
                 "root",
@@ -104,7 +105,7 @@ class Registry:
             ("land-clerk", "land", []),
             ("auditor-1", "audit", []),
         ):
-            self.keys[official] = SigningKey.generate()
+            self.keys[official] = self.ledger.new_key()
             await self.commit(
                 dept,
                 dept,
@@ -119,7 +120,7 @@ class Registry:
             )
         await self.commit("root", "root", "role.granted", {"principal": "auditor-1", "role": "auditor"})
         for citizen in (OWNER, BUYER, STRANGER):
-            self.keys[citizen] = SigningKey.generate()
+            self.keys[citizen] = self.ledger.new_key()
             await self.commit(
                 "market",
                 "market",
@@ -205,6 +206,7 @@ async def test_the_public_sees_public_fields_and_proofs_tied_to_signed_heads(reg
     assert [d["department_id"] for d in directory["departments"]] == ["audit", "land", "market"]
 
 
+@BOTH_PROFILES
 async def test_each_role_sees_its_own_layer_of_a_record(registry: Registry) -> None:
     auditor = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"}, as_="auditor-1")
     assert auditor["visibility"] == "auditor" and auditor["record"]["owner"] == OWNER
@@ -234,6 +236,7 @@ async def test_each_role_sees_its_own_layer_of_a_record(registry: Registry) -> N
     assert clerk["personal"] == {"owner_details": {"legal_name": "Li Ming"}}
 
 
+@BOTH_PROFILES
 async def test_every_official_read_is_on_chain_and_listed_for_the_person(registry: Registry) -> None:
     await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"}, as_=OWNER)  # one's own read is not logged
     await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1", "purpose": "licence renewal"}, as_="market-clerk")
@@ -353,6 +356,7 @@ async def test_the_catalog_shows_each_reader_what_it_may_read(registry: Registry
     assert await ids("market-clerk") == ["audit-trail", "open-permits", "tax-arrears"]
 
 
+@BOTH_PROFILES
 async def test_erasure_shreds_the_key_and_the_chain_still_verifies(registry: Registry) -> None:
     other = await registry.commit(STRANGER, STRANGER, "personal_data.erased", {"subject": OWNER, "reason": "prank"})
     assert other["status"] == "committed"  # the ledger allows citizens to erase; the registry voids it
@@ -437,6 +441,7 @@ async def test_only_officers_seal_personal_data(registry: Registry) -> None:
     assert set(field) == {"enc", "subject", "key_version", "nonce", "ct"} and field["subject"] == BUYER
 
 
+@BOTH_PROFILES
 async def test_every_answer_proves_each_event_it_rests_on(registry: Registry) -> None:
     """Issue 3: each answer can carry the inclusion proof of every event it rests on."""
     commit = registry.commit

@@ -6,13 +6,15 @@ from typing import Any
 
 import pytest
 
+from govchain.crypto import INTL, CryptoSuite, suite_by_name
 from govchain.protocol.block import Block, seal_block
 from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.envelope import Envelope, make_event, utc_now
 from govchain.protocol.genesis import genesis_payload, make_genesis_block, make_genesis_event
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.merkle import Frontier, leaf_hash
+from govchain.protocol.merkle import Frontier
 from govchain.protocol.state import ChainState
+from tests.conftest import CRYPTO_PROFILES
 
 CHAIN_ID = "testchain"
 
@@ -20,22 +22,27 @@ CHAIN_ID = "testchain"
 class ChainBuilder:
     """Seals blocks the way the orderer does: genesis, then blocks that carry a Frontier along."""
 
-    def __init__(self, chain_id: str = CHAIN_ID) -> None:
+    def __init__(self, chain_id: str = CHAIN_ID, suite: CryptoSuite = INTL) -> None:
         self.chain_id = chain_id
-        self.root = SigningKey.generate()
-        self.orderer = SigningKey.generate()
+        self.suite = suite
+        self.root = SigningKey.generate(suite)
+        self.orderer = SigningKey.generate(suite)
         self.genesis_event = make_genesis_event(chain_id, [self.root], [self.orderer])
         self.blocks: list[Block] = [make_genesis_block(self.genesis_event, self.orderer)]
-        self.log = Frontier()
-        self.log.append(leaf_hash(self.genesis_event.to_bytes()))
+        self.log = Frontier(suite=suite)
+        self.log.append(suite.leaf_hash(self.genesis_event.to_bytes()))
         self.dept_keys: dict[str, SigningKey] = {}
         self._doc = 0
+
+    def new_key(self) -> SigningKey:
+        """A fresh key of the chain's suite."""
+        return SigningKey.generate(self.suite)
 
     def genesis_state(self) -> ChainState:
         return ChainState.from_genesis(genesis_payload(self.genesis_event))
 
     def register(self, dept: str, key: SigningKey | None = None, *, time: str | None = None) -> Envelope:
-        key = key or SigningKey.generate()
+        key = key or self.new_key()
         self.dept_keys[dept] = key
         return make_event(
             self.root,
@@ -66,7 +73,7 @@ class ChainBuilder:
     ) -> Block:
         """Seal the next block; with ``commit=False`` the builder's chain and log stay as they were."""
         dicts = [e.to_dict() if isinstance(e, Envelope) else e for e in events]
-        leaves = [leaf_hash(canonical_bytes(d)) for d in dicts]
+        leaves = [self.suite.leaf_hash(canonical_bytes(d)) for d in dicts]
         log = self.log if commit else self.log.copy()
         for leaf in leaves:
             log.append(leaf)
@@ -91,9 +98,10 @@ def chain_factory() -> type[ChainBuilder]:
     return ChainBuilder
 
 
-@pytest.fixture
-def builder() -> ChainBuilder:
-    return ChainBuilder()
+@pytest.fixture(params=CRYPTO_PROFILES)
+def builder(request: pytest.FixtureRequest) -> ChainBuilder:
+    """A chain of each crypto profile (the tests that build one run under both)."""
+    return ChainBuilder(suite=suite_by_name(request.param))
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from govchain.protocol.block import ZERO_HASH, Block, block_msg_id
-from govchain.protocol.canonical import canonical_bytes, sha256_hex
+from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.errors import BlockVerificationError
 from govchain.protocol.genesis import make_genesis_block
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.merkle import leaf_hash, root_from_leaf_hashes
+from govchain.protocol.merkle import root_from_leaf_hashes
 from govchain.protocol.verify import ChainVerifier, Checkpoint
 
 if TYPE_CHECKING:
@@ -64,9 +64,9 @@ def test_genesis_block(builder: ChainBuilder) -> None:
     assert header.time == builder.genesis_event.time
     assert header.orderer == builder.orderer.key_id
     assert genesis.events == [builder.genesis_event.to_dict()]
-    leaf = leaf_hash(builder.genesis_event.to_bytes())
+    leaf = builder.suite.leaf_hash(builder.genesis_event.to_bytes())
     assert header.events_root == header.log_root == leaf.hex()
-    assert genesis.hash == sha256_hex(canonical_bytes(header.model_dump()))
+    assert genesis.hash == builder.suite.hash(canonical_bytes(header.model_dump())).hex()
     assert builder.orderer.public.verify(bytes.fromhex(genesis.signature), bytes.fromhex(genesis.hash))
     assert genesis.has_valid_signature(builder.orderer.public)
     assert not genesis.has_valid_signature(builder.root.public)
@@ -74,12 +74,12 @@ def test_genesis_block(builder: ChainBuilder) -> None:
 
 def test_sealed_block_commits_to_its_events_and_the_log(chain: ChainBuilder) -> None:
     block = chain.blocks[2]
-    leaves = [leaf_hash(canonical_bytes(e)) for e in block.events]
-    assert block.leaf_hashes() == leaves
-    assert block.header.events_root == root_from_leaf_hashes(leaves).hex()
-    all_leaves = [leaf for b in chain.blocks for leaf in b.leaf_hashes()]
+    leaves = [chain.suite.leaf_hash(canonical_bytes(e)) for e in block.events]
+    assert block.leaf_hashes(chain.suite) == leaves
+    assert block.header.events_root == root_from_leaf_hashes(leaves, chain.suite).hex()
+    all_leaves = [leaf for b in chain.blocks for leaf in b.leaf_hashes(chain.suite)]
     assert block.header.log_size == len(all_leaves) == 6
-    assert block.header.log_root == root_from_leaf_hashes(all_leaves).hex()
+    assert block.header.log_root == root_from_leaf_hashes(all_leaves, chain.suite).hex()
     assert block.header.prev_hash == chain.blocks[1].hash
     assert block_msg_id(block) == f"testchain.2.{block.hash}"
 
@@ -145,7 +145,7 @@ def test_verifier_accepts_a_good_chain(chain: ChainBuilder) -> None:
     assert [r.first_leaf_index for r in results] == [0, 1, 3]
     assert [r.state_changed for r in results] == [True, True, False]
     assert results[2].envelopes[0].type == "document.registered"
-    assert results[2].leaf_hashes == chain.blocks[2].leaf_hashes()
+    assert results[2].leaf_hashes == chain.blocks[2].leaf_hashes(chain.suite)
     assert verifier.state is not None
     assert verifier.state.is_department("tax") and verifier.state.is_department("land")
 
@@ -176,7 +176,7 @@ def test_altered_header_time(chain: ChainBuilder) -> None:
 
 def test_altered_header_with_recomputed_hash_fails_the_signature(chain: ChainBuilder) -> None:
     forged = with_header(chain.blocks[2], time="2030-01-01T00:00:00.000000Z")
-    forged = forged.model_copy(update={"hash": forged.header.block_hash()})
+    forged = forged.model_copy(update={"hash": forged.header.block_hash(chain.suite)})
     fails_at([*chain.blocks[:2], forged], 2, "orderer signature")
 
 
@@ -208,31 +208,31 @@ def test_reordered_events(chain: ChainBuilder) -> None:
 
 
 def test_block_signed_by_a_non_orderer_key(chain: ChainBuilder) -> None:
-    for key in (SigningKey.generate(), chain.root, chain.dept_keys["tax"]):
+    for key in (chain.new_key(), chain.root, chain.dept_keys["tax"]):
         block = chain.seal([chain.document("tax")], key=key, commit=False)
         fails_at([*chain.blocks, block], 3, "no orderer key")
 
 
 def test_block_claiming_the_orderer_but_signed_by_another_key(chain: ChainBuilder) -> None:
     block = chain.seal([chain.document("tax")], commit=False)
-    intruder = SigningKey.generate()
+    intruder = chain.new_key()
     forged = block.model_copy(update={"signature": intruder.sign(bytes.fromhex(block.hash)).hex()})
     assert forged.header.orderer == chain.orderer.key_id
     fails_at([*chain.blocks, forged], 3, "orderer signature")
 
 
 def test_genesis_pin_mismatch(chain: ChainBuilder, chain_factory: type[ChainBuilder]) -> None:
-    other = chain_factory()
+    other = chain_factory(suite=chain.suite)
     fails_at(chain.blocks[:1], 0, "pinned", genesis_hash=other.blocks[0].hash)
     fails_at(other.blocks[:1], 0, "pinned", genesis_hash=chain.blocks[0].hash)
     assert verified(chain.blocks, genesis_hash=chain.blocks[0].hash).height == 2
 
 
 def test_block_of_another_chain(chain: ChainBuilder, chain_factory: type[ChainBuilder]) -> None:
-    other = chain_factory("otherchain")
+    other = chain_factory("otherchain", suite=chain.suite)
     other.seal([other.register("tax")])
     fails_at([chain.blocks[0], other.blocks[1]], 1, "block of chain otherchain")
-    same_id = chain_factory()  # same chain id, different genesis: the link breaks
+    same_id = chain_factory(suite=chain.suite)  # same chain id, different genesis: the link breaks
     same_id.seal([same_id.register("tax")])
     fails_at([chain.blocks[0], same_id.blocks[1]], 1, "previous-hash")
 
@@ -262,7 +262,7 @@ def test_invalid_state_changing_event_is_caught_even_without_event_checks(chain:
         chain.dept_keys["tax"],
         source="tax",
         type="department.registered",
-        data={"department_id": "health", "name": "Health", "public_key": SigningKey.generate().public.hex},
+        data={"department_id": "health", "name": "Health", "public_key": chain.new_key().public.hex},
     )
     block = chain.seal([by_department], commit=False)
     fails_at([*chain.blocks, block], 3, "unauthorized", check_events=False)
@@ -282,7 +282,7 @@ def test_genesis_must_be_well_formed(builder: ChainBuilder) -> None:
     fails_at([two_events], 0, "exactly the genesis event")
     not_genesis = builder.seal([builder.register("tax")], height=0, prev_hash=ZERO_HASH, commit=False)
     fails_at([not_genesis], 0, "chain.genesis")
-    by_stranger = make_genesis_block(builder.genesis_event, SigningKey.generate())
+    by_stranger = make_genesis_block(builder.genesis_event, builder.new_key())
     fails_at([by_stranger], 0, "no orderer key")
     by_root = make_genesis_block(builder.genesis_event, builder.root)
     fails_at([by_root], 0, "no orderer key")
@@ -292,7 +292,7 @@ def test_genesis_must_be_well_formed(builder: ChainBuilder) -> None:
 
 
 def test_orderer_key_rotation_and_revocation(chain: ChainBuilder) -> None:
-    old, new = chain.orderer, SigningKey.generate()
+    old, new = chain.orderer, chain.new_key()
     added = make_event(
         chain.root, source="root", type="key.added", data={"owner": "ledger", "public_key": new.public.hex}
     )
@@ -311,7 +311,7 @@ def test_orderer_key_rotation_and_revocation(chain: ChainBuilder) -> None:
 
 
 def test_a_key_added_in_a_block_cannot_sign_that_block(chain: ChainBuilder) -> None:
-    new = SigningKey.generate()
+    new = chain.new_key()
     added = make_event(
         chain.root, source="root", type="key.added", data={"owner": "ledger", "public_key": new.public.hex}
     )
@@ -325,10 +325,10 @@ def test_a_key_added_in_a_block_cannot_sign_that_block(chain: ChainBuilder) -> N
 def test_rejected_block_does_not_change_the_verifier(chain: ChainBuilder) -> None:
     verifier = verified(chain.blocks, check_events=True)
     before = json.dumps(verifier.checkpoint.to_json(), sort_keys=True)
-    health = SigningKey.generate()
+    health = chain.new_key()
     registration = chain.register("health", health)
     doc = chain.document("tax")
-    forged = chain.seal([registration, doc], key=SigningKey.generate(), commit=False)
+    forged = chain.seal([registration, doc], key=chain.new_key(), commit=False)
     with pytest.raises(BlockVerificationError):
         verifier.verify(forged)
     bad_second = doc.to_dict()

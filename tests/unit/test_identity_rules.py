@@ -26,7 +26,7 @@ class World:
         self.state = builder.genesis_state()
         self.keys: dict[str, SigningKey] = {"root": builder.root}
         for dept in ("tax", "land"):
-            self.keys[dept] = SigningKey.generate()
+            self.keys[dept] = builder.new_key()
             self.ok(
                 self.event(
                     "root",
@@ -51,7 +51,7 @@ class World:
     def official(
         self, official_id: str, dept: str, roles: list[str] | None = None, *, by: str | None = None
     ) -> Envelope:
-        self.keys[official_id] = SigningKey.generate()
+        self.keys[official_id] = self.builder.new_key()
         return self.event(
             by or dept,
             "official.registered",
@@ -98,7 +98,7 @@ def test_a_department_registers_its_officials_and_only_its_own(world: World) -> 
             "official_id": "tax-eve",
             "department_id": "tax",
             "name": "Eve",
-            "public_key": SigningKey.generate().public.hex,
+            "public_key": world.builder.new_key().public.hex,
         },
         source="land",
     )
@@ -128,7 +128,7 @@ def test_roles_are_changed_by_the_root_or_the_officials_own_department_admin(wor
 
 
 def test_citizens_are_enrolled_under_a_pseudonym_by_an_enrollment_officer(world: World) -> None:
-    citizen_key = SigningKey.generate()
+    citizen_key = world.builder.new_key()
     enrol = {"citizen_id": CITIZEN, "public_key": citizen_key.public.hex}
     world.ok(world.official("tax-clerk", "tax"))
     assert world.refused(world.event("tax-clerk", "citizen.enrolled", enrol, source="tax")) == "unauthorized"
@@ -144,7 +144,7 @@ def test_citizens_are_enrolled_under_a_pseudonym_by_an_enrollment_officer(world:
 
 def test_a_rotated_key_keeps_signing_through_its_grace_blocks_only(world: World) -> None:
     old = world.keys["tax"]
-    new = SigningKey.generate()
+    new = world.builder.new_key()
     world.state.height = 5
     world.ok(
         world.event(
@@ -167,7 +167,7 @@ def test_a_rotated_key_keeps_signing_through_its_grace_blocks_only(world: World)
 
 def test_keys_of_an_official_are_managed_by_its_department_not_by_another(world: World) -> None:
     world.ok(world.official("tax-alice", "tax"))
-    extra = SigningKey.generate()
+    extra = world.builder.new_key()
     add = {"owner": "tax-alice", "public_key": extra.public.hex}
     assert world.refused(world.event("land", "key.added", add)) == "unauthorized"
     world.ok(world.event("tax", "key.added", add))
@@ -194,13 +194,13 @@ def test_the_policy_changes_only_by_the_root_and_can_scope_grants_to_departments
 
 
 def test_services_are_registered_by_the_root_alone(world: World) -> None:
-    engine = SigningKey.generate()
+    engine = world.builder.new_key()
     data = {"service_id": "contract-engine", "name": "Contract engine", "public_key": engine.public.hex}
     assert world.refused(world.event("tax", "service.registered", data)) == "unauthorized"
     world.ok(world.event("root", "service.registered", data))
     assert world.state.kind_of("contract-engine") == "service"
     world.keys["contract-engine"] = engine
-    dept = {"department_id": "rogue", "name": "Rogue", "public_key": SigningKey.generate().public.hex}
+    dept = {"department_id": "rogue", "name": "Rogue", "public_key": world.builder.new_key().public.hex}
     assert world.refused(world.event("contract-engine", "department.registered", dept)) == "unauthorized"
 
 
@@ -213,7 +213,7 @@ def test_a_snapshot_keeps_roles_rotation_and_policy(world: World) -> None:
             {
                 "owner": "tax",
                 "old_key_id": world.keys["tax"].key_id,
-                "public_key": SigningKey.generate().public.hex,
+                "public_key": world.builder.new_key().public.hex,
                 "grace_blocks": 0,
             },
         )

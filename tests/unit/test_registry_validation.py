@@ -11,7 +11,6 @@ from pydantic import BaseModel
 from govchain.protocol import events as ev
 from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.errors import EventRejected, RejectionReason
-from govchain.protocol.keys import SigningKey
 from govchain.protocol.registry import EVENT_TYPES, EventTypeRegistry
 from govchain.protocol.state import ChainState, apply_event
 from govchain.protocol.validation import validate_event
@@ -129,7 +128,7 @@ def test_department_registered_by_root(builder: ChainBuilder) -> None:
 
 
 def test_department_registered_by_a_department_is_unauthorized(builder: ChainBuilder, state: ChainState) -> None:
-    fresh = SigningKey.generate()
+    fresh = builder.new_key()
     event = make_event(
         builder.dept_keys["tax"],
         source="tax",
@@ -162,7 +161,7 @@ def test_document_before_the_department_exists(builder: ChainBuilder) -> None:
 
 
 def test_unknown_key(builder: ChainBuilder, state: ChainState) -> None:
-    assert reason(state, builder.document("tax", key=SigningKey.generate())) is R.UNKNOWN_KEY
+    assert reason(state, builder.document("tax", key=builder.new_key())) is R.UNKNOWN_KEY
 
 
 def test_key_of_another_principal(builder: ChainBuilder, state: ChainState) -> None:
@@ -208,7 +207,7 @@ def test_owner_revokes_own_key_but_not_another_principals(builder: ChainBuilder,
 
 
 def test_key_added_by_owner_then_usable(builder: ChainBuilder, state: ChainState) -> None:
-    new = SigningKey.generate()
+    new = builder.new_key()
     assert reason(state, builder.document("tax", key=new)) is R.UNKNOWN_KEY
     added = make_event(
         builder.dept_keys["tax"], source="tax", type="key.added", data={"owner": "tax", "public_key": new.public.hex}
@@ -221,7 +220,7 @@ def test_key_added_by_owner_then_usable(builder: ChainBuilder, state: ChainState
 
 
 def test_key_added_rules(builder: ChainBuilder, state: ChainState) -> None:
-    new = SigningKey.generate()
+    new = builder.new_key()
     for_land_by_tax = make_event(
         builder.dept_keys["tax"], source="tax", type="key.added", data={"owner": "land", "public_key": new.public.hex}
     )
@@ -271,7 +270,12 @@ def test_chain_genesis_after_genesis_is_unauthorized(builder: ChainBuilder, stat
     again = root_event(
         builder,
         "chain.genesis",
-        {"chain_id": "testchain", "root_keys": [builder.root.public.hex], "orderer_keys": [builder.root.public.hex]},
+        {
+            "chain_id": "testchain",
+            "root_keys": [builder.root.public.hex],
+            "orderer_keys": [builder.root.public.hex],
+            "crypto_profile": builder.suite.name,
+        },
     )
     assert reason(state, again) is R.UNAUTHORIZED
     assert reason(state, builder.genesis_event) is R.UNAUTHORIZED
@@ -281,7 +285,7 @@ def test_chain_genesis_after_genesis_is_unauthorized(builder: ChainBuilder, stat
 
 
 def _probe_events(builder: ChainBuilder) -> list[Envelope]:
-    new = SigningKey.generate()
+    new = builder.new_key()
     tax_key = builder.dept_keys["tax"].key_id
     return [
         root_event(builder, "key.revoked", {"key_id": tax_key, "reason": "x"}),

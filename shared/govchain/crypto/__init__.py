@@ -13,9 +13,22 @@ from govchain.crypto.errors import (
 from govchain.crypto.gm import GM, GmSuite
 from govchain.crypto.intl import INTL, IntlSuite
 from govchain.crypto.keys import PrivateKey, PublicKey, SuiteName
-from govchain.crypto.suite import DEFAULT_SUITE, SUITE_NAMES, CryptoSuite, suite_by_name
+from govchain.crypto.suite import (
+    CHECKPOINT_SUITE,
+    CREDENTIAL_SUITE,
+    DEFAULT_SUITE,
+    SUITE_NAMES,
+    CryptoSuite,
+    needs_checkpoint_key,
+    private_key_from_pem,
+    public_key_from_raw,
+    suite_by_name,
+    suite_of,
+)
 
 __all__ = [
+    "CHECKPOINT_SUITE",
+    "CREDENTIAL_SUITE",
     "DEFAULT_SUITE",
     "GM",
     "INTL",
@@ -31,5 +44,9 @@ __all__ = [
     "SuiteMismatchError",
     "SuiteName",
     "UnknownSuiteError",
+    "needs_checkpoint_key",
+    "private_key_from_pem",
+    "public_key_from_raw",
     "suite_by_name",
+    "suite_of",
 ]

@@ -68,3 +68,16 @@ class SuiteBase:
 
     def __repr__(self) -> str:
         return f"<crypto suite {self.name}>"
+
+    # A suite is a stateless singleton that callers compare by identity (``key.suite is
+    # state.suite``): copies, deep copies and pickles give back the one instance.
+    def __copy__(self) -> SuiteBase:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SuiteBase:
+        return self
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        from govchain.crypto.suite import suite_by_name
+
+        return (suite_by_name, (self.name,))

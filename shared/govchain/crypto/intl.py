@@ -25,6 +25,7 @@ from govchain.crypto.errors import DecryptionError, KeyFormatError
 from govchain.crypto.keys import PrivateKey, PublicKey
 
 _RAW = serialization.Encoding.Raw
+_sha256 = hashlib.sha256
 _PEM = serialization.Encoding.PEM
 
 
@@ -42,6 +43,17 @@ class IntlSuite(SuiteBase):
 
     def hash(self, data: bytes) -> bytes:
         return hashlib.sha256(data).digest()
+
+    # The tree hashes inline SHA-256 instead of going through ``hash``: they run once per event
+    # and per tree node on the orderer's hot path, and this keeps them at the cost of the
+    # module-level functions of govchain.protocol.merkle.
+    def leaf_hash(self, leaf: bytes) -> bytes:
+        """SHA-256(0x00 || leaf) (RFC 9162 §2.1.1)."""
+        return _sha256(b"\x00" + leaf).digest()
+
+    def node_hash(self, left: bytes, right: bytes) -> bytes:
+        """SHA-256(0x01 || left || right) (RFC 9162 §2.1.1)."""
+        return _sha256(b"\x01" + left + right).digest()
 
     def mac(self, key: bytes, data: bytes) -> bytes:
         """HMAC-SHA-256 (RFC 2104), e.g. for keyed pseudonyms."""

@@ -93,6 +93,29 @@ def validate_public(raw: bytes) -> bytes:
     return raw
 
 
+def compress_public(raw: bytes) -> bytes:
+    """The 33-byte compressed form 02|03 || x (SEC 1 §2.3.3) of a valid 65-byte public key."""
+    raw = validate_public(raw)
+    return bytes([2 + (raw[64] & 1)]) + raw[1:33]
+
+
+def decompress_public(compressed: bytes) -> bytes:
+    """The 65-byte point 04 || x || y of a compressed key (SEC 1 §2.3.4), or
+    :class:`KeyFormatError`. p ≡ 3 (mod 4), so y = (x³ + ax + b)^((p+1)/4) mod p."""
+    if len(compressed) != 33 or compressed[0] not in (2, 3):
+        raise KeyFormatError("a compressed SM2 public key is 33 bytes, 02 or 03 || x")
+    x = int.from_bytes(compressed[1:], "big")
+    if x >= P:
+        raise KeyFormatError("the compressed SM2 public key's x is not below p")
+    rhs = (x * x * x + A * x + B) % P
+    y = pow(rhs, (P + 1) // 4, P)
+    if y * y % P != rhs:
+        raise KeyFormatError("the compressed SM2 public key is not a point on the curve")
+    if y & 1 != compressed[0] & 1:
+        y = P - y
+    return validate_public(b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big"))
+
+
 def check_scalar(d: bytes) -> bytes:
     """A private key must be 32 bytes with 1 <= d <= n - 2 (GB/T 32918.1 key generation)."""
     if len(d) != 32 or not 1 <= int.from_bytes(d, "big") <= N - 2:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final, Protocol, runtime_checkable
 
-from govchain.crypto.errors import CryptoError, UnknownSuiteError
+from govchain.crypto.errors import CryptoError, KeyFormatError, UnknownSuiteError
 from govchain.crypto.gm import GM
 from govchain.crypto.intl import INTL
 from govchain.crypto.keys import PrivateKey, PublicKey, SuiteName
@@ -80,6 +80,7 @@ class CryptoSuite(Protocol):
 
 
 _SUITES: Final[dict[str, CryptoSuite]] = {"intl": INTL, "gm": GM}
+_BY_PUBLIC_KEY_SIZE: Final[dict[int, CryptoSuite]] = {INTL.public_key_size: INTL, GM.public_key_size: GM}
 
 
 def suite_by_name(name: str) -> CryptoSuite:
@@ -91,3 +92,49 @@ def suite_by_name(name: str) -> CryptoSuite:
     if not getattr(suite, "available", True):  # pragma: no cover - x86-64 always has the wheel
         raise CryptoError(f"the {name} profile's backend is not installed here (gmssl-pyx)")
     return suite
+
+
+def suite_of(key: PublicKey | PrivateKey) -> CryptoSuite:
+    """The suite that made ``key`` (every key carries its suite's name)."""
+    return _SUITES[key.suite]
+
+
+def public_key_from_raw(raw: bytes) -> PublicKey:
+    """A public key from its canonical bytes, whichever suite they belong to.
+
+    The two suites' encodings cannot be confused: an Ed25519 key is 32 bytes, an SM2 key the
+    65-byte uncompressed point. So a key on chain names its own suite, and the chain's rules
+    (a chain accepts keys of its own profile only) are checked where keys are registered."""
+    suite = _BY_PUBLIC_KEY_SIZE.get(len(raw))
+    if suite is None:
+        raise KeyFormatError(f"no crypto suite has {len(raw)}-byte public keys (Ed25519: 32, SM2: 65)")
+    return suite.public_key_from_bytes(raw)
+
+
+def private_key_from_pem(pem: bytes) -> PrivateKey:
+    """A PKCS#8 PEM private key of either suite (the algorithm OID in it says which)."""
+    errors = []
+    for suite in _SUITES.values():
+        if not getattr(suite, "available", True):  # pragma: no cover - x86-64 always has the wheel
+            continue
+        try:
+            return suite.private_key_from_pem(pem)
+        except KeyFormatError as exc:
+            errors.append(f"{suite.name}: {exc}")
+    raise KeyFormatError("not a private key of any crypto suite (" + "; ".join(errors) + ")")
+
+
+CHECKPOINT_SUITE: Final = INTL
+"""Whose signatures C2SP checkpoints and witness cosignatures carry, on every chain: Ed25519
+(``c2sp.org/signed-note`` type 0x01, ``c2sp.org/tlog-cosignature``), fixed by those specs."""
+
+
+def needs_checkpoint_key(suite: CryptoSuite) -> bool:
+    """True when a chain of ``suite`` needs an Ed25519 checkpoint key of its own, beside its
+    orderer keys: when its orderer keys cannot sign a C2SP checkpoint (docs/crypto-profiles.md)."""
+    return suite is not CHECKPOINT_SUITE
+
+
+CREDENTIAL_SUITE: Final = INTL
+"""Whose keys sign W3C ``eddsa-jcs-2022`` credential proofs, on every chain: Ed25519, fixed by
+the W3C Data Integrity EdDSA cryptosuites (there is no W3C cryptosuite for SM2)."""

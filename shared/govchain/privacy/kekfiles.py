@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from govchain.crypto import INTL, CryptoSuite
 from govchain.privacy.kek import Kek, KekError
 from govchain.privatefiles import (
     fsync_folder,
@@ -53,12 +54,13 @@ class KekFiles:
     def load_next(self) -> Kek:
         return load_kek(self.next)
 
-    def create_current(self) -> Kek:
-        """Make the first KEK of a data folder; refuse if one exists (it may wrap live keys)."""
+    def create_current(self, suite: CryptoSuite = INTL) -> Kek:
+        """Make the first KEK of a data folder, for the chain's ``suite`` (its AEAD); refuse if
+        one exists (it may wrap live keys)."""
         if self.current.exists():
             raise KekError(f"{self.current} already exists; refusing to overwrite a KEK")
         private_folder(self.keys)
-        kek = Kek.generate()
+        kek = Kek.generate(suite)
         write_private_durably(self.current, (kek.hex() + "\n").encode())
         return kek
 

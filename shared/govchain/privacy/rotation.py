@@ -95,10 +95,11 @@ def rotate_kek(engine: Engine, files: KekFiles, *, on_step: Callable[[Step], Non
     """Rotate the KEK of the vault in ``engine`` whose KEK files are ``files`` (see the module
     docstring for the order and its crash safety). The caller makes sure no registry runs."""
     step: Callable[[Step], None] = on_step or (lambda _: None)
-    vault = KeyVault(engine, current_kek(engine, files))
+    old = current_kek(engine, files)
+    vault = KeyVault(engine, old)
     old_id = vault.kek_id
     assert old_id is not None
-    new = Kek.generate()
+    new = Kek.generate(old.suite)  # the chain's AEAD, as the KEK it replaces
     files.stage_next(new, before_rename=lambda: step("next_staged"))
     step("next_written")
     rewrapped = vault.rewrap(new, before_commit=lambda: step("rewrapped"))

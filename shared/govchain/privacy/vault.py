@@ -47,7 +47,6 @@ Data keys and KEKs are secrets: they appear in no repr, exception or log message
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,7 +82,7 @@ from govchain.privacy.scrub import (
     vacuum_full,
 )
 from govchain.protocol.errors import GovChainError
-from govchain.protocol.sealed import KEY_BYTES, SealedField, check_subject, open_sealed, seal
+from govchain.protocol.sealed import SealedField, check_subject, open_sealed, seal
 from govchain.storage.migrations import upgrade_to_head
 
 KEY_VERSION = 1
@@ -283,7 +282,9 @@ class KeyVault:
     def seal_for(self, subject: str, value: Any, context: str) -> SealedField:
         """Seal a JSON value under the subject's key (created on first use); see :func:`seal`."""
         key, key_version = self.key_for_sealing(subject)
-        return seal(value, subject=subject, key=key, key_version=key_version, context=context)
+        return seal(
+            value, subject=subject, key=key, key_version=key_version, context=context, suite=self._need_kek().suite
+        )
 
     def open_for(self, field: SealedField, context: str) -> Any:
         """Open a sealed field with its subject's key; raises :class:`SubjectErased` once erased."""
@@ -350,7 +351,7 @@ class KeyVault:
 
     def _create_key(self, subject: str, kek: Kek) -> None:
         """Insert a fresh key; if another writer got there first (key or tombstone), theirs stands."""
-        key = secrets.token_bytes(KEY_BYTES)
+        key = kek.suite.generate_aead_key()  # the chain's AEAD: AES-256 (32 bytes) or SM4 (16)
         self._insert(
             subject=subject,
             key_version=KEY_VERSION,

@@ -45,11 +45,12 @@ def load_checkpoint(conn: Connection, name: str) -> Checkpoint | None:
     row = conn.execute(select(checkpoints).where(checkpoints.c.name == name)).one_or_none()
     if row is None:
         return None
+    state = ChainState.from_json(json.loads(row.state_json))
     return Checkpoint(
         height=row.height,
         block_hash=row.block_hash,
-        log=Frontier.from_json(row.log_size, json.loads(row.log_json)),
-        state=ChainState.from_json(json.loads(row.state_json)),
+        log=Frontier.from_json(row.log_size, json.loads(row.log_json), state.suite),
+        state=state,
     )
 
 

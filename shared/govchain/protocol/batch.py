@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from govchain.crypto import CryptoSuite
 from govchain.protocol.batchproof import MAX_BATCH_EVENTS, BatchProof, batch_root_message
 from govchain.protocol.canonical import canonical_bytes, sha256_hex
 from govchain.protocol.envelope import (
@@ -33,7 +34,7 @@ from govchain.protocol.envelope import (
 from govchain.protocol.errors import CanonicalizationError, EventRejected, RejectionReason
 from govchain.protocol.jsontext import MAX_EVENT_DEPTH, parse_json_object
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.merkle import all_inclusion_proofs, leaf_hash
+from govchain.protocol.merkle import all_inclusion_proofs, leaf_hasher
 from govchain.protocol.registry import EVENT_TYPES
 
 _ENVELOPES = TypeAdapter(list[Envelope])
@@ -76,18 +77,23 @@ def sign_batch(key: SigningKey, events: Sequence[Envelope]) -> EventBatch:
         event.model_copy(update={"signer": key.key_id, "signature": None, "batchproof": None}).unsigned_dict()
         for event in events
     ]
-    root, _ = all_inclusion_proofs([leaf_hash(canonical_bytes(body)) for body in bodies])
+    suite = key.suite  # the chain's: it takes keys of its own suite only
+    hash_leaf = leaf_hasher(suite)
+    root, _ = all_inclusion_proofs([hash_leaf(canonical_bytes(body)) for body in bodies], suite)
     signature = key.sign(batch_root_message(root, len(bodies))).hex()
     batch = EventBatch(source=events[0].source, signer=key.key_id, signature=signature, events=bodies)
     try:
-        open_batch(batch.to_bytes())
+        open_batch(batch.to_bytes(), suite)
     except EventRejected as exc:
         raise ValueError(exc.detail) from None
     return batch
 
 
-def open_batch(raw: bytes) -> tuple[EventBatch, list[tuple[Envelope, CanonicalForms]]]:
-    """Parse a batch message into its events, each with its batch proof and canonical forms.
+def open_batch(
+    raw: bytes, suite: CryptoSuite | None = None
+) -> tuple[EventBatch, list[tuple[Envelope, CanonicalForms]]]:
+    """Parse a batch message into its events, each with its batch proof and canonical forms,
+    the batch tree hashed in the chain's ``suite`` (SHA-256 when None).
 
     A batch that cannot be opened is refused as a whole (:class:`EventRejected`). Its
     signature is *not* checked here: each event's proof is checked when the event is judged
@@ -106,7 +112,8 @@ def open_batch(raw: bytes) -> tuple[EventBatch, list[tuple[Envelope, CanonicalFo
         signing = [canonical_bytes(body) for body in bodies]
     except CanonicalizationError as exc:
         raise _refused(RejectionReason.MALFORMED_ENVELOPE, str(exc)) from exc
-    root, paths = all_inclusion_proofs([leaf_hash(body) for body in signing])
+    hash_leaf = leaf_hasher(suite)
+    root, paths = all_inclusion_proofs([hash_leaf(body) for body in signing], suite)
     size, opened = len(envelopes), []
     for index, (envelope, body, signed_body, path) in enumerate(zip(envelopes, bodies, signing, paths, strict=True)):
         hex_path = [node.hex() for node in path]

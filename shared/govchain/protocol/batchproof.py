@@ -15,8 +15,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from govchain.crypto import CryptoSuite
 from govchain.protocol.keys import PublicKey
-from govchain.protocol.merkle import leaf_hash, root_from_inclusion
+from govchain.protocol.merkle import leaf_hasher, root_from_inclusion
 
 MAX_BATCH_EVENTS = 1024
 """Events in one batch envelope; its inclusion paths are then at most 10 hashes long."""
@@ -55,20 +56,22 @@ class BatchProof(BaseModel):
         path = '"' + '","'.join(self.path) + '"' if self.path else ""
         return f'{{"index":{self.index},"path":[{path}],"signature":"{self.signature}","size":{self.size}}}'.encode()
 
-    def root(self, signing_bytes: bytes) -> bytes | None:
-        """The batch root this proof leads to from the event's signing bytes (None if malformed)."""
+    def root(self, signing_bytes: bytes, suite: CryptoSuite | None = None) -> bytes | None:
+        """The batch root this proof leads to from the event's signing bytes (None if malformed),
+        hashed in the chain's ``suite`` (SHA-256 when None)."""
         try:
             path = [bytes.fromhex(node) for node in self.path]
         except ValueError:
             return None
-        return root_from_inclusion(leaf_hash(signing_bytes), self.index, self.size, path)
+        return root_from_inclusion(leaf_hasher(suite)(signing_bytes), self.index, self.size, path, suite)
 
     def verify(self, public_key: PublicKey, signing_bytes: bytes, *, root: bytes | None = None) -> bool:
         """True when the path leads to a root that ``public_key`` signed for this batch size.
 
         ``root``, when given, must be the root the path leads to: the orderer, which built
-        the paths from the batch's leaves itself, passes it instead of walking them again."""
-        root = self.root(signing_bytes) if root is None else root
+        the paths from the batch's leaves itself, passes it instead of walking them again.
+        The batch tree is hashed in the signer's suite, which is the chain's."""
+        root = self.root(signing_bytes, public_key.suite) if root is None else root
         if root is None:
             return False
         return _root_signed(public_key, batch_root_message(root, self.size), bytes.fromhex(self.signature))
@@ -76,6 +79,6 @@ class BatchProof(BaseModel):
 
 @lru_cache(maxsize=4096)
 def _root_signed(public_key: PublicKey, message: bytes, signature: bytes) -> bool:
-    """Ed25519 verification is a pure function of its inputs, so the events of one batch
+    """Signature verification is a pure function of its inputs, so the events of one batch
     share one check: the orderer, the verifier and catch-up each pay it once per batch."""
     return public_key.verify(signature, message)

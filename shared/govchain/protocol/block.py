@@ -13,13 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from govchain.crypto import CryptoSuite
 from govchain.protocol.canonical import SAFE_INTEGER, canonical_bytes, sha256_hex
 from govchain.protocol.envelope import HEX64_PATTERN, PRINCIPAL_PATTERN
 from govchain.protocol.errors import BlockVerificationError
 from govchain.protocol.jsontext import MAX_EVENT_DEPTH, parse_json_object
 from govchain.protocol.jsontext import _no_constants as no_constants
 from govchain.protocol.keys import PublicKey, SigningKey
-from govchain.protocol.merkle import Frontier, leaf_hash, root_from_leaf_hashes
+from govchain.protocol.merkle import Frontier, leaf_hasher, root_from_leaf_hashes
 
 BLOCK_FORMAT_VERSION = 1
 ZERO_HASH = "0" * 64
@@ -44,9 +45,11 @@ class BlockHeader(BaseModel):
     time: str
     orderer: str = Field(pattern=HEX64_PATTERN, description="key id of the signing orderer key")
 
-    def block_hash(self) -> str:
-        """SHA-256 over the RFC 8785 bytes of the header: the block's identity."""
-        return sha256_hex(canonical_bytes(self.model_dump()))
+    def block_hash(self, suite: CryptoSuite | None = None) -> str:
+        """The chain suite's hash (SHA-256 when None or intl; SM3 on a gm chain) over the RFC 8785
+        bytes of the header: the block's identity."""
+        body = canonical_bytes(self.model_dump())
+        return sha256_hex(body) if suite is None else suite.hash(body).hex()
 
 
 class Block(BaseModel):
@@ -54,7 +57,10 @@ class Block(BaseModel):
 
     header: BlockHeader
     hash: str = Field(pattern=HEX64_PATTERN)
-    signature: str = Field(pattern=r"^[0-9a-f]{128}$", description="orderer's Ed25519 signature of the raw block hash")
+    signature: str = Field(
+        pattern=r"^[0-9a-f]{128}$",
+        description="orderer's signature (Ed25519, or SM2 r || s on a gm chain) of the raw block hash",
+    )
     events: list[dict[str, Any]]
 
     @property
@@ -83,9 +89,10 @@ class Block(BaseModel):
             height = -1 if height_hint is None else height_hint
             raise BlockVerificationError(height, f"not a well-formed block: {exc}") from exc
 
-    def leaf_hashes(self) -> list[bytes]:
-        """RFC 9162 leaf hashes of the events, in block order."""
-        return [leaf_hash(canonical_bytes(event)) for event in self.events]
+    def leaf_hashes(self, suite: CryptoSuite | None = None) -> list[bytes]:
+        """RFC 9162 leaf hashes of the events, in block order, in the chain's suite."""
+        hash_leaf = leaf_hasher(suite)
+        return [hash_leaf(canonical_bytes(event)) for event in self.events]
 
     def has_valid_signature(self, public_key: PublicKey) -> bool:
         return public_key.key_id == self.header.orderer and public_key.verify(
@@ -174,20 +181,24 @@ def seal_block(
     time: str,
     orderer_key: SigningKey,
 ) -> Block:
-    """Build and sign the next block; ``log_after`` is the event log including its leaves."""
+    """Build and sign the next block; ``log_after`` is the event log including its leaves.
+
+    Hashes are the chain's suite's, which is its orderer key's (a chain takes keys of its own
+    suite only); ``leaf_hashes`` and ``log_after`` must be of that suite too."""
+    suite = orderer_key.suite
     header = BlockHeader(
         version=BLOCK_FORMAT_VERSION,
         chain_id=chain_id,
         height=height,
         prev_hash=prev_hash,
-        events_root=root_from_leaf_hashes(leaf_hashes).hex(),
+        events_root=root_from_leaf_hashes(leaf_hashes, suite).hex(),
         log_root=log_after.root().hex(),
         log_size=log_after.size,
         event_count=len(events),
         time=time,
         orderer=orderer_key.key_id,
     )
-    block_hash = header.block_hash()
+    block_hash = header.block_hash(suite)
     signature = orderer_key.sign(bytes.fromhex(block_hash)).hex()
     return Block(header=header, hash=block_hash, signature=signature, events=events)
 

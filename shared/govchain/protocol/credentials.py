@@ -24,6 +24,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from govchain.crypto import CREDENTIAL_SUITE
 from govchain.protocol.canonical import NestingTooDeep, canonical_bytes, sha256
 from govchain.protocol.envelope import utc_now
 from govchain.protocol.errors import CanonicalizationError, GovChainError
@@ -280,6 +281,12 @@ def add_proof(
         raise CredentialError("verificationMethod must be a non-empty string")
     if not isinstance(proof_purpose, str) or not proof_purpose:
         raise CredentialError("proofPurpose must be a non-empty string")
+    if key.suite is not CREDENTIAL_SUITE:
+        raise CredentialError(
+            f"{CRYPTOSUITE} signs with Ed25519 only, not {key.suite.signature_name}: on a gm chain, issue "
+            "credentials with an Ed25519 key added for them (`govchain identity add-credentials-key`, "
+            "a key.added event with purpose credentials)"
+        )
     proof: dict[str, Any] = {
         "type": PROOF_TYPE,
         "cryptosuite": CRYPTOSUITE,
@@ -389,6 +396,8 @@ def _verify_proof(
         public_key = None
     if public_key is None:
         return fail(ProofFailure.UNKNOWN_VERIFICATION_METHOD, vm)
+    if public_key.suite is not CREDENTIAL_SUITE:  # an SM2 key cannot make an eddsa-jcs-2022 proof
+        return fail(ProofFailure.BAD_SIGNATURE, vm)
     if not public_key.verify(proof_bytes, hash_data(transformed, canonical_config)):
         return fail(ProofFailure.BAD_SIGNATURE, vm)
     return ProofCheck(True, None, vm)

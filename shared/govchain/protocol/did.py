@@ -108,8 +108,8 @@ def did_document(
         document["alsoKnownAs"] = aliases
     methods: list[dict[str, str]] = []
     for key_id, public_key in keys:
-        if not isinstance(public_key, PublicKey) or len(public_key.raw) != 32:
-            raise DidError(f"key {key_id!r} is not an Ed25519 public key")
+        if not isinstance(public_key, PublicKey):
+            raise DidError(f"key {key_id!r} is not a public key")
         if key_id != public_key.key_id:
             raise DidError(f"key id {key_id!r} is not the id of the key given with it")
         vm_id = verification_method_id(principal_id, key_id)

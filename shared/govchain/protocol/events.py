@@ -12,10 +12,11 @@ import base64
 import binascii
 import hashlib
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from govchain.crypto import suite_by_name
 from govchain.protocol.envelope import HEX64_PATTERN, PRINCIPAL_PATTERN
 from govchain.protocol.policy import ROLE_PATTERN, Grant
 from govchain.protocol.registry import EVENT_TYPES
@@ -25,7 +26,10 @@ ROOT = "root"
 LEDGER = "ledger"
 """The principal of the ordering service: its keys sign blocks."""
 
-PUBLIC_KEY_PATTERN = HEX64_PATTERN  # 32 raw bytes, hex
+PUBLIC_KEY_PATTERN = r"^(?:[0-9a-f]{64}|04[0-9a-f]{128})$"
+"""Hex of a raw public key: 32 bytes (Ed25519, ``intl`` chains) or the 65-byte uncompressed SM2
+point (``gm`` chains). Which of the two a chain takes is its crypto profile's to say."""
+CRYPTO_PROFILES = ("intl", "gm")
 CITIZEN_PATTERN = r"^c-[0-9a-f]{32}$"
 """A citizen's pseudonymous id: keyed HMAC of the national id (see govchain.pseudonym)."""
 
@@ -41,12 +45,31 @@ class ChainGenesis(Payload):
     """Founds a chain: its id, root authority keys, orderer keys and initial policy."""
 
     chain_id: str = Field(pattern=PRINCIPAL_PATTERN)
-    root_keys: list[str] = Field(min_length=1, description="hex Ed25519 public keys")
-    orderer_keys: list[str] = Field(min_length=1, description="hex Ed25519 public keys")
+    root_keys: list[str] = Field(min_length=1, description="hex public keys of the chain's suite")
+    orderer_keys: list[str] = Field(min_length=1, description="hex public keys of the chain's suite")
     services: dict[str, str] = Field(
         default_factory=dict, description="platform services (registry, contract engine, gateway) → public key"
     )
     policy: dict[str, Any] = Field(default_factory=dict)
+    crypto_profile: Literal["intl", "gm"] = Field(
+        default="intl",
+        description="the chain's crypto suite, fixed for its life (docs/crypto-profiles.md); "
+        "absent means intl, as on every chain made before profiles existed",
+    )
+    checkpoint_key: str | None = Field(
+        default=None,
+        pattern=HEX64_PATTERN,
+        description="hex Ed25519 public key that signs the chain's C2SP checkpoints, on a chain whose "
+        "orderer keys are not Ed25519 (gm); absent: the orderer key signs them",
+    )
+
+    @model_validator(mode="after")
+    def _keys_of_the_profile(self) -> ChainGenesis:
+        size = 2 * suite_by_name(self.crypto_profile).public_key_size  # hex digits of the profile's keys
+        for key in [*self.root_keys, *self.orderer_keys, *self.services.values()]:
+            if len(key) != size or not re.fullmatch(PUBLIC_KEY_PATTERN, key):
+                raise ValueError(f"a {self.crypto_profile} chain's keys are {size} hex digits: {key[:16]}...")
+        return self
 
 
 @EVENT_TYPES.register("department.registered", 1, changes_state=True)
@@ -88,10 +111,18 @@ class CitizenEnrolled(Payload):
 
 @EVENT_TYPES.register("key.added", 1, changes_state=True)
 class KeyAdded(Payload):
-    """A principal gains another signing key."""
+    """A principal gains another signing key.
+
+    With ``purpose: "credentials"`` the key signs W3C credentials (``eddsa-jcs-2022``) and
+    nothing on the chain: it must be Ed25519, whatever the chain's profile, which is how a gm
+    chain's departments issue credentials any VC verifier accepts (docs/crypto-profiles.md)."""
 
     owner: str = Field(pattern=PRINCIPAL_PATTERN)
     public_key: str = Field(pattern=PUBLIC_KEY_PATTERN)
+    purpose: Literal["credentials"] | None = Field(
+        default=None,
+        description='"credentials": an Ed25519 key that signs W3C credentials only, never an event (on any profile)',
+    )
 
 
 @EVENT_TYPES.register("key.rotated", 1, changes_state=True)

@@ -1,28 +1,41 @@
-"""Ed25519 signing keys, public keys and key ids.
+"""Signing keys, public keys and key ids, of the chain's crypto suite.
 
-A key id is the SHA-256 of the raw 32-byte public key, so the id alone pins the key:
-a key id can never be re-bound to other key material.
+A key id is the suite's hash of the raw public key (SHA-256 of the 32-byte Ed25519 key on an
+``intl`` chain, SM3 of the 65-byte SM2 point on a ``gm`` one), so the id alone pins the key:
+a key id can never be re-bound to other key material. The two encodings cannot be confused
+(32 against 65 bytes), so a key names its own suite and signs and verifies with it; a chain
+accepts keys of its own profile only (:mod:`govchain.protocol.validation`).
 
-Keys are generated, stored (PKCS#8 PEM) and used for signing with ``cryptography``.
+Ed25519 keys are generated, stored (PKCS#8 PEM) and used for signing with ``cryptography``.
 Signatures are verified with libsodium (PyCA's ``PyNaCl``): every event is verified on the
 orderer's hot path, and libsodium's verification is about three times faster here than
 OpenSSL's (bench/RESULTS.md). Both implement RFC 8032 with cofactorless checks and S < L;
 libsodium also refuses small-order and non-canonical points, which honest keys never are.
+SM2 keys go through :mod:`govchain.crypto` (GmSSL; docs/crypto-profiles.md).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from nacl.exceptions import BadSignatureError, CryptoError
-from nacl.signing import VerifyKey
 
+from govchain.crypto import (
+    INTL,
+    CryptoError,
+    CryptoSuite,
+    private_key_from_pem,
+    public_key_from_raw,
+    suite_of,
+)
+from govchain.crypto import PrivateKey as SuitePrivateKey
+from govchain.crypto import PublicKey as SuitePublicKey
 from govchain.privatefiles import read_secret_file
-from govchain.protocol.canonical import sha256_hex
 from govchain.protocol.errors import KeyFileError
 
 _RAW = serialization.Encoding.Raw
@@ -30,22 +43,31 @@ _RAW_PUB = serialization.PublicFormat.Raw
 
 
 def key_id_of(raw_public_key: bytes) -> str:
-    """The key id: hex SHA-256 of the raw Ed25519 public key."""
-    return sha256_hex(raw_public_key)
+    """The key id: hex hash, in the key's own suite, of its raw public key."""
+    return public_key_from_raw(raw_public_key).key_id
 
 
 @dataclass(frozen=True, slots=True)
 class PublicKey:
-    """An Ed25519 public key as it appears on chain (hex of the raw 32 bytes)."""
+    """A public key as it appears on chain (hex of its raw bytes: 32 for Ed25519, 65 for SM2).
+
+    Checked when made (an SM2 point must lie on the curve): ``KeyFormatError``, a
+    ``ValueError``, otherwise. Equal and hashed by ``raw`` alone."""
 
     raw: bytes
+    key: SuitePublicKey = field(init=False, repr=False, compare=False)
+    """The suite's validated key, with its key id."""
+    suite: CryptoSuite = field(init=False, repr=False, compare=False)
+    """The crypto suite this key belongs to."""
+
+    def __post_init__(self) -> None:
+        key = public_key_from_raw(bytes(self.raw))
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "suite", suite_of(key))
 
     @classmethod
     def from_hex(cls, value: str) -> PublicKey:
-        raw = bytes.fromhex(value)
-        if len(raw) != 32:
-            raise ValueError("an Ed25519 public key is 32 bytes")
-        return cls(raw)
+        return cls(bytes.fromhex(value))
 
     @property
     def hex(self) -> str:
@@ -53,57 +75,78 @@ class PublicKey:
 
     @property
     def key_id(self) -> str:
-        return key_id_of(self.raw)
+        return self.key.key_id
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         """True when ``signature`` is this key's signature of ``message``."""
-        if len(signature) != 64:
-            return False
-        try:
-            VerifyKey(self.raw).verify(message, signature)
-        except (BadSignatureError, CryptoError, ValueError, TypeError):
-            return False
-        return True
+        return self.suite.verify(self.key, message, signature)
 
 
 class SigningKey:
-    """An Ed25519 private key. Its repr never shows key material, so it cannot leak into logs."""
+    """A private key. Its repr never shows key material, so it cannot leak into logs."""
 
-    __slots__ = ("_private", "public")
+    __slots__ = ("_key", "_private", "_sign", "public")
 
-    def __init__(self, private: Ed25519PrivateKey) -> None:
-        self._private = private
-        self.public = PublicKey(private.public_key().public_bytes(_RAW, _RAW_PUB))
+    def __init__(self, private: Ed25519PrivateKey | SuitePrivateKey) -> None:
+        if isinstance(private, Ed25519PrivateKey):
+            raw = private.public_key().public_bytes(_RAW, _RAW_PUB)
+            key = SuitePrivateKey("intl", INTL.public_key_from_bytes(raw), private)
+            self._private: Ed25519PrivateKey | None = private
+            self._sign: Callable[[bytes], bytes] = private.sign  # the Ed25519 hot path, unchanged
+        else:
+            key = private
+            self._private = None
+            self._sign = partial(suite_of(key).sign, key)
+        self._key = key
+        self.public = PublicKey(key.public.raw)
 
     @classmethod
-    def generate(cls) -> SigningKey:
-        return cls(Ed25519PrivateKey.generate())
+    def generate(cls, suite: CryptoSuite = INTL) -> SigningKey:
+        """A fresh key of ``suite`` (the chain's; Ed25519 unless told)."""
+        if suite is INTL:
+            return cls(Ed25519PrivateKey.generate())
+        return cls(suite.generate_private_key())
+
+    @property
+    def suite(self) -> CryptoSuite:
+        return self.public.suite
 
     @property
     def key_id(self) -> str:
         return self.public.key_id
 
     def sign(self, message: bytes) -> bytes:
-        return self._private.sign(message)
+        return self._sign(message)
 
     def __repr__(self) -> str:
         return f"SigningKey(key_id={self.key_id})"
 
     def to_pem(self) -> bytes:
-        return self._private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        if self._private is not None:
+            return self._private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        return self.suite.private_key_to_pem(self._key)
 
     @classmethod
     def from_pem(cls, pem: bytes) -> SigningKey:
+        """A PKCS#8 PEM key of either suite (Ed25519, or SM2 as OpenSSL writes it)."""
         try:
             private = serialization.load_pem_private_key(pem, password=None)
-        except (ValueError, TypeError) as exc:
-            raise KeyFileError(f"not a PEM private key: {exc}") from exc
+        except Exception as exc:  # ValueError, TypeError, UnsupportedAlgorithm: the caller's bad input
+            try:  # cryptography reads no SM2 key (UnsupportedAlgorithm): the crypto seam does
+                return cls(private_key_from_pem(pem))
+            except CryptoError:
+                kind = (
+                    "not a PEM private key"
+                    if isinstance(exc, ValueError | TypeError)
+                    else "unsupported PEM private key"
+                )
+                raise KeyFileError(f"{kind}: {exc}") from exc
         if not isinstance(private, Ed25519PrivateKey):
-            raise KeyFileError("the PEM key is not an Ed25519 key")
+            raise KeyFileError("the PEM key is not an Ed25519 (nor an SM2) key")
         return cls(private)
 
     def save(self, path: Path) -> None:

@@ -8,16 +8,30 @@ persisted at each checkpoint); proofs need only a :class:`NodeSource` that can l
 of any perfect, aligned subtree. Every range root the RFC algorithms ask for is assembled from
 at most log2(n)+1 such lookups, so a database-backed log serves each proof in O(log n) reads,
 never by rehashing leaves.
+
+The hash is the chain's crypto suite's (:mod:`govchain.crypto`): SHA-256 on an ``intl`` chain,
+SM3 on a ``gm`` one, with RFC 9162's 0x00 / 0x01 domain separation either way. Every function
+and class that hashes takes ``suite`` (any :class:`TreeHasher`, a ``CryptoSuite`` is one);
+``None``, the default, is SHA-256 through the module-level functions, the ``intl`` fast path.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple, Protocol
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+class TreeHasher(Protocol):
+    """What tree hashing needs of a suite (every :class:`~govchain.crypto.CryptoSuite` has it)."""
+
+    def leaf_hash(self, leaf: bytes) -> bytes: ...
+    def node_hash(self, left: bytes, right: bytes) -> bytes: ...
+    @property
+    def empty_root(self) -> bytes: ...
 
 
 def leaf_hash(leaf: bytes) -> bytes:
@@ -30,7 +44,20 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
+def leaf_hasher(suite: TreeHasher | None) -> Callable[[bytes], bytes]:
+    """The leaf hash function of ``suite`` (SHA-256's when None): look it up once, call it often."""
+    return leaf_hash if suite is None else suite.leaf_hash
+
+
+def _node(suite: TreeHasher | None) -> Callable[[bytes, bytes], bytes]:
+    return node_hash if suite is None else suite.node_hash
+
+
+def _empty(suite: TreeHasher | None) -> bytes:
+    return EMPTY_ROOT if suite is None else suite.empty_root
+
+
+def root_from_leaf_hashes(leaf_hashes: Sequence[bytes], suite: TreeHasher | None = None) -> bytes:
     """MTH (RFC 9162 §2.1.1) over all leaves, for building or auditing a log from scratch.
 
     Pairing level by level and promoting a trailing odd node unchanged gives exactly the
@@ -38,7 +65,8 @@ def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
     """
     level = list(leaf_hashes)
     if not level:
-        return EMPTY_ROOT
+        return _empty(suite)
+    node_hash = _node(suite)
     while len(level) > 1:
         parents = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
@@ -62,9 +90,9 @@ class Frontier:
     persists it at each checkpoint instead of re-reading leaves. Its length is popcount(size).
     """
 
-    __slots__ = ("_hashes", "_size")
+    __slots__ = ("_hashes", "_node_hash", "_size", "suite")
 
-    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = (), suite: TreeHasher | None = None) -> None:
         if size < 0:
             raise ValueError(f"frontier size must be >= 0, got {size}")
         if len(hashes) != size.bit_count():
@@ -73,6 +101,8 @@ class Frontier:
             _require_hash(h)
         self._size = size
         self._hashes = list(hashes)
+        self.suite = suite
+        self._node_hash = _node(suite)
 
     @property
     def size(self) -> int:
@@ -90,6 +120,7 @@ class Frontier:
         _require_hash(leaf_hash)
         node = Node(0, self._size, leaf_hash)
         created = [node]
+        node_hash = self._node_hash
         while node.index & 1:  # a right child: merge with the left sibling on the frontier
             node = Node(node.level + 1, node.index >> 1, node_hash(self._hashes.pop(), node.hash))
             created.append(node)
@@ -100,7 +131,8 @@ class Frontier:
     def root(self) -> bytes:
         """MTH of the whole log: fold the subtree roots from the right."""
         if not self._hashes:
-            return EMPTY_ROOT
+            return _empty(self.suite)
+        node_hash = self._node_hash
         root = self._hashes[-1]
         for left in reversed(self._hashes[:-1]):
             root = node_hash(left, root)
@@ -111,12 +143,12 @@ class Frontier:
         return [h.hex() for h in self._hashes]
 
     @classmethod
-    def from_json(cls, size: int, hashes: Sequence[str]) -> Frontier:
+    def from_json(cls, size: int, hashes: Sequence[str], suite: TreeHasher | None = None) -> Frontier:
         """Rebuild a persisted frontier; raise ValueError on a malformed one."""
-        return cls(size, [bytes.fromhex(h) for h in hashes])
+        return cls(size, [bytes.fromhex(h) for h in hashes], suite)
 
     def copy(self) -> Frontier:
-        return Frontier(self._size, self._hashes)
+        return Frontier(self._size, self._hashes, self.suite)
 
     def __repr__(self) -> str:
         return f"Frontier(size={self._size}, hashes={self.to_json()!r})"
@@ -136,8 +168,8 @@ class NodeSource(Protocol):
 class MemoryTree(NodeSource):
     """Every perfect node, held level by level in lists: a NodeSource for tests and small logs."""
 
-    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
-        self._frontier = Frontier()
+    def __init__(self, leaf_hashes: Iterable[bytes] = (), suite: TreeHasher | None = None) -> None:
+        self._frontier = Frontier(suite=suite)
         self._levels: list[list[bytes]] = []
         for h in leaf_hashes:
             self.append(h)
@@ -169,7 +201,7 @@ class MemoryTree(NodeSource):
         raise KeyError(f"no perfect node at level {level}, index {index}")
 
 
-def subtree_root(start: int, end: int, nodes: NodeSource) -> bytes:
+def subtree_root(start: int, end: int, nodes: NodeSource, suite: TreeHasher | None = None) -> bytes:
     """MTH(D[start:end]) from popcount(end - start) perfect-node lookups.
 
     The range must be a subtree the RFC algorithms can visit: ``start`` is a multiple of the
@@ -180,7 +212,7 @@ def subtree_root(start: int, end: int, nodes: NodeSource) -> bytes:
     if start < 0 or width < 0:
         raise ValueError(f"invalid leaf range [{start}, {end})")
     if width == 0:
-        return EMPTY_ROOT
+        return _empty(suite)
     if start % (1 << (width - 1).bit_length()):
         raise ValueError(f"leaf range [{start}, {end}) is not an aligned subtree")
     roots = []
@@ -188,20 +220,21 @@ def subtree_root(start: int, end: int, nodes: NodeSource) -> bytes:
         if width >> level & 1:
             roots.append(nodes.perfect_node(level, start >> level))
             start += 1 << level
+    node_hash = _node(suite)
     root = roots.pop()
     while roots:
         root = node_hash(roots.pop(), root)
     return root
 
 
-def root_at(size: int, nodes: NodeSource) -> bytes:
+def root_at(size: int, nodes: NodeSource, suite: TreeHasher | None = None) -> bytes:
     """The root of the log when it held ``size`` leaves (a past checkpoint)."""
     if size < 0:
         raise ValueError(f"tree size must be >= 0, got {size}")
-    return subtree_root(0, size, nodes)
+    return subtree_root(0, size, nodes, suite)
 
 
-def inclusion_proof(index: int, size: int, nodes: NodeSource) -> list[bytes]:
+def inclusion_proof(index: int, size: int, nodes: NodeSource, suite: TreeHasher | None = None) -> list[bytes]:
     """PATH(index, D[size]) of RFC 9162 §2.1.3.1, leaf-side sibling first.
 
     Walks the RFC's splits from the top. Once the walk turns left it is inside a perfect
@@ -214,16 +247,18 @@ def inclusion_proof(index: int, size: int, nodes: NodeSource) -> list[bytes]:
     while end - start > 1:
         k = _largest_power_of_two_below(end - start)
         if index < start + k:
-            path.append(subtree_root(start + k, end, nodes))
+            path.append(subtree_root(start + k, end, nodes, suite))
             end = start + k
         else:
-            path.append(subtree_root(start, start + k, nodes))
+            path.append(subtree_root(start, start + k, nodes, suite))
             start += k
     path.reverse()
     return path
 
 
-def all_inclusion_proofs(leaf_hashes: Sequence[bytes]) -> tuple[bytes, list[list[bytes]]]:
+def all_inclusion_proofs(
+    leaf_hashes: Sequence[bytes], suite: TreeHasher | None = None
+) -> tuple[bytes, list[list[bytes]]]:
     """The root of a small tree and every leaf's PATH (as :func:`inclusion_proof` gives it),
     in one pass over the RFC's splits: n log n appends instead of n separate proof walks."""
     if not leaf_hashes:
@@ -231,16 +266,16 @@ def all_inclusion_proofs(leaf_hashes: Sequence[bytes]) -> tuple[bytes, list[list
     if len(leaf_hashes) == 1:
         return leaf_hashes[0], [[]]
     k = _largest_power_of_two_below(len(leaf_hashes))
-    left_root, left_paths = all_inclusion_proofs(leaf_hashes[:k])
-    right_root, right_paths = all_inclusion_proofs(leaf_hashes[k:])
+    left_root, left_paths = all_inclusion_proofs(leaf_hashes[:k], suite)
+    right_root, right_paths = all_inclusion_proofs(leaf_hashes[k:], suite)
     for path in left_paths:
         path.append(right_root)
     for path in right_paths:
         path.append(left_root)
-    return node_hash(left_root, right_root), left_paths + right_paths
+    return _node(suite)(left_root, right_root), left_paths + right_paths
 
 
-def consistency_proof(old_size: int, new_size: int, nodes: NodeSource) -> list[bytes]:
+def consistency_proof(old_size: int, new_size: int, nodes: NodeSource, suite: TreeHasher | None = None) -> list[bytes]:
     """PROOF(old_size, D[new_size]) of RFC 9162 §2.1.4.1; empty when either tree is trivial.
 
     Follows SUBPROOF's splits from the top; the old tree's own root is included only when it
@@ -256,33 +291,38 @@ def consistency_proof(old_size: int, new_size: int, nodes: NodeSource) -> list[b
     while old_size != end:
         k = _largest_power_of_two_below(end - start)
         if old_size <= start + k:
-            proof.append(subtree_root(start + k, end, nodes))
+            proof.append(subtree_root(start + k, end, nodes, suite))
             end = start + k
         else:
-            proof.append(subtree_root(start, start + k, nodes))
+            proof.append(subtree_root(start, start + k, nodes, suite))
             start += k
             old_root_is_leftmost = False
     if not old_root_is_leftmost:
-        proof.append(subtree_root(start, end, nodes))
+        proof.append(subtree_root(start, end, nodes, suite))
     proof.reverse()
     return proof
 
 
-def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
+def verify_inclusion(
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes, suite: TreeHasher | None = None
+) -> bool:
     """RFC 9162 §2.1.3.2, step for step: does ``proof`` place ``leaf_hash`` at ``index``?
 
     Never raises on bad input; any malformed proof, hash or position is simply False.
     """
-    return _all_hashes(root) and root_from_inclusion(leaf_hash, index, size, proof) == root
+    return _all_hashes(root) and root_from_inclusion(leaf_hash, index, size, proof, suite) == root
 
 
-def root_from_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes | None:
+def root_from_inclusion(
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], suite: TreeHasher | None = None
+) -> bytes | None:
     """The root that ``proof`` leads to from ``leaf_hash`` at ``index`` in a tree of ``size``
     (RFC 9162 §2.1.3.2 without the final comparison), or None for a malformed proof.
 
     For a root that is not known in advance but signed, as a batch envelope's is."""
     if not 0 <= index < size or not _all_hashes(leaf_hash, *proof):
         return None
+    node_hash = _node(suite)
     fn, sn = index, size - 1
     r = leaf_hash
     for p in proof:
@@ -298,7 +338,14 @@ def root_from_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence
     return r if sn == 0 else None
 
 
-def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
+def verify_consistency(
+    old_size: int,
+    new_size: int,
+    old_root: bytes,
+    new_root: bytes,
+    proof: Sequence[bytes],
+    suite: TreeHasher | None = None,
+) -> bool:
     """RFC 9162 §2.1.4.2, step for step: is the tree ``old_root`` a prefix of ``new_root``?
 
     The RFC covers 0 < old_size < new_size; equal sizes (> 0) need equal roots and an empty
@@ -318,6 +365,7 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
     path = list(proof)
     if old_size & (old_size - 1) == 0:
         path.insert(0, old_root)
+    node_hash = _node(suite)
     fn, sn = old_size - 1, new_size - 1
     while fn & 1:
         fn, sn = fn >> 1, sn >> 1
@@ -347,4 +395,4 @@ def _all_hashes(*values: bytes) -> bool:
 
 def _require_hash(value: bytes) -> None:
     if not (isinstance(value, bytes) and len(value) == HASH_SIZE):
-        raise ValueError(f"expected a {HASH_SIZE}-byte SHA-256 hash, got {value!r:.80}")
+        raise ValueError(f"expected a {HASH_SIZE}-byte hash, got {value!r:.80}")

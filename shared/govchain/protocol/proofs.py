@@ -1,9 +1,13 @@
-"""Checking proofs a client received: each must lead to a head the orderer signed."""
+"""Checking proofs a client received: each must lead to a head the orderer signed.
+
+The hashes are the chain's suite's, which is its orderer keys' (a chain takes keys of its own
+crypto suite only): SHA-256 for Ed25519 keys, SM3 for SM2 keys."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from govchain.crypto import CryptoSuite
 from govchain.protocol.block import BlockHeader
 from govchain.protocol.keys import PublicKey
 from govchain.protocol.merkle import verify_consistency, verify_inclusion
@@ -12,11 +16,11 @@ from govchain.protocol.merkle import verify_consistency, verify_inclusion
 def signed_head_problem(head: dict[str, Any], orderer_keys: dict[str, PublicKey]) -> str | None:
     """Why a signed head does not check out, or None when it does."""
     header = BlockHeader.model_validate(head["header"])
-    if header.block_hash() != head["hash"]:
-        return "head hash does not match its header"
     key = orderer_keys.get(header.orderer)
     if key is None:
         return f"head signed by {header.orderer}, not a trusted orderer key"
+    if header.block_hash(key.suite) != head["hash"]:
+        return "head hash does not match its header"
     if not key.verify(bytes.fromhex(head["signature"]), bytes.fromhex(head["hash"])):
         return "head signature does not verify"
     return None
@@ -36,6 +40,7 @@ def inclusion_problem(answer: dict[str, Any], orderer_keys: dict[str, PublicKey]
         answer["tree_size"],
         [bytes.fromhex(p) for p in answer["path"]],
         bytes.fromhex(answer["root"]),
+        _suite(answer["head"], orderer_keys),
     )
     return None if ok else "inclusion path does not lead to the signed root"
 
@@ -59,5 +64,11 @@ def consistency_problem(answer: dict[str, Any], orderer_keys: dict[str, PublicKe
         bytes.fromhex(first["log_root"]),
         bytes.fromhex(second["log_root"]),
         [bytes.fromhex(p) for p in answer["path"]],
+        _suite(answer["second"], orderer_keys),
     )
     return None if ok else "consistency path does not link the two signed roots"
+
+
+def _suite(head: dict[str, Any], orderer_keys: dict[str, PublicKey]) -> CryptoSuite:
+    """The suite of a head that :func:`signed_head_problem` accepted: its orderer key's."""
+    return orderer_keys[head["header"]["orderer"]].suite

@@ -1,7 +1,8 @@
 """Sealed fields: personal data, encrypted for the person it concerns, inside event payloads.
 
 An event payload never carries a personal value in clear. In its place sits a
-:class:`SealedField`, the value's RFC 8785 canonical JSON encrypted with AES-256-GCM under
+:class:`SealedField`, the value's RFC 8785 canonical JSON encrypted with the chain's AEAD
+(AES-256-GCM on an ``intl`` chain, SM4-GCM on a ``gm`` one, named by ``enc``) under
 the data key of its *subject* (the pseudonymous person it concerns). The key stays off
 chain (see :mod:`govchain.privacy.vault`); destroying it makes every ciphertext of that
 subject unreadable while blocks, hashes and signatures still verify, because they cover
@@ -26,16 +27,18 @@ import re
 import secrets
 from typing import Any, Final, Literal
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from govchain.crypto import GM, INTL, CryptoSuite, DecryptionError
 from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.errors import GovChainError
 
 ENC: Final = "aes-256-gcm"
-"""The only scheme so far; the ``enc`` tag leaves room for another without ambiguity."""
+"""The ``intl`` suite's scheme; a gm chain's fields say ``sm4-gcm`` (:func:`enc_of`)."""
+SUITES_BY_ENC: Final[dict[str, CryptoSuite]] = {suite.aead_name.lower(): suite for suite in (INTL, GM)}
+"""``enc`` tag → the suite whose AEAD it names: a sealed field says how it opens."""
 KEY_BYTES = 32
+"""An ``intl`` data key (AES-256); a gm one (SM4) is 16 bytes: ``suite.aead_key_size``."""
 NONCE_BYTES = 12
 TAG_BYTES = 16
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -66,7 +69,7 @@ class SealedField(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    enc: Literal["aes-256-gcm"]
+    enc: Literal["aes-256-gcm", "sm4-gcm"]
     subject: str = Field(pattern=SUBJECT_PATTERN)
     key_version: int = Field(ge=1, strict=True)
     nonce: str = Field(description=f"base64url, {NONCE_BYTES} bytes")
@@ -88,7 +91,14 @@ class SealedField(BaseModel):
         return value
 
 
-def seal(value: Any, *, subject: str, key: bytes, key_version: int, context: str) -> SealedField:
+def enc_of(suite: CryptoSuite) -> str:
+    """The ``enc`` tag of ``suite``'s AEAD: ``aes-256-gcm`` or ``sm4-gcm``."""
+    return suite.aead_name.lower()
+
+
+def seal(
+    value: Any, *, subject: str, key: bytes, key_version: int, context: str, suite: CryptoSuite = INTL
+) -> SealedField:
     """Encrypt a JSON value for ``subject`` under its data key, bound to ``context``.
 
     A fresh random 96-bit nonce is drawn each time, so sealing the same value twice gives
@@ -98,15 +108,22 @@ def seal(value: Any, *, subject: str, key: bytes, key_version: int, context: str
     malformed subject, key, key version or context.
     """
     check_subject(subject)
-    _check_key(key)
+    _check_key(key, suite)
     if isinstance(key_version, bool) or not isinstance(key_version, int) or key_version < 1:
         raise ValueError("key_version must be a positive integer")
     plaintext = canonical_bytes(value)
     nonce = secrets.token_bytes(NONCE_BYTES)
-    aad = _associated_data(subject, key_version, context)
-    ct = AESGCM(key).encrypt(nonce, plaintext, aad)
-    return SealedField(
-        enc=ENC, subject=subject, key_version=key_version, nonce=b64url_encode(nonce), ct=b64url_encode(ct)
+    enc = enc_of(suite)
+    aad = _associated_data(subject, key_version, context, enc)
+    ct = suite.seal(key, nonce, plaintext, aad)
+    return SealedField.model_validate(
+        {
+            "enc": enc,
+            "subject": subject,
+            "key_version": key_version,
+            "nonce": b64url_encode(nonce),
+            "ct": b64url_encode(ct),
+        }
     )
 
 
@@ -117,11 +134,12 @@ def open_sealed(field: SealedField, *, key: bytes, context: str) -> Any:
     nonce, subject or key version was altered, the key is not the one it was sealed with,
     or ``context`` is not the one it was sealed for. GCM cannot tell these apart.
     """
-    _check_key(key)
-    aad = _associated_data(field.subject, field.key_version, context)
+    suite = SUITES_BY_ENC[field.enc]
+    _check_key(key, suite)
+    aad = _associated_data(field.subject, field.key_version, context, field.enc)
     try:
-        plaintext = AESGCM(key).decrypt(b64url_decode(field.nonce), b64url_decode(field.ct), aad)
-    except InvalidTag:
+        plaintext = suite.open(key, b64url_decode(field.nonce), b64url_decode(field.ct), aad)
+    except DecryptionError:
         raise SealedFieldError(
             f"sealed field of subject {field.subject} (key version {field.key_version}) does not open "
             f"in context {context!r}: it was tampered with, or the key or context is wrong"
@@ -140,7 +158,7 @@ def is_sealed(value: Any) -> bool:
     as sealed, so that it fails validation with :meth:`SealedField.model_validate` rather
     than being mistaken for a clear value.
     """
-    return isinstance(value, dict) and value.get("enc") == ENC
+    return isinstance(value, dict) and value.get("enc") in SUITES_BY_ENC
 
 
 def check_subject(subject: str) -> str:
@@ -179,14 +197,14 @@ def _parse_int(literal: str) -> int | float:
     return number if abs(number) <= MAX_SAFE_INTEGER else float(number)
 
 
-def _associated_data(subject: str, key_version: int, context: str) -> bytes:
+def _associated_data(subject: str, key_version: int, context: str, enc: str = ENC) -> bytes:
     """Canonical JSON of everything the ciphertext is bound to; unambiguous, unlike a join."""
     if not isinstance(context, str) or not context:
         raise ValueError("context must be a non-empty string naming where the value lives")
-    return canonical_bytes({"context": context, "enc": ENC, "key_version": key_version, "subject": subject})
+    return canonical_bytes({"context": context, "enc": enc, "key_version": key_version, "subject": subject})
 
 
-def _check_key(key: bytes) -> None:
+def _check_key(key: bytes, suite: CryptoSuite = INTL) -> None:
     # The message names the expected length only: key bytes never reach an exception.
-    if not isinstance(key, bytes) or len(key) != KEY_BYTES:
-        raise ValueError(f"a data key is {KEY_BYTES} bytes")
+    if not isinstance(key, bytes) or len(key) != suite.aead_key_size:
+        raise ValueError(f"a data key is {suite.aead_key_size} bytes ({suite.aead_name})")

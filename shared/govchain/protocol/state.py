@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from govchain.crypto import DEFAULT_SUITE, INTL, CryptoSuite, suite_by_name
 from govchain.protocol import events as ev
 from govchain.protocol.contracts import ContractDeployed
 from govchain.protocol.envelope import Envelope
@@ -56,6 +57,8 @@ class KeyRecord:
     revocation_reason: str | None = None
     valid_until: int | None = None
     """Last height at which a rotated-out key may still sign."""
+    purpose: str | None = None
+    """``credentials``: the key signs W3C credentials only, never an event (see ``key.added``)."""
 
     @property
     def key_id(self) -> str:
@@ -69,7 +72,7 @@ class KeyRecord:
         return not self.revoked and (self.valid_until is None or height <= self.valid_until)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value: dict[str, Any] = {
             "public_key": self.public_key.hex,
             "owner": self.owner,
             "added_height": self.added_height,
@@ -77,6 +80,9 @@ class KeyRecord:
             "revocation_reason": self.revocation_reason,
             "valid_until": self.valid_until,
         }
+        if self.purpose is not None:  # absent for event keys: older snapshots read the same
+            value["purpose"] = self.purpose
+        return value
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> KeyRecord:
@@ -100,10 +106,20 @@ class ChainState:
     no witnesses named; checkpoints carry the log's signature alone)."""
     witness_policy_height: int | None = None
     """Height of the block that set :attr:`witness_policy`."""
+    suite: CryptoSuite = INTL
+    """The chain's crypto suite, as its genesis names it (``intl`` when it names none)."""
+    checkpoint_key: PublicKey | None = None
+    """The Ed25519 key that signs checkpoints on a chain whose orderer keys are not Ed25519."""
 
     @classmethod
     def from_genesis(cls, genesis: ev.ChainGenesis) -> ChainState:
-        state = cls(chain_id=genesis.chain_id, policy=Policy.model_validate(genesis.policy))
+        state = cls(
+            chain_id=genesis.chain_id,
+            policy=Policy.model_validate(genesis.policy),
+            suite=suite_by_name(genesis.crypto_profile),
+        )
+        if genesis.checkpoint_key is not None:
+            state.checkpoint_key = PublicKey.from_hex(genesis.checkpoint_key)
         state.add_principal(Principal(ev.ROOT, "root", "Root authority"))
         state.add_principal(Principal(ev.LEDGER, "service", "Ledger (orderer)"))
         for public_hex in genesis.root_keys:
@@ -119,8 +135,8 @@ class ChainState:
         principal.registered_height = principal.updated_height = self.height
         self.principals[principal.id] = principal
 
-    def add_key(self, public_key: PublicKey, owner: str) -> None:
-        self.keys[public_key.key_id] = KeyRecord(public_key, owner, added_height=self.height)
+    def add_key(self, public_key: PublicKey, owner: str, purpose: str | None = None) -> None:
+        self.keys[public_key.key_id] = KeyRecord(public_key, owner, added_height=self.height, purpose=purpose)
 
     @property
     def log_origin(self) -> str:
@@ -175,6 +191,10 @@ class ChainState:
             "keys": [r.to_json() for r in self.keys.values()],
             "contracts": {cid: list(versions) for cid, versions in sorted(self.contracts.items())},
         }
+        if self.suite is not INTL:  # absent on intl chains: their snapshots read as before
+            value["crypto_profile"] = self.suite.name
+        if self.checkpoint_key is not None:
+            value["checkpoint_key"] = self.checkpoint_key.hex
         if self.witness_policy is not None:  # absent until set: older snapshots read the same
             value["witness_policy"] = {
                 **self.witness_policy.model_dump(mode="json"),
@@ -184,7 +204,14 @@ class ChainState:
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> ChainState:
-        state = cls(chain_id=value["chain_id"], height=value["height"], policy=Policy.model_validate(value["policy"]))
+        state = cls(
+            chain_id=value["chain_id"],
+            height=value["height"],
+            policy=Policy.model_validate(value["policy"]),
+            suite=suite_by_name(value.get("crypto_profile", DEFAULT_SUITE)),
+        )
+        if value.get("checkpoint_key") is not None:
+            state.checkpoint_key = PublicKey.from_hex(value["checkpoint_key"])
         state.principals = {p["id"]: Principal.from_json(p) for p in value["principals"]}
         for entry in value["keys"]:
             record = KeyRecord.from_json(entry)
@@ -224,7 +251,7 @@ def apply_event(state: ChainState, envelope: Envelope, payload: BaseModel) -> No
             if payload.public_key is not None:
                 state.add_key(PublicKey.from_hex(payload.public_key), payload.citizen_id)
         case ev.KeyAdded():
-            state.add_key(PublicKey.from_hex(payload.public_key), payload.owner)
+            state.add_key(PublicKey.from_hex(payload.public_key), payload.owner, payload.purpose)
             state.touch(payload.owner)
         case ev.KeyRotated():
             state.keys[payload.old_key_id].valid_until = state.height + payload.grace_blocks

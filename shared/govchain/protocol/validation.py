@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from govchain.crypto import CREDENTIAL_SUITE, CryptoSuite
 from govchain.protocol import catalog  # noqa: F401  (registers every event type)
 from govchain.protocol import events as ev
 from govchain.protocol.contracts import ContractDeployed
@@ -64,6 +65,10 @@ def check_signer(
         raise EventRejected(
             RejectionReason.SIGNER_NOT_OF_SOURCE,
             f"key {envelope.signer} belongs to {record.owner}, who does not act for {envelope.source}",
+        )
+    if record.purpose is not None:
+        raise EventRejected(
+            RejectionReason.UNAUTHORIZED, f"key {envelope.signer} is for {record.purpose} only; it signs no events"
         )
     if not envelope.has_valid_signature(record.public_key, signing_bytes, batch_root=batch_root):
         raise EventRejected(RejectionReason.BAD_SIGNATURE, "signature does not verify")
@@ -130,8 +135,24 @@ def _require_new_principal(state: ChainState, principal_id: str) -> None:
         raise _conflict(f"principal {principal_id} already exists")
 
 
-def _require_new_key(state: ChainState, public_hex: str) -> None:
-    if PublicKey.from_hex(public_hex).key_id in state.keys:
+CREDENTIALS = "credentials"
+"""The ``purpose`` of a key that signs credentials only (``key.added``)."""
+
+
+def _require_new_key(state: ChainState, public_hex: str, suite: CryptoSuite | None = None) -> None:
+    """A key new to the chain, of ``suite`` (default: the chain's own), and a valid one of it."""
+    wanted = state.suite if suite is None else suite
+    try:
+        key = PublicKey.from_hex(public_hex)
+    except ValueError as exc:  # e.g. an SM2 point off the curve
+        raise EventRejected(RejectionReason.INVALID_PAYLOAD, f"public_key: {exc}") from exc
+    if key.suite is not wanted:
+        raise EventRejected(
+            RejectionReason.INVALID_PAYLOAD,
+            f"public_key: a {key.suite.signature_name} key where a {wanted.signature_name} key is needed "
+            f"(a {state.suite.name} chain)",
+        )
+    if key.key_id in state.keys:
         raise _conflict("this public key is already registered")
 
 
@@ -186,7 +207,7 @@ def _key_added(state: ChainState, envelope: Envelope, payload: BaseModel, signer
     if payload.owner not in state.principals:
         raise _conflict(f"principal {payload.owner} does not exist")
     _require_authority_over(state, signer, payload.owner, "add a key")
-    _require_new_key(state, payload.public_key)
+    _require_new_key(state, payload.public_key, CREDENTIAL_SUITE if payload.purpose == CREDENTIALS else None)
 
 
 def _key_rotated(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from hashlib import sha256 as _sha256
 from typing import Any
 
 from pydantic import ValidationError
 
+from govchain.crypto import DEFAULT_SUITE, SUITE_NAMES, CryptoError, CryptoSuite, suite_by_name
 from govchain.protocol import events as ev
 from govchain.protocol.batchproof import MAX_BATCH_EVENTS, BatchProof
 from govchain.protocol.block import ZERO_HASH, Block, BlockHeader
@@ -31,7 +31,7 @@ from govchain.protocol.errors import (
 )
 from govchain.protocol.eventref import EventKey
 from govchain.protocol.eventtime import parse_rfc3339
-from govchain.protocol.merkle import Frontier, Node, all_inclusion_proofs, leaf_hash, root_from_leaf_hashes
+from govchain.protocol.merkle import Frontier, Node, all_inclusion_proofs, root_from_leaf_hashes
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState, apply_event
 from govchain.protocol.validation import validate_event
@@ -72,11 +72,12 @@ class Checkpoint:
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Checkpoint:
+        state = ChainState.from_json(value["state"])
         return cls(
             height=value["height"],
             block_hash=value["block_hash"],
-            log=Frontier.from_json(value["log_size"], value["log"]),
-            state=ChainState.from_json(value["state"]),
+            log=Frontier.from_json(value["log_size"], value["log"], state.suite),
+            state=state,
         )
 
 
@@ -103,24 +104,25 @@ class ChainVerifier:
         fail = _Fail(self.height + 1)  # where the chain breaks, whatever the block claims
         if height != self.height + 1:
             raise fail(f"the block claims height {height}")
+        previous = self.checkpoint
+        suite = _genesis_suite(block, fail) if previous is None else previous.state.suite
         try:
-            header_hash = block.header.block_hash()
+            header_hash = block.header.block_hash(suite)
         except CanonicalizationError as exc:  # e.g. a number beyond 2**53 in the header
             raise fail(f"the header has no canonical form: {exc}") from exc
         if header_hash != block.hash:
             raise fail("header hash does not match the block hash (header altered)")
-        envelopes, leaves, signing = _open_events(block.events, fail)
+        envelopes, leaves, signing = _open_events(block.events, fail, suite)
         if block.header.event_count != len(leaves):
             raise fail(f"header counts {block.header.event_count} events, block has {len(leaves)}")
-        if root_from_leaf_hashes(leaves).hex() != block.header.events_root:
+        if root_from_leaf_hashes(leaves, suite).hex() != block.header.events_root:
             raise fail("events Merkle root does not match the events (events altered)")
 
-        previous = self.checkpoint
         if previous is None:
             genesis_state = self._begin(block, envelopes, fail)
         else:
             self._check_link(block.header, previous, fail)
-        log = previous.log.copy() if previous is not None else Frontier()
+        log = previous.log.copy() if previous is not None else Frontier(suite=suite)
         first_leaf = log.size
         new_nodes = [node for leaf in leaves for node in log.append(leaf)]
         if log.size != block.header.log_size or log.root().hex() != block.header.log_root:
@@ -141,7 +143,7 @@ class ChainVerifier:
                 self._check_signature(block, state, fail)
                 if any(EVENT_TYPES.changes_state(e.type, e.schemaversion) for e in envelopes):
                     state = state.copy()
-                roots = _batch_roots(envelopes, signing) if self.check_events else {}
+                roots = _batch_roots(envelopes, signing, suite) if self.check_events else {}
                 state_changed = self._apply_events(state, envelopes, signing, roots, block.header.time, new_ids, fail)
             except BlockVerificationError:
                 previous.state.height = earlier_height
@@ -247,7 +249,26 @@ def _parse_event(event: dict[str, Any], index: int, fail: _Fail) -> Envelope:
     return envelope
 
 
-def _open_events(events: list[dict[str, Any]], fail: _Fail) -> tuple[list[Envelope], list[bytes], list[bytes | None]]:
+def _genesis_suite(block: Block, fail: _Fail) -> CryptoSuite:
+    """The suite block 0's genesis event names, read before anything is hashed: a genesis block
+    is hashed in its own chain's suite. Whether that event is a valid genesis is judged after
+    (:meth:`ChainVerifier._begin`); here only its type and the name, intl when there is none."""
+    first = block.events[0] if block.events else None
+    if type(first) is not dict or first.get("type") != "chain.genesis":
+        raise fail("the genesis block does not carry a chain.genesis event from root")
+    data = first.get("data")
+    name = data.get("crypto_profile", DEFAULT_SUITE) if type(data) is dict else DEFAULT_SUITE
+    if name not in SUITE_NAMES:
+        raise fail(f"genesis names an unknown crypto profile {str(name)[:40]!r}")
+    try:
+        return suite_by_name(name)
+    except CryptoError as exc:  # the gm backend missing on this machine
+        raise fail(f"cannot verify a {name} chain here: {exc}") from exc
+
+
+def _open_events(
+    events: list[dict[str, Any]], fail: _Fail, suite: CryptoSuite
+) -> tuple[list[Envelope], list[bytes], list[bytes | None]]:
     """Each event's envelope, leaf hash and (where it came cheaply) signing bytes.
 
     An event in the normal form the orderer writes is opened by :func:`_open_fast`; any other
@@ -268,13 +289,14 @@ def _open_events(events: list[dict[str, Any]], fail: _Fail) -> tuple[list[Envelo
             signing.append(opened[1])
             signed.append(opened[2])
     leaves = []
+    hash_leaf = suite.leaf_hash
     for event, leaf_bytes in zip(events, signed, strict=True):
         if leaf_bytes is None:
             try:
                 leaf_bytes = canonical_bytes(event)
             except CanonicalizationError as exc:
                 raise fail(str(exc)) from exc
-        leaves.append(_sha256(b"\x00" + leaf_bytes).digest())
+        leaves.append(hash_leaf(leaf_bytes))
     return envelopes, leaves, signing
 
 
@@ -494,7 +516,7 @@ def _matches(pattern: re.Pattern[str], value: str, good: set[str]) -> bool:
     return True
 
 
-def _batch_roots(envelopes: list[Envelope], signing: list[bytes | None]) -> dict[int, bytes]:
+def _batch_roots(envelopes: list[Envelope], signing: list[bytes | None], suite: CryptoSuite) -> dict[int, bytes]:
     """For the events of each batch whose every event is in this block: the batch root each
     one's proof leads to, computed once for the batch instead of walking every path.
 
@@ -517,7 +539,7 @@ def _batch_roots(envelopes: list[Envelope], signing: list[bytes | None]) -> dict
         if len(members) != size or -1 in members.values():
             continue
         order = [members[index] for index in range(size)]
-        root, paths = all_inclusion_proofs([leaf_hash(signing[p]) for p in order])  # type: ignore[arg-type]
+        root, paths = all_inclusion_proofs([suite.leaf_hash(signing[p]) for p in order], suite)  # type: ignore[arg-type]
         for position, path in zip(order, paths, strict=True):
             proof = envelopes[position].batchproof
             assert proof is not None

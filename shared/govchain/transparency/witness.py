@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from govchain.protocol.merkle import EMPTY_ROOT, verify_consistency
+from govchain.protocol.merkle import EMPTY_ROOT, TreeHasher, verify_consistency
 from govchain.transparency.checkpoint import LogCheckpoint
 from govchain.transparency.cosignature import CosignatureSigner
 from govchain.transparency.errors import (
@@ -90,6 +90,9 @@ class TrustedLog:
 
     origin: str
     verifiers: tuple[NoteVerifier, ...]
+    tree: TreeHasher | None = None
+    """The hash of the log's Merkle tree: None for RFC 6962/9162 SHA-256 (every C2SP log);
+    a gm GovChain chain's checkpoints carry the root of its SM3 tree (docs/crypto-profiles.md)."""
 
     def __post_init__(self) -> None:
         if not self.origin or "\n" in self.origin:
@@ -99,8 +102,8 @@ class TrustedLog:
         verifier_map(self.verifiers)  # two keys a signature line could not tell apart: refuse now
 
     @classmethod
-    def from_vkeys(cls, origin: str, vkeys: Sequence[str]) -> TrustedLog:
-        return cls(origin, tuple(Ed25519Verifier.from_vkey(v) for v in vkeys))
+    def from_vkeys(cls, origin: str, vkeys: Sequence[str], tree: TreeHasher | None = None) -> TrustedLog:
+        return cls(origin, tuple(Ed25519Verifier.from_vkey(v) for v in vkeys), tree)
 
     @property
     def origin_hash(self) -> str:
@@ -161,10 +164,11 @@ class Witness:
 
         The cosignature covers ``note.text``, the very bytes the log signed."""
         current = self.state.latest(log.origin)
-        latest = current.head if current is not None else TreeHead(0, EMPTY_ROOT)
+        empty = EMPTY_ROOT if log.tree is None else log.tree.empty_root
+        latest = current.head if current is not None else TreeHead(0, empty)
         if old_size != latest.size:
             return Answer(409, format_size(latest.size), SIZE_CONTENT_TYPE, "old size is not the latest cosigned size")
-        problem = _inconsistency(latest, checkpoint, proof)
+        problem = _inconsistency(latest, checkpoint, proof, log.tree)
         if problem is not None:
             self.state.record_refusal(log.origin, format_note(note.text, note.verified), problem)
             return _refuse(422, problem)
@@ -186,9 +190,11 @@ class Witness:
         return current.note if current is not None else None
 
 
-def _inconsistency(latest: TreeHead, checkpoint: LogCheckpoint, proof: tuple[bytes, ...]) -> str | None:
+def _inconsistency(
+    latest: TreeHead, checkpoint: LogCheckpoint, proof: tuple[bytes, ...], tree: TreeHasher | None = None
+) -> str | None:
     """Why ``checkpoint`` cannot follow ``latest`` (the spec's 422 cases), or None."""
-    if checkpoint.size == 0 and checkpoint.root != EMPTY_ROOT:
+    if checkpoint.size == 0 and checkpoint.root != (EMPTY_ROOT if tree is None else tree.empty_root):
         return "a checkpoint of size 0 must carry the empty tree's root"
     if latest.size == 0:
         # Every tree extends the empty one: there is nothing to prove (and a verifier that
@@ -196,6 +202,6 @@ def _inconsistency(latest: TreeHead, checkpoint: LogCheckpoint, proof: tuple[byt
         return "no consistency proof is sent from size 0" if proof else None
     if latest.size == checkpoint.size and latest.root != checkpoint.root:
         return "same tree size as the cosigned checkpoint, different root: the log forked"
-    if not verify_consistency(latest.size, checkpoint.size, latest.root, checkpoint.root, list(proof)):
+    if not verify_consistency(latest.size, checkpoint.size, latest.root, checkpoint.root, list(proof), tree):
         return "the consistency proof does not verify from the cosigned checkpoint"
     return None
