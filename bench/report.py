@@ -13,7 +13,14 @@ from typing import Any
 
 from govchain.bus.embedded import nats_server_binary
 
-TARGETS = {"events_per_s": 10_000.0, "ratio": 0.5, "p99_ms": 250.0}
+TARGETS = {
+    "events_per_s": 10_000.0,
+    "ratio": 0.5,
+    "p99_ms": 250.0,
+    "orderer_us_per_event": 15.0,
+    "catchup_per_s": 100_000.0,
+    "verify_per_s": 100_000.0,
+}
 
 
 def machine_info() -> dict[str, Any]:
@@ -47,6 +54,11 @@ def targets_met(figures: dict[str, Any]) -> dict[str, bool]:
         "events_per_s >= 10000": figures["events_per_s"] >= TARGETS["events_per_s"],
         "ratio >= 0.5": figures["ratio"] >= TARGETS["ratio"],
         "p99_ms < 250 at half peak": figures["p99_ms"] < TARGETS["p99_ms"],
+        "orderer CPU <= 15 µs per event (peak, batched)": 0
+        < (figures.get("orderer_us_per_event") or 0.0)
+        <= TARGETS["orderer_us_per_event"],
+        "catchup_per_s >= 100000": figures.get("catchup_per_s", 0.0) >= TARGETS["catchup_per_s"],
+        "verify_per_s >= 100000": figures.get("verify_per_s", 0.0) >= TARGETS["verify_per_s"],
     }
 
 

@@ -14,7 +14,8 @@ Phases, in one run on one NATS server:
  5. latency: publish at half the measured peak, publish-to-commit p50/p99;
  6. catch-up: a new projection replays the whole chain; verify: ``verify_chain`` of it;
  7. scaling: the ledger's proof store at 10^4, 10^5, 10^6 events (store built directly);
- 8. the orderer's CPU per step without NATS, and what pulling a message costs (bench/pullcost.py).
+ 8. the orderer's CPU per step without NATS, and what pulling a message costs (bench/pullcost.py);
+ 9. the orderer's own loop with NATS faked, CPU per event by stage (bench/hotpath.py).
 Prints a table, then one JSON line. ``--quick`` is a ~10 s smoke run. JetStream fsyncs every
 write before acking it (``--nats-sync-interval always``, ``"durable": true`` in the JSON) unless
 given a duration (``--nats-sync-interval 2m``: the labelled variant, ``"durable": false``); the
@@ -38,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.breakdown import measure, print_breakdown
+from bench.hotpath import measure_async as hotpath
+from bench.hotpath import print_hotpath
 from bench.load import PhaseResult, paced, percentile, saturate
 from bench.platform import BenchPlatform
 from bench.profiling import profiled
@@ -75,6 +78,7 @@ class Plan:
     scaling_points: tuple[int, ...]
     breakdown_events: int
     batch_size: int
+    hotpath_events: int = 20_000
     nats_sync_interval: str = SYNC_ALWAYS
 
     @classmethod
@@ -91,6 +95,7 @@ class Plan:
             window=args.window,
             scaling_points=points,
             breakdown_events=1_000 if quick else 5_000,
+            hotpath_events=4_000 if quick else 20_000,
             batch_size=args.batch_size,
             nats_sync_interval=args.nats_sync_interval,
         )
@@ -167,6 +172,7 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
         cpu_before = platform.cpu_seconds()
         peak = await saturate(js, tracker, peak_events, duration_s=plan.duration_s, window=window)
         figures["peak_cpu_us_per_event"] = _cpu_per_event(cpu_before, platform.cpu_seconds(), peak.committed)
+        figures["orderer_us_per_event"] = figures["peak_cpu_us_per_event"].get("orderer", 0.0)
         if ran_out(peak, peak_events):
             progress("warning: the peak phase ran out of pre-signed events (the rate is a lower bound)")
         # The like-for-like baseline: the very messages the peak phase offered (the same batch
@@ -228,6 +234,8 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
         latency_rate_per_s=peak.rate / 2,
         catchup_per_s=caught.rate,
         verify_per_s=verified.rate,
+        catchup_cpu_us_per_event=caught.cpu_us_per_event,
+        verify_cpu_us_per_event=verified.cpu_us_per_event,
         catchup_events_per_s=caught.rate,
         verify_events_per_s=verified.rate,
         verify_ok=verified.ok,
@@ -252,6 +260,8 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
     figures["orderer_cpu_us_per_event"] = measure(plan.breakdown_events, plan.batch_size)
     if plan.batch_size > 1:
         figures["orderer_cpu_us_per_event_unbatched"] = measure(plan.breakdown_events, 1)
+    progress(f"hot path: the orderer's own loop over {plan.hotpath_events:,} events, NATS faked, CPU by stage")
+    figures["orderer_hotpath"] = await hotpath(plan.hotpath_events, plan.batch_size)
     progress("pull cost: nats-py fetch against MessagePuller")
     figures["pull_cost"] = await pull_cost(plan.raw_events // 3, plan.nats_sync_interval)
     figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -273,8 +283,11 @@ ROWS = [
     ("  publish->commit p50", "p50_ms", "ms"),
     ("  publish->commit p99", "p99_ms", "ms"),
     ("  at peak (saturated) p99", "peak_p99_ms", "ms"),
+    ("orderer CPU per event at peak", "orderer_us_per_event", "µs"),
     ("catch-up (new projection)", "catchup_per_s", "events/s"),
+    ("  CPU per event (this process)", "catchup_cpu_us_per_event", "µs"),
     ("verify_chain (auditor)", "verify_per_s", "events/s"),
+    ("  CPU per event (this process)", "verify_cpu_us_per_event", "µs"),
     ("  chain verified", "verify_ok", ""),
     ("  chain size", "chain_events", "events"),
     ("orderer peak RSS (VmHWM)", "orderer_peak_rss_mib", "MiB"),
@@ -345,6 +358,7 @@ def main(argv: list[str] | None = None) -> None:
     print_breakdown(figures["orderer_cpu_us_per_event"], f"batches of {plan.batch_size}")
     if "orderer_cpu_us_per_event_unbatched" in figures:
         print_breakdown(figures["orderer_cpu_us_per_event_unbatched"], "each event signed alone")
+    print_hotpath(figures["orderer_hotpath"])
     print()
     line = json_line(figures)
     if args.json_out:

@@ -30,7 +30,7 @@ from govchain.protocol.genesis import genesis_payload, make_genesis_block, make_
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.state import ChainState
 from govchain.protocol.verify import ChainVerifier
-from govchain.services.ledger.sequencer import Intake, preparse_message, sequence
+from govchain.services.ledger.sequencer import Intake, block_wire, preparse_message, sequence
 
 BLOCK_EVENTS = 500
 
@@ -96,7 +96,7 @@ def build_chain(n_events: int, batch_size: int = 100, departments: int = 4) -> t
             time=block_time,
             orderer_key=orderer,
         )
-        raw = block.to_bytes()
+        raw = block_wire(block, judged.signed)  # what the orderer appends
         verifier.verify(Block.from_bytes(raw))
         raws.append(raw)
     return genesis.hash, raws
