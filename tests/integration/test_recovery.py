@@ -269,6 +269,7 @@ async def test_a_tampered_block_halts_a_projection_and_fails_verify(ledger: Ledg
         "height": bad_height - 1,
         "events": 3,
         "first_bad_height": bad_height,
+        "crypto": "intl",
     }
 
     # The orderer itself refuses to resume on a broken chain.
