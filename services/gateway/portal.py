@@ -28,7 +28,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from govchain.bus import subjects
-from govchain.crypto import DEFAULT_SUITE, INTL, suite_by_name
+from govchain.crypto import DEFAULT_SUITE
 from govchain.protocol.eventref import parse_event_ref
 from govchain.protocol.proofs import inclusion_problem, signed_head_problem
 from govchain.services.analytics.metrics import Summary
@@ -107,6 +107,10 @@ async def genesis_block(request: Request) -> dict[str, Any]:
     return cached
 
 
+BROWSER_PROFILES = frozenset({"intl", "gm"})
+"""The crypto profiles ``static/verify.js`` checks in the browser (its ``SUITES``)."""
+
+
 async def browser_check(request: Request, proofs: list[dict[str, Any]]) -> dict[str, Any]:
     """What ``static/verify.js`` checks, and in which language it says so: each proof with its
     signed head and, when the page shows the event in full, the event as it is hashed; and the
@@ -122,13 +126,13 @@ async def browser_check(request: Request, proofs: list[dict[str, Any]]) -> dict[
         "proofs": proofs,
         "witnessed": await checkpoint_for_browser(gateway_of(request), proofs),
     }
-    # verify.js is plain WebCrypto: Ed25519 and SHA-256, the intl suite's algorithms. WebCrypto has
-    # no SM2 or SM3, so on a gm chain the page says the browser cannot check and the server did.
+    # verify.js checks the profiles it has a suite for: intl through WebCrypto, gm with its own SM2
+    # and SM3 (static/gm.js). For any other, the page says the browser cannot check and the server did.
     profile = genesis["events"][0]["data"].get("crypto_profile", DEFAULT_SUITE)
     return {
         "check_data": script_json(data),
         "check_messages": script_json(i18n.script_messages(language)),
-        "browser_can_check": suite_by_name(profile) is INTL,
+        "browser_can_check": profile in BROWSER_PROFILES,
         "crypto_profile": profile,
     }
 

@@ -156,12 +156,11 @@ def test_a_gm_chain_from_the_command_line(gm_platform: tuple[Path, dict[str, Any
     assert verify["ok"] is True and verify["crypto"] == "gm" and verify["events"] == 1 + 1 + 1 + 3 + 1
     batch_proof = json.loads(govchain("proof", "tax/tax-batch-2", "--data", data, "--json").stdout)
 
-    # The portal cannot check SM2/SM3 in the browser (WebCrypto has neither), and says so.
+    # The portal checks SM2/SM3 in the browser too (static/gm.js; tests/web/test_gm_browser.py runs it).
     run_info = json.loads((platform / "run.json").read_text())
     with urllib.request.urlopen(f"{run_info['gateway_url']}/events/tax/tax-doc-1?lang=en", timeout=30) as page:
         html = page.read().decode()
-    assert 'data-state="unavailable"' in html and "/static/verify.js" not in html
-    assert "WebCrypto" in html and "server verified" in html
+    assert 'data-crypto="gm"' in html and "/static/verify.js" in html and 'data-state="unavailable"' not in html
 
     blocks = asyncio.run(_blocks(run_info["nats_url"]))
     orderer = PublicKey.from_hex(json.loads((platform / "genesis.json").read_text())["data"]["orderer_keys"][0])

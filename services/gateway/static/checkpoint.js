@@ -6,12 +6,18 @@
 //   c2sp.org/tlog-cosignature   a witness signs "cosignature/v1\ntime <t>\n" || text, with Ed25519,
 //                               and its line's bytes are key id || u64 big-endian t || signature
 //
-// What is trusted comes from genesis alone: the orderer keys (the log signs checkpoints under
-// the origin's name with them) and the root authority's keys (it names the witnesses and the
-// quorum in a witness.policy_set event, which must be in the checkpoint's own log).
+// What is trusted comes from genesis alone: the log's checkpoint keys (it signs checkpoints under
+// the origin's name with them: the orderer keys, or on a gm chain the Ed25519 checkpoint key
+// genesis names) and the root authority's keys (it names the witnesses and the quorum in a
+// witness.policy_set event, which must be in the checkpoint's own log).
+//
+// The note formats are C2SP's on every chain: SHA-256 key ids, Ed25519 log signatures and
+// cosignatures. The root a checkpoint carries is the chain's own log root, so that root, the
+// inclusion proofs against it and the root's policy event are checked with the chain's suite
+// (SM3 and SM2 on a gm chain), which genesis named (orderers.suite, from verify.js).
 
 import {
-  CheckError, bytesToHex, canonicalBytes, ed25519Verify, hexToBytes, leafHash, rootFromInclusionProof, sha256,
+  CheckError, INTL, bytesToHex, canonicalBytes, ed25519Verify, hexToBytes, rootFromInclusionProof, sha256,
 } from "./verify.js";
 
 const encoder = new TextEncoder();
@@ -73,7 +79,8 @@ export async function parseCosignatureVkey(vkey) {
 }
 
 async function signedByLog(note, orderers) {
-  for (const publicKey of orderers.values()) {
+  for (const publicKey of orderers.checkpointKeys) {
+    if (publicKey.length !== 32) continue; // not an Ed25519 key: it signs no note
     const id = await noteKeyId(note.origin, ALG_ED25519, publicKey);
     for (const line of note.signatures) {
       if (line.name === note.origin && equalBytes(line.keyId, id) && line.signature.length === 64 &&
@@ -98,7 +105,7 @@ async function cosignedBy(note, witness) {
 }
 
 // The witness policy: a root-signed witness.policy_set event, included in the checkpoint's log.
-export async function policyFromChain(policy, note, rootKeys, chainId) {
+export async function policyFromChain(policy, note, rootKeys, chainId, suite = INTL) {
   const { event, proof } = policy;
   if (event?.type !== "witness.policy_set" || event.source !== "root" || typeof event.signature !== "string") {
     throw new CheckError("policy", { detail: "not a root-signed witness.policy_set" });
@@ -106,14 +113,14 @@ export async function policyFromChain(policy, note, rootKeys, chainId) {
   const key = rootKeys.get(event.signer);
   if (!key) throw new CheckError("policy", { detail: `signer ${event.signer} is not a root key of genesis` });
   const { signature, ...unsigned } = event;
-  if (!(await ed25519Verify(key, hexToBytes(signature), canonicalBytes(unsigned)))) {
+  if (!(await suite.verify(key, hexToBytes(signature), canonicalBytes(unsigned)))) {
     throw new CheckError("policy", { detail: "the root's signature does not verify" });
   }
-  const leaf = await leafHash(canonicalBytes(event));
+  const leaf = await suite.leafHash(canonicalBytes(event));
   if (bytesToHex(leaf) !== proof.leaf_hash || proof.tree_size !== note.size) {
     throw new CheckError("policy", { detail: "its proof is not for this event at the checkpoint's size" });
   }
-  const root = await rootFromInclusionProof(leaf, proof.leaf_index, proof.tree_size, proof.path.map(hexToBytes));
+  const root = await rootFromInclusionProof(leaf, proof.leaf_index, proof.tree_size, proof.path.map(hexToBytes), suite);
   if (root === null || !equalBytes(root, note.root)) throw new CheckError("policy", { detail: "not in the checkpoint's log" });
   const data = event.data ?? {};
   const origin = data.origin ?? `govchain.example/${chainId}`;
@@ -127,15 +134,16 @@ export async function policyFromChain(policy, note, rootKeys, chainId) {
   return { witnesses, quorum, setAt: proof.leaf_index };
 }
 
-// The whole check: log signature, policy, quorum of cosignatures. Returns the checkpoint and
-// the witnesses that cosigned it; throws a CheckError naming the first thing that failed.
+// The whole check: log signature, policy, quorum of cosignatures. Returns the checkpoint, the
+// witnesses that cosigned it and the suite of its tree; throws a CheckError naming the first
+// thing that failed.
 export async function checkCheckpoint(witnessed, orderers, report) {
   const note = parseNote(witnessed.note);
   if (note.size !== witnessed.size) throw new CheckError("checkpoint_form", { detail: "size" });
   if (!(await signedByLog(note, orderers))) throw new CheckError("checkpoint_log", { origin: note.origin });
   report("checkpoint_log", { size: note.size, origin: note.origin });
   if (!witnessed.policy) throw new CheckError("policy", { detail: "the chain names no witnesses" });
-  const policy = await policyFromChain(witnessed.policy, note, orderers.rootKeys, orderers.chainId);
+  const policy = await policyFromChain(witnessed.policy, note, orderers.rootKeys, orderers.chainId, orderers.suite);
   report("policy", { count: policy.witnesses.length, quorum: policy.quorum });
   const cosigners = [];
   for (const witness of policy.witnesses) {
@@ -145,13 +153,13 @@ export async function checkCheckpoint(witnessed, orderers, report) {
     throw new CheckError("quorum", { count: cosigners.length, quorum: policy.quorum });
   }
   report("cosigned", { names: cosigners.join(", "), count: cosigners.length, quorum: policy.quorum });
-  return { ...note, cosigners };
+  return { ...note, cosigners, suite: orderers.suite };
 }
 
-// An event's proof at the checkpoint's size, against the checkpoint's root.
+// An event's proof at the checkpoint's size, against the checkpoint's root (in its tree's hash).
 export async function checkWitnessedInclusion(proof, checkpoint, leafHex) {
   if (proof.tree_size !== checkpoint.size || proof.leaf_hash !== leafHex) return false;
   const root = await rootFromInclusionProof(hexToBytes(proof.leaf_hash), proof.leaf_index, proof.tree_size,
-    proof.path.map(hexToBytes));
+    proof.path.map(hexToBytes), checkpoint.suite);
   return root !== null && equalBytes(root, checkpoint.root);
 }

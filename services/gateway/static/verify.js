@@ -11,6 +11,9 @@
 //   5. when the chain has a witnessed checkpoint: the log's signature on it, the root-signed
 //      witness policy in its log, the quorum of cosignatures, and each event's inclusion at its
 //      size (static/checkpoint.js): so one operator's key alone cannot show this browser a fork.
+// Hashes, signatures and key ids are those of the chain's crypto profile, named in genesis
+// (docs/crypto-profiles.md): SHA-256 and Ed25519 through WebCrypto on an intl chain, SM3 and SM2
+// (static/gm.js, loaded only then) on a gm chain; one suite object (SUITES below) carries them.
 // Messages come from the page (the gateway's catalogue, in the page's language).
 
 import { checkCheckpoint, checkWitnessedInclusion } from "./checkpoint.js";
@@ -72,13 +75,54 @@ function concat(...parts) {
   return out;
 }
 
-export const leafHash = (bytes) => sha256(concat(Uint8Array.of(0), bytes));
-export const nodeHash = (left, right) => sha256(concat(Uint8Array.of(1), left, right));
+export async function ed25519Verify(publicKey, signature, message) {
+  const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+  return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
+}
+
+// A crypto profile as the browser needs it: the chain's hash, RFC 9162 leaf and node hashes
+// (the same 0x00 / 0x01 prefixes under either hash), signature verification and key ids (the hex
+// hash of the raw public key). Every function is async and takes and gives Uint8Array.
+function makeSuite(name, hash, verify) {
+  return Object.freeze({
+    name,
+    hash,
+    leafHash: (bytes) => hash(concat(Uint8Array.of(0), bytes)),
+    nodeHash: (left, right) => hash(concat(Uint8Array.of(1), left, right)),
+    verify, // (publicKey, signature, message) -> boolean
+    keyId: async (publicKey) => bytesToHex(await hash(publicKey)),
+  });
+}
+
+export const INTL = makeSuite("intl", sha256, ed25519Verify);
+
+// The profiles this script checks, by genesis's crypto_profile. gm.js is fetched only for a gm
+// chain, so an intl page makes the requests it always made.
+const SUITES = Object.freeze({
+  intl: async () => INTL,
+  gm: async () => {
+    const gm = await import("./gm.js");
+    const verify = async (publicKey, signature, message) => gm.sm2Verify(publicKey, signature, message);
+    return makeSuite("gm", async (bytes) => gm.sm3(bytes), verify);
+  },
+});
+export const PROFILES = Object.keys(SUITES);
+
+export async function suiteFor(profile) {
+  if (typeof profile !== "string" || !Object.hasOwn(SUITES, profile)) {
+    throw new CheckError("crypto_profile", { profile: String(profile) });
+  }
+  return SUITES[profile]();
+}
+
+export const leafHash = INTL.leafHash;
+export const nodeHash = INTL.nodeHash;
 
 export const canonicalBytes = (value) => encoder.encode(canonicalize(value));
 
-// RFC 9162 §2.1.3.2. Plain numbers, halved by division: sizes go beyond 2^31 (where >> breaks).
-export async function rootFromInclusionProof(leaf, index, size, path) {
+// RFC 9162 §2.1.3.2, with the node hash of the tree's suite. Plain numbers, halved by division:
+// sizes go beyond 2^31 (where >> breaks).
+export async function rootFromInclusionProof(leaf, index, size, path, { nodeHash } = INTL) {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return null;
   let fn = index, sn = size - 1, r = leaf;
   const half = (n) => Math.floor(n / 2);
@@ -99,48 +143,53 @@ export async function rootFromInclusionProof(leaf, index, size, path) {
 
 const equalBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-export async function ed25519Verify(publicKey, signature, message) {
-  const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
-  return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
+export async function blockHash(header, suite = INTL) {
+  return bytesToHex(await suite.hash(canonicalBytes(header)));
 }
 
-export async function blockHash(header) {
-  return bytesToHex(await sha256(canonicalBytes(header)));
-}
-
-// The trust anchor: the orderer keys genesis names (key id = hex SHA-256 of the raw key).
+// The trust anchor: the crypto profile and the orderer keys genesis names (key id = the hex
+// hash of the raw key, in the profile's hash). The profile is read before the genesis hash is
+// checked, but that check then holds it: another profile hashes the header to another value.
 export async function orderersFromGenesis(genesis, pinnedHash) {
-  const got = await blockHash(genesis.header);
+  const [event] = genesis.events || [];
+  const named = event?.data ?? {};
+  const suite = await suiteFor(Object.hasOwn(named, "crypto_profile") ? named.crypto_profile : "intl");
+  const got = await blockHash(genesis.header, suite);
   if (got !== pinnedHash || genesis.hash !== pinnedHash) throw new CheckError("genesis_hash", { got, want: pinnedHash });
   const header = genesis.header;
-  const [event] = genesis.events || [];
   if (header.height !== 0 || header.log_size !== 1 || genesis.events.length !== 1 || event.type !== "chain.genesis") {
     throw new CheckError("genesis_shape");
   }
-  const leaf = bytesToHex(await leafHash(canonicalBytes(event)));
+  const leaf = bytesToHex(await suite.leafHash(canonicalBytes(event)));
   if (leaf !== header.log_root || leaf !== header.events_root) throw new CheckError("genesis_shape");
   const keys = new Map();
+  keys.suite = suite;
   for (const hex of event.data.orderer_keys || []) {
     const raw = hexToBytes(hex);
-    keys.set(bytesToHex(await sha256(raw)), raw);
+    keys.set(await suite.keyId(raw), raw);
   }
   await checkSignedHead(genesis, keys); // block 0 is signed by the orderer key it names
   keys.chainId = header.chain_id;
   keys.rootKeys = new Map(); // the root authority: it alone names the checkpoint witnesses
   for (const hex of event.data.root_keys || []) {
     const raw = hexToBytes(hex);
-    keys.rootKeys.set(bytesToHex(await sha256(raw)), raw);
+    keys.rootKeys.set(await suite.keyId(raw), raw);
   }
+  // C2SP checkpoints are Ed25519 on every chain: signed with the orderer keys on an intl chain,
+  // with the Ed25519 checkpoint key genesis names where the orderer keys are not Ed25519 (gm).
+  const checkpointKey = event.data.checkpoint_key;
+  keys.checkpointKeys = checkpointKey == null ? [...keys.values()] : [hexToBytes(checkpointKey)];
   return keys;
 }
 
 export async function checkSignedHead(head, orderers, report = () => {}) {
-  const got = await blockHash(head.header);
+  const { suite } = orderers;
+  const got = await blockHash(head.header, suite);
   if (got !== head.hash) throw new CheckError("head_hash", { got, want: head.hash });
   report("head_hash", { height: head.header.height, hash: short(head.hash) });
   const key = orderers.get(head.header.orderer);
   if (!key) throw new CheckError("unknown_key", { key: head.header.orderer });
-  if (!(await ed25519Verify(key, hexToBytes(head.signature), hexToBytes(head.hash)))) {
+  if (!(await suite.verify(key, hexToBytes(head.signature), hexToBytes(head.hash)))) {
     throw new CheckError("signature", { height: head.header.height });
   }
   report("signature", { key: short(head.header.orderer) });
@@ -157,7 +206,7 @@ export async function checkProof(item, orderers, report) {
   if (proof.root !== head.header.log_root || proof.tree_size !== head.header.log_size) throw new CheckError("root");
   report("root", { size: head.header.log_size });
   const root = await rootFromInclusionProof(hexToBytes(proof.leaf_hash), proof.leaf_index, proof.tree_size,
-    proof.path.map(hexToBytes));
+    proof.path.map(hexToBytes), orderers.suite);
   if (root === null || !equalBytes(root, hexToBytes(head.header.log_root))) throw new CheckError("inclusion");
   report("inclusion", { index: proof.leaf_index, steps: proof.path.length });
   let whole = event, redacted = item.redacted;
@@ -167,7 +216,7 @@ export async function checkProof(item, orderers, report) {
     whole = redacted ? null : answer.event;
   }
   if (whole) {
-    const leaf = bytesToHex(await leafHash(canonicalBytes(whole)));
+    const leaf = bytesToHex(await orderers.suite.leafHash(canonicalBytes(whole)));
     if (leaf !== proof.leaf_hash) throw new CheckError("leaf", { got: short(leaf), want: short(proof.leaf_hash) });
     report("leaf", {});
     if (item.document_sha256) {
@@ -212,8 +261,10 @@ function fingerprintComputedHere() {
 
 export const short = (hex) => (typeof hex === "string" && hex.length > 16 ? hex.slice(0, 16) + "…" : String(hex));
 
-function format(messages, key, params = {}) {
-  const text = messages[key] ?? key;
+// A message may have its own wording for a crypto profile: "check.step.head_hash.gm" names SM3
+// where "check.step.head_hash" names SHA-256. The page's catalogue says which messages have one.
+function format(messages, key, params = {}, profile = undefined) {
+  const text = (profile ? messages[`${key}.${profile}`] : undefined) ?? messages[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
 }
 
@@ -239,6 +290,7 @@ export async function run(section, data, messages) {
   const steps = section.querySelector(".steps");
   const verdict = section.querySelector(".verdict");
   const anchor = section.querySelector(".anchor");
+  let profile; // the chain's, once genesis has named it: the wording of its steps follows it
   const say = (key, params, state = "ok", prefix = "") => {
     const li = document.createElement("li");
     li.dataset.step = key;
@@ -246,7 +298,7 @@ export async function run(section, data, messages) {
     const mark = document.createElement("span");
     mark.className = "mark";
     mark.textContent = format(messages, state === "ok" ? "check.pass" : state === "skip" ? "check.skip" : "check.fail");
-    li.append(mark, " ", prefix + format(messages, `check.step.${key}`, params));
+    li.append(mark, " ", prefix + format(messages, `check.step.${key}`, params, profile));
     steps.append(li);
   };
   try {
@@ -261,6 +313,7 @@ export async function run(section, data, messages) {
       if (error instanceof CheckError || error?.name !== "NotSupportedError") throw error;
       throw new CheckError("other", { detail: format(messages, "check.no_crypto") });
     }
+    profile = orderers.suite.name;
     const keyIds = [...orderers.keys()];
     say("genesis", { key: keyIds.map(short).join(", ") });
     anchor.textContent = format(messages, "check.anchor", { hash: data.genesis_hash, key: keyIds.join(", ") }) +
@@ -282,7 +335,7 @@ export async function run(section, data, messages) {
   } catch (error) {
     const known = error instanceof CheckError;
     const reason = format(messages, `check.why.${known ? error.key : "other"}`,
-      known ? error.params : { detail: String(error?.message ?? error) });
+      known ? error.params : { detail: String(error?.message ?? error) }, profile);
     const li = document.createElement("li");
     li.dataset.state = "fail";
     li.dataset.step = known ? error.key : "other";
