@@ -26,6 +26,7 @@ setup(
             "*/migrations/versions/*.py",
             "*/definitions/*.json",
             "*/templates/*.html",
+            "*/templates/*/*.html",
             "*/static/*",
             "*/i18n/*.json",
         ],

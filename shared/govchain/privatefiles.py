@@ -54,7 +54,8 @@ def make_tree_private(root: Path) -> list[Path]:
     """Take group/other bits off ``root`` and everything under it; return what changed.
 
     Symbolic links are neither followed nor changed, and entries owned by another user are
-    left alone (chmod would fail; they are not ours to fix)."""
+    left alone (chmod would fail; they are not ours to fix). An entry that vanishes meanwhile is
+    skipped: the other services sharing the folder keep creating and deleting SQLite journals."""
     changed: list[Path] = []
     if not root.exists():
         return changed
@@ -63,10 +64,13 @@ def make_tree_private(root: Path) -> list[Path]:
     for folder, dirs, files in os.walk(root):
         paths.extend(Path(folder, name) for name in (*dirs, *files))
     for path in paths:
-        info = os.lstat(path)
-        if stat.S_ISLNK(info.st_mode) or info.st_uid != uid or not info.st_mode & SHARED_BITS:
+        try:
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode) or info.st_uid != uid or not info.st_mode & SHARED_BITS:
+                continue
+            os.chmod(path, stat.S_IMODE(info.st_mode) & ~SHARED_BITS)
+        except FileNotFoundError:
             continue
-        os.chmod(path, stat.S_IMODE(info.st_mode) & ~SHARED_BITS)
         changed.append(path)
     return changed
 

@@ -124,3 +124,27 @@ def test_an_old_folder_is_made_private_throughout(tmp_path: Path) -> None:
     assert modes["db"] == 0o700 and modes["db/registry.db"] == 0o600 and modes["genesis.json"] == 0o600
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     assert make_tree_private(root) == []
+
+
+def test_a_journal_that_vanishes_while_the_folder_is_made_private_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another service deletes its SQLite journal between the walk and the chmod: that must not
+    stop the service that is starting (it once crashed `govchain serve registry`)."""
+    root = tmp_path / "node"
+    (root / "db").mkdir(parents=True)
+    journal, kept = root / "db" / "analytics.db-journal", root / "db" / "registry.db"
+    journal.write_bytes(b"j")
+    kept.write_bytes(b"x")
+    os.chmod(kept, 0o644)
+    os.chmod(journal, 0o644)
+    walk = os.walk
+
+    def walk_then_delete(top: Path) -> object:
+        yield from walk(top)
+        journal.unlink(missing_ok=True)  # gone after the listing, before the chmod
+
+    monkeypatch.setattr(os, "walk", walk_then_delete)
+    changed = {p.name for p in make_tree_private(root)}
+    assert "registry.db" in changed and "analytics.db-journal" not in changed
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600

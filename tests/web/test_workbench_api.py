@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from govchain.config import Settings
+from govchain.crypto import INTL
 from govchain.datadir import DataDir
 from govchain.protocol.keys import SigningKey
 from govchain.pseudonym import pseudonym
@@ -238,7 +239,10 @@ def test_every_workbench_route_answers_hostile_input_below_500(platform: Platfor
 
 
 class _StubGateway:
-    """Answers the one question the pseudonym route asks the services: is this DID on chain."""
+    """Answers the one question the pseudonym route asks the services: is this DID on chain;
+    an intl chain's suite (the CLI's default, which the test compares with)."""
+
+    suite = INTL
 
     async def head_height(self) -> int:
         return 7
