@@ -6,7 +6,10 @@ The same product functions the orderer calls (``preparse_message``, ``sequence``
 complement to the pyinstrument profile of the running orderer (``--profile``); the
 ``ref:`` rows price what was replaced and what is proposed in bench/RESULTS.md.
 
-    python -m bench.breakdown [--events 5000] [--batch-size 100]
+``--crypto gm`` times the same steps on a 国密 chain (SM2 keys, SM3 hashing; default ``intl``);
+the Ed25519 and SHA-256 yardsticks are then left out.
+
+    python -m bench.breakdown [--events 5000] [--batch-size 100] [--crypto intl|gm]
 """
 
 from __future__ import annotations
@@ -22,7 +25,17 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from bench.verifycost import cold_signature_cache
 from govchain.bus.subjects import batch_subject, event_subject
+from govchain.crypto import (
+    CHECKPOINT_SUITE,
+    DEFAULT_SUITE,
+    INTL,
+    SUITE_NAMES,
+    CryptoSuite,
+    needs_checkpoint_key,
+    suite_by_name,
+)
 from govchain.protocol.batch import open_batch, sign_batch
 from govchain.protocol.block import seal_block
 from govchain.protocol.canonical import canonical_bytes, reference_canonical_bytes
@@ -47,6 +60,15 @@ BATCH = 500
 REPEATS = 3
 
 
+def _sequence_cold(state: ChainState, batches: list[list[Any]]) -> None:
+    """``sequence`` over every block, each batch signature checked as the orderer checks it the
+    first time it sees the batch: the check is cached per batch (``batchproof._root_signed``),
+    so without emptying the cache the best of the repeats would skip every signature."""
+    cold_signature_cache()
+    for block in batches:
+        sequence(state, block, {}, block_time=utc_now())
+
+
 def _per_event(fn: Callable[[], Any], n: int) -> float:
     """µs per event of one call of ``fn`` (for steps with side effects). The garbage
     collector is held off while it runs: its cost depends on the whole process's heap, not
@@ -66,9 +88,13 @@ def _best(fn: Callable[[], Any], n: int) -> float:
     return min(_per_event(fn, n) for _ in range(REPEATS))
 
 
-def measure(n_events: int, batch_size: int = 1) -> dict[str, float]:
+def measure(n_events: int, batch_size: int = 1, crypto: str = DEFAULT_SUITE) -> dict[str, float]:
     """µs per event of each step, over ``n_events`` events in blocks of 500; with
-    ``batch_size`` > 1 the events arrive in batch envelopes of that many, each signed once."""
+    ``batch_size`` > 1 the events arrive in batch envelopes of that many, each signed once.
+    ``crypto``: the chain's profile (``gm``: SM2 keys, SM3 hashing, no Ed25519 yardsticks)."""
+    suite = suite_by_name(crypto)
+    if suite is not INTL:
+        return _measure(n_events, batch_size, suite)
     root, orderer, tax = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
     genesis = make_genesis_event("breakdown", [root], [orderer])
     state = ChainState.from_genesis(genesis_payload(genesis))
@@ -111,7 +137,7 @@ def measure(n_events: int, batch_size: int = 1) -> dict[str, float]:
         )
         out["ref: open_batch (reference reader)"] = _best(lambda: [open_batch(i.data) for i in intakes], n)
     batches = [parsed[i : i + BATCH] for i in range(0, n, BATCH)]
-    out["sequence (total)"] = _best(lambda: [sequence(state, b, {}, block_time=utc_now()) for b in batches], n)
+    out["sequence (total)"] = _best(lambda: _sequence_cold(state, batches), n)
     out["  payload model (parse_data)"] = _best(
         lambda: [EVENT_TYPES.parse_data(e.type, e.schemaversion, e.data) for e in events], n
     )
@@ -170,6 +196,79 @@ def measure(n_events: int, batch_size: int = 1) -> dict[str, float]:
     return out
 
 
+def _measure(n_events: int, batch_size: int, suite: CryptoSuite) -> dict[str, float]:
+    """The five totals and the signature check of :func:`measure`, on a chain of ``suite``."""
+    root, orderer, tax = (SigningKey.generate(suite) for _ in range(3))
+    checkpoint = SigningKey.generate(CHECKPOINT_SUITE) if needs_checkpoint_key(suite) else None
+    genesis = make_genesis_event("breakdown", [root], [orderer], checkpoint_key=checkpoint)
+    state = ChainState.from_genesis(genesis_payload(genesis))
+    state.add_principal(Principal("tax", "department", "Tax", "tax"))
+    state.add_key(tax.public, "tax")
+    events = [
+        make_event(
+            tax,
+            source="tax",
+            type="document.registered",
+            event_id=f"b-{i}",
+            data={"document_id": f"d-{i}", "sha256": f"{i:064x}", "title": f"Record {i}"},
+        )
+        for i in range(n_events)
+    ]
+    if batch_size == 1:
+        intakes = [Intake(event_subject("tax", e.type), e.to_bytes(), e.id, i + 1) for i, e in enumerate(events)]
+    else:
+        signed_batches = [sign_batch(tax, events[i : i + batch_size]) for i in range(0, n_events, batch_size)]
+        intakes = [Intake(batch_subject("tax"), b.to_bytes(), b.msg_id, i + 1) for i, b in enumerate(signed_batches)]
+    n = len(events)
+    out: dict[str, float] = {}
+    parsed = [p for i in intakes for p in preparse_message(i, suite)]
+    assert all(p.rejection is None for p in parsed)
+    events = [p.envelope for p in parsed if p.envelope is not None]
+    out["preparse (total)"] = _best(lambda: [preparse_message(i, suite) for i in intakes], n)
+    batches = [parsed[i : i + BATCH] for i in range(0, n, BATCH)]
+    out["sequence (total)"] = _best(lambda: _sequence_cold(state, batches), n)
+    alone = [e.signed_by(tax) for e in events[: min(n, 200)]]
+    messages = [(bytes.fromhex(e.signature or ""), e.signing_bytes()) for e in alone]
+    verify_one = _best(lambda: [tax.public.verify(s, m) for s, m in messages], len(messages))
+    out[f"  {suite.signature_name} verify, per event"] = verify_one / batch_size
+    leaves = [p.leaf for p in parsed]
+    records = [p.record or p.envelope.to_dict() for p in parsed if p.envelope is not None]
+    signed = [p.signed for p in parsed]
+    sealed: list[tuple[VerifiedBlock, Checkpoint]] = []
+    log = Frontier(suite=suite)
+
+    def seal() -> None:
+        for height, start in enumerate(range(0, n, BATCH), 1):
+            chunk, chunk_leaves = events[start : start + BATCH], leaves[start : start + BATCH]
+            new_nodes = [node for leaf in chunk_leaves for node in log.append(leaf)]
+            block = seal_block(
+                chain_id="breakdown",
+                height=height,
+                prev_hash="0" * 64,
+                events=records[start : start + BATCH],
+                leaf_hashes=chunk_leaves,
+                log_after=log,
+                time=utc_now(),
+                orderer_key=orderer,
+            )
+            block_wire(block, signed[start : start + BATCH])
+            applied = VerifiedBlock(block, chunk, chunk_leaves, start, False, new_nodes, state)
+            sealed.append((applied, Checkpoint(height, block.hash, log.copy(), state)))
+
+    out["seal block + wire bytes"] = _per_event(seal, n)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = LedgerStore(make_engine(f"sqlite:///{Path(tmp) / 'ledger.db'}"), suite)
+        out["LedgerStore.record (SQLite)"] = _per_event(lambda: [store.record(a, c) for a, c in sealed], n)
+        ids = [EventKey(e.source, e.id) for e in events]
+        out["LedgerStore.included (dedup)"] = _best(
+            lambda: [store.included(ids[i : i + BATCH]) for i in range(0, n, BATCH)], n
+        )
+        store.engine.dispose()
+    wires = [e.to_bytes() for e in events]
+    out[f"ref: leaf hash only ({suite.hash_name})"] = _best(lambda: [suite.leaf_hash(w) for w in wires], n)
+    return out
+
+
 def print_breakdown(rows: dict[str, float], title: str) -> None:
     core = rows["preparse (total)"] + rows["sequence (total)"] + rows["seal block + wire bytes"]
     core += rows["LedgerStore.record (SQLite)"] + rows["LedgerStore.included (dedup)"]
@@ -186,8 +285,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=5_000)
     parser.add_argument("--batch-size", type=int, default=1, help="events per batch envelope (1: each signed alone)")
+    parser.add_argument(
+        "--crypto", choices=SUITE_NAMES, default=DEFAULT_SUITE, help="the chain's crypto profile (default intl)"
+    )
     args = parser.parse_args()
-    rows = measure(args.events, args.batch_size)
+    rows = measure(args.events, args.batch_size, args.crypto)
     print_breakdown(rows, f"batches of {args.batch_size}" if args.batch_size > 1 else "each event signed alone")
     print(json.dumps(rows))
 

@@ -22,6 +22,11 @@ events (set-up cancels out)::
     python -m bench.hotpath --events 20000 --workload /tmp/w.pickle        # writes it once
     valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.1 \\
         python -m bench.hotpath --events 2000 --workload /tmp/w.pickle
+
+``--crypto gm`` builds a 国密 chain instead (genesis naming the gm profile, SM2 root, orderer
+and department keys, SM3 hashing, an Ed25519 checkpoint key as ``govchain init --crypto gm``
+makes); the default, ``intl``, is the chain this benchmark always built. A stored workload
+carries its profile and is refused under the other one.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from govchain.crypto import CHECKPOINT_SUITE, DEFAULT_SUITE, SUITE_NAMES, needs_checkpoint_key, suite_by_name
 from govchain.protocol import events as ev
 from govchain.protocol.cutter import BlockLimits
 from govchain.protocol.envelope import utc_now
@@ -68,30 +74,39 @@ class Workload:
     signed_at: str
     """When the events were signed: the orderer's clock is held there, so that a stored
     workload's events stay within the chain's event-time window whenever it is replayed."""
+    crypto: str = DEFAULT_SUITE
+    """The chain's crypto profile (``intl`` | ``gm``): every key above is of its suite."""
 
 
-def make_workload(events: int, batch_size: int, departments: int) -> Workload:
+def make_workload(events: int, batch_size: int, departments: int, crypto: str = DEFAULT_SUITE) -> Workload:
     from bench.workload import presign
 
+    suite = suite_by_name(crypto)
     signed_at = utc_now()
-    keys = {f"dept{i}": SigningKey.generate() for i in range(departments)}
+    keys = {f"dept{i}": SigningKey.generate(suite) for i in range(departments)}
     messages = presign(keys, events, tag="hot", batch_size=batch_size)
     return Workload(
-        SigningKey.generate().to_pem(),
-        SigningKey.generate().to_pem(),
+        SigningKey.generate(suite).to_pem(),
+        SigningKey.generate(suite).to_pem(),
         {name: key.to_pem() for name, key in keys.items()},
         [(m.subject, m.payload, m.msg_id) for m in messages],
         batch_size,
         signed_at,
+        suite.name,
     )
 
 
-def load_workload(path: Path | None, events: int, batch_size: int, departments: int) -> Workload:
+def load_workload(
+    path: Path | None, events: int, batch_size: int, departments: int, crypto: str = DEFAULT_SUITE
+) -> Workload:
     if path is not None and path.exists():
         with path.open("rb") as file:
             stored = _Unpickler(file).load()
-        return stored if isinstance(stored, Workload) else Workload(**stored)
-    workload = make_workload(events, batch_size, departments)
+        workload = stored if isinstance(stored, Workload) else Workload(**stored)
+        if workload.crypto != crypto:
+            raise SystemExit(f"{path} holds a {workload.crypto} workload, not {crypto}: use another --workload file")
+        return workload
+    workload = make_workload(events, batch_size, departments, crypto)
     if path is not None:
         path.write_bytes(pickle.dumps(asdict(workload)))
     return workload
@@ -123,14 +138,18 @@ class _Msg:
 class _JetStream:
     """Counts what the orderer appends; a block lands at the sequence it expects."""
 
-    def __init__(self, next_block_seq: int) -> None:
+    def __init__(self, next_block_seq: int, keep: bool = False) -> None:
         self.next_block_seq = next_block_seq
         self.block_bytes = 0
         self.rejections = 0
+        self.blocks: list[bytes] | None = [] if keep else None
+        """The appended blocks' bytes, when asked to keep them (tests)."""
 
     async def publish(self, subject: str, payload: bytes, *, stream: str, headers: dict[str, str]) -> Any:
         if stream.startswith("BLOCKS") or subject.endswith("blocks"):
             self.block_bytes += len(payload)
+            if self.blocks is not None:
+                self.blocks.append(payload)
             seq, self.next_block_seq = self.next_block_seq, self.next_block_seq + 1
             return SimpleNamespace(seq=seq)
         self.rejections += 1
@@ -200,12 +219,19 @@ def _instrument(clock: StageClock, store: LedgerStore) -> dict[str, Any]:
     return saved
 
 
-async def _run(workload: Workload, events: int, workdir: Path, profile: Path | None, stages: bool) -> dict[str, Any]:
+async def _run(
+    workload: Workload, events: int, workdir: Path, profile: Path | None, stages: bool, keep_blocks: bool = False
+) -> dict[str, Any]:
     root, orderer_key = SigningKey.from_pem(workload.root), SigningKey.from_pem(workload.orderer)
-    genesis = make_genesis_event("hotpath", [root], [orderer_key])
+    if needs_checkpoint_key(root.suite):  # a gm chain, as `govchain init --crypto gm` makes it
+        checkpoint_key = SigningKey.generate(CHECKPOINT_SUITE)
+        genesis = make_genesis_event("hotpath", [root], [orderer_key], checkpoint_key=checkpoint_key)
+    else:
+        genesis = make_genesis_event("hotpath", [root], [orderer_key])
     store = LedgerStore(make_engine(f"sqlite:///{workdir / 'ledger.db'}"))
     verifier = ChainVerifier()
-    applied = verifier.verify(make_genesis_block(genesis, orderer_key))
+    genesis_block = make_genesis_block(genesis, orderer_key)
+    applied = verifier.verify(genesis_block)
     assert verifier.checkpoint is not None
     store.record(applied, verifier.checkpoint)
     state = verifier.checkpoint.state
@@ -216,7 +242,7 @@ async def _run(workload: Workload, events: int, workdir: Path, profile: Path | N
 
     saved = {"utc_now": orderer_module.utc_now}
     orderer_module.utc_now = lambda: workload.signed_at  # type: ignore[attr-defined]
-    js = _JetStream(next_block_seq=2)
+    js = _JetStream(next_block_seq=2, keep=keep_blocks)
     orderer = orderer_module.Orderer(_Nats(js), store, orderer_key, genesis, BlockLimits())  # type: ignore[arg-type]
     orderer.checkpoint = verifier.checkpoint
     per_message = max(1, workload.batch_size)
@@ -258,7 +284,8 @@ async def _run(workload: Workload, events: int, workdir: Path, profile: Path | N
     us = {stage: clock.seconds[stage] / committed * 1e6 for stage in STAGES} if stages else {}
     if stages:
         us["rest (loop, cutter, acks, hand-offs)"] = cpu / committed * 1e6 - sum(us.values())
-    return {
+    result = {
+        "crypto": orderer.suite.name,
         "events": committed,
         "blocks": orderer.height,
         "rejected": js.rejections,
@@ -267,6 +294,9 @@ async def _run(workload: Workload, events: int, workdir: Path, profile: Path | N
         "stages_us_per_event": us,
         "block_bytes_per_event": js.block_bytes / committed,
     }
+    if js.blocks is not None:
+        result["block_wires"] = [genesis_block.to_bytes(), *js.blocks]
+    return result
 
 
 async def measure_async(
@@ -277,11 +307,15 @@ async def measure_async(
     workload_path: Path | None = None,
     profile: Path | None = None,
     stages: bool = True,
+    crypto: str = DEFAULT_SUITE,
+    keep_blocks: bool = False,
 ) -> dict[str, Any]:
-    """The hot path's figures (see the module docstring), from inside a running event loop."""
-    workload = load_workload(workload_path, events, batch_size, departments)
+    """The hot path's figures (see the module docstring), from inside a running event loop.
+
+    ``keep_blocks``: also return the chain's blocks as appended (``block_wires``, block 0 first)."""
+    workload = load_workload(workload_path, events, batch_size, departments, crypto)
     with tempfile.TemporaryDirectory(prefix="govchain-hotpath-") as tmp:
-        return await _run(workload, events, Path(tmp), profile, stages)
+        return await _run(workload, events, Path(tmp), profile, stages, keep_blocks)
 
 
 def measure(
@@ -292,6 +326,8 @@ def measure(
     workload_path: Path | None = None,
     profile: Path | None = None,
     stages: bool = True,
+    crypto: str = DEFAULT_SUITE,
+    keep_blocks: bool = False,
 ) -> dict[str, Any]:
     return asyncio.run(
         measure_async(
@@ -301,13 +337,20 @@ def measure(
             workload_path=workload_path,
             profile=profile,
             stages=stages,
+            crypto=crypto,
+            keep_blocks=keep_blocks,
         )
     )
 
 
+def _profile_note(result: dict[str, Any]) -> str:
+    crypto = result.get("crypto", DEFAULT_SUITE)
+    return "" if crypto == DEFAULT_SUITE else f"; a {crypto} chain"
+
+
 def print_hotpath(result: dict[str, Any]) -> None:
     print(
-        f"\nOrderer hot path (bench.hotpath: the real loop, NATS faked), {result['events']:,} events in "
+        f"\nOrderer hot path (bench.hotpath: the real loop, NATS faked{_profile_note(result)}), {result['events']:,} events in "
         f"{result['blocks']} blocks: {result['cpu_us_per_event']:.1f} µs CPU per event"
     )
     for stage, us in result["stages_us_per_event"].items():
@@ -323,6 +366,9 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write a cProfile of the loop here")
     parser.add_argument("--no-stages", action="store_true", help="no stage timers (for instruction counts)")
     parser.add_argument("--repeat", type=int, default=1, help="runs; each is printed, the JSON has the best")
+    parser.add_argument(
+        "--crypto", choices=SUITE_NAMES, default=DEFAULT_SUITE, help="the chain's crypto profile (default intl)"
+    )
     args = parser.parse_args()
     results = [
         measure(
@@ -332,6 +378,7 @@ def main() -> None:
             workload_path=args.workload,
             profile=args.profile,
             stages=not args.no_stages,
+            crypto=args.crypto,
         )
         for _ in range(args.repeat)
     ]

@@ -18,6 +18,7 @@ from govchain.bus import subjects
 from govchain.bus.connect import connect
 from govchain.bus.embedded import SYNC_ALWAYS, EmbeddedNats
 from govchain.client import GovChainClient
+from govchain.crypto import DEFAULT_SUITE
 from govchain.datadir import DataDir
 from govchain.protocol import events as ev
 from govchain.protocol.envelope import make_event
@@ -57,6 +58,8 @@ class BenchPlatform:
     chain_id: str = "bench-chain"
     sync_interval: str = SYNC_ALWAYS
     """JetStream's fsync policy: ``always`` (durable acks, the default) or a duration."""
+    crypto: str = DEFAULT_SUITE
+    """The chain's crypto profile, as ``govchain init --crypto`` takes it: ``intl`` or ``gm``."""
     nats: EmbeddedNats | None = None
     data: DataDir | None = None
     genesis_hash: str = ""
@@ -65,7 +68,7 @@ class BenchPlatform:
 
     async def start(self) -> None:
         self.data = DataDir(self.workdir / "node")
-        self.genesis_hash = self.data.init(self.chain_id)["genesis_hash"]
+        self.genesis_hash = self.data.init(self.chain_id, crypto=self.crypto)["genesis_hash"]
         self.nats = EmbeddedNats(self.workdir / "nats", port=0, sync_interval=self.sync_interval).start()
         self.nc = await connect(self.nats.url, name="bench")
         command = [sys.executable, "-m", "bench.ledger_proc", "--data", str(self.data.root)]
@@ -110,10 +113,12 @@ class BenchPlatform:
         return None if self.ledger is None else proc_status_kib(self.ledger.pid, field_name)
 
     async def register_departments(self, names: list[str]) -> dict[str, SigningKey]:
-        """Root admits each department with a fresh key; returns the keys once committed."""
+        """Root admits each department with a fresh key of the chain's suite; returns the keys
+        once committed."""
         assert self.data is not None
         root = self.data.signing_key("root")
-        keys = {name: SigningKey.generate() for name in names}
+        suite = self.data.crypto_suite()
+        keys = {name: SigningKey.generate(suite) for name in names}
         envelopes = [
             make_event(
                 root,

@@ -13,7 +13,8 @@ Phases, in one run on one NATS server:
     headline ``ratio`` = ``events_per_s`` / ``raw_batched_per_s``;
  5. latency: publish at half the measured peak, publish-to-commit p50/p99;
  6. catch-up: a new projection replays the whole chain; verify: ``verify_chain`` of it;
- 7. scaling: the ledger's proof store at 10^4, 10^5, 10^6 events (store built directly);
+ 7. scaling: the ledger's proof store at 10^4, 10^5, 10^6 events (store built directly, synthetic
+    SHA-256 leaves under either ``--crypto``: both suites' hashes are 32 bytes);
  8. the orderer's CPU per step without NATS, and what pulling a message costs (bench/pullcost.py);
  9. the orderer's own loop with NATS faked, CPU per event by stage (bench/hotpath.py).
 Prints a table, then one JSON line. ``--quick`` is a ~10 s smoke run. JetStream fsyncs every
@@ -21,8 +22,11 @@ write before acking it (``--nats-sync-interval always``, ``"durable": true`` in 
 given a duration (``--nats-sync-interval 2m``: the labelled variant, ``"durable": false``); the
 raw baselines run on the same server, so they pay the same.
 
+``--crypto gm`` runs every phase on a 国密 chain (``govchain init --crypto gm``: SM2 keys for
+root, orderer and departments, SM3 hashing); the JSON line says which (``"crypto"``).
+
     python -m bench.run [--quick] [--duration 20] [--nats-sync-interval always] [--profile bench/profiles]
-                        [--json-out f.json]
+                        [--crypto intl|gm] [--json-out f.json]
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from bench.tracker import CommitTracker
 from bench.workload import WireMessage, event_count, presign
 from govchain.bus.blocks import last_height
 from govchain.bus.embedded import SYNC_ALWAYS, check_sync_interval
+from govchain.crypto import DEFAULT_SUITE, SUITE_NAMES
 from govchain.logs import configure_logging
 from govchain.runtime import settle_for_service
 
@@ -80,6 +85,7 @@ class Plan:
     batch_size: int
     hotpath_events: int = 20_000
     nats_sync_interval: str = SYNC_ALWAYS
+    crypto: str = DEFAULT_SUITE
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Plan:
@@ -98,6 +104,7 @@ class Plan:
             hotpath_events=4_000 if quick else 20_000,
             batch_size=args.batch_size,
             nats_sync_interval=args.nats_sync_interval,
+            crypto=args.crypto,
         )
 
 
@@ -130,14 +137,16 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
         "ledger_env": ledger_env,
         "nats_sync_interval": plan.nats_sync_interval,
         "durable": plan.nats_sync_interval == SYNC_ALWAYS,
+        "crypto": plan.crypto,
     }
     platform = BenchPlatform(
         workdir,
         ledger_env,
         profile_dir / "orderer.txt" if profile_dir else None,
         sync_interval=plan.nats_sync_interval,
+        crypto=plan.crypto,
     )
-    progress(f"starting NATS and the ledger in {workdir}")
+    progress(f"starting NATS and the ledger in {workdir} ({plan.crypto} chain)")
     await platform.start()
     rss_at: dict[int, int] = {}
 
@@ -257,11 +266,11 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
         progress(f"scaling: proof store at {', '.join(f'{p:,}' for p in plan.scaling_points)} events")
         figures["scaling"] = [asdict(p) for p in run_scaling(list(plan.scaling_points), workdir / "scaling")]
     progress(f"breakdown: orderer CPU per step over {plan.breakdown_events:,} events, without NATS")
-    figures["orderer_cpu_us_per_event"] = measure(plan.breakdown_events, plan.batch_size)
+    figures["orderer_cpu_us_per_event"] = measure(plan.breakdown_events, plan.batch_size, plan.crypto)
     if plan.batch_size > 1:
-        figures["orderer_cpu_us_per_event_unbatched"] = measure(plan.breakdown_events, 1)
+        figures["orderer_cpu_us_per_event_unbatched"] = measure(plan.breakdown_events, 1, plan.crypto)
     progress(f"hot path: the orderer's own loop over {plan.hotpath_events:,} events, NATS faked, CPU by stage")
-    figures["orderer_hotpath"] = await hotpath(plan.hotpath_events, plan.batch_size)
+    figures["orderer_hotpath"] = await hotpath(plan.hotpath_events, plan.batch_size, crypto=plan.crypto)
     progress("pull cost: nats-py fetch against MessagePuller")
     figures["pull_cost"] = await pull_cost(plan.raw_events // 3, plan.nats_sync_interval)
     figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -270,6 +279,7 @@ async def bench(plan: Plan, workdir: Path, profile_dir: Path | None, ledger_env:
 
 
 ROWS = [
+    ("crypto profile", "crypto", ""),
     ("acks fsynced by JetStream (durable)", "durable", ""),
     ("signed events committed (peak)", "events_per_s", "events/s"),
     ("  sustained over", "sustained_s", "s"),
@@ -328,6 +338,12 @@ def main(argv: list[str] | None = None) -> None:
         type=_sync_interval,
         default=SYNC_ALWAYS,
         help="JetStream sync_interval: always (fsync before every ack, the default) or a duration such as 2m",
+    )
+    parser.add_argument(
+        "--crypto",
+        choices=SUITE_NAMES,
+        default=DEFAULT_SUITE,
+        help="the chain's crypto profile, as govchain init --crypto (default intl; gm: SM2 keys, SM3 hashing)",
     )
     parser.add_argument("--profile", type=Path, help="write pyinstrument profiles (orderer, catch-up, verify) here")
     parser.add_argument("--json-out", type=Path, help="also write the JSON figures to this file")
