@@ -71,6 +71,7 @@ def create_app(settings: Settings, nats_url: str) -> FastAPI:
             orderer_keys,
             chain_id=genesis.chain_id,
             checkpoint_key=state.checkpoint_key,
+            credentials_key_file=data.key_file(f"{GATEWAY}-credentials"),
         )
         try:
             yield

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -66,6 +67,10 @@ class Gateway:
     challenges: ReplayGuard = field(default_factory=ReplayGuard)
     checkpoint_key: PublicKey | None = None
     """The Ed25519 key of a gm chain's checkpoints (genesis ``checkpoint_key``); None: the orderer keys."""
+    credentials_key_file: Path | None = None
+    """Where the gateway's Ed25519 credentials key is kept (``keys/gateway-credentials.pem``): on a
+    gm chain it signs the licence credentials, once registered on chain (``key.added``, purpose
+    ``credentials``); an intl chain's gateway signs them with its own key."""
 
     @property
     def suite(self) -> CryptoSuite:

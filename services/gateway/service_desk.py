@@ -20,7 +20,9 @@ event's data. The proof is dated with the event's time, and Ed25519 is determini
 credential is the same bytes each time it is downloaded. (The contract engine itself signing
 the credential would be one signer fewer; its key is not reachable from its query API without
 changing ``services/contract/service.py``. A licence revoked in the register gets no credential,
-410 ``licence_revoked``.)
+410 ``licence_revoked``.) On a gm chain the gateway's key is SM2 and ``eddsa-jcs-2022`` is
+Ed25519: the gateway signs with its credentials key registered on chain, and the credential's
+evidence also names the ``key.added`` event that registered it (:func:`credentials_key`).
 
 **Erasure** is the citizen's own: ``personal_data.erased`` is an event type citizens may publish
 (the on-chain policy), signed in the browser like the application; the registry then destroys
@@ -40,12 +42,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from govchain.bus import subjects
+from govchain.crypto import CREDENTIAL_SUITE
 from govchain.protocol.credentials import add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
 from govchain.protocol.eventref import parse_event_ref
+from govchain.protocol.keys import SigningKey
 from govchain.protocol.policy import CONTRACT_ENGINE
 from govchain.protocol.records import RECORD_ID, LicenseIssued
 from govchain.protocol.requests import AccessDenied
+from govchain.protocol.validation import CREDENTIALS
 from govchain.services.gateway import i18n
 from govchain.services.gateway.api import GatewayDep, RequiredSession
 from govchain.services.gateway.bodies import StrictJsonRoute
@@ -256,9 +261,69 @@ async def licence_credential(gateway: Gateway, session: Session, application_id:
     if not event["proof_verified"]:
         raise api_error(503, "proof_unavailable", f"the licence event does not check out yet: {event['proof_problem']}")
     await _not_revoked(gateway, event["event"].get("data", {}), head)
+    key, key_evidence = await credentials_key(gateway)
     return build_licence_credential(
-        event["event"], event["proof"], applicant=session.principal, chain_id=gateway.chain_id, gateway=gateway
+        event["event"],
+        event["proof"],
+        applicant=session.principal,
+        chain_id=gateway.chain_id,
+        gateway=gateway,
+        key=key,
+        key_evidence=key_evidence,
     )
+
+
+async def credentials_key(gateway: Gateway) -> tuple[SigningKey, dict[str, Any] | None]:
+    """The key the gateway signs licence credentials with, and the evidence of its registration.
+
+    ``eddsa-jcs-2022`` is Ed25519 on every chain. On an intl chain that is the gateway's own key,
+    named in genesis (no further evidence). On a gm chain the gateway's key is SM2, so it signs
+    with its credentials key (``keys/gateway-credentials.pem``), which must be on chain for the
+    gateway (``govchain identity add-credentials-key --owner gateway``), usable and of purpose
+    ``credentials``; the ``key.added`` event that registered it is named as evidence, so a verifier
+    checks the issuer's key on chain as it checks the licence. 503 ``not_ready`` otherwise."""
+    if gateway.key.suite is CREDENTIAL_SUITE:
+        return gateway.key, None
+    path = gateway.credentials_key_file
+    if path is None or not path.is_file():
+        raise api_error(
+            503,
+            "not_ready",
+            f"on a {gateway.suite.name} chain the gateway signs credentials with an Ed25519 credentials key; "
+            "none is configured (govchain identity add-credentials-key --owner gateway --key keys/gateway.pem "
+            "--new-key keys/gateway-credentials.pem)",
+        )
+    key = SigningKey.load(path)
+    state = await gateway.key_state(key.key_id)
+    record = state.keys.get(key.key_id)
+    if record is None or record.owner != GATEWAY or record.purpose != CREDENTIALS or not record.usable_at(state.height):
+        raise api_error(
+            503,
+            "not_ready",
+            f"the gateway's credentials key {key.key_id} is not a usable credentials key of it on chain",
+        )
+    added = next(
+        (
+            event
+            for event in (await gateway.block(record.added_height)).events
+            if event.get("type") == "key.added" and event.get("data", {}).get("public_key") == key.public.hex
+        ),
+        None,
+    )
+    if added is None:
+        raise api_error(503, "not_ready", f"no key.added event for {key.key_id} at height {record.added_height}")
+    found = await gateway.event(added["id"], added["source"])
+    if not found["proof_verified"]:
+        raise api_error(503, "proof_unavailable", f"the key's event does not check out yet: {found['proof_problem']}")
+    return key, {
+        "id": f"urn:govchain:{gateway.chain_id}:event:{added['source']}/{added['id']}",
+        "type": ["GovChainEvent"],
+        "chainId": gateway.chain_id,
+        "source": added["source"],
+        "eventId": added["id"],
+        "eventType": "key.added",
+        "leafHash": found["proof"]["leaf_hash"],
+    }
 
 
 async def _not_revoked(gateway: Gateway, licence: dict[str, Any], head: int) -> None:
@@ -297,10 +362,20 @@ async def applicant_of(gateway: Gateway, found: dict[str, Any]) -> str | None:
 
 
 def build_licence_credential(
-    envelope: dict[str, Any], proof: dict[str, Any], *, applicant: str, chain_id: str, gateway: Gateway
+    envelope: dict[str, Any],
+    proof: dict[str, Any],
+    *,
+    applicant: str,
+    chain_id: str,
+    gateway: Gateway,
+    key: SigningKey | None = None,
+    key_evidence: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The credential for one ``license.issued`` event on chain: claims copied from the event,
-    evidence naming it, the proof dated with its time (so the same bytes every time)."""
+    evidence naming it, the proof dated with its time (so the same bytes every time). Signed by
+    ``key`` (default: the gateway's own); ``key_evidence`` (a gm chain's, see
+    :func:`credentials_key`) is added after the licence event's."""
+    key = gateway.key if key is None else key
     if envelope.get("source") != CONTRACT_ENGINE or envelope.get("type") != "license.issued":
         raise api_error(409, "not_issued", "the case's result is not a licence the contract engine issued")
     licence = LicenseIssued.model_validate(envelope["data"])
@@ -330,9 +405,9 @@ def build_licence_credential(
             "leafHash": proof["leaf_hash"],
         }
     ]
-    return add_proof(
-        credential, gateway.key, verification_method_id(GATEWAY, gateway.key.key_id), created=envelope["time"]
-    )
+    if key_evidence is not None:
+        credential["evidence"].append(key_evidence)
+    return add_proof(credential, key, verification_method_id(GATEWAY, key.key_id), created=envelope["time"])
 
 
 def credential_text(credential: dict[str, Any]) -> str:

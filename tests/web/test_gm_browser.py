@@ -25,7 +25,10 @@ import httpx
 import pytest
 from markupsafe import escape
 
-from govchain.crypto import GM, SUITE_NAMES, sm2
+from govchain.crypto import CREDENTIAL_SUITE, GM, SUITE_NAMES, sm2
+from govchain.datadir import DataDir
+from govchain.protocol.credentials import verify_proof
+from govchain.protocol.keys import SigningKey
 from govchain.services.gateway import i18n
 from govchain.services.gateway.portal import BROWSER_PROFILES, script_json, templates
 
@@ -513,3 +516,153 @@ def test_a_profile_the_script_lacks_is_shown_as_unavailable() -> None:
     assert 'data-state="unavailable"' in html and 'data-crypto="pq"' in html and "/static/verify.js" not in html
     assert str(escape(i18n.translator("en")("crypto.browser_unavailable", profile="pq"))) in html
     assert "pq" not in BROWSER_PROFILES
+
+
+# -- the licence credential of a gm chain, checked in the browser
+
+CREDENTIAL_DONE = "#credential-check[data-state=ok], #credential-check[data-state=fail]"
+
+
+def _licence_credential(client: httpx.Client, gm_platform: dict[str, Any]) -> httpx.Response:
+    """The demo citizen's licence credential (APP-0001), asked for as the citizen, signed in with
+    the citizen's SM2 key."""
+    key = SigningKey.load(DataDir(Path(gm_platform["data_dir"])).key_file("citizen"))
+    challenge = client.post("/api/v1/auth/challenge").json()["challenge"]
+    session = client.post(
+        "/api/v1/auth/session",
+        json={
+            "principal": gm_platform["citizen_id"],
+            "key_id": key.key_id,
+            "challenge": challenge,
+            "signature": key.sign(challenge.encode()).hex(),
+        },
+    )
+    assert session.status_code == 200, session.text
+    headers = {"Authorization": f"Bearer {session.json()['token']}"}
+    return client.get("/api/v1/me/licences/APP-0001/credential", headers=headers)
+
+
+@pytest.fixture(scope="module")
+def gm_credential(gm_platform: dict[str, Any]) -> dict[str, Any]:
+    """The gateway of a gm chain signs licence credentials with an Ed25519 credentials key it
+    registered on chain, as an operator does: before that, 503 naming the command."""
+    data = DataDir(Path(gm_platform["data_dir"]))
+    with httpx.Client(
+        base_url=gm_platform["portal_url"], timeout=60, headers={"X-Forwarded-For": "100.66.0.7"}
+    ) as client:
+        before = _licence_credential(client, gm_platform)
+        assert before.status_code == 503, before.text
+        assert "add-credentials-key" in before.json()["error"]["message"]
+        added = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "govchain.services.cli",
+                "identity",
+                "add-credentials-key",
+                "--owner",
+                "gateway",
+                "--key",
+                str(data.key_file("gateway")),
+                "--new-key",
+                str(data.key_file("gateway-credentials")),
+                "--data",
+                str(data.root),
+                "--nats-url",
+                gm_platform["nats_url"],
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert added.returncode == 0, added.stdout + added.stderr
+        answer = _licence_credential(client, gm_platform)
+        assert answer.status_code == 200, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+
+def test_the_gm_licence_credential_is_ed25519_by_a_credentials_key_the_chain_names(
+    gm_platform: dict[str, Any], gm_credential: dict[str, Any]
+) -> None:
+    key = SigningKey.load(DataDir(Path(gm_platform["data_dir"])).key_file("gateway-credentials"))
+    assert key.suite is CREDENTIAL_SUITE
+    assert gm_credential["proof"]["verificationMethod"] == f"did:govchain:gateway#{key.key_id}"
+    assert verify_proof(gm_credential, lambda vm: key.public if vm.endswith(key.key_id) else None).valid
+    licence, registered = gm_credential["evidence"]
+    assert licence["eventType"] == "license.issued" and registered["eventType"] == "key.added"
+    event = _api(gm_platform, f"/api/v1/events/gateway/{registered['eventId']}")["event"]
+    # the public view hides a key's owner (a citizen's could be one); the browser puts the issuer back
+    assert event["data"] == {"owner": {"redacted": True}, "public_key": key.public.hex, "purpose": "credentials"}
+    assert event["source"] == "gateway"
+
+
+def _check_credential(page: Any, credential: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    page.goto("/service/verify")
+    page.fill("#verify-text", json.dumps(credential))
+    page.click("#verify-form button[type=submit]")
+    page.wait_for_selector(CREDENTIAL_DONE, timeout=60_000)
+    section = page.locator("#credential-check")
+    steps = {
+        item.get_attribute("data-step"): item.get_attribute("data-state") for item in section.locator(".steps li").all()
+    }
+    return section.get_attribute("data-state"), steps
+
+
+def test_the_browser_checks_a_gm_licence_credential(page: Any, gm_credential: dict[str, Any]) -> None:
+    state, steps = _check_credential(page, gm_credential)
+    assert state == "ok", page.inner_text("#credential-check")
+    for step in ("genesis", "issuer_key_on_chain", "vc_signature", "event_signature", "head_hash", "signature"):
+        assert steps.get(step) == "ok", steps
+    assert all(steps.get(step) == "ok" for step in ("inclusion", "leaf", "claims", "checkpoint_log", "policy")), steps
+    assert "issuer_key" not in steps  # the genesis key step is intl's: a gm issuer's key is not in genesis
+    page.wait_for_selector("#verify-server[data-state=ok]")
+
+
+def _subject_changed(credential: dict[str, Any], page: Any) -> dict[str, Any]:
+    return {**credential, "credentialSubject": {**credential["credentialSubject"], "licence": "casino"}}
+
+
+def _key_evidence_dropped(credential: dict[str, Any], page: Any) -> dict[str, Any]:
+    return {**credential, "evidence": credential["evidence"][:1]}
+
+
+def _served_event_signature_flipped(source: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A server that alters the event of ``source`` it serves: its SM2 signature no longer holds."""
+
+    def change(credential: dict[str, Any], page: Any) -> dict[str, Any]:
+        def handle(route: Any) -> None:
+            response = route.fetch()
+            found = response.json()
+            found["event"]["signature"] = _flipped(found["event"]["signature"])
+            route.fulfill(response=response, body=json.dumps(found))
+
+        page.route(f"**/api/v1/events/{source}/*", handle)
+        return credential
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "failed", "passed"),
+    [
+        (_subject_changed, "vc_signature", ["genesis", "issuer_key_on_chain"]),
+        (_key_evidence_dropped, "issuer_key_evidence", ["genesis"]),
+        (_served_event_signature_flipped("gateway"), "issuer_key_signature", ["genesis"]),
+        (
+            _served_event_signature_flipped("contract-engine"),
+            "event_signature",
+            ["issuer_key_on_chain", "vc_signature"],
+        ),
+    ],
+)
+def test_a_tampered_gm_licence_credential_fails_in_the_browser(
+    page: Any,
+    gm_credential: dict[str, Any],
+    change: Callable[[dict[str, Any], Any], dict[str, Any]],
+    failed: str,
+    passed: list[str],
+) -> None:
+    state, steps = _check_credential(page, change(gm_credential, page))
+    assert state == "fail" and steps.get(failed) == "fail", page.inner_text("#credential-check")
+    assert all(steps.get(name) == "ok" for name in passed), steps

@@ -509,11 +509,55 @@ async function fetchJson(url, failureKey) {
   return response.json();
 }
 
-async function serviceKey(services, principal) {
+// A platform service's key as genesis names it, with its key id in the chain's suite (SHA-256
+// on an intl chain, SM3 on a gm chain).
+async function serviceKey(services, principal, suite) {
   const hex = services?.[principal];
   if (typeof hex !== "string") return null;
   const raw = hexToBytes(hex);
-  return { raw, keyId: bytesToHex(await sha256(raw)) };
+  return { raw, keyId: await suite.keyId(raw) };
+}
+
+// An event's signature by a genesis service key, in the chain's suite.
+async function signedBy(event, key, suite) {
+  const { signature, ...unsigned } = event;
+  return typeof signature === "string" && suite.verify(key.raw, hexToBytes(signature), canonicalBytes(unsigned));
+}
+
+// The issuer's Ed25519 credentials key on a chain whose own keys are not Ed25519 (gm): the
+// credential names, after the licence event, the key.added event that registered the key for the
+// issuer (purpose "credentials"). That event is fetched and checked like the licence's: signed by
+// the issuer's genesis key in the chain's suite, included under an orderer-signed head. Whether
+// the key was revoked since is the server's verdict (below), as it is for a genesis key.
+async function credentialsKey(credential, issuer, principal, keyId, services, orderers, step) {
+  const named = credential.evidence.find((item) => item?.eventType === "key.added");
+  if (!named || typeof named.eventId !== "string" || named.source !== principal || named.chainId !== orderers.chainId) {
+    throw new Problem("issuer_key_evidence", { issuer });
+  }
+  const found = await fetchJson(`/api/v1/events/${encodeURIComponent(named.source)}/${encodeURIComponent(named.eventId)}`, "issuer_key_fetch");
+  // The public view hides a key's owner (it may be a citizen): the one owner this can be is the
+  // issuer, put back here, and the event's signature and leaf hash below hold only if it is.
+  let event = found.event;
+  if (event?.data?.owner?.redacted === true) event = { ...event, data: { ...event.data, owner: principal } };
+  const data = event?.data ?? {};
+  if (!event || event.type !== "key.added" || event.source !== principal || data.owner !== principal
+      || data.purpose !== "credentials" || typeof data.public_key !== "string" || !/^[0-9a-f]{64}$/.test(data.public_key)) {
+    throw new Problem("issuer_key_evidence", { issuer });
+  }
+  const raw = hexToBytes(data.public_key);
+  if (bytesToHex(await sha256(raw)) !== keyId) throw new Problem("issuer_key_mismatch", { issuer, key: short(keyId) });
+  const owner = await serviceKey(services, principal, orderers.suite);
+  if (!owner || event.signer !== owner.keyId) throw new Problem("issuer_key_signer", { issuer, key: short(event.signer) });
+  if (!(await signedBy(event, owner, orderers.suite))) throw new Problem("issuer_key_signature", { issuer });
+  if (found.proof?.leaf_hash !== named.leafHash) throw new Problem("issuer_key_proof", { detail: t("check.why.leaf", { got: short(found.proof?.leaf_hash), want: short(named.leafHash) }) });
+  try {
+    await checkProof({ proof: found.proof, event }, orderers, () => {});
+  } catch (error) {
+    if (!(error instanceof CheckError)) throw error;
+    throw new Problem("issuer_key_proof", { detail: t(`check.why.${error.key}`, error.params) });
+  }
+  step("issuer_key_on_chain", { issuer, key: short(keyId), id: short(event.id), height: found.proof.head.header.height });
+  return { raw, keyId };
 }
 
 function showClaims(credential) {
@@ -574,21 +618,25 @@ async function checkCredential(credential, section) {
     const method = /^did:govchain:([a-z0-9][a-z0-9_-]{0,62})#([0-9a-f]{64})$/.exec(proof.verificationMethod ?? "");
     const issuer = typeof credential.issuer === "string" ? credential.issuer : credential.issuer?.id;
     if (!method || issuer !== `did:govchain:${method[1]}`) throw new Problem("issuer", { issuer: String(issuer) });
-    const issuerKey = await serviceKey(services, method[1]);
-    if (!issuerKey || issuerKey.keyId !== method[2]) throw new Problem("issuer_key", { issuer, key: short(method[2]) });
-    step("issuer_key", { issuer, key: short(issuerKey.keyId) });
+    let issuerKey;
+    if (orderers.suite.name === "intl") { // the issuer's key is its genesis key: Ed25519 already
+      issuerKey = await serviceKey(services, method[1], orderers.suite);
+      if (!issuerKey || issuerKey.keyId !== method[2]) throw new Problem("issuer_key", { issuer, key: short(method[2]) });
+      step("issuer_key", { issuer, key: short(issuerKey.keyId) });
+    } else { // eddsa-jcs-2022 is Ed25519 on every chain: the issuer's credentials key, on chain
+      issuerKey = await credentialsKey(credential, issuer, method[1], method[2], services, orderers, step);
+    }
     if (!(await dataIntegrityVerifies(credential, issuerKey.raw))) throw new Problem("vc_signature");
     step("vc_signature");
 
     const found = await fetchJson(`/api/v1/events/${encodeURIComponent(evidence.source)}/${encodeURIComponent(evidence.eventId)}`, "event_fetch");
     const event = found.event;
-    const engine = await serviceKey(services, "contract-engine");
+    const engine = await serviceKey(services, "contract-engine", orderers.suite);
     if (!event || event.source !== "contract-engine" || event.type !== "license.issued" || evidence.source !== event.source) {
       throw new Problem("event_kind", { kind: `${event?.source}/${event?.type}` });
     }
     if (!engine || event.signer !== engine.keyId) throw new Problem("event_key", { key: short(event.signer) });
-    const { signature, ...unsigned } = event;
-    if (!(await ed25519Verify(engine.raw, hexToBytes(signature), canonicalBytes(unsigned)))) throw new Problem("event_signature");
+    if (!(await signedBy(event, engine, orderers.suite))) throw new Problem("event_signature");
     step("event_signature", { id: short(event.id), key: short(engine.keyId) });
     if (found.proof?.leaf_hash !== evidence.leafHash) throw new Problem("evidence_leaf");
     await checkProof({ proof: found.proof, event }, orderers, (key, params, state = "ok") => step(key, params, state));
