@@ -17,7 +17,7 @@ from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.state import ChainState
-from govchain.services.gateway import api, contexts, evaluation, log, portal, service_desk, workbench
+from govchain.services.gateway import api, contexts, log, portal, service_desk, sharing_pages, workbench
 from govchain.services.gateway.apidocs import install_api_docs
 from govchain.services.gateway.bodies import BodyLimit
 from govchain.services.gateway.context import GATEWAY, Gateway
@@ -92,7 +92,7 @@ def create_app(settings: Settings, nats_url: str) -> FastAPI:
     app.include_router(api.router)
     app.include_router(portal.router)
     app.include_router(service_desk.router)  # /service: the citizen's one-stop service (issue 13)
-    app.include_router(evaluation.router)  # /sharing: catalog, grants and reads, requests (issue 14)
+    app.include_router(sharing_pages.router)  # /sharing: catalog, grants and reads, requests (issue 14)
     app.include_router(contexts.router)
     app.include_router(log.router)  # /log/: checkpoint and tiles (c2sp.org/tlog-tiles)
     workbench.install(app, settings)  # /workbench: the officials' queue and counter (issue 13)

@@ -13,15 +13,8 @@ import pytest
 from govchain.services.analytics.metrics import AnalyticsConfig, CaseRow, MetricsInput, summarize
 from govchain.services.analytics.satisfaction import RatingRow
 from govchain.services.gateway import i18n
-from govchain.services.gateway.evaluation import (
-    COST_FIELDS,
-    ChartCache,
-    catalog_entry,
-    directory_names,
-    evaluation_view,
-    grant_state,
-    may_see_request,
-)
+from govchain.services.gateway.evaluation import COST_FIELDS, ChartCache, directory_names, evaluation_view
+from govchain.services.gateway.sharing_pages import catalog_entry, grant_state, may_see_request
 from govchain.services.registry.access import Viewer
 
 T0 = datetime(2026, 3, 30, 9, tzinfo=UTC)

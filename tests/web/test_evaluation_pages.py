@@ -40,7 +40,7 @@ from govchain.protocol.keys import SigningKey
 from govchain.pseudonym import pseudonym
 from govchain.services.analytics import fonts
 from govchain.services.cli.demo import DEMO_BUYER_NATIONAL_ID, DEMO_NATIONAL_ID
-from govchain.services.gateway import evaluation, i18n
+from govchain.services.gateway import evaluation, i18n, sharing_pages
 
 from ._browser import CHROMIUM, DESKTOP, PHONE, Requests, launch, looks_like_tofu, new_context, uncovered_characters
 from .conftest import Platform
@@ -491,7 +491,7 @@ def test_hostile_input_on_the_new_routes_is_refused_below_500(platform: Platform
     auths = [None, "Bearer x.y", "Basic abc", "Bearer " + "a" * 5000, "Bearer"]
     n = 0
     with httpx.Client(base_url=platform.url, timeout=60) as api:
-        for route in evaluation.router.routes:
+        for route in sharing_pages.router.routes:
             path: str = route.path  # type: ignore[attr-defined]
             for value in values:
                 for query in queries[:3]:

@@ -35,7 +35,7 @@ from govchain.datadir import DataDir
 from govchain.protocol.batch import sign_batch
 from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
-from govchain.services.gateway import api, contexts, evaluation, log, portal, service_desk, workbench
+from govchain.services.gateway import api, contexts, log, portal, service_desk, sharing_pages, workbench
 from govchain.services.gateway.app import create_app
 
 from .conftest import MAX_UPLOAD, Platform
@@ -45,7 +45,7 @@ ROUTES = sorted(
     for router in (  # every route the app serves
         api.router,
         portal.router,
-        evaluation.router,
+        sharing_pages.router,
         service_desk.router,
         workbench.router,
         log.router,
