@@ -30,16 +30,24 @@ from govchain.protocol.batch import MAX_BATCH_BYTES, EventBatch
 from govchain.protocol.batchproof import MAX_BATCH_EVENTS, BatchProof
 from govchain.protocol.canonical import SAFE_INTEGER
 from govchain.protocol.envelope import (
-    EVENT_ID_PATTERN,
-    HEX64_PATTERN,
     MAX_EVENT_BYTES,
     MAX_LEAF_BYTES,
-    PRINCIPAL_PATTERN,
-    TYPE_PATTERN,
     CanonicalForms,
     Envelope,
 )
 from govchain.protocol.eventtime import parse_rfc3339
+from govchain.protocol.fastjson import (
+    HEX64,
+    HEX128,
+    ID,
+    MEMO_LIMIT,
+    PRINCIPAL,
+    TYPE,
+    construct,
+    encode_plain,
+    encode_string,
+    matched,
+)
 from govchain.protocol.jsontext import MAX_EVENT_DEPTH
 from govchain.protocol.merkle import leaf_hasher, node_hash
 from govchain.protocol.registry import EVENT_TYPES
@@ -48,16 +56,6 @@ from govchain.protocol.verify import _open_fast  # the reader of the signed norm
 Opened = tuple[Envelope, CanonicalForms]
 
 
-def _anchored(pattern: str) -> re.Pattern[str]:
-    """A field pattern for ``fullmatch`` (pydantic's ``$`` never matches before a final newline)."""
-    return re.compile(pattern.removeprefix("^").removesuffix("$"))
-
-
-_ID = _anchored(EVENT_ID_PATTERN)
-_PRINCIPAL = _anchored(PRINCIPAL_PATTERN)
-_TYPE = _anchored(TYPE_PATTERN)
-_HEX64 = _anchored(HEX64_PATTERN)
-_HEX128 = re.compile(r"[0-9a-f]{128}")
 _BATCH_KEYS = frozenset(("events", "signature", "signer", "source"))
 _UNSIGNED = frozenset(
     ("specversion", "id", "source", "type", "schemaversion", "time", "datacontenttype", "data", "signer")
@@ -68,23 +66,6 @@ _FIELDS = operator.itemgetter(
 _UNSIGNED_SHAPES = {_UNSIGNED: False, _UNSIGNED | {"subject"}: True}
 """The key sets of a batch member as the SDK writes it (``Envelope.unsigned_dict``): has subject?"""
 
-_encode_string = json.encoder.encode_basestring
-
-
-def _not_json(value: object) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-_encode_chunks = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
-    None, _not_json, _encode_string, None, ":", ",", True, False, False
-)
-"""``json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"))``
-made once (``JSONEncoder.encode`` builds its C encoder anew on every call)."""
-
-
-def _encode_plain(value: Any) -> str:
-    return "".join(_encode_chunks(value, 0))
-
 
 _decode = json.JSONDecoder().decode
 """The C decoder without hooks: duplicate keys, NaN and number spellings are caught by the
@@ -92,16 +73,7 @@ canonical comparison (or the plain-JSON check) after it, not during it."""
 
 _new = object.__new__
 _set = object.__setattr__
-
-
-def _model(cls: type[Any], values: dict[str, Any], fields_set: set[str]) -> Any:
-    """What ``cls.model_construct`` makes, without its per-field Python loop."""
-    model = _new(cls)
-    _set(model, "__dict__", values)
-    _set(model, "__pydantic_fields_set__", fields_set)
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
-    return model
+"""Per event, the steps of :func:`govchain.protocol.fastjson.construct` written out in the loop."""
 
 
 def plain_within(value: dict[str, Any] | list[Any], levels: int) -> bool:
@@ -142,23 +114,14 @@ def plain_within(value: dict[str, Any] | list[Any], levels: int) -> bool:
 
 
 _GOOD: dict[re.Pattern[str], set[str]] = {}
-"""Values that matched a pattern before: sources, types, signers and batch signatures repeat
-from event to event, and a set lookup costs a tenth of a regular expression."""
-_MEMO_LIMIT = 4096
+"""Per pattern, the values that matched it before (:func:`govchain.protocol.fastjson.matched`)."""
 
 
 def _matches(pattern: re.Pattern[str], value: object) -> bool:
     if type(value) is not str:
         return False
     good = _GOOD.setdefault(pattern, set())
-    if value in good:
-        return True
-    if not pattern.fullmatch(value):
-        return False
-    if len(good) >= _MEMO_LIMIT:
-        good.clear()
-    good.add(value)
-    return True
+    return value in good or matched(pattern, value, good)
 
 
 _BATCHABLE_TYPES: set[str] = set()
@@ -170,9 +133,9 @@ def _batchable_type(value: object) -> bool:
         return False
     if value in _BATCHABLE_TYPES:
         return True
-    if not _TYPE.fullmatch(value) or EVENT_TYPES.any_version_changes_state(value):
+    if not TYPE.fullmatch(value) or EVENT_TYPES.any_version_changes_state(value):
         return False
-    if len(_BATCHABLE_TYPES) >= _MEMO_LIMIT:
+    if len(_BATCHABLE_TYPES) >= MEMO_LIMIT:
         _BATCHABLE_TYPES.clear()
     _BATCHABLE_TYPES.add(value)
     return True
@@ -237,9 +200,9 @@ def open_batch_parts(
         return None
     source, signer, signature, events = value["source"], value["signer"], value["signature"], value["events"]
     if not (
-        _matches(_PRINCIPAL, source)
-        and _matches(_HEX64, signer)
-        and _matches(_HEX128, signature)
+        _matches(PRINCIPAL, source)
+        and _matches(HEX64, signer)
+        and _matches(HEX128, signature)
         and type(events) is list
         and 1 <= len(events) <= MAX_BATCH_EVENTS
     ):
@@ -265,7 +228,7 @@ def open_batch_parts(
                 and content_type == "application/json"
                 and type(content_type) is str
                 and type(event_id) is str
-                and _ID.fullmatch(event_id)
+                and ID.fullmatch(event_id)
                 and event_id not in seen
                 and _batchable_type(event_type)
                 and type(version) is int
@@ -282,14 +245,14 @@ def open_batch_parts(
                 subject = event["subject"]
                 if type(subject) is not str or len(subject) > 256:
                     return None
-                subject_json = f'"subject":{_encode_string(subject)},'
+                subject_json = f'"subject":{encode_string(subject)},'
             else:
                 subject_json = ""
             signings.append(
                 (
-                    f'{{"data":{_encode_plain(data)},"datacontenttype":"application/json","id":"{event_id}",'
+                    f'{{"data":{encode_plain(data)},"datacontenttype":"application/json","id":"{event_id}",'
                     f'"schemaversion":{version},"signer":"{signer}","source":"{source}","specversion":"1.0",'
-                    f'{subject_json}"time":{_encode_string(when)},"type":"{event_type}"}}'
+                    f'{subject_json}"time":{encode_string(when)},"type":"{event_type}"}}'
                 ).encode()
             )
     except (UnicodeEncodeError, ValueError, TypeError, RecursionError):  # a lone surrogate, no JSON, no time
@@ -362,7 +325,7 @@ def open_batch_parts(
         _set(envelope, "__pydantic_extra__", None)
         _set(envelope, "__pydantic_private__", None)
         opened.append(OpenedEvent(envelope, signing, signed, record))
-    batch = _model(
+    batch = construct(
         EventBatch,
         {"source": source, "signer": signer, "signature": signature, "events": events},
         set(_BATCH_KEYS),

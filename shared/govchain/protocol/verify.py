@@ -8,8 +8,6 @@ which is what an auditor runs; projections may skip that and trust the orderer's
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +21,7 @@ from govchain.protocol.canonical import (
     _is_plain,  # noqa: PLC2701 - the same rule, for the payload
     canonical_bytes,
 )
-from govchain.protocol.envelope import EVENT_ID_PATTERN, HEX64_PATTERN, PRINCIPAL_PATTERN, TYPE_PATTERN, Envelope
+from govchain.protocol.envelope import Envelope
 from govchain.protocol.errors import (
     BlockVerificationError,
     CanonicalizationError,
@@ -31,6 +29,17 @@ from govchain.protocol.errors import (
 )
 from govchain.protocol.eventref import EventKey
 from govchain.protocol.eventtime import parse_rfc3339
+from govchain.protocol.fastjson import (
+    HEX64,
+    HEX128,
+    ID,
+    PRINCIPAL,
+    TYPE,
+    construct,
+    encode_plain,
+    encode_string,
+    matched,
+)
 from govchain.protocol.merkle import Frontier, Node, all_inclusion_proofs, root_from_leaf_hashes
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState, apply_event
@@ -325,50 +334,6 @@ _SHAPES = {
 _PROOF_KEYS = frozenset(("index", "path", "signature", "size"))
 
 
-def _anchored(pattern: str) -> re.Pattern[str]:
-    """A field pattern for ``fullmatch`` (pydantic's ``$`` never matches before a final newline)."""
-    return re.compile(pattern.removeprefix("^").removesuffix("$"))
-
-
-_ID = _anchored(EVENT_ID_PATTERN)
-_PRINCIPAL = _anchored(PRINCIPAL_PATTERN)
-_TYPE = _anchored(TYPE_PATTERN)
-_HEX64 = _anchored(HEX64_PATTERN)
-_HEX128 = re.compile(r"[0-9a-f]{128}")
-_encode_string = json.encoder.encode_basestring
-
-
-def _not_json(value: object) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-_encode_chunks = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
-    None, _not_json, _encode_string, None, ":", ",", True, False, False
-)
-"""``json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"))``
-made once: ``JSONEncoder.encode`` builds its C encoder anew on every call, which costs more
-than encoding a small payload. (No circular-reference check: parsed JSON has no cycles, and
-a cycle in a built value ends in RecursionError, which sends the event to the reference path.)"""
-
-
-def _encode_plain(value: Any) -> str:
-    return "".join(_encode_chunks(value, 0))
-
-
-_new = object.__new__
-_set = object.__setattr__
-
-
-def _model(cls: type[Any], values: dict[str, Any], fields_set: set[str]) -> Any:
-    """What ``cls.model_construct`` makes, without its per-field Python loop."""
-    model = _new(cls)
-    _set(model, "__dict__", values)
-    _set(model, "__pydantic_fields_set__", fields_set)
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
-    return model
-
-
 def _open_fast(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | None:
     """(envelope, signing bytes, signed bytes) of an event in the orderer's normal form, or
     None when the reference path must judge it (see the section comment)."""
@@ -393,15 +358,15 @@ def _open_normal_form(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | 
         and event["datacontenttype"] == "application/json"
         and type(event["datacontenttype"]) is str
         and type(event_id) is str
-        and _ID.fullmatch(event_id)
+        and ID.fullmatch(event_id)
         and type(source) is str
-        and (source in _GOOD_PRINCIPALS or _matches(_PRINCIPAL, source, _GOOD_PRINCIPALS))
+        and (source in _GOOD_PRINCIPALS or matched(PRINCIPAL, source, _GOOD_PRINCIPALS))
         and type(event_type) is str
-        and (event_type in _GOOD_TYPES or _matches(_TYPE, event_type, _GOOD_TYPES))
+        and (event_type in _GOOD_TYPES or matched(TYPE, event_type, _GOOD_TYPES))
         and type(version) is int
         and 1 <= version <= 1000
         and type(signer) is str
-        and (signer in _GOOD_KEY_IDS or _matches(_HEX64, signer, _GOOD_KEY_IDS))
+        and (signer in _GOOD_KEY_IDS or matched(HEX64, signer, _GOOD_KEY_IDS))
         and type(when) is str
         and type(data) is dict
         and _is_plain(data)
@@ -412,14 +377,14 @@ def _open_normal_form(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | 
         subject = event["subject"]
         if type(subject) is not str or len(subject) > 256:
             return None
-        subject_json = f'"subject":{_encode_string(subject)},'
+        subject_json = f'"subject":{encode_string(subject)},'
     else:
         subject_json = ""
     try:
         parse_rfc3339(when)  # its pattern leaves digits, "-:.+TZ" and a final newline, never escaped
         if "\n" in when:
             return None
-        data_json = _encode_plain(data)
+        data_json = encode_plain(data)
     except (ValueError, TypeError, RecursionError):
         return None
     tail = (
@@ -448,7 +413,7 @@ def _open_normal_form(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | 
                 and type(path) is list
                 and len(path) <= 10
                 and type(proof_signature) is str
-                and (proof_signature in _GOOD_SIGNATURES or _matches(_HEX128, proof_signature, _GOOD_SIGNATURES))
+                and (proof_signature in _GOOD_SIGNATURES or matched(HEX128, proof_signature, _GOOD_SIGNATURES))
             ):
                 return None
             if path:  # each node 64 lowercase hex digits: fromhex refuses non-hex, the length check spaces
@@ -460,7 +425,7 @@ def _open_normal_form(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | 
                 nodes = '"' + '","'.join(path) + '"'
             else:
                 nodes = ""
-            proof = _model(
+            proof = construct(
                 BatchProof,
                 {"index": index, "size": size, "path": list(path), "signature": proof_signature},
                 set(_PROOF_KEYS),
@@ -470,12 +435,12 @@ def _open_normal_form(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | 
             signed = b'{"batchproof":' + proof_json.encode() + b"," + signing[1:]
         else:
             signature = event["signature"]
-            if type(signature) is not str or not _HEX128.fullmatch(signature):
+            if type(signature) is not str or not HEX128.fullmatch(signature):
                 return None
             signed = (head + f'"signature":"{signature}",' + tail).encode()
     except (UnicodeEncodeError, ValueError):  # a lone surrogate (the reference refuses it), or no hex
         return None
-    envelope = _model(
+    envelope = construct(
         Envelope,
         {
             "specversion": "1.0",
@@ -502,18 +467,7 @@ _GOOD_PRINCIPALS: set[str] = set()
 _GOOD_TYPES: set[str] = set()
 _GOOD_KEY_IDS: set[str] = set()
 _GOOD_SIGNATURES: set[str] = set()
-"""Values that matched their pattern before: sources, types, signers and batch signatures
-repeat from event to event, and a set lookup costs a tenth of a regular expression."""
-_MEMO_LIMIT = 4096
-
-
-def _matches(pattern: re.Pattern[str], value: str, good: set[str]) -> bool:
-    if not pattern.fullmatch(value):
-        return False
-    if len(good) >= _MEMO_LIMIT:
-        good.clear()
-    good.add(value)
-    return True
+"""Values that matched their pattern before (:func:`govchain.protocol.fastjson.matched`)."""
 
 
 def _batch_roots(envelopes: list[Envelope], signing: list[bytes | None], suite: CryptoSuite) -> dict[int, bytes]:
