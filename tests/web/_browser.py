@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
+import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -148,3 +150,41 @@ def screenshots(page: Any, name: str, folder: Path) -> Iterator[Path]:
         path = folder / f"{name}-{label}.png"
         page.screenshot(path=str(path))
         yield path
+
+
+# -- the browser's own check (static/verify.js): its verdict, and what a lying server could send
+
+CHECK_DONE = "#browser-check[data-state=ok], #browser-check[data-state=fail]"
+CHECK_DATA = re.compile(r'(<script type="application/json" id="check-data">)(.*?)(</script>)', re.S)
+"""The data a page embeds for verify.js (group 2: its JSON)."""
+
+
+def checked(page: Any, timeout_ms: int = 15_000) -> tuple[str, dict[str, str]]:
+    """The browser's verdict, and each step's state by step name."""
+    page.wait_for_selector(CHECK_DONE, timeout=timeout_ms)
+    section = page.locator("#browser-check")
+    steps = {
+        item.get_attribute("data-step"): item.get_attribute("data-state") for item in section.locator(".steps li").all()
+    }
+    return section.get_attribute("data-state"), steps
+
+
+def tampered_check_data(page: Any, route_glob: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Serve pages whose embedded check data ``change`` altered: what a lying server could send."""
+    from govchain.services.gateway.portal import script_json
+
+    def handle(route: Any) -> None:
+        response = route.fetch()
+        body = response.text()
+        found = CHECK_DATA.search(body)
+        assert found is not None
+        data = json.loads(found.group(2))
+        change(data)
+        route.fulfill(response=response, body=body[: found.start(2)] + str(script_json(data)) + body[found.end(2) :])
+
+    page.route(route_glob, handle)
+
+
+def flipped(hex_text: str) -> str:
+    """``hex_text`` with its first digit changed."""
+    return ("0" if hex_text[0] != "0" else "1") + hex_text[1:]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,21 +17,11 @@ import pytest
 
 from govchain.services.gateway import i18n
 
-from ._browser import CHROMIUM, Requests, launch, new_context
+from ._browser import CHECK_DATA, CHROMIUM, Requests, checked, flipped, new_context, tampered_check_data
 from .conftest import Platform
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-DONE = "#browser-check[data-state=ok], #browser-check[data-state=fail]"
-CHECK_DATA = re.compile(r'(<script type="application/json" id="check-data">)(.*?)(</script>)', re.S)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        launched = launch(p)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -48,16 +37,6 @@ def page(browser: Any, platform: Platform, requests: Requests) -> Iterator[Any]:
     assert not requests.elsewhere(platform.url), requests.elsewhere(platform.url)
 
 
-def _checked(page: Any) -> tuple[str, dict[str, str]]:
-    """The browser's verdict, and each step's state by step name."""
-    page.wait_for_selector(DONE, timeout=15_000)
-    section = page.locator("#browser-check")
-    steps = {}
-    for item in section.locator(".steps li").all():
-        steps[item.get_attribute("data-step")] = item.get_attribute("data-state")
-    return section.get_attribute("data-state"), steps
-
-
 def _api(platform: Platform, path: str) -> dict[str, Any]:
     with httpx.Client(base_url=platform.url, timeout=30, headers={"X-Forwarded-For": "100.65.0.2"}) as client:
         answer = client.get(path)
@@ -70,7 +49,7 @@ def test_the_browser_verifies_a_whole_event_from_the_genesis_it_pins(
 ) -> None:
     event_id = platform.summary["committed_event_ids"][2]
     page.goto(f"/events/{event_id}")
-    state, steps = _checked(page)
+    state, steps = checked(page)
     assert state == "ok", page.locator("#browser-check").inner_text()
     assert steps == {
         "genesis": "ok",
@@ -102,7 +81,7 @@ def test_a_redacted_event_is_checked_from_its_leaf_hash_and_the_page_says_so(pag
     page.goto("/registry/parcel?id=P-0001")
     page.locator("#history tbody tr a[href^='/events/']").last.click()
     assert page.locator("#redacted").count() == 1  # the public does not see the parties
-    state, steps = _checked(page)
+    state, steps = checked(page)
     assert state == "ok" and steps["inclusion"] == "ok" and steps["leaf_redacted"] == "skip"
     assert "leaf" not in steps and steps["witnessed_inclusion"] == "ok"
     data = json.loads(CHECK_DATA.search(page.content()).group(2))  # type: ignore[union-attr]
@@ -121,44 +100,24 @@ def _tampered(page: Any, route_glob: str, original: str, replacement: str) -> No
     page.route(route_glob, handle)
 
 
-def _tampered_check_data(page: Any, route_glob: str, change: Callable[[dict[str, Any]], None]) -> None:
-    """Serve pages whose embedded check data ``change`` altered: what a lying server could send."""
-    from govchain.services.gateway.portal import script_json
-
-    def handle(route: Any) -> None:
-        response = route.fetch()
-        body = response.text()
-        found = CHECK_DATA.search(body)
-        assert found is not None
-        data = json.loads(found.group(2))
-        change(data)
-        route.fulfill(response=response, body=body[: found.start(2)] + str(script_json(data)) + body[found.end(2) :])
-
-    page.route(route_glob, handle)
-
-
-def _flipped(hex_text: str) -> str:
-    return ("0" if hex_text[0] != "0" else "1") + hex_text[1:]
-
-
 def test_a_tampered_signature_or_path_fails_in_the_browser(page: Any, platform: Platform) -> None:
     event_id = platform.summary["committed_event_ids"][2]
     proof = _api(platform, f"/api/v1/events/{event_id}")["proof"]
     signature, first_step = proof["head"]["signature"], proof["path"][0]
     en = i18n.catalogue("en")
 
-    _tampered(page, f"**/events/{event_id}*", signature, _flipped(signature))
+    _tampered(page, f"**/events/{event_id}*", signature, flipped(signature))
     page.goto(f"/events/{event_id}?lang=en")
-    state, steps = _checked(page)
+    state, steps = checked(page)
     assert state == "fail" and steps["head_hash"] == "ok" and steps["signature"] == "fail"
     assert "leaf" not in steps and "inclusion" not in steps
     assert "✘" in page.locator("#browser-check .verdict").inner_text()
     assert en["check.failed"].split(":")[0] in page.locator("#browser-check .verdict").inner_text()
     page.unroute(f"**/events/{event_id}*")
 
-    _tampered(page, f"**/events/{event_id}*", f'"{first_step}"', f'"{_flipped(first_step)}"')
+    _tampered(page, f"**/events/{event_id}*", f'"{first_step}"', f'"{flipped(first_step)}"')
     page.goto(f"/events/{event_id}")
-    state, steps = _checked(page)
+    state, steps = checked(page)
     assert state == "fail" and steps["signature"] == "ok" and steps["root"] == "ok" and steps["inclusion"] == "fail"
     # what the server claims is not what the browser found: both are on the page
     assert page.locator("#proof-status.ok").count() == 1
@@ -167,9 +126,9 @@ def test_a_tampered_signature_or_path_fails_in_the_browser(page: Any, platform: 
 def test_a_genesis_other_than_the_pinned_one_fails(page: Any, platform: Platform) -> None:
     genesis = _api(platform, "/api/v1/blocks/0")
     key = genesis["events"][0]["data"]["orderer_keys"][0]
-    _tampered(page, "**/genesis/*.json", key, _flipped(key))
+    _tampered(page, "**/genesis/*.json", key, flipped(key))
     page.goto(f"/events/{platform.summary['committed_event_ids'][2]}")
-    state, steps = _checked(page)
+    state, steps = checked(page)
     assert state == "fail" and steps == {"genesis_shape": "fail"}  # its event is not the one its header names
 
 
@@ -180,7 +139,7 @@ def test_the_document_check_verifies_each_proof_in_the_browser(page: Any, tmp_pa
     page.set_input_files("input[type=file]", str(genuine))
     page.click("form button")
     assert page.locator("html").get_attribute("lang") == "en"
-    state, steps = _checked(page)
+    state, steps = checked(page)
     assert state == "ok", page.locator("#browser-check").inner_text()
     # the file hashed here, the registration event fetched and hashed here, naming that hash:
     assert steps["file"] == "ok" and steps["inclusion"] == "ok" and steps["leaf"] == "ok" and steps["document"] == "ok"
@@ -196,13 +155,13 @@ def test_a_document_registration_that_names_another_file_fails(page: Any, tmp_pa
     page.goto("/verify")
     page.set_input_files("input[type=file]", str(genuine))
     page.click("form button")
-    state, steps = _checked(page)
+    state, steps = checked(page)
     assert state == "fail" and steps["file"] == "ok" and steps["leaf"] == "fail"
 
 
 def test_the_home_page_checks_the_witnessed_checkpoint_in_the_browser(page: Any, platform: Platform) -> None:
     page.goto("/")
-    state, steps = _checked(page)
+    state, steps = checked(page)
     assert state == "ok", page.locator("#browser-check").inner_text()
     assert steps == {"genesis": "ok", "checkpoint_log": "ok", "policy": "ok", "cosigned": "ok"}
     cosigners = page.locator("#browser-check").get_attribute("data-cosigners").split(",")
@@ -228,7 +187,7 @@ def _checkpoint_root_replaced(data: dict[str, Any]) -> None:
 
 def _witnessed_path_flipped(data: dict[str, Any]) -> None:
     path = data["proofs"][0]["witnessed_proof"]["path"]
-    path[0] = _flipped(path[0])
+    path[0] = flipped(path[0])
 
 
 @pytest.mark.parametrize(
@@ -246,9 +205,9 @@ def test_a_checkpoint_the_witnesses_did_not_cosign_fails_in_the_browser(
     """One operator's key alone cannot pass off a history: dropping a witness, lowering the
     quorum in the root's policy, another root under the log's name, or a path to another root."""
     event_id = platform.summary["committed_event_ids"][2]
-    _tampered_check_data(page, f"**/events/{event_id}*", change)
+    tampered_check_data(page, f"**/events/{event_id}*", change)
     page.goto(f"/events/{event_id}")
-    state, steps = _checked(page)
+    state, steps = checked(page)
     assert state == "fail" and steps[failed] == "fail", page.locator("#browser-check").inner_text()
     assert all(steps[name] == "ok" for name in passed), steps
 

@@ -20,11 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -42,8 +38,8 @@ from govchain.services.analytics import fonts
 from govchain.services.cli.demo import DEMO_BUYER_NATIONAL_ID, DEMO_NATIONAL_ID
 from govchain.services.gateway import evaluation, i18n, sharing_pages
 
-from ._browser import CHROMIUM, DESKTOP, PHONE, Requests, launch, looks_like_tofu, new_context, uncovered_characters
-from .conftest import Platform
+from ._browser import CHROMIUM, DESKTOP, PHONE, Requests, looks_like_tofu, new_context, uncovered_characters
+from .conftest import Platform, demo_platform
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MARKET, LAND = "market-regulator", "land-bureau"
@@ -60,36 +56,18 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     folder = tmp_path_factory.mktemp("evaluation")
     config = folder / "analytics.json"
     config.write_text(json.dumps(COSTS))
-    env = {
-        **os.environ,
-        "GOVCHAIN_GATEWAY_TRUST_PROXY": "1",
+    settings = {
         "GOVCHAIN_GATEWAY_RATE_LIMIT": "600/minute",
         "GOVCHAIN_GATEWAY_SUBMIT_RATE_LIMIT": "600/minute",
         "GOVCHAIN_GATEWAY_PRIVATE_RATE_LIMIT": "600/minute",
         "GOVCHAIN_ANALYTICS_CONFIG": str(config),
     }
     data = folder / "node"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "govchain.services.cli", "demo", "--data", str(data), "--keep", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line:
-        process.kill()
-        raise AssertionError(f"the demo platform did not start (exit {process.wait()})")
-    summary = json.loads(line)
-    assert summary["ok"], summary
-    try:
+    with demo_platform(data, settings) as summary:
+        assert summary["ok"], summary
         handle = Platform(data, summary["portal_url"], summary["nats_url"], summary)
         _add_evaluation_data(handle)
         yield handle
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
 
 
 def _client(platform: Platform, address: str = "100.70.0.1", **headers: str) -> httpx.Client:
@@ -521,16 +499,6 @@ def test_hostile_input_on_the_new_routes_is_refused_below_500(platform: Platform
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 browser_only = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
-
-@pytest.fixture(scope="module")
-def browser(platform: Platform) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    with playwright_api.sync_playwright() as p:
-        launched = launch(p)
-        yield launched
-        launched.close()
 
 
 def _charts_of(page: Any, folder: dict[str, bytes]) -> None:

@@ -9,10 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import re
 import secrets
-import signal
 import subprocess
 import sys
 import threading
@@ -30,10 +27,11 @@ from govchain.datadir import DataDir
 from govchain.protocol.credentials import verify_proof
 from govchain.protocol.keys import SigningKey
 from govchain.services.gateway import i18n
-from govchain.services.gateway.portal import BROWSER_PROFILES, script_json, templates
+from govchain.services.gateway.portal import BROWSER_PROFILES, templates
 
 from ..crypto import oracle
-from ._browser import CHROMIUM, Requests, launch, new_context
+from ._browser import CHROMIUM, Requests, checked, flipped, new_context, tampered_check_data
+from .conftest import demo_platform
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [
@@ -42,8 +40,6 @@ pytestmark = [
 ]
 
 STATIC = Path(__file__).parents[2] / "services" / "gateway" / "static"
-DONE = "#browser-check[data-state=ok], #browser-check[data-state=fail]"
-CHECK_DATA = re.compile(r'(<script type="application/json" id="check-data">)(.*?)(</script>)', re.S)
 N = sm2.N
 
 # The page side of the unit checks: hex in, verdicts out, gm.js imported as the portal serves it.
@@ -82,14 +78,6 @@ def _serve_static() -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        launched = launch(p)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -241,37 +229,9 @@ def gm_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     """``govchain demo --crypto gm --keep``: the demo's whole scenario on a gm chain, its two
     witnesses cosigning SM3 checkpoints; stopped with Ctrl-C at the end."""
     data = tmp_path_factory.mktemp("web-gm") / "node"
-    env = {**os.environ, "GOVCHAIN_GATEWAY_TRUST_PROXY": "1", "GOVCHAIN_GATEWAY_RATE_LIMIT": "120/minute"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "govchain.services.cli",
-            "demo",
-            "--data",
-            str(data),
-            "--keep",
-            "--json",
-            "--crypto",
-            "gm",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line:
-        process.kill()
-        raise AssertionError(f"the gm demo platform did not start (exit {process.wait()})")
-    summary = json.loads(line)
-    try:
+    with demo_platform(data, {"GOVCHAIN_GATEWAY_RATE_LIMIT": "120/minute"}, "--crypto", "gm") as summary:
         assert summary["ok"] and summary["crypto"] == "gm" and summary["witness_cosignatures"] == 2, summary
         yield summary
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
 
 
 @pytest.fixture
@@ -287,16 +247,6 @@ def page(browser: Any, gm_platform: dict[str, Any], requests: Requests) -> Itera
     assert not requests.elsewhere(gm_platform["portal_url"]), requests.elsewhere(gm_platform["portal_url"])
 
 
-def _checked(page: Any) -> tuple[str, dict[str, str]]:
-    """The browser's verdict, and each step's state by step name."""
-    page.wait_for_selector(DONE, timeout=30_000)
-    section = page.locator("#browser-check")
-    steps = {
-        item.get_attribute("data-step"): item.get_attribute("data-state") for item in section.locator(".steps li").all()
-    }
-    return section.get_attribute("data-state"), steps
-
-
 def _api(gm_platform: dict[str, Any], path: str) -> dict[str, Any]:
     with httpx.Client(
         base_url=gm_platform["portal_url"], timeout=30, headers={"X-Forwarded-For": "100.66.0.2"}
@@ -304,10 +254,6 @@ def _api(gm_platform: dict[str, Any], path: str) -> dict[str, Any]:
         answer = client.get(path)
         assert answer.status_code == 200, answer.text
         return answer.json()  # type: ignore[no-any-return]
-
-
-def _flipped(hex_text: str) -> str:
-    return ("0" if hex_text[0] != "0" else "1") + hex_text[1:]
 
 
 def _event_id(gm_platform: dict[str, Any]) -> str:
@@ -333,7 +279,7 @@ def test_the_browser_verifies_a_gm_event_end_to_end_with_sm3_and_sm2(
 ) -> None:
     event_id = _event_id(gm_platform)
     page.goto(f"/events/{event_id}?lang=en")
-    state, steps = _checked(page)
+    state, steps = checked(page, timeout_ms=30_000)
     section = page.locator("#browser-check")
     assert state == "ok", section.inner_text()
     assert steps == ALL_STEPS
@@ -364,14 +310,14 @@ def test_the_browser_profiles_are_the_chains_profiles(page: Any) -> None:
     """verify.js has a suite for every profile a chain can name, and the portal offers the check
     for exactly those (so the "unavailable" page is left for a profile the script lacks)."""
     page.goto("/")
-    _checked(page)
+    checked(page, timeout_ms=30_000)
     profiles = page.evaluate("async () => (await import('/static/verify.js')).PROFILES")
     assert set(profiles) == set(BROWSER_PROFILES) == set(SUITE_NAMES)
 
 
 def test_a_gm_home_page_checks_the_witnessed_checkpoint(page: Any) -> None:
     page.goto("/")
-    state, steps = _checked(page)
+    state, steps = checked(page, timeout_ms=30_000)
     assert state == "ok", page.locator("#browser-check").inner_text()
     assert steps == {"genesis": "ok", "checkpoint_log": "ok", "policy": "ok", "cosigned": "ok"}
     assert (
@@ -388,29 +334,14 @@ def test_the_document_check_on_a_gm_chain(page: Any, tmp_path: Path) -> None:
     page.goto("/verify?lang=en")
     page.set_input_files("input[type=file]", str(genuine))
     page.click("form button")
-    state, steps = _checked(page)
+    state, steps = checked(page, timeout_ms=30_000)
     assert state == "ok", page.locator("#browser-check").inner_text()
     assert steps["file"] == "ok" and steps["signature"] == "ok" and steps["leaf"] == "ok" and steps["document"] == "ok"
 
 
-def _tampered(page: Any, route_glob: str, change: Callable[[dict[str, Any]], None]) -> None:
-    """Serve pages whose embedded check data ``change`` altered: what a lying server could send."""
-
-    def handle(route: Any) -> None:
-        response = route.fetch()
-        body = response.text()
-        found = CHECK_DATA.search(body)
-        assert found is not None
-        data = json.loads(found.group(2))
-        change(data)
-        route.fulfill(response=response, body=body[: found.start(2)] + str(script_json(data)) + body[found.end(2) :])
-
-    page.route(route_glob, handle)
-
-
 def _head_signature_flipped(data: dict[str, Any]) -> None:
     head = data["proofs"][0]["proof"]["head"]
-    head["signature"] = _flipped(head["signature"])
+    head["signature"] = flipped(head["signature"])
 
 
 def _head_signature_s_zeroed(data: dict[str, Any]) -> None:
@@ -420,7 +351,7 @@ def _head_signature_s_zeroed(data: dict[str, Any]) -> None:
 
 def _path_flipped(data: dict[str, Any]) -> None:
     path = data["proofs"][0]["proof"]["path"]
-    path[0] = _flipped(path[0])
+    path[0] = flipped(path[0])
 
 
 def _leaf_hash_as_sha256(data: dict[str, Any]) -> None:
@@ -431,7 +362,7 @@ def _leaf_hash_as_sha256(data: dict[str, Any]) -> None:
 
 def _policy_signature_flipped(data: dict[str, Any]) -> None:
     event = data["witnessed"]["policy"]["event"]
-    event["signature"] = _flipped(event["signature"])
+    event["signature"] = flipped(event["signature"])
 
 
 def _checkpoint_root_replaced(data: dict[str, Any]) -> None:
@@ -443,7 +374,7 @@ def _checkpoint_root_replaced(data: dict[str, Any]) -> None:
 
 def _witnessed_path_flipped(data: dict[str, Any]) -> None:
     path = data["proofs"][0]["witnessed_proof"]["path"]
-    path[0] = _flipped(path[0])
+    path[0] = flipped(path[0])
 
 
 @pytest.mark.parametrize(
@@ -462,9 +393,9 @@ def test_a_tampered_gm_proof_fails_in_the_browser(
     page: Any, gm_platform: dict[str, Any], change: Callable[[dict[str, Any]], None], failed: str, passed: list[str]
 ) -> None:
     event_id = _event_id(gm_platform)
-    _tampered(page, f"**/events/{event_id}*", change)
+    tampered_check_data(page, f"**/events/{event_id}*", change)
     page.goto(f"/events/{event_id}")
-    state, steps = _checked(page)
+    state, steps = checked(page, timeout_ms=30_000)
     assert state == "fail" and steps[failed] == "fail", page.locator("#browser-check").inner_text()
     assert all(steps[name] == "ok" for name in passed), steps
     assert page.locator("#proof-status.ok").count() == 1  # the server's claim stands apart, unchanged
@@ -504,7 +435,7 @@ def test_a_genesis_naming_another_profile_fails(
 
     page.route("**/genesis/*.json", handle)
     page.goto(f"/events/{_event_id(gm_platform)}")
-    state, steps = _checked(page)
+    state, steps = checked(page, timeout_ms=30_000)
     assert state == "fail" and steps == {failed: "fail"}, page.locator("#browser-check").inner_text()
 
 
@@ -634,7 +565,7 @@ def _served_event_signature_flipped(source: str) -> Callable[[dict[str, Any], An
         def handle(route: Any) -> None:
             response = route.fetch()
             found = response.json()
-            found["event"]["signature"] = _flipped(found["event"]["signature"])
+            found["event"]["signature"] = flipped(found["event"]["signature"])
             route.fulfill(response=response, body=json.dumps(found))
 
         page.route(f"**/api/v1/events/{source}/*", handle)

@@ -25,7 +25,7 @@ from govchain.protocol.envelope import make_event, parse_event
 from govchain.protocol.keys import PublicKey, SigningKey
 from govchain.protocol.multikey import public_key_multibase
 
-from ._browser import CHROMIUM, launch
+from ._browser import CHROMIUM
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
@@ -114,14 +114,6 @@ def base_url(fake: FakeGateway) -> Iterator[str]:
     server = _serve(fake)
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        launched = launch(p)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 from govchain.services.gateway import i18n
 
-from ._browser import CHROMIUM, PHONE, Requests, launch, looks_like_tofu, new_context, uncovered_characters
+from ._browser import CHROMIUM, PHONE, Requests, looks_like_tofu, new_context, uncovered_characters
 from .conftest import Platform
 
 GATEWAY = Path(i18n.__file__).parents[1]
@@ -117,16 +116,6 @@ def test_language_by_query_cookie_and_header(platform: Platform) -> None:
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 browser_only = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    with playwright_api.sync_playwright() as p:
-        launched = launch(p)
-        yield launched
-        launched.close()
 
 
 @browser_only

@@ -35,7 +35,7 @@ from govchain.protocol.multikey import public_key_from_multibase
 from govchain.pseudonym import pseudonym
 from govchain.services.gateway import i18n, service_desk
 
-from ._browser import CHROMIUM, PHONE, Requests, launch, new_context, screenshots, uncovered_characters
+from ._browser import CHROMIUM, PHONE, Requests, new_context, screenshots, uncovered_characters
 from .conftest import Platform
 from .test_gateway_hostile import AUTHORIZATIONS, HOSTILE_BODIES, PATH_VALUES, QUERY_VALUES, Prober
 
@@ -101,14 +101,6 @@ class Counter:
             {"document_id": f"T-{secrets.token_hex(3)}", "sha256": digest, "title": "完税证明"},
         )
         return digest
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        launched = launch(p)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

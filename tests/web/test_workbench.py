@@ -22,7 +22,7 @@ from govchain.protocol.multikey import public_key_multibase
 from govchain.pseudonym import pseudonym
 from govchain.services.cli.demo import DEMO_BUYER_NATIONAL_ID
 
-from ._browser import CHROMIUM, PHONE, Requests, launch, looks_like_tofu, new_context, uncovered_characters
+from ._browser import CHROMIUM, PHONE, Requests, looks_like_tofu, new_context, uncovered_characters
 from ._workbench import LAND, MARKET, Chain, headers
 from .conftest import Platform
 
@@ -83,14 +83,6 @@ def officer(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Officer:
     pem = tmp_path_factory.mktemp("officer") / f"{OFFICER}.pem"
     key = chain.register_official(OFFICER, ["approver", "enrollment", "data-steward"], pem)
     return Officer(pem, key, chain.sign_in(key, OFFICER))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
 
 
 def signed_in(browser: Any, platform: Platform, officer: Officer, locale: str, traffic: Traffic) -> Any:
