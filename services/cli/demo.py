@@ -16,6 +16,7 @@ import json
 import signal
 import tempfile
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,12 @@ class Scenario:
         self.committed: list[str] = []
         self.rejected: dict[str, str] = {}
         self.summary: dict[str, Any] = {}
+
+    @cached_property
+    def buyer_id(self) -> str:
+        """The demo buyer's pseudonym (the chain's keyed MAC of their national id), which several
+        stages name."""
+        return pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key(), self.suite)
 
     async def submit(self, envelope: Envelope) -> dict[str, Any]:
         receipt = await self.client.submit(envelope)
@@ -331,7 +338,7 @@ class Scenario:
         land, market = "land-bureau", "market-regulator"
         first_owner = self.summary["citizen_id"]
         buyer_key = _stored_key(self.data_dir, "buyer")
-        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key(), self.suite)
+        buyer = self.buyer_id
         await self.submit(
             make_event(
                 self.keys[market],
@@ -480,7 +487,7 @@ class Scenario:
                 },
             )
         )
-        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key(), self.suite)
+        buyer = self.buyer_id
         await self.submit(
             make_event(
                 self.keys[land],
@@ -540,7 +547,7 @@ class Scenario:
         citizen = self.summary["citizen_id"]
         citizen_key = _stored_key(self.data_dir, "citizen")
         buyer_key = _stored_key(self.data_dir, "buyer")
-        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key(), self.suite)
+        buyer = self.buyer_id
 
         # Data sharing: the land bureau asks for the market regulator's business register; the
         # contract grants it on the regulator's approval; the land registrar reads under it.
