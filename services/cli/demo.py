@@ -28,7 +28,7 @@ from govchain.bus.connect import connect
 from govchain.client import GovChainClient, LedgerQueryError
 from govchain.config import Settings
 from govchain.crypto import CREDENTIAL_SUITE, DEFAULT_SUITE, CryptoSuite
-from govchain.datadir import DataDir
+from govchain.datadir import DataDir, credentials_key_name
 from govchain.protocol import events as ev
 from govchain.protocol.credentials import add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
@@ -37,9 +37,11 @@ from govchain.protocol.keys import SigningKey
 from govchain.protocol.proofs import inclusion_problem
 from govchain.pseudonym import pseudonym
 from govchain.services.cli.common import err_console, trusted_orderer_keys
+from govchain.services.cli.identity import credentials_key_added
 from govchain.services.cli.witness import check_witnessed, published_checkpoint, verify_chain_at
 from govchain.services.contract import BUILTIN_CONTRACTS
 from govchain.services.contract.audit import audit_contracts
+from govchain.services.gateway.context import GATEWAY
 from govchain.services.platform import LocalWitness, run_platform
 from govchain.transparency.vkeys import Ed25519Signer
 
@@ -130,13 +132,33 @@ class Scenario:
         self.keys = {dept: _stored_key(data_dir, dept) for dept in DEPARTMENTS}
         self.committed: list[str] = []
         self.rejected: dict[str, str] = {}
-        self.summary: dict[str, Any] = {}
+        self.summary: dict[str, Any] = {"credentials_keys": {}}  # owner → Ed25519 key id (gm chains)
 
     @cached_property
     def buyer_id(self) -> str:
         """The demo buyer's pseudonym (the chain's keyed MAC of their national id), which several
         stages name."""
-        return pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key(), self.suite)
+        return pseudonym(DEMO_BUYER_NATIONAL_ID, self.data_dir.pseudonym_key(), suite=self.suite)
+
+    async def credentials_key(self, owner: str, signer: SigningKey) -> SigningKey:
+        """The key ``owner`` signs W3C credentials with: ``eddsa-jcs-2022`` is Ed25519 on every
+        chain, so its own key on an intl chain; on a gm chain an Ed25519 credentials key it
+        registers, with the very event ``govchain identity add-credentials-key`` publishes, kept
+        in ``keys/<owner>-credentials.pem`` where the gateway looks for its own (and named in
+        the summary's ``credentials_keys`` once committed)."""
+        if signer.suite is CREDENTIAL_SUITE:
+            return signer
+        key = _stored_key(self.data_dir, credentials_key_name(owner), CREDENTIAL_SUITE)
+        receipt = await self.submit(credentials_key_added(signer, owner, key))
+        if receipt["status"] == "committed":
+            self.summary["credentials_keys"][owner] = key.key_id
+        return key
+
+    async def gateway_credentials_key(self) -> None:
+        """On a gm chain the gateway registers its credentials key, so the portal's licence
+        credentials are signed out of the box (an operator runs `govchain identity
+        add-credentials-key --owner gateway`)."""
+        await self.credentials_key(GATEWAY, self.data_dir.signing_key(GATEWAY))
 
     async def submit(self, envelope: Envelope) -> dict[str, Any]:
         receipt = await self.client.submit(envelope)
@@ -251,7 +273,7 @@ class Scenario:
                 },
             )
         )
-        citizen_id = pseudonym(DEMO_NATIONAL_ID, self.data_dir.pseudonym_key(), self.suite)
+        citizen_id = pseudonym(DEMO_NATIONAL_ID, self.data_dir.pseudonym_key(), suite=self.suite)
         citizen_key = _stored_key(self.data_dir, "citizen")
         await self.submit(
             make_event(
@@ -289,17 +311,7 @@ class Scenario:
         ]
         reasons = [(await self.submit(event)).get("reason") for event in unauthorized]
 
-        issuer_key = self.keys[market]
-        if issuer_key.suite is not CREDENTIAL_SUITE:  # eddsa-jcs-2022 is Ed25519 on every chain
-            issuer_key = _stored_key(self.data_dir, f"{market}-credentials", CREDENTIAL_SUITE)
-            await self.submit(
-                make_event(
-                    self.keys[market],
-                    source=market,
-                    type="key.added",
-                    data={"owner": market, "public_key": issuer_key.public.hex, "purpose": "credentials"},
-                )
-            )
+        issuer_key = await self.credentials_key(market, self.keys[market])
         credential = add_proof(
             make_credential(
                 did_for(market),
@@ -724,6 +736,7 @@ async def _scenario(
         scenario.refuse_bad_events,
         scenario.resend,
         scenario.identities,
+        scenario.gateway_credentials_key,
         scenario.registry,
         scenario.contracts,
         scenario.evaluation_and_sharing,

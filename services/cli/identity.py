@@ -17,9 +17,11 @@ from govchain.crypto import CREDENTIAL_SUITE, INTL
 from govchain.datadir import DataDir
 from govchain.protocol.credentials import GOVCHAIN_CONTEXT, add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
+from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.keys import SigningKey
+from govchain.protocol.validation import CREDENTIALS
 from govchain.pseudonym import pseudonym
 from govchain.services.cli.common import (
     DATA_OPTION,
@@ -30,6 +32,7 @@ from govchain.services.cli.common import (
     run,
     settings_from,
     sign_and_submit,
+    submit_signed,
     with_connection,
 )
 
@@ -51,7 +54,7 @@ def _pseudonym(national_id: str, settings: Settings) -> str:
     """The citizen's pseudonym under the chain's keyed MAC (HMAC-SM3 on a gm chain)."""
     folder = DataDir(settings.data_dir)
     suite = folder.crypto_suite() if folder.is_initialised() else INTL
-    return pseudonym(national_id, _pseudonym_key(settings), suite)
+    return pseudonym(national_id, _pseudonym_key(settings), suite=suite)
 
 
 @did_app.command("resolve")
@@ -300,17 +303,27 @@ def identity_add_credentials_key(
     (国密) chain's departments issue credentials every VC verifier accepts. On an intl chain any
     Ed25519 key of the owner issues credentials already; this one is restricted to them."""
     try:
+        signer = SigningKey.load(key)
         fresh = SigningKey.generate(CREDENTIAL_SUITE)
         fresh.save(new_key)
-    except GovChainError as exc:
+        envelope = credentials_key_added(signer, owner, fresh, source=source)
+    except (GovChainError, ValueError) as exc:
         fail(str(exc))
-    sign_and_submit(
-        settings_from(data, nats_url),
-        key,
+    submit_signed(settings_from(data, nats_url), envelope, as_json=as_json)
+
+
+def credentials_key_added(
+    signer: SigningKey, owner: str, credentials_key: SigningKey, *, source: str | None = None
+) -> Envelope:
+    """The ``key.added`` event that registers ``credentials_key`` (Ed25519) as ``owner``'s key
+    for W3C credentials only, signed by ``signer`` (the owner's key, or an admin's over it), for
+    ``source`` (default: the owner). One builder for ``add-credentials-key`` and the demo, so
+    what the demo registers is what an operator's command registers."""
+    return make_event(
+        signer,
         source=source or owner,
         type="key.added",
-        data={"owner": owner, "public_key": fresh.public.hex, "purpose": "credentials"},
-        as_json=as_json,
+        data={"owner": owner, "public_key": credentials_key.public.hex, "purpose": CREDENTIALS},
     )
 
 

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         default=None,
         description="the orderer's private key (PEM) instead of keys/orderer.pem, e.g. from a secret store",
     )
+    checkpoint_key: SecretStr | None = Field(
+        default=None,
+        description="a gm (国密) chain's Ed25519 checkpoint key (PEM) instead of keys/checkpoint.pem, e.g. from a "
+        "secret store; empty or unset on an intl chain, whose checkpoints the orderer key signs",
+    )
     pseudonym_key: SecretStr | None = Field(
         default=None, description="the citizens' pseudonym HMAC key (hex) instead of keys/pseudonym.key"
     )
@@ -93,6 +98,13 @@ class Settings(BaseSettings):
     @classmethod
     def _sync_interval(cls, value: str) -> str:
         return check_sync_interval(value)
+
+    @field_validator("checkpoint_key")
+    @classmethod
+    def _unset_when_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        """Compose passes an unset ``${GOVCHAIN_CHECKPOINT_KEY:-}`` as empty: no key given (an
+        intl chain's ledger), not a PEM to parse."""
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @field_validator("witness_urls")
     @classmethod

@@ -27,6 +27,13 @@ CHECKPOINT_KEY = "checkpoint"
 orderer key signs them itself)."""
 
 
+def credentials_key_name(owner: str) -> str:
+    """``keys/<owner>-credentials.pem``: the Ed25519 key ``owner`` registered for W3C credentials
+    only (``key.added``, purpose ``credentials``; a gm chain's), one name for whoever writes it
+    (the demo) and whoever signs with it (the gateway)."""
+    return f"{owner}-credentials"
+
+
 class DataDirError(GovChainError):
     """The data folder is missing something it needs (say, run ``govchain init``)."""
 
@@ -124,15 +131,25 @@ class DataDir:
         """The chain's crypto suite, as its genesis names it."""
         return genesis_suite(self.genesis())
 
-    def checkpoint_key(self, orderer_pem: SecretStr | None = None) -> SigningKey:
+    def checkpoint_key(
+        self, orderer_pem: SecretStr | None = None, checkpoint_pem: SecretStr | None = None
+    ) -> SigningKey:
         """The key that signs the chain's C2SP checkpoints: the Ed25519 checkpoint key when
-        genesis names one (a gm chain), else the orderer key (an intl chain's is Ed25519)."""
+        genesis names one (a gm chain), from ``checkpoint_pem`` (``GOVCHAIN_CHECKPOINT_KEY``) or
+        ``keys/checkpoint.pem``; else the orderer key (an intl chain's is Ed25519). A checkpoint
+        key given to an intl chain is refused: it would sign nothing, a sign of a mixed-up secret."""
         named = genesis_payload(self.genesis()).checkpoint_key
         if named is None:
+            if checkpoint_pem is not None:
+                raise DataDirError(
+                    "GOVCHAIN_CHECKPOINT_KEY is set, but genesis names no checkpoint key "
+                    "(an intl chain's orderer key signs its checkpoints): unset it"
+                )
             return self.signing_key("orderer", orderer_pem)
-        key = self.signing_key(CHECKPOINT_KEY)
+        key = self.signing_key(CHECKPOINT_KEY, checkpoint_pem)
         if key.public.hex != named:
-            raise DataDirError(f"{self.key_file(CHECKPOINT_KEY)} is not the checkpoint key genesis names")
+            where = "GOVCHAIN_CHECKPOINT_KEY" if checkpoint_pem is not None else str(self.key_file(CHECKPOINT_KEY))
+            raise DataDirError(f"{where} is not the checkpoint key genesis names")
         return key
 
     def signing_key(self, name: str, pem: SecretStr | None = None) -> SigningKey:

@@ -11,16 +11,17 @@ import os
 import secrets
 from pathlib import Path
 
-from govchain.crypto import INTL, CryptoSuite
+from govchain.crypto import CryptoSuite
 from govchain.privatefiles import read_secret_file
 from govchain.protocol.errors import KeyFileError
 
 PSEUDONYM_BYTES = 16
 
 
-def pseudonym(national_id: str, key: bytes, suite: CryptoSuite = INTL) -> str:
+def pseudonym(national_id: str, key: bytes, *, suite: CryptoSuite) -> str:
     """``c-`` + 128 bits of the chain suite's keyed MAC of the normalised national id, as on
-    chain: HMAC-SHA-256 on an ``intl`` chain, HMAC-SM3 on a ``gm`` one."""
+    chain: HMAC-SHA-256 on an ``intl`` chain, HMAC-SM3 on a ``gm`` one. ``suite`` has no
+    default: a caller that forgot it would silently compute another chain's pseudonym."""
     normalised = "".join(national_id.split()).upper().encode()
     if not normalised:
         raise ValueError("a national id is required")

@@ -246,6 +246,7 @@ def test_demo_runs_a_scenario_and_verifies_it() -> None:
     assert len(summary["committed_event_ids"]) == summary["events"] - 6
     assert summary["identities"] == 4
     assert summary["credential_valid"] is True and summary["credential_revoked_detected"] is True
+    assert summary["credentials_keys"] == {}  # intl: Ed25519 keys sign credentials themselves, none added
     assert summary["unauthorized_rejected"] == 2
     assert summary["land_transfers"] == 1 and summary["document_verified"] is True
     assert summary["access_log_entries"] == 1 and summary["official_read_owner"] is True

@@ -19,12 +19,16 @@ import pytest
 
 from govchain.bus.blocks import follow_blocks, last_height
 from govchain.bus.connect import connect
+from govchain.client import GovChainClient, LedgerQueryError, verify_witnessed
 from govchain.crypto import GM, INTL
 from govchain.crypto.sm2 import sm3
 from govchain.protocol.block import Block
 from govchain.protocol.canonical import canonical_bytes, sha256_hex
+from govchain.protocol.envelope import Envelope
+from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.keys import PublicKey, SigningKey
 from govchain.protocol.merkle import verify_inclusion
+from govchain.protocol.state import ChainState
 from govchain.pseudonym import pseudonym
 
 from .cli_platform import govchain_up
@@ -206,9 +210,17 @@ def test_the_demo_runs_on_a_gm_chain(tmp_path: Path) -> None:
     assert summary["witnessed_size"] == summary["events"]  # witnesses kept up with the SM3 log
     assert summary["rejection_reasons"] == ["bad_signature", "invalid_payload", "unauthorized", "unknown_key"]
 
+    # the gateway's credentials key is registered, where its gateway looks (the portal's licence
+    # credentials: tests/web/test_gm_browser.py); both Ed25519, as eddsa-jcs-2022 requires
+    keys = {
+        owner: SigningKey.load(data / "keys" / f"{owner}-credentials.pem") for owner in ("gateway", "market-regulator")
+    }
+    assert summary["credentials_keys"] == {owner: key.key_id for owner, key in keys.items()}
+    assert all(key.suite is INTL for key in keys.values())
+
     key = bytes.fromhex((data / "keys" / "pseudonym.key").read_text().strip())
-    assert summary["citizen_id"] == pseudonym("110101199003074512", key, GM)  # HMAC-SM3
-    assert summary["citizen_id"] != pseudonym("110101199003074512", key, INTL)
+    assert summary["citizen_id"] == pseudonym("110101199003074512", key, suite=GM)  # HMAC-SM3
+    assert summary["citizen_id"] != pseudonym("110101199003074512", key, suite=INTL)
 
 
 def test_a_gm_chain_resumes_after_a_restart(tmp_path: Path, busy_port: int) -> None:  # noqa: F811
@@ -248,3 +260,35 @@ def test_a_gm_chain_resumes_after_a_restart(tmp_path: Path, busy_port: int) -> N
             assert json.loads(receipt.stdout)["status"] == "committed"
             verify = json.loads(govchain("verify", "--data", str(data), "--json").stdout)
             assert verify["ok"] and verify["crypto"] == "gm" and verify["events"] == 2 + n + 1
+
+
+def test_the_ledger_takes_a_gm_chains_checkpoint_key_from_its_setting(tmp_path: Path, busy_port: int) -> None:  # noqa: F811
+    """A container's ledger folder holds no ``keys/checkpoint.pem`` (``govchain custody split``
+    copies the orderer key only): ``GOVCHAIN_CHECKPOINT_KEY`` hands it over, and the checkpoints
+    the ledger publishes are signed by the key genesis names."""
+    data = tmp_path / "node"
+    govchain("init", "--data", str(data), "--chain-id", "gm-checkpoint-secret", "--crypto", "gm")
+    file = data / "keys" / "checkpoint.pem"
+    env = {**os.environ, "GOVCHAIN_CHECKPOINT_KEY": file.read_text(), "GOVCHAIN_CHECKPOINT_INTERVAL_MS": "100"}
+    file.unlink()
+    with govchain_up(data, busy_port, env, timeout_s=90):
+        nats_url = json.loads((data / "run.json").read_text())["nats_url"]
+        record = asyncio.run(_first_checkpoint(nats_url))
+    state = ChainState.from_genesis(genesis_payload(Envelope.model_validate_json((data / "genesis.json").read_text())))
+    verified = verify_witnessed(record["note"].encode(), state)  # no witness policy yet: the log's signature
+    assert verified.checkpoint.size == record["size"] >= 1
+
+
+async def _first_checkpoint(nats_url: str, timeout_s: float = 30) -> dict[str, Any]:
+    nc = await connect(nats_url, name="gm-test")
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    try:
+        while True:
+            try:
+                return await GovChainClient(nc).checkpoint()
+            except LedgerQueryError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(0.1)
+    finally:
+        await nc.drain()

@@ -191,8 +191,8 @@ def test_pseudonyms_are_hmac_of_the_chains_hash() -> None:
     key = bytes(range(32))
     mac = hmac.HMAC(key, hashes.SM3())
     mac.update(b"110101199003074512")
-    assert pseudonym("110101 199003074512", key, GM) == "c-" + mac.finalize()[:16].hex()
-    assert pseudonym("110101199003074512", key, GM) != pseudonym("110101199003074512", key, INTL)
+    assert pseudonym("110101 199003074512", key, suite=GM) == "c-" + mac.finalize()[:16].hex()
+    assert pseudonym("110101199003074512", key, suite=GM) != pseudonym("110101199003074512", key, suite=INTL)
 
 
 @pytest.mark.parametrize("suite", [INTL, GM], ids=["intl", "gm"])

@@ -118,7 +118,7 @@ class Chain:
         """A parcel of the demo citizen and a request to transfer it to the demo buyer, awaiting
         the land bureau and the market regulator (``required`` of the two)."""
         seller = self.platform.summary["citizen_id"]
-        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data.pseudonym_key())
+        buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, self.data.pseudonym_key(), suite=self.data.crypto_suite())
         land = self.key(LAND)
         self.publish(
             land,

@@ -179,7 +179,7 @@ def sign_in(api: httpx.Client, principal: str, key: SigningKey) -> dict[str, str
 
 def test_signing_in_and_seeing_ones_own_data_and_access_log(api: httpx.Client, platform: Platform) -> None:
     data = DataDir(platform.data)
-    buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, data.pseudonym_key())
+    buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, data.pseudonym_key(), suite=data.crypto_suite())
     headers = sign_in(api, buyer, SigningKey.load(data.key_file("buyer")))
     log = api.get("/api/v1/me/access-log", headers=headers).json()
     assert [(e["reader"], e["purpose"]) for e in log["entries"]] == [("land-registrar", "verify the transfer deed")]
@@ -311,7 +311,7 @@ def test_application_details_only_to_parties_and_involved_officers(platform: Pla
 
         # Signed in, but neither a party nor from a department the case involves: public view.
         stranger_key = SigningKey.generate()
-        stranger_id = pseudonym("110101199001019999", data.pseudonym_key())
+        stranger_id = pseudonym("110101199001019999", data.pseudonym_key(), suite=data.crypto_suite())
         enrolled = make_event(
             data.signing_key("market-regulator"),
             source="market-regulator",

@@ -94,7 +94,10 @@ def _wait_for(what: str, check: Any, timeout_s: float = 60) -> Any:
 
 def _add_evaluation_data(platform: Platform) -> None:
     data = DataDir(platform.data)
-    citizen, buyer = (pseudonym(n, data.pseudonym_key()) for n in (DEMO_NATIONAL_ID, DEMO_BUYER_NATIONAL_ID))
+    citizen, buyer = (
+        pseudonym(n, data.pseudonym_key(), suite=data.crypto_suite())
+        for n in (DEMO_NATIONAL_ID, DEMO_BUYER_NATIONAL_ID)
+    )
     citizen_key, buyer_key = SigningKey.load(data.key_file("citizen")), SigningKey.load(data.key_file("buyer"))
     documents = [hashlib.sha256(f"{MARKET} document {n}".encode()).hexdigest() for n in (0, 1)]
     with _client(platform, "100.70.0.2") as api:
@@ -412,7 +415,7 @@ def test_grants_with_expiry_status_and_reads_to_the_parties_only(platform: Platf
         public = api.get("/sharing/grants", params={"lang": "en"})
         assert public.status_code == 200 and 'data-reason="unauthenticated"' in public.text
         assert "grants" not in tables(public.text)
-        citizen = pseudonym(DEMO_NATIONAL_ID, data.pseudonym_key())
+        citizen = pseudonym(DEMO_NATIONAL_ID, data.pseudonym_key(), suite=data.crypto_suite())
         as_citizen = sign_in(api, citizen, SigningKey.load(data.key_file("citizen")))
         refused = api.get("/sharing/grants", params={"lang": "en"}, headers=as_citizen)
         assert refused.status_code == 200 and 'data-reason="forbidden"' in refused.text

@@ -10,8 +10,6 @@ import base64
 import hashlib
 import json
 import secrets
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,10 +21,11 @@ import pytest
 from markupsafe import escape
 
 from govchain.crypto import CREDENTIAL_SUITE, GM, SUITE_NAMES, sm2
-from govchain.datadir import DataDir
+from govchain.datadir import DataDir, credentials_key_name
 from govchain.protocol.credentials import verify_proof
 from govchain.protocol.keys import SigningKey
 from govchain.services.gateway import i18n
+from govchain.services.gateway.context import GATEWAY
 from govchain.services.gateway.portal import BROWSER_PROFILES, templates
 
 from ..crypto import oracle
@@ -475,48 +474,41 @@ def _licence_credential(client: httpx.Client, gm_platform: dict[str, Any]) -> ht
 
 @pytest.fixture(scope="module")
 def gm_credential(gm_platform: dict[str, Any]) -> dict[str, Any]:
-    """The gateway of a gm chain signs licence credentials with an Ed25519 credentials key it
-    registered on chain, as an operator does: before that, 503 naming the command."""
-    data = DataDir(Path(gm_platform["data_dir"]))
-    with httpx.Client(
-        base_url=gm_platform["portal_url"], timeout=60, headers={"X-Forwarded-For": "100.66.0.7"}
-    ) as client:
-        before = _licence_credential(client, gm_platform)
-        assert before.status_code == 503, before.text
-        assert "add-credentials-key" in before.json()["error"]["message"]
-        added = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "govchain.services.cli",
-                "identity",
-                "add-credentials-key",
-                "--owner",
-                "gateway",
-                "--key",
-                str(data.key_file("gateway")),
-                "--new-key",
-                str(data.key_file("gateway-credentials")),
-                "--data",
-                str(data.root),
-                "--nats-url",
-                gm_platform["nats_url"],
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert added.returncode == 0, added.stdout + added.stderr
+    """The gateway of a gm chain signs licence credentials with an Ed25519 credentials key
+    registered on chain: the demo registered it (as `govchain identity add-credentials-key
+    --owner gateway` does), so the route answers at once."""
+    with _portal(gm_platform) as client:
         answer = _licence_credential(client, gm_platform)
-        assert answer.status_code == 200, answer.text
-        return answer.json()  # type: ignore[no-any-return]
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def _portal(gm_platform: dict[str, Any]) -> httpx.Client:
+    return httpx.Client(base_url=gm_platform["portal_url"], timeout=60, headers={"X-Forwarded-For": "100.66.0.7"})
+
+
+def test_without_its_credentials_key_the_gm_gateway_answers_not_ready_naming_the_command(
+    gm_platform: dict[str, Any], gm_credential: dict[str, Any]
+) -> None:
+    """What an operator's own gm gateway answers until the key is registered: 503 naming the
+    command (the key file moved aside for one request, as on a fresh deployment)."""
+    path = DataDir(Path(gm_platform["data_dir"])).key_file(credentials_key_name(GATEWAY))
+    aside = path.with_name(path.name + ".aside")
+    path.rename(aside)
+    try:
+        with _portal(gm_platform) as client:
+            before = _licence_credential(client, gm_platform)
+    finally:
+        aside.rename(path)
+    assert before.status_code == 503, before.text
+    assert before.json()["error"]["code"] == "not_ready"
+    assert "add-credentials-key --owner gateway" in before.json()["error"]["message"]
 
 
 def test_the_gm_licence_credential_is_ed25519_by_a_credentials_key_the_chain_names(
     gm_platform: dict[str, Any], gm_credential: dict[str, Any]
 ) -> None:
-    key = SigningKey.load(DataDir(Path(gm_platform["data_dir"])).key_file("gateway-credentials"))
+    key = SigningKey.load(DataDir(Path(gm_platform["data_dir"])).key_file(credentials_key_name(GATEWAY)))
     assert key.suite is CREDENTIAL_SUITE
     assert gm_credential["proof"]["verificationMethod"] == f"did:govchain:gateway#{key.key_id}"
     assert verify_proof(gm_credential, lambda vm: key.public if vm.endswith(key.key_id) else None).valid

@@ -20,6 +20,7 @@ import pytest
 from nats.js.errors import NotFoundError
 
 from govchain.bus import subjects
+from govchain.crypto import INTL
 from govchain.datadir import DataDir
 from govchain.protocol.batch import sign_batch
 from govchain.protocol.envelope import Envelope, make_event
@@ -34,7 +35,9 @@ from .test_api import error_code, from_address, sign_in
 @pytest.fixture(scope="module")
 def pseudonyms(platform: Platform) -> tuple[str, str]:
     """The demo's two citizens: the first owner (business, parcel) and the buyer of the parcel."""
-    return platform.summary["citizen_id"], pseudonym(DEMO_BUYER_NATIONAL_ID, DataDir(platform.data).pseudonym_key())
+    return platform.summary["citizen_id"], pseudonym(
+        DEMO_BUYER_NATIONAL_ID, DataDir(platform.data).pseudonym_key(), suite=INTL
+    )
 
 
 @pytest.fixture(scope="module")

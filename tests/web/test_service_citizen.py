@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from govchain.crypto import INTL
 from govchain.datadir import DataDir
 from govchain.protocol.credentials import verify_proof
 from govchain.protocol.envelope import make_event
@@ -75,7 +76,9 @@ class Counter:
         return answer.json()  # type: ignore[no-any-return]
 
     def enrol(self, public_key_hex: str) -> str:
-        citizen = pseudonym(f"11010119900307{secrets.randbelow(10**4):04d}", self.data.pseudonym_key())
+        citizen = pseudonym(
+            f"11010119900307{secrets.randbelow(10**4):04d}", self.data.pseudonym_key(), suite=self.data.crypto_suite()
+        )
         self.publish("citizen.enrolled", {"citizen_id": citizen, "public_key": public_key_hex})
         return citizen
 
@@ -392,7 +395,7 @@ def test_a_persons_businesses_and_cases_are_theirs_alone(platform: Platform) -> 
     citizen = platform.summary["citizen_id"]
     key = SigningKey.load(DataDir(platform.data).key_file("citizen"))
     buyer = SigningKey.load(DataDir(platform.data).key_file("buyer"))
-    buyer_id = pseudonym(DEMO_BUYER_NATIONAL_ID, DataDir(platform.data).pseudonym_key())
+    buyer_id = pseudonym(DEMO_BUYER_NATIONAL_ID, DataDir(platform.data).pseudonym_key(), suite=INTL)
 
     async def ask() -> None:
         nc = await nats.connect(platform.nats_url)

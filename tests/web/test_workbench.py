@@ -164,7 +164,7 @@ def test_an_official_approves_a_land_transfer_in_chinese_and_the_contract_record
 
     recorded = chain.settled("land-transfer", "WB-UI-L1", officer.token, {"recorded", "refused", "expired"})
     assert recorded["state"] == "recorded" and recorded["vars"]["approvals"] == [MARKET, LAND]
-    buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, chain.data.pseudonym_key())
+    buyer = pseudonym(DEMO_BUYER_NATIONAL_ID, chain.data.pseudonym_key(), suite=chain.data.crypto_suite())
     assert _parcel_owner(chain, "P-WB-UI-1", officer.token, buyer) == buyer  # the transfer is on the register
     approval = next(b for b in traffic.bodies if '"land.transfer_approved"' in b)
     assert f'"source":"{LAND}"' in approval and f'"signer":"{officer.key.key_id}"' in approval
@@ -230,7 +230,7 @@ def test_a_citizen_is_enrolled_at_the_counter(
     page.locator("#wb-enrol-button").click()
     page.wait_for_selector("#wb-result[data-citizen]", timeout=TIMEOUT_MS)
 
-    citizen_id = pseudonym(national_id, chain.data.pseudonym_key())
+    citizen_id = pseudonym(national_id, chain.data.pseudonym_key(), suite=chain.data.crypto_suite())
     assert page.locator("#wb-result").get_attribute("data-citizen") == citizen_id
     assert page.locator("#wb-national-id").input_value() == ""  # not kept on the page
     token = chain.sign_in(citizen, citizen_id)  # the citizen's key is now theirs on chain
