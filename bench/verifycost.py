@@ -32,13 +32,13 @@ from govchain.bus.subjects import batch_subject, event_subject
 from govchain.crypto import CHECKPOINT_SUITE, DEFAULT_SUITE, INTL, SUITE_NAMES, needs_checkpoint_key, suite_by_name
 from govchain.protocol import batchproof
 from govchain.protocol.batch import sign_batch
-from govchain.protocol.block import Block, seal_block
+from govchain.protocol.block import Block
 from govchain.protocol.envelope import make_event, utc_now
 from govchain.protocol.genesis import genesis_payload, make_genesis_block, make_genesis_event
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.state import ChainState
 from govchain.protocol.verify import ChainVerifier
-from govchain.services.ledger.sequencer import Intake, block_wire, preparse_message, sequence
+from govchain.services.ledger.sequencer import Intake, preparse_message, seal_judged, sequence
 
 BLOCK_EVENTS = 500
 
@@ -100,20 +100,7 @@ def build_chain(
         block_time = utc_now()
         judged = sequence(state, items, {}, block_time=block_time)
         assert not judged.rejections, judged.rejections[:1]
-        log = checkpoint.log.copy()
-        for leaf in judged.leaves:
-            log.append(leaf)
-        block = seal_block(
-            chain_id="verifycost",
-            height=checkpoint.height + 1,
-            prev_hash=checkpoint.block_hash,
-            events=judged.records,
-            leaf_hashes=judged.leaves,
-            log_after=log,
-            time=block_time,
-            orderer_key=orderer,
-        )
-        raw = block_wire(block, judged.signed)  # what the orderer appends
+        raw = seal_judged(checkpoint, judged, block_time=block_time, key=orderer).wire  # what the orderer appends
         verifier.verify(Block.from_bytes(raw))
         raws.append(raw)
     return genesis.hash, raws

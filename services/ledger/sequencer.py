@@ -26,7 +26,7 @@ from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.eventref import EventKey
 from govchain.protocol.fastpath import OpenedEvent, open_batch_parts, open_event_fast
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.merkle import leaf_hasher
+from govchain.protocol.merkle import extended, leaf_hash, leaf_hasher
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState, apply_event
 from govchain.protocol.validation import validate_event
@@ -309,6 +309,9 @@ def seal_judged(checkpoint: Checkpoint, judged: JudgedBlock, *, block_time: str,
     log_after = checkpoint.log.copy()
     append = log_after.append
     new_nodes = [node for leaf in judged.leaves for node in append(leaf)]
+    sha256_log_after, sha256_nodes = None, []
+    if checkpoint.sha256_log is not None:  # a gm chain's SHA-256 tree, over the same leaf bytes
+        sha256_log_after, sha256_nodes = extended(checkpoint.sha256_log, map(leaf_hash, judged.signed))
     block = seal_block(
         chain_id=checkpoint.state.chain_id,
         height=checkpoint.height + 1,
@@ -318,6 +321,7 @@ def seal_judged(checkpoint: Checkpoint, judged: JudgedBlock, *, block_time: str,
         log_after=log_after,
         time=block_time,
         orderer_key=key,
+        sha256_log_after=sha256_log_after,
     )
     applied = VerifiedBlock(
         block,
@@ -327,8 +331,9 @@ def seal_judged(checkpoint: Checkpoint, judged: JudgedBlock, *, block_time: str,
         judged.state_changed,
         new_nodes,
         checkpoint.state,
+        sha256_nodes,
     )
-    after = Checkpoint(block.height, block.hash, log_after, checkpoint.state)
+    after = Checkpoint(block.height, block.hash, log_after, checkpoint.state, sha256_log_after)
     return SealedBlock(block, block_wire(block, judged.signed), applied, after)
 
 

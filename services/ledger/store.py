@@ -3,6 +3,11 @@
 It is written by the orderer right after it appends a block, and by replay from the BLOCKS
 stream (after a crash, or on a standby), always in one transaction with the checkpoint.
 The stream stays the source of truth; this store is an index of it that can be rebuilt.
+
+A gm chain's store keeps two Merkle trees over the same leaves: the chain's own (SM3, in
+``ledger_merkle_nodes``) and the SHA-256 one its C2SP checkpoints for stock witnesses carry
+(``ledger_sha256_nodes``), written in the same transaction as the block. On an intl chain the
+chain's own tree is the SHA-256 one and the second table stays empty.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Column,
@@ -32,10 +37,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 
-from govchain.crypto import CryptoSuite
+from govchain.crypto import CryptoSuite, keeps_sha256_tree
 from govchain.projection.checkpoint import load_checkpoint, prepare_checkpoints, save_checkpoint
 from govchain.protocol.block import BlockHeader
 from govchain.protocol.eventref import EventKey
+from govchain.protocol.merkle import consistency_proof
 from govchain.protocol.verify import Checkpoint, VerifiedBlock
 from govchain.storage.migrations import upgrade_to_head
 
@@ -67,14 +73,26 @@ events = Table(
     PrimaryKeyConstraint("source", "event_id"),  # an event is source + id (govchain.protocol.eventref)
 )
 
-nodes = Table(
-    "ledger_merkle_nodes",
-    metadata,
-    Column("level", Integer, nullable=False),
-    Column("idx", Integer, nullable=False),
-    Column("hash", LargeBinary(32), nullable=False),
-    PrimaryKeyConstraint("level", "idx"),
-)
+
+def _nodes_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("level", Integer, nullable=False),
+        Column("idx", Integer, nullable=False),
+        Column("hash", LargeBinary(32), nullable=False),
+        PrimaryKeyConstraint("level", "idx"),
+    )
+
+
+nodes = _nodes_table("ledger_merkle_nodes")
+"""The chain's own tree (its suite's hash)."""
+sha256_nodes = _nodes_table("ledger_sha256_nodes")
+"""A gm chain's SHA-256 tree over the same leaves (empty on an intl chain)."""
+
+Tree = Literal["chain", "sha256"]
+"""Which tree to read: the chain's own (SHA-256 on intl, SM3 on gm), or the SHA-256 one, which
+on an intl chain is its own."""
 
 
 def _insert_many(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
@@ -118,12 +136,14 @@ class EventLocation:
 
 
 class StoredNodes:
-    """A :class:`govchain.protocol.merkle.NodeSource` over the nodes table of one connection."""
+    """A :class:`govchain.protocol.merkle.NodeSource` over one nodes table of one connection."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, table: Table = nodes) -> None:
         self._conn = conn
+        self._table = table
 
     def perfect_node(self, level: int, index: int) -> bytes:
+        nodes = self._table
         value = self._conn.execute(
             select(nodes.c.hash).where(nodes.c.level == level, nodes.c.idx == index)
         ).scalar_one_or_none()
@@ -134,6 +154,7 @@ class StoredNodes:
     def perfect_nodes(self, level: int, start: int, count: int) -> list[bytes]:
         """Nodes (level, start) .. (level, start + count - 1) in one range scan (a tlog tile
         is 256 of them); KeyError if any is missing (a :class:`~govchain.transparency.tiles.NodeRangeSource`)."""
+        nodes = self._table
         rows = self._conn.execute(
             select(nodes.c.idx, nodes.c.hash)
             .where(nodes.c.level == level, nodes.c.idx >= start, nodes.c.idx < start + count)
@@ -184,6 +205,8 @@ class LedgerStore:
                 )
             if applied.new_nodes:
                 _insert_many(conn, nodes, [(n.level, n.index, n.hash) for n in applied.new_nodes])
+            if applied.sha256_nodes:
+                _insert_many(conn, sha256_nodes, [(n.level, n.index, n.hash) for n in applied.sha256_nodes])
             save_checkpoint(conn, CHECKPOINT_NAME, checkpoint, state_changed=applied.state_changed)
 
     def included(self, keys: Iterable[EventKey]) -> dict[EventKey, bytes]:
@@ -256,7 +279,24 @@ class LedgerStore:
             )
             return {row.type for row in rows}
 
-    def with_nodes(self, work: Any) -> Any:
-        """Run ``work(node_source)`` on one consistent connection (proof generation)."""
+    @property
+    def keeps_sha256_tree(self) -> bool:
+        """Whether the chain keeps a SHA-256 tree beside its own (gm)."""
+        return self.suite is not None and keeps_sha256_tree(self.suite)
+
+    def tree_hasher(self, tree: Tree = "chain") -> CryptoSuite | None:
+        """The hash of ``tree`` for :mod:`govchain.protocol.merkle` (None: SHA-256)."""
+        return None if tree == "sha256" else self.suite
+
+    def consistency_proof(self, old_size: int, new_size: int, tree: Tree = "chain") -> list[bytes]:
+        """RFC 9162 PROOF(old_size, D[new_size]) in ``tree``, from its stored nodes."""
+        hasher = self.tree_hasher(tree)
+        proof: list[bytes] = self.with_nodes(lambda nodes: consistency_proof(old_size, new_size, nodes, hasher), tree)
+        return proof
+
+    def with_nodes(self, work: Any, tree: Tree = "chain") -> Any:
+        """Run ``work(node_source)`` on one consistent connection (proof generation), over the
+        nodes of ``tree``."""
+        table = sha256_nodes if tree == "sha256" and self.keeps_sha256_tree else nodes
         with self.engine.connect() as conn:
-            return work(StoredNodes(conn))
+            return work(StoredNodes(conn, table))

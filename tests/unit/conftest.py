@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from govchain.crypto import INTL, CryptoSuite, suite_by_name
+from govchain.crypto import INTL, CryptoSuite, keeps_sha256_tree, suite_by_name
 from govchain.protocol.block import Block, seal_block
 from govchain.protocol.canonical import canonical_bytes
 from govchain.protocol.envelope import Envelope, make_event, utc_now
 from govchain.protocol.genesis import genesis_payload, make_genesis_block, make_genesis_event
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.merkle import Frontier
+from govchain.protocol.merkle import Frontier, leaf_hash
 from govchain.protocol.state import ChainState
 from tests.conftest import CRYPTO_PROFILES
 
@@ -31,6 +31,10 @@ class ChainBuilder:
         self.blocks: list[Block] = [make_genesis_block(self.genesis_event, self.orderer)]
         self.log = Frontier(suite=suite)
         self.log.append(suite.leaf_hash(self.genesis_event.to_bytes()))
+        self.sha256_log = Frontier() if keeps_sha256_tree(suite) else None
+        """A gm chain's SHA-256 tree over the same leaves (its headers carry both roots)."""
+        if self.sha256_log is not None:
+            self.sha256_log.append(leaf_hash(self.genesis_event.to_bytes()))
         self.dept_keys: dict[str, SigningKey] = {}
         self._doc = 0
 
@@ -77,6 +81,9 @@ class ChainBuilder:
         log = self.log if commit else self.log.copy()
         for leaf in leaves:
             log.append(leaf)
+        sha256_log = self.sha256_log if commit or self.sha256_log is None else self.sha256_log.copy()
+        for d in dicts if sha256_log is not None else []:
+            sha256_log.append(leaf_hash(canonical_bytes(d)))  # type: ignore[union-attr]
         block = seal_block(
             chain_id=self.chain_id,
             height=len(self.blocks) if height is None else height,
@@ -86,6 +93,7 @@ class ChainBuilder:
             log_after=log,
             time=utc_now(),  # as the orderer does; the events it seals were made just now
             orderer_key=key or self.orderer,
+            sha256_log_after=sha256_log,
         )
         if commit:
             self.blocks.append(block)

@@ -135,6 +135,14 @@ def needs_checkpoint_key(suite: CryptoSuite) -> bool:
     return suite is not CHECKPOINT_SUITE
 
 
+def keeps_sha256_tree(suite: CryptoSuite) -> bool:
+    """True when a chain of ``suite`` keeps a second, SHA-256 (RFC 6962) tree over its event
+    leaves beside its own: when its own tree is not the one C2SP checkpoints and stock witnesses
+    check (``c2sp.org/tlog-checkpoint`` roots are RFC 6962 SHA-256 trees). The SHA-256 tree is
+    :mod:`govchain.protocol.merkle`'s default hashing (docs/crypto-profiles.md)."""
+    return suite is not CHECKPOINT_SUITE
+
+
 CREDENTIAL_SUITE: Final = INTL
 """Whose keys sign W3C ``eddsa-jcs-2022`` credential proofs, on every chain: Ed25519, fixed by
 the W3C Data Integrity EdDSA cryptosuites (there is no W3C cryptosuite for SM2)."""

@@ -46,21 +46,32 @@ def load_checkpoint(conn: Connection, name: str) -> Checkpoint | None:
     if row is None:
         return None
     state = ChainState.from_json(json.loads(row.state_json))
+    log = json.loads(row.log_json)
+    sha256_log = None
+    if isinstance(log, dict):  # a gm chain's: its log and its SHA-256 log (see save_checkpoint)
+        log, sha256_log = log["log"], Frontier.from_json(row.log_size, log["sha256_log"])
     return Checkpoint(
         height=row.height,
         block_hash=row.block_hash,
-        log=Frontier.from_json(row.log_size, json.loads(row.log_json), state.suite),
+        log=Frontier.from_json(row.log_size, log, state.suite),
         state=state,
+        sha256_log=sha256_log,
     )
 
 
 def save_checkpoint(conn: Connection, name: str, checkpoint: Checkpoint, *, state_changed: bool) -> None:
-    """Upsert the checkpoint; the (possibly large) chain state is rewritten only when it changed."""
+    """Upsert the checkpoint; the (possibly large) chain state is rewritten only when it changed.
+
+    ``log_json`` is the log's frontier (a list), or on a chain that keeps a SHA-256 tree too (gm)
+    ``{"log": [...], "sha256_log": [...]}``: both frontiers, of one size, move together."""
+    log: list[str] | dict[str, list[str]] = checkpoint.log.to_json()
+    if checkpoint.sha256_log is not None:
+        log = {"log": checkpoint.log.to_json(), "sha256_log": checkpoint.sha256_log.to_json()}
     values = {
         "height": checkpoint.height,
         "block_hash": checkpoint.block_hash,
         "log_size": checkpoint.log.size,
-        "log_json": json.dumps(checkpoint.log.to_json()),
+        "log_json": json.dumps(log),
     }
     if state_changed:
         values["state_json"] = json.dumps(checkpoint.state.to_json())

@@ -3,6 +3,11 @@
 The header commits to the block's own events (``events_root``) and to the whole event log
 after it (``log_root`` over ``log_size`` leaves, like an RFC 9162 signed tree head), so an
 inclusion proof of any event in the log can be tied to a header the orderer signed.
+
+On a chain whose own tree is not SHA-256 (gm: SM3) the header also carries ``log_root_sha256``,
+the root of the RFC 6962 SHA-256 tree over the same leaves: the tree its C2SP checkpoints for
+stock witnesses carry (:func:`govchain.crypto.keeps_sha256_tree`). The orderer's signature then
+binds both roots; an intl header has no such field at all, byte for byte as before.
 """
 
 from __future__ import annotations
@@ -11,9 +16,9 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from govchain.crypto import CryptoSuite
+from govchain.crypto import CryptoSuite, keeps_sha256_tree
 from govchain.protocol.canonical import SAFE_INTEGER, canonical_bytes, sha256_hex
 from govchain.protocol.envelope import HEX64_PATTERN, PRINCIPAL_PATTERN
 from govchain.protocol.errors import BlockVerificationError
@@ -44,6 +49,21 @@ class BlockHeader(BaseModel):
     event_count: int = Field(ge=0)
     time: str
     orderer: str = Field(pattern=HEX64_PATTERN, description="key id of the signing orderer key")
+    log_root_sha256: str | None = Field(
+        default=None,
+        pattern=HEX64_PATTERN,
+        exclude_if=lambda value: value is None,  # an intl header has no such key: its bytes and hash as before
+        description="gm chains only: RFC 6962 SHA-256 root of the same log (the C2SP checkpoints' tree)",
+    )
+
+    @field_validator("log_root_sha256", mode="before")
+    @classmethod
+    def _absent_not_null(cls, value: object) -> object:
+        """Absent or a root, never ``null``: the hash leaves the key out when there is no root,
+        so a header carrying a null would verify under bytes the orderer never wrote."""
+        if value is None:
+            raise ValueError("log_root_sha256 is absent or a root, never null")
+        return value
 
     def block_hash(self, suite: CryptoSuite | None = None) -> str:
         """The chain suite's hash (SHA-256 when None or intl; SM3 on a gm chain) over the RFC 8785
@@ -180,12 +200,22 @@ def seal_block(
     log_after: Frontier,
     time: str,
     orderer_key: SigningKey,
+    sha256_log_after: Frontier | None = None,
 ) -> Block:
     """Build and sign the next block; ``log_after`` is the event log including its leaves.
 
     Hashes are the chain's suite's, which is its orderer key's (a chain takes keys of its own
-    suite only); ``leaf_hashes`` and ``log_after`` must be of that suite too."""
+    suite only); ``leaf_hashes`` and ``log_after`` must be of that suite too. A chain that keeps
+    a SHA-256 tree (gm) must pass it, after the same leaves, as ``sha256_log_after``; others
+    must not."""
     suite = orderer_key.suite
+    if (sha256_log_after is not None) != keeps_sha256_tree(suite):
+        raise ValueError(f"a {suite.name} block {'needs' if keeps_sha256_tree(suite) else 'has no'} SHA-256 log root")
+    sha256_root: dict[str, str] = {}
+    if sha256_log_after is not None:
+        if sha256_log_after.size != log_after.size:
+            raise ValueError("the SHA-256 log must hold the same leaves as the log")
+        sha256_root["log_root_sha256"] = sha256_log_after.root().hex()
     header = BlockHeader(
         version=BLOCK_FORMAT_VERSION,
         chain_id=chain_id,
@@ -197,6 +227,7 @@ def seal_block(
         event_count=len(events),
         time=time,
         orderer=orderer_key.key_id,
+        **sha256_root,
     )
     block_hash = header.block_hash(suite)
     signature = orderer_key.sign(bytes.fromhex(block_hash)).hex()

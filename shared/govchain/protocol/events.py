@@ -250,6 +250,32 @@ class NamedWitness(BaseModel):
         return self
 
 
+def _check_witnesses(witnesses: list[NamedWitness], quorum: int) -> None:
+    if quorum > len(witnesses):
+        raise ValueError(f"a quorum of {quorum} cannot be met by {len(witnesses)} witnesses")
+    names = [w.name for w in witnesses]
+    if len(set(names)) != len(names):
+        raise ValueError("each witness is named once")
+    keys = [w.vkey.split("+", 2)[2] for w in witnesses]
+    if len(set(keys)) != len(keys):
+        raise ValueError("each witness has its own key")
+
+
+class Sha256WitnessPolicy(BaseModel):
+    """Who cosigns a gm chain's SHA-256 checkpoints (origin ``<origin>/sha256``, the RFC 6962
+    tree over the same leaves: what stock C2SP witnesses check), and how many must (k of n)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    witnesses: list[NamedWitness] = Field(max_length=MAX_WITNESSES)
+    quorum: int = Field(ge=0, le=MAX_WITNESSES)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Sha256WitnessPolicy:
+        _check_witnesses(self.witnesses, self.quorum)
+        return self
+
+
 @EVENT_TYPES.register(WITNESS_POLICY_TYPE, 1, changes_state=True)
 class WitnessPolicySet(Payload):
     """The root authority names the checkpoint witnesses and how many of them must cosign.
@@ -257,20 +283,22 @@ class WitnessPolicySet(Payload):
     From the block after it, the ledger asks these witnesses to cosign each checkpoint, and a
     client that requires a witnessed checkpoint counts only their cosignatures, ``quorum`` of
     them at least (k of n). ``origin`` is the checkpoints' origin line (default
-    :func:`default_log_origin`). An empty list with quorum 0 withdraws the policy."""
+    :func:`default_log_origin`). An empty list with quorum 0 withdraws the policy.
+
+    ``witnesses`` cosign checkpoints of the chain's own tree (SM3 on a gm chain). ``sha256``, on a
+    gm chain only, names the witnesses of its SHA-256 checkpoints (docs/crypto-profiles.md); a
+    policy without it asks nobody to cosign those, and an intl policy never carries it."""
 
     origin: str | None = Field(default=None, pattern=NOTE_KEY_NAME_PATTERN)
     witnesses: list[NamedWitness] = Field(max_length=MAX_WITNESSES)
     quorum: int = Field(ge=0, le=MAX_WITNESSES)
+    sha256: Sha256WitnessPolicy | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,  # absent, not null: an intl policy dumps as before
+        description="gm chains only: who cosigns the SHA-256 checkpoints (origin `<origin>/sha256`)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> WitnessPolicySet:
-        if self.quorum > len(self.witnesses):
-            raise ValueError(f"a quorum of {self.quorum} cannot be met by {len(self.witnesses)} witnesses")
-        names = [w.name for w in self.witnesses]
-        if len(set(names)) != len(names):
-            raise ValueError("each witness is named once")
-        keys = [w.vkey.split("+", 2)[2] for w in self.witnesses]
-        if len(set(keys)) != len(keys):
-            raise ValueError("each witness has its own key")
+        _check_witnesses(self.witnesses, self.quorum)
         return self

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from govchain.crypto import INTL, CryptoSuite, suite_by_name
+from govchain.crypto import INTL, CryptoSuite, keeps_sha256_tree, suite_by_name
 from govchain.protocol import events as ev
 from govchain.protocol.block import ZERO_HASH, Block, seal_block
 from govchain.protocol.envelope import Envelope, make_event
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.merkle import Frontier
+from govchain.protocol.merkle import Frontier, leaf_hash
 from govchain.protocol.policy import DEFAULT_POLICY, Policy
 
 
@@ -63,9 +63,13 @@ def make_genesis_block(genesis_event: Envelope, orderer_key: SigningKey) -> Bloc
     """Block 0. Its time is the genesis event's, so every orderer seals the same block."""
     payload = genesis_payload(genesis_event)
     suite = genesis_suite(genesis_event)
-    leaf = suite.leaf_hash(genesis_event.to_bytes())
+    raw = genesis_event.to_bytes()
+    leaf = suite.leaf_hash(raw)
     log = Frontier(suite=suite)
     log.append(leaf)
+    sha256_log = Frontier() if keeps_sha256_tree(suite) else None
+    if sha256_log is not None:
+        sha256_log.append(leaf_hash(raw))
     return seal_block(
         chain_id=payload.chain_id,
         height=0,
@@ -75,4 +79,5 @@ def make_genesis_block(genesis_event: Envelope, orderer_key: SigningKey) -> Bloc
         log_after=log,
         time=genesis_event.time,
         orderer_key=orderer_key,
+        sha256_log_after=sha256_log,
     )

@@ -154,6 +154,14 @@ class Frontier:
         return f"Frontier(size={self._size}, hashes={self.to_json()!r})"
 
 
+def extended(log: Frontier, leaf_hashes: Iterable[bytes]) -> tuple[Frontier, list[Node]]:
+    """A copy of ``log`` with ``leaf_hashes`` appended, and every perfect node they completed
+    (what a node store persists); ``log`` itself is left as it was."""
+    after = log.copy()
+    append = after.append
+    return after, [node for leaf in leaf_hashes for node in append(leaf)]
+
+
 class NodeSource(Protocol):
     """Where proof generation reads the tree: perfect-subtree roots by (level, index)."""
 

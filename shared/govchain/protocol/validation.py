@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from govchain.crypto import CREDENTIAL_SUITE, CryptoSuite
+from govchain.crypto import CREDENTIAL_SUITE, CryptoSuite, keeps_sha256_tree
 from govchain.protocol import catalog  # noqa: F401  (registers every event type)
 from govchain.protocol import events as ev
 from govchain.protocol.contracts import ContractDeployed
@@ -249,8 +249,15 @@ def _policy_rule_set(state: ChainState, envelope: Envelope, payload: BaseModel, 
 
 
 def _witness_policy_set(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:
-    """Which witnesses count is a trust anchor of the chain, like the policy: the root's alone."""
+    """Which witnesses count is a trust anchor of the chain, like the policy: the root's alone.
+    Witnesses of SHA-256 checkpoints are named only on a chain that keeps that tree (gm)."""
     _require_root(envelope, "names the checkpoint witnesses")
+    assert isinstance(payload, ev.WitnessPolicySet)
+    if payload.sha256 is not None and not keeps_sha256_tree(state.suite):
+        raise EventRejected(
+            RejectionReason.INVALID_PAYLOAD,
+            f"sha256: a {state.suite.name} chain's own checkpoints are SHA-256; name their witnesses in witnesses",
+        )
 
 
 def _contract_deployed(state: ChainState, envelope: Envelope, payload: BaseModel, signer: str) -> None:

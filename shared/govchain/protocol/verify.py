@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from govchain.crypto import DEFAULT_SUITE, SUITE_NAMES, CryptoError, CryptoSuite, suite_by_name
+from govchain.crypto import DEFAULT_SUITE, SUITE_NAMES, CryptoError, CryptoSuite, keeps_sha256_tree, suite_by_name
 from govchain.protocol import events as ev
 from govchain.protocol.batchproof import MAX_BATCH_EVENTS, BatchProof
 from govchain.protocol.block import ZERO_HASH, Block, BlockHeader
@@ -40,7 +40,7 @@ from govchain.protocol.fastjson import (
     encode_string,
     matched,
 )
-from govchain.protocol.merkle import Frontier, Node, all_inclusion_proofs, root_from_leaf_hashes
+from govchain.protocol.merkle import Frontier, Node, all_inclusion_proofs, extended, leaf_hash, root_from_leaf_hashes
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState, apply_event
 from govchain.protocol.validation import validate_event
@@ -59,6 +59,9 @@ class VerifiedBlock:
     """Perfect-subtree nodes the block's leaves completed: what a proof store persists."""
     state: ChainState
     """The chain state after this block (read-only for projections: the verifier owns it)."""
+    sha256_nodes: list[Node] = field(default_factory=list)
+    """On a chain that keeps a SHA-256 tree beside its own (gm): the nodes the block's leaves
+    completed in it (the ledger stores them for SHA-256 proofs and tiles); empty otherwise."""
 
 
 @dataclass(slots=True)
@@ -69,24 +72,31 @@ class Checkpoint:
     block_hash: str
     log: Frontier
     state: ChainState
+    sha256_log: Frontier | None = None
+    """The SHA-256 tree over the same leaves, on a chain that keeps one (gm); None otherwise."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value = {
             "height": self.height,
             "block_hash": self.block_hash,
             "log_size": self.log.size,
             "log": self.log.to_json(),
             "state": self.state.to_json(),
         }
+        if self.sha256_log is not None:  # absent on intl: its checkpoints read and write as before
+            value["sha256_log"] = self.sha256_log.to_json()
+        return value
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Checkpoint:
         state = ChainState.from_json(value["state"])
+        sha256_log = value.get("sha256_log")
         return cls(
             height=value["height"],
             block_hash=value["block_hash"],
             log=Frontier.from_json(value["log_size"], value["log"], state.suite),
             state=state,
+            sha256_log=None if sha256_log is None else Frontier.from_json(value["log_size"], sha256_log),
         )
 
 
@@ -121,7 +131,7 @@ class ChainVerifier:
             raise fail(f"the header has no canonical form: {exc}") from exc
         if header_hash != block.hash:
             raise fail("header hash does not match the block hash (header altered)")
-        envelopes, leaves, signing = _open_events(block.events, fail, suite)
+        envelopes, leaves, sha256_leaves, signing = _open_events(block.events, fail, suite)
         if block.header.event_count != len(leaves):
             raise fail(f"header counts {block.header.event_count} events, block has {len(leaves)}")
         if root_from_leaf_hashes(leaves, suite).hex() != block.header.events_root:
@@ -136,6 +146,7 @@ class ChainVerifier:
         new_nodes = [node for leaf in leaves for node in log.append(leaf)]
         if log.size != block.header.log_size or log.root().hex() != block.header.log_root:
             raise fail("log root does not match the log after this block")
+        sha256_log, sha256_nodes = _extend_sha256_log(block.header, previous, sha256_leaves, suite, fail)
 
         new_ids: set[EventKey] = set()
         if previous is None:
@@ -159,8 +170,8 @@ class ChainVerifier:
                 raise
 
         self._seen_ids |= new_ids
-        self.checkpoint = Checkpoint(height, block.hash, log, state)
-        return VerifiedBlock(block, envelopes, leaves, first_leaf, state_changed, new_nodes, state)
+        self.checkpoint = Checkpoint(height, block.hash, log, state, sha256_log)
+        return VerifiedBlock(block, envelopes, leaves, first_leaf, state_changed, new_nodes, state, sha256_nodes)
 
     def _begin(self, block: Block, envelopes: list[Envelope], fail: _Fail) -> ChainState:
         header = block.header
@@ -258,6 +269,26 @@ def _parse_event(event: dict[str, Any], index: int, fail: _Fail) -> Envelope:
     return envelope
 
 
+def _extend_sha256_log(
+    header: BlockHeader, previous: Checkpoint | None, leaves: list[bytes], suite: CryptoSuite, fail: _Fail
+) -> tuple[Frontier | None, list[Node]]:
+    """The SHA-256 tree a gm chain keeps beside its own (:func:`~govchain.crypto.keeps_sha256_tree`),
+    extended by the block's SHA-256 ``leaves`` and checked against the header's ``log_root_sha256``:
+    the root its C2SP checkpoints carry, bound to the orderer's signature. (None, []) on a chain
+    without one, whose headers must not carry that root."""
+    if not keeps_sha256_tree(suite):
+        if header.log_root_sha256 is not None:
+            raise fail(f"the header carries a SHA-256 log root, which a {suite.name} chain has not")
+        return None, []
+    before = Frontier() if previous is None else previous.sha256_log
+    if before is None:
+        raise fail("the checkpoint holds no SHA-256 log to extend; verify this chain from genesis")
+    after, nodes = extended(before, leaves)
+    if header.log_root_sha256 != after.root().hex():
+        raise fail("SHA-256 log root does not match the log after this block (log_root_sha256 altered)")
+    return after, nodes
+
+
 def _genesis_suite(block: Block, fail: _Fail) -> CryptoSuite:
     """The suite block 0's genesis event names, read before anything is hashed: a genesis block
     is hashed in its own chain's suite. Whether that event is a valid genesis is judged after
@@ -277,8 +308,9 @@ def _genesis_suite(block: Block, fail: _Fail) -> CryptoSuite:
 
 def _open_events(
     events: list[dict[str, Any]], fail: _Fail, suite: CryptoSuite
-) -> tuple[list[Envelope], list[bytes], list[bytes | None]]:
-    """Each event's envelope, leaf hash and (where it came cheaply) signing bytes.
+) -> tuple[list[Envelope], list[bytes], list[bytes], list[bytes | None]]:
+    """Each event's envelope, leaf hash, SHA-256 leaf hash (only on a chain that keeps a SHA-256
+    tree: otherwise that list is empty) and (where it came cheaply) signing bytes.
 
     An event in the normal form the orderer writes is opened by :func:`_open_fast`; any other
     goes through :func:`_parse_event`, which accepts or refuses it as before. As before, every
@@ -298,7 +330,9 @@ def _open_events(
             signing.append(opened[1])
             signed.append(opened[2])
     leaves = []
+    sha256_leaves = []
     hash_leaf = suite.leaf_hash
+    sha256_too = keeps_sha256_tree(suite)
     for event, leaf_bytes in zip(events, signed, strict=True):
         if leaf_bytes is None:
             try:
@@ -306,7 +340,9 @@ def _open_events(
             except CanonicalizationError as exc:
                 raise fail(str(exc)) from exc
         leaves.append(hash_leaf(leaf_bytes))
-    return envelopes, leaves, signing
+        if sha256_too:
+            sha256_leaves.append(leaf_hash(leaf_bytes))
+    return envelopes, leaves, sha256_leaves, signing
 
 
 # --------------------------------------------------------------------------- the fast path

@@ -28,6 +28,18 @@ MAX_TREE_SIZE = 2**63 - 1
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
+SHA256_ORIGIN_SUFFIX = "/sha256"
+
+
+def sha256_tree_origin(origin: str) -> str:
+    """The origin of a gm chain's SHA-256 checkpoints: its own origin and ``/sha256``.
+
+    Its chain's own checkpoints (the SM3 tree) keep the plain origin, so the two trees are two
+    logs to a witness: each origin names one tree and one note key (the same Ed25519 key under
+    another name, hence another key ID), and no checkpoint of one can pass for the other's."""
+    return origin + SHA256_ORIGIN_SUFFIX
+
+
 def parse_size(text: str) -> int:
     """ASCII decimal with no leading zeros, at most 2^63 - 1; ValueError otherwise."""
     if not _DECIMAL.fullmatch(text):
