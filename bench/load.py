@@ -11,7 +11,7 @@ from nats.js.api import PubAck
 
 from bench.tracker import CommitTracker
 from bench.workload import WireMessage
-from govchain.bus import subjects
+from govchain.bus.subjects import DEFAULT, ChainNames
 
 YIELD_EVERY = 100
 DRAIN_TIMEOUT_S = 120.0
@@ -38,16 +38,29 @@ class PhaseResult:
 
 class Publisher:
     """What ``GovChainClient.publish`` sends (subject, canonical bytes, Nats-Msg-Id, expected
-    stream EVENTS), but through ``publish_async`` so thousands of acks can be in flight."""
+    stream EVENTS), but through ``publish_async`` so thousands of acks can be in flight.
+    ``prefix`` replaces ``gov.events.`` (raw baselines); ``names`` sends to that chain's intake."""
 
-    def __init__(self, js: JetStreamContext, stream: str = subjects.EVENTS_STREAM, prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        stream: str | None = None,
+        prefix: str | None = None,
+        *,
+        names: ChainNames = DEFAULT,
+    ) -> None:
         self.js = js
-        self.stream = stream
+        self.stream = stream or names.events_stream
         self.prefix = prefix
+        self.names = names
         self.acks: list[asyncio.Future[PubAck]] = []
 
     async def publish(self, message: WireMessage) -> None:
-        subject = message.subject if self.prefix is None else self.prefix + message.subject.removeprefix("gov.events.")
+        subject = (
+            self.names.localized(message.subject)
+            if self.prefix is None
+            else self.prefix + message.subject.removeprefix("gov.events.")
+        )
         self.acks.append(
             await self.js.publish_async(
                 subject, message.payload, stream=self.stream, headers={"Nats-Msg-Id": message.msg_id}
@@ -76,11 +89,18 @@ async def _send(publisher: Publisher, message: WireMessage, publish_time: dict[s
 
 
 async def saturate(
-    js: JetStreamContext, tracker: CommitTracker, messages: list[WireMessage], *, duration_s: float, window: int
+    js: JetStreamContext,
+    tracker: CommitTracker,
+    messages: list[WireMessage],
+    *,
+    duration_s: float,
+    window: int,
+    names: ChainNames = DEFAULT,
 ) -> PhaseResult:
-    """Publish as fast as the ledger commits, keeping at most ``window`` events uncommitted,
-    for ``duration_s``; the rate counts events committed inside that window of time."""
-    publisher = Publisher(js)
+    """Publish to ``names``'s chain as fast as its ledger commits, keeping at most ``window``
+    events uncommitted, for ``duration_s``; the rate counts events committed inside that window
+    of time."""
+    publisher = Publisher(js, names=names)
     publish_time: dict[str, float] = {}
     start_committed = tracker.committed
     t0 = time.perf_counter()

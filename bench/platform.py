@@ -17,6 +17,8 @@ from nats.js.errors import NotFoundError
 from govchain.bus import subjects
 from govchain.bus.connect import connect
 from govchain.bus.embedded import SYNC_ALWAYS, EmbeddedNats
+from govchain.bus.errors import NATS_ERRORS, is_transient
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.client import GovChainClient
 from govchain.crypto import DEFAULT_SUITE
 from govchain.datadir import DataDir
@@ -60,6 +62,10 @@ class BenchPlatform:
     """JetStream's fsync policy: ``always`` (durable acks, the default) or a duration."""
     crypto: str = DEFAULT_SUITE
     """The chain's crypto profile, as ``govchain init --crypto`` takes it: ``intl`` or ``gm``."""
+    shared_nats_url: str | None = None
+    """A NATS server (or cluster) that several chains share; None: an embedded one of its own."""
+    named: bool = False
+    """Stream and subject names carry the chain id (``GOVCHAIN_CHAIN``), as on a shared cluster."""
     nats: EmbeddedNats | None = None
     data: DataDir | None = None
     genesis_hash: str = ""
@@ -69,13 +75,14 @@ class BenchPlatform:
     async def start(self) -> None:
         self.data = DataDir(self.workdir / "node")
         self.genesis_hash = self.data.init(self.chain_id, crypto=self.crypto)["genesis_hash"]
-        self.nats = EmbeddedNats(self.workdir / "nats", port=0, sync_interval=self.sync_interval).start()
-        self.nc = await connect(self.nats.url, name="bench")
+        if self.shared_nats_url is None:
+            self.nats = EmbeddedNats(self.workdir / "nats", port=0, sync_interval=self.sync_interval).start()
+        self.nc = await connect(self.nats_url, name=f"bench-{self.chain_id}")
         command = [sys.executable, "-m", "bench.ledger_proc", "--data", str(self.data.root)]
-        command += ["--nats-url", self.nats.url]
+        command += ["--nats-url", self.nats_url]
         if self.profile_out is not None:
             command += ["--profile", str(self.profile_out)]
-        env = {**os.environ, **self.ledger_env}
+        env = {**os.environ, **self.ledger_env, **({"GOVCHAIN_CHAIN": self.chain_id} if self.named else {})}
         self.ledger = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL)
         await self._wait_for_orderer()
 
@@ -88,16 +95,31 @@ class BenchPlatform:
             if self.ledger.poll() is not None:
                 raise RuntimeError(f"ledger process exited with code {self.ledger.returncode}")
             try:
-                await js.consumer_info(subjects.EVENTS_STREAM, subjects.ORDERER_CONSUMER)
+                await js.consumer_info(self.names.events_stream, subjects.ORDERER_CONSUMER)
                 return
             except NotFoundError:
                 await asyncio.sleep(0.1)
+            except NATS_ERRORS as exc:  # a cluster answers nothing until it has elected its leaders
+                if not is_transient(exc):
+                    raise
+                await asyncio.sleep(0.25)
         raise RuntimeError("ledger did not start ordering in time")
+
+    @property
+    def nats_url(self) -> str:
+        if self.shared_nats_url is not None:
+            return self.shared_nats_url
+        assert self.nats is not None, "started"
+        return self.nats.url
+
+    @property
+    def names(self) -> ChainNames:
+        return ChainNames(self.chain_id) if self.named else DEFAULT
 
     @property
     def client(self) -> GovChainClient:
         assert self.nc is not None
-        return GovChainClient(self.nc)
+        return GovChainClient(self.nc, names=self.names)
 
     def cpu_seconds(self) -> dict[str, float | None]:
         """CPU time used so far by the orderer, the NATS server and the benchmark itself: per

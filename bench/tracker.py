@@ -15,11 +15,19 @@ from collections.abc import Callable
 from nats.js import JetStreamContext
 
 from govchain.bus.blocks import follow_blocks
+from govchain.bus.subjects import DEFAULT, ChainNames
 
 
 class CommitTracker:
-    def __init__(self, js: JetStreamContext, from_height: int, on_block: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        from_height: int,
+        on_block: Callable[[int], None] | None = None,
+        names: ChainNames = DEFAULT,
+    ) -> None:
         self.js = js
+        self.names = names
         self.from_height = from_height
         self.on_block = on_block
         self.commit_time: dict[str, float] = {}
@@ -35,7 +43,7 @@ class CommitTracker:
         self._task = asyncio.create_task(self._follow(), name="commit-tracker")
 
     async def _follow(self) -> None:
-        async for height, raw in follow_blocks(self.js, self.from_height, stop=self._stop):
+        async for height, raw in follow_blocks(self.js, self.from_height, stop=self._stop, names=self.names):
             now = time.perf_counter()
             block = json.loads(raw)
             for event in block["events"]:

@@ -11,7 +11,7 @@ from faststream.nats import NatsRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from govchain.bus import subjects
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.projection.runner import wait_for_height
 from govchain.services.analytics.charts import CHARTS
 from govchain.services.analytics.metrics import AnalyticsConfig, Summary, summarize
@@ -58,15 +58,15 @@ class AnalyticsQueries:
         return await asyncio.to_thread(lambda: summarize(read_snapshot(self.engine), self.config))
 
 
-def analytics_router(queries: AnalyticsQueries) -> NatsRouter:
+def analytics_router(queries: AnalyticsQueries, names: ChainNames = DEFAULT) -> NatsRouter:
     router = NatsRouter()
 
-    @router.subscriber(subjects.ANALYTICS_SUMMARY)
+    @router.subscriber(names.analytics_summary)
     async def summary(request: SummaryRequest) -> dict[str, Any]:
         found = await queries.summary(request.min_height)
         return BEHIND if found is None else found.model_dump(mode="json")
 
-    @router.subscriber(subjects.ANALYTICS_CHART)
+    @router.subscriber(names.analytics_chart)
     async def chart(request: ChartRequest) -> dict[str, Any]:
         draw = CHARTS.get(request.name)
         if draw is None:

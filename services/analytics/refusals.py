@@ -26,8 +26,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine, func, insert, select
 
-from govchain.bus import subjects
 from govchain.bus.stream_reader import follow_batches
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.logs import get_logger
 from govchain.projection.runner import wait_for_height
 from govchain.services.analytics import tables as t
@@ -70,15 +70,16 @@ class Refusal:
 class RefusalTally:
     """Follows REJECTED into ``analytics_refusals``; the tables must exist (migrated) first."""
 
-    def __init__(self, js: JetStreamContext, engine: Engine) -> None:
+    def __init__(self, js: JetStreamContext, engine: Engine, names: ChainNames = DEFAULT) -> None:
         self.js = js
+        self.names = names
         self.engine = engine
         with engine.connect() as conn:
             self.seq: int = conn.execute(select(func.coalesce(func.max(t.refusals.c.stream_seq), 0))).scalar_one()
 
     async def run(self, stop: asyncio.Event) -> None:
         async for messages in follow_batches(
-            self.js, subjects.REJECTED_STREAM, self.seq + 1, stop=stop, gapless=False, batch=BATCH_MAX
+            self.js, self.names.rejected_stream, self.seq + 1, stop=stop, gapless=False, batch=BATCH_MAX
         ):
             batch = [Refusal.from_message(m.seq, m.subject, m.data) for m in messages]
             await asyncio.to_thread(self._store, batch)
@@ -87,7 +88,7 @@ class RefusalTally:
     async def caught_up(self, timeout: float = 10.0) -> int:
         """Wait (bounded) until every refusal on the stream now is stored; the sequence reached."""
         try:
-            last = (await self.js.stream_info(subjects.REJECTED_STREAM)).state.last_seq
+            last = (await self.js.stream_info(self.names.rejected_stream)).state.last_seq
         except NotFoundError:
             return self.seq
         await wait_for_height(lambda: self.seq, last, timeout)  # a sequence waits like a height

@@ -37,8 +37,11 @@ async def run_analytics(
                 config,
                 height=hosted.progress.height,
                 refusals=lambda: tally,
-            )
+            ),
+            settings.chain_names,
         ),
     ) as hosted:
-        tally = RefusalTally(hosted.broker.connection.jetstream(), hosted.engine)  # after the runner's migrations
+        tally = RefusalTally(
+            hosted.broker.connection.jetstream(), hosted.engine, settings.chain_names
+        )  # after the runner's migrations
         await run_until_stopped(ready, hosted.runner.run(stop), tally.run(stop))

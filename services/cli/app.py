@@ -246,7 +246,7 @@ def status(
     settings = settings_from(data, nats_url)
 
     async def ask(nc: Client) -> dict[str, Any]:
-        return await GovChainClient(nc).head()
+        return await GovChainClient(nc, names=settings.chain_names).head()
 
     head = run(with_connection(settings, ask))
     header = head["header"]
@@ -281,14 +281,14 @@ def nats_config(
     deployment = Deployment(services=set(genesis.services), departments=set(department), readers=set(reader))
 
     async def from_chain(nc: Client) -> None:
-        state = await chain_state(nc.jetstream())
+        state = await chain_state(nc.jetstream(), names=settings.chain_names)
         deployment.services |= {p.id for p in state.principals.values() if p.kind == "service"}
         deployment.departments |= {p.id for p in state.principals.values() if p.kind == "department"}
 
     if not offline:
         run(with_connection(settings, from_chain))
     try:
-        users = write_nats_auth(out, deployment)
+        users = write_nats_auth(out, deployment, settings.chain_names)
     except ValueError as exc:
         fail(str(exc))
     typer.echo(f"wrote {out / 'auth.conf'} and credentials for {len(users)} users in {out / 'credentials'} (mode 0600)")
@@ -419,9 +419,9 @@ def tail(
 
     async def follow(nc: Client) -> None:
         js = nc.jetstream()
-        start = from_height if from_height is not None else max(0, await last_height(js))
+        start = from_height if from_height is not None else max(0, await last_height(js, settings.chain_names))
         end = None if count is None else start + count - 1
-        async for height, raw in follow_blocks(js, start, to_height=end):
+        async for height, raw in follow_blocks(js, start, to_height=end, names=settings.chain_names):
             block = Block.from_bytes(raw, height_hint=height)
             header = block.header
             if as_json:
@@ -455,10 +455,13 @@ def verify(
     settings = settings_from(data, nats_url)
 
     async def check(nc: Client) -> tuple[dict[str, Any], WitnessedCheck | None]:
-        record = await published_checkpoint(GovChainClient(nc)) if witnessed else None
+        record = await published_checkpoint(GovChainClient(nc, names=settings.chain_names)) if witnessed else None
         if not witnessed and not as_json:  # progress with the rate (events/s) as it goes
             report = await verify_chain(
-                nc.jetstream(), genesis_hash=settings.genesis_hash, progress=catch_up_display(err_console)
+                nc.jetstream(),
+                genesis_hash=settings.genesis_hash,
+                progress=catch_up_display(err_console),
+                names=settings.chain_names,
             )
             return report.to_json(), None
         with Progress(
@@ -475,11 +478,13 @@ def verify(
                 progress.update(task, completed=height + 1, total=newest + 1)
 
             if not witnessed:
-                report = await verify_chain(nc.jetstream(), genesis_hash=settings.genesis_hash, on_block=advance)
+                report = await verify_chain(
+                    nc.jetstream(), genesis_hash=settings.genesis_hash, on_block=advance, names=settings.chain_names
+                )
                 return report.to_json(), None
             size = None if record is None else int(record["size"])
             report, at = await verify_chain_at(
-                nc.jetstream(), size, genesis_hash=settings.genesis_hash, on_block=advance
+                nc.jetstream(), size, genesis_hash=settings.genesis_hash, on_block=advance, names=settings.chain_names
             )
         return report.to_json(), check_witnessed(record, at, report.events) if report.ok else None
 
@@ -562,13 +567,15 @@ def proof(
         if pinned:
             return check_pinned(record, checkpoint_keys, list(pinned_witnesses), quorum)
         size = None if record is None else int(record["size"])
-        report, at = await verify_chain_at(nc.jetstream(), size, genesis_hash=settings.genesis_hash, check_events=False)
+        report, at = await verify_chain_at(
+            nc.jetstream(), size, genesis_hash=settings.genesis_hash, check_events=False, names=settings.chain_names
+        )
         if not report.ok:
             raise GovChainError(f"the chain does not verify at height {report.first_bad_height}: {report.detail}")
         return check_witnessed(record, at, report.events), at.root if at else None
 
     async def fetch(nc: Client) -> tuple[dict[str, Any], WitnessedCheck | None, str | None]:
-        client = GovChainClient(nc)
+        client = GovChainClient(nc, names=settings.chain_names)
         if not witnessed:
             return await client.inclusion_proof(event_id, at_height, source=source), None, None
         check, root = await learnt_or_pinned(client, nc)

@@ -142,7 +142,7 @@ def submit_signed(
     """Publish a signed event, print its receipt (with ``also`` first); exit 1 if it was rejected."""
 
     async def send(nc: Client) -> dict[str, Any]:
-        return await GovChainClient(nc).submit(envelope, timeout)
+        return await GovChainClient(nc, names=settings.chain_names).submit(envelope, timeout)
 
     receipt = run(with_connection(settings, send))
     if receipt["status"] == "committed":
@@ -184,7 +184,7 @@ def sign_and_submit_batch(
         fail(str(exc))
 
     async def send(nc: Client) -> list[dict[str, Any]]:
-        return await GovChainClient(nc).submit_batch(batch, timeout)
+        return await GovChainClient(nc, names=settings.chain_names).submit_batch(batch, timeout)
 
     receipts = run(with_connection(settings, send))
     if as_json:

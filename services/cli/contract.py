@@ -10,7 +10,6 @@ import typer
 from nats.aio.client import Client
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from govchain.bus import subjects
 from govchain.client import GovChainClient
 from govchain.protocol.jsontext import parse_json_object
 from govchain.services.cli.common import (
@@ -66,11 +65,12 @@ def deploy(
 @contract_app.command("list")
 def list_contracts(data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool = JSON_OPTION) -> None:
     """The deployed contracts and their versions."""
+    settings = settings_from(data, nats_url)
 
     async def ask(nc: Client) -> dict[str, Any]:
-        return await GovChainClient(nc).request(subjects.CONTRACT_LIST, {})
+        return await GovChainClient(nc, names=settings.chain_names).request(settings.chain_names.contract_list, {})
 
-    answer = run(with_connection(settings_from(data, nats_url), ask))
+    answer = run(with_connection(settings, ask))
     text = (
         "\n".join(
             f"{c['contract_id']} v{c['version']} (block {c['deployed_height']}): {c['definition']['title']}"
@@ -90,15 +90,16 @@ def case(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """A case's state, variables, history and results."""
+    settings = settings_from(data, nats_url)
 
     async def ask(nc: Client) -> dict[str, Any]:
-        client = GovChainClient(nc)
+        client = GovChainClient(nc, names=settings.chain_names)
         return await client.request(
-            subjects.CONTRACT_CASE,
+            client.names.contract_case,
             {"contract_id": contract_id, "case_key": case_key, "min_height": await client.head_height()},
         )
 
-    answer = run(with_connection(settings_from(data, nats_url), ask))
+    answer = run(with_connection(settings, ask))
     emit(answer, as_json, json.dumps(answer, indent=2))
 
 
@@ -123,6 +124,7 @@ def audit(data: Path = DATA_OPTION, nats_url: str = NATS_OPTION, as_json: bool =
                 nc.jetstream(),
                 genesis_hash=settings.genesis_hash,
                 on_block=lambda height, last: progress.update(task, completed=height + 1, total=last + 1),
+                names=settings.chain_names,
             )
         return report.to_json()
 

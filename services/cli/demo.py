@@ -22,7 +22,6 @@ from typing import Any
 
 from rich.progress import Progress
 
-from govchain.bus import subjects
 from govchain.bus.blocks import last_height
 from govchain.bus.connect import connect
 from govchain.client import GovChainClient, LedgerQueryError
@@ -362,7 +361,7 @@ class Scenario:
 
         async def sealed(dept: str, subject: str, record: str, details: dict[str, str]) -> dict[str, Any]:
             answer = await self.client.query(
-                subjects.REGISTRY_SEAL,
+                self.client.names.registry_seal,
                 {
                     "subject": subject,
                     "record": record,
@@ -433,20 +432,24 @@ class Scenario:
         )
         at = receipt["height"]
 
-        parcel = await self.client.query(subjects.REGISTRY_PARCEL, {"id": "P-0001", "min_height": at})
+        parcel = await self.client.query(self.client.names.registry_parcel, {"id": "P-0001", "min_height": at})
         document = await self.client.query(
-            subjects.REGISTRY_DOCUMENT, {"sha256": self.documents[0].data["sha256"], "with_proofs": True}
+            self.client.names.registry_document, {"sha256": self.documents[0].data["sha256"], "with_proofs": True}
         )
-        unknown = await self.client.query(subjects.REGISTRY_DOCUMENT, {"sha256": "f" * 64})
+        unknown = await self.client.query(self.client.names.registry_document, {"sha256": "f" * 64})
 
         # The land registrar reads the new owner's details, stating why: the read goes on chain.
         registrar = (_stored_key(self.data_dir, "land-registrar"), "land-registrar")
         read = await self.client.query(
-            subjects.REGISTRY_PARCEL, {"id": "P-0001", "purpose": "verify the transfer deed"}, as_principal=registrar
+            self.client.names.registry_parcel,
+            {"id": "P-0001", "purpose": "verify the transfer deed"},
+            as_principal=registrar,
         )
         head = await self.client.head_height()
         log = await self.client.query(
-            subjects.REGISTRY_ACCESS_LOG, {"subject": buyer, "min_height": head}, as_principal=(buyer_key, buyer)
+            self.client.names.registry_access_log,
+            {"subject": buyer, "min_height": head},
+            as_principal=(buyer_key, buyer),
         )
 
         # The buyer asks to be forgotten: their data key is destroyed; the chain still verifies.
@@ -459,7 +462,7 @@ class Scenario:
             )
         )
         after = await self.client.query(
-            subjects.REGISTRY_PARCEL,
+            self.client.names.registry_parcel,
             {"id": "P-0001", "purpose": "verify the transfer deed", "min_height": erased["height"]},
             as_principal=registrar,
         )
@@ -525,7 +528,7 @@ class Scenario:
         for case in (licence, transfer):
             for result in case["results"]:
                 await self.client.wait_receipt(result["event_id"], "contract-engine")
-        audit = await audit_contracts(self.client.nc.jetstream())
+        audit = await audit_contracts(self.client.nc.jetstream(), names=self.client.names)
         self.summary.update(
             {
                 "licenses_issued": int(licence["state"] == "issued"),
@@ -539,7 +542,7 @@ class Scenario:
         while True:
             try:
                 case = await self.client.request(
-                    subjects.CONTRACT_CASE,
+                    self.client.names.contract_case,
                     {"contract_id": contract_id, "case_key": key, "min_height": await self.client.head_height()},
                 )
                 if case["state"] in final:
@@ -613,20 +616,24 @@ class Scenario:
         registrar = (_stored_key(self.data_dir, "land-registrar"), "land-registrar")
         head = await self.client.head_height()
         grants = await self.client.query(
-            subjects.REGISTRY_GRANTS, {"min_height": head}, as_principal=(self.keys[land], land)
+            self.client.names.registry_grants, {"min_height": head}, as_principal=(self.keys[land], land)
         )
         read = await self.client.query(
-            subjects.REGISTRY_DATASET_READ, {"request_id": "DS-0001", "min_height": head}, as_principal=registrar
+            self.client.names.registry_dataset_read,
+            {"request_id": "DS-0001", "min_height": head},
+            as_principal=registrar,
         )
         try:
             await self.client.query(
-                subjects.REGISTRY_DATASET_READ, {"request_id": "DS-0001", "fields": ["address"]}, as_principal=registrar
+                self.client.names.registry_dataset_read,
+                {"request_id": "DS-0001", "fields": ["address"]},
+                as_principal=registrar,
             )
             out_of_scope_refused = False
         except LedgerQueryError as exc:
             out_of_scope_refused = exc.code == "out_of_scope"
         log = await self.client.query(
-            subjects.REGISTRY_ACCESS_LOG,
+            self.client.names.registry_access_log,
             {"subject": citizen, "min_height": await self.client.head_height()},
             as_principal=(citizen_key, citizen),
         )
@@ -634,7 +641,7 @@ class Scenario:
         # Satisfaction: the applicant rates the licence case (a sealed comment); the buyer's
         # rating of a case that is not theirs is kept as void, with the reason.
         sealed = await self.client.query(
-            subjects.REGISTRY_SEAL,
+            self.client.names.registry_seal,
             {
                 "subject": citizen,
                 "record": "case.rated/business-license/APP-0001",
@@ -663,7 +670,7 @@ class Scenario:
                 data={"service_type": "business-license", "case_id": "APP-0001", "score": 1},
             )
         )
-        analytics = await self.client.request(subjects.ANALYTICS_SUMMARY, {"min_height": last["height"]})
+        analytics = await self.client.request(self.client.names.analytics_summary, {"min_height": last["height"]})
         satisfaction, costs = analytics["satisfaction"], analytics["costs"]
         self.summary.update(
             {
@@ -686,7 +693,10 @@ class Scenario:
         js = self.client.nc.jetstream()
         record = await self._witnessed(await self.client.head())
         report, at = await verify_chain_at(
-            js, None if record is None else int(record["size"]), genesis_hash=settings.genesis_hash
+            js,
+            None if record is None else int(record["size"]),
+            genesis_hash=settings.genesis_hash,
+            names=self.client.names,
         )
         witnessed = check_witnessed(record, at, report.events)
         answer = await self.client.inclusion_proof(self.documents[-1].id)
@@ -695,7 +705,7 @@ class Scenario:
         self.summary.update(
             {
                 "chain_ok": report.ok,
-                "blocks": await last_height(js) + 1,
+                "blocks": await last_height(js, self.client.names) + 1,
                 "events": report.events,
                 "rejected": len(self.rejected),
                 "rejection_reasons": sorted(set(self.rejected.values())),
@@ -728,7 +738,7 @@ async def _scenario(
     settings: Settings, data_dir: DataDir, nats_url: str, witnesses: list[LocalWitness], *, quiet: bool
 ) -> dict[str, Any]:
     nc = await connect(nats_url, settings, name="govchain-demo")
-    scenario = Scenario(GovChainClient(nc), data_dir, witnesses)
+    scenario = Scenario(GovChainClient(nc, names=settings.chain_names), data_dir, witnesses)
     stages = [
         scenario.name_witnesses,
         scenario.admit_departments,

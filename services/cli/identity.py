@@ -72,7 +72,7 @@ def did_resolve(
     settings = settings_from(data, nats_url)
 
     async def ask(nc: Client) -> dict[str, Any]:
-        client = GovChainClient(nc)
+        client = GovChainClient(nc, names=settings.chain_names)
         return await client.resolve_did(did, min_height=await client.head_height())
 
     result = resolution_result(run(with_connection(settings, ask)))
@@ -152,7 +152,7 @@ def credential_verify(
         fail(str(exc))
 
     async def ask(nc: Client) -> dict[str, Any]:
-        client = GovChainClient(nc)
+        client = GovChainClient(nc, names=settings.chain_names)
         return await client.verify_credential(credential, min_height=await client.head_height())
 
     verdict = run(with_connection(settings, ask))

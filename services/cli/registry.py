@@ -51,7 +51,8 @@ def ask_as(
     principal: str | None,
     as_json: bool = False,
 ) -> dict[str, Any]:
-    """Ask the registry; a refusal (forbidden, not_found, ...) prints its code and exits 2
+    """Ask the registry ``subject`` (named as on the default chain; asked on the chain
+    ``GOVCHAIN_CHAIN`` names); a refusal (forbidden, not_found, ...) prints its code and exits 2
     (with ``--json`` also ``{"error": ..., "code": ...}`` on stdout, for scripts)."""
     settings = settings_from(data, nats_url)
     if (as_key is None) != (principal is None):
@@ -62,10 +63,12 @@ def ask_as(
         fail(str(exc))
 
     async def query(nc: Client) -> dict[str, Any] | LedgerQueryError:
-        client = GovChainClient(nc)
+        client = GovChainClient(nc, names=settings.chain_names)
         try:
             return await client.query(
-                subject, {**params, "min_height": await client.head_height()}, as_principal=signer
+                settings.chain_names.localized(subject),
+                {**params, "min_height": await client.head_height()},
+                as_principal=signer,
             )
         except LedgerQueryError as exc:
             return exc

@@ -12,7 +12,6 @@ from nats.errors import NoRespondersError
 from rich.console import Console
 from rich.table import Table
 
-from govchain.bus import subjects
 from govchain.client import GovChainClient
 from govchain.protocol.errors import GovChainError
 from govchain.services.analytics.cases import OUTCOMES
@@ -47,9 +46,9 @@ def report(
     settings = settings_from(data, nats_url)
 
     async def fetch(nc: Client) -> dict[str, Any]:
-        client = GovChainClient(nc)
+        client = GovChainClient(nc, names=settings.chain_names)
         try:  # as of the newest block, so the report includes everything committed so far
-            return await client.request(subjects.ANALYTICS_SUMMARY, {"min_height": await client.head_height()})
+            return await client.request(client.names.analytics_summary, {"min_height": await client.head_height()})
         except (NoRespondersError, TimeoutError) as exc:
             raise GovChainError(f"the analytics service does not answer ({exc}): is the platform running?") from exc
 

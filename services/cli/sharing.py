@@ -97,7 +97,11 @@ def approve(
         settings, key, source=source, type="dataset.access_approved", data={"request_id": request_id}, as_json=as_json
     )
     if wait:
-        case = run(with_connection(settings, lambda nc: contract_decision(GovChainClient(nc), request_id)))
+        case = run(
+            with_connection(
+                settings, lambda nc: contract_decision(GovChainClient(nc, names=settings.chain_names), request_id)
+            )
+        )
         if not as_json:
             emit(case, False, f"data-sharing {request_id}: {case['state']}")
 
@@ -106,7 +110,7 @@ async def contract_decision(client: GovChainClient, request_id: str, timeout: fl
     """The data-sharing case once the contract has judged the newest approval, with every result
     it emitted (the grant, or a refusal) committed: a grant the next command reads is there."""
     case = await client.request(
-        subjects.CONTRACT_CASE,
+        client.names.contract_case,
         {"contract_id": "data-sharing", "case_key": request_id, "min_height": await client.head_height()},
     )
     for result in case.get("results", []):

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from govchain.audit import ChainReport
 from govchain.bus.blocks import follow_blocks, last_height
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.client import LedgerQueryError, log_vkeys, witness_requirement
 from govchain.crypto import CHECKPOINT_SUITE, SUITE_NAMES, suite_by_name
 from govchain.datadir import DataDir, DataDirError
@@ -296,6 +297,15 @@ def policy(
         "ledger learns it from GOVCHAIN_WITNESS_URLS). Repeat for each witness.",
     ),
     quorum: int = typer.Option(..., "--quorum", "-q", min=0, help="How many of the witnesses must cosign (k of n)."),
+    sha256_witnesses: list[str] = typer.Option(
+        [],
+        "--sha256-witness",
+        help="gm chains: a witness of the SHA-256 checkpoints (origin <origin>/sha256), e.g. a stock C2SP "
+        "witness, as NAME=VKEY@URL. Repeat for each.",
+    ),
+    sha256_quorum: int = typer.Option(
+        None, "--sha256-quorum", min=0, help="gm chains: how many --sha256-witness must cosign (k of n)."
+    ),
     origin: str = typer.Option(
         None,
         "--origin",
@@ -323,8 +333,16 @@ def policy(
     if (key is None) == (out is None):
         fail("give --key (sign and publish now) or --out (sign offline with `govchain custody sign`)")
     try:
+        sha256 = None
+        if sha256_witnesses or sha256_quorum is not None:
+            sha256 = {"witnesses": [parse_witness_spec(w) for w in sha256_witnesses], "quorum": sha256_quorum or 0}
         payload = ev.WitnessPolicySet.model_validate(
-            {"origin": origin, "witnesses": [parse_witness_spec(w) for w in witnesses], "quorum": quorum}
+            {
+                "origin": origin,
+                "witnesses": [parse_witness_spec(w) for w in witnesses],
+                "quorum": quorum,
+                "sha256": sha256,
+            }
         )
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
@@ -404,14 +422,15 @@ async def verify_chain_at(
     genesis_hash: str | None = None,
     check_events: bool = True,
     on_block: Callable[[int, int], None] | None = None,
+    names: ChainNames = DEFAULT,
 ) -> tuple[ChainReport, _AtSize | None]:
     """Verify the chain like :func:`govchain.audit.verify_chain`, and capture, at log size
     ``size``, the root of the verified log and the witness policy then in force (the state
     after the block that reaches that size). None when the chain never reaches ``size``."""
     verifier = ChainVerifier(genesis_hash=genesis_hash, check_events=check_events)
-    newest = await last_height(js)
+    newest = await last_height(js, names)
     events, found = 0, None
-    async for height, raw in follow_blocks(js, 0, to_height=newest):
+    async for height, raw in follow_blocks(js, 0, to_height=newest, names=names):
         wanted = size is not None and found is None
         before = verifier.checkpoint.log.copy() if wanted and verifier.checkpoint is not None else Frontier()
         try:

@@ -35,6 +35,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import Connection, select
 
 from govchain.bus.blocks import last_height
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.projection.runner import ProjectionRunner
 from govchain.protocol.policy import CONTRACT_ENGINE
 from govchain.protocol.verify import VerifiedBlock
@@ -90,12 +91,13 @@ async def audit_contracts(
     genesis_hash: str | None = None,
     on_block: Callable[[int, int], None] | None = None,
     grace_seconds: float = GRACE_SECONDS,
+    names: ChainNames = DEFAULT,
 ) -> ContractAudit:
     with tempfile.TemporaryDirectory(prefix="govchain-audit-") as scratch:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'replay.db'}")
         replay = _Replay()
-        runner = ProjectionRunner(js, engine, replay, genesis_hash=genesis_hash, check_events=True)
-        newest = await last_height(js)
+        runner = ProjectionRunner(js, engine, replay, genesis_hash=genesis_hash, check_events=True, names=names)
+        newest = await last_height(js, names)
         await runner.run(until_height=newest, on_block=on_block)
         with engine.connect() as conn:
             expected = {

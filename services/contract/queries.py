@@ -10,7 +10,7 @@ from faststream.nats import NatsRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
-from govchain.bus import subjects
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.projection.runner import wait_for_height
 from govchain.services.contract import tables as t
 
@@ -190,7 +190,7 @@ def read_cases_of(engine: Engine, request: CasesOfRequest) -> dict[str, Any]:
     return {"principal": principal, "cases": cases, "truncated": len(cases) >= request.limit}
 
 
-def contract_router(engine: Engine, height: Any) -> NatsRouter:
+def contract_router(engine: Engine, height: Any, names: ChainNames = DEFAULT) -> NatsRouter:
     router = NatsRouter()
 
     def read_case(request: CaseRequest) -> dict[str, Any]:
@@ -253,23 +253,23 @@ def contract_router(engine: Engine, height: Any) -> NatsRouter:
             ]
         }
 
-    @router.subscriber(subjects.CONTRACT_CASE)
+    @router.subscriber(names.contract_case)
     async def case(request: CaseRequest) -> dict[str, Any]:
         if not await wait_for_height(height, request.min_height):
             return {"error": "the contract engine has not reached that height yet", "code": "not_ready"}
         return await asyncio.to_thread(read_case, request)
 
-    @router.subscriber(subjects.CONTRACT_LIST)
+    @router.subscriber(names.contract_list)
     async def contracts() -> dict[str, Any]:
         return await asyncio.to_thread(read_contracts)
 
-    @router.subscriber(subjects.CONTRACT_AWAITING)
+    @router.subscriber(names.contract_awaiting)
     async def awaiting(request: AwaitingRequest) -> dict[str, Any]:
         if not await wait_for_height(height, request.min_height):
             return {"error": "the contract engine has not reached that height yet", "code": "not_ready"}
         return await asyncio.to_thread(read_awaiting, engine, request)
 
-    @router.subscriber(subjects.CONTRACT_CASES_OF)
+    @router.subscriber(names.contract_cases_of)
     async def cases_of(request: CasesOfRequest) -> dict[str, Any]:
         if not await wait_for_height(height, request.min_height):
             return {"error": "the contract engine has not reached that height yet", "code": "not_ready"}

@@ -88,11 +88,11 @@ async def run_contract_engine(
         name="contract-engine",
         database="contract",
         projection=ContractEngineProjection(),
-        routes=lambda hosted: contract_router(hosted.engine, hosted.progress.height),
+        routes=lambda hosted: contract_router(hosted.engine, hosted.progress.height, settings.chain_names),
     ) as hosted:
         publisher = Publisher(
             hosted.engine,
-            GovChainClient(hosted.broker.connection),
+            GovChainClient(hosted.broker.connection, names=settings.chain_names),
             DataDir(settings.data_dir).signing_key(CONTRACT_ENGINE),
         )
         # Subscribing only queues the SUB: a PING round trip makes sure the server has it, so a

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Reques
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from govchain.bus import subjects
 from govchain.protocol.batch import open_batch
 from govchain.protocol.envelope import PRINCIPAL_PATTERN, parse_event
 from govchain.protocol.errors import EventRejected, RejectionReason
@@ -65,7 +64,7 @@ RequiredSession = Annotated[Session, Depends(_required_session)]
 @router.get("/chain/head", tags=["chain"], summary="The newest block's signed header")
 @limiter.limit(public_limit)
 async def head(request: Request, gateway: GatewayDep) -> dict[str, Any]:
-    return await gateway.ask(subjects.LEDGER_HEAD, {})
+    return await gateway.ask(gateway.names.ledger_head, {})
 
 
 @router.get("/blocks", tags=["chain"], summary="Block headers, newest first")
@@ -137,7 +136,7 @@ async def proof(
     at_height: Annotated[int | None, Query(ge=0)] = None,
 ) -> dict[str, Any]:
     answer = await gateway.ask(
-        subjects.LEDGER_PROOF,
+        gateway.names.ledger_proof,
         {"event_id": checked_event_id(event_id), "source": checked_source(source), "at_height": at_height},
     )
     verified = inclusion_problem(answer, gateway.orderer_keys) is None
@@ -152,7 +151,7 @@ async def consistency(
     first: Annotated[int, Query(ge=0)],
     second: Annotated[int, Query(ge=0)],
 ) -> dict[str, Any]:
-    answer = await gateway.ask(subjects.LEDGER_CONSISTENCY, {"first_height": first, "second_height": second})
+    answer = await gateway.ask(gateway.names.ledger_consistency, {"first_height": first, "second_height": second})
     return {**answer, "verified": consistency_problem(answer, gateway.orderer_keys) is None}
 
 
@@ -321,7 +320,7 @@ async def application(
     contract_id: Annotated[str, Path(max_length=64)],
     case_key: Annotated[str, Path(max_length=128)],
 ) -> dict[str, Any]:
-    case = await gateway.ask(subjects.CONTRACT_CASE, {"contract_id": contract_id, "case_key": case_key})
+    case = await gateway.ask(gateway.names.contract_case, {"contract_id": contract_id, "case_key": case_key})
     if session is not None:
         involved = await _involved_in_case(gateway, case)
         seen_as = await _case_standing(gateway, session, involved)
@@ -376,7 +375,7 @@ async def _case_standing(gateway: Gateway, session: Session, involved: set[str])
     """``party`` or ``officer`` when the signed-in principal may see a case's details, else None."""
     if session.principal in involved:
         return "party"
-    resolved = await gateway.ask(subjects.IDENTITY_RESOLVE, {"did": f"did:govchain:{session.principal}"})
+    resolved = await gateway.ask(gateway.names.identity_resolve, {"did": f"did:govchain:{session.principal}"})
     document, metadata = resolved.get("didDocument") or {}, resolved.get("didDocumentMetadata") or {}
     if metadata.get("deactivated"):
         return None
@@ -394,7 +393,7 @@ async def _case_standing(gateway: Gateway, session: Session, involved: set[str])
 async def businesses(
     request: Request, gateway: GatewayDep, q: Annotated[str, Query(max_length=100)] = ""
 ) -> dict[str, Any]:
-    return await gateway.ask(subjects.REGISTRY_BUSINESSES, {"text": q})
+    return await gateway.ask(gateway.names.registry_businesses, {"text": q})
 
 
 def _record_params(record_id: str, purpose: str | None, proofs: bool) -> dict[str, Any]:
@@ -421,7 +420,7 @@ async def business(
     purpose: Purpose = None,
     proofs: bool = False,
 ) -> dict[str, Any]:
-    return await gateway.ask(subjects.REGISTRY_BUSINESS, _record_params(business_id, purpose, proofs), session)
+    return await gateway.ask(gateway.names.registry_business, _record_params(business_id, purpose, proofs), session)
 
 
 @router.get("/registry/parcels/{parcel_id}", tags=["registry"], summary="A land parcel and its ordered history")
@@ -434,19 +433,19 @@ async def parcel(
     purpose: Purpose = None,
     proofs: bool = False,
 ) -> dict[str, Any]:
-    return await gateway.ask(subjects.REGISTRY_PARCEL, _record_params(parcel_id, purpose, proofs), session)
+    return await gateway.ask(gateway.names.registry_parcel, _record_params(parcel_id, purpose, proofs), session)
 
 
 @router.get("/registry/departments", tags=["registry"], summary="The department directory")
 @limiter.limit(public_limit)
 async def departments(request: Request, gateway: GatewayDep) -> dict[str, Any]:
-    return await gateway.ask(subjects.REGISTRY_DEPARTMENTS, {})
+    return await gateway.ask(gateway.names.registry_departments, {})
 
 
 @router.get("/registry/catalog", tags=["registry"], summary="Data sets shared by departments, as you may read them")
 @limiter.limit(public_limit)
 async def catalog(request: Request, gateway: GatewayDep, session: OptionalSession) -> dict[str, Any]:
-    return await gateway.ask(subjects.REGISTRY_CATALOG, {}, session)
+    return await gateway.ask(gateway.names.registry_catalog, {}, session)
 
 
 @router.get("/documents/{sha256}", tags=["registry"], summary="Is a document (by its SHA-256) registered, by whom?")
@@ -457,7 +456,7 @@ async def document(
     sha256: Annotated[str, Path(pattern=SHA256)],
     proofs: bool = True,
 ) -> dict[str, Any]:
-    return await gateway.ask(subjects.REGISTRY_DOCUMENT, {"sha256": sha256, "with_proofs": proofs})
+    return await gateway.ask(gateway.names.registry_document, {"sha256": sha256, "with_proofs": proofs})
 
 
 @router.post("/documents/verify", tags=["registry"], summary="Upload a document; only its hash is looked up")
@@ -476,7 +475,7 @@ async def verify_upload(request: Request, gateway: GatewayDep, file: UploadFile)
             )
         hasher.update(chunk)
     digest = hasher.hexdigest()
-    answer = await gateway.ask(subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": True})
+    answer = await gateway.ask(gateway.names.registry_document, {"sha256": digest, "with_proofs": True})
     return {"sha256": digest, **answer}
 
 
@@ -489,7 +488,7 @@ async def verify_credential(
 ) -> dict[str, Any]:
     head_height = await gateway.head_height()
     return await gateway.ask(
-        subjects.IDENTITY_VERIFY_CREDENTIAL, {"credential": credential, "min_height": max(head_height, 0)}
+        gateway.names.identity_verify_credential, {"credential": credential, "min_height": max(head_height, 0)}
     )
 
 
@@ -517,7 +516,7 @@ async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -
     except AccessDenied as exc:
         raise denied(exc) from None
     resolved = await gateway.ask(
-        subjects.IDENTITY_RESOLVE,
+        gateway.names.identity_resolve,
         {"did": f"did:govchain:{body.principal}", "min_height": max(await gateway.head_height(), 0)},
     )
     document = resolved.get("didDocument") or {}
@@ -540,7 +539,7 @@ async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -
 async def my_access_log(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
     # Up to the newest block: a read recorded a moment ago is in the log it answers with.
     return await gateway.ask(
-        subjects.REGISTRY_ACCESS_LOG,
+        gateway.names.registry_access_log,
         {"subject": session.principal, "min_height": max(await gateway.head_height(), 0)},
         session,
     )
@@ -549,4 +548,4 @@ async def my_access_log(request: Request, gateway: GatewayDep, session: Required
 @router.get("/me", tags=["me"], summary="My identity as the chain knows it")
 @limiter.limit(private_limit)
 async def me(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
-    return await gateway.ask(subjects.IDENTITY_RESOLVE, {"did": f"did:govchain:{session.principal}"})
+    return await gateway.ask(gateway.names.identity_resolve, {"did": f"did:govchain:{session.principal}"})

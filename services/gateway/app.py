@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from govchain import __version__
 from govchain.bus.connect import connect
 from govchain.config import Settings
-from govchain.datadir import DataDir
+from govchain.datadir import DataDir, credentials_key_name
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.state import ChainState
 from govchain.services.gateway import api, contexts, log, portal, service_desk, sharing_pages, workbench
@@ -70,8 +70,9 @@ def create_app(settings: Settings, nats_url: str) -> FastAPI:
             Sessions(secret),
             orderer_keys,
             chain_id=genesis.chain_id,
+            names=settings.chain_names,
             checkpoint_key=state.checkpoint_key,
-            credentials_key_file=data.key_file(f"{GATEWAY}-credentials"),
+            credentials_key_file=data.key_file(credentials_key_name(GATEWAY)),
         )
         try:
             yield

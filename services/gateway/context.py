@@ -14,6 +14,7 @@ from nats.js.errors import NotFoundError
 
 from govchain.bus import subjects
 from govchain.bus.errors import NATS_ERRORS
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.client import GovChainClient, LedgerQueryError
 from govchain.crypto import CryptoSuite
 from govchain.protocol.block import Block
@@ -64,6 +65,8 @@ class Gateway:
     sessions: Sessions
     orderer_keys: dict[str, PublicKey]
     chain_id: str = ""
+    names: ChainNames = DEFAULT
+    """The chain's subjects (its own on a NATS cluster shared by several chains)."""
     challenges: ReplayGuard = field(default_factory=ReplayGuard)
     checkpoint_key: PublicKey | None = None
     """The Ed25519 key of a gm chain's checkpoints (genesis ``checkpoint_key``); None: the orderer keys."""
@@ -84,7 +87,7 @@ class Gateway:
 
     @property
     def client(self) -> GovChainClient:
-        return GovChainClient(self.nc)
+        return GovChainClient(self.nc, names=self.names)
 
     async def ask(self, subject: str, params: dict[str, Any], session: Session | None = None) -> dict[str, Any]:
         """A service query, signed by the gateway on behalf of the session's principal if any."""
@@ -106,7 +109,7 @@ class Gateway:
             raise api_error(404, "not_found", f"no block at height {height}")
         try:
             msg = await self.nc.jetstream().get_msg(
-                subjects.BLOCKS_STREAM, subjects.block_sequence(height), direct=True
+                self.names.blocks_stream, subjects.block_sequence(height), direct=True
             )
         except NotFoundError:
             raise api_error(404, "not_found", f"no block at height {height}") from None
@@ -126,7 +129,7 @@ class Gateway:
             head: int | None = max(await self.head_height(), 0)
         except NATS_ERRORS:
             head = None  # judged as of the identity projection's own height
-        answer = await self.ask(subjects.IDENTITY_KEY, {"key_id": key_id, "min_height": head})
+        answer = await self.ask(self.names.identity_key, {"key_id": key_id, "min_height": head})
         return key_state(answer, self.chain_id)
 
     async def check_signer(
@@ -159,7 +162,7 @@ class Gateway:
         if source is not None:
             params["source"] = checked_source(source)
         try:
-            proof = await self.ask(subjects.LEDGER_PROOF, params)
+            proof = await self.ask(self.names.ledger_proof, params)
         except HTTPException as exc:
             if exc.detail["code"] == "ambiguous_id":
                 raise api_error(
@@ -171,7 +174,7 @@ class Gateway:
                 ) from None
             raise
         source = str(proof["source"])
-        receipt = await self.ask(subjects.LEDGER_RECEIPT, {"event_id": event_id, "source": source})
+        receipt = await self.ask(self.names.ledger_receipt, {"event_id": event_id, "source": source})
         if receipt["status"] != "committed":
             raise api_error(404, "not_found", f"event {source}/{event_id} is not on chain")
         envelope = (await self.block(receipt["height"])).events[receipt["position"]]

@@ -5,7 +5,11 @@
   never cached: it moves);
 * ``GET /log/tile/<L>/<N>[.p/<W>]``: hash tiles, public and immutable (cacheable for a year by
   any proxy or CDN: a tile's path names its content);
-* ``GET /log/tile/entries/<N>[.p/<W>]``: entry bundles, the full signed events (the leaves).
+* ``GET /log/tile/entries/<N>[.p/<W>]``: entry bundles, the full signed events (the leaves);
+* ``GET /log/sha256/checkpoint`` and ``GET /log/sha256/tile/...``: a gm chain's SHA-256 tree
+  over the same leaves, a tlog of its own (origin ``<origin>/sha256``, for stock C2SP
+  witnesses and tlog clients; docs/crypto-profiles.md). On an intl chain, whose own tree is
+  SHA-256, they serve the same as ``/log/``.
 
 Entries and privacy: the hash tiles reveal nothing but hashes, and are all a standard tlog
 client needs to verify inclusion of a leaf it holds and consistency between two checkpoints.
@@ -28,7 +32,6 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from govchain.bus import subjects
 from govchain.protocol import events as ev
 from govchain.protocol.canonical import canonical_bytes
 from govchain.services.gateway.context import (
@@ -62,7 +65,23 @@ TILE_TYPE = "application/octet-stream"
 )
 @limiter.limit(public_limit)
 async def checkpoint(request: Request) -> Response:
-    answer = await gateway_of(request).ask(subjects.LEDGER_CHECKPOINT, {})
+    return await _checkpoint_note(request, "chain")
+
+
+@router.get(
+    "/log/sha256/checkpoint",
+    summary="A gm chain's SHA-256 checkpoint (origin <origin>/sha256), for stock C2SP witnesses",
+    response_class=Response,
+    responses={200: {"content": {NOTE_TYPE: {}}, "description": "the signed note"}},
+)
+@limiter.limit(public_limit)
+async def sha256_checkpoint(request: Request) -> Response:
+    return await _checkpoint_note(request, "sha256")
+
+
+async def _checkpoint_note(request: Request, tree: str) -> Response:
+    gateway = gateway_of(request)
+    answer = await gateway.ask(gateway.names.ledger_checkpoint, {"tree": tree})
     return Response(str(answer["note"]).encode("utf-8"), media_type=NOTE_TYPE, headers={"Cache-Control": "no-store"})
 
 
@@ -74,6 +93,21 @@ async def checkpoint(request: Request) -> Response:
 )
 @limiter.limit(public_limit)
 async def tile(request: Request, path: str, session: OptionalSession) -> Response:
+    return await _tile(request, path, session, "chain")
+
+
+@router.get(
+    "/log/sha256/tile/{path:path}",
+    summary="A hash tile (or entry bundle: the same leaves) of a gm chain's SHA-256 tree",
+    response_class=Response,
+    responses={200: {"content": {TILE_TYPE: {}}, "description": "the tile's bytes"}},
+)
+@limiter.limit(public_limit)
+async def sha256_tile(request: Request, path: str, session: OptionalSession) -> Response:
+    return await _tile(request, path, session, "sha256")
+
+
+async def _tile(request: Request, path: str, session: OptionalSession, tree: str) -> Response:
     try:
         found, entries = parse_tile_path(f"tile/{path}")
     except MalformedTilePath as exc:
@@ -91,13 +125,15 @@ async def tile(request: Request, path: str, session: OptionalSession) -> Respons
             )
         data = await _bundle(gateway, found.first_node, found.width)
         return Response(data, media_type=TILE_TYPE, headers={"Cache-Control": PRIVATE_IMMUTABLE})
-    answer = await gateway.ask(subjects.LEDGER_TILE, {"level": found.level, "index": found.index, "width": found.width})
+    answer = await gateway.ask(
+        gateway.names.ledger_tile, {"level": found.level, "index": found.index, "width": found.width, "tree": tree}
+    )
     return Response(base64.b64decode(answer["data"]), media_type=TILE_TYPE, headers={"Cache-Control": IMMUTABLE})
 
 
 async def _bundle(gateway: Gateway, start: int, width: int) -> bytes:
     """Leaves ``start`` .. ``start + width - 1``, read from their blocks, as an entry bundle."""
-    located = await gateway.ask(subjects.LEDGER_LEAVES, {"start": start, "count": width})
+    located = await gateway.ask(gateway.names.ledger_leaves, {"start": start, "count": width})
     locations = [(int(h), int(p)) for h, p in located["locations"]]
     if len(locations) != width:
         raise api_error(404, "not_found", f"the log has no {width} leaves from {start}")
@@ -129,7 +165,7 @@ async def checkpoint_evidence(request: Request, source: str, event_id: str) -> d
     event in the browser (the credential check). ``witnessed`` is null without a checkpoint."""
     gateway = gateway_of(request)
     proof = await gateway.ask(
-        subjects.LEDGER_PROOF, {"event_id": checked_event_id(event_id), "source": checked_source(source)}
+        gateway.names.ledger_proof, {"event_id": checked_event_id(event_id), "source": checked_source(source)}
     )
     item: dict[str, Any] = {"proof": proof}
     witnessed = await checkpoint_for_browser(gateway, [item])
@@ -140,7 +176,7 @@ async def witnessed_summary(gateway: Gateway) -> dict[str, Any]:
     """The newest checkpoint as the portal shows it: size and block, which witnesses cosigned it
     (checked here against the witness policy the ledger names and the orderer keys of genesis),
     the quorum, and the ledger's own head (the cosigned size may lag it)."""
-    answer = await gateway.ask(subjects.LEDGER_CHECKPOINT, {})
+    answer = await gateway.ask(gateway.names.ledger_checkpoint, {})
     policy = answer.get("policy") or {}
     witnesses = [str(w["vkey"]) for w in policy.get("witnesses") or []]
     quorum = int(policy.get("quorum") or 0)
@@ -185,7 +221,7 @@ async def checkpoint_for_browser(gateway: Gateway, proofs: list[dict[str, Any]])
     the checkpoint covers, ``witnessed_proof``: its inclusion proof at that size. None when
     there is no checkpoint or no policy to check it against (the page says so)."""
     try:
-        answer = await gateway.ask(subjects.LEDGER_CHECKPOINT, {})
+        answer = await gateway.ask(gateway.names.ledger_checkpoint, {})
     except HTTPException:
         return None
     height, policy_height = int(answer["height"]), answer.get("policy_height")
@@ -197,7 +233,9 @@ async def checkpoint_for_browser(gateway: Gateway, proofs: list[dict[str, Any]])
     policy_event = setting[-1]  # the block's last setting is the one in force after it
 
     async def at_checkpoint(source: str, event_id: str) -> dict[str, Any]:
-        proof = await gateway.ask(subjects.LEDGER_PROOF, {"event_id": event_id, "source": source, "at_height": height})
+        proof = await gateway.ask(
+            gateway.names.ledger_proof, {"event_id": event_id, "source": source, "at_height": height}
+        )
         return {k: proof[k] for k in ("leaf_hash", "leaf_index", "tree_size", "path")}  # names no one
 
     for item in proofs:

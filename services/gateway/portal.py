@@ -27,7 +27,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from govchain.bus import subjects
 from govchain.crypto import DEFAULT_SUITE
 from govchain.protocol.eventref import parse_event_ref
 from govchain.protocol.proofs import inclusion_problem, signed_head_problem
@@ -181,7 +180,8 @@ async def search(request: Request, q: Annotated[str, Query(max_length=100)]) -> 
         return RedirectResponse(f"/registry?{urlencode({'q': q})}", status_code=303)
     params: dict[str, Any] = {"event_id": event_id} if source is None else {"event_id": event_id, "source": source}
     try:
-        found = await gateway_of(request).ask(subjects.LEDGER_PROOF, params)
+        gateway = gateway_of(request)
+        found = await gateway.ask(gateway.names.ledger_proof, params)
     except HTTPException as exc:
         if exc.detail["code"] == "ambiguous_id":
             return RedirectResponse(f"/events/{event_id}", status_code=303)  # that page offers the sources
@@ -257,15 +257,16 @@ async def _event_page(request: Request, found: dict[str, Any], shown: dict[str, 
 @limiter.limit(public_limit)
 async def registry(request: Request, q: Annotated[str | None, Query(max_length=100)] = None) -> HTMLResponse:
     gateway = gateway_of(request)
-    found = None if q is None else (await gateway.ask(subjects.REGISTRY_BUSINESSES, {"text": q}))["records"]
-    directory = (await gateway.ask(subjects.REGISTRY_DEPARTMENTS, {}))["departments"]
+    found = None if q is None else (await gateway.ask(gateway.names.registry_businesses, {"text": q}))["records"]
+    directory = (await gateway.ask(gateway.names.registry_departments, {}))["departments"]
     return page(request, "registry.html", q=q or "", businesses=found, departments=directory)
 
 
 @router.get("/registry/parcel", response_class=HTMLResponse)
 @limiter.limit(public_limit)
 async def parcel(request: Request, id: Annotated[str, Query(max_length=64)]) -> HTMLResponse:
-    answer = await gateway_of(request).ask(subjects.REGISTRY_PARCEL, {"id": id})
+    gateway = gateway_of(request)
+    answer = await gateway.ask(gateway.names.registry_parcel, {"id": id})
     return page(request, "parcel.html", record=answer["record"], history=answer["history"])
 
 
@@ -283,7 +284,7 @@ async def verify(request: Request, file: UploadFile) -> HTMLResponse:
     while chunk := await file.read(UPLOAD_CHUNK_BYTES):  # never the whole upload in memory
         hasher.update(chunk)
     digest = hasher.hexdigest()
-    answer = await gateway.ask(subjects.REGISTRY_DOCUMENT, {"sha256": digest, "with_proofs": True})
+    answer = await gateway.ask(gateway.names.registry_document, {"sha256": digest, "with_proofs": True})
     verified = bool(answer["proofs"]) and all(
         inclusion_problem(p, gateway.orderer_keys) is None for p in answer["proofs"]
     )
@@ -312,14 +313,14 @@ async def analytics(request: Request) -> HTMLResponse:
     assumptions as the analytics service runs it (the same summary ``govchain report`` prints)."""
     gateway = gateway_of(request)
     try:
-        answer = await gateway.ask(subjects.ANALYTICS_SUMMARY, {})
+        answer = await gateway.ask(gateway.names.analytics_summary, {})
     except HTTPException:
         return page(request, "analytics.html", available=False, charts=EFFICIENCY_CHARTS)
     summary = Summary.model_validate(answer)
     language = i18n.chosen_language(request)
     t, has = i18n.translator(language), i18n.catalogue(language).__contains__
     try:
-        directory = (await gateway.ask(subjects.REGISTRY_DEPARTMENTS, {}))["departments"]
+        directory = (await gateway.ask(gateway.names.registry_departments, {}))["departments"]
     except HTTPException:
         directory = []  # ids instead of names: the figures do not depend on the registry
     return page(
@@ -353,7 +354,7 @@ async def chart(request: Request, name: str, lang: Annotated[str | None, Query(m
     gateway = gateway_of(request)
 
     async def draw() -> bytes:
-        answer = await gateway.ask(subjects.ANALYTICS_CHART, {"name": name, "lang": language})
+        answer = await gateway.ask(gateway.names.analytics_chart, {"name": name, "lang": language})
         return base64.b64decode(answer["png_base64"])
 
     png = await _charts.get((name, language, await gateway.head_height()), draw)

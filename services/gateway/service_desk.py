@@ -41,7 +41,6 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from govchain.bus import subjects
 from govchain.crypto import CREDENTIAL_SUITE
 from govchain.protocol.credentials import add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
@@ -168,7 +167,7 @@ async def qr(request: Request, text: Annotated[str, Query(max_length=256)]) -> R
 @limiter.limit(private_limit)
 async def my_cases(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
     return await gateway.ask(
-        subjects.CONTRACT_CASES_OF,
+        gateway.names.contract_cases_of,
         {"principal": session.principal, "min_height": max(await gateway.head_height(), 0)},
     )
 
@@ -177,7 +176,7 @@ async def my_cases(request: Request, gateway: GatewayDep, session: RequiredSessi
 @limiter.limit(private_limit)
 async def my_businesses(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
     return await gateway.ask(
-        subjects.REGISTRY_BUSINESSES_OF,
+        gateway.names.registry_businesses_of,
         {"owner": session.principal, "min_height": max(await gateway.head_height(), 0)},
         session,
     )
@@ -250,7 +249,7 @@ async def licence_credential(gateway: Gateway, session: Session, application_id:
     module's docstring). 403 to anyone but the applicant; 409 ``not_issued`` before it is."""
     head = max(await gateway.head_height(), 0)
     found = await gateway.ask(
-        subjects.CONTRACT_CASE, {"contract_id": LICENCE_CONTRACT, "case_key": application_id, "min_height": head}
+        gateway.names.contract_case, {"contract_id": LICENCE_CONTRACT, "case_key": application_id, "min_height": head}
     )
     if await applicant_of(gateway, found) != session.principal:
         raise api_error(403, "forbidden", "a licence credential is issued to its applicant only")
@@ -332,7 +331,7 @@ async def _not_revoked(gateway: Gateway, licence: dict[str, Any], head: int) -> 
     business_id, license_id = licence.get("business_id"), licence.get("license_id")
     if not isinstance(business_id, str) or not isinstance(license_id, str):
         return
-    record = await gateway.ask(subjects.REGISTRY_BUSINESS, {"id": business_id, "min_height": head})
+    record = await gateway.ask(gateway.names.registry_business, {"id": business_id, "min_height": head})
     for held in record.get("licenses", []):
         if held.get("license_id") == license_id and held.get("status") == "revoked":
             raise api_error(

@@ -19,7 +19,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from govchain.bus import subjects
 from govchain.protocol.sharing import RECORD_ID
 from govchain.services.gateway.context import OptionalSession, gateway_of
 from govchain.services.gateway.limits import limiter, public_limit
@@ -80,7 +79,7 @@ def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
 async def sharing_catalog(request: Request, session: OptionalSession) -> HTMLResponse:
     """The catalog of shared data sets, as the registry lets the asker see it."""
     gateway = gateway_of(request)
-    answer = await gateway.ask(subjects.REGISTRY_CATALOG, {"min_height": await _head(request)}, session)
+    answer = await gateway.ask(gateway.names.registry_catalog, {"min_height": await _head(request)}, session)
     return _page(
         request,
         "sharing/catalog.html",
@@ -99,7 +98,7 @@ async def sharing_grants(request: Request, session: OptionalSession) -> HTMLResp
     if session is None:
         return _page(request, "sharing/grants.html", grants=None, refusal="unauthenticated", today=None)
     try:
-        answer = await gateway.ask(subjects.REGISTRY_GRANTS, {"min_height": await _head(request)}, session)
+        answer = await gateway.ask(gateway.names.registry_grants, {"min_height": await _head(request)}, session)
     except HTTPException as exc:
         if exc.status_code != 403:
             raise
@@ -144,7 +143,7 @@ async def sharing_request(
     _checked_request_id(request_id)
     gateway = gateway_of(request)
     case = await gateway.ask(
-        subjects.CONTRACT_CASE,
+        gateway.names.contract_case,
         {"contract_id": SHARING_CONTRACT, "case_key": request_id, "min_height": await _head(request)},
     )
     viewer = await gateway.viewer(session)

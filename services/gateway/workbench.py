@@ -36,7 +36,6 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from govchain.bus import subjects
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.protocol.errors import KeyFileError
@@ -199,12 +198,12 @@ async def queue(
 ) -> dict[str, Any]:
     head = max(await gateway.head_height(), 0)
     answer = await gateway.ask(
-        subjects.CONTRACT_AWAITING, {"department": official.department, "limit": QUEUE_LIMIT, "min_height": head}
+        gateway.names.contract_awaiting, {"department": official.department, "limit": QUEUE_LIMIT, "min_height": head}
     )
     cases = answer["cases"]
     datasets: dict[str, dict[str, Any]] | None = None
     if any(case["contract_id"] == DATA_SHARING for case in cases):
-        found = await gateway.ask(subjects.REGISTRY_CATALOG, {}, session)
+        found = await gateway.ask(gateway.names.registry_catalog, {}, session)
         datasets = {f"{d['department']}/{d['dataset_id']}": d for d in found.get("datasets", [])}
     items = await asyncio.gather(*(_evidence(gateway, session, case, datasets or {}) for case in cases))
     return {
@@ -267,7 +266,7 @@ def _request_ref(ref: Any) -> dict[str, Any] | None:
 
 async def _parcel(gateway: Gateway, session: Session | None, parcel_id: str) -> dict[str, Any] | None:
     try:
-        answer = await gateway.ask(subjects.REGISTRY_PARCEL, {"id": parcel_id}, session)
+        answer = await gateway.ask(gateway.names.registry_parcel, {"id": parcel_id}, session)
     except HTTPException as exc:
         if exc.status_code == 404:
             return None
@@ -307,9 +306,9 @@ async def citizen_pseudonym(
             "pseudonym_unavailable",
             "this gateway holds no pseudonym key; compute it with `govchain identity pseudonym` at the counter",
         )
-    citizen_id = pseudonym(body.national_id, key, gateway.suite)  # HMAC-SM3 on a gm chain
+    citizen_id = pseudonym(body.national_id, key, suite=gateway.suite)  # HMAC-SM3 on a gm chain
     resolved = await gateway.ask(
-        subjects.IDENTITY_RESOLVE,
+        gateway.names.identity_resolve,
         {"did": f"did:govchain:{citizen_id}", "min_height": max(await gateway.head_height(), 0)},
     )
     return {"citizen_id": citizen_id, "enrolled": resolved.get("didDocument") is not None}

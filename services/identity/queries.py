@@ -10,7 +10,7 @@ from faststream.nats import NatsRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from govchain.bus import subjects
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.projection.runner import wait_for_height
 from govchain.protocol.envelope import HEX64_PATTERN, utc_now
 from govchain.services.identity.directory import SqlDirectory
@@ -58,7 +58,7 @@ def key_answer(key_id: str, directory: Directory) -> dict[str, Any]:
 BEHIND = {"error": "the identity projection has not reached the requested height yet", "code": "not_ready"}
 
 
-def identity_router(engine: Engine, height: Callable[[], int]) -> NatsRouter:
+def identity_router(engine: Engine, height: Callable[[], int], names: ChainNames = DEFAULT) -> NatsRouter:
     """``height`` gives the last block the projection applied (for ``min_height`` requests)."""
     router = NatsRouter()
 
@@ -66,19 +66,19 @@ def identity_router(engine: Engine, height: Callable[[], int]) -> NatsRouter:
         with engine.connect() as conn:
             return work(SqlDirectory(conn))
 
-    @router.subscriber(subjects.IDENTITY_RESOLVE)
+    @router.subscriber(names.identity_resolve)
     async def resolve(request: ResolveRequest) -> dict[str, Any]:
         if not await wait_for_height(height, request.min_height):
             return BEHIND
         return await asyncio.to_thread(with_directory, lambda d: resolve_did(request.did, d))
 
-    @router.subscriber(subjects.IDENTITY_KEY)
+    @router.subscriber(names.identity_key)
     async def key(request: KeyRequest) -> dict[str, Any]:
         if not await wait_for_height(height, request.min_height):
             return BEHIND
         return await asyncio.to_thread(with_directory, lambda d: key_answer(request.key_id, d))
 
-    @router.subscriber(subjects.IDENTITY_VERIFY_CREDENTIAL)
+    @router.subscriber(names.identity_verify_credential)
     async def verify(request: VerifyRequest) -> VerifyAnswer | dict[str, str]:
         if not await wait_for_height(height, request.min_height):
             return BEHIND

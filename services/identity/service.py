@@ -19,6 +19,6 @@ async def run_identity(
         name="identity",
         database="identity",
         projection=IdentityProjection(),
-        routes=lambda hosted: identity_router(hosted.engine, hosted.progress.height),
+        routes=lambda hosted: identity_router(hosted.engine, hosted.progress.height, settings.chain_names),
     ) as hosted:
         await run_until_stopped(ready, hosted.runner.run(stop))

@@ -23,6 +23,11 @@ ordering does not").
   backed off, never worked around.
 * **Only lease holders publish**: with a standby orderer, the one holding the ordering lease
   publishes; the other keeps quiet.
+* **Two trees on a gm chain** (:class:`CheckpointedTree`): the chain's own SM3 tree, as above,
+  and the RFC 6962 SHA-256 tree over the same leaves that stock C2SP witnesses can check, under
+  the origin ``<origin>/sha256``, signed by the same Ed25519 key, cosigned by the witnesses of
+  the policy's ``sha256`` part and published on its own subject of stream CHECKPOINTS. Each tree
+  has a publisher of its own (:func:`checkpoint_publishers` makes both).
 """
 
 from __future__ import annotations
@@ -40,15 +45,16 @@ from typing import Any
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from govchain.bus import subjects
 from govchain.bus.lease import Lease
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.logs import get_logger
 from govchain.protocol import events as ev
+from govchain.protocol.block import BlockHeader
 from govchain.protocol.envelope import utc_now
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.merkle import consistency_proof
-from govchain.services.ledger.store import LedgerStore
-from govchain.transparency.checkpoint import LogCheckpoint, add_signatures, sign_checkpoint
+from govchain.protocol.verify import Checkpoint
+from govchain.services.ledger.store import LedgerStore, Tree
+from govchain.transparency.checkpoint import LogCheckpoint, add_signatures, sha256_tree_origin, sign_checkpoint
 from govchain.transparency.cosignature import CosignatureVerifier
 from govchain.transparency.errors import TransparencyError
 from govchain.transparency.note import NoteSignature
@@ -87,6 +93,50 @@ def http_post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
     except urllib.error.HTTPError as error:
         with error:
             return error.code, error.read(MAX_ANSWER_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointedTree:
+    """Which of the log's trees a publisher checkpoints, and where its policy, origin, root and
+    stream subject are: the chain's own tree (SHA-256 on intl, SM3 on gm), or a gm chain's
+    SHA-256 tree over the same leaves (the header's ``log_root_sha256``)."""
+
+    tree: Tree
+
+    def origin(self, log_origin: str) -> str:
+        return log_origin if self.tree == "chain" else sha256_tree_origin(log_origin)
+
+    def witnesses(self, policy: ev.WitnessPolicySet | None) -> tuple[list[ev.NamedWitness], int]:
+        """(witnesses, quorum) of this tree's checkpoints under ``policy``; none without one."""
+        part = policy if self.tree == "chain" or policy is None else policy.sha256
+        return ([], 0) if part is None else (part.witnesses, part.quorum)
+
+    def witnesses_of_record(self, policy: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """The witnesses of this tree in a published record's (JSON) policy."""
+        part = policy if self.tree == "chain" else (policy or {}).get("sha256")
+        return list((part or {}).get("witnesses") or [])
+
+    def head(self, header: BlockHeader) -> tuple[int, bytes]:
+        root = header.log_root if self.tree == "chain" else header.log_root_sha256
+        if root is None:
+            raise ValueError(f"block {header.height} carries no SHA-256 log root")
+        return header.log_size, bytes.fromhex(root)
+
+    def head_of(self, checkpoint: Checkpoint) -> tuple[int, bytes]:
+        log = checkpoint.log if self.tree == "chain" else checkpoint.sha256_log
+        if log is None:
+            raise ValueError("the ledger keeps no SHA-256 tree")
+        return log.size, log.root()
+
+    def subject(self, names: ChainNames) -> str:
+        return names.checkpoints_subject if self.tree == "chain" else names.sha256_checkpoints_subject
+
+    def msg_id(self, size: int, digest: str) -> str:
+        return f"checkpoint-{size}-{digest}" if self.tree == "chain" else f"checkpoint-sha256-{size}-{digest}"
+
+
+CHAIN_TREE = CheckpointedTree("chain")
+SHA256_TREE = CheckpointedTree("sha256")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +222,12 @@ class CheckpointPublisher:
         url_overrides: dict[str, str] | None = None,
         lease: Lease | None = None,
         post: Post = http_post,
+        names: ChainNames = DEFAULT,
+        tree: CheckpointedTree = CHAIN_TREE,
     ) -> None:
         self.js = js
+        self.names = names
+        self.tree = tree
         self.store = store
         self.key = key
         self.interval_s = interval_s
@@ -254,15 +308,14 @@ class CheckpointPublisher:
             checkpoint = await asyncio.to_thread(self.store.checkpoint)
             if checkpoint is None:
                 return None
-            height, size, root = checkpoint.height, checkpoint.log.size, checkpoint.log.root()
-            self._set_policy(checkpoint.state.witness_policy, checkpoint.state.log_origin)
+            height, (size, root) = checkpoint.height, self.tree.head_of(checkpoint)
+            self._set_policy(checkpoint.state.witness_policy, self.tree.origin(checkpoint.state.log_origin))
             self.policy_height = checkpoint.state.witness_policy_height
         else:
             found = await asyncio.to_thread(self.store.header, height)
             if found is None:
                 return None
-            header = found[0]
-            size, root = header.log_size, bytes.fromhex(header.log_root)
+            size, root = self.tree.head(found[0])
         self._head_height = height
         assert self.origin is not None
         checkpoint_body = LogCheckpoint(self.origin, size, root)
@@ -277,7 +330,8 @@ class CheckpointPublisher:
                     link.task.cancel()
             self.links.clear()
         self.policy, self.origin = policy, origin
-        wanted = {w.vkey: w for w in (policy.witnesses if policy is not None else [])}
+        witnesses, quorum = self.tree.witnesses(policy)
+        wanted = {w.vkey: w for w in witnesses}
         for vkey in list(self.links):
             if vkey not in wanted:
                 link = self.links.pop(vkey)
@@ -297,12 +351,12 @@ class CheckpointPublisher:
             else:
                 link.url = url
         if policy is not None:
-            missing = [w.name for w in policy.witnesses if not self.url_overrides.get(w.name, w.url)]
+            missing = [w.name for w in witnesses if not self.url_overrides.get(w.name, w.url)]
             log.info(
                 "witness policy",
                 origin=origin,
-                quorum=policy.quorum,
-                witnesses=[w.name for w in policy.witnesses],
+                quorum=quorum,
+                witnesses=[w.name for w in witnesses],
                 without_url=missing,
             )
 
@@ -335,10 +389,7 @@ class CheckpointPublisher:
             if old in (0, target.size):
                 proof: list[bytes] = []
             else:
-                proof = await asyncio.to_thread(
-                    self.store.with_nodes,
-                    lambda nodes, old=old: consistency_proof(old, target.size, nodes, self.store.suite),
-                )
+                proof = await asyncio.to_thread(self.store.consistency_proof, old, target.size, self.tree.tree)
             body = format_add_checkpoint(old, proof, target.note)
             status, answer = await asyncio.to_thread(self.post, url, body, self.timeout_s)
             if status == 200:
@@ -392,7 +443,7 @@ class CheckpointPublisher:
         return found
 
     def _quorum(self) -> int:
-        return 0 if self.policy is None else self.policy.quorum
+        return self.tree.witnesses(self.policy)[1]
 
     def _quorum_met(self, target: Target) -> bool:
         return len(self._cosignatures(target.size, target.root)) >= self._quorum()
@@ -409,7 +460,7 @@ class CheckpointPublisher:
         names = frozenset(name for name, _ in cosigs)
         if not self._says_more(target.size, names):
             return
-        newest = await newest_checkpoint(self.js)  # another orderer may have published since
+        newest = await newest_checkpoint(self.js, self.names, self.tree)  # another orderer may have published since
         if newest is not None:
             self.published = Published(int(newest["size"]), frozenset(newest.get("cosigners") or []))
             if not self._says_more(target.size, names):
@@ -428,14 +479,15 @@ class CheckpointPublisher:
         }
         digest = hashlib.sha256(note).hexdigest()[:32]
         await self.js.publish(
-            subjects.CHECKPOINTS_SUBJECT,
+            self.tree.subject(self.names),
             json.dumps(record).encode(),
-            stream=subjects.CHECKPOINTS_STREAM,
-            headers={"Nats-Msg-Id": f"checkpoint-{target.size}-{digest}"},
+            stream=self.names.checkpoints_stream,
+            headers={"Nats-Msg-Id": self.tree.msg_id(target.size, digest)},
         )
         self.published = Published(target.size, names)
         log.debug(  # up to one a second; the newest is on /log/checkpoint and the portal
             "checkpoint published",
+            tree=self.tree.tree,
             size=target.size,
             height=target.height,
             cosigners=sorted(names),
@@ -452,21 +504,43 @@ class CheckpointPublisher:
     async def _load_published(self) -> None:
         """Start from the newest published checkpoint: its size, and which witnesses cosigned it
         (their starting size: a witness that moved on since answers 409 with its own)."""
-        record = await newest_checkpoint(self.js)
+        record = await newest_checkpoint(self.js, self.names, self.tree)
         self._loaded_last = True
         if record is None:
             return
         self.published = Published(int(record["size"]), frozenset(record.get("cosigners") or []))
-        for witness in (record.get("policy") or {}).get("witnesses") or []:
+        for witness in self.tree.witnesses_of_record(record.get("policy")):
             if witness.get("name") in self.published.cosigners:
                 self._size_hints[str(witness.get("vkey"))] = self.published.size
 
 
-async def newest_checkpoint(js: JetStreamContext) -> dict[str, Any] | None:
-    """The newest record on stream CHECKPOINTS, or None when none was published yet (or the
-    stream does not exist yet)."""
+def checkpointed_tree(store: LedgerStore, tree: Tree) -> CheckpointedTree:
+    """``tree`` as this chain checkpoints it: asked for the SHA-256 tree, a chain whose own tree
+    is SHA-256 (intl) answers with its own checkpoints."""
+    return SHA256_TREE if tree == "sha256" and store.keeps_sha256_tree else CHAIN_TREE
+
+
+def checkpoint_publishers(
+    js: JetStreamContext, store: LedgerStore, key: SigningKey, **options: Any
+) -> list[CheckpointPublisher]:
+    """The chain's checkpoint publisher and, on a chain that keeps a SHA-256 tree (gm), that
+    tree's beside it (same key, same options): each tree is its own log to the witnesses."""
+    trees = [CHAIN_TREE, SHA256_TREE] if store.keeps_sha256_tree else [CHAIN_TREE]
+    return [CheckpointPublisher(js, store, key, tree=tree, **options) for tree in trees]
+
+
+async def run_publishers(publishers: list[CheckpointPublisher], stop: asyncio.Event) -> None:
+    """Run every publisher until ``stop`` (none of them ever raises but on cancellation)."""
+    await asyncio.gather(*(publisher.run(stop) for publisher in publishers))
+
+
+async def newest_checkpoint(
+    js: JetStreamContext, names: ChainNames = DEFAULT, tree: CheckpointedTree = CHAIN_TREE
+) -> dict[str, Any] | None:
+    """The newest record of ``tree`` on the chain's stream CHECKPOINTS, or None when none was
+    published yet (or the stream does not exist yet)."""
     try:
-        msg = await js.get_last_msg(subjects.CHECKPOINTS_STREAM, subjects.CHECKPOINTS_SUBJECT)
+        msg = await js.get_last_msg(names.checkpoints_stream, tree.subject(names))
     except NotFoundError:
         return None
     return dict(json.loads(msg.data))

@@ -28,6 +28,7 @@ from govchain.bus.errors import NATS_ERRORS, is_transient
 from govchain.bus.lease import Lease
 from govchain.bus.pull import MessagePuller, ensure_durable
 from govchain.bus.streams import ensure_streams
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.crypto import CryptoSuite
 from govchain.logs import get_logger
 from govchain.protocol import events as ev
@@ -36,7 +37,7 @@ from govchain.protocol.cutter import BlockCutter, BlockLimits
 from govchain.protocol.envelope import Envelope, utc_now
 from govchain.protocol.errors import GovChainError
 from govchain.protocol.eventref import EventKey
-from govchain.protocol.genesis import genesis_suite, make_genesis_block
+from govchain.protocol.genesis import genesis_payload, genesis_suite, make_genesis_block
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.verify import ChainVerifier, Checkpoint
@@ -63,6 +64,11 @@ QUARANTINE_AFTER = 3
 
 class OrdererFenced(GovChainError):
     """Another orderer appended first: this one's view of the chain is stale."""
+
+
+class WrongChain(GovChainError):
+    """The names this orderer was given are another chain's than its genesis: it would write one
+    chain's blocks into another's streams."""
 
 
 class OrdererKeyRevoked(GovChainError):
@@ -125,12 +131,18 @@ class Orderer:
         genesis_hash: str | None = None,
         ack_wait_s: float = 30.0,
         stream_replicas: int = 1,
+        names: ChainNames = DEFAULT,
     ) -> None:
         self.nc = nc
+        self.names = names
+        """The chain's streams and subjects (its own on a NATS cluster shared by several chains)."""
         self.js: JetStreamContext = nc.jetstream()
         self.store = store
         self.key = key
         self.genesis = genesis
+        chain_id = genesis_payload(genesis).chain_id
+        if names.chain is not None and names.chain != chain_id:
+            raise WrongChain(f"told to order chain {names.chain!r}, but genesis is chain {chain_id!r}")
         self.suite = genesis_suite(genesis)
         """The chain's crypto suite, as its genesis names it."""
         self.limits = limits
@@ -151,16 +163,16 @@ class Orderer:
 
     async def recover(self) -> None:
         """Bring the store up to the last block on stream BLOCKS (publishing genesis if none)."""
-        await ensure_streams(self.js, self.stream_replicas)
-        if await last_height(self.js) < 0:
+        await ensure_streams(self.js, self.stream_replicas, names=self.names)
+        if await last_height(self.js, self.names) < 0:
             try:
                 await self.append_block(make_genesis_block(self.genesis, self.key))
             except OrdererFenced:
                 log.info("genesis already appended by another orderer")
         checkpoint = await asyncio.to_thread(self.store.checkpoint)
         verifier = ChainVerifier(genesis_hash=self.genesis_hash, checkpoint=checkpoint)
-        newest = await last_height(self.js)
-        async for height, raw in follow_blocks(self.js, verifier.height + 1, to_height=newest):
+        newest = await last_height(self.js, self.names)
+        async for height, raw in follow_blocks(self.js, verifier.height + 1, to_height=newest, names=self.names):
             applied = verifier.verify(Block.from_bytes(raw, height_hint=height))
             assert verifier.checkpoint is not None
             await asyncio.to_thread(self.store.record, applied, verifier.checkpoint)
@@ -177,8 +189,8 @@ class Orderer:
         await self.recover()
         await ensure_durable(
             self.js,
-            subjects.EVENTS_STREAM,
-            subjects.EVENTS_SUBJECTS,
+            self.names.events_stream,
+            self.names.events_subjects,
             ConsumerConfig(
                 durable_name=subjects.ORDERER_CONSUMER,
                 ack_policy=AckPolicy.EXPLICIT,
@@ -188,7 +200,7 @@ class Orderer:
                 num_replicas=self.stream_replicas,
             ),
         )
-        puller = await MessagePuller(self.nc, subjects.EVENTS_STREAM, subjects.ORDERER_CONSUMER).start()
+        puller = await MessagePuller(self.nc, self.names.events_stream, subjects.ORDERER_CONSUMER).start()
         if ready is not None:
             ready.set()
         try:
@@ -337,9 +349,9 @@ class Orderer:
     async def _publish_rejections(self, rejections: list[Rejection]) -> None:
         for rejection in rejections:
             await self.js.publish(
-                subjects.rejected_subject(rejection.source, rejection.event_id),
+                self.names.rejected_subject(rejection.source, rejection.event_id),
                 json.dumps(rejection.record()).encode(),
-                stream=subjects.REJECTED_STREAM,
+                stream=self.names.rejected_stream,
                 headers={"Nats-Msg-Id": rejection.msg_id},
             )
 
@@ -358,9 +370,9 @@ class Orderer:
         expected_last = subjects.block_sequence(block.height) - 1
         try:
             ack = await self.js.publish(
-                subjects.BLOCKS_SUBJECT,
+                self.names.blocks_subject,
                 block.to_bytes() if wire is None else wire,
-                stream=subjects.BLOCKS_STREAM,
+                stream=self.names.blocks_stream,
                 headers={
                     "Nats-Msg-Id": block_msg_id(block),
                     "Nats-Expected-Last-Sequence": str(expected_last),

@@ -17,13 +17,13 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel, Field
 
-from govchain.bus import subjects
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.protocol.block import BlockHeader
 from govchain.protocol.envelope import EVENT_ID_PATTERN, PRINCIPAL_PATTERN
 from govchain.protocol.eventref import event_ref
-from govchain.protocol.merkle import consistency_proof, inclusion_proof
-from govchain.services.ledger.checkpoints import newest_checkpoint
-from govchain.services.ledger.store import EventLocation, LedgerStore
+from govchain.protocol.merkle import inclusion_proof
+from govchain.services.ledger.checkpoints import checkpointed_tree, newest_checkpoint
+from govchain.services.ledger.store import EventLocation, LedgerStore, Tree
 from govchain.transparency.errors import TileUnavailable
 from govchain.transparency.tiles import MAX_LEVEL, TILE_WIDTH, Tile, tile_for_tree
 
@@ -80,9 +80,17 @@ class InclusionAnswer(BaseModel):
     head: SignedHead
 
 
+TREE_FIELD = Field(
+    default="chain",
+    description="the chain's own tree, or `sha256`: a gm chain's SHA-256 tree (origin `<origin>/sha256`, "
+    "for stock C2SP witnesses), which on an intl chain is its own",
+)
+
+
 class ConsistencyRequest(BaseModel):
     first_height: int = Field(ge=0)
     second_height: int = Field(ge=0)
+    tree: Tree = TREE_FIELD
 
 
 class ConsistencyAnswer(BaseModel):
@@ -99,7 +107,9 @@ class QueryError(BaseModel):
 
 
 class CheckpointRequest(BaseModel):
-    """The newest witnessed checkpoint (no parameters)."""
+    """The newest witnessed checkpoint of one of the log's trees."""
+
+    tree: Tree = TREE_FIELD
 
 
 class CheckpointAnswer(BaseModel):
@@ -122,6 +132,7 @@ class TileRequest(BaseModel):
     level: int = Field(ge=0, le=MAX_LEVEL)
     index: int = Field(ge=0, le=2**53)
     width: int = Field(default=TILE_WIDTH, ge=1, le=TILE_WIDTH)
+    tree: Tree = TREE_FIELD
 
 
 class TileAnswer(BaseModel):
@@ -197,7 +208,7 @@ def answer_consistency(store: LedgerStore, request: ConsistencyRequest) -> Consi
     if first is None or second is None:
         return QueryError(error="no block at one of the heights", code="not_found")
     old, new = first.header.log_size, second.header.log_size
-    path = store.with_nodes(lambda nodes: consistency_proof(old, new, nodes, store.suite))
+    path = store.consistency_proof(old, new, request.tree)
     return ConsistencyAnswer(first_size=old, second_size=new, path=[p.hex() for p in path], first=first, second=second)
 
 
@@ -208,8 +219,10 @@ def head_size(store: LedgerStore) -> tuple[int, int]:
     return (height, found[0].log_size) if found is not None else (-1, 0)
 
 
-async def answer_checkpoint(store: LedgerStore, js: JetStreamContext) -> CheckpointAnswer | QueryError:
-    record = await newest_checkpoint(js)
+async def answer_checkpoint(
+    store: LedgerStore, js: JetStreamContext, names: ChainNames = DEFAULT, tree: Tree = "chain"
+) -> CheckpointAnswer | QueryError:
+    record = await newest_checkpoint(js, names, checkpointed_tree(store, tree))
     if record is None:
         return QueryError(error="no checkpoint has been published yet", code="not_found")
     height, size = await asyncio.to_thread(head_size, store)
@@ -224,7 +237,7 @@ def answer_tile(store: LedgerStore, request: TileRequest) -> TileAnswer | QueryE
     _, size = head_size(store)
     tile = Tile(request.level, request.index, request.width)
     try:
-        data = store.with_nodes(lambda nodes: tile_for_tree(tile, nodes, size))
+        data = store.with_nodes(lambda nodes: tile_for_tree(tile, nodes, size), request.tree)
     except TileUnavailable as exc:
         return QueryError(error=str(exc), code="not_found")
     return TileAnswer(
@@ -236,7 +249,9 @@ def answer_tile(store: LedgerStore, request: TileRequest) -> TileAnswer | QueryE
     )
 
 
-async def answer_receipt(store: LedgerStore, js: JetStreamContext, request: ReceiptRequest) -> Receipt:
+async def answer_receipt(
+    store: LedgerStore, js: JetStreamContext, request: ReceiptRequest, names: ChainNames = DEFAULT
+) -> Receipt:
     found = await asyncio.to_thread(store.locate, request.event_id, request.source)
     if found:
         location = found[0]
@@ -252,9 +267,7 @@ async def answer_receipt(store: LedgerStore, js: JetStreamContext, request: Rece
             block_hash=head.hash if head else None,
         )
     try:
-        msg = await js.get_last_msg(
-            subjects.REJECTED_STREAM, subjects.rejected_subject(request.source, request.event_id)
-        )
+        msg = await js.get_last_msg(names.rejected_stream, names.rejected_subject(request.source, request.event_id))
     except NotFoundError:
         pass
     else:
@@ -270,36 +283,39 @@ async def answer_receipt(store: LedgerStore, js: JetStreamContext, request: Rece
     return Receipt(source=request.source, event_id=request.event_id, status="pending")
 
 
-def ledger_router(store: LedgerStore, jetstream: Callable[[], JetStreamContext]) -> NatsRouter:
-    """Request/reply handlers; ``jetstream`` gives the connected context once the broker runs."""
+def ledger_router(
+    store: LedgerStore, jetstream: Callable[[], JetStreamContext], names: ChainNames = DEFAULT
+) -> NatsRouter:
+    """Request/reply handlers on ``names``'s subjects; ``jetstream`` gives the connected context
+    once the broker runs."""
     router = NatsRouter()
 
-    @router.subscriber(subjects.LEDGER_RECEIPT)
+    @router.subscriber(names.ledger_receipt)
     async def receipt(request: ReceiptRequest) -> Receipt:
-        return await answer_receipt(store, jetstream(), request)
+        return await answer_receipt(store, jetstream(), request, names)
 
-    @router.subscriber(subjects.LEDGER_PROOF)
+    @router.subscriber(names.ledger_proof)
     async def proof(request: ProofRequest) -> InclusionAnswer | QueryError:
         return await asyncio.to_thread(answer_inclusion, store, request)
 
-    @router.subscriber(subjects.LEDGER_CONSISTENCY)
+    @router.subscriber(names.ledger_consistency)
     async def consistency(request: ConsistencyRequest) -> ConsistencyAnswer | QueryError:
         return await asyncio.to_thread(answer_consistency, store, request)
 
-    @router.subscriber(subjects.LEDGER_CHECKPOINT)
-    async def checkpoint() -> CheckpointAnswer | QueryError:
-        return await answer_checkpoint(store, jetstream())
+    @router.subscriber(names.ledger_checkpoint)
+    async def checkpoint(request: CheckpointRequest) -> CheckpointAnswer | QueryError:
+        return await answer_checkpoint(store, jetstream(), names, request.tree)
 
-    @router.subscriber(subjects.LEDGER_TILE)
+    @router.subscriber(names.ledger_tile)
     async def tile(request: TileRequest) -> TileAnswer | QueryError:
         return await asyncio.to_thread(answer_tile, store, request)
 
-    @router.subscriber(subjects.LEDGER_LEAVES)
+    @router.subscriber(names.ledger_leaves)
     async def leaves(request: LeavesRequest) -> LeavesAnswer:
         found = await asyncio.to_thread(store.leaf_locations, request.start, request.start + request.count)
         return LeavesAnswer(start=request.start, locations=found)
 
-    @router.subscriber(subjects.LEDGER_HEAD)
+    @router.subscriber(names.ledger_head)
     async def head() -> SignedHead | QueryError:
         height = await asyncio.to_thread(store.head_height)
         found = await asyncio.to_thread(signed_head, store, height)

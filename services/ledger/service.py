@@ -11,7 +11,7 @@ from govchain.bus.lease import Lease
 from govchain.config import Settings
 from govchain.datadir import DataDir
 from govchain.protocol.genesis import genesis_suite
-from govchain.services.ledger.checkpoints import CheckpointPublisher
+from govchain.services.ledger.checkpoints import checkpoint_publishers, run_publishers
 from govchain.services.ledger.orderer import Orderer
 from govchain.services.ledger.queries import ledger_router
 from govchain.services.ledger.store import LedgerStore
@@ -23,8 +23,9 @@ async def run_ledger(
 ) -> None:
     data = DataDir(settings.data_dir)
     store = LedgerStore(make_engine(settings.database_url_for("ledger")), genesis_suite(data.genesis()))
+    names = settings.chain_names
     broker = make_broker(nats_url, settings, name="govchain-ledger")
-    broker.include_router(ledger_router(store, lambda: broker.connection.jetstream()))
+    broker.include_router(ledger_router(store, lambda: broker.connection.jetstream(), names))
     await broker.start()
     publishing: asyncio.Task[None] | None = None
     try:
@@ -38,24 +39,27 @@ async def run_ledger(
             genesis_hash=settings.genesis_hash,
             ack_wait_s=settings.ack_wait_s,
             stream_replicas=settings.stream_replicas,
+            names=names,
         )
         lease = Lease(
             broker.connection.jetstream(),
-            name="orderer",
+            name=names.orderer_lease,
             holder=settings.instance_id,
             ttl_s=settings.lease_ttl_s,
             replicas=settings.stream_replicas,
         )
-        publisher = CheckpointPublisher(
+        publishers = checkpoint_publishers(  # on a gm chain, its SHA-256 tree's too
             broker.connection.jetstream(),
             store,
-            data.checkpoint_key(settings.orderer_key),  # Ed25519 (C2SP): the orderer's, or a gm chain's own
+            # Ed25519 (C2SP): the orderer's, or a gm chain's own (GOVCHAIN_CHECKPOINT_KEY or its file)
+            data.checkpoint_key(settings.orderer_key, settings.checkpoint_key),
             interval_s=settings.checkpoint_interval_ms / 1000,
             timeout_s=settings.witness_timeout_s,
             url_overrides=settings.witness_url_overrides,
             lease=lease,
+            names=names,
         )
-        publishing = asyncio.create_task(publisher.run(stop), name="checkpoints")
+        publishing = asyncio.create_task(run_publishers(publishers, stop), name="checkpoints")
         await orderer.run(stop, ready=ready, lease=lease)
     finally:
         if publishing is not None:

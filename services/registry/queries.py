@@ -18,7 +18,7 @@ from nats.errors import NoRespondersError
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
-from govchain.bus import subjects
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.client import GovChainClient, LedgerQueryError
 from govchain.privacy.fields import SealedField
 from govchain.privacy.vault import KeyVault, SubjectErased, UnknownSubjectKey
@@ -85,8 +85,11 @@ class RegistryQueries:
         state: Callable[[], ChainState | None],
         height: Callable[[], int],
         key: SigningKey,
+        names: ChainNames = DEFAULT,
     ) -> None:
         self.engine = engine
+        self.names = names
+        """The chain's subjects: each query is answered, and its signed request checked, under its own."""
         self.vault = vault
         self.client = client
         self.state = state
@@ -279,7 +282,7 @@ class RegistryQueries:
                 related_events=[event_id for lic in licenses for event_id in json.loads(lic["event_ids"])],
             )
 
-        return await self.answer(subjects.REGISTRY_BUSINESS, request, work)
+        return await self.answer(self.names.registry_business, request, work)
 
     async def search_businesses(self, request: SearchRequest) -> dict[str, Any]:
         async def work(viewer: Viewer) -> dict[str, Any]:
@@ -295,7 +298,7 @@ class RegistryQueries:
                 request, {"records": records}, [event_id for row in rows for event_id in json.loads(row["event_ids"])]
             )
 
-        return await self.answer(subjects.REGISTRY_BUSINESSES, request, work)
+        return await self.answer(self.names.registry_businesses, request, work)
 
     async def parcel(self, request: RecordRequest) -> dict[str, Any]:
         async def work(viewer: Viewer) -> dict[str, Any]:
@@ -315,7 +318,7 @@ class RegistryQueries:
                 related_events=[tx["event_id"] for tx in history],
             )
 
-        return await self.answer(subjects.REGISTRY_PARCEL, request, work)
+        return await self.answer(self.names.registry_parcel, request, work)
 
     async def verify_document(self, request: DocumentRequest) -> dict[str, Any]:
         async def work(viewer: Viewer) -> dict[str, Any]:
@@ -323,7 +326,7 @@ class RegistryQueries:
             result: dict[str, Any] = {"registered": bool(rows), "registrations": rows}
             return await self.with_proofs(request, result, [row["event_id"] for row in rows])
 
-        return await self.answer(subjects.REGISTRY_DOCUMENT, request, work)
+        return await self.answer(self.names.registry_document, request, work)
 
     async def departments(self, request: Request) -> dict[str, Any]:
         async def work(viewer: Viewer) -> dict[str, Any]:
@@ -335,7 +338,7 @@ class RegistryQueries:
                 unproven=[f"department {row['department_id']}" for row in rows if not row["event_id"]],
             )
 
-        return await self.answer(subjects.REGISTRY_DEPARTMENTS, request, work)
+        return await self.answer(self.names.registry_departments, request, work)
 
     async def catalog(self, request: Request) -> dict[str, Any]:
         async def work(viewer: Viewer) -> dict[str, Any]:
@@ -345,7 +348,7 @@ class RegistryQueries:
                 request, {"datasets": shown}, [event_id for row in shown for event_id in row["event_ids"]]
             )
 
-        return await self.answer(subjects.REGISTRY_CATALOG, request, work)
+        return await self.answer(self.names.registry_catalog, request, work)
 
     async def seal(self, request: SealRequest) -> dict[str, Any]:
         """Encrypt personal fields under the subject's data key, for a department about to publish."""
@@ -364,7 +367,7 @@ class RegistryQueries:
                 raise AccessDenied("erased", str(exc)) from exc
             return {"sealed": sealed}
 
-        return await self.answer(subjects.REGISTRY_SEAL, request, work)
+        return await self.answer(self.names.registry_seal, request, work)
 
     async def access_log(self, request: SubjectRequest) -> dict[str, Any]:
         async def work(viewer: Viewer) -> dict[str, Any]:
@@ -384,7 +387,7 @@ class RegistryQueries:
                 [entry["event_id"] for entry in entries],
             )
 
-        return await self.answer(subjects.REGISTRY_ACCESS_LOG, request, work)
+        return await self.answer(self.names.registry_access_log, request, work)
 
 
 def record_context(record: str, field: str) -> str:
@@ -425,27 +428,28 @@ async def businesses_of(queries: RegistryQueries, request: OwnerRequest) -> dict
             "records": [view("business", _decoded(r), viewer, subject=r["owner"]) for r in rows],
         }
 
-    return await queries.answer(subjects.REGISTRY_BUSINESSES_OF, request, work)
+    return await queries.answer(queries.names.registry_businesses_of, request, work)
 
 
 def registry_router(queries: RegistryQueries) -> NatsRouter:
+    names = queries.names
     router = NatsRouter()
-    router.subscriber(subjects.REGISTRY_BUSINESS)(queries.business)
-    router.subscriber(subjects.REGISTRY_BUSINESSES)(queries.search_businesses)
+    router.subscriber(names.registry_business)(queries.business)
+    router.subscriber(names.registry_businesses)(queries.search_businesses)
 
-    @router.subscriber(subjects.REGISTRY_BUSINESSES_OF)
+    @router.subscriber(names.registry_businesses_of)
     async def owned(request: OwnerRequest) -> dict[str, Any]:
         return await businesses_of(queries, request)
 
-    router.subscriber(subjects.REGISTRY_PARCEL)(queries.parcel)
-    router.subscriber(subjects.REGISTRY_DOCUMENT)(queries.verify_document)
-    router.subscriber(subjects.REGISTRY_DEPARTMENTS)(queries.departments)
-    router.subscriber(subjects.REGISTRY_CATALOG)(queries.catalog)
-    router.subscriber(subjects.REGISTRY_ACCESS_LOG)(queries.access_log)
-    router.subscriber(subjects.REGISTRY_SEAL)(queries.seal)
+    router.subscriber(names.registry_parcel)(queries.parcel)
+    router.subscriber(names.registry_document)(queries.verify_document)
+    router.subscriber(names.registry_departments)(queries.departments)
+    router.subscriber(names.registry_catalog)(queries.catalog)
+    router.subscriber(names.registry_access_log)(queries.access_log)
+    router.subscriber(names.registry_seal)(queries.seal)
     from govchain.services.registry.sharing import SharingQueries
 
     sharing = SharingQueries(queries)
-    router.subscriber(subjects.REGISTRY_DATASET_READ)(sharing.read)
-    router.subscriber(subjects.REGISTRY_GRANTS)(sharing.grants)
+    router.subscriber(names.registry_dataset_read)(sharing.read)
+    router.subscriber(names.registry_grants)(sharing.grants)
     return router

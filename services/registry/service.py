@@ -31,10 +31,11 @@ async def run_registry(
                 RegistryQueries(
                     hosted.engine,
                     vault,
-                    client=lambda: GovChainClient(hosted.broker.connection),
+                    client=lambda: GovChainClient(hosted.broker.connection, names=settings.chain_names),
                     state=hosted.progress.state,
                     height=hosted.progress.height,
                     key=key,
+                    names=settings.chain_names,
                 )
             )
 

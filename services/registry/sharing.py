@@ -25,7 +25,6 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy import or_, select
 
-from govchain.bus import subjects
 from govchain.privacy.fields import SealedField
 from govchain.privacy.vault import SubjectErased, UnknownSubjectKey
 from govchain.protocol.envelope import make_event
@@ -149,7 +148,7 @@ class SharingQueries:
                 },
             }
 
-        return await self.q.answer(subjects.REGISTRY_DATASET_READ, request, work)
+        return await self.q.answer(self.q.names.registry_dataset_read, request, work)
 
     async def _open(self, row: dict[str, Any], field: str, record: str) -> Any:
         sealed = row.get(field)
@@ -196,7 +195,7 @@ class SharingQueries:
                 request, {"grants": grants, "today": await self.today()}, [grant["event_id"] for grant in grants]
             )
 
-        return await self.q.answer(subjects.REGISTRY_GRANTS, request, work)
+        return await self.q.answer(self.q.names.registry_grants, request, work)
 
 
 def shared_reads_of(queries: RegistryQueries, subject: str) -> list[dict[str, Any]]:

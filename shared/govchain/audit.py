@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from nats.js import JetStreamContext
 
 from govchain.bus.blocks import follow_block_batches, follow_blocks, last_height
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.projection.progress import VERIFY, CatchUpReporter, catch_up_reporter, report_events
 from govchain.protocol.block import Block
 from govchain.protocol.errors import BlockVerificationError
@@ -40,6 +41,7 @@ async def verify_chain(
     genesis_hash: str | None = None,
     on_block: Callable[[int, int], None] | None = None,
     progress: CatchUpReporter | None = None,
+    names: ChainNames = DEFAULT,
 ) -> ChainReport:
     """Verify blocks 0..newest with full event re-validation; stop at the first bad block.
 
@@ -49,7 +51,7 @@ async def verify_chain(
     ``on_block`` is given: that caller shows its own progress), as a catching-up projection's do.
     """
     verifier = ChainVerifier(genesis_hash=genesis_hash, check_events=True)
-    newest = await last_height(js)
+    newest = await last_height(js, names)
     reporter = progress if progress is not None else catch_up_reporter()
     reporting = newest >= 0 and (progress is not None or on_block is None)
     if reporting:
@@ -65,7 +67,7 @@ async def verify_chain(
         return ChainReport(ok, verifier.height, events, first_bad, detail, seconds, rate, crypto)
 
     try:
-        async for blocks in follow_block_batches(js, 0, to_height=newest):
+        async for blocks in follow_block_batches(js, 0, to_height=newest, names=names):
             for height, raw in blocks:
                 try:
                     verified = verifier.verify(Block.from_bytes(raw, height_hint=height))
@@ -83,11 +85,13 @@ async def verify_chain(
             reporter.finished(VERIFY, verifier.height)
 
 
-async def chain_state(js: JetStreamContext, *, genesis_hash: str | None = None) -> ChainState:
+async def chain_state(
+    js: JetStreamContext, *, genesis_hash: str | None = None, names: ChainNames = DEFAULT
+) -> ChainState:
     """The chain state (principals, keys, roles, policy) after the newest block, verified on the way."""
     verifier = ChainVerifier(genesis_hash=genesis_hash)
-    newest = await last_height(js)
-    async for height, raw in follow_blocks(js, 0, to_height=newest):
+    newest = await last_height(js, names)
+    async for height, raw in follow_blocks(js, 0, to_height=newest, names=names):
         verifier.verify(Block.from_bytes(raw, height_hint=height))
     if verifier.state is None:
         raise BlockVerificationError(0, "the chain has no genesis block yet")

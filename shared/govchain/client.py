@@ -13,6 +13,7 @@ from nats.js.api import PubAck
 
 from govchain.bus import subjects
 from govchain.bus.errors import NATS_ERRORS
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.crypto import INTL, CryptoSuite
 from govchain.protocol import events as ev
 from govchain.protocol.batch import EventBatch, open_batch
@@ -71,16 +72,20 @@ def verify_witnessed(note: bytes, state: ChainState, *, now: int | None = None) 
 
 
 class GovChainClient:
-    def __init__(self, nc: Client, suite: CryptoSuite | None = None) -> None:
+    """A department's or a downstream system's handle on one chain: publish, receipts, proofs,
+    checkpoints, questions. ``names``: which chain, when several share the NATS cluster."""
+
+    def __init__(self, nc: Client, suite: CryptoSuite | None = None, *, names: ChainNames = DEFAULT) -> None:
         self.nc = nc
         self.js = nc.jetstream()
+        self.names = names
         self._suite = suite
 
     async def crypto_suite(self) -> CryptoSuite:
         """The chain's crypto suite: as given, else as its genesis block names it (read once)."""
         if self._suite is None:
             try:
-                msg = await self.js.get_msg(subjects.BLOCKS_STREAM, subjects.block_sequence(0))
+                msg = await self.js.get_msg(self.names.blocks_stream, subjects.block_sequence(0))
             except NATS_ERRORS:
                 return INTL  # no genesis yet (or no right to read it): not cached, asked again next time
             if msg.data is None:
@@ -94,18 +99,18 @@ class GovChainClient:
         de-duplicated and nobody can have another's event dropped as a duplicate."""
         wire = envelope.to_bytes()
         return await self.js.publish(
-            subjects.event_subject(envelope.source, envelope.type),
+            self.names.event_subject(envelope.source, envelope.type),
             wire,
-            stream=subjects.EVENTS_STREAM,
+            stream=self.names.events_stream,
             headers={"Nats-Msg-Id": event_msg_id(wire)},
         )
 
     async def publish_batch(self, batch: EventBatch) -> PubAck:
         """Publish a batch envelope (:func:`govchain.protocol.batch.sign_batch`) as one message."""
         return await self.js.publish(
-            subjects.batch_subject(batch.source),
+            self.names.batch_subject(batch.source),
             batch.to_bytes(),
-            stream=subjects.EVENTS_STREAM,
+            stream=self.names.events_stream,
             headers={"Nats-Msg-Id": batch.msg_id},
         )
 
@@ -159,7 +164,7 @@ class GovChainClient:
 
     async def receipt(self, event_id: str, source: str) -> dict[str, Any]:
         """The verdict on the event ``source/event_id``: committed, rejected or pending."""
-        return await self.request(subjects.LEDGER_RECEIPT, {"event_id": event_id, "source": source})
+        return await self.request(self.names.ledger_receipt, {"event_id": event_id, "source": source})
 
     async def wait_receipt(
         self, event_id: str, source: str, timeout: float = 30.0, *, wire: bytes | None = None
@@ -198,23 +203,27 @@ class GovChainClient:
         """The RFC 9162 proof of ``source/event_id`` against a signed head. Without ``source``
         the ledger answers only when one source alone used the id (else ``ambiguous_id``)."""
         return await self.request(
-            subjects.LEDGER_PROOF, {"event_id": event_id, "source": source, "at_height": at_height}
+            self.names.ledger_proof, {"event_id": event_id, "source": source, "at_height": at_height}
         )
 
-    async def consistency_proof(self, first_height: int, second_height: int) -> dict[str, Any]:
+    async def consistency_proof(self, first_height: int, second_height: int, *, tree: str = "chain") -> dict[str, Any]:
+        """RFC 9162 consistency proof between two heights' logs; ``tree="sha256"``: in a gm
+        chain's SHA-256 tree (the one its SHA-256 checkpoints carry)."""
         return await self.request(
-            subjects.LEDGER_CONSISTENCY, {"first_height": first_height, "second_height": second_height}
+            self.names.ledger_consistency,
+            {"first_height": first_height, "second_height": second_height, "tree": tree},
         )
 
     async def head(self) -> dict[str, Any]:
-        return await self.request(subjects.LEDGER_HEAD, {})
+        return await self.request(self.names.ledger_head, {})
 
-    async def checkpoint(self) -> dict[str, Any]:
+    async def checkpoint(self, *, tree: str = "chain") -> dict[str, Any]:
         """The newest witnessed checkpoint as the ledger publishes it: ``note`` (the signed
         c2sp.org/tlog-checkpoint), ``size``, ``root``, ``height``, ``cosigners``, the ``policy``
         it was cosigned under, and the ledger's own ``head_size`` (the cosigned size may lag).
-        Not verified: use :meth:`witnessed_checkpoint`."""
-        return await self.request(subjects.LEDGER_CHECKPOINT, {})
+        Not verified: use :meth:`witnessed_checkpoint`. ``tree="sha256"``: a gm chain's SHA-256
+        checkpoint (origin ``<origin>/sha256``, cosigned by the policy's ``sha256`` witnesses)."""
+        return await self.request(self.names.ledger_checkpoint, {"tree": tree})
 
     async def witnessed_checkpoint(
         self,
@@ -301,12 +310,12 @@ class GovChainClient:
         """A DID resolution result: ``didDocument``, ``didDocumentMetadata``, ``didResolutionMetadata``.
 
         ``min_height`` asks for an answer that includes that block (read your own writes)."""
-        return await self.request(subjects.IDENTITY_RESOLVE, {"did": did, "min_height": min_height})
+        return await self.request(self.names.identity_resolve, {"did": did, "min_height": min_height})
 
     async def verify_credential(self, credential: dict[str, Any], *, min_height: int | None = None) -> dict[str, Any]:
         """``{"valid", "reason", ...}``: proof, issuer authority and revocations as of the chain."""
         return await self.request(
-            subjects.IDENTITY_VERIFY_CREDENTIAL, {"credential": credential, "min_height": min_height}
+            self.names.identity_verify_credential, {"credential": credential, "min_height": min_height}
         )
 
 

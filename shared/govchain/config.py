@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from govchain.bus.embedded import SYNC_ALWAYS, check_sync_interval
+from govchain.bus.subjects import ChainNames
 from govchain.protocol.cutter import DEFAULT_MAX_COUNT, DEFAULT_MAX_WAIT_MS, DEFAULT_PREFERRED_BYTES, BlockLimits
 
 
@@ -18,6 +19,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GOVCHAIN_", extra="ignore")
 
     data_dir: Path = Field(default=Path(".govchain"), description="keys, genesis, NATS and SQLite data")
+    chain: str | None = Field(
+        default=None,
+        description="the chain this process serves on a NATS cluster shared by several chains: its streams and "
+        "subjects carry this id (EVENTS_<id>, gov-<id>.>) and it must be genesis's chain id; unset: the default "
+        "names (EVENTS, gov.>)",
+    )
     nats_url: str | None = Field(
         default=None, description="external NATS server; when unset, an embedded one is started"
     )
@@ -116,6 +123,16 @@ class Settings(BaseSettings):
     def witness_url_overrides(self) -> dict[str, str]:
         """Witness name → base URL, from ``witness_urls``."""
         return parse_witness_urls(self.witness_urls)
+
+    @field_validator("chain")
+    @classmethod
+    def _chain(cls, value: str | None) -> str | None:
+        return None if not value else ChainNames(value).chain
+
+    @property
+    def chain_names(self) -> ChainNames:
+        """The stream and subject names of the chain this process serves."""
+        return ChainNames(self.chain)
 
     @property
     def batch_limits(self) -> BlockLimits:

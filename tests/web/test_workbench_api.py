@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from govchain.bus.subjects import DEFAULT
 from govchain.config import Settings
 from govchain.crypto import INTL
 from govchain.datadir import DataDir
@@ -139,14 +140,14 @@ def test_the_counter_gets_the_pseudonym_never_the_key(chain: Chain, officer: Off
     answer = chain.http.post(url, json={"national_id": DEMO_NATIONAL_ID}, headers=headers(token))
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
-        "citizen_id": pseudonym(DEMO_NATIONAL_ID, chain.data.pseudonym_key()),
+        "citizen_id": pseudonym(DEMO_NATIONAL_ID, chain.data.pseudonym_key(), suite=chain.data.crypto_suite()),
         "enrolled": True,
     }
     spaced = chain.http.post(url, json={"national_id": "1101 0119 9003 0745 12"}, headers=headers(token)).json()
     assert spaced["citizen_id"] == answer.json()["citizen_id"]  # normalised as `govchain identity` does
     fresh = chain.http.post(url, json={"national_id": "44030119950101123x"}, headers=headers(token)).json()
     assert fresh["enrolled"] is False and fresh["citizen_id"] == pseudonym(
-        "44030119950101123X", chain.data.pseudonym_key()
+        "44030119950101123X", chain.data.pseudonym_key(), suite=chain.data.crypto_suite()
     )
     assert DEMO_NATIONAL_ID not in answer.text
 
@@ -163,7 +164,7 @@ def test_an_enrolment_signed_by_an_officer_is_on_chain(chain: Chain, officer: Of
     """What the counter page signs, signed here in Python: the chain accepts it from an
     enrolment officer (source: their department) and the citizen's DID resolves."""
     key = SigningKey.generate()
-    citizen_id = pseudonym("510104198001010011", chain.data.pseudonym_key())
+    citizen_id = pseudonym("510104198001010011", chain.data.pseudonym_key(), suite=chain.data.crypto_suite())
     chain.publish(officer.key, LAND, "citizen.enrolled", {"citizen_id": citizen_id, "public_key": key.public.hex})
     token = chain.sign_in(key, citizen_id)
     assert chain.http.get("/api/v1/me", headers=headers(token)).json()["didDocumentMetadata"]["kind"] == "citizen"
@@ -243,6 +244,7 @@ class _StubGateway:
     an intl chain's suite (the CLI's default, which the test compares with)."""
 
     suite = INTL
+    names = DEFAULT
 
     async def head_height(self) -> int:
         return 7
@@ -280,7 +282,7 @@ def test_a_gateway_with_the_pseudonym_key_computes_it_as_the_cli_does(tmp_path: 
         answer = client.post("/api/v1/workbench/pseudonym", json={"national_id": DEMO_NATIONAL_ID}, headers=headers())
     key = DataDir(tmp_path / "node").pseudonym_key()
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"citizen_id": pseudonym(DEMO_NATIONAL_ID, key), "enrolled": False}
+    assert answer.json() == {"citizen_id": pseudonym(DEMO_NATIONAL_ID, key, suite=INTL), "enrolled": False}
 
 
 def test_only_an_official_who_may_enrol_gets_a_pseudonym(tmp_path: Path) -> None:

@@ -9,11 +9,12 @@ from nats.js import JetStreamContext
 
 from govchain.bus import subjects
 from govchain.bus.stream_reader import follow_batches, read_stream
+from govchain.bus.subjects import DEFAULT, ChainNames
 
 
-async def last_height(js: JetStreamContext) -> int:
-    """Height of the newest block on the stream; -1 when there is none."""
-    return (await js.stream_info(subjects.BLOCKS_STREAM)).state.last_seq - 1
+async def last_height(js: JetStreamContext, names: ChainNames = DEFAULT) -> int:
+    """Height of the newest block on the chain's stream; -1 when there is none."""
+    return (await js.stream_info(names.blocks_stream)).state.last_seq - 1
 
 
 async def follow_blocks(
@@ -22,6 +23,7 @@ async def follow_blocks(
     *,
     to_height: int | None = None,
     stop: asyncio.Event | None = None,
+    names: ChainNames = DEFAULT,
 ) -> AsyncIterator[tuple[int, bytes]]:
     """Yield ``(height, raw block)`` from ``from_height`` on, in order, with no gaps.
 
@@ -32,7 +34,7 @@ async def follow_blocks(
     """
     to_seq = None if to_height is None else subjects.block_sequence(to_height)
     async for message in read_stream(
-        js, subjects.BLOCKS_STREAM, subjects.block_sequence(from_height), to_seq=to_seq, stop=stop
+        js, names.blocks_stream, subjects.block_sequence(from_height), to_seq=to_seq, stop=stop
     ):
         yield message.seq - 1, message.data
 
@@ -43,6 +45,7 @@ async def follow_block_batches(
     *,
     to_height: int | None = None,
     stop: asyncio.Event | None = None,
+    names: ChainNames = DEFAULT,
 ) -> AsyncIterator[list[tuple[int, bytes]]]:
     """:func:`follow_blocks` a direct-get batch at a time (up to
     :data:`~govchain.bus.stream_reader.BATCH` blocks): ``[(height, raw block), ...]``, in order,
@@ -50,7 +53,7 @@ async def follow_block_batches(
     if to_height is not None and to_height < from_height:
         return
     to_seq = None if to_height is None else subjects.block_sequence(to_height)
-    async for messages in follow_batches(js, subjects.BLOCKS_STREAM, subjects.block_sequence(from_height), stop=stop):
+    async for messages in follow_batches(js, names.blocks_stream, subjects.block_sequence(from_height), stop=stop):
         batch = [(m.seq - 1, m.data) for m in messages if to_seq is None or m.seq <= to_seq]
         if batch:
             yield batch

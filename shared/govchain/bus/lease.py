@@ -16,6 +16,7 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import BadRequestError, BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from govchain.bus.errors import NATS_ERRORS, is_transient
 from govchain.logs import get_logger
 
 log = get_logger("govchain.lease")
@@ -96,4 +97,8 @@ class Lease:
         except BadRequestError as exc:  # nats-py reports a lapsed lease's wrong revision this way
             if exc.err_code != WRONG_LAST_SEQUENCE:
                 raise
+        except NATS_ERRORS as exc:  # a stop must not fail on a busy or unreachable server
+            if not is_transient(exc):
+                raise
+            log.warning("lease not released; it lapses on its own", lease=self.name, ttl_s=self.ttl_s, error=repr(exc))
         self.revision = None

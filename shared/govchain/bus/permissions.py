@@ -10,10 +10,11 @@ never to change a stream or to reach another's consumer. The server enforces thi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from govchain.bus import subjects
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.protocol.policy import CONTRACT_ENGINE
 
 INBOX = "_INBOX.>"
@@ -25,14 +26,25 @@ def own_inbox(user: str) -> str:
     return subjects.inbox_prefix(user) + ".>"
 
 
-QUERIES = ["gov.ledger.>", "gov.identity.>", "gov.registry.>", "gov.contract.>", "gov.analytics.>"]
-"""Asking a service a question (request/reply): every user may; health checks do it too."""
-
-FOLLOWED_STREAMS = (subjects.BLOCKS_STREAM, subjects.REJECTED_STREAM)
-"""What readers follow. EVENTS is the orderer's intake: no reader touches it or its consumer."""
+QUESTION_SERVICES = ("ledger", "identity", "registry", "contract", "analytics")
+"""Whose questions every user may ask (request/reply; health checks do it too)."""
 
 
-def read_streams(streams: Iterable[str] = FOLLOWED_STREAMS) -> list[str]:
+def questions(names: ChainNames = DEFAULT) -> list[str]:
+    """Asking the chain's services a question: ``gov.ledger.>``, ``gov.identity.>``, …"""
+    return [names.service_questions(service) for service in QUESTION_SERVICES]
+
+
+QUERIES = questions()
+"""The default chain's questions."""
+
+
+def followed_streams(names: ChainNames = DEFAULT) -> tuple[str, str]:
+    """What readers follow. EVENTS is the orderer's intake: no reader touches it or its consumer."""
+    return (names.blocks_stream, names.rejected_stream)
+
+
+def read_streams(streams: Iterable[str]) -> list[str]:
     """The JetStream API a reader needs to follow ``streams``, and nothing that changes one.
 
     Readers follow a stream with batched direct gets (:mod:`govchain.bus.stream_reader`): the
@@ -54,12 +66,8 @@ def read_streams(streams: Iterable[str] = FOLLOWED_STREAMS) -> list[str]:
 
 
 READ_STREAMS = read_streams([subjects.BLOCKS_STREAM])
-"""Read BLOCKS by direct get; nothing more."""
-READ_REFUSALS = read_streams()
-"""Also REJECTED: for analytics, which tallies refusals (``services/analytics/refusals.py``)."""
-READER_STREAMS = (*FOLLOWED_STREAMS, subjects.CHECKPOINTS_STREAM)
-"""What a downstream system follows (docs/follow-the-chain.md): the blocks, the refusals, and
-the witnessed checkpoints."""
+"""Read the default chain's BLOCKS by direct get; nothing more."""
+
 
 SERVICE_USERS = {
     "ledger": "ledger",
@@ -99,90 +107,113 @@ class Deployment:
     """Downstream systems that follow the chain read-only (:func:`reader_user`)."""
 
 
-def service_users(services: Iterable[str]) -> list[NatsUser]:
+def service_users(services: Iterable[str], names: ChainNames = DEFAULT) -> list[NatsUser]:
     """The platform's services; the ledger alone writes blocks and witnessed checkpoints and
     manages streams (readers get checkpoints and tiles through its queries, ``gov.ledger.>``)."""
+    asks, blocks = questions(names), read_streams([names.blocks_stream])
+    user = names.user
     users = [
         NatsUser(
-            "ledger",
+            user("ledger"),
             publish=[
-                subjects.BLOCKS_SUBJECT,
-                subjects.REJECTED_SUBJECTS,
-                subjects.CHECKPOINTS_SUBJECT,
+                names.blocks_subject,
+                names.rejected_subjects,
+                names.checkpoints_subject,
+                names.sha256_checkpoints_subject,
                 "$JS.API.>",
                 "$KV.govchain_leases.>",
                 "$JS.ACK.>",
-                *QUERIES,
+                *asks,
                 INBOX,
             ],
-            subscribe=[own_inbox("ledger"), "gov.ledger.>"],
+            subscribe=[own_inbox(user("ledger")), names.service_questions("ledger")],
             responds=True,
         ),
         NatsUser(
-            "identity",
-            publish=[*READ_STREAMS, *QUERIES, INBOX],
-            subscribe=[own_inbox("identity"), "gov.identity.>"],
+            user("identity"),
+            publish=[*blocks, *asks, INBOX],
+            subscribe=[own_inbox(user("identity")), names.service_questions("identity")],
             responds=True,
         ),
         NatsUser(
-            "analytics",
-            publish=[*READ_REFUSALS, *QUERIES, INBOX],
-            subscribe=[own_inbox("analytics"), "gov.analytics.>"],
+            user("analytics"),
+            publish=[*read_streams(followed_streams(names)), *asks, INBOX],
+            subscribe=[own_inbox(user("analytics")), names.service_questions("analytics")],
             responds=True,
         ),
     ]
     # (answers on, publishes events as): the gateway relays events that people signed, so it
     # may publish any event subject; the ledger still checks every signature.
     roles = {
-        "registry": ("gov.registry.>", "gov.events.registry.>"),
-        CONTRACT_ENGINE: ("gov.contract.>", f"gov.events.{CONTRACT_ENGINE}.>"),
-        "gateway": (None, "gov.events.>"),
+        "registry": (names.service_questions("registry"), names.department_events("registry")),
+        CONTRACT_ENGINE: (names.service_questions("contract"), names.department_events(CONTRACT_ENGINE)),
+        "gateway": (None, names.events_subjects),
     }
     for service in sorted(set(services) & set(roles)):
         answers, events = roles[service]
         users.append(
             NatsUser(
-                service,
-                publish=[*READ_STREAMS, events, *QUERIES, INBOX],
-                subscribe=[own_inbox(service), *([answers] if answers else [])],
+                user(service),
+                publish=[*blocks, events, *asks, INBOX],
+                subscribe=[own_inbox(user(service)), *([answers] if answers else [])],
                 responds=answers is not None,
             )
         )
     return users
 
 
-def department_user(department: str) -> NatsUser:
+def department_user(department: str, names: ChainNames = DEFAULT) -> NatsUser:
     """Publishes its own events only; asks the services; reads nothing of the streams directly."""
-    return NatsUser(department, publish=[f"gov.events.{department}.>", *QUERIES], subscribe=[own_inbox(department)])
+    name = names.user(department)
+    return NatsUser(name, publish=[names.department_events(department), *questions(names)], subscribe=[own_inbox(name)])
 
 
-def reader_user(name: str) -> NatsUser:
+def reader_user(name: str, names: ChainNames = DEFAULT) -> NatsUser:
     """A downstream system: follows BLOCKS, REJECTED and CHECKPOINTS by direct get and asks the
     ledger for proofs, checkpoints and tiles; publishes no event, creates no consumer, and
     hears only its own inbox (``_INBOX.<name>``)."""
-    return NatsUser(name, publish=[*read_streams(READER_STREAMS), "gov.ledger.>"], subscribe=[own_inbox(name)])
+    user = names.user(name)
+    streams = (*followed_streams(names), names.checkpoints_stream)
+    return NatsUser(
+        user, publish=[*read_streams(streams), names.service_questions("ledger")], subscribe=[own_inbox(user)]
+    )
 
 
-def users_for(deployment: Deployment) -> list[NatsUser]:
+def users_for(deployment: Deployment, names: ChainNames = DEFAULT) -> list[NatsUser]:
+    """Every user of one chain's deployment. On a NATS cluster several chains share, each
+    chain's users are named ``<name>@<chain>`` and hold only that chain's subjects and streams."""
     taken = deployment.services | deployment.departments | {"admin"}
     if clash := sorted(deployment.readers & taken):
         raise ValueError(f"reader names must not be a service's, a department's or admin: {', '.join(clash)}")
     return [
-        *service_users(deployment.services),
-        *(department_user(d) for d in sorted(deployment.departments)),
-        *(reader_user(r) for r in sorted(deployment.readers)),
+        *service_users(deployment.services, names),
+        *(department_user(d, names) for d in sorted(deployment.departments)),
+        *(reader_user(r, names) for r in sorted(deployment.readers)),
     ]
 
 
-def authorization_block(users: list[NatsUser], password_hashes: dict[str, str], *, admin_hash: str) -> str:
-    """A nats-server ``authorization {}`` block: the users, their bcrypt hashes, their rights.
-
-    ``admin`` (for the operator's tools) may do anything; keep its password offline."""
-    entries: list[dict[str, object]] = [{"user": "admin", "password": admin_hash}]
+def user_entries(users: list[NatsUser], password_hashes: dict[str, str]) -> list[dict[str, object]]:
+    """The users as nats-server configures them: name, bcrypt hash, rights."""
+    entries: list[dict[str, object]] = []
     for user in users:
         permissions: dict[str, object] = {"publish": {"allow": user.publish}, "subscribe": {"allow": user.subscribe}}
         if user.responds:
             permissions["allow_responses"] = True
         entries.append({"user": user.name, "password": password_hashes[user.name], "permissions": permissions})
+    return entries
+
+
+def authorization_block(
+    users: list[NatsUser],
+    password_hashes: dict[str, str],
+    *,
+    admin_hash: str,
+    other_chains: Sequence[dict[str, object]] = (),
+) -> str:
+    """A nats-server ``authorization {}`` block: the users, their bcrypt hashes, their rights,
+    and ``other_chains``' user entries (:func:`user_entries`) on a cluster several chains share.
+
+    ``admin`` (for the operator's tools) may do anything; keep its password offline."""
+    entries = [{"user": "admin", "password": admin_hash}, *user_entries(users, password_hashes), *other_chains]
     # nats-server reads JSON syntax inside its configuration format.
     return "authorization {\n  users: " + json.dumps(entries, indent=2).replace("\n", "\n  ") + "\n}\n"

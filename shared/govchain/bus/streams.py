@@ -10,8 +10,8 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from govchain.bus import subjects
 from govchain.bus.errors import NATS_ERRORS, is_transient
+from govchain.bus.subjects import DEFAULT, ChainNames
 
 DUPLICATE_WINDOW = timedelta(minutes=10)
 CHECKPOINT_HISTORY = 100_000
@@ -19,23 +19,24 @@ CHECKPOINT_HISTORY = 100_000
 traffic. Only the newest is needed to check the chain; the witnesses keep their own."""
 
 
-def stream_configs(replicas: int = 1) -> list[StreamConfig]:
+def stream_configs(replicas: int = 1, names: ChainNames = DEFAULT) -> list[StreamConfig]:
     """EVENTS is an intake queue (the chain is the record, so acked events leave it);
     BLOCKS is append-only: no deletes, no purges; REJECTED keeps every refusal; CHECKPOINTS
-    keeps the newest witnessed checkpoints (no deletes, no purges; the oldest age out)."""
+    keeps the newest witnessed checkpoints (no deletes, no purges; the oldest age out).
+    ``names``: whose chain (each chain on a shared cluster has its own four streams)."""
     window = DUPLICATE_WINDOW.total_seconds()
     return [
         StreamConfig(
-            name=subjects.EVENTS_STREAM,
-            subjects=[subjects.EVENTS_SUBJECTS],
+            name=names.events_stream,
+            subjects=[names.events_subjects],
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
             duplicate_window=window,
             num_replicas=replicas,
         ),
         StreamConfig(
-            name=subjects.REJECTED_STREAM,
-            subjects=[subjects.REJECTED_SUBJECTS],
+            name=names.rejected_stream,
+            subjects=[names.rejected_subjects],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             duplicate_window=window,
@@ -43,8 +44,8 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
             num_replicas=replicas,
         ),
         StreamConfig(
-            name=subjects.BLOCKS_STREAM,
-            subjects=[subjects.BLOCKS_SUBJECT],
+            name=names.blocks_stream,
+            subjects=[names.blocks_subject],
             retention=RetentionPolicy.LIMITS,
             discard=DiscardPolicy.NEW,
             storage=StorageType.FILE,
@@ -55,8 +56,8 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
             num_replicas=replicas,
         ),
         StreamConfig(
-            name=subjects.CHECKPOINTS_STREAM,
-            subjects=[subjects.CHECKPOINTS_SUBJECT],
+            name=names.checkpoints_stream,
+            subjects=[names.checkpoints_subject, names.sha256_checkpoints_subject],
             retention=RetentionPolicy.LIMITS,
             discard=DiscardPolicy.OLD,
             max_msgs=CHECKPOINT_HISTORY,
@@ -70,7 +71,9 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     ]
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int = 1, *, patience_s: float = 60.0) -> None:
+async def ensure_streams(
+    js: JetStreamContext, replicas: int = 1, *, names: ChainNames = DEFAULT, patience_s: float = 60.0
+) -> None:
     """Create the streams if missing; leave existing ones as they are.
 
     A cluster that has just started answers "JetStream not ready" until it has elected its
@@ -78,7 +81,7 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1, *, patience_s:
     deadline = time.monotonic() + patience_s
     while True:
         try:
-            for config in stream_configs(replicas):
+            for config in stream_configs(replicas, names):
                 assert config.name, "every stream GovChain makes is named"
                 try:
                     await js.stream_info(config.name)

@@ -17,6 +17,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import Connection, Engine
 
 from govchain.bus.blocks import follow_block_batches, last_height
+from govchain.bus.subjects import DEFAULT, ChainNames
 from govchain.logs import get_logger
 from govchain.projection.checkpoint import load_checkpoint, prepare_checkpoints, save_checkpoint
 from govchain.projection.progress import CatchUpReporter, catch_up_reporter, report_events
@@ -73,8 +74,11 @@ class ProjectionRunner:
         *,
         genesis_hash: str | None = None,
         check_events: bool = False,
+        names: ChainNames = DEFAULT,
     ) -> None:
         self.js = js
+        self.names = names
+        """Whose chain's blocks to follow (each chain on a shared NATS cluster has its own)."""
         self.engine = engine
         self.projection = projection
         prepare_checkpoints(engine)
@@ -119,7 +123,9 @@ class ProjectionRunner:
             reporter.started(name, self.height, target)
         replayed = 0
         try:
-            async for blocks in follow_block_batches(self.js, self.height + 1, to_height=until_height, stop=stop):
+            async for blocks in follow_block_batches(
+                self.js, self.height + 1, to_height=until_height, stop=stop, names=self.names
+            ):
                 for group, halted in self._verify_groups(blocks):
                     if group:
                         await asyncio.to_thread(self._commit, group)
@@ -172,7 +178,7 @@ class ProjectionRunner:
     async def _catch_up_target(self, until_height: int | None) -> int:
         """The height a catch-up runs to: the chain head now (or ``until_height`` if lower)."""
         try:
-            head = await last_height(self.js)
+            head = await last_height(self.js, self.names)
         except NotFoundError:  # no stream yet (the ledger creates it): nothing to catch up
             return -1
         return head if until_height is None else min(head, until_height)

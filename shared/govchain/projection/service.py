@@ -65,7 +65,11 @@ async def hosted_projection(
     await hosted.broker.start()
     try:
         hosted.progress.runner = ProjectionRunner(
-            hosted.broker.connection.jetstream(), engine, projection, genesis_hash=settings.genesis_hash
+            hosted.broker.connection.jetstream(),
+            engine,
+            projection,
+            genesis_hash=settings.genesis_hash,
+            names=settings.chain_names,
         )
         yield hosted
     finally:
