@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DATA   ?= .govchain
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install browser up lint test test-fast demo bench crash clean
+.PHONY: help install browser up lint test test-fast demo bench bench-chains crash clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ demo: $(STAMP)  ## run the scripted demo on a throw-away platform and print its 
 bench: $(STAMP)  ## benchmark the ledger against raw JetStream (table + JSON line; BENCH_ARGS=--quick for a smoke run)
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-chains: $(STAMP)  ## aggregate rate of 1, 2 and 4 chains on a 3-node NATS cluster (CHAINS_ARGS=--chains 1,2 --duration 5)
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	$(BIN)/python -m bench.chains $(CHAINS_ARGS)
 
 CRASH_KILLS ?= 20
 

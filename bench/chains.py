@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import saturate
-from bench.platform import BenchPlatform
+from bench.platform import BenchPlatform, proc_cpu_seconds
 from bench.report import machine_info
 from bench.tracker import CommitTracker
 from bench.workload import presign
@@ -79,6 +79,7 @@ async def measure_point(
                 messages.append(presign(keys, events_per_chain, tag=f"n{chains}", batch_size=batch_size))
             progress(f"{chains} chain(s): saturating for {duration_s:g}s")
             cpu_before = [run.platform.cpu_seconds()["orderer"] or 0.0 for run in runs]
+            shared_before = _shared_cpu_seconds(cluster)
             results = await asyncio.gather(
                 *(
                     saturate(
@@ -93,6 +94,7 @@ async def measure_point(
                 )
             )
             cpu_after = [run.platform.cpu_seconds()["orderer"] or 0.0 for run in runs]
+            shared_after = _shared_cpu_seconds(cluster)
         finally:
             for run in runs:
                 await run.tracker.stop()
@@ -109,10 +111,23 @@ async def measure_point(
         for run, result, before, after, batch in zip(runs, results, cpu_before, cpu_after, messages, strict=True)
     ]
     seconds = max(result.seconds for result in results)
+    committed = max(sum(result.committed for result in results), 1)
     return {
         "chains": chains,
         "aggregate_events_per_s": round(sum(result.committed for result in results) / seconds) if seconds else 0,
         "per_chain": per_chain,
+        # Where the two cores went: the orderers' CPU is per chain above; these are shared.
+        "cpu_us_per_event": {
+            name: round((shared_after[name] - shared_before[name]) * 1e6 / committed, 1) for name in shared_before
+        },
+    }
+
+
+def _shared_cpu_seconds(cluster: NatsCluster) -> dict[str, float]:
+    """CPU time so far of the three NATS nodes together, and of this process (load and trackers)."""
+    return {
+        "nats_cluster": sum(proc_cpu_seconds(node.pid) or 0.0 for node in cluster.nodes if node.pid is not None),
+        "bench_client": proc_cpu_seconds(os.getpid()) or 0.0,
     }
 
 

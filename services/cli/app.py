@@ -33,6 +33,7 @@ from govchain.protocol.keys import PublicKey, SigningKey
 from govchain.protocol.policy import EventTimeRule
 from govchain.protocol.proofs import inclusion_problem
 from govchain.runtime import settle_process
+from govchain.services.cli.anchor import anchor
 from govchain.services.cli.common import (
     DATA_OPTION,
     JSON_OPTION,
@@ -86,6 +87,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(vault_app, name="vault")
 app.add_typer(custody_app, name="custody")
 app.add_typer(witness_app, name="witness")
+log_app.command("anchor")(anchor)
 app.add_typer(log_app, name="log")
 app.command("report")(report)
 

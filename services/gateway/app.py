@@ -57,6 +57,7 @@ details (who, what, for how much) only to its signed-in parties and officers it 
 def create_app(settings: Settings, nats_url: str) -> FastAPI:
     data = DataDir(settings.data_dir)
     genesis = genesis_payload(data.genesis())
+    settings.chain_names.require(genesis.chain_id)
     state = ChainState.from_genesis(genesis)
     orderer_keys = {r.key_id: r.public_key for r in state.keys.values() if r.owner == "ledger"}
     secret = settings.gateway_secret.get_secret_value().encode() if settings.gateway_secret else secrets.token_bytes(32)

@@ -66,11 +66,6 @@ class OrdererFenced(GovChainError):
     """Another orderer appended first: this one's view of the chain is stale."""
 
 
-class WrongChain(GovChainError):
-    """The names this orderer was given are another chain's than its genesis: it would write one
-    chain's blocks into another's streams."""
-
-
 class OrdererKeyRevoked(GovChainError):
     """This orderer's key is revoked on chain: any block it signed would fail verification."""
 
@@ -140,9 +135,7 @@ class Orderer:
         self.store = store
         self.key = key
         self.genesis = genesis
-        chain_id = genesis_payload(genesis).chain_id
-        if names.chain is not None and names.chain != chain_id:
-            raise WrongChain(f"told to order chain {names.chain!r}, but genesis is chain {chain_id!r}")
+        names.require(genesis_payload(genesis).chain_id)  # before it touches a stream
         self.suite = genesis_suite(genesis)
         """The chain's crypto suite, as its genesis names it."""
         self.limits = limits

@@ -4,7 +4,8 @@ The names in ``__all__`` are the SDK: what a department's system, a downstream s
 an auditor needs, importable as ``from govchain import ...``:
 
 - talking to GovChain: :class:`GovChainClient` (publish, receipts, proofs, queries) and
-  its :class:`LedgerQueryError`;
+  its :class:`LedgerQueryError`; :class:`ChainNames` picks a chain where several share a NATS
+  cluster (``GovChainClient(nc, names=ChainNames("east"))``);
 - keys: :class:`SigningKey` (Ed25519, or SM2 on a 国密 chain; PEM files) and :class:`PublicKey`;
 - signing events: :func:`make_event` builds and signs an :class:`Envelope`;
   :func:`parse_envelope` reads one from wire bytes; :func:`sign_batch` signs many events
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from govchain.bus.subjects import ChainNames
     from govchain.client import GovChainClient, LedgerQueryError
     from govchain.protocol.batch import EventBatch, sign_batch
     from govchain.protocol.block import Block, BlockHeader
@@ -55,6 +57,7 @@ _EXPORTS = {
     # client
     "GovChainClient": "govchain.client",
     "LedgerQueryError": "govchain.client",
+    "ChainNames": "govchain.bus.subjects",
     # keys
     "PublicKey": "govchain.protocol.keys",
     "SigningKey": "govchain.protocol.keys",
@@ -91,6 +94,7 @@ __all__ = [
     "BlockHeader",
     "BlockVerificationError",
     "CanonicalizationError",
+    "ChainNames",
     "ChainVerifier",
     "Checkpoint",
     "consistency_problem",

@@ -3,6 +3,14 @@ so that one chain's events, blocks, refusals and questions never reach another."
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
 import nats
 import pytest
 
@@ -12,11 +20,15 @@ from govchain.bus.credentials import read_credentials, write_nats_auth
 from govchain.bus.embedded import EmbeddedNats
 from govchain.bus.permissions import Deployment
 from govchain.bus.streams import ensure_streams
-from govchain.bus.subjects import DEFAULT, ChainNames
+from govchain.bus.subjects import DEFAULT, ChainNames, WrongChain
 from govchain.client import GovChainClient, LedgerQueryError
 from govchain.datadir import DataDir
 from govchain.protocol.block import Block
-from govchain.services.ledger.orderer import WrongChain
+from govchain.protocol.events import default_log_origin
+from govchain.services.identity.service import run_identity
+from govchain.transparency.anchor import ANCHOR_KIND
+from govchain.transparency.checkpoint import LogCheckpoint
+from govchain.transparency.note import parse_note
 
 from .conftest import Ledger, ledger_settings
 from .test_nats_permissions import REFUSAL_TIMEOUT_S, as_user, refused
@@ -35,14 +47,7 @@ async def start_chain(tmp_path, nats_server: EmbeddedNats, chain_id: str, *, nam
 
 async def block_events(ledger: Ledger) -> list[str]:
     """Every event id on the ledger's chain, read from its own BLOCKS stream."""
-    js = ledger.nc.jetstream()
-    names = ledger.client.names
-    last = (await js.stream_info(names.blocks_stream)).state.last_seq
-    ids = []
-    for seq in range(1, last + 1):
-        block = Block.from_bytes((await js.get_msg(names.blocks_stream, seq)).data, height_hint=seq - 1)
-        ids += [event["id"] for event in block.events]
-    return ids
+    return [event["id"] for event in await block_event_bodies(ledger)]
 
 
 def test_the_names_carry_the_chain_id_and_the_default_chain_keeps_its_own() -> None:
@@ -116,12 +121,17 @@ async def _streams(ledger: Ledger):  # type: ignore[no-untyped-def]
         yield info
 
 
-async def test_an_orderer_refuses_names_of_another_chain(tmp_path, nats_server: EmbeddedNats) -> None:  # type: ignore[no-untyped-def]
+async def test_services_refuse_names_of_another_chain(tmp_path, nats_server: EmbeddedNats) -> None:  # type: ignore[no-untyped-def]
+    """A process told to serve chain west with east's genesis stops before it touches a stream:
+    it would write (the orderer) or read (a projection) one chain's blocks as another's."""
     data = DataDir(tmp_path / "east")
     data.init("east")
-    ledger = Ledger(ledger_settings(data.root, chain="west"), data, nats_server.url, None, None)  # type: ignore[arg-type]
+    wrong = ledger_settings(data.root, chain="west")
+    ledger = Ledger(wrong, data, nats_server.url, None, None)  # type: ignore[arg-type]
     with pytest.raises(WrongChain, match="genesis is chain 'east'"):
         await ledger.start()
+    with pytest.raises(WrongChain, match="genesis is chain 'east'"):
+        await run_identity(wrong, nats_server.url, asyncio.Event())
     nc = await connect(nats_server.url, name="test-check")
     try:
         assert "EVENTS_west" not in {info.config.name for info in await nc.jetstream().streams_info()}
@@ -161,3 +171,63 @@ async def test_each_chains_nats_users_reach_only_their_own_chain(tmp_path) -> No
             await admin.drain()
     finally:
         server.stop()
+
+
+async def test_a_chain_anchors_anothers_witnessed_checkpoint(tmp_path, nats_server: EmbeddedNats) -> None:  # type: ignore[no-untyped-def]
+    """`govchain log anchor --from east` on west: east's newest checkpoint note, hashed, becomes a
+    document of west's tax department, in west's blocks, and east's stream still holds that note."""
+    east = await start_chain(tmp_path, nats_server, "east")
+    west = await start_chain(tmp_path, nats_server, "west")
+    try:
+        await east.register_department("tax")
+        assert (await east.submit(east.document("tax", 1)))["status"] == "committed"
+        west_tax = await west.register_department("tax")
+        west_tax.save(tmp_path / "west-tax.pem")
+        note = await _checkpoint_note(east, size=3)  # genesis, the department, the document
+        command = [sys.executable, "-m", "govchain.services.cli", "log", "anchor", "--from", "east"]
+        command += ["--key", str(tmp_path / "west-tax.pem"), "--source", "tax", "--json"]
+        command += ["--data", str(west.data.root), "--nats-url", nats_server.url]
+        done = await asyncio.to_thread(
+            subprocess.run,
+            command,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "GOVCHAIN_CHAIN": "west"},
+        )
+        assert done.returncode == 0, done.stderr
+        receipt = json.loads(done.stdout)
+        assert receipt["status"] == "committed" and receipt["anchored"]["size"] >= 3, receipt
+        anchored = receipt["anchored"]["note"].encode()
+        assert LogCheckpoint.parse(parse_note(anchored).text).origin == default_log_origin("east")
+        documents = [e for e in await block_event_bodies(west) if e["type"] == "document.registered"]
+        assert [d["data"]["sha256"] for d in documents] == [hashlib.sha256(anchored).hexdigest()]
+        assert documents[0]["data"]["kind"] == ANCHOR_KIND and documents[0]["source"] == "tax"
+        if receipt["anchored"]["size"] == 3:
+            assert anchored == note
+    finally:
+        for ledger in (east, west):
+            await ledger.shutdown()
+            await ledger.nc.drain()
+
+
+async def _checkpoint_note(ledger: Ledger, *, size: int, timeout: float = 20.0) -> bytes:
+    """The ledger's published checkpoint note once it covers ``size`` events."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        with contextlib.suppress(LedgerQueryError):
+            record = await ledger.client.checkpoint()
+            if record["size"] >= size:
+                return str(record["note"]).encode()
+        assert asyncio.get_running_loop().time() < deadline, "no checkpoint published in time"
+        await asyncio.sleep(0.2)
+
+
+async def block_event_bodies(ledger: Ledger) -> list[dict]:  # type: ignore[type-arg]
+    js = ledger.nc.jetstream()
+    names = ledger.client.names
+    last = (await js.stream_info(names.blocks_stream)).state.last_seq
+    bodies = []
+    for seq in range(1, last + 1):
+        bodies += Block.from_bytes((await js.get_msg(names.blocks_stream, seq)).data, height_hint=seq - 1).events
+    return bodies

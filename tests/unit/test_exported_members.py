@@ -17,6 +17,7 @@ import govchain
 
 DEFINED_IN = {
     "GovChainClient": "govchain.client",
+    "ChainNames": "govchain.bus.subjects",
     "LedgerQueryError": "govchain.client",
     "PublicKey": "govchain.protocol.keys",
     "SigningKey": "govchain.protocol.keys",

@@ -5,6 +5,9 @@ Every service and every department gets its own user. A department may publish o
 blocks or touch the intake stream EVENTS and its consumer; readers get the JetStream calls
 needed to follow BLOCKS (analytics also REJECTED; downstream reader users also CHECKPOINTS),
 never to change a stream or to reach another's consumer. The server enforces this itself, whatever a client's code does.
+
+Every rule is one chain's (:class:`~govchain.bus.subjects.ChainNames`): on a NATS cluster several
+chains share, a named chain's users are ``<name>@<chain>`` and hold only its subjects and streams.
 """
 
 from __future__ import annotations
@@ -33,10 +36,6 @@ QUESTION_SERVICES = ("ledger", "identity", "registry", "contract", "analytics")
 def questions(names: ChainNames = DEFAULT) -> list[str]:
     """Asking the chain's services a question: ``gov.ledger.>``, ``gov.identity.>``, …"""
     return [names.service_questions(service) for service in QUESTION_SERVICES]
-
-
-QUERIES = questions()
-"""The default chain's questions."""
 
 
 def followed_streams(names: ChainNames = DEFAULT) -> tuple[str, str]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from govchain.protocol.errors import GovChainError
+
 ROOT = "gov"
 """First token of every subject of the default chain."""
 
@@ -26,6 +28,11 @@ ORDERER_CONSUMER = "ledger-orderer"
 """The orderer's durable consumer of its chain's EVENTS stream (a consumer is per stream)."""
 
 
+class WrongChain(GovChainError):
+    """A process was given another chain's names than its genesis's: it would read or write one
+    chain's streams as another's."""
+
+
 @dataclass(frozen=True)
 class ChainNames:
     """The stream and subject names of one chain. ``ChainNames()`` is the default chain."""
@@ -35,6 +42,12 @@ class ChainNames:
     def __post_init__(self) -> None:
         if self.chain is not None and not CHAIN_ID.fullmatch(self.chain):
             raise ValueError(f"chain id {self.chain!r}: lowercase letters, digits, - and _ (at most 64)")
+
+    def require(self, genesis_chain_id: str) -> None:
+        """Refuse to serve a genesis of another chain than these names' (the default names serve
+        any: a chain deployed before names carried ids has whatever id it has)."""
+        if self.chain is not None and self.chain != genesis_chain_id:
+            raise WrongChain(f"told to serve chain {self.chain!r}, but genesis is chain {genesis_chain_id!r}")
 
     @property
     def root(self) -> str:

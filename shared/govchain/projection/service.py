@@ -18,7 +18,9 @@ from sqlalchemy import Engine
 
 from govchain.bus.connect import make_broker
 from govchain.config import Settings
+from govchain.datadir import DataDir
 from govchain.projection.runner import Projection, ProjectionRunner
+from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.state import ChainState
 from govchain.storage.engine import make_engine
 
@@ -59,6 +61,8 @@ async def hosted_projection(
     routes: Callable[[Hosted], NatsRouter],
 ) -> AsyncIterator[Hosted]:
     """Connect, serve the query API from ``routes``, and yield with the runner ready to run."""
+    if settings.chain is not None:  # a named chain: its streams are this genesis's, or nobody's
+        settings.chain_names.require(genesis_payload(DataDir(settings.data_dir).genesis()).chain_id)
     engine = make_engine(settings.database_url_for(database))
     hosted = Hosted(engine, make_broker(nats_url, settings, name=f"govchain-{name}"), Progress())
     hosted.broker.include_router(routes(hosted))
