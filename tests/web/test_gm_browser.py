@@ -27,8 +27,11 @@ from govchain.protocol.keys import SigningKey
 from govchain.services.gateway import i18n
 from govchain.services.gateway.context import GATEWAY
 from govchain.services.gateway.portal import BROWSER_PROFILES, templates
+from govchain.transparency.checkpoint import sha256_tree_origin
+from govchain.transparency.vkeys import Ed25519Verifier
 
 from ..crypto import oracle
+from ..transparency import independent_note, tlog_client
 from ._browser import CHROMIUM, Requests, checked, flipped, new_context, tampered_check_data
 from .conftest import demo_platform
 
@@ -589,3 +592,25 @@ def test_a_tampered_gm_licence_credential_fails_in_the_browser(
     state, steps = _check_credential(page, change(gm_credential, page))
     assert state == "fail" and steps.get(failed) == "fail", page.inner_text("#credential-check")
     assert all(steps.get(name) == "ok" for name in passed), steps
+
+
+def test_the_sha256_tree_is_served_as_a_standard_tlog_any_client_checks(gm_platform: dict[str, Any]) -> None:
+    """What a stock C2SP witness or tlog client reads of a gm chain: ``/log/sha256/checkpoint``
+    signed by the genesis checkpoint key under ``<origin>/sha256``, and ``/log/sha256/tile/``
+    tiles whose RFC 6962 SHA-256 tree (rebuilt by the independent client) has that root, not the
+    chain's own SM3 tree of ``/log/``."""
+    portal = gm_platform["portal_url"]
+    with _portal(gm_platform) as client:
+        note = client.get("/log/sha256/checkpoint")
+        own = client.get("/log/checkpoint")
+    assert note.status_code == own.status_code == 200, note.text
+    key = SigningKey.load(DataDir(Path(gm_platform["data_dir"])).key_file("checkpoint"))
+    origin = own.content.split(b"\n", 1)[0].decode()
+    vkey = Ed25519Verifier(sha256_tree_origin(origin), key.public.raw).vkey
+    text = independent_note.verify_log_signature(note.content, vkey)
+    sha256_origin, size, root, _ = independent_note.read_checkpoint(text)
+    assert sha256_origin == f"{origin}/sha256" and size > 0
+    tree = tlog_client.TiledTree(tlog_client.http_fetcher(f"{portal}/log/sha256"), size)
+    assert tree.root() == root
+    chain_tree = tlog_client.TiledTree(tlog_client.http_fetcher(f"{portal}/log"), size)
+    assert chain_tree.fetch("tile/0/000.p/1") != tree.fetch("tile/0/000.p/1")  # SM3 leaves, not SHA-256
