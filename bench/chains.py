@@ -71,8 +71,10 @@ async def measure_point(
 ) -> dict[str, Any]:
     """Aggregate and per-chain figures for ``chains`` chains saturated together."""
     with NatsCluster(workdir / "nats", sync_interval=sync) as cluster:
-        runs = [await start_chain(workdir, i + 1, cluster, len(cluster.nodes), crypto) for i in range(chains)]
-        try:
+        runs: list[ChainRun] = []
+        try:  # every ledger started is stopped, even when a later one fails to start
+            for i in range(chains):
+                runs.append(await start_chain(workdir, i + 1, cluster, len(cluster.nodes), crypto))
             messages = []
             for run in runs:
                 keys = await run.platform.register_departments([f"dept{i}" for i in range(DEPARTMENTS_PER_CHAIN)])
@@ -116,7 +118,7 @@ async def measure_point(
         "chains": chains,
         "aggregate_events_per_s": round(sum(result.committed for result in results) / seconds) if seconds else 0,
         "per_chain": per_chain,
-        # Where the two cores went: the orderers' CPU is per chain above; these are shared.
+        # Where the CPU went: the orderers' is per chain above; these processes are shared.
         "cpu_us_per_event": {
             name: round((shared_after[name] - shared_before[name]) * 1e6 / committed, 1) for name in shared_before
         },
