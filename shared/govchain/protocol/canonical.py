@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+from collections.abc import Iterable
 from typing import Any
 
 import rfc8785
@@ -39,17 +41,37 @@ def _is_plain(value: Any) -> bool:
         return True
     if kind is int:
         return bool(-SAFE_INTEGER <= value <= SAFE_INTEGER)
-    if kind is dict:
-        for key, item in value.items():
+    if kind is dict or kind is list or kind is tuple:
+        return plain_within(value, sys.maxsize)
+    return False
+
+
+def plain_within(value: dict[str, Any] | list[Any] | tuple[Any, ...], levels: int) -> bool:
+    """True when the container ``value`` nests at most ``levels`` levels (itself counted) and
+    holds only what the C encoder writes as RFC 8785: strings, booleans, null, integers within
+    ±(2**53 - 1), objects with ASCII keys, arrays. (No floats: their ECMAScript form differs.)
+    The fast paths bound ``levels`` as their readers bound depth; :func:`_is_plain` does not."""
+    if levels <= 0:
+        return False
+    items: Iterable[Any] = value
+    if type(value) is dict:
+        for key in value:
             if type(key) is not str or not key.isascii():
                 return False
-            item_kind = type(item)
-            if not (item_kind is str or item_kind is bool or item is None or _is_plain(item)):
+        items = value.values()
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -SAFE_INTEGER <= item <= SAFE_INTEGER:
                 return False
-        return True
-    if kind is list or kind is tuple:
-        return all(_is_plain(item) for item in value)
-    return False
+        elif kind is dict or kind is list or kind is tuple:
+            if not plain_within(item, levels - 1):
+                return False
+        else:
+            return False
+    return True
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -30,6 +30,8 @@ EVENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 PRINCIPAL_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 HEX64_PATTERN = r"^[0-9a-f]{64}$"
+MAX_SUBJECT = 256
+"""The longest ``subject`` an event may carry (characters)."""
 
 MAX_EVENT_BYTES = 256 * 1024
 """The most bytes an event may arrive as, checked before anything parses them."""
@@ -74,7 +76,7 @@ class Envelope(BaseModel):
     source: str = Field(pattern=PRINCIPAL_PATTERN, description="publishing department or authority")
     type: str = Field(pattern=TYPE_PATTERN)
     schemaversion: int = Field(ge=1, le=1000, strict=True, description='a JSON integer: not 1.0, "1" or true')
-    subject: str | None = Field(default=None, max_length=256)
+    subject: str | None = Field(default=None, max_length=MAX_SUBJECT)
     time: str
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]

@@ -13,7 +13,13 @@ import json
 import re
 from typing import Any
 
-from govchain.protocol.envelope import EVENT_ID_PATTERN, HEX64_PATTERN, PRINCIPAL_PATTERN, TYPE_PATTERN
+from govchain.protocol.envelope import (
+    EVENT_ID_PATTERN,
+    HEX64_PATTERN,
+    MAX_SUBJECT,
+    PRINCIPAL_PATTERN,
+    TYPE_PATTERN,
+)
 
 
 def anchored(pattern: str) -> re.Pattern[str]:
@@ -45,6 +51,17 @@ def matched(pattern: re.Pattern[str], value: str, good: set[str]) -> bool:
 
 encode_string = json.encoder.encode_basestring
 """A JSON string as RFC 8785 writes it (UTF-8 kept, the shortest escapes)."""
+
+
+def subject_member(event: dict[str, Any], has_subject: bool) -> str | None:
+    """The ``"subject":"…",`` member of an event's RFC 8785 signing bytes (``""`` for an event
+    without one), or None when its subject is not a string the envelope accepts."""
+    if not has_subject:
+        return ""
+    subject = event["subject"]
+    if type(subject) is not str or len(subject) > MAX_SUBJECT:
+        return None
+    return f'"subject":{encode_string(subject)},'
 
 
 def _not_json(value: object) -> Any:

@@ -23,12 +23,12 @@ from __future__ import annotations
 import json
 import operator
 import re
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from govchain.crypto import CryptoSuite
 from govchain.protocol.batch import MAX_BATCH_BYTES, EventBatch
 from govchain.protocol.batchproof import MAX_BATCH_EVENTS, BatchProof
-from govchain.protocol.canonical import SAFE_INTEGER
+from govchain.protocol.canonical import plain_within
 from govchain.protocol.envelope import (
     MAX_EVENT_BYTES,
     MAX_LEAF_BYTES,
@@ -47,6 +47,7 @@ from govchain.protocol.fastjson import (
     encode_plain,
     encode_string,
     matched,
+    subject_member,
 )
 from govchain.protocol.jsontext import MAX_EVENT_DEPTH
 from govchain.protocol.merkle import leaf_hasher, node_hash
@@ -74,43 +75,6 @@ canonical comparison (or the plain-JSON check) after it, not during it."""
 _new = object.__new__
 _set = object.__setattr__
 """Per event, the steps of :func:`govchain.protocol.fastjson.construct` written out in the loop."""
-
-
-def plain_within(value: dict[str, Any] | list[Any], levels: int) -> bool:
-    """True when the container ``value`` nests at most ``levels`` levels (itself counted) and
-    holds only what the C encoder writes as RFC 8785: strings, booleans, null, integers within
-    ±(2**53 - 1), objects with ASCII keys, arrays. (No floats: their ECMAScript form differs.)"""
-    if levels <= 0:
-        return False
-    if type(value) is dict:
-        for key, item in value.items():
-            if type(key) is not str or not key.isascii():
-                return False
-            kind = type(item)
-            if kind is str or kind is bool or item is None:
-                continue
-            if kind is int:
-                if not -SAFE_INTEGER <= item <= SAFE_INTEGER:
-                    return False
-            elif kind is dict or kind is list:
-                if not plain_within(item, levels - 1):
-                    return False
-            else:
-                return False
-        return True
-    for item in cast("list[Any]", value):
-        kind = type(item)
-        if kind is str or kind is bool or item is None:
-            continue
-        if kind is int:
-            if not -SAFE_INTEGER <= item <= SAFE_INTEGER:
-                return False
-        elif kind is dict or kind is list:
-            if not plain_within(item, levels - 1):
-                return False
-        else:
-            return False
-    return True
 
 
 _GOOD: dict[re.Pattern[str], set[str]] = {}
@@ -241,13 +205,9 @@ def open_batch_parts(
                 return None
             seen.add(event_id)
             parse_rfc3339(when)  # the envelope's own check of its time (ValueError: not one)
-            if has_subject:
-                subject = event["subject"]
-                if type(subject) is not str or len(subject) > 256:
-                    return None
-                subject_json = f'"subject":{encode_string(subject)},'
-            else:
-                subject_json = ""
+            subject_json = subject_member(event, has_subject)
+            if subject_json is None:
+                return None
             signings.append(
                 (
                     f'{{"data":{encode_plain(data)},"datacontenttype":"application/json","id":"{event_id}",'

@@ -37,8 +37,8 @@ from govchain.protocol.fastjson import (
     TYPE,
     construct,
     encode_plain,
-    encode_string,
     matched,
+    subject_member,
 )
 from govchain.protocol.merkle import Frontier, Node, all_inclusion_proofs, extended, leaf_hash, root_from_leaf_hashes
 from govchain.protocol.registry import EVENT_TYPES
@@ -408,14 +408,9 @@ def _open_normal_form(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | 
         and _is_plain(data)
     ):
         return None
-    subject = None
-    if has_subject:
-        subject = event["subject"]
-        if type(subject) is not str or len(subject) > 256:
-            return None
-        subject_json = f'"subject":{encode_string(subject)},'
-    else:
-        subject_json = ""
+    subject_json = subject_member(event, has_subject)
+    if subject_json is None:
+        return None
     try:
         parse_rfc3339(when)  # its pattern leaves digits, "-:.+TZ" and a final newline, never escaped
         if "\n" in when:
@@ -484,7 +479,7 @@ def _open_normal_form(event: dict[str, Any]) -> tuple[Envelope, bytes, bytes] | 
             "source": source,
             "type": event_type,
             "schemaversion": version,
-            "subject": subject,
+            "subject": event.get("subject"),
             "time": when,
             "datacontenttype": "application/json",
             "data": dict(data),
