@@ -517,7 +517,7 @@ async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -
         raise denied(exc) from None
     resolved = await gateway.ask(
         gateway.names.identity_resolve,
-        {"did": f"did:govchain:{body.principal}", "min_height": max(await gateway.head_height(), 0)},
+        {"did": f"did:govchain:{body.principal}", "min_height": await gateway.newest_height()},
     )
     document = resolved.get("didDocument") or {}
     method = next((m for m in document.get("verificationMethod", []) if m["id"].endswith(f"#{body.key_id}")), None)
@@ -540,7 +540,7 @@ async def my_access_log(request: Request, gateway: GatewayDep, session: Required
     # Up to the newest block: a read recorded a moment ago is in the log it answers with.
     return await gateway.ask(
         gateway.names.registry_access_log,
-        {"subject": session.principal, "min_height": max(await gateway.head_height(), 0)},
+        {"subject": session.principal, "min_height": await gateway.newest_height()},
         session,
     )
 

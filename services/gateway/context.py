@@ -121,12 +121,17 @@ class Gateway:
         except LedgerQueryError:
             return -1
 
+    async def newest_height(self) -> int:
+        """The height a question waits for (``min_height``) to see everything committed so far:
+        the newest block's, 0 before there is one."""
+        return max(await self.head_height(), 0)
+
     async def key_state(self, key_id: str) -> ChainState:
         """The chain state of one key and its owner as of the newest block (the identity
         projection waits for it), or as of the projection's own height when the ledger does not
         answer. 503 when the identity service does not answer: never a guess."""
         try:
-            head: int | None = max(await self.head_height(), 0)
+            head: int | None = await self.newest_height()
         except NATS_ERRORS:
             head = None  # judged as of the identity projection's own height
         answer = await self.ask(self.names.identity_key, {"key_id": key_id, "min_height": head})

@@ -168,7 +168,7 @@ async def qr(request: Request, text: Annotated[str, Query(max_length=256)]) -> R
 async def my_cases(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
     return await gateway.ask(
         gateway.names.contract_cases_of,
-        {"principal": session.principal, "min_height": max(await gateway.head_height(), 0)},
+        {"principal": session.principal, "min_height": await gateway.newest_height()},
     )
 
 
@@ -177,7 +177,7 @@ async def my_cases(request: Request, gateway: GatewayDep, session: RequiredSessi
 async def my_businesses(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
     return await gateway.ask(
         gateway.names.registry_businesses_of,
-        {"owner": session.principal, "min_height": max(await gateway.head_height(), 0)},
+        {"owner": session.principal, "min_height": await gateway.newest_height()},
         session,
     )
 
@@ -247,7 +247,7 @@ async def my_licence_qr(
 async def licence_credential(gateway: Gateway, session: Session, application_id: str) -> dict[str, Any]:
     """The licence an applicant's ``business-license`` case issued, as a credential (see the
     module's docstring). 403 to anyone but the applicant; 409 ``not_issued`` before it is."""
-    head = max(await gateway.head_height(), 0)
+    head = await gateway.newest_height()
     found = await gateway.ask(
         gateway.names.contract_case, {"contract_id": LICENCE_CONTRACT, "case_key": application_id, "min_height": head}
     )

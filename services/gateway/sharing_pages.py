@@ -64,10 +64,6 @@ def may_see_request(viewer: Viewer, case_vars: Mapping[str, Any]) -> bool:
     return viewer.department in named
 
 
-async def _head(request: Request) -> int:
-    return max(await gateway_of(request).head_height(), 0)
-
-
 def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
     from govchain.services.gateway.portal import page  # portal imports this module
 
@@ -79,7 +75,7 @@ def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
 async def sharing_catalog(request: Request, session: OptionalSession) -> HTMLResponse:
     """The catalog of shared data sets, as the registry lets the asker see it."""
     gateway = gateway_of(request)
-    answer = await gateway.ask(gateway.names.registry_catalog, {"min_height": await _head(request)}, session)
+    answer = await gateway.ask(gateway.names.registry_catalog, {"min_height": await gateway.newest_height()}, session)
     return _page(
         request,
         "sharing/catalog.html",
@@ -98,7 +94,9 @@ async def sharing_grants(request: Request, session: OptionalSession) -> HTMLResp
     if session is None:
         return _page(request, "sharing/grants.html", grants=None, refusal="unauthenticated", today=None)
     try:
-        answer = await gateway.ask(gateway.names.registry_grants, {"min_height": await _head(request)}, session)
+        answer = await gateway.ask(
+            gateway.names.registry_grants, {"min_height": await gateway.newest_height()}, session
+        )
     except HTTPException as exc:
         if exc.status_code != 403:
             raise
@@ -144,7 +142,7 @@ async def sharing_request(
     gateway = gateway_of(request)
     case = await gateway.ask(
         gateway.names.contract_case,
-        {"contract_id": SHARING_CONTRACT, "case_key": request_id, "min_height": await _head(request)},
+        {"contract_id": SHARING_CONTRACT, "case_key": request_id, "min_height": await gateway.newest_height()},
     )
     viewer = await gateway.viewer(session)
     variables = case.get("vars") or {}

@@ -196,7 +196,7 @@ async def me(request: Request, official: OfficialDep) -> dict[str, Any]:
 async def queue(
     request: Request, gateway: GatewayDep, official: OfficialDep, session: OptionalSession
 ) -> dict[str, Any]:
-    head = max(await gateway.head_height(), 0)
+    head = await gateway.newest_height()
     answer = await gateway.ask(
         gateway.names.contract_awaiting, {"department": official.department, "limit": QUEUE_LIMIT, "min_height": head}
     )
@@ -309,6 +309,6 @@ async def citizen_pseudonym(
     citizen_id = pseudonym(body.national_id, key, suite=gateway.suite)  # HMAC-SM3 on a gm chain
     resolved = await gateway.ask(
         gateway.names.identity_resolve,
-        {"did": f"did:govchain:{citizen_id}", "min_height": max(await gateway.head_height(), 0)},
+        {"did": f"did:govchain:{citizen_id}", "min_height": await gateway.newest_height()},
     )
     return {"citizen_id": citizen_id, "enrolled": resolved.get("didDocument") is not None}
