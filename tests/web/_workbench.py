@@ -17,6 +17,7 @@ from govchain.protocol.keys import SigningKey
 from govchain.pseudonym import pseudonym
 from govchain.services.cli.demo import DEMO_BUYER_NATIONAL_ID
 
+from ._signin import session_token
 from .conftest import Platform
 
 LAND, MARKET = "land-bureau", "market-regulator"
@@ -59,19 +60,7 @@ class Chain:
         return {**receipt, "event_id": event.id}
 
     def sign_in(self, key: SigningKey, principal: str) -> str:
-        challenge = self.http.post("/api/v1/auth/challenge", headers=headers()).json()["challenge"]
-        answer = self.http.post(
-            "/api/v1/auth/session",
-            json={
-                "principal": principal,
-                "key_id": key.key_id,
-                "challenge": challenge,
-                "signature": key.sign(challenge.encode()).hex(),
-            },
-            headers=headers(),
-        )
-        assert answer.status_code == 200, answer.text
-        return str(answer.json()["token"])
+        return session_token(self.http, principal, key, headers)
 
     def case(self, contract_id: str, case_key: str, token: str) -> dict[str, Any]:
         answer = self.http.get(f"/api/v1/applications/{contract_id}/{case_key}", headers=headers(token))

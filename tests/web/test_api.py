@@ -19,6 +19,7 @@ from govchain.protocol.keys import SigningKey
 from govchain.pseudonym import pseudonym
 from govchain.services.cli.demo import DEMO_BUYER_NATIONAL_ID
 
+from ._signin import sign_in
 from .conftest import Platform
 
 
@@ -160,21 +161,6 @@ def test_public_registry_documents_and_credentials(api: httpx.Client, platform: 
     credential["credentialSubject"]["id"] = "did:govchain:c-y"
     verdict = api.post("/api/v1/credentials/verify", json=credential).json()
     assert verdict == {**verdict, "valid": False, "reason": "signature does not verify"}
-
-
-def sign_in(api: httpx.Client, principal: str, key: SigningKey) -> dict[str, str]:
-    challenge = api.post("/api/v1/auth/challenge").json()["challenge"]
-    session = api.post(
-        "/api/v1/auth/session",
-        json={
-            "principal": principal,
-            "key_id": key.key_id,
-            "challenge": challenge,
-            "signature": key.sign(challenge.encode()).hex(),
-        },
-    )
-    assert session.status_code == 200, session.text
-    return {"Authorization": f"Bearer {session.json()['token']}"}
 
 
 def test_signing_in_and_seeing_ones_own_data_and_access_log(api: httpx.Client, platform: Platform) -> None:

@@ -39,6 +39,7 @@ from govchain.services.cli.demo import DEMO_BUYER_NATIONAL_ID, DEMO_NATIONAL_ID
 from govchain.services.gateway import evaluation, i18n, sharing_pages
 
 from ._browser import CHROMIUM, DESKTOP, PHONE, Requests, looks_like_tofu, new_context, uncovered_characters
+from ._signin import sign_in
 from .conftest import Platform, demo_platform
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -228,21 +229,6 @@ def tables(html: str) -> dict[str, list[dict[str, str]]]:
     parser = _Tables()
     parser.feed(html)
     return parser.tables
-
-
-def sign_in(api: httpx.Client, principal: str, key: SigningKey) -> dict[str, str]:
-    challenge = api.post("/api/v1/auth/challenge").json()["challenge"]
-    session = api.post(
-        "/api/v1/auth/session",
-        json={
-            "principal": principal,
-            "key_id": key.key_id,
-            "challenge": challenge,
-            "signature": key.sign(challenge.encode()).hex(),
-        },
-    )
-    assert session.status_code == 200, session.text
-    return {"Authorization": f"Bearer {session.json()['token']}"}
 
 
 def _by(rows: list[dict[str, str]], *keys: str) -> dict[tuple[str, ...], dict[str, str]]:

@@ -33,6 +33,7 @@ from govchain.transparency.vkeys import Ed25519Verifier
 from ..crypto import oracle
 from ..transparency import independent_note, tlog_client
 from ._browser import CHROMIUM, Requests, checked, flipped, new_context, tampered_check_data
+from ._signin import sign_in
 from .conftest import demo_platform
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -460,18 +461,7 @@ def _licence_credential(client: httpx.Client, gm_platform: dict[str, Any]) -> ht
     """The demo citizen's licence credential (APP-0001), asked for as the citizen, signed in with
     the citizen's SM2 key."""
     key = SigningKey.load(DataDir(Path(gm_platform["data_dir"])).key_file("citizen"))
-    challenge = client.post("/api/v1/auth/challenge").json()["challenge"]
-    session = client.post(
-        "/api/v1/auth/session",
-        json={
-            "principal": gm_platform["citizen_id"],
-            "key_id": key.key_id,
-            "challenge": challenge,
-            "signature": key.sign(challenge.encode()).hex(),
-        },
-    )
-    assert session.status_code == 200, session.text
-    headers = {"Authorization": f"Bearer {session.json()['token']}"}
+    headers = sign_in(client, gm_platform["citizen_id"], key)
     return client.get("/api/v1/me/licences/APP-0001/credential", headers=headers)
 
 
