@@ -4,6 +4,7 @@ record of every request a page makes, and the check that no text renders as tofu
 
 from __future__ import annotations
 
+import base64
 import io
 import itertools
 import json
@@ -188,3 +189,17 @@ def tampered_check_data(page: Any, route_glob: str, change: Callable[[dict[str, 
 def flipped(hex_text: str) -> str:
     """``hex_text`` with its first digit changed."""
     return ("0" if hex_text[0] != "0" else "1") + hex_text[1:]
+
+
+def checkpoint_root_replaced(data: dict[str, Any]) -> None:
+    """The orderer's note for another history: the root line changed (its signatures now lie)."""
+    text, _, signatures = data["witnessed"]["note"].partition("\n\n")
+    origin, size = text.split("\n")[:2]
+    forged = base64.b64encode(bytes(32)).decode()
+    data["witnessed"]["note"] = f"{origin}\n{size}\n{forged}\n\n{signatures}"
+
+
+def witnessed_path_flipped(data: dict[str, Any]) -> None:
+    """The event's inclusion proof at the witnessed checkpoint's size, one hash altered."""
+    path = data["proofs"][0]["witnessed_proof"]["path"]
+    path[0] = flipped(path[0])

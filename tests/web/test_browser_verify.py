@@ -5,7 +5,6 @@ so apart from what the server claims. A proof the server tampered with fails in 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -17,7 +16,17 @@ import pytest
 
 from govchain.services.gateway import i18n
 
-from ._browser import CHECK_DATA, CHROMIUM, Requests, checked, flipped, new_context, tampered_check_data
+from ._browser import (
+    CHECK_DATA,
+    CHROMIUM,
+    Requests,
+    checked,
+    checkpoint_root_replaced,
+    flipped,
+    new_context,
+    tampered_check_data,
+    witnessed_path_flipped,
+)
 from .conftest import Platform
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -177,26 +186,13 @@ def _policy_quorum_lowered(data: dict[str, Any]) -> None:
     data["witnessed"]["policy"]["event"]["data"]["quorum"] = 1
 
 
-def _checkpoint_root_replaced(data: dict[str, Any]) -> None:
-    """The orderer's note for another history: the root line changed (its signatures now lie)."""
-    text, _, signatures = data["witnessed"]["note"].partition("\n\n")
-    origin, size, root = text.split("\n")[:3]
-    forged = base64.b64encode(bytes(32)).decode()
-    data["witnessed"]["note"] = f"{origin}\n{size}\n{forged}\n\n{signatures}"
-
-
-def _witnessed_path_flipped(data: dict[str, Any]) -> None:
-    path = data["proofs"][0]["witnessed_proof"]["path"]
-    path[0] = flipped(path[0])
-
-
 @pytest.mark.parametrize(
     ("change", "failed", "passed"),
     [
         (_without_last_cosignature, "quorum", ["checkpoint_log", "policy"]),
         (_policy_quorum_lowered, "policy", ["checkpoint_log"]),
-        (_checkpoint_root_replaced, "checkpoint_log", ["leaf"]),
-        (_witnessed_path_flipped, "witnessed_inclusion", ["checkpoint_log", "policy", "cosigned"]),
+        (checkpoint_root_replaced, "checkpoint_log", ["leaf"]),
+        (witnessed_path_flipped, "witnessed_inclusion", ["checkpoint_log", "policy", "cosigned"]),
     ],
 )
 def test_a_checkpoint_the_witnesses_did_not_cosign_fails_in_the_browser(

@@ -6,7 +6,6 @@ end with SM3 and SM2, and where a tampered signature, path or policy fails in th
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import secrets
@@ -32,7 +31,16 @@ from govchain.transparency.vkeys import Ed25519Verifier
 
 from ..crypto import oracle
 from ..transparency import independent_note, tlog_client
-from ._browser import CHROMIUM, Requests, checked, flipped, new_context, tampered_check_data
+from ._browser import (
+    CHROMIUM,
+    Requests,
+    checked,
+    checkpoint_root_replaced,
+    flipped,
+    new_context,
+    tampered_check_data,
+    witnessed_path_flipped,
+)
 from ._signin import sign_in
 from .conftest import demo_platform
 
@@ -368,18 +376,6 @@ def _policy_signature_flipped(data: dict[str, Any]) -> None:
     event["signature"] = flipped(event["signature"])
 
 
-def _checkpoint_root_replaced(data: dict[str, Any]) -> None:
-    text, _, signatures = data["witnessed"]["note"].partition("\n\n")
-    origin, size = text.split("\n")[:2]
-    forged = base64.b64encode(bytes(32)).decode()
-    data["witnessed"]["note"] = f"{origin}\n{size}\n{forged}\n\n{signatures}"
-
-
-def _witnessed_path_flipped(data: dict[str, Any]) -> None:
-    path = data["proofs"][0]["witnessed_proof"]["path"]
-    path[0] = flipped(path[0])
-
-
 @pytest.mark.parametrize(
     ("change", "failed", "passed"),
     [
@@ -388,8 +384,8 @@ def _witnessed_path_flipped(data: dict[str, Any]) -> None:
         (_path_flipped, "inclusion", ["signature", "root"]),
         (_leaf_hash_as_sha256, "inclusion", ["signature", "root"]),
         (_policy_signature_flipped, "policy", ["leaf", "checkpoint_log"]),
-        (_checkpoint_root_replaced, "checkpoint_log", ["leaf"]),
-        (_witnessed_path_flipped, "witnessed_inclusion", ["checkpoint_log", "policy", "cosigned"]),
+        (checkpoint_root_replaced, "checkpoint_log", ["leaf"]),
+        (witnessed_path_flipped, "witnessed_inclusion", ["checkpoint_log", "policy", "cosigned"]),
     ],
 )
 def test_a_tampered_gm_proof_fails_in_the_browser(
