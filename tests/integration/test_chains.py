@@ -10,6 +10,8 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -34,7 +36,7 @@ from .conftest import Ledger, ledger_settings
 from .test_nats_permissions import REFUSAL_TIMEOUT_S, as_user, refused
 
 
-async def start_chain(tmp_path, nats_server: EmbeddedNats, chain_id: str, *, named: bool = True) -> Ledger:  # type: ignore[no-untyped-def]
+async def start_chain(tmp_path: Path, nats_server: EmbeddedNats, chain_id: str, *, named: bool = True) -> Ledger:
     data = DataDir(tmp_path / chain_id)
     data.init(chain_id)
     names = ChainNames(chain_id) if named else DEFAULT
@@ -43,6 +45,16 @@ async def start_chain(tmp_path, nats_server: EmbeddedNats, chain_id: str, *, nam
     ledger = Ledger(settings, data, nats_server.url, nc, GovChainClient(nc, names=names))
     await ledger.start()
     return ledger
+
+
+async def block_event_bodies(ledger: Ledger) -> list[dict[str, Any]]:
+    js = ledger.nc.jetstream()
+    names = ledger.client.names
+    last = (await js.stream_info(names.blocks_stream)).state.last_seq
+    bodies = []
+    for seq in range(1, last + 1):
+        bodies += Block.from_bytes((await js.get_msg(names.blocks_stream, seq)).data, height_hint=seq - 1).events
+    return bodies
 
 
 async def block_events(ledger: Ledger) -> list[str]:
@@ -71,7 +83,9 @@ def test_the_names_carry_the_chain_id_and_the_default_chain_keeps_its_own() -> N
             ChainNames(bad)
 
 
-async def test_two_chains_and_the_default_share_one_server_and_never_mix(tmp_path, nats_server: EmbeddedNats) -> None:  # type: ignore[no-untyped-def]
+async def test_two_chains_and_the_default_share_one_server_and_never_mix(
+    tmp_path: Path, nats_server: EmbeddedNats
+) -> None:
     chains = [
         await start_chain(tmp_path, nats_server, "east"),
         await start_chain(tmp_path, nats_server, "west"),
@@ -95,7 +109,7 @@ async def test_two_chains_and_the_default_share_one_server_and_never_mix(tmp_pat
                 if other is not ledger:
                     with pytest.raises(LedgerQueryError, match="not on chain"):
                         await other.client.inclusion_proof(first[ledger.client.names], source="tax")
-        streams = {info.config.name async for info in _streams(chains[0])}
+        streams = {info.config.name for info in await chains[0].nc.jetstream().streams_info()}
         assert {"EVENTS", "BLOCKS", "EVENTS_east", "BLOCKS_east", "EVENTS_west", "BLOCKS_west"} <= streams
         for ledger in chains:
             ids = await block_events(ledger)
@@ -116,12 +130,7 @@ async def test_two_chains_and_the_default_share_one_server_and_never_mix(tmp_pat
             await ledger.nc.drain()
 
 
-async def _streams(ledger: Ledger):  # type: ignore[no-untyped-def]
-    for info in await ledger.nc.jetstream().streams_info():
-        yield info
-
-
-async def test_services_refuse_names_of_another_chain(tmp_path, nats_server: EmbeddedNats) -> None:  # type: ignore[no-untyped-def]
+async def test_services_refuse_names_of_another_chain(tmp_path: Path, nats_server: EmbeddedNats) -> None:
     """A process told to serve chain west with east's genesis stops before it touches a stream:
     it would write (the orderer) or read (a projection) one chain's blocks as another's."""
     data = DataDir(tmp_path / "east")
@@ -139,7 +148,7 @@ async def test_services_refuse_names_of_another_chain(tmp_path, nats_server: Emb
         await nc.drain()
 
 
-async def test_each_chains_nats_users_reach_only_their_own_chain(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_each_chains_nats_users_reach_only_their_own_chain(tmp_path: Path) -> None:
     """``govchain nats-config`` per chain into one folder: one auth.conf with both chains' users
     (``tax@east``, ``tax@west``), and NATS itself keeps each to its own chain's subjects and streams."""
     auth = tmp_path / "auth"
@@ -173,7 +182,7 @@ async def test_each_chains_nats_users_reach_only_their_own_chain(tmp_path) -> No
         server.stop()
 
 
-async def test_a_chain_anchors_anothers_witnessed_checkpoint(tmp_path, nats_server: EmbeddedNats) -> None:  # type: ignore[no-untyped-def]
+async def test_a_chain_anchors_anothers_witnessed_checkpoint(tmp_path: Path, nats_server: EmbeddedNats) -> None:
     """`govchain log anchor --from east` on west: east's newest checkpoint note, hashed, becomes a
     document of west's tax department, in west's blocks, and east's stream still holds that note."""
     east = await start_chain(tmp_path, nats_server, "east")
@@ -221,13 +230,3 @@ async def _checkpoint_note(ledger: Ledger, *, size: int, timeout: float = 20.0) 
                 return str(record["note"]).encode()
         assert asyncio.get_running_loop().time() < deadline, "no checkpoint published in time"
         await asyncio.sleep(0.2)
-
-
-async def block_event_bodies(ledger: Ledger) -> list[dict]:  # type: ignore[type-arg]
-    js = ledger.nc.jetstream()
-    names = ledger.client.names
-    last = (await js.stream_info(names.blocks_stream)).state.last_seq
-    bodies = []
-    for seq in range(1, last + 1):
-        bodies += Block.from_bytes((await js.get_msg(names.blocks_stream, seq)).data, height_hint=seq - 1).events
-    return bodies
