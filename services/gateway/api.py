@@ -320,7 +320,7 @@ async def application(
     contract_id: Annotated[str, Path(max_length=64)],
     case_key: Annotated[str, Path(max_length=128)],
 ) -> dict[str, Any]:
-    case = await gateway.ask(gateway.names.contract_case, {"contract_id": contract_id, "case_key": case_key})
+    case = await gateway.read(gateway.names.contract_case, {"contract_id": contract_id, "case_key": case_key})
     if session is not None:
         involved = await _involved_in_case(gateway, case)
         seen_as = await _case_standing(gateway, session, involved)
@@ -375,7 +375,7 @@ async def _case_standing(gateway: Gateway, session: Session, involved: set[str])
     """``party`` or ``officer`` when the signed-in principal may see a case's details, else None."""
     if session.principal in involved:
         return "party"
-    resolved = await gateway.ask(gateway.names.identity_resolve, {"did": f"did:govchain:{session.principal}"})
+    resolved = await gateway.read(gateway.names.identity_resolve, {"did": f"did:govchain:{session.principal}"})
     document, metadata = resolved.get("didDocument") or {}, resolved.get("didDocumentMetadata") or {}
     if metadata.get("deactivated"):
         return None
@@ -393,7 +393,7 @@ async def _case_standing(gateway: Gateway, session: Session, involved: set[str])
 async def businesses(
     request: Request, gateway: GatewayDep, q: Annotated[str, Query(max_length=100)] = ""
 ) -> dict[str, Any]:
-    return await gateway.ask(gateway.names.registry_businesses, {"text": q})
+    return await gateway.read(gateway.names.registry_businesses, {"text": q})
 
 
 def _record_params(record_id: str, purpose: str | None, proofs: bool) -> dict[str, Any]:
@@ -420,7 +420,7 @@ async def business(
     purpose: Purpose = None,
     proofs: bool = False,
 ) -> dict[str, Any]:
-    return await gateway.ask(gateway.names.registry_business, _record_params(business_id, purpose, proofs), session)
+    return await gateway.read(gateway.names.registry_business, _record_params(business_id, purpose, proofs), session)
 
 
 @router.get("/registry/parcels/{parcel_id}", tags=["registry"], summary="A land parcel and its ordered history")
@@ -433,19 +433,19 @@ async def parcel(
     purpose: Purpose = None,
     proofs: bool = False,
 ) -> dict[str, Any]:
-    return await gateway.ask(gateway.names.registry_parcel, _record_params(parcel_id, purpose, proofs), session)
+    return await gateway.read(gateway.names.registry_parcel, _record_params(parcel_id, purpose, proofs), session)
 
 
 @router.get("/registry/departments", tags=["registry"], summary="The department directory")
 @limiter.limit(public_limit)
 async def departments(request: Request, gateway: GatewayDep) -> dict[str, Any]:
-    return await gateway.ask(gateway.names.registry_departments, {})
+    return await gateway.read(gateway.names.registry_departments, {})
 
 
 @router.get("/registry/catalog", tags=["registry"], summary="Data sets shared by departments, as you may read them")
 @limiter.limit(public_limit)
 async def catalog(request: Request, gateway: GatewayDep, session: OptionalSession) -> dict[str, Any]:
-    return await gateway.ask(gateway.names.registry_catalog, {}, session)
+    return await gateway.read(gateway.names.registry_catalog, {}, session)
 
 
 @router.get("/documents/{sha256}", tags=["registry"], summary="Is a document (by its SHA-256) registered, by whom?")
@@ -456,7 +456,7 @@ async def document(
     sha256: Annotated[str, Path(pattern=SHA256)],
     proofs: bool = True,
 ) -> dict[str, Any]:
-    return await gateway.ask(gateway.names.registry_document, {"sha256": sha256, "with_proofs": proofs})
+    return await gateway.read(gateway.names.registry_document, {"sha256": sha256, "with_proofs": proofs})
 
 
 @router.post("/documents/verify", tags=["registry"], summary="Upload a document; only its hash is looked up")
@@ -475,7 +475,7 @@ async def verify_upload(request: Request, gateway: GatewayDep, file: UploadFile)
             )
         hasher.update(chunk)
     digest = hasher.hexdigest()
-    answer = await gateway.ask(gateway.names.registry_document, {"sha256": digest, "with_proofs": True})
+    answer = await gateway.read(gateway.names.registry_document, {"sha256": digest, "with_proofs": True})
     return {"sha256": digest, **answer}
 
 
@@ -486,10 +486,7 @@ async def verify_credential(
     gateway: GatewayDep,
     credential: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
-    head_height = await gateway.head_height()
-    return await gateway.ask(
-        gateway.names.identity_verify_credential, {"credential": credential, "min_height": max(head_height, 0)}
-    )
+    return await gateway.read(gateway.names.identity_verify_credential, {"credential": credential})
 
 
 # -- signing in, and one's own data
@@ -515,9 +512,9 @@ async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -
         nonce = gateway.sessions.check_challenge(body.challenge)
     except AccessDenied as exc:
         raise denied(exc) from None
-    resolved = await gateway.ask(
+    resolved = await gateway.read(
         gateway.names.identity_resolve,
-        {"did": f"did:govchain:{body.principal}", "min_height": await gateway.newest_height()},
+        {"did": f"did:govchain:{body.principal}"},
     )
     document = resolved.get("didDocument") or {}
     method = next((m for m in document.get("verificationMethod", []) if m["id"].endswith(f"#{body.key_id}")), None)
@@ -538,9 +535,9 @@ async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -
 @limiter.limit(private_limit)
 async def my_access_log(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
     # Up to the newest block: a read recorded a moment ago is in the log it answers with.
-    return await gateway.ask(
+    return await gateway.read(
         gateway.names.registry_access_log,
-        {"subject": session.principal, "min_height": await gateway.newest_height()},
+        {"subject": session.principal},
         session,
     )
 
@@ -548,4 +545,4 @@ async def my_access_log(request: Request, gateway: GatewayDep, session: Required
 @router.get("/me", tags=["me"], summary="My identity as the chain knows it")
 @limiter.limit(private_limit)
 async def me(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
-    return await gateway.ask(gateway.names.identity_resolve, {"did": f"did:govchain:{session.principal}"})
+    return await gateway.read(gateway.names.identity_resolve, {"did": f"did:govchain:{session.principal}"})

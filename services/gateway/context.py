@@ -102,6 +102,15 @@ class Gateway:
         except NATS_ERRORS as exc:
             raise api_error(*nats_failure(exc, f"the service behind {subject}")) from None
 
+    async def read(
+        self, subject: str, params: dict[str, Any], session: Session | None = None, *, at: int | None = None
+    ) -> dict[str, Any]:
+        """A projection's answer that includes every block committed when it is asked (its
+        ``min_height``; ``at`` when the caller already holds that height): what a reader has just
+        submitted through the gateway is in the answer, never a lagging projection's older view."""
+        height = await self.newest_height() if at is None else at
+        return await self.ask(subject, {**params, "min_height": height}, session)
+
     async def block(self, height: int) -> Block:
         """The block at ``height``: 404 if there is none; a NATS failure (timeout, no server) is
         left to the app's handlers (503), never taken for a missing block."""

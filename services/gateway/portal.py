@@ -257,8 +257,8 @@ async def _event_page(request: Request, found: dict[str, Any], shown: dict[str, 
 @limiter.limit(public_limit)
 async def registry(request: Request, q: Annotated[str | None, Query(max_length=100)] = None) -> HTMLResponse:
     gateway = gateway_of(request)
-    found = None if q is None else (await gateway.ask(gateway.names.registry_businesses, {"text": q}))["records"]
-    directory = (await gateway.ask(gateway.names.registry_departments, {}))["departments"]
+    found = None if q is None else (await gateway.read(gateway.names.registry_businesses, {"text": q}))["records"]
+    directory = (await gateway.read(gateway.names.registry_departments, {}))["departments"]
     return page(request, "registry.html", q=q or "", businesses=found, departments=directory)
 
 
@@ -266,7 +266,7 @@ async def registry(request: Request, q: Annotated[str | None, Query(max_length=1
 @limiter.limit(public_limit)
 async def parcel(request: Request, id: Annotated[str, Query(max_length=64)]) -> HTMLResponse:
     gateway = gateway_of(request)
-    answer = await gateway.ask(gateway.names.registry_parcel, {"id": id})
+    answer = await gateway.read(gateway.names.registry_parcel, {"id": id})
     return page(request, "parcel.html", record=answer["record"], history=answer["history"])
 
 
@@ -284,7 +284,7 @@ async def verify(request: Request, file: UploadFile) -> HTMLResponse:
     while chunk := await file.read(UPLOAD_CHUNK_BYTES):  # never the whole upload in memory
         hasher.update(chunk)
     digest = hasher.hexdigest()
-    answer = await gateway.ask(gateway.names.registry_document, {"sha256": digest, "with_proofs": True})
+    answer = await gateway.read(gateway.names.registry_document, {"sha256": digest, "with_proofs": True})
     verified = bool(answer["proofs"]) and all(
         inclusion_problem(p, gateway.orderer_keys) is None for p in answer["proofs"]
     )

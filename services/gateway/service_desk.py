@@ -166,18 +166,18 @@ async def qr(request: Request, text: Annotated[str, Query(max_length=256)]) -> R
 @router.get("/api/v1/me/cases", summary="My cases: the applications I am a party to, newest first", **ME)
 @limiter.limit(private_limit)
 async def my_cases(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
-    return await gateway.ask(
+    return await gateway.read(
         gateway.names.contract_cases_of,
-        {"principal": session.principal, "min_height": await gateway.newest_height()},
+        {"principal": session.principal},
     )
 
 
 @router.get("/api/v1/me/businesses", summary="The businesses registered in my name (what I may apply for)", **ME)
 @limiter.limit(private_limit)
 async def my_businesses(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
-    return await gateway.ask(
+    return await gateway.read(
         gateway.names.registry_businesses_of,
-        {"owner": session.principal, "min_height": await gateway.newest_height()},
+        {"owner": session.principal},
         session,
     )
 
@@ -248,8 +248,8 @@ async def licence_credential(gateway: Gateway, session: Session, application_id:
     """The licence an applicant's ``business-license`` case issued, as a credential (see the
     module's docstring). 403 to anyone but the applicant; 409 ``not_issued`` before it is."""
     head = await gateway.newest_height()
-    found = await gateway.ask(
-        gateway.names.contract_case, {"contract_id": LICENCE_CONTRACT, "case_key": application_id, "min_height": head}
+    found = await gateway.read(
+        gateway.names.contract_case, {"contract_id": LICENCE_CONTRACT, "case_key": application_id}, at=head
     )
     if await applicant_of(gateway, found) != session.principal:
         raise api_error(403, "forbidden", "a licence credential is issued to its applicant only")
@@ -331,7 +331,7 @@ async def _not_revoked(gateway: Gateway, licence: dict[str, Any], head: int) -> 
     business_id, license_id = licence.get("business_id"), licence.get("license_id")
     if not isinstance(business_id, str) or not isinstance(license_id, str):
         return
-    record = await gateway.ask(gateway.names.registry_business, {"id": business_id, "min_height": head})
+    record = await gateway.read(gateway.names.registry_business, {"id": business_id}, at=head)
     for held in record.get("licenses", []):
         if held.get("license_id") == license_id and held.get("status") == "revoked":
             raise api_error(

@@ -75,7 +75,7 @@ def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
 async def sharing_catalog(request: Request, session: OptionalSession) -> HTMLResponse:
     """The catalog of shared data sets, as the registry lets the asker see it."""
     gateway = gateway_of(request)
-    answer = await gateway.ask(gateway.names.registry_catalog, {"min_height": await gateway.newest_height()}, session)
+    answer = await gateway.read(gateway.names.registry_catalog, {}, session)
     return _page(
         request,
         "sharing/catalog.html",
@@ -94,9 +94,7 @@ async def sharing_grants(request: Request, session: OptionalSession) -> HTMLResp
     if session is None:
         return _page(request, "sharing/grants.html", grants=None, refusal="unauthenticated", today=None)
     try:
-        answer = await gateway.ask(
-            gateway.names.registry_grants, {"min_height": await gateway.newest_height()}, session
-        )
+        answer = await gateway.read(gateway.names.registry_grants, {}, session)
     except HTTPException as exc:
         if exc.status_code != 403:
             raise
@@ -140,9 +138,9 @@ async def sharing_request(
     what is asked for and by whom to the departments it names and auditors."""
     _checked_request_id(request_id)
     gateway = gateway_of(request)
-    case = await gateway.ask(
+    case = await gateway.read(
         gateway.names.contract_case,
-        {"contract_id": SHARING_CONTRACT, "case_key": request_id, "min_height": await gateway.newest_height()},
+        {"contract_id": SHARING_CONTRACT, "case_key": request_id},
     )
     viewer = await gateway.viewer(session)
     variables = case.get("vars") or {}

@@ -197,13 +197,13 @@ async def queue(
     request: Request, gateway: GatewayDep, official: OfficialDep, session: OptionalSession
 ) -> dict[str, Any]:
     head = await gateway.newest_height()
-    answer = await gateway.ask(
-        gateway.names.contract_awaiting, {"department": official.department, "limit": QUEUE_LIMIT, "min_height": head}
+    answer = await gateway.read(
+        gateway.names.contract_awaiting, {"department": official.department, "limit": QUEUE_LIMIT}, at=head
     )
     cases = answer["cases"]
     datasets: dict[str, dict[str, Any]] | None = None
     if any(case["contract_id"] == DATA_SHARING for case in cases):
-        found = await gateway.ask(gateway.names.registry_catalog, {}, session)
+        found = await gateway.read(gateway.names.registry_catalog, {}, session, at=head)
         datasets = {f"{d['department']}/{d['dataset_id']}": d for d in found.get("datasets", [])}
     items = await asyncio.gather(*(_evidence(gateway, session, case, datasets or {}) for case in cases))
     return {
@@ -266,7 +266,7 @@ def _request_ref(ref: Any) -> dict[str, Any] | None:
 
 async def _parcel(gateway: Gateway, session: Session | None, parcel_id: str) -> dict[str, Any] | None:
     try:
-        answer = await gateway.ask(gateway.names.registry_parcel, {"id": parcel_id}, session)
+        answer = await gateway.read(gateway.names.registry_parcel, {"id": parcel_id}, session)
     except HTTPException as exc:
         if exc.status_code == 404:
             return None
@@ -307,8 +307,5 @@ async def citizen_pseudonym(
             "this gateway holds no pseudonym key; compute it with `govchain identity pseudonym` at the counter",
         )
     citizen_id = pseudonym(body.national_id, key, suite=gateway.suite)  # HMAC-SM3 on a gm chain
-    resolved = await gateway.ask(
-        gateway.names.identity_resolve,
-        {"did": f"did:govchain:{citizen_id}", "min_height": await gateway.newest_height()},
-    )
+    resolved = await gateway.read(gateway.names.identity_resolve, {"did": f"did:govchain:{citizen_id}"})
     return {"citizen_id": citizen_id, "enrolled": resolved.get("didDocument") is not None}

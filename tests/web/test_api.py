@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
+import nats
 import pytest
+from nats.aio.msg import Msg
 
+from govchain.bus import subjects
 from govchain.datadir import DataDir
 from govchain.protocol.batch import sign_batch
 from govchain.protocol.credentials import add_proof, make_credential
@@ -460,3 +466,42 @@ def test_a_catalog_shows_each_data_set_to_those_it_is_shared_with(platform: Plat
         registrar = sign_in(api, "land-registrar", SigningKey.load(data.key_file("land-registrar")))
         inside = api.get("/api/v1/registry/catalog", headers=registrar).json()["datasets"]
         assert [d["dataset_id"] for d in inside] == ["land-use-stats", "parcel-owners", "registered-businesses"]
+
+
+async def test_every_projection_read_waits_for_the_newest_block(platform: Platform) -> None:
+    """Read-your-writes through the gateway: each registry and identity question it asks for an
+    HTTP reader carries ``min_height`` = the chain's newest block, so a reader whose event was
+    just committed never gets a projection's older view (before, a catalog read could miss it)."""
+    asked: dict[str, dict[str, Any]] = {}
+
+    async def spy(msg: Msg) -> None:  # a second subscriber sees each question; the service answers it
+        asked[msg.subject] = json.loads(msg.data)
+
+    reads = {
+        subjects.REGISTRY_CATALOG: ("GET", "/api/v1/registry/catalog", None),
+        subjects.REGISTRY_DEPARTMENTS: ("GET", "/api/v1/registry/departments", None),
+        subjects.REGISTRY_BUSINESSES: ("GET", "/api/v1/registry/businesses?q=a", None),
+        subjects.REGISTRY_PARCEL: ("GET", "/api/v1/registry/parcels/P-0001", None),
+        subjects.REGISTRY_DOCUMENT: ("GET", f"/api/v1/documents/{'0' * 64}", None),
+        subjects.IDENTITY_VERIFY_CREDENTIAL: ("POST", "/api/v1/credentials/verify", {"type": ["VerifiableCredential"]}),
+    }
+    nc = await nats.connect(platform.nats_url)
+    try:
+        for subject in reads:
+            await nc.subscribe(subject, cb=spy)
+        await nc.flush()
+        async with httpx.AsyncClient(
+            base_url=platform.url, timeout=60, headers={"X-Forwarded-For": "198.51.100.91"}
+        ) as api:
+            for subject, (method, path, body) in reads.items():
+                before = (await api.get("/api/v1/chain/head")).json()["header"]["height"]
+                await api.request(method, path, json=body)
+                after = (await api.get("/api/v1/chain/head")).json()["header"]["height"]
+                for _ in range(100):
+                    if subject in asked:
+                        break
+                    await asyncio.sleep(0.05)
+                assert subject in asked, f"{method} {path} asked nothing on {subject}"
+                assert before <= asked.pop(subject).get("min_height", -1) <= after, path
+    finally:
+        await nc.close()

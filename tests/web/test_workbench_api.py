@@ -246,10 +246,7 @@ class _StubGateway:
     suite = INTL
     names = DEFAULT
 
-    async def newest_height(self) -> int:
-        return 7
-
-    async def ask(self, subject: str, params: dict[str, Any], session: Any = None) -> dict[str, Any]:
+    async def read(self, subject: str, params: dict[str, Any], session: Any = None) -> dict[str, Any]:
         return {"didDocument": None, "didDocumentMetadata": {}}
 
 
