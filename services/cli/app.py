@@ -111,7 +111,9 @@ def _configure(
 @app.command()
 def init(
     data: Path = DATA_OPTION,
-    chain_id: str = typer.Option(None, help="Chain id (lowercase letters, digits, - and _). Default: random."),
+    chain_id: str = typer.Option(
+        None, help="Chain id (lowercase letters, digits, - and _). Default: GOVCHAIN_CHAIN if set, else random."
+    ),
     exist_ok: bool = typer.Option(
         False, "--exist-ok", help="Succeed without change if the folder already holds a chain."
     ),
@@ -145,11 +147,12 @@ def init(
     if crypto not in SUITE_NAMES:
         raise typer.BadParameter(f"--crypto is one of {', '.join(SUITE_NAMES)}, not {crypto!r}")
     settings = settings_from(data)
-    chain = chain_id or f"govchain-{uuid.uuid4().hex[:8]}"
+    chain = chain_id or settings.chain or f"govchain-{uuid.uuid4().hex[:8]}"
     if exist_ok and DataDir(settings.data_dir).is_initialised():
         typer.echo(f"{settings.data_dir} already holds a chain; nothing to do")
         return
     try:
+        settings.chain_names.require(chain)  # a chain its own services would refuse to serve
         window = EventTimeRule(max_ahead_s=max_event_ahead_s, max_behind_s=max_event_behind_s)
         info = DataDir(settings.data_dir).init(chain, event_time=window, crypto=crypto)
     except (GovChainError, CryptoError) as exc:

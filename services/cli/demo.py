@@ -73,7 +73,7 @@ async def _demo_in(
     settings = Settings(data_dir=data, nats_port=0, gateway_port=0, checkpoint_interval_ms=200)
     data_dir = DataDir(data)
     if not data_dir.is_initialised():
-        data_dir.init("govchain-demo", crypto=crypto)
+        data_dir.init(settings.chain or "govchain-demo", crypto=crypto)  # GOVCHAIN_CHAIN names a demo chain too
     origin = ev.default_log_origin(data_dir.genesis().data["chain_id"])
     log_vkey = Ed25519Signer(origin, data_dir.checkpoint_key()).verifier.vkey
     tree = data_dir.crypto_suite()  # a gm chain's checkpoints carry its SM3 root (docs/crypto-profiles.md)

@@ -228,9 +228,13 @@ def check_with_independent_verifier(proof: dict[str, Any], data: str) -> None:
     pymerkle.verify_inclusion(ours[0], bytes.fromhex(proof["root"]), theirs)
 
 
-def test_demo_runs_a_scenario_and_verifies_it() -> None:
+def test_demo_runs_a_scenario_and_verifies_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole scenario, on a chain named by ``GOVCHAIN_CHAIN`` (its streams and subjects carry
+    the id, so every service and the client must use the chain's names); the web tests' platform
+    runs the same demo on the default names."""
+    monkeypatch.setenv("GOVCHAIN_CHAIN", "east")
     summary = json.loads(govchain("demo", "--json", timeout=120).stdout)
-    assert summary["ok"] is True
+    assert summary["ok"] is True and summary["chain_id"] == "east"
     assert summary["proof_verified"] is True and summary["chain_ok"] is True
     assert summary["rejected"] == 5
     assert summary["rejection_reasons"] == ["bad_signature", "invalid_payload", "unauthorized", "unknown_key"]
@@ -326,3 +330,14 @@ def test_an_unreachable_server_or_a_missing_data_folder_is_one_line_and_exit_2(
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), lines
     assert ("cannot reach NATS" in lines[0]) if "--nats-url" in command else ("has no genesis.json" in lines[0])
+
+
+def test_init_names_the_chain_govchain_chain_serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``GOVCHAIN_CHAIN`` set, ``init`` makes that chain (its services would refuse any
+    other genesis), and refuses a ``--chain-id`` that contradicts it before writing a key."""
+    monkeypatch.setenv("GOVCHAIN_CHAIN", "east")
+    made = json.loads(govchain("init", "--data", str(tmp_path / "east"), "--json").stdout)
+    assert made["chain_id"] == "east"
+    refused = govchain("init", "--data", str(tmp_path / "west"), "--chain-id", "west", check=False)
+    assert refused.returncode == 2 and "told to serve chain 'east'" in refused.stderr
+    assert "Traceback" not in refused.stderr and not (tmp_path / "west" / "genesis.json").exists()
