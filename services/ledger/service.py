@@ -44,6 +44,7 @@ async def run_ledger(
         lease = Lease(
             broker.connection.jetstream(),
             name=names.orderer_lease,
+            bucket=names.lease_bucket,
             holder=settings.instance_id,
             ttl_s=settings.lease_ttl_s,
             replicas=settings.stream_replicas,

@@ -15,16 +15,16 @@ import nats
 import pytest
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 from govchain.bus import subjects
 from govchain.bus.blocks import follow_blocks, last_height
-from govchain.bus.credentials import read_credentials
+from govchain.bus.credentials import read_credentials, write_nats_auth
 from govchain.bus.embedded import EmbeddedNats
-from govchain.bus.permissions import READ_STREAMS, SERVICE_USERS
+from govchain.bus.permissions import READ_STREAMS, SERVICE_USERS, Deployment, ledger_streams_api
 from govchain.bus.stream_reader import read_batch
 from govchain.bus.streams import ensure_streams
-from govchain.bus.subjects import inbox_prefix
+from govchain.bus.subjects import DEFAULT, ChainNames, inbox_prefix
 from govchain.client import GovChainClient
 from govchain.config import Settings
 from govchain.datadir import DataDir
@@ -33,7 +33,7 @@ from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
 from govchain.services.ledger.service import run_ledger
 
-from .conftest import Ledger
+from .conftest import Ledger, ledger_settings
 
 REFUSAL_TIMEOUT_S = 1.0
 READERS = sorted(set(SERVICE_USERS.values()) - {"ledger"})
@@ -490,4 +490,143 @@ async def test_a_reader_cannot_make_the_server_deliver_blocks_to_another_service
         for nc in (analytics, identity, admin):
             await nc.close()
     finally:
+        server.stop()
+
+
+def test_a_ledgers_jetstream_rights_name_only_its_own_chains_streams_and_lease() -> None:
+    """No wildcard over the JetStream API: each right names one of the chain's own streams, its
+    orderer's consumer, or the chain's own lease bucket (written at its lease key only)."""
+    reads = [
+        f"$JS.API.{call}.{stream}{tail}"
+        for stream in ("BLOCKS_east", "REJECTED_east", "CHECKPOINTS_east")
+        for call, tail in (("STREAM.INFO", ""), ("STREAM.MSG.GET", ""), ("DIRECT.GET", ""), ("DIRECT.GET", ".>"))
+    ]
+    east = ledger_streams_api(ChainNames("east"))
+    assert east == [
+        "$JS.API.INFO",
+        *reads,
+        "$JS.API.STREAM.INFO.EVENTS_east",
+        "$JS.API.STREAM.CREATE.EVENTS_east",
+        "$JS.API.STREAM.CREATE.BLOCKS_east",
+        "$JS.API.STREAM.CREATE.REJECTED_east",
+        "$JS.API.STREAM.CREATE.CHECKPOINTS_east",
+        "$JS.API.CONSUMER.INFO.EVENTS_east.ledger-orderer",
+        "$JS.API.CONSUMER.CREATE.EVENTS_east.ledger-orderer",
+        "$JS.API.CONSUMER.CREATE.EVENTS_east.ledger-orderer.>",
+        "$JS.API.CONSUMER.DURABLE.CREATE.EVENTS_east.ledger-orderer",
+        "$JS.API.CONSUMER.MSG.NEXT.EVENTS_east.ledger-orderer",
+        "$JS.ACK.EVENTS_east.ledger-orderer.>",
+        "$JS.API.STREAM.INFO.KV_govchain_leases_east",
+        "$JS.API.STREAM.CREATE.KV_govchain_leases_east",
+        "$JS.API.STREAM.MSG.GET.KV_govchain_leases_east",
+        "$JS.API.DIRECT.GET.KV_govchain_leases_east.$KV.govchain_leases_east.orderer-east",
+        "$KV.govchain_leases_east.orderer-east",
+    ]
+    # The default chain's ledger: the same rights on its own names (EVENTS, BLOCKS, …; lease key "orderer").
+    assert ledger_streams_api(DEFAULT) == [r.replace("_east", "").replace("orderer-east", "orderer") for r in east]
+
+
+async def test_a_chains_ledger_manages_only_its_own_streams_consumer_and_lease(tmp_path: Path) -> None:
+    """Chains east and west (and the default chain's users) on one server: ``ledger@east`` orders
+    east, and NATS itself refuses it west's and the default chain's streams (create, update,
+    delete, purge), west's intake consumer, west's lease bucket, and any change to its own streams
+    beyond creating them."""
+    auth = tmp_path / "nats-auth"
+    east, west = ChainNames("east"), ChainNames("west")
+    for names in (DEFAULT, east, west):  # as `GOVCHAIN_CHAIN=<id> govchain nats-config` into one folder
+        write_nats_auth(auth, Deployment(), names)
+    server = EmbeddedNats(tmp_path / "nats", port=0, extra_config=(auth / "auth.conf").read_text()).start()
+    admin = await as_user(server.url, auth, "admin", [])
+    chains: dict[ChainNames, Ledger] = {}
+    connections = [admin]
+    try:
+        for names in (east, west):
+            assert names.chain is not None
+            data = DataDir(tmp_path / names.chain)
+            data.init(names.chain)
+            user, password = read_credentials(auth, names.user("ledger"))
+            settings = ledger_settings(data.root, chain=names.chain, nats_user=user, nats_password=password)
+            chains[names] = Ledger(settings, data, server.url, admin, GovChainClient(admin, names=names))
+            await chains[names].start()  # streams, consumer, lease: each ledger under its own rights
+        for ledger in chains.values():
+            await ledger.register_department("tax")
+            assert (await ledger.submit(ledger.document("tax", 1)))["status"] == "committed"
+        ajs = admin.jetstream()
+        west_blocks = (await ajs.stream_info(west.blocks_stream)).state.messages
+        west_consumer = await ajs.consumer_info(west.events_stream, subjects.ORDERER_CONSUMER)
+        leases = await ajs.key_value(west.lease_bucket)
+        west_lease = await leases.get(west.orderer_lease)
+        assert west_lease.value == chains[west].settings.instance_id.encode()
+
+        errors: list[str] = []
+        ledger = await as_user(server.url, auth, east.user("ledger"), errors)
+        connections.append(ledger)
+        short = ledger.jetstream(timeout=REFUSAL_TIMEOUT_S)
+        # Its own work, as the service does it.
+        assert (await short.stream_info(east.blocks_stream)).state.messages == 3
+        assert (await short.consumer_info(east.events_stream, subjects.ORDERER_CONSUMER)).name == "ledger-orderer"
+        own_leases = await short.key_value(east.lease_bucket)
+        assert (await own_leases.get(east.orderer_lease)).value == chains[east].settings.instance_id.encode()
+        assert errors == []
+
+        api = "$JS.API"
+        for blocks, names in ((west.blocks_stream, west), (DEFAULT.blocks_stream, DEFAULT)):
+            config = StreamConfig(name=blocks, subjects=[names.blocks_subject])
+            await refused(errors, f"{api}.STREAM.CREATE.{blocks}", short.add_stream(config))
+            await refused(errors, f"{api}.STREAM.UPDATE.{blocks}", short.update_stream(config))
+            await refused(errors, f"{api}.STREAM.DELETE.{blocks}", short.delete_stream(blocks))
+            await refused(errors, f"{api}.STREAM.PURGE.{blocks}", short.purge_stream(blocks))
+        events, orderer = west.events_stream, subjects.ORDERER_CONSUMER
+        await refused(
+            errors,
+            f"{api}.CONSUMER.CREATE.{events}.{orderer}.{west.events_subjects}",
+            short.add_consumer(
+                events, ConsumerConfig(name=orderer, filter_subject=west.events_subjects, ack_policy=AckPolicy.EXPLICIT)
+            ),
+        )
+        await refused(
+            errors, f"{api}.CONSUMER.CREATE.{events}", ledger.request(f"{api}.CONSUMER.CREATE.{events}", b"{}", 1)
+        )
+        await refused(errors, f"{api}.CONSUMER.DELETE.{events}.{orderer}", short.delete_consumer(events, orderer))
+        next_west = f"{api}.CONSUMER.MSG.NEXT.{events}.{orderer}"
+        await refused(errors, next_west, ledger.request(next_west, b'{"batch": 1}', timeout=REFUSAL_TIMEOUT_S))
+        # West's lease: its bucket is west's alone, neither read, written, purged nor deleted; nor
+        # may east's ledger write another key of its own bucket, or purge or delete it.
+        west_bucket = f"KV_{west.lease_bucket}"
+        await refused(errors, f"{api}.STREAM.INFO.{west_bucket}", short.key_value(west.lease_bucket))
+        west_key = f"$KV.{west.lease_bucket}.{west.orderer_lease}"
+        await refused(errors, west_key, short.publish(west_key, b"ledger@east"))
+        await refused(errors, f"{api}.STREAM.PURGE.{west_bucket}", short.purge_stream(west_bucket))
+        await refused(errors, f"{api}.STREAM.DELETE.{west_bucket}", short.delete_stream(west_bucket))
+        other_key = f"$KV.{east.lease_bucket}.{west.orderer_lease}"
+        await refused(errors, other_key, own_leases.put(west.orderer_lease, b"ledger@east"))
+        own_bucket = f"KV_{east.lease_bucket}"
+        await refused(errors, f"{api}.STREAM.PURGE.{own_bucket}", short.purge_stream(own_bucket))
+        await refused(errors, f"{api}.STREAM.DELETE.{own_bucket}", short.delete_stream(own_bucket))
+        # Its own streams and consumer: made once, never changed, deleted or purged.
+        own = east.blocks_stream
+        await refused(
+            errors,
+            f"{api}.STREAM.UPDATE.{own}",
+            short.update_stream(StreamConfig(name=own, subjects=[east.blocks_subject])),
+        )
+        await refused(errors, f"{api}.STREAM.PURGE.{east.events_stream}", short.purge_stream(east.events_stream))
+        await refused(errors, f"{api}.STREAM.DELETE.{own}", short.delete_stream(own))
+        await refused(
+            errors,
+            f"{api}.CONSUMER.DELETE.{east.events_stream}.{orderer}",
+            short.delete_consumer(east.events_stream, orderer),
+        )
+
+        # Nothing of west changed, and east still orders.
+        assert (await ajs.stream_info(west.blocks_stream)).state.messages == west_blocks
+        assert (await ajs.consumer_info(events, orderer)).config == west_consumer.config
+        assert (await leases.get(west.orderer_lease)).value == west_lease.value
+        for ledger_of in chains.values():
+            assert (await ledger_of.submit(ledger_of.document("tax", 2)))["status"] == "committed"
+    finally:
+        for ledger_of in chains.values():
+            await ledger_of.shutdown()
+        for nc in connections:
+            await nc.close()
         server.stop()

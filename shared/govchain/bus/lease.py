@@ -17,18 +17,30 @@ from nats.js.errors import BadRequestError, BucketNotFoundError, KeyNotFoundErro
 from nats.js.kv import KeyValue
 
 from govchain.bus.errors import NATS_ERRORS, is_transient
+from govchain.bus.subjects import DEFAULT
 from govchain.logs import get_logger
 
 log = get_logger("govchain.lease")
 
-BUCKET = "govchain_leases"
+BUCKET = DEFAULT.lease_bucket
+"""The default chain's bucket; a named chain's is its :attr:`ChainNames.lease_bucket`."""
 WRONG_LAST_SEQUENCE = 10071
 """JetStream's error code for a write whose expected revision is not the key's."""
 
 
 class Lease:
-    def __init__(self, js: JetStreamContext, *, name: str, holder: str, ttl_s: float, replicas: int = 1) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        name: str,
+        holder: str,
+        ttl_s: float,
+        replicas: int = 1,
+        bucket: str = BUCKET,
+    ) -> None:
         self.js = js
+        self.bucket = bucket
         self.name = name
         self.holder = holder
         self.ttl_s = ttl_s
@@ -43,10 +55,10 @@ class Lease:
     async def _bucket(self) -> KeyValue:
         if self._kv is None:
             try:
-                self._kv = await self.js.key_value(BUCKET)
+                self._kv = await self.js.key_value(self.bucket)
             except BucketNotFoundError:
                 self._kv = await self.js.create_key_value(
-                    config=KeyValueConfig(bucket=BUCKET, ttl=self.ttl_s, history=1, replicas=self.replicas)
+                    config=KeyValueConfig(bucket=self.bucket, ttl=self.ttl_s, history=1, replicas=self.replicas)
                 )
         return self._kv
 

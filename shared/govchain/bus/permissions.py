@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from govchain.bus import subjects
-from govchain.bus.subjects import DEFAULT, ChainNames
+from govchain.bus.subjects import DEFAULT, ORDERER_CONSUMER, ChainNames
 from govchain.protocol.policy import CONTRACT_ENGINE
 
 INBOX = "_INBOX.>"
@@ -68,6 +68,42 @@ READ_STREAMS = read_streams([subjects.BLOCKS_STREAM])
 """Read the default chain's BLOCKS by direct get; nothing more."""
 
 
+def ledger_streams_api(names: ChainNames = DEFAULT) -> list[str]:
+    """The JetStream the ledger uses, named call by call and on its own chain's streams alone:
+    on a cluster several chains share, no chain's ledger may create, change, delete or purge
+    another's streams or consumers, nor write another's orderer lease.
+
+    It creates its four streams if missing (info, create; never update, delete or purge), its
+    intake consumer ``ledger-orderer`` on EVENTS (info, create, pull, ack), reads BLOCKS, REJECTED
+    and CHECKPOINTS as readers do (its tools, ``govchain verify`` among them, run as the ledger),
+    and keeps its lease in its chain's own bucket (:attr:`~govchain.bus.subjects.ChainNames.lease_bucket`),
+    at its own key.
+
+    Permissions see subjects, not bodies: the configuration in a create request (a stream's
+    republish) still reaches past them when a ledger first creates its streams. Operators who do
+    not trust each other keep their chains in separate NATS accounts.
+    """
+    events, consumer = names.events_stream, ORDERER_CONSUMER
+    read = (names.blocks_stream, names.rejected_stream, names.checkpoints_stream)
+    lease_stream, lease_key = f"KV_{names.lease_bucket}", f"$KV.{names.lease_bucket}.{names.orderer_lease}"
+    return [
+        *read_streams(read),  # with each stream's info
+        f"$JS.API.STREAM.INFO.{events}",
+        *(f"$JS.API.STREAM.CREATE.{stream}" for stream in (events, *read)),
+        f"$JS.API.CONSUMER.INFO.{events}.{consumer}",
+        f"$JS.API.CONSUMER.CREATE.{events}.{consumer}",
+        f"$JS.API.CONSUMER.CREATE.{events}.{consumer}.>",  # nats-py names the filter subject here
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{events}.{consumer}",  # nats-py's form for servers it takes for < 2.9
+        f"$JS.API.CONSUMER.MSG.NEXT.{events}.{consumer}",
+        f"$JS.ACK.{events}.{consumer}.>",
+        f"$JS.API.STREAM.INFO.{lease_stream}",
+        f"$JS.API.STREAM.CREATE.{lease_stream}",
+        f"$JS.API.STREAM.MSG.GET.{lease_stream}",  # a key's value (the request body names the key)
+        f"$JS.API.DIRECT.GET.{lease_stream}.{lease_key}",  # the same, in a bucket made with direct get
+        lease_key,
+    ]
+
+
 SERVICE_USERS = {
     "ledger": "ledger",
     "identity": "identity",
@@ -108,7 +144,8 @@ class Deployment:
 
 def service_users(services: Iterable[str], names: ChainNames = DEFAULT) -> list[NatsUser]:
     """The platform's services; the ledger alone writes blocks and witnessed checkpoints and
-    manages streams (readers get checkpoints and tiles through its queries, ``gov.ledger.>``)."""
+    manages its chain's streams, no other chain's (:func:`ledger_streams_api`); readers get
+    checkpoints and tiles through its queries, ``gov.ledger.>``."""
     asks, blocks = questions(names), read_streams([names.blocks_stream])
     user = names.user
     users = [
@@ -119,9 +156,7 @@ def service_users(services: Iterable[str], names: ChainNames = DEFAULT) -> list[
                 names.rejected_subjects,
                 names.checkpoints_subject,
                 names.sha256_checkpoints_subject,
-                "$JS.API.>",
-                "$KV.govchain_leases.>",
-                "$JS.ACK.>",
+                *ledger_streams_api(names),
                 *asks,
                 INBOX,
             ],

@@ -108,6 +108,12 @@ class ChainNames:
         """The key of the orderer's leadership lease (:mod:`govchain.bus.lease`)."""
         return "orderer" if self.chain is None else f"orderer-{self.chain}"
 
+    @property
+    def lease_bucket(self) -> str:
+        """The key-value bucket of the chain's leases: one per chain, so no chain's ledger can
+        touch another's lease (a rollup on a key clears its whole bucket)."""
+        return "govchain_leases" if self.chain is None else f"govchain_leases_{self.chain}"
+
     def user(self, name: str) -> str:
         """The NATS user of a service or department of this chain: ``ledger``, or ``ledger@<chain>``
         on a named chain, so chains sharing a cluster have users (and reply inboxes) of their own."""
