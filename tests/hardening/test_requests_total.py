@@ -157,6 +157,7 @@ FIELDS = [
     "width",
     "start",
     "count",
+    "tree",
 ]
 
 
@@ -188,6 +189,11 @@ def hostile_bodies(rng: random.Random, good: dict[str, Any]) -> list[Hostile]:
         Hostile("lone surrogate key", b'{"\\udead": 1}', "malformed_request"),
         Hostile("duplicate keys", b'{"' + key.encode() + b'": 1, "' + key.encode() + b'": 2}', "malformed_request"),
         Hostile("NUL", b'{"' + key.encode() + b'": "a\\u0000b"}', "malformed_request"),
+        Hostile(
+            "a tree of no log",
+            json.dumps({**good, "tree": rng.choice(["../sha256", "SHA256", "sm3", ""])}).encode(),
+            None,
+        ),
         Hostile(
             "truncated",
             good_bytes[: rng.randrange(1, max(2, len(good_bytes) - 1))] if len(good_bytes) > 2 else b"{",
