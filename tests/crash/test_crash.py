@@ -13,8 +13,9 @@ After every restart, with the load drained: everything is back and caught up on 
 ``govchain verify`` passes, every event that got a PubAck is on chain exactly once (or
 refused with a reason on REJECTED), and every store equals a fresh replay of the chain.
 
-A few kills per test run in the ordinary suite. ``GOVCHAIN_CRASH_KILLS=N`` runs N kills per
-test (the long run, ``make crash``). Kill moments come from a seeded RNG; the seed is
+A few kills per test run in the ordinary suite, for the platform and the service modes; the
+NATS-node mode runs in the long run only (``make crash``), where ``GOVCHAIN_CRASH_KILLS=N`` runs
+N kills per test; in the ordinary suite a node's death is covered by ``tests/cluster``. Kill moments come from a seeded RNG; the seed is
 printed, and ``GOVCHAIN_CRASH_SEED=<seed>`` replays the same choices.
 """
 
@@ -32,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nats
+import pytest
 
 from govchain.bus import subjects
 from govchain.bus.blocks import last_height
@@ -371,6 +373,7 @@ async def kill_node(harness: Harness, cluster: NatsCluster, node: EmbeddedNats, 
     harness.figures.count(f"{what}: {'BLOCKS leader' if leader == node.server_name else 'follower'}")
 
 
+@pytest.mark.skipif(not KILLS, reason="the long run only: make crash (tests/cluster kills a node in every run)")
 async def test_a_nats_node_of_three_killed_loses_nothing(tmp_path: Path) -> None:
     """One node of a 3-node JetStream cluster (streams at replicas 3) killed and restarted on
     its own store, while the services and the load run on the other two."""
