@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 from govchain.datadir import DataDir
-from govchain.privacy.custody import open_vault
-from govchain.privacy.rotation import rotate_kek
 from govchain.protocol.errors import GovChainError
 from govchain.services.cli.common import DATA_OPTION, JSON_OPTION, emit, fail, settings_from
-from govchain.storage.engine import make_engine
 
 vault_app = typer.Typer(
     help="The key vault: each person's data key, wrapped by a key-encryption key (KEK) kept in keys/vault.kek.",
     no_args_is_help=True,
 )
+
+
+def _engine(url: str) -> Engine:
+    """The registry's database. SQLAlchemy and alembic are imported by the vault commands alone:
+    at module level they would add a quarter of a second to the start of every ``govchain``
+    command."""
+    from govchain.storage.engine import make_engine
+
+    return make_engine(url)
 
 
 @vault_app.command("rotate-kek")
@@ -36,7 +46,9 @@ def rotate(data: Path = DATA_OPTION, as_json: bool = JSON_OPTION) -> None:
     pid = node.running_pid()
     if pid is not None:
         fail(f"the platform is running on {settings.data_dir} (pid {pid}): stop it, then rotate the KEK")
-    engine = make_engine(settings.database_url_for("registry"))
+    from govchain.privacy.rotation import rotate_kek  # see _engine
+
+    engine = _engine(settings.database_url_for("registry"))
     try:
         done = rotate_kek(engine, node.vault_kek_files)
     except GovChainError as exc:
@@ -55,7 +67,9 @@ def rotate(data: Path = DATA_OPTION, as_json: bool = JSON_OPTION) -> None:
 def status(data: Path = DATA_OPTION, as_json: bool = JSON_OPTION) -> None:
     """The KEK's id, how many live keys it wraps and how many subjects are erased (no key material)."""
     settings = settings_from(data)
-    engine = make_engine(settings.database_url_for("registry"))
+    from govchain.privacy.custody import open_vault  # see _engine
+
+    engine = _engine(settings.database_url_for("registry"))
     try:
         state = open_vault(engine, DataDir(settings.data_dir).keys, settings.vault_kek).status()
     except GovChainError as exc:

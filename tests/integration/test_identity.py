@@ -273,6 +273,7 @@ async def test_credentials_verify_against_the_chain_with_reasons(identity: Ledge
     assert not valid and reason == f"issuer key {clerk.key_id} was revoked at height {height} (compromised)"
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the command line, not the store, under test
 async def test_the_credential_commands(identity: Ledger, tmp_path: Path) -> None:
     tax = await identity.register_department("tax")
     key_file = tmp_path / "tax.pem"
