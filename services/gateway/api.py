@@ -512,10 +512,7 @@ async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -
         nonce = gateway.sessions.check_challenge(body.challenge)
     except AccessDenied as exc:
         raise denied(exc) from None
-    resolved = await gateway.read(
-        gateway.names.identity_resolve,
-        {"did": f"did:govchain:{body.principal}"},
-    )
+    resolved = await gateway.read(gateway.names.identity_resolve, {"did": f"did:govchain:{body.principal}"})
     document = resolved.get("didDocument") or {}
     method = next((m for m in document.get("verificationMethod", []) if m["id"].endswith(f"#{body.key_id}")), None)
     if method is None:
@@ -535,11 +532,7 @@ async def session(request: Request, gateway: GatewayDep, body: SessionRequest) -
 @limiter.limit(private_limit)
 async def my_access_log(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
     # Up to the newest block: a read recorded a moment ago is in the log it answers with.
-    return await gateway.read(
-        gateway.names.registry_access_log,
-        {"subject": session.principal},
-        session,
-    )
+    return await gateway.read(gateway.names.registry_access_log, {"subject": session.principal}, session)
 
 
 @router.get("/me", tags=["me"], summary="My identity as the chain knows it")

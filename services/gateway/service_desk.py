@@ -166,20 +166,13 @@ async def qr(request: Request, text: Annotated[str, Query(max_length=256)]) -> R
 @router.get("/api/v1/me/cases", summary="My cases: the applications I am a party to, newest first", **ME)
 @limiter.limit(private_limit)
 async def my_cases(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
-    return await gateway.read(
-        gateway.names.contract_cases_of,
-        {"principal": session.principal},
-    )
+    return await gateway.read(gateway.names.contract_cases_of, {"principal": session.principal})
 
 
 @router.get("/api/v1/me/businesses", summary="The businesses registered in my name (what I may apply for)", **ME)
 @limiter.limit(private_limit)
 async def my_businesses(request: Request, gateway: GatewayDep, session: RequiredSession) -> dict[str, Any]:
-    return await gateway.read(
-        gateway.names.registry_businesses_of,
-        {"owner": session.principal},
-        session,
-    )
+    return await gateway.read(gateway.names.registry_businesses_of, {"owner": session.principal}, session)
 
 
 class KeyHolderRequest(BaseModel):

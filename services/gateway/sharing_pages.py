@@ -138,10 +138,7 @@ async def sharing_request(
     what is asked for and by whom to the departments it names and auditors."""
     _checked_request_id(request_id)
     gateway = gateway_of(request)
-    case = await gateway.read(
-        gateway.names.contract_case,
-        {"contract_id": SHARING_CONTRACT, "case_key": request_id},
-    )
+    case = await gateway.read(gateway.names.contract_case, {"contract_id": SHARING_CONTRACT, "case_key": request_id})
     viewer = await gateway.viewer(session)
     variables = case.get("vars") or {}
     shown = may_see_request(viewer, variables)
