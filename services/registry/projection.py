@@ -23,6 +23,7 @@ from govchain.protocol import events as ev
 from govchain.protocol import records as rec
 from govchain.protocol import sharing
 from govchain.protocol.envelope import Envelope
+from govchain.protocol.policy import CONTRACT_ENGINE
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState
 from govchain.protocol.verify import VerifiedBlock
@@ -97,12 +98,23 @@ def _license_issued(conn: Connection, e: Envelope, p: rec.LicenseIssued, at: At)
     )
 
 
+def _licensing_authority(conn: Connection, licence: Any) -> str:
+    """The department that answers for a licence, and alone may revoke it: the one that issued
+    it; for a licence a contract issued (the engine signs its results), the department that
+    registered the business, for which the contract automated the approval."""
+    if licence.department != CONTRACT_ENGINE:
+        return str(licence.department)
+    found = select(t.businesses.c.department).where(t.businesses.c.business_id == licence.business_id)
+    return str(conn.execute(found).scalar_one())
+
+
 def _license_revoked(conn: Connection, e: Envelope, p: rec.LicenseRevoked, at: At) -> None:
     row = conn.execute(select(t.licenses).where(t.licenses.c.license_id == p.license_id)).one_or_none()
     if row is None:
         raise Void(f"licence {p.license_id} does not exist")
-    if row.department != e.source:
-        raise Void(f"licence {p.license_id} was issued by {row.department}, not {e.source}")
+    authority = _licensing_authority(conn, row)
+    if authority != e.source:
+        raise Void(f"licence {p.license_id} is revoked by {authority}, not {e.source}")
     if row.status == "revoked":
         raise Void(f"licence {p.license_id} is already revoked")
     conn.execute(

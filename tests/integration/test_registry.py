@@ -18,6 +18,7 @@ from govchain.protocol.envelope import make_event
 from govchain.protocol.eventref import event_ref, parse_event_ref
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.keys import SigningKey
+from govchain.protocol.policy import CONTRACT_ENGINE
 from govchain.protocol.proofs import inclusion_problem
 from govchain.protocol.requests import sign_request
 from govchain.protocol.state import ChainState
@@ -672,3 +673,33 @@ async def test_an_answer_resting_on_more_events_than_a_reply_holds_is_refused(
     assert refused["code"] == "too_many_proofs" and ledger.asked == 0
     assert len((await api.verify_document(queries.DocumentRequest(sha256="ab" * 32)))["registrations"]) == 3
     engine.dispose()
+
+
+async def test_a_licence_a_contract_issued_is_revoked_by_the_businesss_registrar(registry: Registry) -> None:
+    """The contract engine signs the licences a contract issues; the department that registered
+    the business (here ``market``, for B-1) answers for them and may revoke them, no other."""
+    registry.keys[CONTRACT_ENGINE] = registry.ledger.data.signing_key(CONTRACT_ENGINE)
+    issued = await registry.commit(
+        CONTRACT_ENGINE,
+        CONTRACT_ENGINE,
+        "license.issued",
+        {
+            "license_id": "L-APP-1",
+            "business_id": "B-1",
+            "kind": "catering",
+            "valid_from": "2026-01-01",
+            "valid_until": "2026-12-31",
+        },
+    )
+    assert issued["status"] == "committed", issued
+    revocation = {"license_id": "L-APP-1", "reason": "hygiene inspection failed"}
+    assert (await registry.commit("land", "land", "license.revoked", revocation))["status"] == "committed"
+    assert (await registry.commit("market-clerk", "market", "license.revoked", revocation))["status"] == "committed"
+    record = await registry.ask(subjects.REGISTRY_BUSINESS, {"id": "B-1"})
+    [licence] = [held for held in record["licenses"] if held["license_id"] == "L-APP-1"]
+    assert licence["status"] == "revoked" and licence["revocation_reason"] == "hygiene inspection failed"
+    engine = make_engine(registry.db_url)
+    with engine.connect() as conn:
+        void = conn.execute(select(void_events.c.reason)).scalars().all()
+    engine.dispose()
+    assert void == ["licence L-APP-1 is revoked by market, not land"]

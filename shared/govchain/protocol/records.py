@@ -53,6 +53,8 @@ class LicenseIssued(Record):
 
 @EVENT_TYPES.register("license.revoked", 1)
 class LicenseRevoked(Record):
+    """A licence withdrawn by its issuer; a contract's licence, by the business's registering department."""
+
     license_id: str = Field(pattern=RECORD_ID)
     reason: str = Field(min_length=1, max_length=300)
 
