@@ -57,9 +57,10 @@ bench-chains: $(STAMP)  ## aggregate rate of 1, 2 and 4 chains on a 3-node NATS 
 	$(BIN)/python -m bench.chains $(CHAINS_ARGS)
 
 CRASH_KILLS ?= 20
+CRASH_CRYPTO ?= intl
 
-crash: $(STAMP)  ## crash injection, long run: kill -9 under load CRASH_KILLS times per mode (GOVCHAIN_CRASH_SEED=<seed> replays)
-	GOVCHAIN_CRASH_KILLS=$(CRASH_KILLS) $(BIN)/python -m pytest tests/crash -s
+crash: $(STAMP)  ## crash injection, long run: kill -9 under load CRASH_KILLS times per mode (CRASH_CRYPTO=gm: a 国密 chain; GOVCHAIN_CRASH_SEED=<seed> replays)
+	GOVCHAIN_CRASH_KILLS=$(CRASH_KILLS) GOVCHAIN_CRASH_CRYPTO=$(CRASH_CRYPTO) $(BIN)/python -m pytest tests/crash -s
 
 clean:  ## remove the virtual environment and local data
 	rm -rf $(VENV) $(DATA) .pytest_cache .hypothesis

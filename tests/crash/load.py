@@ -77,10 +77,10 @@ class Cast:
 async def prepare_chain(client: GovChainClient, data: DataDir, rng: random.Random) -> Cast:
     """Admit the departments, enroll citizens and deploy the business-licence contract, each
     waited for until committed: the load's events need all of them on chain."""
-    root = data.signing_key("root")
+    root, suite = data.signing_key("root"), data.crypto_suite()  # the chain's profile: intl or gm
     cast = Cast(
-        {d: SigningKey.generate() for d in DEPARTMENTS},
-        {f"c-{rng.getrandbits(128):032x}": SigningKey.generate() for _ in range(CITIZENS)},
+        {d: SigningKey.generate(suite) for d in DEPARTMENTS},
+        {f"c-{rng.getrandbits(128):032x}": SigningKey.generate(suite) for _ in range(CITIZENS)},
     )
     setup = [
         make_event(
@@ -228,7 +228,7 @@ class Mix:
         if self.rng.random() < 0.5:
             dept = self.rng.choice(DEPARTMENTS)
             return self.event(
-                SigningKey.generate(),
+                SigningKey.generate(self.cast.departments[dept].suite),
                 dept,
                 "document.registered",
                 {"document_id": self._id("D-forged"), "sha256": "0" * 64, "title": "Unknown signer"},

@@ -48,6 +48,8 @@ from .procs import GOVCHAIN, REPO, Platform, Services, harness_env
 SEED = int(os.environ.get("GOVCHAIN_CRASH_SEED") or random.SystemRandom().randrange(2**32))
 KILLS = int(os.environ.get("GOVCHAIN_CRASH_KILLS") or 0)
 """Kills per test; 0: the few the ordinary suite can afford."""
+CRYPTO = os.environ.get("GOVCHAIN_CRASH_CRYPTO") or "intl"
+"""The chains' crypto profile: ``gm`` kills a 国密 ledger (SM3 tree and its SHA-256 shadow)."""
 PROJECTION_SERVICES = ("identity", "registry", "contract", "analytics")
 
 
@@ -113,7 +115,7 @@ class Harness:
         self.figures = Figures(mode, SEED)
         self.url_file, self.record, self.cast_dir = tmp / "load-url", tmp / "acked.jsonl", tmp / "cast"
         self.load: LoadProcess | None = None
-        print(f"\ncrash harness: mode={mode} GOVCHAIN_CRASH_SEED={SEED} kills={self.kills}", flush=True)
+        print(f"\ncrash harness: mode={mode} crypto={CRYPTO} GOVCHAIN_CRASH_SEED={SEED} kills={self.kills}", flush=True)
 
     @property
     def kills(self) -> int:
@@ -240,7 +242,7 @@ class Harness:
 
 def init_chain(data: Path, env: dict[str, str], chain_id: str) -> None:
     subprocess.run(
-        [*GOVCHAIN, "init", "--data", str(data), "--chain-id", chain_id],
+        [*GOVCHAIN, "init", "--data", str(data), "--chain-id", chain_id, "--crypto", CRYPTO],
         env=env,
         cwd=REPO,
         check=True,
@@ -264,6 +266,7 @@ def kill_platform(harness: Harness, platform: Platform, cycle: int, *, nats_too:
 async def test_the_platform_survives_kill_9(tmp_path: Path) -> None:
     """``govchain up`` killed with its whole process group; restarted on the same folder."""
     data, env = tmp_path / "node", harness_env()
+    init_chain(data, env, "crash-platform")
     platform = Platform(data, tmp_path / "platform.log", env)
     platform.start()
     harness = Harness(
