@@ -24,11 +24,13 @@ from rich.progress import Progress
 
 from govchain.bus.blocks import last_height
 from govchain.bus.connect import connect
+from govchain.bus.subjects import block_sequence
 from govchain.client import GovChainClient, LedgerQueryError
 from govchain.config import Settings
-from govchain.crypto import CREDENTIAL_SUITE, DEFAULT_SUITE, CryptoSuite
+from govchain.crypto import CREDENTIAL_SUITE, DEFAULT_SUITE, CryptoSuite, keeps_sha256_tree
 from govchain.datadir import DataDir, credentials_key_name
 from govchain.protocol import events as ev
+from govchain.protocol.block import Block
 from govchain.protocol.credentials import add_proof, make_credential
 from govchain.protocol.did import did_for, verification_method_id
 from govchain.protocol.envelope import Envelope, make_event
@@ -42,6 +44,9 @@ from govchain.services.contract import BUILTIN_CONTRACTS
 from govchain.services.contract.audit import audit_contracts
 from govchain.services.gateway.context import GATEWAY
 from govchain.services.platform import LocalWitness, run_platform
+from govchain.transparency.checkpoint import sha256_tree_origin
+from govchain.transparency.errors import TransparencyError
+from govchain.transparency.policy import verify_cosigned
 from govchain.transparency.vkeys import Ed25519Signer
 
 DEPARTMENTS = {"market-regulator": "Market Regulation Bureau", "land-bureau": "Land and Resources Bureau"}
@@ -50,6 +55,8 @@ DEMO_NATIONAL_ID = "110101199003074512"  # made-up national ids; only their pseu
 DEMO_BUYER_NATIONAL_ID = "310104198807153021"
 DEMO_WITNESSES = {"court": "court.demo.govchain.example/witness", "audit": "audit-office.demo.govchain.example/witness"}
 """Folder (under ``witnesses/`` of the data folder) → the witness's name."""
+STOCK_WITNESS = ("stock", "transparency.demo.govchain.example/witness")
+"""A gm chain's witness of its SHA-256 tree alone, run as any C2SP witness runs (folder, name)."""
 WITNESS_WAIT_S = 30.0
 
 
@@ -81,17 +88,22 @@ async def _demo_in(
         LocalWitness(data / "witnesses" / folder, name, [log_vkey], tree=tree)
         for folder, name in DEMO_WITNESSES.items()
     ]
+    sha256_witnesses = []
+    if keeps_sha256_tree(tree):  # a stock witness checks the SHA-256 tree, under its own origin
+        sha256_vkey = Ed25519Signer(sha256_tree_origin(origin), data_dir.checkpoint_key()).verifier.vkey
+        folder, name = STOCK_WITNESS
+        sha256_witnesses.append(LocalWitness(data / "witnesses" / folder, name, [sha256_vkey]))
     stop = asyncio.Event()
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     platform = asyncio.create_task(run_platform(settings, stop, on_ready=ready.set_result))
     try:
-        for witness in witnesses:
+        for witness in [*witnesses, *sha256_witnesses]:
             await witness.start()
         done, _ = await asyncio.wait({platform, ready}, return_when=asyncio.FIRST_COMPLETED)
         if platform in done:
             platform.result()  # raises the start-up failure
         nats_url = ready.result()
-        summary = await _scenario(settings, data_dir, nats_url, witnesses, quiet=quiet)
+        summary = await _scenario(settings, data_dir, nats_url, witnesses, sha256_witnesses, quiet=quiet)
         summary["portal_url"] = (data_dir.run_info() or {}).get("gateway_url")
         on_summary(summary)
         if keep:
@@ -104,8 +116,13 @@ async def _demo_in(
     finally:
         stop.set()
         await asyncio.gather(platform, return_exceptions=True)
-        for witness in witnesses:
+        for witness in [*witnesses, *sha256_witnesses]:
             await witness.stop()
+
+
+def _witness_set(witnesses: list[LocalWitness]) -> dict[str, Any]:
+    """A witness policy's part naming ``witnesses``, every one of them required."""
+    return {"witnesses": [{"name": w.name, "vkey": w.vkey, "url": w.url} for w in witnesses], "quorum": len(witnesses)}
 
 
 def _stored_key(data_dir: DataDir, name: str, suite: CryptoSuite | None = None) -> SigningKey:
@@ -122,10 +139,18 @@ def _stored_key(data_dir: DataDir, name: str, suite: CryptoSuite | None = None) 
 class Scenario:
     """The demo's stages; each publishes through the real client and notes what it saw."""
 
-    def __init__(self, client: GovChainClient, data_dir: DataDir, witnesses: list[LocalWitness]) -> None:
+    def __init__(
+        self,
+        client: GovChainClient,
+        data_dir: DataDir,
+        witnesses: list[LocalWitness],
+        sha256_witnesses: list[LocalWitness],
+    ) -> None:
         self.client = client
         self.data_dir = data_dir
         self.witnesses = witnesses
+        self.sha256_witnesses = sha256_witnesses
+        """A gm chain's witnesses of its SHA-256 tree (none on an intl chain, whose tree it is)."""
         self.root = data_dir.signing_key("root")
         self.suite = data_dir.crypto_suite()
         self.keys = {dept: _stored_key(data_dir, dept) for dept in DEPARTMENTS}
@@ -168,18 +193,12 @@ class Scenario:
         return receipt
 
     async def name_witnesses(self) -> None:
-        """The root authority names two checkpoint witnesses, both required (2 of 2)."""
-        await self.submit(
-            make_event(
-                self.root,
-                source=ev.ROOT,
-                type=ev.WITNESS_POLICY_TYPE,
-                data={
-                    "witnesses": [{"name": w.name, "vkey": w.vkey, "url": w.url} for w in self.witnesses],
-                    "quorum": len(self.witnesses),
-                },
-            )
-        )
+        """The root authority names two checkpoint witnesses, both required (2 of 2); on a gm
+        chain also a stock witness of its SHA-256 tree (1 of 1)."""
+        policy: dict[str, Any] = _witness_set(self.witnesses)
+        if self.sha256_witnesses:
+            policy["sha256"] = _witness_set(self.sha256_witnesses)
+        await self.submit(make_event(self.root, source=ev.ROOT, type=ev.WITNESS_POLICY_TYPE, data=policy))
 
     async def admit_departments(self) -> None:
         """The root authority admits the departments."""
@@ -719,26 +738,61 @@ class Scenario:
         )
         if not witnessed.ok:
             self.summary["witnessed_problems"] = witnessed.problems
+        if self.sha256_witnesses:
+            self.summary.update(await self._sha256_witnessed(await self.client.head()))
 
-    async def _witnessed(self, head: dict[str, Any]) -> dict[str, Any] | None:
-        """The published checkpoint once it covers the log as of ``head`` with every witness's
-        cosignature (the ledger gathers them within a round or two), or the newest one there is."""
-        size, wanted = head["header"]["log_size"], len(self.witnesses)
+    async def _witnessed(
+        self, head: dict[str, Any], *, tree: str = "chain", wanted: int | None = None
+    ) -> dict[str, Any] | None:
+        """The published checkpoint of ``tree`` once it covers the log as of ``head`` with
+        ``wanted`` cosignatures (default: every witness of the chain's tree; the ledger gathers
+        them within a round or two), or the newest one there is."""
+        size = head["header"]["log_size"]
+        wanted = len(self.witnesses) if wanted is None else wanted
         deadline = asyncio.get_running_loop().time() + WITNESS_WAIT_S
         while True:
-            record = await published_checkpoint(self.client)
+            record = await published_checkpoint(self.client, tree=tree)
             if record is not None and record["size"] >= size and len(record["cosigners"]) >= wanted:
                 return record
             if asyncio.get_running_loop().time() > deadline:
                 return record
             await asyncio.sleep(0.1)
 
+    async def _sha256_witnessed(self, head: dict[str, Any]) -> dict[str, Any]:
+        """A gm chain's SHA-256 checkpoint as a stock witness's user checks it: the log's
+        signature under ``<origin>/sha256``, every stock witness's cosignature, and its size and
+        root those that the SM2-signed header of its block carries (``log_root_sha256``)."""
+        wanted = len(self.sha256_witnesses)
+        record = await self._witnessed(head, tree="sha256", wanted=wanted)
+        if record is None:
+            return {"sha256_witnessed": False, "sha256_witness_cosignatures": 0}
+        origin = sha256_tree_origin(ev.default_log_origin(self.data_dir.genesis().data["chain_id"]))
+        log_vkey = Ed25519Signer(origin, self.data_dir.checkpoint_key()).verifier.vkey
+        try:
+            cosigned = verify_cosigned(
+                str(record["note"]).encode(), log_vkey, [w.vkey for w in self.sha256_witnesses], wanted
+            )
+        except TransparencyError:
+            return {"sha256_witnessed": False, "sha256_witness_cosignatures": 0}
+        found = await self.client.nc.jetstream().get_msg(
+            self.client.names.blocks_stream, block_sequence(int(record["height"])), direct=True
+        )
+        header = Block.from_bytes(found.data).header
+        bound = (header.log_size, header.log_root_sha256) == (cosigned.checkpoint.size, cosigned.checkpoint.root.hex())
+        return {"sha256_witnessed": bound, "sha256_witness_cosignatures": len(cosigned.witnesses)}
+
 
 async def _scenario(
-    settings: Settings, data_dir: DataDir, nats_url: str, witnesses: list[LocalWitness], *, quiet: bool
+    settings: Settings,
+    data_dir: DataDir,
+    nats_url: str,
+    witnesses: list[LocalWitness],
+    sha256_witnesses: list[LocalWitness],
+    *,
+    quiet: bool,
 ) -> dict[str, Any]:
     nc = await connect(nats_url, settings, name="govchain-demo")
-    scenario = Scenario(GovChainClient(nc, names=settings.chain_names), data_dir, witnesses)
+    scenario = Scenario(GovChainClient(nc, names=settings.chain_names), data_dir, witnesses, sha256_witnesses)
     stages = [
         scenario.name_witnesses,
         scenario.admit_departments,
@@ -775,6 +829,7 @@ async def _scenario(
         "witnessed_checkpoint",
     )
     ok = all(summary[c] for c in checks) and summary["duplicates_ordered"] == 0
+    ok = ok and summary.get("sha256_witnessed", not sha256_witnesses)
     return {
         "ok": ok,
         "chain_id": data_dir.genesis().data["chain_id"],

@@ -507,10 +507,10 @@ def check_witnessed(record: dict[str, Any] | None, at: _AtSize | None, chain_siz
     return check
 
 
-async def published_checkpoint(client: Any) -> dict[str, Any] | None:
-    """The ledger's newest checkpoint record, None when it has none."""
+async def published_checkpoint(client: Any, *, tree: str = "chain") -> dict[str, Any] | None:
+    """The ledger's newest checkpoint record of ``tree``, None when it has none."""
     try:
-        return dict(await client.checkpoint())
+        return dict(await client.checkpoint(tree=tree))
     except LedgerQueryError as exc:
         if exc.code == "not_found":
             return None

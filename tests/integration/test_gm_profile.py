@@ -199,7 +199,8 @@ async def _blocks(nats_url: str) -> list[Block]:
 def test_the_demo_runs_on_a_gm_chain(tmp_path: Path) -> None:
     """Identity (DIDs with SM2 Multikeys, an Ed25519 credential key beside SM2 event keys),
     registry (SM4-GCM sealed fields, HMAC-SM3 pseudonyms, erasure), contracts, witnesses (an
-    Ed25519 checkpoint key; the witnesses check SM3 consistency), verify and a proof."""
+    Ed25519 checkpoint key; two witnesses check SM3 consistency, a stock one the SHA-256 tree's),
+    verify and a proof."""
     data = tmp_path / "demo"
     summary = json.loads(govchain("demo", "--json", "--crypto", "gm", "--data", str(data), timeout=240).stdout)
     assert summary["ok"] is True and summary["crypto"] == "gm"
@@ -208,6 +209,8 @@ def test_the_demo_runs_on_a_gm_chain(tmp_path: Path) -> None:
     assert summary["official_read_owner"] and summary["erased_unreadable"] and summary["document_verified"]
     assert summary["witnessed_checkpoint"] and summary["witness_cosignatures"] == 2
     assert summary["witnessed_size"] == summary["events"]  # witnesses kept up with the SM3 log
+    # a stock witness of the SHA-256 tree cosigned too, its root the one the SM2-signed header carries
+    assert summary["sha256_witnessed"] is True and summary["sha256_witness_cosignatures"] == 1
     assert summary["rejection_reasons"] == ["bad_signature", "invalid_payload", "unauthorized", "unknown_key"]
 
     # the gateway's credentials key is registered, where its gateway looks (the portal's licence
