@@ -19,6 +19,7 @@ from govchain.bus.blocks import follow_blocks, last_height
 from govchain.bus.credentials import write_nats_auth
 from govchain.bus.permissions import Deployment
 from govchain.client import GovChainClient
+from govchain.config import Settings
 from govchain.crypto import DEFAULT_SUITE, SUITE_NAMES, CryptoError, suite_by_name
 from govchain.datadir import DataDir
 from govchain.logs import configure_logging
@@ -108,6 +109,12 @@ def _configure(
     configure_logging(log_level, log_format)
 
 
+def _new_chain_id(settings: Settings) -> str:
+    """The id of a chain made without ``--chain-id``: the one ``GOVCHAIN_CHAIN`` names (its
+    services refuse any other genesis), else a random one."""
+    return settings.chain or f"govchain-{uuid.uuid4().hex[:8]}"
+
+
 @app.command()
 def init(
     data: Path = DATA_OPTION,
@@ -147,11 +154,12 @@ def init(
     if crypto not in SUITE_NAMES:
         raise typer.BadParameter(f"--crypto is one of {', '.join(SUITE_NAMES)}, not {crypto!r}")
     settings = settings_from(data)
-    chain = chain_id or settings.chain or f"govchain-{uuid.uuid4().hex[:8]}"
-    if exist_ok and DataDir(settings.data_dir).is_initialised():
-        typer.echo(f"{settings.data_dir} already holds a chain; nothing to do")
-        return
+    chain = chain_id or _new_chain_id(settings)
     try:
+        if exist_ok and DataDir(settings.data_dir).is_initialised():
+            settings.chain_names.require(DataDir(settings.data_dir).genesis().data["chain_id"])
+            typer.echo(f"{settings.data_dir} already holds a chain; nothing to do")
+            return
         settings.chain_names.require(chain)  # a chain its own services would refuse to serve
         window = EventTimeRule(max_ahead_s=max_event_ahead_s, max_behind_s=max_event_behind_s)
         info = DataDir(settings.data_dir).init(chain, event_time=window, crypto=crypto)
@@ -181,7 +189,7 @@ def up(
     settings = settings_from(data, nats_url, nats_port=nats_port)
     data_dir = DataDir(settings.data_dir)
     if not data_dir.is_initialised():
-        info = data_dir.init(f"govchain-{uuid.uuid4().hex[:8]}")
+        info = data_dir.init(_new_chain_id(settings))
         err_console.print(f"initialised a new chain {info['chain_id']} in {settings.data_dir}")
     data_dir.make_private()  # a folder made by an older version had 0644 databases in 0755 folders
 

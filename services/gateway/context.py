@@ -107,8 +107,15 @@ class Gateway:
     ) -> dict[str, Any]:
         """A projection's answer that includes every block committed when it is asked (its
         ``min_height``; ``at`` when the caller already holds that height): what a reader has just
-        submitted through the gateway is in the answer, never a lagging projection's older view."""
-        height = await self.newest_height() if at is None else at
+        submitted through the gateway is in the answer, never a lagging projection's older view.
+        With the ledger unreachable it answers as of the projection's own height: the registry's
+        pages stay up while the ledger is down, and nothing is committed meanwhile."""
+        height = at
+        if height is None:
+            try:
+                height = await self.newest_height()
+            except NATS_ERRORS:
+                height = None
         return await self.ask(subject, {**params, "min_height": height}, session)
 
     async def block(self, height: int) -> Block:
@@ -139,11 +146,7 @@ class Gateway:
         """The chain state of one key and its owner as of the newest block (the identity
         projection waits for it), or as of the projection's own height when the ledger does not
         answer. 503 when the identity service does not answer: never a guess."""
-        try:
-            head: int | None = await self.newest_height()
-        except NATS_ERRORS:
-            head = None  # judged as of the identity projection's own height
-        answer = await self.ask(self.names.identity_key, {"key_id": key_id, "min_height": head})
+        answer = await self.read(self.names.identity_key, {"key_id": key_id})
         return key_state(answer, self.chain_id)
 
     async def check_signer(

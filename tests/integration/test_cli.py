@@ -333,12 +333,22 @@ def test_an_unreachable_server_or_a_missing_data_folder_is_one_line_and_exit_2(
     assert ("cannot reach NATS" in lines[0]) if "--nats-url" in command else ("has no genesis.json" in lines[0])
 
 
-def test_init_names_the_chain_govchain_chain_serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With ``GOVCHAIN_CHAIN`` set, ``init`` makes that chain (its services would refuse any
-    other genesis), and refuses a ``--chain-id`` that contradicts it before writing a key."""
+def test_init_and_up_name_the_chain_govchain_chain_serves(
+    tmp_path: Path, busy_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``GOVCHAIN_CHAIN`` set, ``init`` and a first ``up`` make that chain (its services
+    would refuse any other genesis); ``init`` refuses a ``--chain-id`` that contradicts it before
+    writing a key, and ``--exist-ok`` a folder holding another chain."""
     monkeypatch.setenv("GOVCHAIN_CHAIN", "east")
     made = json.loads(govchain("init", "--data", str(tmp_path / "east"), "--json").stdout)
     assert made["chain_id"] == "east"
     refused = govchain("init", "--data", str(tmp_path / "west"), "--chain-id", "west", check=False)
     assert refused.returncode == 2 and "told to serve chain 'east'" in refused.stderr
     assert "Traceback" not in refused.stderr and not (tmp_path / "west" / "genesis.json").exists()
+    monkeypatch.setenv("GOVCHAIN_CHAIN", "west")
+    other = govchain("init", "--data", str(tmp_path / "east"), "--exist-ok", check=False)
+    assert other.returncode == 2 and "genesis is chain 'east'" in other.stderr
+
+    fresh = tmp_path / "fresh"
+    with govchain_up(fresh, busy_port, {**os.environ, "GOVCHAIN_CHAIN": "north"}, timeout_s=60):
+        assert json.loads((fresh / "genesis.json").read_text())["data"]["chain_id"] == "north"

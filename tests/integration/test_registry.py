@@ -703,3 +703,14 @@ async def test_a_licence_a_contract_issued_is_revoked_by_the_businesss_registrar
         void = conn.execute(select(void_events.c.reason)).scalars().all()
     engine.dispose()
     assert void == ["licence L-APP-1 is revoked by market, not land"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the wait, not the store, under test
+async def test_a_question_ahead_of_the_registry_is_answered_not_ready_before_the_asker_gives_up(
+    registry: Registry,
+) -> None:
+    """A projection waits for ``min_height`` less long than a client waits for an answer, so a
+    reader of a projection that is behind gets ``not_ready`` in words, not a timeout."""
+    with pytest.raises(LedgerQueryError) as refused:
+        await registry.ledger.client.query(subjects.REGISTRY_DEPARTMENTS, {"min_height": registry.height + 1000})
+    assert refused.value.code == "not_ready"

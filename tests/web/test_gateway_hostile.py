@@ -281,6 +281,48 @@ def _silent_block_store(url: str, ready: threading.Event, stop: threading.Event)
     asyncio.run(run())
 
 
+def _registry_alone(url: str, ready: threading.Event, stop: threading.Event, asked: list[dict[str, Any]]) -> None:
+    """A registry that answers the department directory, on a server where no ledger runs."""
+    import asyncio
+    import json
+
+    async def directory(msg: Any) -> None:
+        asked.append(json.loads(msg.data))
+        await msg.respond(json.dumps({"departments": [{"department_id": "tax", "name": "Tax"}]}).encode())
+
+    async def run() -> None:
+        nc = Client()
+        await nc.connect(url)
+        await nc.subscribe(subjects.REGISTRY_DEPARTMENTS, cb=directory)
+        await nc.flush()
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        await nc.close()
+
+    asyncio.run(run())
+
+
+def test_the_registry_answers_through_the_gateway_while_the_ledger_is_down(
+    lonely_gateway: TestClient, nats_server: EmbeddedNats
+) -> None:
+    """A read waits for the newest block only when the ledger can say which it is; without the
+    ledger the registry answers as of its own height (no min_height), not a 503."""
+    asked: list[dict[str, Any]] = []
+    ready, stop = threading.Event(), threading.Event()
+    thread = threading.Thread(target=_registry_alone, args=(nats_server.url, ready, stop, asked))
+    thread.start()
+    try:
+        assert ready.wait(10)
+        response = lonely_gateway.get("/api/v1/registry/departments")
+        assert response.status_code == 200, response.text
+        assert response.json()["departments"][0]["department_id"] == "tax"
+        assert asked == [{"min_height": None}]
+    finally:
+        stop.set()
+        thread.join(10)
+
+
 def test_services_that_do_not_answer_are_503_never_404(lonely_gateway: TestClient, nats_server: EmbeddedNats) -> None:
     for path in ("/api/v1/chain/head", "/api/v1/events/abc", "/api/v1/registry/departments", "/search?q=abc"):
         response = lonely_gateway.get(path)

@@ -44,7 +44,15 @@ class Projection(Protocol):
     def apply(self, conn: Connection, block: VerifiedBlock) -> None: ...
 
 
-async def wait_for_height(current: Callable[[], int], min_height: int | None, timeout: float = 10.0) -> bool:
+READ_YOUR_WRITES_WAIT_S = 4.0
+"""How long a question waits for its ``min_height``: less than a client waits for an answer
+(``govchain.client.REQUEST_TIMEOUT_S``, 5 s), so a projection still catching up answers
+``not_ready`` in words instead of leaving the asker to time out."""
+
+
+async def wait_for_height(
+    current: Callable[[], int], min_height: int | None, timeout: float = READ_YOUR_WRITES_WAIT_S
+) -> bool:
     """Read-your-writes: wait (bounded) until a projection has applied ``min_height``."""
     if min_height is None:
         return True
