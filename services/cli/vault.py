@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
 from govchain.datadir import DataDir
 from govchain.protocol.errors import GovChainError
 from govchain.services.cli.common import DATA_OPTION, JSON_OPTION, emit, fail, settings_from
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 vault_app = typer.Typer(
     help="The key vault: each person's data key, wrapped by a key-encryption key (KEK) kept in keys/vault.kek.",

@@ -205,7 +205,7 @@ async def queue(
     if any(case["contract_id"] == DATA_SHARING for case in cases):
         found = await gateway.read(gateway.names.registry_catalog, {}, session, at=head)
         datasets = {f"{d['department']}/{d['dataset_id']}": d for d in found.get("datasets", [])}
-    items = await asyncio.gather(*(_evidence(gateway, session, case, datasets or {}) for case in cases))
+    items = await asyncio.gather(*(_evidence(gateway, session, case, datasets or {}, head) for case in cases))
     return {
         "official": asdict(official),
         "department": official.department,
@@ -216,9 +216,9 @@ async def queue(
 
 
 async def _evidence(
-    gateway: Gateway, session: Session | None, case: dict[str, Any], datasets: dict[str, dict[str, Any]]
+    gateway: Gateway, session: Session | None, case: dict[str, Any], datasets: dict[str, dict[str, Any]], head: int
 ) -> dict[str, Any]:
-    """One case of the queue with what an official needs to decide it."""
+    """One case of the queue with what an official needs to decide it, as of the queue's block."""
     variables = case.get("vars") or {}
     item: dict[str, Any] = {
         "contract_id": case["contract_id"],
@@ -236,7 +236,7 @@ async def _evidence(
         "decision": _decision(case.get("transitions") or []),
     }
     if case["contract_id"] == LAND_TRANSFER and isinstance(variables.get("parcel_id"), str):
-        item["parcel"] = await _parcel(gateway, session, variables["parcel_id"])
+        item["parcel"] = await _parcel(gateway, session, variables["parcel_id"], head)
         owner = (item["parcel"] or {}).get("owner")
         item["seller_owns_parcel"] = None if owner is None else owner == variables.get("from_owner")
     if case["contract_id"] == DATA_SHARING:
@@ -264,9 +264,9 @@ def _request_ref(ref: Any) -> dict[str, Any] | None:
     return {"source": source, "event_id": event_id, "href": event_href(source, event_id)}
 
 
-async def _parcel(gateway: Gateway, session: Session | None, parcel_id: str) -> dict[str, Any] | None:
+async def _parcel(gateway: Gateway, session: Session | None, parcel_id: str, head: int) -> dict[str, Any] | None:
     try:
-        answer = await gateway.read(gateway.names.registry_parcel, {"id": parcel_id}, session)
+        answer = await gateway.read(gateway.names.registry_parcel, {"id": parcel_id}, session, at=head)
     except HTTPException as exc:
         if exc.status_code == 404:
             return None

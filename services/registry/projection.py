@@ -105,7 +105,10 @@ def _licensing_authority(conn: Connection, licence: Any) -> str:
     if licence.department != CONTRACT_ENGINE:
         return str(licence.department)
     found = select(t.businesses.c.department).where(t.businesses.c.business_id == licence.business_id)
-    return str(conn.execute(found).scalar_one())
+    registrar = conn.execute(found).scalar_one_or_none()
+    if registrar is None:  # a licence is issued only for a registered business, and none is removed
+        raise Void(f"licence {licence.license_id} is for business {licence.business_id}, which is not registered")
+    return str(registrar)
 
 
 def _license_revoked(conn: Connection, e: Envelope, p: rec.LicenseRevoked, at: At) -> None:
@@ -114,7 +117,7 @@ def _license_revoked(conn: Connection, e: Envelope, p: rec.LicenseRevoked, at: A
         raise Void(f"licence {p.license_id} does not exist")
     authority = _licensing_authority(conn, row)
     if authority != e.source:
-        raise Void(f"licence {p.license_id} is revoked by {authority}, not {e.source}")
+        raise Void(f"licence {p.license_id} may be revoked by {authority} only, not by {e.source}")
     if row.status == "revoked":
         raise Void(f"licence {p.license_id} is already revoked")
     conn.execute(

@@ -702,7 +702,7 @@ async def test_a_licence_a_contract_issued_is_revoked_by_the_businesss_registrar
     with engine.connect() as conn:
         void = conn.execute(select(void_events.c.reason)).scalars().all()
     engine.dispose()
-    assert void == ["licence L-APP-1 is revoked by market, not land"]
+    assert void == ["licence L-APP-1 may be revoked by market only, not by land"]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the wait, not the store, under test

@@ -48,7 +48,11 @@ def assert_whole(directory: Path) -> None:
 
 
 def assert_agree(directory: Path) -> dict[str, str]:
-    """Every user of ``auth.conf`` logs in with the password in its credentials file."""
+    """Every user of ``auth.conf`` logs in with the password in its credentials file; every
+    file is private (0600) and no half-written one is left beside them."""
+    files = [path for path in directory.rglob("*") if path.is_file()]
+    assert [path.name for path in files if path.suffix == ".tmp"] == []
+    assert {oct(path.stat().st_mode & 0o777) for path in files} == {oct(0o600)}
     users = users_in((directory / "auth.conf").read_text())
     for user, hashed in users.items():
         _, password = read_credentials(directory, user)

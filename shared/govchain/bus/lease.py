@@ -23,7 +23,7 @@ from govchain.logs import get_logger
 log = get_logger("govchain.lease")
 
 BUCKET = DEFAULT.lease_bucket
-"""The default chain's bucket; a named chain's is its :attr:`ChainNames.lease_bucket`."""
+"""The default chain's bucket; each chain's is its :attr:`ChainNames.lease_bucket`."""
 WRONG_LAST_SEQUENCE = 10071
 """JetStream's error code for a write whose expected revision is not the key's."""
 
@@ -36,8 +36,8 @@ class Lease:
         name: str,
         holder: str,
         ttl_s: float,
+        bucket: str,
         replicas: int = 1,
-        bucket: str = BUCKET,
     ) -> None:
         self.js = js
         self.bucket = bucket

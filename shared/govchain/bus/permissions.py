@@ -79,9 +79,11 @@ def ledger_streams_api(names: ChainNames = DEFAULT) -> list[str]:
     and keeps its lease in its chain's own bucket (:attr:`~govchain.bus.subjects.ChainNames.lease_bucket`),
     at its own key.
 
-    Permissions see subjects, not bodies: the configuration in a create request (a stream's
-    republish) still reaches past them when a ledger first creates its streams. Operators who do
-    not trust each other keep their chains in separate NATS accounts.
+    Permissions see subjects, not bodies: the configuration in a create request still reaches
+    past them, a stream's republish when the ledger first creates its streams and a consumer's
+    delivery subject when it creates its orderer consumer (the hole :func:`read_streams` keeps
+    readers out of). Operators who do not trust each other keep their chains in separate NATS
+    accounts.
     """
     events, consumer = names.events_stream, ORDERER_CONSUMER
     read = (names.blocks_stream, names.rejected_stream, names.checkpoints_stream)
