@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import random
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ import nats
 import pytest
 from fastapi.testclient import TestClient
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from govchain.bus import subjects
 from govchain.bus.embedded import EmbeddedNats
@@ -261,46 +264,30 @@ def lonely_gateway(tmp_path: Path, nats_server: EmbeddedNats) -> Iterator[TestCl
         yield client
 
 
-def _silent_block_store(url: str, ready: threading.Event, stop: threading.Event) -> None:
-    """A responder to JetStream's direct gets that never replies: block reads time out."""
-    import asyncio
+@contextmanager
+def responder(url: str, subject: str, answer: Callable[[Msg], Awaitable[None]]) -> Iterator[None]:
+    """``answer`` subscribed to ``subject`` on its own connection and thread, for the ``with``
+    block: a stand-in for a service (or a JetStream API) that the test makes answer as it likes."""
+    ready, stop = threading.Event(), threading.Event()
 
-    async def ignore(_: Any) -> None:
-        pass
-
-    async def run() -> None:
+    async def serve() -> None:
         nc = Client()
         await nc.connect(url)
-        await nc.subscribe("$JS.API.DIRECT.GET.>", cb=ignore)
+        await nc.subscribe(subject, cb=answer)
         await nc.flush()
         ready.set()
         while not stop.is_set():
             await asyncio.sleep(0.05)
         await nc.close()
 
-    asyncio.run(run())
-
-
-def _registry_alone(url: str, ready: threading.Event, stop: threading.Event, asked: list[dict[str, Any]]) -> None:
-    """A registry that answers the department directory, on a server where no ledger runs."""
-    import asyncio
-    import json
-
-    async def directory(msg: Any) -> None:
-        asked.append(json.loads(msg.data))
-        await msg.respond(json.dumps({"departments": [{"department_id": "tax", "name": "Tax"}]}).encode())
-
-    async def run() -> None:
-        nc = Client()
-        await nc.connect(url)
-        await nc.subscribe(subjects.REGISTRY_DEPARTMENTS, cb=directory)
-        await nc.flush()
-        ready.set()
-        while not stop.is_set():
-            await asyncio.sleep(0.05)
-        await nc.close()
-
-    asyncio.run(run())
+    thread = threading.Thread(target=asyncio.run, args=(serve(),))
+    thread.start()
+    try:
+        assert ready.wait(10), f"the responder on {subject} did not start"
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
 
 
 def test_the_registry_answers_through_the_gateway_while_the_ledger_is_down(
@@ -309,18 +296,16 @@ def test_the_registry_answers_through_the_gateway_while_the_ledger_is_down(
     """A read waits for the newest block only when the ledger can say which it is; without the
     ledger the registry answers as of its own height (no min_height), not a 503."""
     asked: list[dict[str, Any]] = []
-    ready, stop = threading.Event(), threading.Event()
-    thread = threading.Thread(target=_registry_alone, args=(nats_server.url, ready, stop, asked))
-    thread.start()
-    try:
-        assert ready.wait(10)
+
+    async def directory(msg: Msg) -> None:  # a registry that answers the department directory
+        asked.append(json.loads(msg.data))
+        await msg.respond(json.dumps({"departments": [{"department_id": "tax", "name": "Tax"}]}).encode())
+
+    with responder(nats_server.url, subjects.REGISTRY_DEPARTMENTS, directory):
         response = lonely_gateway.get("/api/v1/registry/departments")
-        assert response.status_code == 200, response.text
-        assert response.json()["departments"][0]["department_id"] == "tax"
-        assert asked == [{"min_height": None}]
-    finally:
-        stop.set()
-        thread.join(10)
+    assert response.status_code == 200, response.text
+    assert response.json()["departments"][0]["department_id"] == "tax"
+    assert asked == [{"min_height": None}]
 
 
 def test_services_that_do_not_answer_are_503_never_404(lonely_gateway: TestClient, nats_server: EmbeddedNats) -> None:
@@ -330,17 +315,13 @@ def test_services_that_do_not_answer_are_503_never_404(lonely_gateway: TestClien
     no_stream = lonely_gateway.get("/api/v1/blocks/3")  # no responders for the block read
     assert no_stream.status_code == 503, no_stream.text
 
-    ready, stop = threading.Event(), threading.Event()
-    thread = threading.Thread(target=_silent_block_store, args=(nats_server.url, ready, stop))
-    thread.start()
-    try:
-        assert ready.wait(10)
+    async def ignore(_: Msg) -> None:  # JetStream's direct gets, never answered
+        pass
+
+    with responder(nats_server.url, "$JS.API.DIRECT.GET.>", ignore):
         timed_out = lonely_gateway.get("/blocks/3")  # the block read times out
-        assert timed_out.status_code == 503 and timed_out.json()["error"]["code"] == "unavailable", timed_out.text
-        assert timed_out.headers["Retry-After"]
-    finally:
-        stop.set()
-        thread.join(10)
+    assert timed_out.status_code == 503 and timed_out.json()["error"]["code"] == "unavailable", timed_out.text
+    assert timed_out.headers["Retry-After"]
 
 
 async def _events_last_seq(url: str, *, create: bool = False) -> int:
