@@ -766,11 +766,10 @@ class Scenario:
         record = await self._witnessed(head, tree="sha256", wanted=wanted)
         if record is None:
             return {"sha256_witnessed": False, "sha256_witness_cosignatures": 0}
-        origin = sha256_tree_origin(ev.default_log_origin(self.data_dir.genesis().data["chain_id"]))
-        log_vkey = Ed25519Signer(origin, self.data_dir.checkpoint_key()).verifier.vkey
+        log_vkeys = [vkey for w in self.sha256_witnesses for vkey in w.log_vkeys]  # the tree's, as they trust it
         try:
             cosigned = verify_cosigned(
-                str(record["note"]).encode(), log_vkey, [w.vkey for w in self.sha256_witnesses], wanted
+                str(record["note"]).encode(), log_vkeys, [w.vkey for w in self.sha256_witnesses], wanted
             )
         except TransparencyError:
             return {"sha256_witnessed": False, "sha256_witness_cosignatures": 0}
