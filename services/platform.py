@@ -25,6 +25,7 @@ from govchain.services.registry.service import run_registry
 from govchain.services.witness.folder import WitnessFolder
 from govchain.services.witness.service import trusted_logs, witness_app
 from govchain.services.witness.store import WitnessStore
+from govchain.tasks import cancel_and_wait
 
 SERVICES = (
     ("ledger", run_ledger),
@@ -85,10 +86,7 @@ async def run_platform(
             await asyncio.gather(*services)
         finally:
             stop.set()
-            for task in services:
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(*services, return_exceptions=True)
+            await cancel_and_wait(services)
             data.clear_run_info()
 
 

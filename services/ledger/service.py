@@ -16,6 +16,7 @@ from govchain.services.ledger.orderer import Orderer
 from govchain.services.ledger.queries import ledger_router
 from govchain.services.ledger.store import LedgerStore
 from govchain.storage.engine import make_engine
+from govchain.tasks import cancel_and_wait
 
 
 async def run_ledger(
@@ -64,7 +65,6 @@ async def run_ledger(
         await orderer.run(stop, ready=ready, lease=lease)
     finally:
         if publishing is not None:
-            publishing.cancel()
-            await asyncio.gather(publishing, return_exceptions=True)
+            await cancel_and_wait([publishing])
         await broker.stop()
         store.engine.dispose()

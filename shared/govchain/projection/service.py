@@ -23,6 +23,7 @@ from govchain.projection.runner import Projection, ProjectionRunner
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.state import ChainState
 from govchain.storage.engine import make_engine
+from govchain.tasks import cancel_and_wait
 
 
 class Progress:
@@ -89,6 +90,4 @@ async def run_until_stopped(ready: asyncio.Event | None, *work: Awaitable[object
     try:
         await asyncio.gather(*tasks)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
