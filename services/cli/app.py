@@ -62,9 +62,12 @@ from govchain.services.cli.witness import (
     check_witnessed,
     log_app,
     published_checkpoint,
+    published_checkpoints,
     verify_chain_at,
     witness_app,
+    witnessed_checks,
 )
+from govchain.transparency.checkpoint import Tree
 
 app = typer.Typer(
     name="govchain",
@@ -459,7 +462,8 @@ def verify(
         False,
         "--witnessed",
         help="Also require the newest published checkpoint to be cosigned by the quorum of the chain's own "
-        "witness policy and to match the verified chain (its root is the chain's at its size).",
+        "witness policy and to match the verified chain (its root is the chain's at its size). On a gm chain "
+        "whose policy names SHA-256 witnesses, its SHA-256 checkpoint too.",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -467,8 +471,8 @@ def verify(
     against the chain state before it. Exits 1 if anything fails."""
     settings = settings_from(data, nats_url)
 
-    async def check(nc: Client) -> tuple[dict[str, Any], WitnessedCheck | None]:
-        record = await published_checkpoint(GovChainClient(nc, names=settings.chain_names)) if witnessed else None
+    async def check(nc: Client) -> tuple[dict[str, Any], list[WitnessedCheck]]:
+        client = GovChainClient(nc, names=settings.chain_names)
         if not witnessed and not as_json:  # progress with the rate (events/s) as it goes
             report = await verify_chain(
                 nc.jetstream(),
@@ -476,7 +480,8 @@ def verify(
                 progress=catch_up_display(err_console),
                 names=settings.chain_names,
             )
-            return report.to_json(), None
+            return report.to_json(), []
+        records = await published_checkpoints(client) if witnessed else {}
         with Progress(
             TextColumn("verifying"),
             BarColumn(),
@@ -494,25 +499,25 @@ def verify(
                 report = await verify_chain(
                     nc.jetstream(), genesis_hash=settings.genesis_hash, on_block=advance, names=settings.chain_names
                 )
-                return report.to_json(), None
-            size = None if record is None else int(record["size"])
-            report, at = await verify_chain_at(
-                nc.jetstream(), size, genesis_hash=settings.genesis_hash, on_block=advance, names=settings.chain_names
+                return report.to_json(), []
+            sizes = {tree: int(record["size"]) for tree, record in records.items() if record is not None}
+            found = await verify_chain_at(
+                nc.jetstream(), sizes, genesis_hash=settings.genesis_hash, on_block=advance, names=settings.chain_names
             )
-        return report.to_json(), check_witnessed(record, at, report.events) if report.ok else None
+        return found.report.to_json(), witnessed_checks(records, found) if found.report.ok else []
 
-    report, witness_check = run(with_connection(settings, check))
+    report, witness_checks = run(with_connection(settings, check))
     summary = {k: report[k] for k in ("ok", "height", "events", "first_bad_height", "crypto")}
-    if witness_check is not None:
-        summary["witnessed"] = witness_check.to_json()
-        summary["ok"] = report["ok"] and witness_check.ok
+    for witness_check in witness_checks:
+        summary["witnessed" if witness_check.tree == "chain" else "witnessed_sha256"] = witness_check.to_json()
+        summary["ok"] = summary["ok"] and witness_check.ok
     if as_json:
         emit(summary, True)
     elif report["ok"]:
         typer.echo(f"chain OK: {report['height'] + 1} blocks, {report['events']} events verified")
         if report["seconds"]:
             typer.echo(f"  in {report['seconds']:.1f} s: {report['events_per_s']:,.0f} events/s")
-        if witness_check is not None:
+        for witness_check in witness_checks:
             typer.echo(witness_check.describe())
     else:
         typer.echo(f"chain BROKEN at height {report['first_bad_height']}: {report['detail']}")
@@ -579,10 +584,11 @@ def proof(
         record = await published_checkpoint(client)
         if pinned:
             return check_pinned(record, checkpoint_keys, list(pinned_witnesses), quorum)
-        size = None if record is None else int(record["size"])
-        report, at = await verify_chain_at(
-            nc.jetstream(), size, genesis_hash=settings.genesis_hash, check_events=False, names=settings.chain_names
+        sizes: dict[Tree, int] = {} if record is None else {"chain": int(record["size"])}
+        found = await verify_chain_at(
+            nc.jetstream(), sizes, genesis_hash=settings.genesis_hash, check_events=False, names=settings.chain_names
         )
+        report, at = found.report, found.at.get("chain")
         if not report.ok:
             raise GovChainError(f"the chain does not verify at height {report.first_bad_height}: {report.detail}")
         return check_witnessed(record, at, report.events), at.root if at else None

@@ -711,13 +711,14 @@ class Scenario:
         checkpoint: cosigned by the witnesses and consistent with the verified chain."""
         js = self.client.nc.jetstream()
         record = await self._witnessed(await self.client.head())
-        report, at = await verify_chain_at(
+        found = await verify_chain_at(
             js,
-            None if record is None else int(record["size"]),
+            {} if record is None else {"chain": int(record["size"])},
             genesis_hash=settings.genesis_hash,
             names=self.client.names,
         )
-        witnessed = check_witnessed(record, at, report.events)
+        report = found.report
+        witnessed = check_witnessed(record, found.at.get("chain"), report.events)
         answer = await self.client.inclusion_proof(self.documents[-1].id)
         proof_problem = inclusion_problem(answer, trusted_orderer_keys(settings))
         unique = list(dict.fromkeys(self.committed))

@@ -4,7 +4,7 @@ the forms witnesses and clients configure)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from govchain.audit import ChainReport
 from govchain.bus.blocks import follow_blocks, last_height
 from govchain.bus.subjects import DEFAULT, ChainNames
-from govchain.client import LedgerQueryError, log_vkeys, witness_requirement
-from govchain.crypto import CHECKPOINT_SUITE, SUITE_NAMES, suite_by_name
+from govchain.client import GovChainClient, LedgerQueryError, log_vkeys, witness_requirement
+from govchain.crypto import CHECKPOINT_SUITE, SUITE_NAMES, keeps_sha256_tree, suite_by_name
 from govchain.datadir import DataDir, DataDirError
 from govchain.privatefiles import write_private_durably
 from govchain.protocol import events as ev
@@ -26,7 +26,8 @@ from govchain.protocol.errors import BlockVerificationError, GovChainError
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.keys import PublicKey, SigningKey
 from govchain.protocol.merkle import Frontier
-from govchain.protocol.verify import ChainVerifier
+from govchain.protocol.state import ChainState
+from govchain.protocol.verify import ChainVerifier, Checkpoint, VerifiedBlock
 from govchain.services.cli.common import (
     DATA_OPTION,
     JSON_OPTION,
@@ -37,7 +38,7 @@ from govchain.services.cli.common import (
     sign_and_submit,
     trusted_orderer_keys,
 )
-from govchain.transparency.checkpoint import open_checkpoint
+from govchain.transparency.checkpoint import Tree, open_checkpoint, tree_origin
 from govchain.transparency.errors import QuorumNotMet, TransparencyError
 from govchain.transparency.policy import CosignedCheckpoint, verify_cosigned
 from govchain.transparency.vkeys import Ed25519Verifier
@@ -369,8 +370,9 @@ def policy(
 
 @dataclass
 class WitnessedCheck:
-    """What `--witnessed` found: the checkpoint, who cosigned it, and every problem."""
+    """What `--witnessed` found about one tree's checkpoint: who cosigned it, and every problem."""
 
+    tree: Tree = "chain"
     size: int | None = None
     height: int | None = None
     origin: str | None = None
@@ -395,17 +397,18 @@ class WitnessedCheck:
         }
 
     def describe(self) -> str:
+        what = "witnessed checkpoint" if self.tree == "chain" else "witnessed SHA-256 checkpoint"
         if self.ok:
             return (
-                f"witnessed checkpoint OK: size {self.size} (block {self.height}) cosigned by "
+                f"{what} OK: size {self.size} (block {self.height}) cosigned by "
                 f"{', '.join(self.cosigners) or 'no witness'} ({len(self.cosigners)} of {self.required} required)"
             )
-        return "witnessed checkpoint FAILED: " + "; ".join(self.problems)
+        return f"{what} FAILED: " + "; ".join(self.problems)
 
 
 @dataclass
 class _AtSize:
-    """The chain as of one log size, captured while verifying: its root there and its policy."""
+    """One tree as of one log size, captured while verifying: its root there and its policy."""
 
     root: bytes
     height: int
@@ -415,45 +418,81 @@ class _AtSize:
     origin: str
 
 
+@dataclass
+class ChainAt:
+    """What :func:`verify_chain_at` found: the report, each asked tree at its asked size (absent
+    where the chain never reaches it), and the chain state after the last verified block."""
+
+    report: ChainReport
+    at: dict[Tree, _AtSize]
+    state: ChainState | None
+
+
 async def verify_chain_at(
     js: JetStreamContext,
-    size: int | None,
+    sizes: Mapping[Tree, int],
     *,
     genesis_hash: str | None = None,
     check_events: bool = True,
     on_block: Callable[[int, int], None] | None = None,
     names: ChainNames = DEFAULT,
-) -> tuple[ChainReport, _AtSize | None]:
-    """Verify the chain like :func:`govchain.audit.verify_chain`, and capture, at log size
-    ``size``, the root of the verified log and the witness policy then in force (the state
-    after the block that reaches that size). None when the chain never reaches ``size``."""
+) -> ChainAt:
+    """Verify the chain like :func:`govchain.audit.verify_chain`, and capture, for each tree in
+    ``sizes`` (the chain's own, a gm chain's SHA-256 one), the root of the verified log at that
+    size and the witness policy then in force (the state after the block that reaches it)."""
     verifier = ChainVerifier(genesis_hash=genesis_hash, check_events=check_events)
     newest = await last_height(js, names)
-    events, found = 0, None
+    events, found = 0, {}
     async for height, raw in follow_blocks(js, 0, to_height=newest, names=names):
-        wanted = size is not None and found is None
-        before = verifier.checkpoint.log.copy() if wanted and verifier.checkpoint is not None else Frontier()
+        previous = verifier.checkpoint
         try:
             verified = verifier.verify(Block.from_bytes(raw, height_hint=height))
         except BlockVerificationError as exc:
-            return ChainReport(False, verifier.height, events, height, exc.detail), found
+            report = ChainReport(False, verifier.height, events, height, exc.detail)
+            return ChainAt(report, found, verifier.state)
         events += len(verified.envelopes)
-        if wanted and size is not None and before.size < size <= before.size + len(verified.leaf_hashes):
-            for leaf in verified.leaf_hashes[: size - before.size]:
-                before.append(leaf)
-            state = verified.state
-            witnesses, quorum = witness_requirement(state)
-            found = _AtSize(before.root(), height, log_vkeys(state), witnesses, quorum, state.log_origin)
+        for tree, size in sizes.items():
+            if tree not in found:
+                at = _tree_at(tree, size, previous, verified)
+                if at is not None:
+                    found[tree] = at
         if on_block is not None:
             on_block(height, newest)
-    return ChainReport(True, verifier.height, events, None), found
+    return ChainAt(ChainReport(True, verifier.height, events, None), found, verifier.state)
 
 
-def check_witnessed(record: dict[str, Any] | None, at: _AtSize | None, chain_size: int) -> WitnessedCheck:
-    """Judge the published checkpoint ``record`` against the verified chain: signed by an
-    orderer key under the chain's origin, cosigned by the quorum of the chain's own witness
-    policy (as of that size), and its root the chain's root at that size."""
-    check = WitnessedCheck()
+def _tree_at(tree: Tree, size: int, previous: Checkpoint | None, verified: VerifiedBlock) -> _AtSize | None:
+    """``tree`` at log size ``size``, if the block ``verified`` (after ``previous``) reaches it."""
+    if tree == "chain":  # in the chain's own hash (SM3 on gm)
+        before = None if previous is None else previous.log
+        leaves, empty = verified.leaf_hashes, Frontier(suite=verified.state.suite)
+    else:  # in SHA-256
+        before = None if previous is None else previous.sha256_log
+        leaves, empty = verified.sha256_leaf_hashes, Frontier()
+    log = empty if before is None else before.copy()
+    if not log.size < size <= log.size + len(leaves):
+        return None
+    for leaf in leaves[: size - log.size]:
+        log.append(leaf)
+    state = verified.state
+    witnesses, quorum = witness_requirement(state, tree)
+    return _AtSize(
+        log.root(),
+        verified.block.header.height,
+        log_vkeys(state, tree),
+        witnesses,
+        quorum,
+        tree_origin(state.log_origin, tree),
+    )
+
+
+def check_witnessed(
+    record: dict[str, Any] | None, at: _AtSize | None, chain_size: int, *, tree: Tree = "chain"
+) -> WitnessedCheck:
+    """Judge the published checkpoint ``record`` of ``tree`` against the verified chain: signed
+    by the log's key under the tree's origin, cosigned by the quorum of the chain's own witness
+    policy for that tree (as of that size), and its root the tree's root at that size."""
+    check = WitnessedCheck(tree)
     if record is None:
         check.problems.append("no witnessed checkpoint has been published (is the ledger running?)")
         return check
@@ -470,9 +509,7 @@ def check_witnessed(record: dict[str, Any] | None, at: _AtSize | None, chain_siz
     try:
         body, _ = open_checkpoint(note, [Ed25519Verifier.from_vkey(v) for v in at.log_vkeys])
     except TransparencyError as exc:
-        check.problems.append(
-            f"the checkpoint is not signed by an orderer key of the chain under origin {at.origin}: {exc}"
-        )
+        check.problems.append(f"the checkpoint is not signed by a log key of the chain under origin {at.origin}: {exc}")
         return check
     if body.size != claimed or body.origin != at.origin:
         check.problems.append(
@@ -481,7 +518,7 @@ def check_witnessed(record: dict[str, Any] | None, at: _AtSize | None, chain_siz
         )
     elif body.root != at.root:
         check.problems.append(
-            f"INCONSISTENT: the orderer key signed root {body.root.hex()} for size {body.size}, but the verified "
+            f"INCONSISTENT: the log key signed root {body.root.hex()} for size {body.size}, but the verified "
             f"chain's log root at that size is {at.root.hex()}: a fork (two histories under one key)"
         )
     if not at.witnesses or at.quorum == 0:
@@ -507,7 +544,7 @@ def check_witnessed(record: dict[str, Any] | None, at: _AtSize | None, chain_siz
     return check
 
 
-async def published_checkpoint(client: Any, *, tree: str = "chain") -> dict[str, Any] | None:
+async def published_checkpoint(client: Any, *, tree: Tree = "chain") -> dict[str, Any] | None:
     """The ledger's newest checkpoint record of ``tree``, None when it has none."""
     try:
         return dict(await client.checkpoint(tree=tree))
@@ -515,6 +552,26 @@ async def published_checkpoint(client: Any, *, tree: str = "chain") -> dict[str,
         if exc.code == "not_found":
             return None
         raise
+
+
+async def published_checkpoints(client: GovChainClient) -> dict[Tree, dict[str, Any] | None]:
+    """The newest checkpoint record of each tree the chain checkpoints: its own, and on a chain
+    that keeps one beside it (gm) its SHA-256 tree; None for a tree with none published yet."""
+    records: dict[Tree, dict[str, Any] | None] = {"chain": await published_checkpoint(client)}
+    if keeps_sha256_tree(await client.crypto_suite()):
+        records["sha256"] = await published_checkpoint(client, tree="sha256")
+    return records
+
+
+def witnessed_checks(records: Mapping[Tree, dict[str, Any] | None], found: ChainAt) -> list[WitnessedCheck]:
+    """Each tree's published checkpoint judged against the verified chain. The chain's own tree
+    always; a gm chain's SHA-256 tree when the chain's newest witness policy names witnesses for
+    it (stock witnesses are optional on gm; once named, their checkpoint must check out)."""
+    events = found.report.events
+    checks = [check_witnessed(records.get("chain"), found.at.get("chain"), events)]
+    if "sha256" in records and found.state is not None and witness_requirement(found.state, "sha256")[1] > 0:
+        checks.append(check_witnessed(records["sha256"], found.at.get("sha256"), events, tree="sha256"))
+    return checks
 
 
 def check_pinned(

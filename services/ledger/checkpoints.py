@@ -53,8 +53,8 @@ from govchain.protocol.block import BlockHeader
 from govchain.protocol.envelope import utc_now
 from govchain.protocol.keys import SigningKey
 from govchain.protocol.verify import Checkpoint
-from govchain.services.ledger.store import LedgerStore, Tree
-from govchain.transparency.checkpoint import LogCheckpoint, add_signatures, sha256_tree_origin, sign_checkpoint
+from govchain.services.ledger.store import LedgerStore
+from govchain.transparency.checkpoint import LogCheckpoint, Tree, add_signatures, sign_checkpoint, tree_origin
 from govchain.transparency.cosignature import CosignatureVerifier
 from govchain.transparency.errors import TransparencyError
 from govchain.transparency.note import NoteSignature
@@ -104,7 +104,7 @@ class CheckpointedTree:
     tree: Tree
 
     def origin(self, log_origin: str) -> str:
-        return log_origin if self.tree == "chain" else sha256_tree_origin(log_origin)
+        return tree_origin(log_origin, self.tree)
 
     def witnesses(self, policy: ev.WitnessPolicySet | None) -> tuple[list[ev.NamedWitness], int]:
         """(witnesses, quorum) of this tree's checkpoints under ``policy``; none without one."""

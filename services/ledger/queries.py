@@ -23,7 +23,8 @@ from govchain.protocol.envelope import EVENT_ID_PATTERN, PRINCIPAL_PATTERN
 from govchain.protocol.eventref import event_ref
 from govchain.protocol.merkle import inclusion_proof
 from govchain.services.ledger.checkpoints import checkpointed_tree, newest_checkpoint
-from govchain.services.ledger.store import EventLocation, LedgerStore, Tree
+from govchain.services.ledger.store import EventLocation, LedgerStore
+from govchain.transparency.checkpoint import Tree
 from govchain.transparency.errors import TileUnavailable
 from govchain.transparency.tiles import MAX_LEVEL, TILE_WIDTH, Tile, tile_for_tree
 

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -44,6 +44,7 @@ from govchain.protocol.eventref import EventKey
 from govchain.protocol.merkle import consistency_proof
 from govchain.protocol.verify import Checkpoint, VerifiedBlock
 from govchain.storage.migrations import upgrade_to_head
+from govchain.transparency.checkpoint import Tree
 
 CHECKPOINT_NAME = "ledger"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -89,10 +90,6 @@ nodes = _nodes_table("ledger_merkle_nodes")
 """The chain's own tree (its suite's hash)."""
 sha256_nodes = _nodes_table("ledger_sha256_nodes")
 """A gm chain's SHA-256 tree over the same leaves (empty on an intl chain)."""
-
-Tree = Literal["chain", "sha256"]
-"""Which tree to read: the chain's own (SHA-256 on intl, SM3 on gm), or the SHA-256 one, which
-on an intl chain is its own."""
 
 
 def _insert_many(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:

@@ -25,6 +25,7 @@ from govchain.protocol.keys import SigningKey
 from govchain.protocol.merkle import leaf_hasher, verify_inclusion
 from govchain.protocol.requests import sign_request
 from govchain.protocol.state import ChainState
+from govchain.transparency.checkpoint import Tree, tree_origin
 from govchain.transparency.policy import CosignedCheckpoint, verify_cosigned
 from govchain.transparency.vkeys import Ed25519Verifier
 
@@ -39,12 +40,16 @@ class LedgerQueryError(GovChainError):
         self.code = code
 
 
-def log_vkeys(state: ChainState) -> list[str]:
-    """The note verifier keys (c2sp.org/signed-note vkeys) the chain's checkpoints are signed
+def log_vkeys(state: ChainState, tree: Tree = "chain") -> list[str]:
+    """The note verifier keys (c2sp.org/signed-note vkeys) the checkpoints of ``tree`` are signed
     with, as of ``state``: each orderer key not revoked, under the chain's origin; on a chain
-    whose orderer keys are not Ed25519 (gm), its Ed25519 checkpoint key named in genesis."""
+    whose orderer keys are not Ed25519 (gm), its Ed25519 checkpoint key named in genesis, under
+    the chain's origin for its own tree and under ``<origin>/sha256`` for its SHA-256 tree.
+    Empty for the SHA-256 tree of a chain that keeps none (intl: its own tree is SHA-256)."""
     if state.checkpoint_key is not None:
-        return [Ed25519Verifier(state.log_origin, state.checkpoint_key.raw).vkey]
+        return [Ed25519Verifier(tree_origin(state.log_origin, tree), state.checkpoint_key.raw).vkey]
+    if tree != "chain":
+        return []
     return [
         Ed25519Verifier(state.log_origin, record.public_key.raw).vkey
         for record in state.keys.values()
@@ -52,13 +57,15 @@ def log_vkeys(state: ChainState) -> list[str]:
     ]
 
 
-def witness_requirement(state: ChainState) -> tuple[list[str], int]:
-    """(the witnesses' cosignature vkeys, the quorum) of the chain's witness policy as of
-    ``state``; ([], 0) when it names none."""
+def witness_requirement(state: ChainState, tree: Tree = "chain") -> tuple[list[str], int]:
+    """(the witnesses' cosignature vkeys, the quorum) of the chain's witness policy for the
+    checkpoints of ``tree`` as of ``state`` (for ``sha256``: the policy's ``sha256`` part);
+    ([], 0) when it names none."""
     policy = state.witness_policy
-    if policy is None:
+    part = policy if tree == "chain" or policy is None else policy.sha256
+    if part is None:
         return [], 0
-    return [w.vkey for w in policy.witnesses], policy.quorum
+    return [w.vkey for w in part.witnesses], part.quorum
 
 
 def verify_witnessed(note: bytes, state: ChainState, *, now: int | None = None) -> CosignedCheckpoint:

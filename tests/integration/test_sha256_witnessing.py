@@ -9,6 +9,9 @@ notes with ``independent_note``, and the whole chain with ``govchain.audit.verif
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,7 @@ from govchain.protocol.envelope import make_event
 from govchain.protocol.keys import SigningKey
 from govchain.services.ledger.service import run_ledger
 from govchain.services.platform import LocalWitness
-from govchain.transparency.checkpoint import sha256_tree_origin
+from govchain.transparency.checkpoint import LogCheckpoint, sha256_tree_origin, sign_checkpoint
 from govchain.transparency.policy import verify_cosigned
 from govchain.transparency.vkeys import Ed25519Signer
 
@@ -63,6 +66,19 @@ async def checkpoint_of(client: GovChainClient, tree: str, size: int, cosigners:
             return record
         assert time.monotonic() < deadline, f"no {tree} checkpoint of size {size} with {cosigners} cosigners"
         await asyncio.sleep(0.1)
+
+
+async def verify_witnessed(*args: str) -> dict[str, Any]:
+    """`govchain verify` (with ``args``) in its own process; its JSON summary."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "govchain.services.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout, done.stderr
+    return dict(json.loads(done.stdout))
 
 
 async def test_a_sha256_witness_cosigns_a_gm_chain(tmp_path: Path, nats_server: EmbeddedNats) -> None:
@@ -149,6 +165,33 @@ async def test_a_sha256_witness_cosigns_a_gm_chain(tmp_path: Path, nats_server: 
         assert own["origin"] == ORIGIN and own["root"] == blocks[own["height"]].header.log_root != second["root"]
         report = await verify_chain(js)
         assert report.ok, report
+
+        # `govchain verify --witnessed` judges the SHA-256 checkpoint too: signed under
+        # <origin>/sha256, cosigned by the policy's sha256 witness, its root the verified one.
+        # (The policy names no witness for the SM3 checkpoints, so that part of the check fails.)
+        args = ("verify", "--witnessed", "--json", "--data", str(data.root), "--nats-url", nats_server.url)
+        honest = await verify_witnessed(*args)
+        assert honest["witnessed_sha256"]["ok"] is True, honest
+        assert honest["witnessed_sha256"]["cosigners"] == [witness.name]
+        assert honest["witnessed_sha256"]["origin"] == SHA256_ORIGIN
+        assert "requires no cosignature" in honest["witnessed"]["problems"][0] and honest["ok"] is False
+
+        # The operator replaces it with a fork its key signed (same size, another last leaf):
+        # the verified chain's SHA-256 root says otherwise, and no witness of the policy cosigned.
+        size = second["size"]
+        forked = mth([*leaves[: size - 1], b"a rewritten event"])
+        note = sign_checkpoint(
+            LogCheckpoint(SHA256_ORIGIN, size, forked), [Ed25519Signer(SHA256_ORIGIN, checkpoint_key)]
+        )
+        forged = {**second, "note": note.decode(), "root": forked.hex(), "cosigners": []}
+        await js.publish(
+            subjects.SHA256_CHECKPOINTS_SUBJECT, json.dumps(forged).encode(), stream=subjects.CHECKPOINTS_STREAM
+        )
+        assert (await client.checkpoint(tree="sha256"))["root"] == forked.hex()
+        caught = (await verify_witnessed(*args))["witnessed_sha256"]
+        assert caught["ok"] is False
+        assert "INCONSISTENT" in caught["problems"][0] and "fork" in caught["problems"][0]
+        assert "only 0 of the 1 witness cosignatures" in caught["problems"][1]
     finally:
         await nc.drain()
         stop.set()

@@ -348,6 +348,7 @@ async def test_a_forked_history_is_refused_by_the_witnesses_the_quorum_and_verif
     assert "only 0 of the 2 witness cosignatures" in caught.stdout
     as_json = json.loads((await govchain(*args, "--json")).stdout)
     assert as_json["ok"] is False and as_json["witnessed"]["problems"]
+    assert "witnessed_sha256" not in as_json  # an intl chain's own tree is its SHA-256 tree
 
     # `govchain proof --witnessed` refuses to tie a proof to it, too.
     event = f"tax/{(await blocks(running.nc, head))[-1].events[-1]['id']}"

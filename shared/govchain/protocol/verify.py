@@ -62,6 +62,8 @@ class VerifiedBlock:
     sha256_nodes: list[Node] = field(default_factory=list)
     """On a chain that keeps a SHA-256 tree beside its own (gm): the nodes the block's leaves
     completed in it (the ledger stores them for SHA-256 proofs and tiles); empty otherwise."""
+    sha256_leaf_hashes: list[bytes] = field(default_factory=list)
+    """On such a chain: the block's leaves in that tree (a checkpoint of it may end mid-block)."""
 
 
 @dataclass(slots=True)
@@ -171,7 +173,9 @@ class ChainVerifier:
 
         self._seen_ids |= new_ids
         self.checkpoint = Checkpoint(height, block.hash, log, state, sha256_log)
-        return VerifiedBlock(block, envelopes, leaves, first_leaf, state_changed, new_nodes, state, sha256_nodes)
+        return VerifiedBlock(
+            block, envelopes, leaves, first_leaf, state_changed, new_nodes, state, sha256_nodes, sha256_leaves
+        )
 
     def _begin(self, block: Block, envelopes: list[Envelope], fail: _Fail) -> ChainState:
         header = block.header

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from govchain.transparency.errors import MalformedCheckpoint, MalformedNote
 from govchain.transparency.note import (
@@ -30,6 +31,11 @@ _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 
 SHA256_ORIGIN_SUFFIX = "/sha256"
 
+Tree = Literal["chain", "sha256"]
+"""Which of a chain's logs: its own tree (SHA-256 on intl, SM3 on gm), or the SHA-256 tree a
+gm chain keeps beside it over the same leaves, for stock witnesses (on an intl chain the
+chain's own tree is already SHA-256)."""
+
 
 def sha256_tree_origin(origin: str) -> str:
     """The origin of a gm chain's SHA-256 checkpoints: its own origin and ``/sha256``.
@@ -38,6 +44,11 @@ def sha256_tree_origin(origin: str) -> str:
     logs to a witness: each origin names one tree and one note key (the same Ed25519 key under
     another name, hence another key ID), and no checkpoint of one can pass for the other's."""
     return origin + SHA256_ORIGIN_SUFFIX
+
+
+def tree_origin(origin: str, tree: Tree) -> str:
+    """The checkpoint origin of ``tree`` on a chain whose own origin is ``origin``."""
+    return origin if tree == "chain" else sha256_tree_origin(origin)
 
 
 def parse_size(text: str) -> int:
