@@ -18,7 +18,7 @@ from govchain.logs import get_logger
 from govchain.protocol.merkle import TreeHasher
 from govchain.services.analytics.service import run_analytics
 from govchain.services.contract.service import run_contract_engine
-from govchain.services.gateway.service import run_gateway
+from govchain.services.gateway.service import EmbeddedServer, run_gateway
 from govchain.services.identity.service import run_identity
 from govchain.services.ledger.service import run_ledger
 from govchain.services.registry.service import run_registry
@@ -127,7 +127,7 @@ class LocalWitness:
 
     async def start(self) -> str:
         app, store = witness_app(self.folder, trusted_logs(self.log_vkeys, tree=self.tree))
-        server = uvicorn.Server(
+        server = EmbeddedServer(
             uvicorn.Config(
                 app,
                 host=self.host,
@@ -138,7 +138,6 @@ class LocalWitness:
                 proxy_headers=False,
             )
         )
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
         self._server, self._store = server, store
         self._serving = asyncio.create_task(server.serve(), name=f"witness {self.name}")
         while not server.started:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -15,6 +17,19 @@ from govchain.services.gateway.app import create_app
 from govchain.services.gateway.limits import trust_proxy
 
 log = get_logger("govchain.gateway")
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server inside a process that owns its signals (the platform, the demo, tests).
+
+    While it serves, uvicorn points SIGINT and SIGTERM at itself (``capture_signals``; the
+    ``install_signal_handlers`` hook older releases had is gone, so overriding it did nothing),
+    and Ctrl-C stopped the web server first, reaching the process's own handler only once the
+    server had shut down."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def server_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
@@ -34,8 +49,7 @@ async def run_gateway(
         port = free_port(settings.gateway_host)
         if settings.gateway_port != 0:
             log.warning("preferred gateway port taken; using another", preferred=settings.gateway_port, port=port)
-    server = uvicorn.Server(server_config(create_app(settings, nats_url), settings.gateway_host, port))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the platform owns signals
+    server = EmbeddedServer(server_config(create_app(settings, nats_url), settings.gateway_host, port))
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
