@@ -28,7 +28,7 @@ from govchain.protocol.eventtime import parse_rfc3339
 from govchain.protocol.genesis import genesis_payload
 from govchain.protocol.jsontext import parse_json_object
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.policy import DEFAULT_POLICY, Policy
+from govchain.protocol.policy import EventTimeRule, Policy
 from govchain.services.cli.common import (
     DATA_OPTION,
     JSON_OPTION,
@@ -188,11 +188,12 @@ def split(
 
 
 def _event_window(data: Path | None) -> int:
-    """Seconds an event may lie before its block's time, per the chain's genesis when known."""
+    """Seconds an event may lie before its block's time, per the chain's genesis when known
+    (a chain made before the rule judges no times; the default window is still sound advice)."""
+    rule = None
     if data is not None and DataDir(data).is_initialised():
-        policy = Policy.model_validate(genesis_payload(DataDir(data).genesis()).policy)
-        return policy.event_time.max_behind_s
-    return DEFAULT_POLICY.event_time.max_behind_s
+        rule = Policy.model_validate(genesis_payload(DataDir(data).genesis()).policy).event_time
+    return (rule or EventTimeRule()).max_behind_s
 
 
 @custody_app.command("sign")
