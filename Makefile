@@ -34,10 +34,10 @@ browser:  ## install Debian's chromium and a CJK font for the browser tests, eac
 up: $(STAMP)  ## run the platform on this machine (embedded NATS + SQLite in $(DATA)/)
 	$(BIN)/govchain up --data $(DATA)
 
-lint: $(STAMP)  ## the gate: ruff (format and lint), mypy on the kernel (strict on protocol, crypto, transparency)
+lint: $(STAMP)  ## the gate: ruff (format and lint), mypy on the kernel and the services (strict on protocol, crypto, transparency)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy
+	$(BIN)/python .ci/typecheck
 
 test: $(STAMP) browser lint  ## lint, then the whole test suite against real NATS (and PostgreSQL where it answers)
 	$(BIN)/python -m pytest

@@ -258,8 +258,9 @@ def throughput_chart(summary: Summary, t: Labels) -> bytes:
     if any(rest):
         series[t("throughput.other")] = rest
     bottom = [0] * len(starts)
+    positions = mdates.date2num(starts)  # matplotlib's day numbers: what its date locators and formatters read
     for source, counts in series.items():
-        ax.bar(starts, counts, width=0.9 if per_day else 0.9 / 24, bottom=bottom, align="edge", label=source)
+        ax.bar(positions, counts, width=0.9 if per_day else 0.9 / 24, bottom=bottom, align="edge", label=source)
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
@@ -359,11 +360,18 @@ def satisfaction_trend_chart(summary: Summary, t: Labels) -> bytes:
     for point in trend:
         series[point.service_type].append((datetime.strptime(point.day, "%Y-%m-%d"), point.mean_score))
     for service_type, points in series.items():
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=t.service(summary, service_type))
+        ax.plot(
+            mdates.date2num([p[0] for p in points]),
+            [p[1] for p in points],
+            marker="o",
+            label=t.service(summary, service_type),
+        )
     ax.set_ylim(0.5, 5.5)
     ax.set_ylabel(t("trend.ylabel"))
     days = sorted({p[0] for points in series.values() for p in points})
-    ax.set_xlim(days[0] - timedelta(days=1), days[-1] + timedelta(days=1))  # one day alone is not a decade
+    ax.set_xlim(
+        mdates.date2num(days[0] - timedelta(days=1)), mdates.date2num(days[-1] + timedelta(days=1))
+    )  # one day alone is not a decade
     span_days = (days[-1] - days[0]).days + 2
     ax.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, span_days // 8)))  # whole days only
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))

@@ -110,9 +110,14 @@ def merge_costs(overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Service
 
 
 class DecidedCase(Protocol):
-    service_type: str
-    department: str | None
-    decided_at: datetime | None
+    """What is read of a case (read-only, so a frozen row such as metrics.CaseRow is one)."""
+
+    @property
+    def service_type(self) -> str: ...
+    @property
+    def department(self) -> str | None: ...
+    @property
+    def decided_at(self) -> datetime | None: ...
 
 
 class CostPerCase(BaseModel):

@@ -44,7 +44,7 @@ from govchain.services.contract import BUILTIN_CONTRACTS
 from govchain.services.contract.audit import audit_contracts
 from govchain.services.gateway.context import GATEWAY
 from govchain.services.platform import LocalWitness, run_platform
-from govchain.transparency.checkpoint import sha256_tree_origin
+from govchain.transparency.checkpoint import Tree, sha256_tree_origin
 from govchain.transparency.errors import TransparencyError
 from govchain.transparency.policy import verify_cosigned
 from govchain.transparency.vkeys import Ed25519Signer
@@ -99,7 +99,8 @@ async def _demo_in(
     try:
         for witness in [*witnesses, *sha256_witnesses]:
             await witness.start()
-        done, _ = await asyncio.wait({platform, ready}, return_when=asyncio.FIRST_COMPLETED)
+        started: set[asyncio.Future[Any]] = {platform, ready}
+        done, _ = await asyncio.wait(started, return_when=asyncio.FIRST_COMPLETED)
         if platform in done:
             platform.result()  # raises the start-up failure
         nats_url = ready.result()
@@ -743,7 +744,7 @@ class Scenario:
             self.summary.update(await self._sha256_witnessed(await self.client.head()))
 
     async def _witnessed(
-        self, head: dict[str, Any], *, tree: str = "chain", wanted: int | None = None
+        self, head: dict[str, Any], *, tree: Tree = "chain", wanted: int | None = None
     ) -> dict[str, Any] | None:
         """The published checkpoint of ``tree`` once it covers the log as of ``head`` with
         ``wanted`` cosignatures (default: every witness of the chain's tree; the ledger gathers
@@ -777,7 +778,7 @@ class Scenario:
         found = await self.client.nc.jetstream().get_msg(
             self.client.names.blocks_stream, block_sequence(int(record["height"])), direct=True
         )
-        header = Block.from_bytes(found.data).header
+        header = Block.from_bytes(found.data or b"").header
         bound = (header.log_size, header.log_root_sha256) == (cosigned.checkpoint.size, cosigned.checkpoint.root.hex())
         return {"sha256_witnessed": bound, "sha256_witness_cosignatures": len(cosigned.witnesses)}
 

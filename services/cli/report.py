@@ -204,25 +204,25 @@ def _print_costs(s: Summary, titles: dict[str, str]) -> None:
         )
     console.print(per_case)
     periods = _table("Savings per month (of the decision)", "service", "month", "cases", "before", "after", "saved")
-    for row in c.by_period:
+    for saved in c.by_period:
         periods.add_row(
-            titles.get(row.service_type, row.service_type),
-            row.period or "—",
-            str(row.cases),
-            _cny(row.cost_before),
-            _cny(row.cost_after),
-            _cny(row.saving),
+            titles.get(saved.service_type, saved.service_type),
+            saved.period or "—",
+            str(saved.cases),
+            _cny(saved.cost_before),
+            _cny(saved.cost_after),
+            _cny(saved.saving),
         )
     console.print(periods)
     departments = _table("Savings per department", "service", "department", "cases", "before", "after", "saved")
-    for row in c.by_department:
+    for saved in c.by_department:
         departments.add_row(
-            titles.get(row.service_type, row.service_type),
-            row.department or "(unknown)",
-            str(row.cases),
-            _cny(row.cost_before),
-            _cny(row.cost_after),
-            _cny(row.saving),
+            titles.get(saved.service_type, saved.service_type),
+            saved.department or "(unknown)",
+            str(saved.cases),
+            _cny(saved.cost_before),
+            _cny(saved.cost_after),
+            _cny(saved.saving),
         )
     console.print(departments)
     console.print(

@@ -442,7 +442,7 @@ async def verify_chain_at(
     size and the witness policy then in force (the state after the block that reaches it)."""
     verifier = ChainVerifier(genesis_hash=genesis_hash, check_events=check_events)
     newest = await last_height(js, names)
-    events, found = 0, {}
+    events, found = 0, dict[Tree, _AtSize]()
     async for height, raw in follow_blocks(js, 0, to_height=newest, names=names):
         previous = verifier.checkpoint
         try:

@@ -29,7 +29,6 @@ from govchain.protocol.contracts import (
     Case,
     ContractDefinition,
     ContractDeployed,
-    ContractError,
     Emission,
     Evaluator,
     Step,
@@ -38,6 +37,7 @@ from govchain.protocol.contracts import (
     step,
 )
 from govchain.protocol.envelope import Envelope
+from govchain.protocol.errors import ContractError
 from govchain.protocol.verify import VerifiedBlock
 from govchain.services.contract import tables as t
 from govchain.services.contract.facts import SqlFacts

@@ -41,7 +41,9 @@ class Publisher:
 
     def pending(self) -> list[Any]:
         with self.engine.connect() as conn:
-            return conn.execute(select(t.outbox).where(t.outbox.c.published == 0).order_by(t.outbox.c.height)).all()
+            return list(
+                conn.execute(select(t.outbox).where(t.outbox.c.published == 0).order_by(t.outbox.c.height)).all()
+            )
 
     async def drain(self) -> int:
         rows = await asyncio.to_thread(self.pending)

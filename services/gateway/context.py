@@ -129,7 +129,7 @@ class Gateway:
             )
         except NotFoundError:
             raise api_error(404, "not_found", f"no block at height {height}") from None
-        return Block.from_bytes(msg.data, height_hint=height)
+        return Block.from_bytes(msg.data or b"", height_hint=height)
 
     async def head_height(self) -> int:
         try:
@@ -181,13 +181,14 @@ class Gateway:
         try:
             proof = await self.ask(self.names.ledger_proof, params)
         except HTTPException as exc:
-            if exc.detail["code"] == "ambiguous_id":
+            detail = error_detail(exc)
+            if detail.get("code") == "ambiguous_id":
                 raise api_error(
                     409,
                     "ambiguous_id",
-                    exc.detail["message"],
+                    detail["message"],
                     event_id=event_id,
-                    sources=candidate_sources(exc.detail["message"]),
+                    sources=candidate_sources(detail["message"]),
                 ) from None
             raise
         source = str(proof["source"])
@@ -211,6 +212,13 @@ def api_error(status: int, code: str, message: str, **more: Any) -> HTTPExceptio
     """Every error the API returns: a status, a stable reason code and a readable message (and,
     for a few codes, what the client can do next: the candidate ``sources`` of an ambiguous id)."""
     return HTTPException(status_code=status, detail={"code": code, "message": message, **more})
+
+
+def error_detail(exc: HTTPException) -> dict[str, Any]:
+    """The code and message an :func:`api_error` carries (Starlette types ``detail`` as a
+    string); ``{}`` for another HTTPException."""
+    detail: object = exc.detail
+    return detail if isinstance(detail, dict) else {}
 
 
 def shown_error(exc: HTTPException, viewer: Viewer) -> HTTPException:

@@ -11,6 +11,7 @@ fault of the gateway itself is a 500 with code ``internal_error``, and its trace
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -86,7 +87,7 @@ def error_response(
     status: int,
     code: str,
     message: str,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     more: dict[str, Any] | None = None,
 ) -> Response:
     """``more``: the few extra parts some errors carry (see :class:`ErrorDetail`)."""

@@ -32,7 +32,7 @@ from govchain.protocol.eventref import parse_event_ref
 from govchain.protocol.proofs import inclusion_problem, signed_head_problem
 from govchain.services.analytics.metrics import Summary
 from govchain.services.gateway import i18n
-from govchain.services.gateway.context import OptionalSession, gateway_of, shown_error
+from govchain.services.gateway.context import OptionalSession, error_detail, gateway_of, shown_error
 from govchain.services.gateway.evaluation import (
     CHARTS,
     COST_CHARTS,
@@ -183,9 +183,10 @@ async def search(request: Request, q: Annotated[str, Query(max_length=100)]) -> 
         gateway = gateway_of(request)
         found = await gateway.ask(gateway.names.ledger_proof, params)
     except HTTPException as exc:
-        if exc.detail["code"] == "ambiguous_id":
+        code = error_detail(exc).get("code")
+        if code == "ambiguous_id":
             return RedirectResponse(f"/events/{event_id}", status_code=303)  # that page offers the sources
-        if exc.detail["code"] not in ("not_found", "bad_request", "invalid_request"):
+        if code not in ("not_found", "bad_request", "invalid_request"):
             raise
         return RedirectResponse(f"/registry?{urlencode({'q': q})}", status_code=303)
     return RedirectResponse(event_href(found["source"], event_id), status_code=303)

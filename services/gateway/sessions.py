@@ -16,6 +16,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from govchain.protocol.requests import AccessDenied
 
@@ -50,7 +51,7 @@ class Sessions:
         mac = _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
         return f"{body}.{mac}"
 
-    def _open(self, token: str, kind: str) -> dict[str, object]:
+    def _open(self, token: str, kind: str) -> dict[str, Any]:
         try:
             body, mac = token.split(".")
             expected = _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
@@ -59,7 +60,7 @@ class Sessions:
             claims = json.loads(_unb64(body))
         except (ValueError, json.JSONDecodeError):
             raise AccessDenied("unauthenticated", f"not a valid {kind}") from None
-        if claims.get("kind") != kind:
+        if not isinstance(claims, dict) or claims.get("kind") != kind:
             raise AccessDenied("unauthenticated", f"not a {kind}")
         if int(claims["exp"]) < time.time():
             raise AccessDenied("unauthenticated", f"the {kind} has expired")
@@ -82,4 +83,4 @@ class Sessions:
     def session(self, token: str) -> Session:
         claims = self._open(token, "session")
         key = claims.get("key")
-        return Session(str(claims["sub"]), int(claims["exp"]), key if isinstance(key, str) else None)  # type: ignore[arg-type]
+        return Session(str(claims["sub"]), int(claims["exp"]), key if isinstance(key, str) else None)

@@ -100,4 +100,4 @@ def public_error(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_redacted(value: Any) -> bool:
-    return value == REDACTED
+    return isinstance(value, dict) and value == REDACTED

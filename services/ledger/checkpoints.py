@@ -334,13 +334,13 @@ class CheckpointPublisher:
         wanted = {w.vkey: w for w in witnesses}
         for vkey in list(self.links):
             if vkey not in wanted:
-                link = self.links.pop(vkey)
-                if link.task is not None:
-                    link.task.cancel()
+                dropped = self.links.pop(vkey)
+                if dropped.task is not None:
+                    dropped.task.cancel()
         for vkey, witness in wanted.items():
             url = self.url_overrides.get(witness.name, witness.url)
-            link = self.links.get(vkey)
-            if link is None:
+            known = self.links.get(vkey)
+            if known is None:
                 self.links[vkey] = WitnessLink(
                     witness.name,
                     vkey,
@@ -349,7 +349,7 @@ class CheckpointPublisher:
                     known_size=self._size_hints.get(vkey, 0),
                 )
             else:
-                link.url = url
+                known.url = url
         if policy is not None:
             missing = [w.name for w in witnesses if not self.url_overrides.get(w.name, w.url)]
             log.info(
@@ -543,7 +543,7 @@ async def newest_checkpoint(
         msg = await js.get_last_msg(names.checkpoints_stream, tree.subject(names))
     except NotFoundError:
         return None
-    return dict(json.loads(msg.data))
+    return dict(json.loads(msg.data or b""))
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from faststream.nats import NatsRouter
 from nats.js import JetStreamContext
@@ -81,17 +81,19 @@ class InclusionAnswer(BaseModel):
     head: SignedHead
 
 
-TREE_FIELD = Field(
-    default="chain",
-    description="the chain's own tree, or `sha256`: a gm chain's SHA-256 tree (origin `<origin>/sha256`, "
-    "for stock C2SP witnesses), which on an intl chain is its own",
-)
+TreeField = Annotated[
+    Tree,
+    Field(
+        description="the chain's own tree, or `sha256`: a gm chain's SHA-256 tree (origin `<origin>/sha256`, "
+        "for stock C2SP witnesses), which on an intl chain is its own",
+    ),
+]
 
 
 class ConsistencyRequest(BaseModel):
     first_height: int = Field(ge=0)
     second_height: int = Field(ge=0)
-    tree: Tree = TREE_FIELD
+    tree: TreeField = "chain"
 
 
 class ConsistencyAnswer(BaseModel):
@@ -110,7 +112,7 @@ class QueryError(BaseModel):
 class CheckpointRequest(BaseModel):
     """The newest witnessed checkpoint of one of the log's trees."""
 
-    tree: Tree = TREE_FIELD
+    tree: TreeField = "chain"
 
 
 class CheckpointAnswer(BaseModel):
@@ -133,7 +135,7 @@ class TileRequest(BaseModel):
     level: int = Field(ge=0, le=MAX_LEVEL)
     index: int = Field(ge=0, le=2**53)
     width: int = Field(default=TILE_WIDTH, ge=1, le=TILE_WIDTH)
-    tree: Tree = TREE_FIELD
+    tree: TreeField = "chain"
 
 
 class TileAnswer(BaseModel):
@@ -230,7 +232,7 @@ async def answer_checkpoint(
     fields = {
         name: record.get(name) for name in CheckpointAnswer.model_fields if name not in ("head_height", "head_size")
     }
-    return CheckpointAnswer(**fields, head_height=height, head_size=size)
+    return CheckpointAnswer.model_validate({**fields, "head_height": height, "head_size": size})
 
 
 def answer_tile(store: LedgerStore, request: TileRequest) -> TileAnswer | QueryError:
@@ -272,7 +274,7 @@ async def answer_receipt(
     except NotFoundError:
         pass
     else:
-        record = json.loads(msg.data)
+        record = json.loads(msg.data or b"")
         return Receipt(
             source=request.source,
             event_id=request.event_id,

@@ -24,9 +24,9 @@ from govchain.protocol.canonical import sha256_hex
 from govchain.protocol.envelope import EVENT_ID_PATTERN, Envelope, parse_event, utc_now
 from govchain.protocol.errors import EventRejected, RejectionReason
 from govchain.protocol.eventref import EventKey
-from govchain.protocol.fastpath import OpenedEvent, open_batch_parts, open_event_fast
+from govchain.protocol.fastpath import Opened, OpenedEvent, open_batch_parts, open_event_fast
 from govchain.protocol.keys import SigningKey
-from govchain.protocol.merkle import extended, leaf_hash, leaf_hasher
+from govchain.protocol.merkle import Node, extended, leaf_hash, leaf_hasher
 from govchain.protocol.registry import EVENT_TYPES
 from govchain.protocol.state import ChainState, apply_event
 from govchain.protocol.validation import validate_event
@@ -223,7 +223,8 @@ def preparse(intake: Intake, suite: CryptoSuite | None = None) -> Parsed:
     """Stateless checks of one event: well-formed envelope, subject matching it, canonical leaf."""
     envelope: Envelope | None = None
     try:
-        envelope, forms = _fast(open_event_fast, intake.data) or parse_event(intake.data)
+        opened: Opened | None = _fast(open_event_fast, intake.data)
+        envelope, forms = opened or parse_event(intake.data)
         try:
             source, event_type = split_event_subject(intake.subject)
         except ValueError as exc:
@@ -309,7 +310,7 @@ def seal_judged(checkpoint: Checkpoint, judged: JudgedBlock, *, block_time: str,
     log_after = checkpoint.log.copy()
     append = log_after.append
     new_nodes = [node for leaf in judged.leaves for node in append(leaf)]
-    sha256_log_after, sha256_nodes = None, []
+    sha256_log_after, sha256_nodes = None, list[Node]()
     if checkpoint.sha256_log is not None:  # a gm chain's SHA-256 tree, over the same leaf bytes
         sha256_log_after, sha256_nodes = extended(checkpoint.sha256_log, map(leaf_hash, judged.signed))
     block = seal_block(

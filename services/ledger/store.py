@@ -100,7 +100,7 @@ def _insert_many(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) ->
     block's rows, bench/RESULTS.md). Elsewhere through Core, whose PostgreSQL dialect batches
     the rows itself."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_positional_insert(table), rows)  # type: ignore[arg-type]
+        conn.exec_driver_sql(_positional_insert(table), rows)
     else:
         names = table.columns.keys()
         conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import Any
 
 RECANCEL_AFTER_S = 0.25
 """How long a cancelled task gets to end before it is cancelled again."""
 
 
-async def cancel_and_wait(
-    tasks: Iterable[asyncio.Future[object]], *, recancel_after_s: float = RECANCEL_AFTER_S
-) -> None:
+async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]], *, recancel_after_s: float = RECANCEL_AFTER_S) -> None:
     """Cancel ``tasks`` and return once every one has ended, cancelling again those that
     swallowed the cancellation. Their outcomes are retrieved (so asyncio does not report
     them as never retrieved) and dropped: a caller that wants a failure has it already."""

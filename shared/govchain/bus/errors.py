@@ -51,7 +51,7 @@ class NatsFault(StrEnum):
     """Do not retry: the same call gets the same answer."""
 
 
-NATS_ERRORS: tuple[type[BaseException], ...] = (nats_errors.Error, TimeoutError)
+NATS_ERRORS: tuple[type[Exception], ...] = (nats_errors.Error, TimeoutError)
 """What a NATS or JetStream call raises: catch these, then ask :func:`is_transient`."""
 
 TRANSIENT_API_STATUS = frozenset({408, 500, 503})
