@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 from govchain.bus.embedded import EmbeddedNats
 from govchain.datadir import DataDir
 from govchain.protocol.keys import SigningKey
+from govchain.services.cli import custody
 from govchain.services.cli.app import app
 from govchain.services.cli.custody import KEPT_OFFLINE, SERVICE_FILES, WRITABLE
 from govchain.services.platform import SERVICES
@@ -391,3 +393,27 @@ def _admin_events_signed_offline(chain: Path, tmp: Path, gateway_url: str, nats_
         ["custody", "submit", str(_sign_admission(chain, tmp, "tax")), "--json"], env={"GOVCHAIN_NATS_URL": nats_url}
     )
     assert submitted.exit_code == 0 and json.loads(submitted.output)["status"] == "committed", submitted.output
+
+
+def test_sign_advises_the_default_window_on_a_chain_made_before_the_event_time_rule(
+    chain: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such a chain's genesis policy has no ``event_time`` (its event times are not judged)."""
+    real = custody.genesis_payload
+
+    def before_the_rule(genesis: Any) -> Any:
+        payload = real(genesis)
+        return payload.model_copy(update={"policy": {k: v for k, v in payload.policy.items() if k != "event_time"}})
+
+    monkeypatch.setattr(custody, "genesis_payload", before_the_rule)
+    assert "event_time" not in before_the_rule(DataDir(chain).genesis()).policy
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"source": "root", "type": "clock.tick", "data": {}}))
+    result = invoke(
+        ["custody", "sign", str(spec), "--key", str(chain / "keys" / "root.pem"), "--out", str(tmp_path / "e.json")]
+        + ["--data", str(chain), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    signed = json.loads(result.output)
+    window = datetime.fromisoformat(signed["publish_before"]) - datetime.fromisoformat(signed["time"])
+    assert window.total_seconds() == 300
