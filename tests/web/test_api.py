@@ -469,39 +469,50 @@ def test_a_catalog_shows_each_data_set_to_those_it_is_shared_with(platform: Plat
 
 
 async def test_every_projection_read_waits_for_the_newest_block(platform: Platform) -> None:
-    """Read-your-writes through the gateway: each registry and identity question it asks for an
-    HTTP reader carries ``min_height`` = the chain's newest block, so a reader whose event was
-    just committed never gets a projection's older view (before, a catalog read could miss it)."""
+    """Read-your-writes through the gateway: each registry, identity and contract question it
+    asks for an HTTP reader, signed in or not, carries ``min_height`` = the chain's newest block,
+    so a reader whose event was just committed never gets a projection's older view (before, a
+    catalog read could miss it)."""
     asked: dict[str, dict[str, Any]] = {}
 
     async def spy(msg: Msg) -> None:  # a second subscriber sees each question; the service answers it
         asked[msg.subject] = json.loads(msg.data)
 
-    reads = {
-        subjects.REGISTRY_CATALOG: ("GET", "/api/v1/registry/catalog", None),
-        subjects.REGISTRY_DEPARTMENTS: ("GET", "/api/v1/registry/departments", None),
-        subjects.REGISTRY_BUSINESSES: ("GET", "/api/v1/registry/businesses?q=a", None),
-        subjects.REGISTRY_PARCEL: ("GET", "/api/v1/registry/parcels/P-0001", None),
-        subjects.REGISTRY_DOCUMENT: ("GET", f"/api/v1/documents/{'0' * 64}", None),
-        subjects.IDENTITY_VERIFY_CREDENTIAL: ("POST", "/api/v1/credentials/verify", {"type": ["VerifiableCredential"]}),
-    }
+    public, signed = "public", "signed in"
+    reads = [
+        (subjects.REGISTRY_CATALOG, "GET", "/api/v1/registry/catalog", None, public),
+        (subjects.REGISTRY_DEPARTMENTS, "GET", "/api/v1/registry/departments", None, public),
+        (subjects.REGISTRY_BUSINESSES, "GET", "/api/v1/registry/businesses?q=a", None, public),
+        (subjects.REGISTRY_PARCEL, "GET", "/api/v1/registry/parcels/P-0001", None, public),
+        (subjects.REGISTRY_DOCUMENT, "GET", f"/api/v1/documents/{'0' * 64}", None, public),
+        (subjects.IDENTITY_VERIFY_CREDENTIAL, "POST", "/api/v1/credentials/verify", {"type": ["x"]}, public),
+        (subjects.CONTRACT_CASE, "GET", "/api/v1/applications/business-license/A-1", None, public),
+        (subjects.IDENTITY_RESOLVE, "GET", "/api/v1/me", None, signed),
+        (subjects.REGISTRY_ACCESS_LOG, "GET", "/api/v1/me/access-log", None, signed),
+        (subjects.REGISTRY_CATALOG, "GET", "/api/v1/registry/catalog", None, signed),
+        (subjects.REGISTRY_PARCEL, "GET", "/api/v1/registry/parcels/P-0001?purpose=a+check", None, signed),
+    ]
+    client = {"X-Forwarded-For": "198.51.100.91"}
+    with httpx.Client(base_url=platform.url, timeout=60, headers=client) as http:
+        registrar = DataDir(platform.data).key_file("land-registrar")
+        session = await asyncio.to_thread(sign_in, http, "land-registrar", SigningKey.load(registrar))
     nc = await nats.connect(platform.nats_url)
     try:
-        for subject in reads:
+        for subject in {read[0] for read in reads}:
             await nc.subscribe(subject, cb=spy)
         await nc.flush()
-        async with httpx.AsyncClient(
-            base_url=platform.url, timeout=60, headers={"X-Forwarded-For": "198.51.100.91"}
-        ) as api:
-            for subject, (method, path, body) in reads.items():
+        async with httpx.AsyncClient(base_url=platform.url, timeout=60, headers=client) as api:
+            for subject, method, path, body, who in reads:
+                headers = session if who == signed else {}
                 before = (await api.get("/api/v1/chain/head")).json()["header"]["height"]
-                await api.request(method, path, json=body)
+                answer = await api.request(method, path, json=body, headers=headers)
+                assert answer.status_code < 500, (path, answer.text)
                 after = (await api.get("/api/v1/chain/head")).json()["header"]["height"]
                 for _ in range(100):
                     if subject in asked:
                         break
                     await asyncio.sleep(0.05)
-                assert subject in asked, f"{method} {path} asked nothing on {subject}"
-                assert before <= asked.pop(subject).get("min_height", -1) <= after, path
+                assert subject in asked, f"{method} {path} ({who}) asked nothing on {subject}"
+                assert before <= asked.pop(subject).get("min_height", -1) <= after, (path, who)
     finally:
         await nc.close()
