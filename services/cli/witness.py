@@ -469,9 +469,10 @@ def _tree_at(tree: Tree, size: int, previous: Checkpoint | None, verified: Verif
     else:  # in SHA-256
         before = None if previous is None else previous.sha256_log
         leaves, empty = verified.sha256_leaf_hashes, Frontier()
-    log = empty if before is None else before.copy()
-    if not log.size < size <= log.size + len(leaves):
+    start = 0 if before is None else before.size
+    if not start < size <= start + len(leaves):
         return None
+    log = empty if before is None else before.copy()
     for leaf in leaves[: size - log.size]:
         log.append(leaf)
     state = verified.state
