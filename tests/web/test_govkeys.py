@@ -291,3 +291,52 @@ def test_sign_in_without_a_principal_asks_whose_key_it_is(page: Any, fake: FakeG
     assert len(asked) == 2 and all(a["key_id"] == key.key_id for a in asked)
     session = [json.loads(body) for path, body in fake.bodies if path == "/api/v1/auth/session"]
     assert session[0]["principal"] == "c-found" and session[0]["key_id"] == key.key_id
+
+
+def test_list_is_oldest_first_and_forgetting_another_key_keeps_the_one_in_use(page: Any) -> None:
+    labels = [f"k{i}" for i in range(6)]  # by key id (a hash), six keys fall in creation order 1 time in 720
+    made = page.evaluate(
+        "async (labels) => { const out = []; for (const l of labels) out.push(await GovKeys.generate(l)); return out; }",
+        labels,
+    )
+    assert [k["label"] for k in page.evaluate("() => GovKeys.list()")] == labels
+    page.evaluate("(id) => GovKeys.forget(id)", made[2]["keyId"])
+    assert page.evaluate("() => GovKeys.current()")["keyId"] == made[-1]["keyId"]  # the pointer did not move
+    assert [k["keyId"] for k in page.evaluate("() => GovKeys.list()")] == [
+        k["keyId"] for i, k in enumerate(made) if i != 2
+    ]
+    page.evaluate("(id) => GovKeys.use(id)", made[0]["keyId"])
+    page.evaluate("(id) => GovKeys.forget(id)", made[-1]["keyId"])
+    assert page.evaluate("() => GovKeys.current()")["keyId"] == made[0]["keyId"]
+    code = page.evaluate("(id) => GovKeys.use(id).then(() => null, (e) => e.code)", made[2]["keyId"])
+    assert code == "no_key" and page.evaluate("() => GovKeys.current()")["keyId"] == made[0]["keyId"]
+
+
+def test_a_key_imported_again_keeps_its_place_in_the_list(page: Any) -> None:
+    key = SigningKey.generate()
+    first = page.evaluate("(pem) => GovKeys.importPem(pem, 'counter')", key.to_pem().decode())
+    page.evaluate("() => GovKeys.generate('later')")
+    again = page.evaluate("(pem) => GovKeys.importPem(pem, '')", key.to_pem().decode())
+    assert again["created"] == first["created"] and again["label"] == "counter"  # an empty label keeps the old
+    assert [k["label"] for k in page.evaluate("() => GovKeys.list()")] == ["counter", "later"]
+    assert page.evaluate("() => GovKeys.current()")["keyId"] == key.key_id
+
+
+def test_a_session_is_its_keys_alone(page: Any, fake: FakeGateway) -> None:
+    key = SigningKey.generate()
+    fake.public_key = key.public
+    page.evaluate("(pem) => GovKeys.importPem(pem, 'mine')", key.to_pem().decode())
+    other = page.evaluate("() => GovKeys.generate('other')")
+    page.evaluate("(id) => GovKeys.use(id)", key.key_id)
+    page.evaluate("() => GovKeys.signIn('c-0123')")
+    page.evaluate("(id) => GovKeys.use(id)", key.key_id)  # the key already in use: still signed in
+    page.evaluate("(id) => GovKeys.forget(id)", other["keyId"])  # another key deleted: still signed in
+    assert page.evaluate("() => GovKeys.session()")["keyId"] == key.key_id
+    third = page.evaluate("() => GovKeys.generate('third')")  # a new key in use: signed out
+    assert page.evaluate("() => GovKeys.session()") is None and page.evaluate("() => GovKeys.authHeaders()") == {}
+    page.evaluate("(id) => GovKeys.use(id)", key.key_id)
+    page.evaluate("() => GovKeys.signIn('c-0123')")
+    page.evaluate("(id) => GovKeys.use(id)", third["keyId"])  # switched to another key: signed out
+    assert page.evaluate("() => GovKeys.session()") is None and page.evaluate("() => GovKeys.authHeaders()") == {}
+    page.evaluate("(id) => GovKeys.use(id)", key.key_id)  # and switching back does not bring it back
+    assert page.evaluate("() => GovKeys.session()") is None

@@ -10,9 +10,11 @@
 // and use window.GovKeys:
 //   generate(label)            → {keyId, publicKeyHex, publicKeyMultibase, label, created}
 //   importPem(pemText, label)  → the same, from a PKCS#8 Ed25519 PEM (`govchain keygen`)
-//   current() / list()         → the key in use (or null) / every key kept here
-//   use(keyId)                 → make another kept key the one in use
-//   forget(keyId?)             → delete a key (default: the one in use) and its session
+//   current() / list()         → the key in use (or null) / every key kept here, oldest first
+//   use(keyId)                 → make another kept key the one in use (a session of another key
+//                                is signed out, as it is when generate/importPem keep a new key)
+//   forget(keyId?)             → delete a key (default: the one in use) and its session; the key
+//                                in use stays in use when another one is deleted
 //   canonical(value)           → RFC 8785 (JCS) string
 //   signEvent({source, type, data, subject?, id?, time?, schemaversion?})
 //                              → the signed envelope, exactly as Python's make_event builds it
@@ -166,6 +168,9 @@
     created: record.created,
   });
 
+  // Keeps a key and makes it the one in use. The same key kept again (a PEM imported twice)
+  // keeps its place in list(): its first "created" and "seq" (a counter, as two keys made within
+  // one millisecond share a "created"); a new label replaces the old one, an empty one does not.
   async function keep(privateKey, rawPublic, label) {
     if (privateKey.extractable) throw new GovKeysError("extractable", "refusing to keep an extractable private key");
     const record = {
@@ -177,9 +182,23 @@
       privateKey, // a CryptoKey: structured-cloned into IndexedDB, still non-extractable
     };
     await tx([STORE, META], "readwrite", (t) => {
-      t.objectStore(STORE).put(record);
-      return t.objectStore(META).put(record.keyId, "current");
+      const keys = t.objectStore(STORE), meta = t.objectStore(META);
+      const before = keys.get(record.keyId), counter = meta.get("seq");
+      counter.onsuccess = () => {
+        if (before.result) {
+          record.created = before.result.created;
+          record.seq = before.result.seq;
+          if (!record.label) record.label = before.result.label ?? "";
+        }
+        if (typeof record.seq !== "number") {
+          record.seq = (Number.isSafeInteger(counter.result) ? counter.result : 0) + 1;
+          meta.put(record.seq, "seq");
+        }
+        keys.put(record);
+      };
+      return meta.put(record.keyId, "current");
     });
+    dropSessionUnlessFor(record.keyId);
     return publicView(record);
   }
 
@@ -251,18 +270,34 @@
     return publicView(await currentRecord());
   }
 
+  // Oldest first, so a list on screen does not reorder as keys come and go (IndexedDB itself
+  // returns them by key id, a hash).
   async function list() {
     const all = await tx([STORE], "readonly", (t) => t.objectStore(STORE).getAll());
-    return (all || []).map(publicView);
+    const compare = (x, y) => (x < y ? -1 : x > y ? 1 : 0);
+    const order = (a, b) => compare(String(a.created), String(b.created))
+      || compare(a.seq ?? 0, b.seq ?? 0) || compare(a.keyId, b.keyId);
+    return (all || []).sort(order).map(publicView);
   }
 
+  // The check and the switch in one transaction: a key another tab has just deleted is refused,
+  // never made current. A session held for another key is dropped (see dropSessionUnlessFor).
   async function use(keyId) {
-    if (!(await record(keyId))) throw new GovKeysError("no_key", "no such key on this device");
-    await tx([META], "readwrite", (t) => t.objectStore(META).put(keyId, "current"));
-    signOut();
+    let found = null;
+    await tx([STORE, META], "readwrite", (t) => {
+      const ask = t.objectStore(STORE).get(String(keyId ?? ""));
+      ask.onsuccess = () => {
+        found = ask.result ?? null;
+        if (found) t.objectStore(META).put(found.keyId, "current");
+      };
+    });
+    if (!found) throw new GovKeysError("no_key", "no such key on this device");
+    dropSessionUnlessFor(found.keyId);
     return current();
   }
 
+  // Deletes exactly one key (default: the one in use). The "current" pointer moves only when it
+  // named that key: then no key is in use until one is chosen (none is picked for the person).
   async function forget(keyId) {
     const target = keyId ?? (await tx([META], "readonly", (t) => t.objectStore(META).get("current")));
     if (!target) return;
@@ -354,6 +389,16 @@
 
   function signOut() {
     try { window.sessionStorage.removeItem(SESSION); } catch { /* storage refused: nothing kept */ }
+  }
+
+  // A session is its key's: once another key is in use (chosen, made or imported), a session
+  // signed with the previous one is dropped, not merely hidden. Kept, authHeaders() would still
+  // send its token, and whoever switched (a family sharing a tablet) would read the previous
+  // person's cases; switching back asks for a new sign-in, which the key in hand can always do.
+  function dropSessionUnlessFor(keyId) {
+    let raw = null;
+    try { raw = JSON.parse(window.sessionStorage.getItem(SESSION) || "null"); } catch { raw = null; }
+    if (!raw || raw.keyId !== keyId) signOut();
   }
 
   const post = (url, body) => fetch(url, {

@@ -150,10 +150,46 @@ async function setupSignin(onSignedIn) {
 
 async function keysPage() {
   const status = $("key-status"), card = $("key-card"), out = $("key-message");
+  const others = $("key-others"), othersList = $("key-others-list");
+  const named = (key) => key.label || t("service.js.key_unnamed");
+  const focusOn = (element) => { element.tabIndex = -1; element.focus(); };
+  // Another key on this device: its name, id and when it was added, to use it or delete it.
+  const otherItem = (key, index) => {
+    const item = document.createElement("li");
+    item.dataset.keyId = key.keyId;
+    const title = document.createElement("strong");
+    title.id = `key-other-${index}`;
+    title.className = "svc-key-label";
+    title.textContent = named(key);
+    const facts = document.createElement("dl");
+    facts.className = "svc-kv";
+    const keyId = document.createElement("code");
+    keyId.className = "svc-key-id";
+    keyId.textContent = key.keyId;
+    for (const [term, value] of [[t("service.keys.key_id"), keyId], [t("service.keys.added"), when(key.created)]]) {
+      const dt = document.createElement("dt"), dd = document.createElement("dd");
+      dt.textContent = term;
+      dd.append(value);
+      facts.append(dt, dd);
+    }
+    const actions = document.createElement("div");
+    actions.className = "svc-actions";
+    const buttons = [
+      button(t("service.js.key_use"), () => useKey(key), false),
+      button(t("service.js.key_delete"), () => deleteKey(key)),
+    ];
+    for (const b of buttons) b.setAttribute("aria-describedby", title.id); // which key: "use this key" is said of each
+    actions.append(...buttons);
+    item.append(title, facts, actions);
+    return item;
+  };
   const render = async () => {
-    const key = await K.current();
+    const [key, all] = await Promise.all([K.current(), K.list()]);
+    const rest = all.filter((other) => other.keyId !== key?.keyId);
+    othersList.replaceChildren(...rest.map(otherItem));
+    others.hidden = !rest.length;
     card.hidden = !key;
-    if (!key) { say(status, t("service.js.key_none")); return; }
+    if (!key) { say(status, t(rest.length ? "service.js.key_none_chosen" : "service.js.key_none")); return; }
     say(status, t("service.js.key_ready", { label: key.label || "—" }), "in");
     $("key-label").textContent = key.label || "—";
     $("key-public").textContent = key.publicKeyHex;
@@ -161,18 +197,43 @@ async function keysPage() {
     $("key-multibase").textContent = key.publicKeyMultibase;
     $("key-qr").src = `/service/qr.svg?text=${encodeURIComponent(key.publicKeyHex)}`;
   };
-  const attempt = async (work, done) => {
+  const attempt = async (work, done, params = {}) => {
     say(out, "");
     try {
       await work();
       await render();
-      say(out, t(done), "ok");
+      say(out, t(done, params), "ok");
     } catch (error) {
       say(out, failure(error), "bad");
     }
   };
+  // GovKeys.use signs out a session held for the previous key (govkeys.js, dropSessionUnlessFor):
+  // whoever switches does not go on as the previous key's owner, and signs in again.
+  const useKey = async (key) => {
+    await attempt(() => K.use(key.keyId), "service.js.key_switched", { label: named(key) });
+    focusOn($("key-current-heading")); // the clicked button is gone with the list it was in
+  };
+  // Deletes exactly this key, and only while it is not the key in use (another tab may have
+  // switched to it since this list was drawn).
+  const deleteKey = async (key) => {
+    const label = named(key);
+    if (!window.confirm(t("service.js.key_delete_confirm", { label }))) return;
+    say(out, "");
+    try {
+      if ((await K.current())?.keyId === key.keyId) {
+        await render();
+        say(out, t("service.js.key_now_in_use", { label }), "bad");
+      } else {
+        await K.forget(key.keyId);
+        await render();
+        say(out, t("service.js.key_deleted", { label }), "ok");
+      }
+    } catch (error) {
+      say(out, failure(error), "bad");
+    }
+    focusOn(others.hidden ? $("key-current-heading") : $("key-others-heading"));
+  };
   if (!window.crypto?.subtle) { say(status, t("service.js.no_crypto"), "bad"); return; }
-  await render().catch((error) => say(status, failure(error), "bad"));
   $("key-generate").addEventListener("submit", (event) => {
     event.preventDefault();
     attempt(() => K.generate($("key-name").value.trim()), "service.js.key_made");
@@ -195,6 +256,8 @@ async function keysPage() {
     if (!window.confirm(t("service.js.key_forget_confirm"))) return;
     attempt(() => K.forget(), "service.js.key_forgotten");
   });
+  // Drawn once the forms listen: a form sent before then would be submitted by the browser itself.
+  await render().catch((error) => say(status, failure(error), "bad"));
 }
 
 // ---------------------------------------------------------------- applying
