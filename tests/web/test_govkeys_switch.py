@@ -183,6 +183,11 @@ def test_the_list_keeps_creation_order_and_deleting_the_key_in_use_leaves_the_ot
     assert page.inner_text("#key-status") == ZH("service.js.key_none_chosen")
     assert page.evaluate("() => GovKeys.current()") is None
     assert _others(page) == [(DAD, made[1]["keyId"]), (GUEST, made[2]["keyId"])]
+    page.goto("/service")  # elsewhere too, the person is told to choose a key, not to make one
+    page.wait_for_function(
+        "(text) => document.getElementById('signin-status').textContent === text", arg=ZH("service.js.no_key_chosen")
+    )
+    _open_keys(page)
     _use(page, GUEST)
     assert page.inner_text("#key-public") == made[2]["publicKeyHex"]
     assert _others(page) == [(DAD, made[1]["keyId"])]

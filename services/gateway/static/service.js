@@ -111,8 +111,9 @@ async function setupSignin(onSignedIn) {
     await onSignedIn(held);
   };
   const held = K.session();
-  if (!key) {
-    say(status, t("service.js.no_key"));
+  if (!key) { // keys kept but none in use (the one in use was deleted): choose one, not make one
+    const kept = await K.list().then((all) => all.length, () => 0);
+    say(status, t(kept ? "service.js.no_key_chosen" : "service.js.no_key"));
     return;
   }
   if (held && held.keyId === key.keyId) {
