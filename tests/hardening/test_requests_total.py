@@ -28,6 +28,8 @@ from nats.aio.client import Client
 import govchain.services.ledger.queries as ledger_queries
 from govchain.bus import subjects
 from govchain.bus.requests_total import MAX_REQUEST_BYTES
+from govchain.client import REQUEST_TIMEOUT_S
+from govchain.projection.runner import READ_YOUR_WRITES_WAIT_S
 from govchain.protocol.requests import sign_request
 from govchain.services.analytics.queries import AnalyticsQueries, analytics_router
 from govchain.services.analytics.service import run_analytics
@@ -40,8 +42,11 @@ from govchain.services.registry.queries import RegistryQueries, registry_router
 from govchain.services.registry.service import run_registry
 from tests.integration.conftest import Ledger
 
-REPLY_TIMEOUT_S = 4.0
-"""Shorter than the SDK's 5 s: an answer has to come while a client still waits for it."""
+REPLY_TIMEOUT_S = REQUEST_TIMEOUT_S
+"""The SDK's: an answer has to come while a client still waits for it. A damaged good request
+may name a ``min_height`` ahead of the chain (``"min_height":90``): a valid question, answered
+``not_ready`` once the projection has waited ``READ_YOUR_WRITES_WAIT_S`` for that block."""
+assert READ_YOUR_WRITES_WAIT_S < REPLY_TIMEOUT_S
 NOT_FROM_A_GOOD_REQUEST = {"malformed_request", "invalid_request", "too_large", "internal_error", "unavailable"}
 REFUSALS = {"malformed_request", "too_large", "invalid_request"}
 
