@@ -369,9 +369,8 @@ def satisfaction_trend_chart(summary: Summary, t: Labels) -> bytes:
     ax.set_ylim(0.5, 5.5)
     ax.set_ylabel(t("trend.ylabel"))
     days = sorted({p[0] for points in series.values() for p in points})
-    ax.set_xlim(
-        mdates.date2num(days[0] - timedelta(days=1)), mdates.date2num(days[-1] + timedelta(days=1))
-    )  # one day alone is not a decade
+    # a day either side: one day alone is not a decade
+    ax.set_xlim(mdates.date2num(days[0] - timedelta(days=1)), mdates.date2num(days[-1] + timedelta(days=1)))
     span_days = (days[-1] - days[0]).days + 2
     ax.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, span_days // 8)))  # whole days only
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
