@@ -14,20 +14,26 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-RECANCEL_AFTER_S = 0.25
-"""How long a cancelled task gets to end before it is cancelled again."""
+RECANCEL_AFTER_S = 5.0
+"""How long a cancelled task gets to end before it is cancelled again (twice as long each time
+after): its ``finally`` may still be at work, draining NATS (whose in-flight handlers may wait
+up to ``READ_YOUR_WRITES_WAIT_S``) or releasing a lease, and a new cancel would cut that short."""
 
 
-async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]], *, recancel_after_s: float = RECANCEL_AFTER_S) -> None:
-    """Cancel ``tasks`` and return once every one has ended, cancelling again those that
-    swallowed the cancellation. Their outcomes are retrieved (so asyncio does not report
-    them as never retrieved) and dropped: a caller that wants a failure has it already."""
+async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]], *, recancel_after_s: float | None = None) -> None:
+    """Cancel ``tasks`` and return once every one has ended, cancelling again those still
+    running after ``recancel_after_s`` (default :data:`RECANCEL_AFTER_S`: the cancel was lost, or
+    their cleanup is stuck). Their
+    outcomes are retrieved (so asyncio does not report them as never retrieved) and dropped: a
+    caller that wants a failure has it already."""
     every = list(tasks)
     pending = {task for task in every if not task.done()}
+    patience = RECANCEL_AFTER_S if recancel_after_s is None else recancel_after_s
     while pending:
         for task in pending:
             task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=recancel_after_s)
+        _, pending = await asyncio.wait(pending, timeout=patience)
+        patience *= 2
     for task in every:
         if not task.cancelled():
             task.exception()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 
 import pytest
 
+from govchain import tasks
 from govchain.projection.service import run_until_stopped
 from govchain.tasks import cancel_and_wait
 
@@ -53,19 +55,48 @@ async def test_cancel_and_wait_cancels_again_until_the_task_ends() -> None:
     assert task.cancelled() and len(cancels) == 2
 
 
-async def test_cancel_and_wait_leaves_finished_tasks_and_retrieves_their_failures() -> None:
-    async def fail() -> None:
-        raise Failed
+async def test_a_cancelled_task_finishes_its_cleanup_before_it_is_cancelled_again() -> None:
+    """A service's ``finally`` (drain NATS, release the lease) is not cut short by the next cancel."""
+    cleaned: list[str] = []
 
-    failed, done = asyncio.create_task(fail()), asyncio.create_task(asyncio.sleep(0))
-    await asyncio.wait({failed, done})
-    await cancel_and_wait([failed, done])
-    assert isinstance(failed.exception(), Failed) and done.result() is None
+    async def service() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            await asyncio.sleep(0.5)  # e.g. a drain waiting for an in-flight handler
+            cleaned.append("done")
+
+    task = asyncio.create_task(service())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(cancel_and_wait([task]), 10)
+    assert cleaned == ["done"] and task.cancelled()
 
 
-async def test_a_failing_loop_stops_a_loop_that_swallowed_its_cancel() -> None:
+async def test_cancel_and_wait_retrieves_the_failures_of_tasks_that_ended() -> None:
+    """So asyncio reports no "Task exception was never retrieved" for a loop that failed while
+    another one's failure was the one raised."""
+    reported: list[str] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: reported.append(str(context.get("message"))))
+    try:
+
+        async def fail() -> None:
+            raise Failed
+
+        failed = asyncio.create_task(fail())
+        await asyncio.wait({failed})
+        await cancel_and_wait([failed])
+        del failed  # the last reference: an unretrieved failure would be reported now
+        gc.collect()
+        assert reported == []
+    finally:
+        loop.set_exception_handler(None)
+
+
+async def test_a_failing_loop_stops_a_loop_that_swallowed_its_cancel(monkeypatch: pytest.MonkeyPatch) -> None:
     """The contract engine's publisher failed while its block runner swallowed the cancel:
     the service must still end, with the publisher's failure."""
+    monkeypatch.setattr(tasks, "RECANCEL_AFTER_S", 0.05)
     cancels: list[int] = []
 
     async def publisher() -> None:
