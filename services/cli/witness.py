@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import typer
 from nats.js import JetStreamContext
@@ -407,7 +407,7 @@ class WitnessedCheck:
 
 
 @dataclass
-class _AtSize:
+class TreeAt:
     """One tree as of one log size, captured while verifying: its root there and its policy."""
 
     root: bytes
@@ -424,7 +424,7 @@ class ChainAt:
     where the chain never reaches it), and the chain state after the last verified block."""
 
     report: ChainReport
-    at: dict[Tree, _AtSize]
+    at: dict[Tree, TreeAt]
     state: ChainState | None
 
 
@@ -442,14 +442,14 @@ async def verify_chain_at(
     size and the witness policy then in force (the state after the block that reaches it)."""
     verifier = ChainVerifier(genesis_hash=genesis_hash, check_events=check_events)
     newest = await last_height(js, names)
-    events, found = 0, dict[Tree, _AtSize]()
+    events = 0
+    found: dict[Tree, TreeAt] = {}
     async for height, raw in follow_blocks(js, 0, to_height=newest, names=names):
         previous = verifier.checkpoint
         try:
             verified = verifier.verify(Block.from_bytes(raw, height_hint=height))
         except BlockVerificationError as exc:
-            report = ChainReport(False, verifier.height, events, height, exc.detail)
-            return ChainAt(report, found, verifier.state)
+            return _chain_at(ChainReport(False, verifier.height, events, height, exc.detail), found, verifier.state)
         events += len(verified.envelopes)
         for tree, size in sizes.items():
             if tree not in found:
@@ -458,10 +458,15 @@ async def verify_chain_at(
                     found[tree] = at
         if on_block is not None:
             on_block(height, newest)
-    return ChainAt(ChainReport(True, verifier.height, events, None), found, verifier.state)
+    return _chain_at(ChainReport(True, verifier.height, events, None), found, verifier.state)
 
 
-def _tree_at(tree: Tree, size: int, previous: Checkpoint | None, verified: VerifiedBlock) -> _AtSize | None:
+def _chain_at(report: ChainReport, found: dict[Tree, TreeAt], state: ChainState | None) -> ChainAt:
+    """The report names the chain's crypto profile, as :func:`~govchain.audit.verify_chain`'s does."""
+    return ChainAt(replace(report, crypto=None if state is None else state.suite.name), found, state)
+
+
+def _tree_at(tree: Tree, size: int, previous: Checkpoint | None, verified: VerifiedBlock) -> TreeAt | None:
     """``tree`` at log size ``size``, if the block ``verified`` (after ``previous``) reaches it."""
     if tree == "chain":  # in the chain's own hash (SM3 on gm)
         before = None if previous is None else previous.log
@@ -477,7 +482,7 @@ def _tree_at(tree: Tree, size: int, previous: Checkpoint | None, verified: Verif
         log.append(leaf)
     state = verified.state
     witnesses, quorum = witness_requirement(state, tree)
-    return _AtSize(
+    return TreeAt(
         log.root(),
         verified.block.header.height,
         log_vkeys(state, tree),
@@ -488,7 +493,7 @@ def _tree_at(tree: Tree, size: int, previous: Checkpoint | None, verified: Verif
 
 
 def check_witnessed(
-    record: dict[str, Any] | None, at: _AtSize | None, chain_size: int, *, tree: Tree = "chain"
+    record: dict[str, Any] | None, at: TreeAt | None, chain_size: int, *, tree: Tree = "chain"
 ) -> WitnessedCheck:
     """Judge the published checkpoint ``record`` of ``tree`` against the verified chain: signed
     by the log's key under the tree's origin, cosigned by the quorum of the chain's own witness
@@ -556,22 +561,27 @@ async def published_checkpoint(client: Any, *, tree: Tree = "chain") -> dict[str
 
 
 async def published_checkpoints(client: GovChainClient) -> dict[Tree, dict[str, Any] | None]:
-    """The newest checkpoint record of each tree the chain checkpoints: its own, and on a chain
-    that keeps one beside it (gm) its SHA-256 tree; None for a tree with none published yet."""
-    records: dict[Tree, dict[str, Any] | None] = {"chain": await published_checkpoint(client)}
-    if keeps_sha256_tree(await client.crypto_suite()):
-        records["sha256"] = await published_checkpoint(client, tree="sha256")
-    return records
+    """The newest checkpoint record of each of the log's trees (None where none is published
+    yet). Both are asked for, whatever the chain: which ones count is judged from the verified
+    chain (:func:`witnessed_checks`), not from a genesis read that may fail. On an intl chain
+    the ledger answers the SHA-256 question with its own tree's checkpoint."""
+    return {tree: await published_checkpoint(client, tree=tree) for tree in get_args(Tree)}
 
 
 def witnessed_checks(records: Mapping[Tree, dict[str, Any] | None], found: ChainAt) -> list[WitnessedCheck]:
-    """Each tree's published checkpoint judged against the verified chain. The chain's own tree
-    always; a gm chain's SHA-256 tree when the chain's newest witness policy names witnesses for
-    it (stock witnesses are optional on gm; once named, their checkpoint must check out)."""
-    events = found.report.events
-    checks = [check_witnessed(records.get("chain"), found.at.get("chain"), events)]
-    if "sha256" in records and found.state is not None and witness_requirement(found.state, "sha256")[1] > 0:
-        checks.append(check_witnessed(records["sha256"], found.at.get("sha256"), events, tree="sha256"))
+    """Each tree's published checkpoint judged against the verified chain, for every tree whose
+    witnesses the chain's newest policy names: the chain's own, and on a gm chain its SHA-256
+    tree (stock C2SP witnesses). A gm chain witnessed through its SHA-256 tree alone is judged by
+    it: its headers sign both roots over the same leaves, so a fork of one forks the other.
+    With no witnesses named at all, the chain's own tree is judged, and fails for that."""
+    events, state = found.report.events, found.state
+    sha256 = state is not None and keeps_sha256_tree(state.suite) and witness_requirement(state, "sha256")[1] > 0
+    own = state is None or witness_requirement(state)[1] > 0 or not sha256
+    checks = []
+    if own:
+        checks.append(check_witnessed(records.get("chain"), found.at.get("chain"), events))
+    if sha256:
+        checks.append(check_witnessed(records.get("sha256"), found.at.get("sha256"), events, tree="sha256"))
     return checks
 
 

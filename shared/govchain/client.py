@@ -14,7 +14,7 @@ from nats.js.api import PubAck
 from govchain.bus import subjects
 from govchain.bus.errors import NATS_ERRORS
 from govchain.bus.subjects import DEFAULT, ChainNames
-from govchain.crypto import INTL, CryptoSuite
+from govchain.crypto import INTL, CryptoSuite, keeps_sha256_tree
 from govchain.protocol import events as ev
 from govchain.protocol.batch import EventBatch, open_batch
 from govchain.protocol.block import Block
@@ -46,10 +46,12 @@ def log_vkeys(state: ChainState, tree: Tree = "chain") -> list[str]:
     whose orderer keys are not Ed25519 (gm), its Ed25519 checkpoint key named in genesis, under
     the chain's origin for its own tree and under ``<origin>/sha256`` for its SHA-256 tree.
     Empty for the SHA-256 tree of a chain that keeps none (intl: its own tree is SHA-256)."""
-    if state.checkpoint_key is not None:
-        return [Ed25519Verifier(tree_origin(state.log_origin, tree), state.checkpoint_key.raw).vkey]
     if tree != "chain":
-        return []
+        if state.checkpoint_key is None or not keeps_sha256_tree(state.suite):
+            return []
+        return [Ed25519Verifier(tree_origin(state.log_origin, tree), state.checkpoint_key.raw).vkey]
+    if state.checkpoint_key is not None:
+        return [Ed25519Verifier(state.log_origin, state.checkpoint_key.raw).vkey]
     return [
         Ed25519Verifier(state.log_origin, record.public_key.raw).vkey
         for record in state.keys.values()

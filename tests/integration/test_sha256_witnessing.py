@@ -166,15 +166,16 @@ async def test_a_sha256_witness_cosigns_a_gm_chain(tmp_path: Path, nats_server: 
         report = await verify_chain(js)
         assert report.ok, report
 
-        # `govchain verify --witnessed` judges the SHA-256 checkpoint too: signed under
-        # <origin>/sha256, cosigned by the policy's sha256 witness, its root the verified one.
-        # (The policy names no witness for the SM3 checkpoints, so that part of the check fails.)
+        # `govchain verify --witnessed` judges the SHA-256 checkpoint: signed under <origin>/sha256,
+        # cosigned by the policy's sha256 witness, its root the verified one. The policy names no
+        # witness for the SM3 checkpoints: the chain is witnessed through its SHA-256 tree alone.
         args = ("verify", "--witnessed", "--json", "--data", str(data.root), "--nats-url", nats_server.url)
         honest = await verify_witnessed(*args)
-        assert honest["witnessed_sha256"]["ok"] is True, honest
+        assert honest["ok"] is True and honest["crypto"] == "gm", honest
+        assert honest["witnessed_sha256"]["ok"] is True
         assert honest["witnessed_sha256"]["cosigners"] == [witness.name]
         assert honest["witnessed_sha256"]["origin"] == SHA256_ORIGIN
-        assert "requires no cosignature" in honest["witnessed"]["problems"][0] and honest["ok"] is False
+        assert "witnessed" not in honest  # no SM3 witness named: nothing to judge there
 
         # The operator replaces it with a fork its key signed (same size, another last leaf):
         # the verified chain's SHA-256 root says otherwise, and no witness of the policy cosigned.
@@ -188,8 +189,9 @@ async def test_a_sha256_witness_cosigns_a_gm_chain(tmp_path: Path, nats_server: 
             subjects.SHA256_CHECKPOINTS_SUBJECT, json.dumps(forged).encode(), stream=subjects.CHECKPOINTS_STREAM
         )
         assert (await client.checkpoint(tree="sha256"))["root"] == forked.hex()
-        caught = (await verify_witnessed(*args))["witnessed_sha256"]
-        assert caught["ok"] is False
+        judged = await verify_witnessed(*args)
+        caught = judged["witnessed_sha256"]
+        assert judged["ok"] is False and caught["ok"] is False
         assert "INCONSISTENT" in caught["problems"][0] and "fork" in caught["problems"][0]
         assert "only 0 of the 1 witness cosignatures" in caught["problems"][1]
     finally:
