@@ -340,3 +340,50 @@ def test_a_session_is_its_keys_alone(page: Any, fake: FakeGateway) -> None:
     assert page.evaluate("() => GovKeys.session()") is None and page.evaluate("() => GovKeys.authHeaders()") == {}
     page.evaluate("(id) => GovKeys.use(id)", key.key_id)  # and switching back does not bring it back
     assert page.evaluate("() => GovKeys.session()") is None
+
+
+def test_forget_unless_in_use_keeps_the_key_in_use(page: Any) -> None:
+    """The keys page deletes another key with {unlessInUse: true}: if another tab has made it
+    the key in use meanwhile, it is kept (one transaction checks and deletes)."""
+    first = page.evaluate("() => GovKeys.generate('first')")
+    second = page.evaluate("() => GovKeys.generate('second')")  # in use
+    kept = page.evaluate("(id) => GovKeys.forget(id, {unlessInUse: true})", second["keyId"])
+    assert kept is False and page.evaluate("() => GovKeys.current()")["keyId"] == second["keyId"]
+    assert len(page.evaluate("() => GovKeys.list()")) == 2
+    assert page.evaluate("(id) => GovKeys.forget(id, {unlessInUse: true})", first["keyId"]) is True
+    assert [k["keyId"] for k in page.evaluate("() => GovKeys.list()")] == [second["keyId"]]
+
+
+def test_a_key_switch_in_one_tab_signs_the_other_tabs_out(page: Any, fake: FakeGateway) -> None:
+    """Sessions live per tab, the key in use is the device's: a tab left signed in with a key
+    another tab switched away from must not go on sending its token."""
+    key = SigningKey.generate()
+    fake.public_key = key.public
+    page.evaluate("(pem) => GovKeys.importPem(pem, 'mine')", key.to_pem().decode())
+    page.evaluate("() => GovKeys.signIn('c-0123')")
+    assert page.evaluate("() => GovKeys.session()")["keyId"] == key.key_id
+    other_tab = page.context.new_page()
+    other_tab.goto("/")
+    other_tab.wait_for_function("() => window.GovKeys !== undefined")
+    other_tab.evaluate("() => GovKeys.generate('a guest')")  # now the key in use, in the other tab
+    page.wait_for_function("() => GovKeys.session() === null")
+    assert page.evaluate("() => GovKeys.authHeaders()") == {}
+
+    # A tab that missed the news (asleep, or opened before): checkSession() drops it on load.
+    page.evaluate("(id) => GovKeys.use(id)", key.key_id)
+    page.evaluate("() => GovKeys.signIn('c-0123')")
+    other_tab.close()
+    page.evaluate(
+        """async (id) => {  // the key in use changed behind this tab's back, with no message
+             const open = indexedDB.open("govchain-keys");
+             await new Promise((done) => { open.onsuccess = done; });
+             const t = open.result.transaction(["meta"], "readwrite");
+             t.objectStore("meta").put(id, "current");
+             await new Promise((done) => { t.oncomplete = done; });
+             open.result.close();
+           }""",
+        page.evaluate("() => GovKeys.list()")[-1]["keyId"],
+    )
+    assert page.evaluate("() => GovKeys.session()") is not None  # still held until checked
+    assert page.evaluate("() => GovKeys.checkSession()") is None
+    assert page.evaluate("() => GovKeys.authHeaders()") == {}

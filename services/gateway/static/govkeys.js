@@ -13,8 +13,8 @@
 //   current() / list()         → the key in use (or null) / every key kept here, oldest first
 //   use(keyId)                 → make another kept key the one in use (a session of another key
 //                                is signed out, as it is when generate/importPem keep a new key)
-//   forget(keyId?)             → delete a key (default: the one in use) and its session; the key
-//                                in use stays in use when another one is deleted
+//   forget(keyId?, {unlessInUse?}) → delete a key (default: the one in use) and its session;
+//                                the key in use stays in use when another one is deleted
 //   canonical(value)           → RFC 8785 (JCS) string
 //   signEvent({source, type, data, subject?, id?, time?, schemaversion?})
 //                              → the signed envelope, exactly as Python's make_event builds it
@@ -24,6 +24,7 @@
 //                                (no principal: the key's owner, asked with whoAmI())
 //   whoAmI()                   → {principal, kind}: whose key this is (signed challenge, holder only)
 //   session() / signOut()      → {token, principal, keyId, expires} or null / drop it
+//   checkSession()             → session(), after dropping one whose key is no longer in use
 //   authHeaders()              → {Authorization: "Bearer …"} or {}
 //   sha256Hex(bytes|Blob)      → hex SHA-256 (documents are hashed here; only the hash is sent)
 (function () {
@@ -198,7 +199,7 @@
       };
       return meta.put(record.keyId, "current");
     });
-    dropSessionUnlessFor(record.keyId);
+    inUseNow(record.keyId);
     return publicView(record);
   }
 
@@ -292,23 +293,34 @@
       };
     });
     if (!found) throw new GovKeysError("no_key", "no such key on this device");
-    dropSessionUnlessFor(found.keyId);
+    inUseNow(found.keyId);
     return current();
   }
 
   // Deletes exactly one key (default: the one in use). The "current" pointer moves only when it
   // named that key: then no key is in use until one is chosen (none is picked for the person).
-  async function forget(keyId) {
+  // With {unlessInUse: true} a key that is (by now) the one in use is kept, and false returned:
+  // the check and the deletion are one transaction, so another tab cannot switch in between.
+  async function forget(keyId, { unlessInUse = false } = {}) {
     const target = keyId ?? (await tx([META], "readonly", (t) => t.objectStore(META).get("current")));
-    if (!target) return;
+    if (!target) return false;
+    let deleted = false, inUse = null;
     await tx([STORE, META], "readwrite", (t) => {
-      t.objectStore(STORE).delete(target);
       const meta = t.objectStore(META);
       const ask = meta.get("current");
-      ask.onsuccess = () => { if (ask.result === target) meta.delete("current"); };
+      ask.onsuccess = () => {
+        inUse = ask.result ?? null;
+        if (unlessInUse && inUse === target) return;
+        t.objectStore(STORE).delete(target);
+        deleted = true;
+        if (inUse === target) {
+          meta.delete("current");
+          inUse = null;
+        }
+      };
     });
-    const held = session();
-    if (!held || held.keyId === target) signOut();
+    if (deleted) inUseNow(inUse);
+    return deleted;
   }
 
   async function signingRecord() {
@@ -401,6 +413,30 @@
     if (!raw || raw.keyId !== keyId) signOut();
   }
 
+  // Sessions live per tab (sessionStorage) but the key in use is the device's (IndexedDB): when
+  // one tab changes it, every other open tab of the portal drops a session of another key too.
+  const tabs = typeof BroadcastChannel === "function" ? new BroadcastChannel("govkeys") : null;
+  if (tabs) {
+    tabs.onmessage = (event) => {
+      const inUse = event.data?.inUse;
+      if (inUse === null || typeof inUse === "string") dropSessionUnlessFor(inUse);
+    };
+  }
+
+  // The key in use is now ``keyId`` (null: none): here and in the other tabs, a session of any
+  // other key is dropped.
+  function inUseNow(keyId) {
+    dropSessionUnlessFor(keyId);
+    tabs?.postMessage({ inUse: keyId });
+  }
+
+  // Whether the session this tab holds is the key in use's (another tab may have switched
+  // while this one was closed or asleep); a session that is not is dropped.
+  async function checkSession() {
+    dropSessionUnlessFor((await current())?.keyId ?? null);
+    return session();
+  }
+
   const post = (url, body) => fetch(url, {
     method: "POST",
     credentials: "same-origin",
@@ -436,7 +472,7 @@
   window.GovKeys = Object.freeze({
     generate, importPem, current, list, use, forget,
     canonical, signEvent, submit,
-    signIn, whoAmI, session, signOut, authHeaders,
+    signIn, whoAmI, session, checkSession, signOut, authHeaders,
     sha256Hex, bytesToHex, hexToBytes, multibase,
     GovKeysError,
   });

@@ -110,7 +110,7 @@ async function setupSignin(onSignedIn) {
     }), "in");
     await onSignedIn(held);
   };
-  const held = K.session();
+  const held = await K.checkSession(); // a session of a key another tab switched away from is dropped
   if (!key) { // keys kept but none in use (the one in use was deleted): choose one, not make one
     const kept = await K.list().then((all) => all.length, () => 0);
     say(status, t(kept ? "service.js.no_key_chosen" : "service.js.no_key"));
@@ -215,20 +215,16 @@ async function keysPage() {
     focusOn($("key-current-heading")); // the clicked button is gone with the list it was in
   };
   // Deletes exactly this key, and only while it is not the key in use (another tab may have
-  // switched to it since this list was drawn).
+  // switched to it since this list was drawn): GovKeys checks and deletes in one transaction.
   const deleteKey = async (key) => {
     const label = named(key);
     if (!window.confirm(t("service.js.key_delete_confirm", { label }))) return;
     say(out, "");
     try {
-      if ((await K.current())?.keyId === key.keyId) {
-        await render();
-        say(out, t("service.js.key_now_in_use", { label }), "bad");
-      } else {
-        await K.forget(key.keyId);
-        await render();
-        say(out, t("service.js.key_deleted", { label }), "ok");
-      }
+      const deleted = await K.forget(key.keyId, { unlessInUse: true });
+      await render();
+      if (deleted) say(out, t("service.js.key_deleted", { label }), "ok");
+      else say(out, t("service.js.key_now_in_use", { label }), "bad");
     } catch (error) {
       say(out, failure(error), "bad");
     }

@@ -79,7 +79,7 @@
   async function loadOfficial() {
     const status = $("wb-status");
     official = null;
-    if (!window.GovKeys.session()) {
+    if (!(await window.GovKeys.checkSession())) { // a session of a key no longer in use is dropped
       status.dataset.state = "out";
       status.replaceChildren(t("not_signed_in"), " ", root.dataset.section === "signin" ? "" : el("a", { href: "/workbench" }, t("sign_in_link")));
       return null;
