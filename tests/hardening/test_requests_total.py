@@ -170,6 +170,22 @@ TREE_SUBJECTS = (subjects.LEDGER_CHECKPOINT, subjects.LEDGER_CONSISTENCY, subjec
 """The questions that name one of a log's trees (``tree``: ``chain`` or a gm chain's ``sha256``)."""
 
 
+def _damaged(rng: random.Random, good_bytes: bytes) -> bytes:
+    """``good_bytes`` with one to three bytes overwritten; never a valid question for a block
+    ahead of the chain (``"min_height": 0`` damaged into ``90``), which would just wait its
+    ``READ_YOUR_WRITES_WAIT_S`` for ``not_ready`` (that path has its own tests)."""
+    while True:
+        damaged = bytearray(good_bytes)
+        for _ in range(rng.randrange(1, 4)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        try:
+            waits = json.loads(damaged).get("min_height", 0) > 0
+        except (ValueError, AttributeError, TypeError):
+            waits = False
+        if not waits:
+            return bytes(damaged)
+
+
 def hostile_bodies(rng: random.Random, good: dict[str, Any]) -> list[Hostile]:
     """The fixed cases of the issue, then seeded variations of each kind."""
     key = rng.choice(FIELDS)
@@ -222,10 +238,7 @@ def hostile_bodies(rng: random.Random, good: dict[str, Any]) -> list[Hostile]:
                 None,
             )
         )
-        damaged = bytearray(good_bytes)
-        for _ in range(rng.randrange(1, 4)):
-            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
-        out.append(Hostile(f"damaged good request {n}", bytes(damaged), None))
+        out.append(Hostile(f"damaged good request {n}", _damaged(rng, good_bytes), None))
     return out
 
 
