@@ -310,7 +310,8 @@ def seal_judged(checkpoint: Checkpoint, judged: JudgedBlock, *, block_time: str,
     log_after = checkpoint.log.copy()
     append = log_after.append
     new_nodes = [node for leaf in judged.leaves for node in append(leaf)]
-    sha256_log_after, sha256_nodes = None, list[Node]()
+    sha256_log_after = None
+    sha256_nodes: list[Node] = []
     if checkpoint.sha256_log is not None:  # a gm chain's SHA-256 tree, over the same leaf bytes
         sha256_log_after, sha256_nodes = extended(checkpoint.sha256_log, map(leaf_hash, judged.signed))
     block = seal_block(
