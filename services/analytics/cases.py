@@ -10,10 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import datetime
+from typing import Literal, Protocol
 
 Outcome = Literal["approved", "rejected", "expired"]
 OUTCOMES: tuple[Outcome, ...] = ("approved", "rejected", "expired")
+
+
+class DecidedCase(Protocol):
+    """What the satisfaction and cost measures read of a case (read-only, so a frozen row such
+    as metrics.CaseRow is one)."""
+
+    @property
+    def service_type(self) -> str: ...
+    @property
+    def department(self) -> str | None: ...
+    @property
+    def decided_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from govchain.services.analytics.cases import DecidedCase
 
 
 class ServiceCostModel(BaseModel):
@@ -107,17 +109,6 @@ def merge_costs(overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Service
         base = models.get(service_type)
         models[service_type] = ServiceCostModel.model_validate({**(base.model_dump() if base else {}), **values})
     return models
-
-
-class DecidedCase(Protocol):
-    """What is read of a case (read-only, so a frozen row such as metrics.CaseRow is one)."""
-
-    @property
-    def service_type(self) -> str: ...
-    @property
-    def department(self) -> str | None: ...
-    @property
-    def decided_at(self) -> datetime | None: ...
 
 
 class CostPerCase(BaseModel):

@@ -12,9 +12,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from pydantic import BaseModel, Field
+
+from govchain.services.analytics.cases import DecidedCase
 
 SCORES = (1, 2, 3, 4, 5)
 
@@ -31,17 +32,6 @@ class RatingRow:
     rated_at: datetime
     void_reason: str | None = None
     has_comment: bool = False
-
-
-class DecidedCase(Protocol):
-    """What is read of a case (read-only, so a frozen row such as metrics.CaseRow is one)."""
-
-    @property
-    def service_type(self) -> str: ...
-    @property
-    def department(self) -> str | None: ...
-    @property
-    def decided_at(self) -> datetime | None: ...
 
 
 class SatisfactionStats(BaseModel):
