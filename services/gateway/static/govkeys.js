@@ -408,9 +408,8 @@
   // send its token, and whoever switched (a family sharing a tablet) would read the previous
   // person's cases; switching back asks for a new sign-in, which the key in hand can always do.
   function dropSessionUnlessFor(keyId) {
-    let raw = null;
-    try { raw = JSON.parse(window.sessionStorage.getItem(SESSION) || "null"); } catch { raw = null; }
-    if (!raw || raw.keyId !== keyId) signOut();
+    const held = session(); // null for none or an expired one: nothing worth keeping either way
+    if (!held || held.keyId !== keyId) signOut();
   }
 
   // Sessions live per tab (sessionStorage) but the key in use is the device's (IndexedDB): when
